@@ -1,0 +1,16 @@
+#!/bin/sh
+# install-deps.sh -- install the Debian packages profiled needs to build and test.
+# Installs only what is missing; needs root (or sudo) the first time.
+set -e
+PKGS="build-essential cmake pkg-config libh2o-evloop-dev libsqlite3-dev libjson-c-dev libevent-dev check libssl-dev zlib1g-dev sqlite3 curl"
+[ -n "$PROFILED_EXTRA_PKGS" ] && PKGS="$PKGS $PROFILED_EXTRA_PKGS"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

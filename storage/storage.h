@@ -1,0 +1,222 @@
+/* storage.h -- the SQLite store behind profiled: schema and migrations,
+ * materialisation of Segment-spec messages into profiles, the JSON views the
+ * API serves, and token rows. The only part of profiled that includes
+ * sqlite3.h; every query is keyed by tenant (clientId, accountId, brandId).
+ *
+ * A storage_t is one SQLite connection and its prepared statements. It is not
+ * thread safe: use one per thread (the server gives each worker its own
+ * read-only one and the writer thread the only read-write one). */
+#ifndef PROFILED_STORAGE_H
+#define PROFILED_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <json-c/json.h>
+
+/* Return codes: 0 on success, one of these on failure. */
+enum {
+    STORAGE_OK = 0,
+    STORAGE_ENOTFOUND = -1, /* no such profile / token / row */
+    STORAGE_EINVAL = -2,    /* invalid argument or message (see storage_errmsg) */
+    STORAGE_EIO = -3,       /* SQLite failed (see storage_errmsg) */
+    STORAGE_EBUSY = -4,     /* database locked past the busy timeout */
+    STORAGE_EEXIST = -5,    /* already there (duplicate) */
+};
+
+/* storage_open flags */
+enum {
+    STORAGE_READONLY = 1, /* open read-only; the schema must already exist */
+    STORAGE_SYNC_FULL = 2 /* PRAGMA synchronous=FULL (default NORMAL) */
+};
+
+typedef struct storage storage_t;
+
+/* Opens (creating when not read-only) the database at path and brings its
+ * schema to the current version (PRAGMA user_version) inside one
+ * transaction. Sets WAL, foreign keys off, a busy timeout of 5 s.
+ * On success *out owns the connection (free with storage_close).
+ * On failure returns STORAGE_EIO and, when errbuf is not NULL, writes a
+ * message into it. */
+int storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t errlen);
+
+/* Closes the connection and finalizes its statements. NULL is a no-op. */
+void storage_close(storage_t *st);
+
+/* Message of the last failure on this connection (borrowed, valid until the
+ * next call on st). Never NULL. */
+const char *storage_errmsg(const storage_t *st);
+
+/* Current schema version this build writes. */
+int storage_schema_version(void);
+
+/* A tenant. Borrowed strings, not NUL-terminated copies: each with length. */
+typedef struct {
+    const char *client;
+    size_t client_len;
+    const char *account;
+    size_t account_len;
+    const char *brand;
+    size_t brand_len;
+} storage_tenant_t;
+
+/* Convenience initialiser from NUL-terminated strings. */
+storage_tenant_t storage_tenant(const char *client, const char *account, const char *brand);
+
+/* ---- transactions (read-write connection) ---------------------------------
+ * storage_ingest_* and the audience/token writers run inside whatever
+ * transaction is open; when none is open each call is its own transaction.
+ * Savepoints let the writer thread group-commit several requests and still
+ * roll back one of them alone. */
+int storage_begin(storage_t *st);    /* BEGIN IMMEDIATE */
+int storage_commit(storage_t *st);   /* COMMIT */
+int storage_rollback(storage_t *st); /* ROLLBACK; safe when none open */
+int storage_savepoint(storage_t *st);
+int storage_savepoint_release(storage_t *st);
+int storage_savepoint_rollback(storage_t *st); /* rolls back to and releases it */
+
+/* ---- materialisation of Segment-spec messages ------------------------------
+ * Message types: identify, track, page, screen, group, alias.
+ *  - Every message needs userId or anonymousId (alias: previousId and userId).
+ *  - timestamp: ISO 8601; absent -> now_ms. eventTime = timestamp,
+ *    receivedTime = now_ms.
+ *  - The profile is found through identities (tenant, idType, value):
+ *    userId, anonymousId, email (lower-cased; from traits.email or
+ *    context.traits.email). When none exists a profile is created with a new
+ *    UUID v4 `id` and createdBy {"type": created_by_type, "createdTime": ISO}.
+ *    A message carrying both anonymousId and userId links them; if they lead
+ *    to two different profiles those are merged into the older one (events,
+ *    traits newest-wins, first/last events, audiences, identities); alias
+ *    (previousId -> userId) merges the same way. Merges into one profile are
+ *    capped (STORAGE_MERGE_CAP); beyond it ids are linked no more.
+ *  - identify: traits merged per top-level key; the value with the newer
+ *    timestamp wins (equal: the later write wins). context.traits of any
+ *    message are merged the same way.
+ *  - group: traits "groupId" set, and the group's traits stored under the
+ *    trait "group" as {"id":..., "traits":{...}}.
+ *  - track, page, screen: stored as events. eventId = messageId (a UUID v4
+ *    is generated when absent); eventAction = snake_case of the track event
+ *    name ("Email Opened" -> "email_opened", "EmailOpened" ->
+ *    "email_opened"), or "page" / "screen"; source = message "source" when
+ *    it is a string, else "SEGMENT_API". A messageId already stored for the
+ *    tenant is skipped (idempotent) and reported as STORAGE_EEXIST by
+ *    storage_ingest_message (callers treat it as success).
+ *  - firstEvent / lastEvent per eventAction (by eventTime, then eventId) and
+ *    lastActivityTime (max eventTime) are kept on the profile.
+ * validation failures return STORAGE_EINVAL with a reason in err
+ * ("missing userId or anonymousId", "invalid timestamp", "unknown type", ...)
+ * and store nothing. */
+#define STORAGE_MERGE_CAP 100
+#define STORAGE_MAX_MESSAGE_BYTES (32 * 1024)
+
+/* Checks one message without storing it. 0 or STORAGE_EINVAL with a reason
+ * naming the field ("userId", "timestamp", "type", ...). field (may be NULL)
+ * receives the offending field name (a static string). */
+int storage_message_validate(struct json_object *msg, const char **field, char *err, size_t errlen);
+
+/* Stores one message for the tenant (validates it first). created_by_type is
+ * the createdBy.type of a profile it creates ("import", "api"). now_ms is
+ * the wall clock in milliseconds since the epoch (injected for tests).
+ * Returns 0, STORAGE_EEXIST (duplicate messageId: nothing stored),
+ * STORAGE_EINVAL (err says why; nothing stored), STORAGE_EIO. */
+int storage_ingest_message(storage_t *st, const storage_tenant_t *tenant, struct json_object *msg, const char *created_by_type,
+                           int64_t now_ms, char *err, size_t errlen);
+
+/* Imports NDJSON (one message per line) from in. Commits every 10,000 lines.
+ * Prints each rejected line to errout as "line N: reason" and, when progress
+ * is not NULL, a progress line to it every 100,000 lines. Blank lines are
+ * skipped. *imported and *rejected receive the counts (duplicates count as
+ * imported). Returns 0 when every line was imported, STORAGE_EINVAL when any
+ * was rejected (the valid ones are still stored), STORAGE_EIO on failure. */
+int storage_import_ndjson(storage_t *st, const storage_tenant_t *tenant, FILE *in, FILE *errout, FILE *progress, int64_t now_ms,
+                          uint64_t *imported, uint64_t *rejected);
+
+/* ---- the profile views the API serves --------------------------------------
+ * All built as one JSON text in a malloc'd, NUL-terminated buffer: on
+ * success *body is the caller's to free() and *len its length. Reads run in
+ * one read transaction, so a view is consistent. Times are ISO 8601 UTC with
+ * milliseconds ("2020-11-19T13:39:17.380Z"). */
+typedef enum {
+    STORAGE_ID_USER = 0,  /* userId (API also accepts user_id) */
+    STORAGE_ID_ANONYMOUS, /* anonymousId (anonymous_id) */
+    STORAGE_ID_EMAIL,     /* email: may match several profiles */
+    STORAGE_ID_INTERNAL,  /* id: the profile's UUID */
+} storage_id_type_t;
+
+typedef enum {
+    /* traits + "id", "externalId", "computed": {...} */
+    STORAGE_VIEW_TRAITS = 0,
+    /* traits + "id", "externalId", "_subscriptionId" (base64 of
+     * "clientId:accountId:id"), "createdBy", "createdTime", "updatedTime",
+     * "firstEvent" {eventAction: event}, "lastEvent" {eventAction: event},
+     * "audiences" [dynamic names], "audiencesStatic" [static names],
+     * "lastActivityTime" (ISO or null). An event there is its raw message
+     * plus "eventId", "receivedTime", "eventTime", "action" (the type). */
+    STORAGE_VIEW_METADATA,
+    /* traits + "id", "externalId", "audiences", "audiencesStatic" */
+    STORAGE_VIEW_AUDIENCES,
+    /* {"id", "externalId", "externalIds": [{"type": "userId"|"anonymousId"|
+     *  "email"|"id", "id": value}, ...]} */
+    STORAGE_VIEW_EXTERNAL_IDS,
+} storage_view_t;
+
+/* Builds a view of the profile(s) that id (id_len bytes, already
+ * percent-decoded) of id_type leads to in the tenant. For STORAGE_ID_EMAIL
+ * the answer is always {"data":[view, ...]} (every profile with that email,
+ * most recently active first); otherwise the single view object.
+ * Returns 0, STORAGE_ENOTFOUND (no profile; also an email matching none),
+ * STORAGE_EIO. */
+int storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                         storage_view_t view, char **body, size_t *len);
+
+/* Profiles of the tenant by lastActivityTime, newest first (never active
+ * last, then by creation): page `from` (0-based) of `size` (1..100).
+ * Body {"data":[traits view, ...],"from":F,"size":S}. 0 or STORAGE_EIO. */
+int storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, int size, char **body, size_t *len);
+
+/* ---- tokens (rows only: hashing and formats belong to auth/) -------------- */
+typedef struct {
+    const char *id;      /* public token id */
+    const uint8_t *hash; /* 32 bytes */
+    const char *client;
+    const char *account;
+    const char *brand; /* NULL: every brand of the account */
+    const char *name;  /* may be NULL */
+    int64_t created_ms;
+    int64_t revoked_ms; /* 0: not revoked */
+    double rate;        /* requests/s; 0: server default */
+    double burst;       /* 0: server default */
+} storage_token_row_t;
+
+/* Inserts a token row. STORAGE_EEXIST when the id is taken. */
+int storage_token_insert(storage_t *st, const storage_token_row_t *row);
+
+/* Marks a token revoked at now_ms. STORAGE_ENOTFOUND when no such id (or
+ * already revoked). */
+int storage_token_revoke(storage_t *st, const char *id, int64_t now_ms);
+
+/* Calls cb for every token row (revoked ones too) in creation order; the row
+ * and its strings are borrowed for the call only. Stops and returns cb's
+ * value when it is non-zero. */
+typedef int (*storage_token_cb)(void *ctx, const storage_token_row_t *row);
+int storage_token_foreach(storage_t *st, storage_token_cb cb, void *ctx);
+
+/* A number that changes whenever the token table changes (cheap: for
+ * polling). 0 or STORAGE_EIO. */
+int storage_token_generation(storage_t *st, int64_t *gen);
+
+/* ---- helpers shared with the server --------------------------------------- */
+
+/* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (at
+ * least 25 bytes). Returns out. */
+char *storage_format_time(int64_t ms, char out[32]);
+
+/* Parses ISO 8601: a date ("2006-01-02"), or date-time with optional
+ * fraction and "Z" / "+hh:mm" / "-hhmm" offset. Returns 0 and *ms, or
+ * STORAGE_EINVAL. */
+int storage_parse_time(const char *s, size_t len, int64_t *ms);
+
+/* Writes a new random UUID v4 (36 chars + NUL) into out. */
+void storage_uuid_v4(char out[37]);
+
+#endif

@@ -1,0 +1,16 @@
+/* testutil.h -- small helpers shared by the Check suites: temporary paths,
+ * and (testhttp.h) a real profiled server on an ephemeral port with a
+ * libevent HTTP client. */
+#ifndef PROFILED_TESTUTIL_H
+#define PROFILED_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Makes a fresh temporary directory and returns "<dir>/<name>" in a static
+ * per-call malloc'd string (caller frees). Aborts on failure. */
+char *test_tmp_path(const char *name);
+
+/* Removes path, path-wal and path-shm (ignores errors). */
+void test_rm_db(const char *path);
+
+#endif
