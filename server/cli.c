@@ -1,0 +1,193 @@
+/* cli.c -- the offline subcommands: `profiled import` (NDJSON into a
+ * database) and `profiled token create|list|revoke`. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "server.h"
+
+typedef struct {
+    const char *name; /* without "--" */
+    const char **value;
+} flag_t;
+
+/* Parses --name VALUE / --name=VALUE flags into the table; other arguments
+ * are collected in pos (up to npos). -1 with a message on an error. */
+static int
+parse_flags(int argc, char **argv, const flag_t *flags, size_t nflags, const char **pos, size_t *npos, const char *cmd)
+{
+    size_t maxpos = *npos;
+    *npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || strcmp(a, "-") == 0) {
+            if (*npos == maxpos) {
+                fprintf(stderr, "profiled %s: unexpected argument '%s'\n", cmd, a);
+                return -1;
+            }
+            pos[(*npos)++] = a;
+            continue;
+        }
+        const char *eq = strchr(a + 2, '=');
+        size_t n = eq != NULL ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const flag_t *f = NULL;
+        for (size_t k = 0; k < nflags; k++)
+            if (strlen(flags[k].name) == n && memcmp(flags[k].name, a + 2, n) == 0)
+                f = &flags[k];
+        if (f == NULL) {
+            fprintf(stderr, "profiled %s: unknown option '%s'\n", cmd, a);
+            return -1;
+        }
+        if (eq != NULL) {
+            *f->value = eq + 1;
+        } else if (i + 1 < argc) {
+            *f->value = argv[++i];
+        } else {
+            fprintf(stderr, "profiled %s: option --%s needs a value\n", cmd, f->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *
+env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : def;
+}
+
+static int
+need(const char *value, const char *flag, const char *cmd)
+{
+    if (value == NULL || value[0] == '\0') {
+        fprintf(stderr, "profiled %s: --%s is required\n", cmd, flag);
+        return -1;
+    }
+    return 0;
+}
+
+int
+cli_import(int argc, char **argv)
+{
+    const char *db = env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL;
+    const flag_t flags[] = {{"db", &db}, {"client", &client}, {"account", &account}, {"brand", &brand}};
+    const char *pos[1];
+    size_t npos = 1;
+    if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        printf("usage: profiled import --db PATH --client C --account A --brand B [FILE|-]\n"
+               "Loads Segment-spec messages, one JSON object per line, into the tenant's profiles.\n"
+               "Rejected lines are reported with their line number; the exit status is 1 if any was.\n");
+        return 0;
+    }
+    if (parse_flags(argc, argv, flags, 4, pos, &npos, "import") != 0 || need(client, "client", "import") != 0 ||
+        need(account, "account", "import") != 0 || need(brand, "brand", "import") != 0)
+        return 2;
+    FILE *in = stdin;
+    if (npos == 1 && strcmp(pos[0], "-") != 0 && (in = fopen(pos[0], "r")) == NULL) {
+        fprintf(stderr, "profiled import: cannot open %s: %s\n", pos[0], strerror(errno));
+        return 2;
+    }
+    storage_t *st = NULL;
+    char err[512];
+    if (storage_open(&st, db, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled import: %s\n", err);
+        return 1;
+    }
+    storage_tenant_t tenant = storage_tenant(client, account, brand);
+    uint64_t imported = 0, rejected = 0;
+    int rv = storage_import_ndjson(st, &tenant, in, stderr, stderr, now_wall_ms(), &imported, &rejected);
+    if (rv == STORAGE_EIO || rv == STORAGE_EBUSY)
+        fprintf(stderr, "profiled import: %s\n", storage_errmsg(st));
+    fprintf(stderr, "profiled import: %llu imported, %llu rejected\n", (unsigned long long)imported, (unsigned long long)rejected);
+    storage_close(st);
+    if (in != stdin)
+        fclose(in);
+    return rv == 0 ? 0 : 1;
+}
+
+static int
+token_create(int argc, char **argv, const char *pepper)
+{
+    const char *db = env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL, *name = NULL;
+    const char *rate_s = NULL, *burst_s = NULL;
+    const flag_t flags[] = {{"db", &db},     {"client", &client}, {"account", &account}, {"brand", &brand},
+                            {"name", &name}, {"rate", &rate_s},   {"burst", &burst_s}};
+    size_t npos = 0;
+    if (parse_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]), NULL, &npos, "token create") != 0 ||
+        need(client, "client", "token create") != 0 || need(account, "account", "token create") != 0)
+        return 2;
+    double rate = 0, burst = 0;
+    char *end;
+    if (rate_s != NULL && ((rate = strtod(rate_s, &end)) <= 0 || *end != '\0')) {
+        fprintf(stderr, "profiled token create: invalid --rate '%s': expected a positive number\n", rate_s);
+        return 2;
+    }
+    if (burst_s != NULL && ((burst = strtod(burst_s, &end)) < 1 || *end != '\0' || burst > 1e9)) {
+        fprintf(stderr, "profiled token create: invalid --burst '%s': expected a whole number >= 1\n", burst_s);
+        return 2;
+    }
+    storage_t *st = NULL;
+    char err[512], secret[AUTH_TOKEN_LEN + 1];
+    if (storage_open(&st, db, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled token create: %s\n", err);
+        return 1;
+    }
+    int rv = auth_token_create(st, pepper, client, account, brand != NULL && brand[0] != '\0' ? brand : NULL, name, rate, burst,
+                               now_wall_ms(), secret, sizeof(secret));
+    if (rv != AUTH_OK)
+        fprintf(stderr, "profiled token create: %s\n", storage_errmsg(st));
+    else
+        printf("%s\n", secret);
+    storage_close(st);
+    return rv == AUTH_OK ? 0 : 1;
+}
+
+static int
+token_list_or_revoke(int argc, char **argv, int revoke)
+{
+    const char *db = env_or("PROFILED_DB", "./profiled.db");
+    const flag_t flags[] = {{"db", &db}};
+    const char *pos[1];
+    size_t npos = revoke ? 1 : 0;
+    const char *cmd = revoke ? "token revoke" : "token list";
+    if (parse_flags(argc, argv, flags, 1, pos, &npos, cmd) != 0)
+        return 2;
+    if (revoke && npos != 1) {
+        fprintf(stderr, "profiled token revoke: give the token id (see profiled token list)\n");
+        return 2;
+    }
+    storage_t *st = NULL;
+    char err[512];
+    if (storage_open(&st, db, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled %s: %s\n", cmd, err);
+        return 1;
+    }
+    int rv = revoke ? auth_token_revoke(st, pos[0], now_wall_ms()) : auth_token_list(st, stdout);
+    if (rv == AUTH_ENOTFOUND)
+        fprintf(stderr, "profiled token revoke: no live token with id '%s'\n", pos[0]);
+    else if (rv != AUTH_OK)
+        fprintf(stderr, "profiled %s: %s\n", cmd, storage_errmsg(st));
+    else if (revoke)
+        fprintf(stderr, "profiled token revoke: revoked %s\n", pos[0]);
+    storage_close(st);
+    return rv == AUTH_OK ? 0 : 1;
+}
+
+int
+cli_token(int argc, char **argv)
+{
+    const char *pepper = env_or("PROFILED_TOKEN_PEPPER", "");
+    if (argc >= 1 && strcmp(argv[0], "create") == 0)
+        return token_create(argc - 1, argv + 1, pepper);
+    if (argc >= 1 && strcmp(argv[0], "list") == 0)
+        return token_list_or_revoke(argc - 1, argv + 1, 0);
+    if (argc >= 1 && strcmp(argv[0], "revoke") == 0)
+        return token_list_or_revoke(argc - 1, argv + 1, 1);
+    fprintf(argc >= 1 && strcmp(argv[0], "--help") == 0 ? stdout : stderr,
+            "usage: profiled token create --db PATH --client C --account A [--brand B] [--name NAME] [--rate R] [--burst B]\n"
+            "       profiled token list --db PATH\n"
+            "       profiled token revoke --db PATH ID\n"
+            "The pepper (HMAC key for token hashes) comes from PROFILED_TOKEN_PEPPER.\n");
+    return argc >= 1 && strcmp(argv[0], "--help") == 0 ? 0 : 2;
+}

@@ -1,0 +1,112 @@
+/* handlers_profile.c -- the profile routes: a profile's traits, metadata,
+ * audiences and external ids by `idType:id`, and the list of profiles by
+ * recent activity. The loop-thread half validates; the worker half reads. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "server.h"
+
+void
+handle_health(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    (void)params;
+    static const char ok[] = "{\"status\":\"ok\"}";
+    char *body = malloc(sizeof(ok));
+    if (body == NULL)
+        abort();
+    memcpy(body, ok, sizeof(ok));
+    respond_json(req, rc, 200, body, sizeof(ok) - 1);
+}
+
+static const struct {
+    const char *name;
+    storage_id_type_t type;
+} id_types[] = {
+    {"userId", STORAGE_ID_USER},           {"user_id", STORAGE_ID_USER}, {"anonymousId", STORAGE_ID_ANONYMOUS},
+    {"anonymous_id", STORAGE_ID_ANONYMOUS}, {"email", STORAGE_ID_EMAIL},  {"id", STORAGE_ID_INTERNAL},
+};
+
+static void
+run_profile_view(job_t *job, storage_t *st)
+{
+    int rc = storage_profile_view(st, &job->tenant, (storage_id_type_t)job->id_type, job->id, job->id_len, (storage_view_t)job->view,
+                                  &job->body, &job->body_len);
+    if (rc == 0)
+        job->status = 200;
+    else
+        job_fail(job, rc, rc == STORAGE_ENOTFOUND ? "Profile was not found." : NULL);
+}
+
+void
+handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    h2o_iovec_t pid = params[3];
+    const char *colon = memchr(pid.base, ':', pid.len);
+    if (colon == NULL || colon == pid.base || colon == pid.base + pid.len - 1) {
+        respond_error(req, rc, ERR_VALIDATION, "ProfileID must be in format of id_type:id");
+        return;
+    }
+    size_t tlen = (size_t)(colon - pid.base);
+    int type = -1;
+    for (size_t i = 0; i < sizeof(id_types) / sizeof(id_types[0]); i++)
+        if (strlen(id_types[i].name) == tlen && memcmp(id_types[i].name, pid.base, tlen) == 0)
+            type = (int)id_types[i].type;
+    if (type < 0) {
+        respond_error(req, rc, ERR_VALIDATION, "Unknown idType '%.*s': expected userId, email, anonymousId or id.", (int)tlen,
+                      pid.base);
+        return;
+    }
+    const char *id = colon + 1;
+    size_t id_len = pid.len - tlen - 1;
+    job_t *job = job_new(req, rc, run_profile_view, params, id, id_len);
+    job->id_type = type;
+    job->view = rc->route->arg;
+    job_submit(job);
+}
+
+/* Parses a non-negative decimal integer within [min, max]. */
+static int
+parse_int(h2o_iovec_t v, long min, long max, int *out)
+{
+    if (v.len == 0 || v.len > 10)
+        return -1;
+    long n = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.base[i] < '0' || v.base[i] > '9')
+            return -1;
+        n = n * 10 + (v.base[i] - '0');
+    }
+    if (n < min || n > max)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+static void
+run_profile_list(job_t *job, storage_t *st)
+{
+    int rc = storage_profile_list(st, &job->tenant, job->from, job->size, &job->body, &job->body_len);
+    if (rc == 0)
+        job->status = 200;
+    else
+        job_fail(job, rc, NULL);
+}
+
+void
+handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    int from = 0, size = 100;
+    h2o_iovec_t v;
+    if (query_param(req, "from", &v) && parse_int(v, 0, 1000000, &from) != 0) {
+        respond_error(req, rc, ERR_VALIDATION, "Parameter 'from' must be an integer from 0 to 1000000.");
+        return;
+    }
+    if (query_param(req, "size", &v) && parse_int(v, 1, 100, &size) != 0) {
+        respond_error(req, rc, ERR_VALIDATION, "Parameter 'size' must be an integer from 1 to 100.");
+        return;
+    }
+    job_t *job = job_new(req, rc, run_profile_list, params, NULL, 0);
+    job->from = from;
+    job->size = size;
+    job_submit(job);
+}

@@ -1,0 +1,38 @@
+/* main.c -- the profiled binary: dispatches to its subcommands. */
+#include <stdio.h>
+#include <string.h>
+#include "server.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "usage: profiled <command> [options]\n\n"
+                 "commands:\n"
+                 "  serve     run the HTTP API server (profiled serve --help)\n"
+                 "  import    load Segment-spec NDJSON messages into a database\n"
+                 "  token     create, list or revoke API tokens\n"
+                 "  help      this text\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return server_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "import") == 0)
+        return cli_import(argc - 2, argv + 2);
+    if (strcmp(cmd, "token") == 0)
+        return cli_token(argc - 2, argv + 2);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "profiled: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

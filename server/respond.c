@@ -1,0 +1,153 @@
+/* respond.c -- JSON responses: the standard headers every answer carries
+ * (content type and length, request id, rate-limit fields) and the one
+ * table that turns an error kind into status, reason and error code. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include "server.h"
+
+static const struct {
+    int status;
+    const char *reason;
+    const char *code;
+    const char *message;
+} errors[] = {
+    [ERR_VALIDATION] = {400, "Bad Request", "validation_error", "The request failed validation."},
+    [ERR_INVALID_REQUEST] = {400, "Bad Request", "invalid_request_error", "The request has invalid parameters."},
+    [ERR_UNAUTHENTICATED] = {401, "Unauthorized", "authentication_error", "No valid auth-token provided."},
+    [ERR_FORBIDDEN] = {403, "Forbidden", "authentication_error", "The auth-token does not grant access to this client, account or brand."},
+    [ERR_NOT_FOUND] = {404, "Not Found", "not_found", "Profile was not found."},
+    [ERR_NO_ROUTE] = {404, "Not Found", "invalid_request_error", "No such route."},
+    [ERR_METHOD] = {405, "Method Not Allowed", "invalid_request_error", "Method not allowed on this route."},
+    [ERR_TOO_LARGE] = {413, "Payload Too Large", "invalid_request_error", "The request is larger than 1 MiB."},
+    [ERR_RATE_LIMITED] = {429, "Too Many Requests", "rate_limit_error", "Too many requests hit the API too quickly."},
+    [ERR_INTERNAL] = {500, "Internal Server Error", "internal_server_error", "Something went wrong internal to the server."},
+    [ERR_UNAVAILABLE] = {503, "Service Unavailable", "internal_server_error", "The server is too busy; retry later."},
+    [ERR_TIMEOUT] = {504, "Gateway Timeout", "internal_server_error", "The request took too long; retry later."},
+};
+
+err_kind_t
+err_from_storage(int rc)
+{
+    switch (rc) {
+    case STORAGE_ENOTFOUND:
+        return ERR_NOT_FOUND;
+    case STORAGE_EINVAL:
+        return ERR_VALIDATION;
+    case STORAGE_EBUSY:
+        return ERR_UNAVAILABLE;
+    default:
+        return ERR_INTERNAL;
+    }
+}
+
+static const char *
+reason_of(int status)
+{
+    for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
+        if (errors[i].status == status)
+            return errors[i].reason;
+    return status == 200 ? "OK" : "Unknown";
+}
+
+static void
+free_body(void *p)
+{
+    free(*(char **)p);
+}
+
+static void
+add_header_str(h2o_req_t *req, const char *name, const char *value, size_t len)
+{
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, v.base, v.len);
+}
+
+static void
+add_limit_headers(h2o_req_t *req, const reqctx_t *rc)
+{
+    const ratelimit_policy_t *p = &rc->policy;
+    char buf[160];
+    int n;
+    /* seconds until full, rounded up */
+    long long reset = (rc->limit.reset_ns + 999999999LL) / 1000000000LL;
+    long long window = (long long)((double)p->burst / p->rate + 0.999999);
+    if (window < 1)
+        window = 1;
+    n = snprintf(buf, sizeof(buf), "\"default\";q=%u;w=%lld", p->burst, window);
+    add_header_str(req, "ratelimit-policy", buf, (size_t)n);
+    n = snprintf(buf, sizeof(buf), "\"default\";r=%u;t=%lld", rc->limit.remaining, reset);
+    add_header_str(req, "ratelimit", buf, (size_t)n);
+    n = snprintf(buf, sizeof(buf), "%u", p->burst);
+    add_header_str(req, "x-ratelimit-limit", buf, (size_t)n);
+    n = snprintf(buf, sizeof(buf), "%u", rc->limit.remaining);
+    add_header_str(req, "x-ratelimit-remaining", buf, (size_t)n);
+    n = snprintf(buf, sizeof(buf), "%lld", reset);
+    add_header_str(req, "x-ratelimit-reset", buf, (size_t)n);
+    if (!rc->limit.allowed) {
+        long long retry = (rc->limit.retry_after_ns + 999999999LL) / 1000000000LL;
+        if (retry < 1)
+            retry = 1;
+        n = snprintf(buf, sizeof(buf), "%lld", retry);
+        h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v.base, v.len);
+    }
+}
+
+void
+respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    char **owned = h2o_mem_alloc_shared(&req->pool, sizeof(*owned), free_body);
+    *owned = body;
+
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json; charset=utf-8"));
+    if (rc != NULL) {
+        if (rc->request_id.len != 0)
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-requestid"), 0, "x-amzn-RequestId",
+                                  rc->request_id.base, rc->request_id.len);
+        if (rc->has_limit)
+            add_limit_headers(req, rc);
+    }
+    h2o_start_response(req, &generator);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"))) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    } else {
+        h2o_iovec_t buf = h2o_iovec_init(body, len);
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+    }
+}
+
+void
+respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ...)
+{
+    char msg[512];
+    const char *text = errors[kind].message;
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        text = msg;
+    }
+    json_object *root = json_object_new_object(), *err = json_object_new_object();
+    json_object_object_add(err, "code", json_object_new_string(errors[kind].code));
+    json_object_object_add(err, "message", json_object_new_string(text));
+    json_object_object_add(root, "error", err);
+    size_t len;
+    const char *s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
+    char *body = malloc(len + 1);
+    if (body == NULL)
+        abort();
+    memcpy(body, s, len + 1);
+    json_object_put(root);
+    if (kind == ERR_INTERNAL)
+        fprintf(stderr, "profiled: internal error on request %.*s: %s\n", (int)(rc ? rc->request_id.len : 0),
+                rc ? rc->request_id.base : "", text);
+    respond_json(req, rc, errors[kind].status, body, len);
+}

@@ -1,0 +1,273 @@
+/* router.c -- the route table and the one dispatch path every request takes:
+ * request id, body cap, route match (404 / 405), authentication and tenant
+ * scope (401 / 403), rate limit (429), then the route's handler. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include "server.h"
+
+#define TENANT_PREFIX "/track/{client}/{account}/{brand}/v1"
+#define AUTH_TENANT (ROUTE_AUTH | ROUTE_TENANT)
+
+static const route_t routes[] = {
+    {"GET", "/healthz", 0, handle_health, 0},
+    {"GET", TENANT_PREFIX "/profiles", AUTH_TENANT, handle_profile_list, 0},
+    {"GET", TENANT_PREFIX "/profiles/{profile}/traits", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_TRAITS},
+    {"GET", TENANT_PREFIX "/profiles/{profile}/metadata", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_METADATA},
+    {"GET", TENANT_PREFIX "/profiles/{profile}/meta", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_METADATA},
+    {"GET", TENANT_PREFIX "/profiles/{profile}/audiences", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_AUDIENCES},
+    {"GET", TENANT_PREFIX "/profiles/{profile}/external_ids", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_EXTERNAL_IDS},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Matches path (raw, without query) against pattern; captures raw segments. */
+static int
+match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps)
+{
+    const char *p = pattern, *s = path, *end = path + len;
+    *ncaps = 0;
+    while (*p != '\0') {
+        if (s >= end || *s != '/' || *p != '/')
+            return 0;
+        p++, s++;
+        const char *seg = s;
+        while (s < end && *s != '/')
+            s++;
+        size_t seglen = (size_t)(s - seg);
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            if (seglen == 0 || *ncaps == ROUTE_MAX_PARAMS)
+                return 0;
+            caps[(*ncaps)++] = h2o_iovec_init(seg, seglen);
+            p = close + 1;
+        } else {
+            const char *pend = strchr(p, '/');
+            size_t plen = pend != NULL ? (size_t)(pend - p) : strlen(p);
+            if (plen != seglen || memcmp(p, seg, plen) != 0)
+                return 0;
+            p += plen;
+        }
+    }
+    return s == end;
+}
+
+static int
+hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int
+percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out)
+{
+    if (memchr(s.base, '%', s.len) == NULL) {
+        *out = s;
+        return 0;
+    }
+    char *d = h2o_mem_alloc_pool(pool, s.len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.base[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= s.len)
+                return -1;
+            if ((hi = hexval(s.base[i + 1])) < 0 || (lo = hexval(s.base[i + 2])) < 0)
+                return -1;
+            d[n++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            d[n++] = s.base[i];
+        }
+    }
+    d[n] = '\0';
+    *out = h2o_iovec_init(d, n);
+    return 0;
+}
+
+int
+query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    size_t nlen = strlen(name);
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *pend = amp != NULL ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(pend - q));
+        const char *kend = eq != NULL ? eq : pend;
+        if ((size_t)(kend - q) == nlen && memcmp(q, name, nlen) == 0) {
+            h2o_iovec_t raw = eq != NULL ? h2o_iovec_init(eq + 1, (size_t)(pend - eq - 1)) : h2o_iovec_init("", 0);
+            /* form encoding in queries: '+' is a space */
+            char *copy = h2o_mem_alloc_pool(&req->pool, raw.len + 1);
+            for (size_t i = 0; i < raw.len; i++)
+                copy[i] = raw.base[i] == '+' ? ' ' : raw.base[i];
+            if (percent_decode(&req->pool, h2o_iovec_init(copy, raw.len), value) != 0)
+                *value = h2o_iovec_init(copy, raw.len);
+            return 1;
+        }
+        q = pend + 1;
+    }
+    return 0;
+}
+
+static int
+sane_request_id(h2o_iovec_t v)
+{
+    if (v.len == 0 || v.len > 128)
+        return 0;
+    for (size_t i = 0; i < v.len; i++)
+        if (v.base[i] < 0x21 || v.base[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+static h2o_iovec_t
+request_id(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+    if (i >= 0 && sane_request_id(req->headers.entries[i].value))
+        return req->headers.entries[i].value;
+    loop_t *loop = loop_of(req);
+    uint64_t seq = ++loop->request_seq;
+    uint64_t inst = loop->srv->instance_id;
+    char *buf = h2o_mem_alloc_pool(&req->pool, 40);
+    int n = snprintf(buf, 40, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(inst >> 32), (unsigned)(inst >> 16) & 0xffff,
+                     (unsigned)inst & 0xffff, (unsigned)loop->index & 0xffff, (unsigned long long)seq & 0xffffffffffffULL);
+    return h2o_iovec_init(buf, (size_t)n);
+}
+
+/* FNV-1a over the peer address: the key for unauthenticated limits. */
+static uint64_t
+peer_key(h2o_req_t *req)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    const unsigned char *p = (const unsigned char *)&ss;
+    size_t n = 0;
+    if (ss.ss_family == AF_INET) {
+        p = (const unsigned char *)&((struct sockaddr_in *)&ss)->sin_addr;
+        n = 4;
+    } else if (ss.ss_family == AF_INET6) {
+        p = (const unsigned char *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+        n = 16;
+    } else {
+        n = len;
+    }
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h == 0 ? 1 : h;
+}
+
+/* Authenticates and rate-limits; answers and returns -1 when the request
+ * must stop here. */
+static int
+authorize(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    server_t *srv = loop_of(req)->srv;
+    int64_t now = ratelimit_now_ns(0);
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("auth-token"), -1);
+    h2o_iovec_t tok = i >= 0 ? req->headers.entries[i].value : h2o_iovec_init("", 0);
+    auth_token_t *token = NULL;
+    auth_table_t *table = atomic_load_explicit(&srv->tokens, memory_order_acquire);
+    int rv = table != NULL ? auth_table_verify(table, srv->cfg.token_pepper, tok.base, tok.len, &token) : AUTH_EINVALID;
+    if (tok.len == 0)
+        rv = AUTH_EMISSING;
+    if (rv != AUTH_OK) {
+        /* guesses are limited by client address */
+        rc->policy = srv->default_policy;
+        if (!ratelimit_table_take(srv->addr_limits, peer_key(req), &srv->default_policy, now, &rc->limit)) {
+            rc->has_limit = 1;
+            respond_error(req, rc, ERR_RATE_LIMITED, NULL);
+            return -1;
+        }
+        respond_error(req, rc, ERR_UNAUTHENTICATED, rv == AUTH_EMISSING ? "Missing auth-token header." : "Invalid auth-token.");
+        return -1;
+    }
+    storage_tenant_t tenant = {params[0].base, params[0].len, params[1].base, params[1].len, params[2].base, params[2].len};
+    if (auth_token_permits(token, &tenant) != AUTH_OK) {
+        respond_error(req, rc, ERR_FORBIDDEN, NULL);
+        return -1;
+    }
+    if (token->rate > 0 || token->burst > 0)
+        ratelimit_policy_init(&rc->policy, token->rate > 0 ? token->rate : srv->cfg.rate,
+                              token->burst > 0 ? (uint32_t)token->burst : (uint32_t)srv->cfg.burst);
+    else
+        rc->policy = srv->default_policy;
+    rc->has_limit = 1;
+    if (!ratelimit_take(&token->tat, &rc->policy, now, &rc->limit)) {
+        respond_error(req, rc, ERR_RATE_LIMITED, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int
+router_dispatch(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    server_t *srv = loop_of(req)->srv;
+    reqctx_t *rc = h2o_mem_alloc_pool(&req->pool, sizeof(*rc));
+    memset(rc, 0, sizeof(*rc));
+    rc->request_id = request_id(req);
+
+    if (req->entity.base != NULL && req->entity.len > (size_t)srv->cfg.max_body) {
+        respond_error(req, rc, ERR_TOO_LARGE, "The request body is larger than %d bytes.", srv->cfg.max_body);
+        return 0;
+    }
+
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if (plen > 1 && req->path.base[plen - 1] == '/')
+        plen--;
+    h2o_iovec_t caps[ROUTE_MAX_PARAMS];
+    size_t ncaps;
+    char allow[64] = "";
+    const route_t *route = NULL;
+    for (size_t r = 0; r < NROUTES; r++) {
+        if (!match(routes[r].pattern, req->path.base, plen, caps, &ncaps))
+            continue;
+        int is_get = strcmp(routes[r].method, "GET") == 0;
+        if (h2o_memis(req->method.base, req->method.len, routes[r].method, strlen(routes[r].method)) ||
+            (is_get && h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))) {
+            route = &routes[r];
+            break;
+        }
+        if (strstr(allow, routes[r].method) == NULL) {
+            size_t al = strlen(allow);
+            snprintf(allow + al, sizeof(allow) - al, "%s%s%s", al ? ", " : "", routes[r].method, is_get ? ", HEAD" : "");
+        }
+    }
+    if (route == NULL) {
+        if (allow[0] != '\0') {
+            h2o_iovec_t v = h2o_strdup(&req->pool, allow, strlen(allow));
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, v.base, v.len);
+            respond_error(req, rc, ERR_METHOD, "Method %.*s is not allowed here; allowed: %s.", (int)req->method.len,
+                          req->method.base, allow);
+        } else {
+            respond_error(req, rc, ERR_NO_ROUTE, "No route matches %.*s %.*s.", (int)req->method.len, req->method.base, (int)plen,
+                          req->path.base);
+        }
+        return 0;
+    }
+    rc->route = route;
+
+    h2o_iovec_t params[ROUTE_MAX_PARAMS];
+    for (size_t c = 0; c < ncaps; c++)
+        if (percent_decode(&req->pool, caps[c], &params[c]) != 0) {
+            respond_error(req, rc, ERR_VALIDATION, "Invalid percent-encoding in the path.");
+            return 0;
+        }
+    if ((route->flags & ROUTE_AUTH) && authorize(req, rc, params) != 0)
+        return 0;
+    route->handler(req, rc, params);
+    return 0;
+}

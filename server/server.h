@@ -1,0 +1,192 @@
+/* server.h -- the server's internal interface: the process-wide server
+ * context, event-loop threads, the worker pool and its jobs, the route table
+ * and the JSON responses. Only server/ includes h2o.h. */
+#ifndef PROFILED_SERVER_H
+#define PROFILED_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <h2o.h>
+#include "auth.h"
+#include "config.h"
+#include "ratelimit.h"
+#include "storage.h"
+
+typedef struct server server_t;
+typedef struct loop loop_t;
+typedef struct job job_t;
+typedef struct pool pool_t;
+
+/* ---- errors: one table maps each kind to status, reason and code -------- */
+typedef enum {
+    ERR_VALIDATION,      /* 400 validation_error */
+    ERR_INVALID_REQUEST, /* 400 invalid_request_error */
+    ERR_UNAUTHENTICATED, /* 401 authentication_error */
+    ERR_FORBIDDEN,       /* 403 authentication_error */
+    ERR_NOT_FOUND,       /* 404 not_found (a profile) */
+    ERR_NO_ROUTE,        /* 404 invalid_request_error */
+    ERR_METHOD,          /* 405 invalid_request_error */
+    ERR_TOO_LARGE,       /* 413 invalid_request_error */
+    ERR_RATE_LIMITED,    /* 429 rate_limit_error */
+    ERR_INTERNAL,        /* 500 internal_server_error */
+    ERR_UNAVAILABLE,     /* 503 internal_server_error */
+    ERR_TIMEOUT,         /* 504 internal_server_error */
+} err_kind_t;
+
+/* Maps a storage return code to an error kind (STORAGE_ENOTFOUND ->
+ * ERR_NOT_FOUND, STORAGE_EINVAL -> ERR_VALIDATION, STORAGE_EBUSY ->
+ * ERR_UNAVAILABLE, anything else -> ERR_INTERNAL). */
+err_kind_t err_from_storage(int rc);
+
+/* ---- per-request context (lives in req->pool) ---------------------------- */
+typedef struct route route_t;
+
+typedef struct {
+    h2o_iovec_t request_id;
+    const route_t *route;
+    int has_limit; /* rate-limit fields to send */
+    ratelimit_result_t limit;
+    ratelimit_policy_t policy;
+} reqctx_t;
+
+/* Sends body (len bytes) as a JSON response with the standard headers
+ * (Content-Type, Content-Length, x-amzn-RequestId, rate-limit fields).
+ * Takes ownership of the malloc'd body: it is freed with the request. */
+void respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len);
+
+/* Sends {"error":{"code":...,"message":...}} for kind; message is printf
+ * formatted (NULL: the kind's default message). */
+void respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- routes --------------------------------------------------------------- */
+enum {
+    ROUTE_AUTH = 1,   /* auth-token required, scoped to params 0..2 (client, account, brand) */
+    ROUTE_TENANT = 2, /* params 0..2 are the tenant */
+};
+
+#define ROUTE_MAX_PARAMS 8
+
+/* Loop-thread part of a route: validates the request and either answers
+ * (respond_*) or submits a job. params are the pattern's captures,
+ * percent-decoded, in order. */
+typedef void (*route_fn)(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+
+struct route {
+    const char *method;
+    const char *pattern; /* "{name}" segments capture; also the route's name in logs */
+    unsigned flags;
+    route_fn handler;
+    int arg; /* handler specific (the profile view) */
+};
+
+/* The table and the dispatch path (auth, limits, body cap, errors). */
+int router_dispatch(h2o_handler_t *self, h2o_req_t *req);
+
+/* ---- jobs and the worker pool -------------------------------------------- */
+
+/* Runs on a worker thread with that worker's read-only connection. Fills
+ * job->status and job->body (malloc'd JSON), or job->err and job->errmsg. */
+typedef void (*job_run_fn)(job_t *job, storage_t *st);
+
+struct job {
+    h2o_multithread_message_t msg; /* completion, back to the owning loop */
+    loop_t *loop;
+    h2o_req_t *req; /* loop thread only; NULL once answered or gone */
+    reqctx_t *rc;   /* in req->pool: valid while req is */
+    job_t **slot;   /* in req->pool: cleared when the request is disposed */
+    h2o_timeout_entry_t deadline;
+    _Atomic int cancelled; /* set past the deadline: a queued job is skipped */
+    job_run_fn run;
+    /* inputs: owned copies, never pointers into the request */
+    char *strings;
+    storage_tenant_t tenant;
+    const char *id;
+    size_t id_len;
+    int id_type;
+    int view;
+    int from, size;
+    /* outputs */
+    int status; /* 0: failed, see err */
+    char *body;
+    size_t body_len;
+    err_kind_t err;
+    char errmsg[256];
+};
+
+/* A new job for req with copies of tenant and id (either may be NULL/0).
+ * Never fails (out of memory aborts). */
+job_t *job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, const h2o_iovec_t *tenant3, const char *id, size_t id_len);
+
+/* Hands the job to the pool and arms its deadline. On a full queue answers
+ * 503 and frees the job. */
+void job_submit(job_t *job);
+
+/* Sets a failure result from a storage code. */
+void job_fail(job_t *job, int storage_rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Pool of worker threads, each with its own read-only connection. */
+pool_t *pool_new(server_t *srv, int workers, int capacity, char *errbuf, size_t errlen);
+void pool_free(pool_t *p); /* stops and joins the workers */
+int pool_push(pool_t *p, job_t *job); /* 0 or -1 when full */
+
+/* Registers the loop's completion receiver and job deadline timer. */
+void pool_loop_init(loop_t *loop);
+
+/* ---- loops and the server ------------------------------------------------ */
+struct loop {
+    h2o_context_t ctx; /* first: req->conn->ctx leads back to the loop */
+    server_t *srv;
+    int index;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_multithread_receiver_t done;
+    h2o_timeout_t job_timeout;
+    int listen_fd;
+    h2o_socket_t *listener;
+    uint64_t request_seq;
+    pthread_t tid;
+};
+
+struct server {
+    config_t cfg;
+    h2o_globalconf_t h2o_config;
+    loop_t *loops;
+    pool_t *pool;
+    _Atomic(auth_table_t *) tokens;
+    ratelimit_policy_t default_policy;
+    ratelimit_table_t *addr_limits;
+    uint64_t instance_id; /* random, for request ids */
+    char listen_host[64];
+    int listen_port;
+    _Atomic int stopping;
+};
+
+static inline loop_t *
+loop_of(h2o_req_t *req)
+{
+    return (loop_t *)req->conn->ctx;
+}
+
+/* Runs `profiled serve`. Returns the process exit code. */
+int server_main(int argc, char **argv);
+
+/* Route handlers (handlers_*.c). */
+void handle_health(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+
+/* Finds a query parameter in req's query string, decoded into req->pool.
+ * Returns 1 and *value, or 0 when absent. */
+int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
+
+/* Percent-decodes s into req->pool ("+" stays "+"). -1 on a bad escape. */
+int percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out);
+
+/* Wall clock in ms since the epoch. */
+int64_t now_wall_ms(void);
+
+/* Command-line subcommands (cli.c). */
+int cli_import(int argc, char **argv);
+int cli_token(int argc, char **argv);
+
+#endif
