@@ -75,7 +75,7 @@ int auth_token_create(storage_t *st, const char *pepper, const char *client, con
 int auth_token_revoke(storage_t *st, const char *id, int64_t now_ms);
 
 /* Prints one line per token to out: id, scope (client/account/brand or
- * client/account/*), name, created and revoked times (ISO 8601 or "-"),
+ * client/account* for every brand), name, created and revoked times (ISO 8601 or "-"),
  * tab-separated, after a header line. Never a secret or hash. */
 int auth_token_list(storage_t *st, FILE *out);
 

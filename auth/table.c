@@ -1,0 +1,180 @@
+/* table.c -- the immutable table of live tokens the server verifies against:
+ * token records sorted by id, found by binary search on the id a token
+ * carries, then accepted on a constant-time comparison of hashes. A reload
+ * builds a new table and carries the rate-limit state over by id. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "token_text.h"
+
+struct auth_table {
+    size_t count;
+    auth_token_t **by_id; /* sorted by id */
+};
+
+typedef struct {
+    auth_token_t **tokens;
+    size_t count;
+    size_t cap;
+} load_ctx_t;
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    char *p = strdup(s);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static void
+token_free(auth_token_t *tok)
+{
+    if (tok == NULL)
+        return;
+    free(tok->client);
+    free(tok->account);
+    free(tok->brand);
+    free(tok->name);
+    free(tok);
+}
+
+static int
+add_row(void *arg, const storage_token_row_t *row)
+{
+    load_ctx_t *ctx = arg;
+    /* Revoked tokens stay out, and so does a row no token could match. */
+    if (row->revoked_ms != 0 || row->id == NULL || strlen(row->id) != AUTH_TOKEN_ID_LEN || row->hash == NULL ||
+        row->client == NULL || row->account == NULL)
+        return 0;
+    if (ctx->count == ctx->cap) {
+        ctx->cap = ctx->cap ? 2 * ctx->cap : 64;
+        ctx->tokens = realloc(ctx->tokens, ctx->cap * sizeof(*ctx->tokens));
+        if (ctx->tokens == NULL)
+            abort();
+    }
+    auth_token_t *tok = xcalloc(1, sizeof(*tok));
+    memcpy(tok->id, row->id, AUTH_TOKEN_ID_LEN + 1);
+    memcpy(tok->hash, row->hash, sizeof(tok->hash));
+    tok->client = xstrdup(row->client);
+    tok->account = xstrdup(row->account);
+    tok->brand = xstrdup(row->brand);
+    tok->name = xstrdup(row->name);
+    tok->rate = row->rate;
+    tok->burst = row->burst;
+    atomic_init(&tok->tat, 0);
+    atomic_init(&tok->ingest_tat, 0);
+    ctx->tokens[ctx->count++] = tok;
+    return 0;
+}
+
+static int
+cmp_token(const void *a, const void *b)
+{
+    const auth_token_t *x = *(auth_token_t *const *)a;
+    const auth_token_t *y = *(auth_token_t *const *)b;
+    return strcmp(x->id, y->id);
+}
+
+static auth_token_t *
+find(const auth_table_t *t, const char *id)
+{
+    size_t lo = 0, hi = t->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(id, t->by_id[mid]->id);
+        if (c == 0)
+            return t->by_id[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+int
+auth_table_load(storage_t *st, const char *pepper, const auth_table_t *prev, auth_table_t **out)
+{
+    /* Rows hold hashes already: the pepper matters only to verification. */
+    (void)pepper;
+    assert(st != NULL && out != NULL);
+    load_ctx_t ctx = {0};
+    auth_table_t *t = NULL;
+    if (storage_token_foreach(st, add_row, &ctx) != STORAGE_OK)
+        goto fail;
+    qsort(ctx.tokens, ctx.count, sizeof(*ctx.tokens), cmp_token);
+    t = xcalloc(1, sizeof(*t));
+    t->by_id = ctx.tokens;
+    t->count = ctx.count;
+    if (prev != NULL) {
+        for (size_t i = 0; i < t->count; i++) {
+            const auth_token_t *old = find(prev, t->by_id[i]->id);
+            if (old == NULL)
+                continue;
+            atomic_store_explicit(&t->by_id[i]->tat, atomic_load_explicit(&old->tat, memory_order_relaxed), memory_order_relaxed);
+            atomic_store_explicit(&t->by_id[i]->ingest_tat, atomic_load_explicit(&old->ingest_tat, memory_order_relaxed),
+                                  memory_order_relaxed);
+        }
+    }
+    *out = t;
+    return AUTH_OK;
+fail:
+    for (size_t i = 0; i < ctx.count; i++)
+        token_free(ctx.tokens[i]);
+    free(ctx.tokens);
+    return AUTH_ESTORAGE;
+}
+
+void
+auth_table_free(auth_table_t *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->count; i++)
+        token_free(t->by_id[i]);
+    free(t->by_id);
+    free(t);
+}
+
+size_t
+auth_table_count(const auth_table_t *t)
+{
+    return t == NULL ? 0 : t->count;
+}
+
+int
+auth_table_verify(const auth_table_t *t, const char *pepper, const char *token, size_t len, auth_token_t **out)
+{
+    static const uint8_t no_hash[AUTH_HASH_LEN];
+    char id[AUTH_TOKEN_ID_LEN + 1];
+    uint8_t hash[AUTH_HASH_LEN];
+    assert(t != NULL && out != NULL);
+    *out = NULL;
+    int rc = auth_text_parse(token, len, id);
+    if (rc != AUTH_OK)
+        return rc;
+    if (auth_text_hash(pepper, token, len, hash) != AUTH_OK)
+        return AUTH_EINVALID;
+    /* The id is public; an unknown one still pays for a comparison so the
+     * answer takes the same time either way. */
+    auth_token_t *tok = find(t, id);
+    int differ = CRYPTO_memcmp(hash, tok != NULL ? tok->hash : no_hash, AUTH_HASH_LEN);
+    OPENSSL_cleanse(hash, sizeof(hash));
+    if (tok == NULL || differ != 0)
+        return AUTH_EINVALID;
+    *out = tok;
+    return AUTH_OK;
+}
