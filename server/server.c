@@ -117,7 +117,7 @@ reload_main(void *arg)
     server_t *srv = arg;
     storage_t *st = NULL;
     char err[256];
-    int64_t last_gen = -1;
+    int64_t last_gen = srv->tokens_gen;
     retired_t retired[64];
     size_t nretired = 0;
     if (storage_open(&st, srv->cfg.db, STORAGE_READONLY, err, sizeof(err)) != 0) {
@@ -132,8 +132,6 @@ reload_main(void *arg)
             fprintf(stderr, "profiled: token reloader: %s\n", storage_errmsg(st));
             continue;
         }
-        if (last_gen < 0)
-            last_gen = gen;
         int64_t now = now_wall_ms();
         while (nretired > 0 && now - retired[0].at_ms > 30000) {
             auth_table_free(retired[0].table);
@@ -175,6 +173,7 @@ server_main(int argc, char **argv)
     }
     storage_close(st);
     atomic_store(&srv.tokens, tokens);
+    srv.tokens_gen = gen;
 
     ratelimit_policy_init(&srv.default_policy, srv.cfg.rate, (uint32_t)srv.cfg.burst);
     srv.addr_limits = ratelimit_table_new((size_t)srv.cfg.ratelimit_keys);

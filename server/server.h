@@ -153,6 +153,7 @@ struct server {
     loop_t *loops;
     pool_t *pool;
     _Atomic(auth_table_t *) tokens;
+    int64_t tokens_gen; /* generation the loaded table reflects */
     ratelimit_policy_t default_policy;
     ratelimit_table_t *addr_limits;
     uint64_t instance_id; /* random, for request ids */

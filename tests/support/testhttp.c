@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <sys/queue.h>
 #include "testhttp.h"
 
 static void
