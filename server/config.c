@@ -19,23 +19,30 @@ typedef struct {
     const char *def;
     double min, max;
     const char *help;
+    const char *choices; /* OPT_STR: "a|b" when only these are valid */
 } opt_t;
 
 #define OFF(f) offsetof(config_t, f)
 
 static const opt_t opts[] = {
-    {"listen", OPT_ADDR, OFF(listen), "127.0.0.1:8080", 0, 0, "address and port to listen on (port 0: ephemeral)"},
-    {"db", OPT_STR, OFF(db), "./profiled.db", 0, 0, "SQLite database file"},
-    {"threads", OPT_INT, OFF(threads), "0", 0, 256, "HTTP event-loop threads (0: usable cores)"},
-    {"workers", OPT_INT, OFF(workers), "0", 0, 256, "SQLite worker threads (0: usable cores)"},
-    {"queue", OPT_INT, OFF(queue), "4096", 1, 1 << 20, "job queue capacity; beyond it requests get 503"},
-    {"job-timeout-ms", OPT_INT, OFF(job_timeout_ms), "5000", 1, 600000, "deadline of a database job; past it 504"},
-    {"rate", OPT_DOUBLE, OFF(rate), "100", 0.001, 1e9, "default requests per second per token"},
-    {"burst", OPT_INT, OFF(burst), "500", 1, 1000000000, "default burst per token"},
-    {"token-pepper", OPT_STR, OFF(token_pepper), "", 0, 0, "secret mixed into token hashes (HMAC key); keep it out of the db"},
-    {"token-reload-ms", OPT_INT, OFF(token_reload_ms), "1000", 50, 60000, "how often the token table is checked for changes"},
-    {"max-body", OPT_INT, OFF(max_body), "1048576", 1, 16 << 20, "largest request body in bytes; beyond it 413"},
-    {"ratelimit-keys", OPT_INT, OFF(ratelimit_keys), "1048576", 1024, 1 << 26, "client-address buckets kept for unauthenticated limits"},
+    {"listen", OPT_ADDR, OFF(listen), "127.0.0.1:8080", 0, 0, "address and port to listen on (port 0: ephemeral)", NULL},
+    {"db", OPT_STR, OFF(db), "./profiled.db", 0, 0, "SQLite database file", NULL},
+    {"threads", OPT_INT, OFF(threads), "0", 0, 256, "HTTP event-loop threads (0: usable cores)", NULL},
+    {"workers", OPT_INT, OFF(workers), "0", 0, 256, "SQLite worker threads (0: usable cores)", NULL},
+    {"queue", OPT_INT, OFF(queue), "4096", 1, 1 << 20, "job queue capacity; beyond it requests get 503", NULL},
+    {"job-timeout-ms", OPT_INT, OFF(job_timeout_ms), "5000", 1, 600000, "deadline of a database job; past it 504", NULL},
+    {"rate", OPT_DOUBLE, OFF(rate), "100", 0.001, 1e9, "default requests per second per token", NULL},
+    {"burst", OPT_INT, OFF(burst), "500", 1, 1000000000, "default burst per token", NULL},
+    {"token-pepper", OPT_STR, OFF(token_pepper), "", 0, 0, "secret mixed into token hashes (HMAC key); keep it out of the db",
+     NULL},
+    {"token-reload-ms", OPT_INT, OFF(token_reload_ms), "1000", 50, 60000, "how often the token table is checked for changes", NULL},
+    {"max-body", OPT_INT, OFF(max_body), "1048576", 1, 16 << 20, "largest request body in bytes; beyond it 413", NULL},
+    {"ratelimit-keys", OPT_INT, OFF(ratelimit_keys), "1048576", 1024, 1 << 26,
+     "client-address buckets kept for unauthenticated limits", NULL},
+    {"sync", OPT_STR, OFF(sync), "normal", 0, 0,
+     "durability of ingest commits: normal (survives a crash of the process) or full (also power loss)", "normal|full"},
+    {"ingest-rate", OPT_DOUBLE, OFF(ingest_rate), "1000", 0.001, 1e9, "ingestion requests per second per token", NULL},
+    {"ingest-burst", OPT_INT, OFF(ingest_burst), "5000", 1, 1000000000, "ingestion burst per token", NULL},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -76,6 +83,20 @@ check_addr(const char *v)
     return 0;
 }
 
+static int
+is_choice(const char *choices, const char *value)
+{
+    size_t n = strlen(value);
+    for (const char *c = choices; *c != '\0';) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar != NULL ? (size_t)(bar - c) : strlen(c);
+        if (len == n && memcmp(c, value, n) == 0)
+            return 1;
+        c += len + (bar != NULL);
+    }
+    return 0;
+}
+
 /* Stores value into cfg for o; -1 with a message on a bad value. */
 static int
 set_opt(config_t *cfg, const opt_t *o, const char *value, const char *from, FILE *err)
@@ -90,6 +111,10 @@ set_opt(config_t *cfg, const opt_t *o, const char *value, const char *from, FILE
         }
         /* fallthrough */
     case OPT_STR: {
+        if (o->choices != NULL && !is_choice(o->choices, value)) {
+            fprintf(err, "profiled: invalid %s '%s' (from %s): expected one of %s\n", o->name, value, from, o->choices);
+            return -1;
+        }
         char **s = (char **)field;
         free(*s);
         *s = strdup(value);
@@ -101,8 +126,8 @@ set_opt(config_t *cfg, const opt_t *o, const char *value, const char *from, FILE
         errno = 0;
         long v = strtol(value, &end, 10);
         if (errno != 0 || end == value || *end != '\0' || v < o->min || v > o->max) {
-            fprintf(err, "profiled: invalid %s '%s' (from %s): expected an integer from %.0f to %.0f\n", o->name, value, from, o->min,
-                    o->max);
+            fprintf(err, "profiled: invalid %s '%s' (from %s): expected an integer from %.0f to %.0f\n", o->name, value, from,
+                    o->min, o->max);
             return -1;
         }
         *(int *)field = (int)v;

@@ -20,6 +20,9 @@ typedef struct {
     int token_reload_ms;
     int max_body; /* bytes; larger requests get 413 */
     int ratelimit_keys;
+    char *sync; /* "normal" or "full" */
+    double ingest_rate;
+    int ingest_burst;
 } config_t;
 
 /* Fills cfg from the defaults, then PROFILED_* environment variables, then

@@ -22,15 +22,16 @@ static const struct {
     const char *name;
     storage_id_type_t type;
 } id_types[] = {
-    {"userId", STORAGE_ID_USER},           {"user_id", STORAGE_ID_USER}, {"anonymousId", STORAGE_ID_ANONYMOUS},
-    {"anonymous_id", STORAGE_ID_ANONYMOUS}, {"email", STORAGE_ID_EMAIL},  {"id", STORAGE_ID_INTERNAL},
+    {"userId", STORAGE_ID_USER},           {"user_id", STORAGE_ID_USER},
+    {"anonymousId", STORAGE_ID_ANONYMOUS}, {"anonymous_id", STORAGE_ID_ANONYMOUS},
+    {"email", STORAGE_ID_EMAIL},           {"id", STORAGE_ID_INTERNAL},
 };
 
 static void
 run_profile_view(job_t *job, storage_t *st)
 {
-    int rc = storage_profile_view(st, &job->tenant, (storage_id_type_t)job->id_type, job->id, job->id_len, (storage_view_t)job->view,
-                                  &job->body, &job->body_len);
+    int rc = storage_profile_view(st, &job->tenant, (storage_id_type_t)job->id_type, job->id, job->id_len,
+                                  (storage_view_t)job->view, &job->body, &job->body_len);
     if (rc == 0)
         job->status = 200;
     else
@@ -58,7 +59,7 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     }
     const char *id = colon + 1;
     size_t id_len = pid.len - tlen - 1;
-    job_t *job = job_new(req, rc, run_profile_view, params, id, id_len);
+    job_t *job = job_new(req, rc, run_profile_view, &rc->tenant, id, id_len);
     job->id_type = type;
     job->view = rc->route->arg;
     job_submit(job);
@@ -95,6 +96,7 @@ run_profile_list(job_t *job, storage_t *st)
 void
 handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 {
+    (void)params;
     int from = 0, size = 100;
     h2o_iovec_t v;
     if (query_param(req, "from", &v) && parse_int(v, 0, 1000000, &from) != 0) {
@@ -105,7 +107,7 @@ handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
         respond_error(req, rc, ERR_VALIDATION, "Parameter 'size' must be an integer from 1 to 100.");
         return;
     }
-    job_t *job = job_new(req, rc, run_profile_list, params, NULL, 0);
+    job_t *job = job_new(req, rc, run_profile_list, &rc->tenant, NULL, 0);
     job->from = from;
     job->size = size;
     job_submit(job);

@@ -29,6 +29,10 @@ job_free(job_t *job)
     if (h2o_timeout_is_linked(&job->deadline))
         h2o_timeout_unlink(&job->deadline);
     free(job->strings);
+    free(job->tenant_strings);
+    free(job->payload);
+    if (job->batch != NULL)
+        json_object_put(job->batch);
     free(job->body);
     free(job);
 }
@@ -55,33 +59,41 @@ detach(job_t *job)
     return req;
 }
 
+void
+job_set_tenant(job_t *job, const storage_tenant_t *t)
+{
+    size_t need = t->client_len + t->account_len + t->brand_len + 3;
+    char *p = malloc(need);
+    if (p == NULL)
+        abort();
+    job->tenant_strings = p;
+    const char *src[3] = {t->client, t->account, t->brand};
+    size_t len[3] = {t->client_len, t->account_len, t->brand_len};
+    const char *dst[3];
+    for (int i = 0; i < 3; i++) {
+        memcpy(p, src[i], len[i]);
+        p[len[i]] = '\0';
+        dst[i] = p;
+        p += len[i] + 1;
+    }
+    job->tenant = (storage_tenant_t){dst[0], len[0], dst[1], len[1], dst[2], len[2]};
+}
+
 job_t *
-job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, const h2o_iovec_t *tenant3, const char *id, size_t id_len)
+job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, const storage_tenant_t *tenant, const char *id, size_t id_len)
 {
     job_t *job = calloc(1, sizeof(*job));
     if (job == NULL)
         abort();
-    size_t need = id_len + 1;
-    if (tenant3 != NULL)
-        need += tenant3[0].len + tenant3[1].len + tenant3[2].len + 3;
-    job->strings = malloc(need);
+    if (tenant != NULL)
+        job_set_tenant(job, tenant);
+    job->strings = malloc(id_len + 1);
     if (job->strings == NULL)
         abort();
-    char *p = job->strings;
-    const char *parts[3] = {NULL, NULL, NULL};
-    if (tenant3 != NULL)
-        for (int i = 0; i < 3; i++) {
-            memcpy(p, tenant3[i].base, tenant3[i].len);
-            p[tenant3[i].len] = '\0';
-            parts[i] = p;
-            p += tenant3[i].len + 1;
-        }
-    if (tenant3 != NULL)
-        job->tenant = (storage_tenant_t){parts[0], tenant3[0].len, parts[1], tenant3[1].len, parts[2], tenant3[2].len};
     if (id != NULL)
-        memcpy(p, id, id_len);
-    p[id_len] = '\0';
-    job->id = p;
+        memcpy(job->strings, id, id_len);
+    job->strings[id_len] = '\0';
+    job->id = job->strings;
     job->id_len = id_len;
     job->loop = loop_of(req);
     job->req = req;
@@ -90,6 +102,27 @@ job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, const h2o_iovec_t *tenant3
     job->slot = h2o_mem_alloc_shared(&req->pool, sizeof(*job->slot), on_req_dispose);
     *job->slot = job;
     return job;
+}
+
+void
+job_error(job_t *job, err_kind_t kind, const char *fmt, ...)
+{
+    job->status = 0;
+    job->err = kind;
+    job->errmsg[0] = '\0';
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(job->errmsg, sizeof(job->errmsg), fmt, ap);
+        va_end(ap);
+    }
+}
+
+void
+job_complete(job_t *job)
+{
+    memset(&job->msg, 0, sizeof(job->msg));
+    h2o_multithread_send_message(&job->loop->done, &job->msg);
 }
 
 void
@@ -145,6 +178,8 @@ on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
         if (job->req != NULL) {
             reqctx_t *rc = job->rc;
             h2o_req_t *req = detach(job);
+            if (job->gate.has_limit)
+                rc->gate = job->gate;
             if (job->status != 0) {
                 respond_json(req, rc, job->status, job->body, job->body_len);
                 job->body = NULL; /* the response owns it now */
@@ -208,8 +243,8 @@ worker_main(void *arg)
             job_fail(job, STORAGE_EBUSY, "The request took too long; retry later.");
         else
             job->run(job, st);
-        memset(&job->msg, 0, sizeof(job->msg));
-        h2o_multithread_send_message(&job->loop->done, &job->msg);
+        if (!job->forwarded)
+            job_complete(job);
     }
 }
 

@@ -17,7 +17,8 @@ static const struct {
     [ERR_VALIDATION] = {400, "Bad Request", "validation_error", "The request failed validation."},
     [ERR_INVALID_REQUEST] = {400, "Bad Request", "invalid_request_error", "The request has invalid parameters."},
     [ERR_UNAUTHENTICATED] = {401, "Unauthorized", "authentication_error", "No valid auth-token provided."},
-    [ERR_FORBIDDEN] = {403, "Forbidden", "authentication_error", "The auth-token does not grant access to this client, account or brand."},
+    [ERR_FORBIDDEN] = {403, "Forbidden", "authentication_error",
+                       "The auth-token does not grant access to this client, account or brand."},
     [ERR_NOT_FOUND] = {404, "Not Found", "not_found", "Profile was not found."},
     [ERR_NO_ROUTE] = {404, "Not Found", "invalid_request_error", "No such route."},
     [ERR_METHOD] = {405, "Method Not Allowed", "invalid_request_error", "Method not allowed on this route."},
@@ -68,26 +69,26 @@ add_header_str(h2o_req_t *req, const char *name, const char *value, size_t len)
 static void
 add_limit_headers(h2o_req_t *req, const reqctx_t *rc)
 {
-    const ratelimit_policy_t *p = &rc->policy;
+    const ratelimit_policy_t *p = &rc->gate.policy;
     char buf[160];
     int n;
     /* seconds until full, rounded up */
-    long long reset = (rc->limit.reset_ns + 999999999LL) / 1000000000LL;
+    long long reset = (rc->gate.limit.reset_ns + 999999999LL) / 1000000000LL;
     long long window = (long long)((double)p->burst / p->rate + 0.999999);
     if (window < 1)
         window = 1;
     n = snprintf(buf, sizeof(buf), "\"default\";q=%u;w=%lld", p->burst, window);
     add_header_str(req, "ratelimit-policy", buf, (size_t)n);
-    n = snprintf(buf, sizeof(buf), "\"default\";r=%u;t=%lld", rc->limit.remaining, reset);
+    n = snprintf(buf, sizeof(buf), "\"default\";r=%u;t=%lld", rc->gate.limit.remaining, reset);
     add_header_str(req, "ratelimit", buf, (size_t)n);
     n = snprintf(buf, sizeof(buf), "%u", p->burst);
     add_header_str(req, "x-ratelimit-limit", buf, (size_t)n);
-    n = snprintf(buf, sizeof(buf), "%u", rc->limit.remaining);
+    n = snprintf(buf, sizeof(buf), "%u", rc->gate.limit.remaining);
     add_header_str(req, "x-ratelimit-remaining", buf, (size_t)n);
     n = snprintf(buf, sizeof(buf), "%lld", reset);
     add_header_str(req, "x-ratelimit-reset", buf, (size_t)n);
-    if (!rc->limit.allowed) {
-        long long retry = (rc->limit.retry_after_ns + 999999999LL) / 1000000000LL;
+    if (!rc->gate.limit.allowed) {
+        long long retry = (rc->gate.limit.retry_after_ns + 999999999LL) / 1000000000LL;
         if (retry < 1)
             retry = 1;
         n = snprintf(buf, sizeof(buf), "%lld", retry);
@@ -111,7 +112,7 @@ respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len)
         if (rc->request_id.len != 0)
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-requestid"), 0, "x-amzn-RequestId",
                                   rc->request_id.base, rc->request_id.len);
-        if (rc->has_limit)
+        if (rc->gate.has_limit)
             add_limit_headers(req, rc);
     }
     h2o_start_response(req, &generator);

@@ -3,8 +3,6 @@
  * scope (401 / 403), rate limit (429), then the route's handler. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include "server.h"
 
 #define TENANT_PREFIX "/track/{client}/{account}/{brand}/v1"
@@ -18,6 +16,20 @@ static const route_t routes[] = {
     {"GET", TENANT_PREFIX "/profiles/{profile}/meta", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_METADATA},
     {"GET", TENANT_PREFIX "/profiles/{profile}/audiences", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_AUDIENCES},
     {"GET", TENANT_PREFIX "/profiles/{profile}/external_ids", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_EXTERNAL_IDS},
+    {"POST", TENANT_PREFIX "/batch", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
+    {"POST", TENANT_PREFIX "/track", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
+    {"POST", TENANT_PREFIX "/identify", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
+    {"POST", TENANT_PREFIX "/page", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
+    {"POST", TENANT_PREFIX "/screen", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
+    {"POST", TENANT_PREFIX "/group", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
+    {"POST", TENANT_PREFIX "/alias", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
+    {"POST", "/v1/batch", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
+    {"POST", "/v1/track", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
+    {"POST", "/v1/identify", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
+    {"POST", "/v1/page", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
+    {"POST", "/v1/screen", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
+    {"POST", "/v1/group", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
+    {"POST", "/v1/alias", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -145,67 +157,24 @@ request_id(h2o_req_t *req)
     return h2o_iovec_init(buf, (size_t)n);
 }
 
-/* FNV-1a over the peer address: the key for unauthenticated limits. */
-static uint64_t
-peer_key(h2o_req_t *req)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    const unsigned char *p = (const unsigned char *)&ss;
-    size_t n = 0;
-    if (ss.ss_family == AF_INET) {
-        p = (const unsigned char *)&((struct sockaddr_in *)&ss)->sin_addr;
-        n = 4;
-    } else if (ss.ss_family == AF_INET6) {
-        p = (const unsigned char *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
-        n = 16;
-    } else {
-        n = len;
-    }
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return h == 0 ? 1 : h;
-}
-
 /* Authenticates and rate-limits; answers and returns -1 when the request
  * must stop here. */
 static int
 authorize(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 {
-    server_t *srv = loop_of(req)->srv;
-    int64_t now = ratelimit_now_ns(0);
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("auth-token"), -1);
-    h2o_iovec_t tok = i >= 0 ? req->headers.entries[i].value : h2o_iovec_init("", 0);
-    auth_token_t *token = NULL;
-    auth_table_t *table = atomic_load_explicit(&srv->tokens, memory_order_acquire);
-    int rv = table != NULL ? auth_table_verify(table, srv->cfg.token_pepper, tok.base, tok.len, &token) : AUTH_EINVALID;
-    if (tok.len == 0)
-        rv = AUTH_EMISSING;
-    if (rv != AUTH_OK) {
-        /* guesses are limited by client address */
-        rc->policy = srv->default_policy;
-        if (!ratelimit_table_take(srv->addr_limits, peer_key(req), &srv->default_policy, now, &rc->limit)) {
-            rc->has_limit = 1;
-            respond_error(req, rc, ERR_RATE_LIMITED, NULL);
-            return -1;
-        }
-        respond_error(req, rc, ERR_UNAUTHENTICATED, rv == AUTH_EMISSING ? "Missing auth-token header." : "Invalid auth-token.");
-        return -1;
+    const route_t *route = rc->route;
+    h2o_iovec_t cred = gate_credential(req);
+    rc->peer = gate_peer_key(req);
+    if (route->flags & ROUTE_TENANT)
+        rc->tenant =
+            (storage_tenant_t){params[0].base, params[0].len, params[1].base, params[1].len, params[2].base, params[2].len};
+    if (cred.len == 0 && (route->flags & ROUTE_INGEST)) {
+        rc->auth_deferred = 1; /* the body may carry a writeKey */
+        return 0;
     }
-    storage_tenant_t tenant = {params[0].base, params[0].len, params[1].base, params[1].len, params[2].base, params[2].len};
-    if (auth_token_permits(token, &tenant) != AUTH_OK) {
-        respond_error(req, rc, ERR_FORBIDDEN, NULL);
-        return -1;
-    }
-    if (token->rate > 0 || token->burst > 0)
-        ratelimit_policy_init(&rc->policy, token->rate > 0 ? token->rate : srv->cfg.rate,
-                              token->burst > 0 ? (uint32_t)token->burst : (uint32_t)srv->cfg.burst);
-    else
-        rc->policy = srv->default_policy;
-    rc->has_limit = 1;
-    if (!ratelimit_take(&token->tat, &rc->policy, now, &rc->limit)) {
-        respond_error(req, rc, ERR_RATE_LIMITED, NULL);
+    if (gate_check(loop_of(req)->srv, cred, rc->peer, &rc->tenant, !(route->flags & ROUTE_TENANT),
+                   (route->flags & ROUTE_INGEST) != 0, &rc->gate) != 0) {
+        respond_error(req, rc, rc->gate.err, rc->gate.message != NULL ? "%s" : NULL, rc->gate.message);
         return -1;
     }
     return 0;

@@ -176,6 +176,7 @@ server_main(int argc, char **argv)
     srv.tokens_gen = gen;
 
     ratelimit_policy_init(&srv.default_policy, srv.cfg.rate, (uint32_t)srv.cfg.burst);
+    ratelimit_policy_init(&srv.ingest_policy, srv.cfg.ingest_rate, (uint32_t)srv.cfg.ingest_burst);
     srv.addr_limits = ratelimit_table_new((size_t)srv.cfg.ratelimit_keys);
     if (srv.addr_limits == NULL)
         abort();
@@ -201,8 +202,8 @@ server_main(int argc, char **argv)
             struct sockaddr_storage ss;
             socklen_t sl = sizeof(ss);
             getsockname(fd, (struct sockaddr *)&ss, &sl);
-            srv.listen_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                            : ((struct sockaddr_in *)&ss)->sin_port);
+            srv.listen_port =
+                ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
             snprintf(port, sizeof(port), "%d", srv.listen_port);
         }
         srv.loops[i].listen_fd = fd;
@@ -213,6 +214,12 @@ server_main(int argc, char **argv)
     srv.pool = pool_new(&srv, srv.cfg.workers, srv.cfg.queue, err, sizeof(err));
     if (srv.pool == NULL) {
         fprintf(stderr, "profiled: workers: %s\n", err);
+        return 1;
+    }
+
+    srv.writer = writer_new(&srv, err, sizeof(err));
+    if (srv.writer == NULL) {
+        fprintf(stderr, "profiled: writer: %s\n", err);
         return 1;
     }
 

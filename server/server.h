@@ -17,6 +17,7 @@ typedef struct server server_t;
 typedef struct loop loop_t;
 typedef struct job job_t;
 typedef struct pool pool_t;
+typedef struct writer writer_t;
 
 /* ---- errors: one table maps each kind to status, reason and code -------- */
 typedef enum {
@@ -39,15 +40,39 @@ typedef enum {
  * ERR_UNAVAILABLE, anything else -> ERR_INTERNAL). */
 err_kind_t err_from_storage(int rc);
 
-/* ---- per-request context (lives in req->pool) ---------------------------- */
 typedef struct route route_t;
+
+/* ---- credentials and limits (gate.c): callable from any thread ---------- */
+typedef struct {
+    err_kind_t err;      /* when gate_check fails */
+    const char *message; /* NULL: the kind's default */
+    int has_limit;
+    ratelimit_result_t limit;
+    ratelimit_policy_t policy;
+    auth_token_t *token; /* borrowed from the live table */
+} gate_result_t;
+
+/* The presented token: `auth-token`, else the user name of HTTP Basic.
+ * Empty when neither is there. Points into req (or its pool). */
+h2o_iovec_t gate_credential(h2o_req_t *req);
+
+/* Key of the client address for unauthenticated limits. */
+uint64_t gate_peer_key(h2o_req_t *req);
+
+/* Verifies credential; checks its scope against *tenant, or with
+ * tenant_from_token fills *tenant from a brand-scoped token; takes one
+ * request from the token's read (ingest 0) or ingest bucket. Failures take
+ * from the peer address's bucket. Returns 0, or -1 with out->err. */
+int gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token, int ingest,
+               gate_result_t *out);
 
 typedef struct {
     h2o_iovec_t request_id;
     const route_t *route;
-    int has_limit; /* rate-limit fields to send */
-    ratelimit_result_t limit;
-    ratelimit_policy_t policy;
+    gate_result_t gate;      /* has_limit: rate-limit fields to send */
+    storage_tenant_t tenant; /* once authorised (borrowed from req or the token) */
+    int auth_deferred;       /* ingest without a header credential: the body's writeKey decides */
+    uint64_t peer;
 } reqctx_t;
 
 /* Sends body (len bytes) as a JSON response with the standard headers
@@ -61,8 +86,9 @@ void respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fm
 
 /* ---- routes --------------------------------------------------------------- */
 enum {
-    ROUTE_AUTH = 1,   /* auth-token required, scoped to params 0..2 (client, account, brand) */
-    ROUTE_TENANT = 2, /* params 0..2 are the tenant */
+    ROUTE_AUTH = 1,   /* a token is required, scoped to the tenant */
+    ROUTE_TENANT = 2, /* params 0..2 are the tenant; else it comes from the token */
+    ROUTE_INGEST = 4, /* ingestion: its own limits; the token may come in the body */
 };
 
 #define ROUTE_MAX_PARAMS 8
@@ -100,12 +126,25 @@ struct job {
     job_run_fn run;
     /* inputs: owned copies, never pointers into the request */
     char *strings;
+    char *tenant_strings;
     storage_tenant_t tenant;
     const char *id;
     size_t id_len;
     int id_type;
     int view;
     int from, size;
+    /* ingestion */
+    char *payload; /* copy of the request body */
+    size_t payload_len;
+    int gzip;
+    int kind;          /* INGEST_* */
+    int auth_deferred; /* check the body's writeKey */
+    int tenant_from_token;
+    uint64_t peer;
+    struct json_object *batch; /* validated messages, for the writer */
+    int forwarded;             /* handed on to the writer, which completes it */
+    job_t *next;               /* writer queue */
+    gate_result_t gate;        /* limit state found on the worker */
     /* outputs */
     int status; /* 0: failed, see err */
     char *body;
@@ -116,7 +155,17 @@ struct job {
 
 /* A new job for req with copies of tenant and id (either may be NULL/0).
  * Never fails (out of memory aborts). */
-job_t *job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, const h2o_iovec_t *tenant3, const char *id, size_t id_len);
+job_t *job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, const storage_tenant_t *tenant, const char *id, size_t id_len);
+
+/* Replaces the job's tenant with copies of tenant's strings. */
+void job_set_tenant(job_t *job, const storage_tenant_t *tenant);
+
+/* Sends a finished job back to the loop that owns its request (any
+ * thread). */
+void job_complete(job_t *job);
+
+/* Sets a failure result of a given kind (message printf formatted). */
+void job_error(job_t *job, err_kind_t kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Hands the job to the pool and arms its deadline. On a full queue answers
  * 503 and frees the job. */
@@ -127,11 +176,21 @@ void job_fail(job_t *job, int storage_rc, const char *fmt, ...) __attribute__((f
 
 /* Pool of worker threads, each with its own read-only connection. */
 pool_t *pool_new(server_t *srv, int workers, int capacity, char *errbuf, size_t errlen);
-void pool_free(pool_t *p); /* stops and joins the workers */
+void pool_free(pool_t *p);            /* stops and joins the workers */
 int pool_push(pool_t *p, job_t *job); /* 0 or -1 when full */
 
 /* Registers the loop's completion receiver and job deadline timer. */
 void pool_loop_init(loop_t *loop);
+
+/* The writer thread: owns the only read-write connection; commits the
+ * messages of concurrent ingest jobs together (group commit), then
+ * completes each job. */
+writer_t *writer_new(server_t *srv, char *errbuf, size_t errlen);
+void writer_free(writer_t *w);
+/* Queues a validated ingest job; on a full queue completes it with 503. */
+void writer_push(writer_t *w, job_t *job);
+
+enum { INGEST_BATCH = 0, INGEST_TRACK, INGEST_IDENTIFY, INGEST_PAGE, INGEST_SCREEN, INGEST_GROUP, INGEST_ALIAS };
 
 /* ---- loops and the server ------------------------------------------------ */
 struct loop {
@@ -155,6 +214,8 @@ struct server {
     _Atomic(auth_table_t *) tokens;
     int64_t tokens_gen; /* generation the loaded table reflects */
     ratelimit_policy_t default_policy;
+    ratelimit_policy_t ingest_policy;
+    writer_t *writer;
     ratelimit_table_t *addr_limits;
     uint64_t instance_id; /* random, for request ids */
     char listen_host[64];
@@ -175,6 +236,7 @@ int server_main(int argc, char **argv);
 void handle_health(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 
 /* Finds a query parameter in req's query string, decoded into req->pool.
  * Returns 1 and *value, or 0 when absent. */

@@ -26,8 +26,9 @@ static void
 create_token(char *out, const char *client, const char *account, const char *brand)
 {
     char *o = NULL;
-    const char *argv[] = {"token", "create", "--db", db, "--client", client, "--account", account, "--name", "test",
-                          brand ? "--brand" : NULL, brand, NULL};
+    const char *argv[] = {
+        "token", "create", "--db", db, "--client", client, "--account", account, "--name", "test", brand ? "--brand" : NULL,
+        brand,   NULL};
     if (test_cli(argv, NULL, &o, NULL) != 0 || strncmp(o, "pd_", 3) != 0) {
         fprintf(stderr, "token create failed: %s\n", o);
         abort();
@@ -635,7 +636,8 @@ int
 main(void)
 {
     db = test_tmp_path("http.db");
-    const char *imp[] = {"import", "--db", db, "--client", "intilery", "--account", "marketing", "--brand", "MARKETING", FIXTURE, NULL};
+    const char *imp[] = {"import",    "--db",    db,          "--client", "intilery", "--account",
+                         "marketing", "--brand", "MARKETING", FIXTURE,    NULL};
     char *err = NULL;
     if (test_cli(imp, NULL, NULL, &err) != 0) {
         fprintf(stderr, "fixture import failed: %s\n", err);

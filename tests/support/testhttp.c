@@ -180,9 +180,8 @@ method_of(const char *m)
     static const struct {
         const char *name;
         enum evhttp_cmd_type type;
-    } map[] = {{"GET", EVHTTP_REQ_GET},       {"POST", EVHTTP_REQ_POST},     {"HEAD", EVHTTP_REQ_HEAD},
-               {"PUT", EVHTTP_REQ_PUT},       {"DELETE", EVHTTP_REQ_DELETE}, {"OPTIONS", EVHTTP_REQ_OPTIONS},
-               {"PATCH", EVHTTP_REQ_PATCH}};
+    } map[] = {{"GET", EVHTTP_REQ_GET},       {"POST", EVHTTP_REQ_POST},       {"HEAD", EVHTTP_REQ_HEAD},  {"PUT", EVHTTP_REQ_PUT},
+               {"DELETE", EVHTTP_REQ_DELETE}, {"OPTIONS", EVHTTP_REQ_OPTIONS}, {"PATCH", EVHTTP_REQ_PATCH}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(map[i].name, m) == 0)
             return map[i].type;

@@ -1,0 +1,112 @@
+/* gate.c -- the one place a request's credentials are checked: token from
+ * `auth-token`, HTTP Basic or a body writeKey; scope against the tenant (or
+ * the tenant taken from a brand-scoped token); then the token's bucket.
+ * Safe on any thread: the token table is swapped atomically and buckets are
+ * lock-free. */
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <openssl/evp.h>
+#include "server.h"
+
+h2o_iovec_t
+gate_credential(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("auth-token"), -1);
+    if (i >= 0)
+        return req->headers.entries[i].value;
+    i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0)
+        return h2o_iovec_init(NULL, 0);
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len < 7 || !h2o_lcstris(v.base, 6, H2O_STRLIT("basic ")))
+        return h2o_iovec_init(NULL, 0);
+    /* Basic base64(token ":" password): Segment libraries send the write
+     * key as the user name with an empty password */
+    const char *b64 = v.base + 6;
+    size_t blen = v.len - 6;
+    while (blen > 0 && *b64 == ' ')
+        b64++, blen--;
+    if (blen == 0 || blen > 1024 || blen % 4 != 0)
+        return h2o_iovec_init(NULL, 0);
+    unsigned char *dec = h2o_mem_alloc_pool(&req->pool, blen);
+    int n = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)blen);
+    if (n < 0)
+        return h2o_iovec_init(NULL, 0);
+    for (size_t pad = blen; pad > 0 && b64[pad - 1] == '='; pad--)
+        n--;
+    const unsigned char *colon = memchr(dec, ':', (size_t)n);
+    size_t ulen = colon != NULL ? (size_t)(colon - dec) : (size_t)n;
+    return h2o_iovec_init((const char *)dec, ulen);
+}
+
+uint64_t
+gate_peer_key(h2o_req_t *req)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    const unsigned char *p = (const unsigned char *)&ss;
+    size_t n = len;
+    if (ss.ss_family == AF_INET) {
+        p = (const unsigned char *)&((struct sockaddr_in *)&ss)->sin_addr;
+        n = 4;
+    } else if (ss.ss_family == AF_INET6) {
+        p = (const unsigned char *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+        n = 16;
+    }
+    /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h == 0 ? 1 : h;
+}
+
+int
+gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token, int ingest,
+           gate_result_t *out)
+{
+    int64_t now = ratelimit_now_ns(0);
+    memset(out, 0, sizeof(*out));
+    auth_token_t *token = NULL;
+    auth_table_t *table = atomic_load_explicit(&srv->tokens, memory_order_acquire);
+    int rv = credential.len == 0 ? AUTH_EMISSING
+                                 : auth_table_verify(table, srv->cfg.token_pepper, credential.base, credential.len, &token);
+    if (rv != AUTH_OK) {
+        /* guesses are limited by client address */
+        out->policy = srv->default_policy;
+        if (!ratelimit_table_take(srv->addr_limits, peer, &srv->default_policy, now, &out->limit)) {
+            out->has_limit = 1;
+            out->err = ERR_RATE_LIMITED;
+            return -1;
+        }
+        out->err = ERR_UNAUTHENTICATED;
+        out->message = rv == AUTH_EMISSING ? "Missing auth-token header." : "Invalid auth-token.";
+        return -1;
+    }
+    if (tenant_from_token) {
+        if (token->brand == NULL) {
+            out->err = ERR_INVALID_REQUEST;
+            out->message = "This token covers every brand of its account, so the brand is not known: send to "
+                           "/track/{clientId}/{accountId}/{brandId}/v1/... or use a brand-scoped token.";
+            return -1;
+        }
+        *tenant = storage_tenant(token->client, token->account, token->brand);
+    } else if (auth_token_permits(token, tenant) != AUTH_OK) {
+        out->err = ERR_FORBIDDEN;
+        return -1;
+    }
+    if (ingest)
+        out->policy = srv->ingest_policy;
+    else if (token->rate > 0 || token->burst > 0)
+        ratelimit_policy_init(&out->policy, token->rate > 0 ? token->rate : srv->cfg.rate,
+                              token->burst > 0 ? (uint32_t)token->burst : (uint32_t)srv->cfg.burst);
+    else
+        out->policy = srv->default_policy;
+    out->has_limit = 1;
+    if (!ratelimit_take(ingest ? &token->ingest_tat : &token->tat, &out->policy, now, &out->limit)) {
+        out->err = ERR_RATE_LIMITED;
+        return -1;
+    }
+    out->token = token;
+    return 0;
+}

@@ -1,0 +1,202 @@
+/* ingest.c -- the Segment-compatible ingestion routes (/v1/batch, /v1/track,
+ * ...). The loop thread checks the body's envelope and hands a copy to a
+ * worker, which inflates, parses and validates every message (and checks a
+ * body writeKey); the writer thread then commits it (writer.c). */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "server.h"
+
+static const char *const kind_type[] = {
+    [INGEST_BATCH] = NULL,      [INGEST_TRACK] = "track", [INGEST_IDENTIFY] = "identify", [INGEST_PAGE] = "page",
+    [INGEST_SCREEN] = "screen", [INGEST_GROUP] = "group", [INGEST_ALIAS] = "alias",
+};
+
+/* Inflates gzip data, stopping at cap bytes. 0, -1 over the cap, -2 not
+ * valid gzip. *out is malloc'd. */
+static int
+gunzip_capped(const char *in, size_t len, size_t cap, char **out, size_t *outlen)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+        abort();
+    size_t size = len * 4 < cap ? len * 4 + 64 : cap + 1;
+    char *buf = malloc(size);
+    if (buf == NULL)
+        abort();
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)len;
+    int rc = Z_OK;
+    while (rc != Z_STREAM_END) {
+        if (zs.total_out == size) {
+            if (size > cap) {
+                rc = -1;
+                break;
+            }
+            size = size * 2 > cap + 1 ? cap + 1 : size * 2;
+            if ((buf = realloc(buf, size)) == NULL)
+                abort();
+        }
+        zs.next_out = (Bytef *)buf + zs.total_out;
+        zs.avail_out = (uInt)(size - zs.total_out);
+        rc = inflate(&zs, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END)
+            break;
+        if (rc != Z_OK && !(rc == Z_BUF_ERROR && zs.avail_out == 0)) {
+            rc = -2;
+            break;
+        }
+        if (zs.avail_in == 0 && zs.avail_out != 0) {
+            rc = -2; /* truncated */
+            break;
+        }
+    }
+    size_t total = zs.total_out;
+    inflateEnd(&zs);
+    if (rc == Z_STREAM_END && total > cap)
+        rc = -1;
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return rc == -1 ? -1 : -2;
+    }
+    *out = buf;
+    *outlen = total;
+    return 0;
+}
+
+static void
+run_ingest_prepare(job_t *job, storage_t *st)
+{
+    (void)st;
+    server_t *srv = job->loop->srv;
+    const char *body = job->payload;
+    size_t len = job->payload_len;
+    char *inflated = NULL;
+    json_object *root = NULL, *batch = NULL;
+
+    if (job->gzip) {
+        int rc = gunzip_capped(job->payload, job->payload_len, (size_t)srv->cfg.max_body, &inflated, &len);
+        if (rc == -1) {
+            job_error(job, ERR_TOO_LARGE, "The decompressed request body is larger than %d bytes.", srv->cfg.max_body);
+            goto done;
+        }
+        if (rc != 0) {
+            job_error(job, ERR_INVALID_REQUEST, "The request body is not valid gzip.");
+            goto done;
+        }
+        body = inflated;
+    }
+    json_tokener *tok = json_tokener_new_ex(64);
+    root = json_tokener_parse_ex(tok, body, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    while (jerr == json_tokener_success && used < len &&
+           (body[used] == ' ' || body[used] == '\n' || body[used] == '\r' || body[used] == '\t'))
+        used++;
+    if (jerr != json_tokener_success || used != len || !json_object_is_type(root, json_type_object)) {
+        job_error(job, ERR_INVALID_REQUEST, "The request body must be one JSON object%s%s.",
+                  jerr != json_tokener_success ? ": " : "", jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "");
+        goto done;
+    }
+
+    if (job->auth_deferred) {
+        json_object *wk = NULL;
+        h2o_iovec_t cred = h2o_iovec_init(NULL, 0);
+        if (json_object_object_get_ex(root, "writeKey", &wk) && json_object_is_type(wk, json_type_string))
+            cred = h2o_iovec_init(json_object_get_string(wk), (size_t)json_object_get_string_len(wk));
+        storage_tenant_t tenant = job->tenant;
+        if (gate_check(srv, cred, job->peer, &tenant, job->tenant_from_token, 1, &job->gate) != 0) {
+            const char *m = job->gate.message;
+            if (job->gate.err == ERR_UNAUTHENTICATED)
+                m = cred.len == 0 ? "Missing credentials: send an auth-token header, HTTP Basic or a writeKey."
+                                  : "Invalid writeKey.";
+            job_error(job, job->gate.err, m != NULL ? "%s" : NULL, m);
+            goto done;
+        }
+        if (job->tenant_from_token)
+            job_set_tenant(job, &tenant);
+    }
+
+    if (job->kind == INGEST_BATCH) {
+        if (!json_object_object_get_ex(root, "batch", &batch) || !json_object_is_type(batch, json_type_array)) {
+            job_error(job, ERR_VALIDATION, "batch: expected an array of messages.");
+            goto done;
+        }
+        json_object_get(batch);
+    } else {
+        json_object *type = NULL;
+        if (json_object_object_get_ex(root, "type", &type) &&
+            (!json_object_is_type(type, json_type_string) || strcmp(json_object_get_string(type), kind_type[job->kind]) != 0)) {
+            job_error(job, ERR_VALIDATION, "type: this route takes '%s' messages.", kind_type[job->kind]);
+            goto done;
+        }
+        if (type == NULL)
+            json_object_object_add(root, "type", json_object_new_string(kind_type[job->kind]));
+        json_object_object_del(root, "writeKey");
+        batch = json_object_new_array();
+        json_object_array_add(batch, json_object_get(root));
+    }
+
+    size_t n = json_object_array_length(batch);
+    for (size_t i = 0; i < n; i++) {
+        json_object *msg = json_object_array_get_idx(batch, i);
+        const char *field = NULL;
+        char why[200];
+        if (storage_message_validate(msg, &field, why, sizeof(why)) != 0) {
+            if (job->kind == INGEST_BATCH)
+                job_error(job, ERR_VALIDATION, "batch[%zu].%s: %s", i, field != NULL ? field : "message", why);
+            else
+                job_error(job, ERR_VALIDATION, "%s: %s", field != NULL ? field : "message", why);
+            goto done;
+        }
+    }
+    job->batch = batch;
+    batch = NULL;
+    job->forwarded = 1;
+    writer_push(srv->writer, job);
+done:
+    if (batch != NULL)
+        json_object_put(batch);
+    if (root != NULL)
+        json_object_put(root);
+    free(inflated);
+    free(job->payload); /* parsed: the copy is not needed any more */
+    job->payload = NULL;
+}
+
+void
+handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    (void)params;
+    if (req->entity.base == NULL || req->entity.len == 0) {
+        respond_error(req, rc, ERR_INVALID_REQUEST, "The request body must be a JSON object.");
+        return;
+    }
+    int gzip = 0;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_ENCODING, -1);
+    if (i >= 0) {
+        h2o_iovec_t enc = req->headers.entries[i].value;
+        if (h2o_lcstris(enc.base, enc.len, H2O_STRLIT("gzip")) || h2o_lcstris(enc.base, enc.len, H2O_STRLIT("x-gzip")))
+            gzip = 1;
+        else if (!h2o_lcstris(enc.base, enc.len, H2O_STRLIT("identity"))) {
+            respond_error(req, rc, ERR_INVALID_REQUEST, "Unsupported Content-Encoding '%.*s': send gzip or identity.", (int)enc.len,
+                          enc.base);
+            return;
+        }
+    }
+    job_t *job =
+        job_new(req, rc, run_ingest_prepare, rc->auth_deferred && !(rc->route->flags & ROUTE_TENANT) ? NULL : &rc->tenant, NULL, 0);
+    job->payload = malloc(req->entity.len);
+    if (job->payload == NULL)
+        abort();
+    memcpy(job->payload, req->entity.base, req->entity.len);
+    job->payload_len = req->entity.len;
+    job->gzip = gzip;
+    job->kind = rc->route->arg;
+    job->auth_deferred = rc->auth_deferred;
+    job->tenant_from_token = !(rc->route->flags & ROUTE_TENANT);
+    job->peer = rc->peer;
+    job_submit(job);
+}

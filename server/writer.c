@@ -1,0 +1,167 @@
+/* writer.c -- the writer thread: owns the only read-write connection of the
+ * server. Ingest jobs queued while a commit runs are committed together in
+ * the next transaction (group commit), each inside its own savepoint so one
+ * failing request rolls back alone. A job is answered only after COMMIT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "server.h"
+
+#define WRITER_QUEUE_MAX 4096
+#define WRITER_GROUP_MAX 256
+
+struct writer {
+    server_t *srv;
+    storage_t *st;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job_t *head, *tail;
+    size_t count;
+    int stop;
+    pthread_t tid;
+};
+
+void
+writer_push(writer_t *w, job_t *job)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->count >= WRITER_QUEUE_MAX || w->stop) {
+        pthread_mutex_unlock(&w->mu);
+        job_error(job, ERR_UNAVAILABLE, "The write queue is full; retry later.");
+        job_complete(job);
+        return;
+    }
+    job->next = NULL;
+    if (w->tail != NULL)
+        w->tail->next = job;
+    else
+        w->head = job;
+    w->tail = job;
+    w->count++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Stores one job's messages inside a savepoint. */
+static void
+apply(writer_t *w, job_t *job, int64_t now)
+{
+    char why[256] = "";
+    int rc = storage_savepoint(w->st);
+    size_t n = json_object_array_length(job->batch), i = 0;
+    for (; rc == 0 && i < n; i++) {
+        rc = storage_ingest_message(w->st, &job->tenant, json_object_array_get_idx(job->batch, i), "api", now, why, sizeof(why));
+        if (rc == STORAGE_EEXIST) /* a retried message: already stored */
+            rc = 0;
+    }
+    if (rc == 0 && storage_savepoint_release(w->st) == 0) {
+        job->status = 200;
+        return;
+    }
+    storage_savepoint_rollback(w->st);
+    if (rc == STORAGE_EINVAL)
+        job_error(job, ERR_VALIDATION, "batch[%zu]: %s", i - 1, why);
+    else
+        job_fail(job, rc != 0 ? rc : STORAGE_EIO, "Storing the messages failed: %s", storage_errmsg(w->st));
+}
+
+static void
+commit_group(writer_t *w, job_t *group)
+{
+    int64_t now = now_wall_ms();
+    int rc = storage_begin(w->st);
+    for (job_t *j = group; j != NULL; j = j->next) {
+        if (rc != 0)
+            job_fail(j, rc, "Cannot begin a transaction: %s", storage_errmsg(w->st));
+        else if (atomic_load(&j->cancelled))
+            job_error(j, ERR_TIMEOUT, NULL); /* answered 504 already: store nothing */
+        else
+            apply(w, j, now);
+    }
+    if (rc == 0 && (rc = storage_commit(w->st)) != 0) {
+        fprintf(stderr, "profiled: writer: commit failed: %s\n", storage_errmsg(w->st));
+        storage_rollback(w->st);
+        for (job_t *j = group; j != NULL; j = j->next)
+            if (j->status != 0)
+                job_fail(j, rc, "Commit failed: %s", storage_errmsg(w->st));
+    }
+    while (group != NULL) {
+        job_t *next = group->next;
+        if (group->status == 200) {
+            static const char ok[] = "{\"success\":true}";
+            group->body = malloc(sizeof(ok));
+            if (group->body == NULL)
+                abort();
+            memcpy(group->body, ok, sizeof(ok));
+            group->body_len = sizeof(ok) - 1;
+        }
+        job_complete(group);
+        group = next;
+    }
+}
+
+static void *
+writer_main(void *arg)
+{
+    writer_t *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->count == 0 && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->count == 0 && w->stop) {
+            pthread_mutex_unlock(&w->mu);
+            return NULL;
+        }
+        /* everything queued while the last commit ran goes in this one */
+        job_t *group = w->head, *last = group;
+        size_t n = 1;
+        while (n < WRITER_GROUP_MAX && last->next != NULL)
+            last = last->next, n++;
+        w->head = last->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        last->next = NULL;
+        w->count -= n;
+        pthread_mutex_unlock(&w->mu);
+        commit_group(w, group);
+    }
+}
+
+writer_t *
+writer_new(server_t *srv, char *errbuf, size_t errlen)
+{
+    writer_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        abort();
+    w->srv = srv;
+    int flags = strcmp(srv->cfg.sync, "full") == 0 ? STORAGE_SYNC_FULL : 0;
+    if (storage_open(&w->st, srv->cfg.db, flags, errbuf, errlen) != 0) {
+        free(w);
+        return NULL;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {
+        snprintf(errbuf, errlen, "cannot start the writer thread");
+        storage_close(w->st);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void
+writer_free(writer_t *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->tid, NULL);
+    storage_close(w->st);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
