@@ -1,0 +1,284 @@
+/* defer.c -- the writes each message makes to its profile: trait upserts
+ * (newest wins), first/last event marks, and the profile's touch (times
+ * and userId). Immediate, or -- during a bulk import -- combined in memory
+ * per (profile, key) and written once per transaction: newest-wins, min and
+ * max are associative, so the result is the same with far fewer writes. */
+#include <stdlib.h>
+#include <string.h>
+#include "storage_internal.h"
+
+enum { D_TOUCH, D_TRAIT, D_MARK };
+
+struct deferred {
+    int kind;
+    int64_t pk;
+    char *key; /* trait key or event action; NULL for a touch */
+    size_t key_len;
+    union {
+        struct {
+            int64_t updated_ms, last_ms;
+            bool has_event;
+            char *user_id;
+            size_t user_id_len;
+        } touch;
+        struct {
+            char *value;
+            size_t len;
+            int64_t ts;
+        } trait;
+        struct {
+            int64_t first_pk, first_t, last_pk, last_t;
+            char *first_id, *last_id;
+            size_t first_len, last_len;
+        } mark;
+    } u;
+};
+
+static void
+set_text(char **dst, size_t *dst_len, const char *src, size_t n)
+{
+    char *p = realloc(*dst, n + 1);
+    if (p == NULL)
+        abort();
+    memcpy(p, src, n);
+    p[n] = '\0';
+    *dst = p;
+    *dst_len = n;
+}
+
+/* SQLite's BINARY collation on UTF-8 text: bytes, then length. */
+static int
+text_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c != 0 ? c : (an > bn) - (an < bn);
+}
+
+static uint64_t
+entry_hash(int kind, int64_t pk, const char *key, size_t n)
+{
+    uint64_t h = ((uint64_t)pk * 0x9e3779b97f4a7c15ull) ^ (uint64_t)kind;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+    return h ^ (h >> 31);
+}
+
+static void
+reindex(defer_t *d, size_t slots)
+{
+    free(d->index);
+    if ((d->index = calloc(slots, sizeof(*d->index))) == NULL)
+        abort();
+    d->index_mask = slots - 1;
+    for (size_t k = 0; k < d->n; k++) {
+        const deferred_t *e = &d->items[k];
+        size_t i = entry_hash(e->kind, e->pk, e->key, e->key_len) & d->index_mask;
+        while (d->index[i] != 0)
+            i = (i + 1) & d->index_mask;
+        d->index[i] = (uint32_t)k + 1;
+    }
+}
+
+/* The pending entry for (kind, pk, key), created empty (*fresh) if none. */
+static deferred_t *
+pending(defer_t *d, int kind, int64_t pk, const char *key, size_t n, bool *fresh)
+{
+    if (d->index == NULL)
+        reindex(d, 1024);
+    size_t i = entry_hash(kind, pk, key, n) & d->index_mask;
+    for (; d->index[i] != 0; i = (i + 1) & d->index_mask) {
+        deferred_t *e = &d->items[d->index[i] - 1];
+        if (e->kind == kind && e->pk == pk && e->key_len == n && (n == 0 || memcmp(e->key, key, n) == 0)) {
+            *fresh = false;
+            return e;
+        }
+    }
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 256;
+        deferred_t *p = realloc(d->items, d->cap * sizeof(*p));
+        if (p == NULL)
+            abort();
+        d->items = p;
+    }
+    deferred_t *e = &d->items[d->n++];
+    memset(e, 0, sizeof(*e));
+    e->kind = kind;
+    e->pk = pk;
+    if (key != NULL)
+        set_text(&e->key, &e->key_len, key, n);
+    if (d->n * 2 > d->index_mask + 1)
+        reindex(d, (d->index_mask + 1) * 2);
+    else
+        d->index[i] = (uint32_t)d->n;
+    *fresh = true;
+    return e;
+}
+
+static int
+touch_now(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t, int64_t now_ms)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_PROFILE_TOUCH);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, pk);
+    sqlite3_bind_int64(s, 2, now_ms);
+    if (has_event)
+        sqlite3_bind_int64(s, 3, t);
+    else
+        sqlite3_bind_null(s, 3);
+    stg_bind_text(s, 4, user_id, user_id_len);
+    return stg_step_done(st, s);
+}
+
+static int
+trait_now(storage_t *st, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ts)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_TRAIT_UPSERT);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_text(s, 2, key, key_len);
+    stg_bind_text(s, 3, value, value_len);
+    sqlite3_bind_int64(s, 4, ts);
+    return stg_step_done(st, s);
+}
+
+static int
+mark_now(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t first_pk, int64_t first_t, const char *first_id,
+         size_t first_len, int64_t last_pk, int64_t last_t, const char *last_id, size_t last_len)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_MARK_UPSERT);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_text(s, 2, action, action_len);
+    sqlite3_bind_int64(s, 3, first_pk);
+    sqlite3_bind_int64(s, 4, first_t);
+    stg_bind_text(s, 5, first_id, first_len);
+    sqlite3_bind_int64(s, 6, last_pk);
+    sqlite3_bind_int64(s, 7, last_t);
+    stg_bind_text(s, 8, last_id, last_len);
+    return stg_step_done(st, s);
+}
+
+int
+stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t, int64_t now_ms)
+{
+    bool fresh;
+    if (!st->defer.enabled)
+        return touch_now(st, pk, user_id, user_id_len, has_event, t, now_ms);
+    deferred_t *e = pending(&st->defer, D_TOUCH, pk, NULL, 0, &fresh);
+    if (now_ms > e->u.touch.updated_ms)
+        e->u.touch.updated_ms = now_ms;
+    if (has_event && (!e->u.touch.has_event || t > e->u.touch.last_ms)) {
+        e->u.touch.last_ms = t;
+        e->u.touch.has_event = true;
+    }
+    /* The latest userId wins, as with immediate updates. */
+    if (user_id != NULL &&
+        text_cmp(e->u.touch.user_id != NULL ? e->u.touch.user_id : "", e->u.touch.user_id_len, user_id, user_id_len) != 0)
+        set_text(&e->u.touch.user_id, &e->u.touch.user_id_len, user_id, user_id_len);
+    return 0;
+}
+
+int
+stg_trait_put(storage_t *st, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ts)
+{
+    bool fresh;
+    if (!st->defer.enabled)
+        return trait_now(st, pk, key, key_len, value, value_len, ts);
+    deferred_t *e = pending(&st->defer, D_TRAIT, pk, key, key_len, &fresh);
+    /* Equal timestamps: the later write wins, as in the upsert. */
+    if (fresh || ts >= e->u.trait.ts) {
+        if (fresh || text_cmp(e->u.trait.value, e->u.trait.len, value, value_len) != 0)
+            set_text(&e->u.trait.value, &e->u.trait.len, value, value_len);
+        e->u.trait.ts = ts;
+    }
+    return 0;
+}
+
+int
+stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t event_pk, int64_t t, const char *event_id,
+               size_t event_id_len)
+{
+    bool fresh;
+    if (!st->defer.enabled)
+        return mark_now(st, pk, action, action_len, event_pk, t, event_id, event_id_len, event_pk, t, event_id, event_id_len);
+    deferred_t *e = pending(&st->defer, D_MARK, pk, action, action_len, &fresh);
+    if (fresh || t < e->u.mark.first_t ||
+        (t == e->u.mark.first_t && text_cmp(event_id, event_id_len, e->u.mark.first_id, e->u.mark.first_len) < 0)) {
+        e->u.mark.first_pk = event_pk;
+        e->u.mark.first_t = t;
+        set_text(&e->u.mark.first_id, &e->u.mark.first_len, event_id, event_id_len);
+    }
+    if (fresh || t > e->u.mark.last_t ||
+        (t == e->u.mark.last_t && text_cmp(event_id, event_id_len, e->u.mark.last_id, e->u.mark.last_len) > 0)) {
+        e->u.mark.last_pk = event_pk;
+        e->u.mark.last_t = t;
+        set_text(&e->u.mark.last_id, &e->u.mark.last_len, event_id, event_id_len);
+    }
+    return 0;
+}
+
+void
+stg_defer_discard(storage_t *st)
+{
+    defer_t *d = &st->defer;
+    for (size_t k = 0; k < d->n; k++) {
+        deferred_t *e = &d->items[k];
+        free(e->key);
+        if (e->kind == D_TOUCH)
+            free(e->u.touch.user_id);
+        else if (e->kind == D_TRAIT)
+            free(e->u.trait.value);
+        else {
+            free(e->u.mark.first_id);
+            free(e->u.mark.last_id);
+        }
+    }
+    d->n = 0;
+    if (d->index != NULL)
+        memset(d->index, 0, (d->index_mask + 1) * sizeof(*d->index));
+}
+
+int
+stg_defer_flush(storage_t *st)
+{
+    defer_t *d = &st->defer;
+    int ret = 0;
+    for (size_t k = 0; k < d->n && ret == 0; k++) {
+        const deferred_t *e = &d->items[k];
+        switch (e->kind) {
+        case D_TOUCH:
+            ret = touch_now(st, e->pk, e->u.touch.user_id, e->u.touch.user_id_len, e->u.touch.has_event, e->u.touch.last_ms,
+                            e->u.touch.updated_ms);
+            break;
+        case D_TRAIT:
+            ret = trait_now(st, e->pk, e->key, e->key_len, e->u.trait.value, e->u.trait.len, e->u.trait.ts);
+            break;
+        default:
+            ret = mark_now(st, e->pk, e->key, e->key_len, e->u.mark.first_pk, e->u.mark.first_t, e->u.mark.first_id,
+                           e->u.mark.first_len, e->u.mark.last_pk, e->u.mark.last_t, e->u.mark.last_id, e->u.mark.last_len);
+        }
+    }
+    /* On failure the caller rolls back: the pending writes go either way. */
+    stg_defer_discard(st);
+    return ret;
+}
+
+int
+stg_defer_enable(storage_t *st, bool on)
+{
+    int ret = on ? 0 : stg_defer_flush(st);
+    st->defer.enabled = on;
+    return ret;
+}
+
+void
+stg_defer_dispose(storage_t *st)
+{
+    stg_defer_discard(st);
+    free(st->defer.items);
+    free(st->defer.index);
+    memset(&st->defer, 0, sizeof(st->defer));
+}

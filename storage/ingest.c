@@ -1,0 +1,427 @@
+/* ingest.c -- checked Segment-spec messages into profiles: finding or
+ * creating the profile a message belongs to (linking its ids, merging
+ * profiles they disagree on), newest-wins traits, events with their
+ * first/last marks, and the profile's activity times. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "storage_internal.h"
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define MAX_EMAIL_BYTES 320
+#define DEFAULT_SOURCE "SEGMENT_API"
+/* previousId of an alias: a userId or an anonymousId, we cannot tell. */
+#define ID_PREVIOUS (-1)
+
+/* The email the message tells about, lower-cased: identify's traits.email,
+ * else context.traits.email. */
+static size_t
+message_email(const message_t *m, char out[MAX_EMAIL_BYTES + 1])
+{
+    span_t sources[2] = {m->type == MSG_IDENTIFY ? m->traits : (span_t){NULL, 0}, m->context_traits};
+    for (int i = 0; i < 2; i++) {
+        jiter_t it;
+        span_t key, value;
+        if (sources[i].p == NULL)
+            continue;
+        stg_json_members(&it, sources[i]);
+        while (stg_json_next(&it, &key, &value)) {
+            /* Escapes may double the raw length of an address that fits. */
+            if (!stg_json_key_is(key, "email", 5) || value.p[0] != '"' || value.n - 2 > 2 * MAX_EMAIL_BYTES)
+                continue;
+            char decoded[2 * MAX_EMAIL_BYTES];
+            size_t n = stg_json_unescape((span_t){value.p + 1, value.n - 2}, decoded);
+            if (n == 0 || n > MAX_EMAIL_BYTES || memchr(decoded, '\0', n) != NULL)
+                continue;
+            for (size_t k = 0; k < n; k++)
+                out[k] = (char)tolower((unsigned char)decoded[k]);
+            out[n] = '\0';
+            return n;
+        }
+    }
+    return 0;
+}
+
+static int
+find_identity(storage_t *st, int64_t tid, int type, const char *v, size_t n, int64_t *pk)
+{
+    *pk = stg_idcache_get(&st->ids, tid, type, v, n);
+    if (*pk != 0)
+        return 0;
+    sqlite3_stmt *s = stg_stmt(st, S_IDENTITY_GET);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, tid);
+    sqlite3_bind_int(s, 2, type);
+    stg_bind_text(s, 3, v, n);
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW) {
+        *pk = sqlite3_column_int64(s, 0);
+        stg_idcache_put(&st->ids, tid, type, v, n, *pk);
+    } else if (rc != SQLITE_DONE) {
+        ret = stg_db_error(st, rc);
+    }
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int
+link_identity(storage_t *st, int64_t tid, int type, const char *v, size_t n, int64_t pk)
+{
+    if (stg_idcache_get(&st->ids, tid, type, v, n) == pk)
+        return 0;
+    sqlite3_stmt *s = stg_stmt(st, S_IDENTITY_ADD);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, tid);
+    sqlite3_bind_int(s, 2, type);
+    stg_bind_text(s, 3, v, n);
+    sqlite3_bind_int64(s, 4, pk);
+    int ret = stg_step_done(st, s);
+    if (ret == 0)
+        stg_idcache_put(&st->ids, tid, type, v, n, pk);
+    return ret;
+}
+
+/* A profile with this email to attach an otherwise unknown message to: the
+ * most recently active one, and never one that already has a userId when
+ * the message brings its own (two people may share an email). */
+static int
+email_candidate(storage_t *st, int64_t tid, const char *email, size_t n, bool has_user_id, int64_t *pk)
+{
+    /* The order is by activity: deferred activity times first. */
+    int ret = stg_defer_flush(st);
+    if (ret != 0)
+        return ret;
+    sqlite3_stmt *s = stg_stmt(st, S_EMAIL_CANDIDATES);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, tid);
+    stg_bind_text(s, 2, email, n);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!has_user_id || sqlite3_column_int(s, 1) == 0) {
+            *pk = sqlite3_column_int64(s, 0);
+            break;
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int
+create_profile(storage_t *st, int64_t tid, const message_t *m, const char *created_by_type, int64_t now_ms, int64_t *pk)
+{
+    char uuid[37];
+    jsonbuf_t by;
+    storage_uuid_v4(uuid);
+    stg_jb_init(&by, 96);
+    stg_jb_open(&by, '{');
+    stg_jb_key(&by, "type", 4);
+    stg_jb_str(&by, created_by_type, strlen(created_by_type));
+    stg_jb_key(&by, "createdTime", 11);
+    stg_jb_time(&by, now_ms);
+    stg_jb_close(&by, '}');
+
+    int ret = STORAGE_EIO;
+    sqlite3_stmt *s = stg_stmt(st, S_PROFILE_ADD);
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, tid);
+        stg_bind_text(s, 2, uuid, 36);
+        stg_bind_text(s, 3, m->user_id.p, m->user_id.n);
+        sqlite3_bind_int64(s, 4, now_ms);
+        stg_bind_text(s, 5, by.data, by.len);
+        ret = stg_step_done(st, s);
+    }
+    stg_jb_free(&by);
+    if (ret == 0)
+        *pk = sqlite3_last_insert_rowid(st->db);
+    return ret;
+}
+
+typedef struct {
+    int type;
+    const char *v;
+    size_t n;
+    int64_t pk;
+} id_ref_t;
+
+/* The ids a message carries, each with the profile it leads to now (0:
+ * none). userId comes first: when the merge cap stops a merge, the message
+ * stays with the userId's profile. */
+static int
+find_ids(storage_t *st, int64_t tid, const message_t *m, id_ref_t ids[3], int *count)
+{
+    int n = 0, ret;
+    if (m->user_id.p != NULL)
+        ids[n++] = (id_ref_t){STORAGE_ID_USER, m->user_id.p, m->user_id.n, 0};
+    if (m->anon_id.p != NULL)
+        ids[n++] = (id_ref_t){STORAGE_ID_ANONYMOUS, m->anon_id.p, m->anon_id.n, 0};
+    if (m->previous_id.p != NULL)
+        ids[n++] = (id_ref_t){ID_PREVIOUS, m->previous_id.p, m->previous_id.n, 0};
+    for (int i = 0; i < n; i++) {
+        int type = ids[i].type == ID_PREVIOUS ? STORAGE_ID_USER : ids[i].type;
+        if ((ret = find_identity(st, tid, type, ids[i].v, ids[i].n, &ids[i].pk)) != 0)
+            return ret;
+        if (ids[i].pk == 0 && ids[i].type == ID_PREVIOUS &&
+            (ret = find_identity(st, tid, STORAGE_ID_ANONYMOUS, ids[i].v, ids[i].n, &ids[i].pk)) != 0)
+            return ret;
+    }
+    *count = n;
+    return 0;
+}
+
+/* The profile when the message needs no identity writes at all: every id
+ * known and on one profile, its email already linked there; 0 otherwise.
+ * The common case: a run of messages from one user. */
+static int64_t
+settled_profile(storage_t *st, int64_t tid, const id_ref_t *ids, int n, const char *email, size_t email_len)
+{
+    if (n == 0)
+        return 0;
+    int64_t pk = ids[0].pk;
+    for (int i = 0; i < n; i++)
+        if (ids[i].pk == 0 || ids[i].pk != pk)
+            return 0;
+    if (email_len > 0 && stg_idcache_get(&st->ids, tid, STORAGE_ID_EMAIL, email, email_len) != pk)
+        return 0;
+    return pk;
+}
+
+/* The profile the message belongs to, after merging the profiles its ids
+ * led to, creating one when none, and linking the ids (see storage.h). */
+static int
+settle_profile(storage_t *st, int64_t tid, const message_t *m, id_ref_t *ids, int n, const char *email, size_t email_len,
+               const char *created_by_type, int64_t now_ms, int64_t *out)
+{
+    int ret;
+    int64_t target = 0;
+    for (int i = 0; i < n; i++) {
+        if (ids[i].pk == 0 || ids[i].pk == target)
+            continue;
+        if (target == 0) {
+            target = ids[i].pk;
+            continue;
+        }
+        int64_t older, newer;
+        if ((ret = stg_profile_order(st, target, ids[i].pk, &older, &newer)) != 0)
+            return ret;
+        if ((ret = stg_profile_merge(st, older, newer, now_ms)) < 0)
+            return ret;
+        if (ret == 0) {
+            for (int j = 0; j < n; j++)
+                if (ids[j].pk == newer)
+                    ids[j].pk = older;
+            target = older;
+        }
+    }
+
+    if (target == 0 && email_len > 0 && (ret = email_candidate(st, tid, email, email_len, m->user_id.p != NULL, &target)) != 0)
+        return ret;
+    if (target == 0 && (ret = create_profile(st, tid, m, created_by_type, now_ms, &target)) != 0)
+        return ret;
+
+    for (int i = 0; i < n; i++) {
+        if (ids[i].pk != 0)
+            continue;
+        /* An unknown previousId is linked as a userId: alias names a former
+         * identity of the user. */
+        int type = ids[i].type == ID_PREVIOUS ? STORAGE_ID_USER : ids[i].type;
+        if ((ret = link_identity(st, tid, type, ids[i].v, ids[i].n, target)) != 0)
+            return ret;
+    }
+    if (email_len > 0 && (ret = link_identity(st, tid, STORAGE_ID_EMAIL, email, email_len, target)) != 0)
+        return ret;
+    *out = target;
+    return 0;
+}
+
+/* Each top-level member of a traits object, its value's text as is. */
+static int
+merge_traits(storage_t *st, int64_t pk, span_t traits, int64_t ts)
+{
+    jiter_t it;
+    span_t key, value;
+    char small[256];
+    stg_json_members(&it, traits);
+    while (stg_json_next(&it, &key, &value)) {
+        char *name = key.n <= sizeof(small) ? small : malloc(key.n);
+        if (name == NULL)
+            abort();
+        size_t n = stg_json_unescape(key, name);
+        int ret = stg_trait_put(st, pk, name, n, value.p, value.n, ts);
+        if (name != small)
+            free(name);
+        if (ret != 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* group: traits "groupId" and "group" {"id", "traits"}. */
+static int
+group_traits(storage_t *st, int64_t pk, const message_t *m, int64_t ts)
+{
+    jsonbuf_t b;
+    stg_jb_init(&b, 256);
+    stg_jb_str(&b, m->group_id.p, m->group_id.n);
+    int ret = stg_trait_put(st, pk, "groupId", 7, b.data, b.len, ts);
+    if (ret == 0) {
+        b.len = 0;
+        stg_jb_open(&b, '{');
+        stg_jb_key(&b, "id", 2);
+        stg_jb_str(&b, m->group_id.p, m->group_id.n);
+        stg_jb_key(&b, "traits", 6);
+        if (m->traits.p != NULL)
+            stg_jb_raw(&b, m->traits.p, m->traits.n);
+        else
+            stg_jb_raw(&b, "{}", 2);
+        stg_jb_close(&b, '}');
+        ret = stg_trait_put(st, pk, "group", 5, b.data, b.len, ts);
+    }
+    stg_jb_free(&b);
+    return ret;
+}
+
+static int
+event_exists(storage_t *st, int64_t tid, const char *id, size_t n, bool *exists)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_EVENT_EXISTS);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, tid);
+    sqlite3_bind_int64(s, 2, stg_event_key(id, n));
+    stg_bind_text(s, 3, id, n);
+    int rc = sqlite3_step(s), ret = 0;
+    *exists = rc == SQLITE_ROW;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int
+add_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char *event_id, size_t event_id_len, int64_t t,
+          int64_t now_ms, const char *raw, size_t raw_len)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_EVENT_ADD);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, tid);
+    sqlite3_bind_int64(s, 2, pk);
+    stg_bind_text(s, 3, event_id, event_id_len);
+    sqlite3_bind_int64(s, 4, t);
+    sqlite3_bind_int64(s, 5, now_ms);
+    stg_bind_text(s, 6, m->action, m->action_len);
+    stg_bind_text(s, 7, m->name.p, m->name.n);
+    stg_bind_text(s, 8, m->type_name, strlen(m->type_name));
+    if (m->source.p != NULL)
+        stg_bind_text(s, 9, m->source.p, m->source.n);
+    else
+        stg_bind_text(s, 9, DEFAULT_SOURCE, sizeof(DEFAULT_SOURCE) - 1);
+    stg_bind_text(s, 10, raw, raw_len);
+    sqlite3_bind_int64(s, 11, stg_event_key(event_id, event_id_len));
+    int ret = stg_step_done(st, s);
+    if (ret != 0)
+        return ret;
+    int64_t event_pk = sqlite3_last_insert_rowid(st->db);
+    return stg_mark_event(st, pk, m->action, m->action_len, event_pk, t, event_id, event_id_len);
+}
+
+int
+stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *raw, size_t raw_len, const char *created_by_type,
+                   int64_t now_ms, char *err, size_t errlen)
+{
+    bool is_event = m->type == MSG_TRACK || m->type == MSG_PAGE || m->type == MSG_SCREEN;
+    int64_t t = m->has_time ? m->time_ms : now_ms, pk;
+    const char *event_id = m->message_id.p;
+    size_t event_id_len = m->message_id.n;
+    char uuid[37], email[MAX_EMAIL_BYTES + 1];
+    id_ref_t ids[3];
+    int n = 0, ret;
+
+    if (is_event && event_id == NULL) {
+        storage_uuid_v4(uuid);
+        event_id = uuid;
+        event_id_len = 36;
+    }
+    if (is_event && m->message_id.p != NULL) {
+        /* Before any write, so a retried message changes nothing. */
+        bool exists;
+        if ((ret = event_exists(st, tid, event_id, event_id_len, &exists)) != 0)
+            goto fail;
+        if (exists) {
+            ret = stg_fail(st, STORAGE_EEXIST, "duplicate messageId");
+            goto fail;
+        }
+    }
+    size_t email_len = message_email(m, email);
+    if ((ret = find_ids(st, tid, m, ids, &n)) != 0)
+        goto fail;
+    pk = settled_profile(st, tid, ids, n, email, email_len);
+    if (pk == 0 && (ret = settle_profile(st, tid, m, ids, n, email, email_len, created_by_type != NULL ? created_by_type : "api",
+                                         now_ms, &pk)) != 0)
+        goto fail;
+    if (is_event && (ret = add_event(st, tid, pk, m, event_id, event_id_len, t, now_ms, raw, raw_len)) != 0)
+        goto fail;
+    /* context.traits first: the message's own traits win a tie. */
+    if (m->context_traits.p != NULL && (ret = merge_traits(st, pk, m->context_traits, t)) != 0)
+        goto fail;
+    if (m->type == MSG_IDENTIFY && m->traits.p != NULL && (ret = merge_traits(st, pk, m->traits, t)) != 0)
+        goto fail;
+    if (m->type == MSG_GROUP && (ret = group_traits(st, pk, m, t)) != 0)
+        goto fail;
+    if ((ret = stg_profile_touch(st, pk, m->user_id.p, m->user_id.n, is_event, t, now_ms)) != 0)
+        goto fail;
+    return 0;
+fail:
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", st->err);
+    return ret;
+}
+
+int
+storage_ingest_message(storage_t *st, const storage_tenant_t *tenant, struct json_object *msg, const char *created_by_type,
+                       int64_t now_ms, char *err, size_t errlen)
+{
+    message_t m;
+    size_t raw_len = 4;
+    const char *raw = "null";
+    int64_t tid;
+    int ret;
+    bool own = false;
+
+    /* The text serves both the checks and the event's raw data. */
+    if (msg != NULL)
+        raw = json_object_to_json_string_length(msg, JSON_FLAGS, &raw_len);
+    if ((ret = stg_message_check(raw, raw_len, &m, NULL, st->err, sizeof(st->err))) != 0)
+        goto fail;
+    own = !stg_in_txn(st);
+    if (own && (ret = storage_begin(st)) != 0)
+        goto fail;
+    if ((ret = stg_tenant_id(st, tenant, true, &tid)) != 0)
+        goto fail;
+    if ((ret = stg_ingest_checked(st, tid, &m, raw, raw_len, created_by_type, now_ms, NULL, 0)) != 0 && ret != STORAGE_EEXIST)
+        goto fail;
+    if (own) {
+        int cret = storage_commit(st);
+        if (cret != 0) {
+            ret = cret;
+            goto fail;
+        }
+    }
+    stg_message_free(&m);
+    if (ret == STORAGE_EEXIST && err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", st->err);
+    return ret;
+fail:
+    if (own)
+        storage_rollback(st);
+    stg_message_free(&m);
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", st->err);
+    return ret;
+}

@@ -1,0 +1,156 @@
+/* jsonbuf.c -- a growing buffer that views write JSON text into. Commas are
+ * placed automatically: a value or key written after another member of the
+ * same container gets one. Stored JSON (trait values, createdBy) is spliced
+ * in as is, without re-parsing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "storage_internal.h"
+
+void
+stg_jb_init(jsonbuf_t *b, size_t cap)
+{
+    b->cap = cap < 64 ? 64 : cap;
+    b->len = 0;
+    b->data = malloc(b->cap);
+    if (b->data == NULL)
+        abort();
+    b->data[0] = '\0';
+}
+
+void
+stg_jb_free(jsonbuf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+static void
+reserve(jsonbuf_t *b, size_t n)
+{
+    if (b->len + n + 1 <= b->cap)
+        return;
+    size_t cap = b->cap * 2;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (p == NULL)
+        abort();
+    b->data = p;
+    b->cap = cap;
+}
+
+static void
+put(jsonbuf_t *b, const char *s, size_t n)
+{
+    reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void
+put_char(jsonbuf_t *b, char c)
+{
+    reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+/* A comma unless this is the first thing in a container or a member value. */
+static void
+sep(jsonbuf_t *b)
+{
+    if (b->len == 0)
+        return;
+    char last = b->data[b->len - 1];
+    if (last != '{' && last != '[' && last != ':')
+        put_char(b, ',');
+}
+
+void
+stg_jb_raw(jsonbuf_t *b, const char *s, size_t n)
+{
+    sep(b);
+    put(b, s, n);
+}
+
+void
+stg_jb_str(jsonbuf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    sep(b);
+    reserve(b, n + 2);
+    put_char(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(b, s + run, i - run);
+        run = i + 1;
+        char esc[7] = {'\\', 0};
+        switch (c) {
+        case '"':
+        case '\\':
+            esc[1] = (char)c;
+            put(b, esc, 2);
+            break;
+        case '\n':
+            put(b, "\\n", 2);
+            break;
+        case '\r':
+            put(b, "\\r", 2);
+            break;
+        case '\t':
+            put(b, "\\t", 2);
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            put(b, esc, 6);
+        }
+    }
+    put(b, s + run, n - run);
+    put_char(b, '"');
+}
+
+void
+stg_jb_key(jsonbuf_t *b, const char *s, size_t n)
+{
+    stg_jb_str(b, s, n);
+    put_char(b, ':');
+}
+
+void
+stg_jb_int(jsonbuf_t *b, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%lld", (long long)v);
+    stg_jb_raw(b, num, (size_t)n);
+}
+
+void
+stg_jb_time(jsonbuf_t *b, int64_t ms)
+{
+    char iso[32];
+    storage_format_time(ms, iso);
+    stg_jb_str(b, iso, strlen(iso));
+}
+
+void
+stg_jb_open(jsonbuf_t *b, char c)
+{
+    sep(b);
+    put_char(b, c);
+}
+
+void
+stg_jb_close(jsonbuf_t *b, char c)
+{
+    put_char(b, c);
+}

@@ -1,0 +1,123 @@
+/* schema.c -- the database schema as an ordered list of migration steps.
+ * Step i brings PRAGMA user_version from i to i+1; storage_open applies the
+ * missing ones in one transaction. Never edit a released step: append one. */
+#include "storage_internal.h"
+
+static const char *const migrations[] = {
+    /* 1: tenants, profiles and what hangs off them, tokens. */
+    "CREATE TABLE tenants("
+    "  id INTEGER PRIMARY KEY,"
+    "  client TEXT NOT NULL,"
+    "  account TEXT NOT NULL,"
+    "  brand TEXT NOT NULL,"
+    "  UNIQUE(client, account, brand));"
+
+    "CREATE TABLE profiles("
+    "  pk INTEGER PRIMARY KEY,"
+    "  tenant_id INTEGER NOT NULL,"
+    "  uuid TEXT NOT NULL,"
+    "  user_id TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  last_activity_ms INTEGER,"
+    "  created_by TEXT NOT NULL,"
+    "  merges INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE(tenant_id, uuid));"
+    /* The profile list walks this index: NULL (never active) sorts last. */
+    "CREATE INDEX profiles_activity ON profiles(tenant_id, last_activity_ms DESC, pk DESC);"
+
+    "CREATE TABLE identities("
+    "  tenant_id INTEGER NOT NULL,"
+    "  id_type INTEGER NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  profile_pk INTEGER NOT NULL,"
+    "  PRIMARY KEY(tenant_id, id_type, value, profile_pk)) WITHOUT ROWID;"
+    "CREATE INDEX identities_profile ON identities(profile_pk);"
+    /* userId (0) and anonymousId (1) lead to one profile; emails may not. */
+    "CREATE UNIQUE INDEX identities_single ON identities(tenant_id, id_type, value) WHERE id_type IN (0, 1);"
+
+    "CREATE TABLE traits("
+    "  profile_pk INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(profile_pk, key)) WITHOUT ROWID;"
+
+    "CREATE TABLE events("
+    "  pk INTEGER PRIMARY KEY,"
+    "  tenant_id INTEGER NOT NULL,"
+    "  profile_pk INTEGER NOT NULL,"
+    "  event_id TEXT NOT NULL,"
+    "  event_time_ms INTEGER NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  event_action TEXT NOT NULL,"
+    "  event_name TEXT,"
+    "  type TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  raw TEXT NOT NULL,"
+    "  event_key INTEGER NOT NULL);"
+    /* messageIds are random: a unique index on their text would have each
+     * new event dirty a random leaf, and rewrite most of a large index on
+     * every commit. A 47-bit hash (event_key) makes a third of that index;
+     * ingest checks event_id on a hash match, so duplicates stay exact. */
+    "CREATE INDEX events_key ON events(tenant_id, event_key);"
+    "CREATE INDEX events_profile_time ON events(profile_pk, event_time_ms, event_id);"
+
+    /* First and last event per (profile, eventAction), ordered by
+     * (event_time_ms, event_id), kept up to date by upserts. */
+    "CREATE TABLE event_marks("
+    "  profile_pk INTEGER NOT NULL,"
+    "  event_action TEXT NOT NULL,"
+    "  first_pk INTEGER NOT NULL,"
+    "  first_time_ms INTEGER NOT NULL,"
+    "  first_event_id TEXT NOT NULL,"
+    "  last_pk INTEGER NOT NULL,"
+    "  last_time_ms INTEGER NOT NULL,"
+    "  last_event_id TEXT NOT NULL,"
+    "  PRIMARY KEY(profile_pk, event_action)) WITHOUT ROWID;"
+
+    "CREATE TABLE audience_members("
+    "  profile_pk INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  is_static INTEGER NOT NULL,"
+    "  added_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(profile_pk, is_static, name)) WITHOUT ROWID;"
+
+    /* rowid order is creation order (storage_token_foreach). */
+    "CREATE TABLE tokens("
+    "  id TEXT PRIMARY KEY,"
+    "  hash BLOB NOT NULL,"
+    "  client TEXT NOT NULL,"
+    "  account TEXT NOT NULL,"
+    "  brand TEXT,"
+    "  name TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  revoked_ms INTEGER,"
+    "  rate REAL NOT NULL DEFAULT 0,"
+    "  burst REAL NOT NULL DEFAULT 0);"
+
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta(key, value) VALUES('token_generation', 0);"
+    /* Triggers, not callers, bump the generation: any write to tokens, from
+     * any process, is seen by pollers. */
+    "CREATE TRIGGER tokens_gen_insert AFTER INSERT ON tokens BEGIN"
+    "  UPDATE meta SET value = value + 1 WHERE key = 'token_generation'; END;"
+    "CREATE TRIGGER tokens_gen_update AFTER UPDATE ON tokens BEGIN"
+    "  UPDATE meta SET value = value + 1 WHERE key = 'token_generation'; END;"
+    "CREATE TRIGGER tokens_gen_delete AFTER DELETE ON tokens BEGIN"
+    "  UPDATE meta SET value = value + 1 WHERE key = 'token_generation'; END;",
+};
+
+int
+storage_schema_version(void)
+{
+    return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+const char *
+stg_migration_sql(int version)
+{
+    if (version < 0 || version >= storage_schema_version())
+        return NULL;
+    return migrations[version];
+}

@@ -1,0 +1,113 @@
+/* stmts.c -- the text of every SQL statement storage/ runs, indexed by
+ * enum stmt_id. Each is prepared once per connection (stg_stmt) and reset
+ * after use; every query that starts from outside a profile is keyed by
+ * tenant. */
+#include "storage_internal.h"
+
+/* Keeps the earliest (time, eventId) as first and the latest as last; shared
+ * by the per-event upsert and the merge of two profiles' marks. */
+#define MARKS_MERGE                                                                                                                \
+    " ON CONFLICT(profile_pk, event_action) DO UPDATE SET"                                                                         \
+    "  first_pk = CASE WHEN " FIRST_EARLIER " THEN excluded.first_pk ELSE event_marks.first_pk END,"                               \
+    "  first_time_ms = CASE WHEN " FIRST_EARLIER " THEN excluded.first_time_ms ELSE event_marks.first_time_ms END,"                \
+    "  first_event_id = CASE WHEN " FIRST_EARLIER " THEN excluded.first_event_id ELSE event_marks.first_event_id END,"             \
+    "  last_pk = CASE WHEN " LAST_LATER " THEN excluded.last_pk ELSE event_marks.last_pk END,"                                     \
+    "  last_time_ms = CASE WHEN " LAST_LATER " THEN excluded.last_time_ms ELSE event_marks.last_time_ms END,"                      \
+    "  last_event_id = CASE WHEN " LAST_LATER " THEN excluded.last_event_id ELSE event_marks.last_event_id END"                    \
+    " WHERE " FIRST_EARLIER " OR " LAST_LATER
+#define FIRST_EARLIER "(excluded.first_time_ms, excluded.first_event_id) < (event_marks.first_time_ms, event_marks.first_event_id)"
+#define LAST_LATER "(excluded.last_time_ms, excluded.last_event_id) > (event_marks.last_time_ms, event_marks.last_event_id)"
+
+#define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
+
+const char *const stg_stmt_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN",
+    [S_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT pd",
+    [S_RELEASE] = "RELEASE pd",
+    [S_ROLLBACK_TO] = "ROLLBACK TO pd",
+
+    [S_TENANT_GET] = "SELECT id FROM tenants WHERE client = ?1 AND account = ?2 AND brand = ?3",
+    [S_TENANT_ADD] = "INSERT INTO tenants(client, account, brand) VALUES(?1, ?2, ?3)",
+
+    [S_IDENTITY_GET] = "SELECT profile_pk FROM identities WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3 LIMIT 1",
+    [S_IDENTITY_ADD] = "INSERT INTO identities(tenant_id, id_type, value, profile_pk) VALUES(?1, ?2, ?3, ?4)"
+                       " ON CONFLICT DO NOTHING",
+    /* CROSS JOIN pins identities as the outer loop: otherwise the planner
+     * may walk every profile of the tenant in ORDER BY order. */
+    [S_EMAIL_CANDIDATES] = "SELECT p.pk, p.user_id IS NOT NULL FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
+                           " WHERE i.tenant_id = ?1 AND i.id_type = 2 AND i.value = ?2 AND p.tenant_id = ?1"
+                           " ORDER BY p.last_activity_ms DESC, p.pk DESC",
+
+    [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
+                      " VALUES(?1, ?2, ?3, ?4, ?4, ?5)",
+    /* ?3 is the event time of an event (NULL otherwise), ?4 the message's
+     * userId: the most recent one becomes the externalId. */
+    [S_PROFILE_TOUCH] = "UPDATE profiles SET updated_ms = ?2,"
+                        " last_activity_ms = CASE WHEN ?3 IS NULL THEN last_activity_ms"
+                        "   WHEN last_activity_ms IS NULL OR ?3 > last_activity_ms THEN ?3 ELSE last_activity_ms END,"
+                        " user_id = COALESCE(?4, user_id)"
+                        " WHERE pk = ?1",
+    [S_PROFILE_AGE] = "SELECT created_ms, merges FROM profiles WHERE pk = ?1",
+
+    [S_TRAIT_UPSERT] = "INSERT INTO traits(profile_pk, key, value, ts_ms) VALUES(?1, ?2, ?3, ?4)"
+                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms"
+                       " WHERE excluded.ts_ms >= traits.ts_ms",
+
+    [S_EVENT_EXISTS] = "SELECT 1 FROM events WHERE tenant_id = ?1 AND event_key = ?2 AND event_id = ?3",
+    [S_EVENT_ADD] = "INSERT INTO events(tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action,"
+                    " event_name, type, source, raw, event_key) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [S_MARK_UPSERT] = "INSERT INTO event_marks(profile_pk, event_action, first_pk, first_time_ms, first_event_id,"
+                      " last_pk, last_time_ms, last_event_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" MARKS_MERGE,
+
+    /* Merge of profile ?2 into ?1. Identities both profiles hold (a shared
+     * email) stay once on ?1; traits of ?2 win only when strictly newer. */
+    [S_MERGE_IDENTITIES] = "UPDATE OR IGNORE identities SET profile_pk = ?1 WHERE profile_pk = ?2",
+    [S_MERGE_IDENTITIES_DROP] = "DELETE FROM identities WHERE profile_pk = ?1",
+    [S_MERGE_EVENTS] = "UPDATE events SET profile_pk = ?1 WHERE profile_pk = ?2",
+    [S_MERGE_TRAITS] = "INSERT INTO traits(profile_pk, key, value, ts_ms) SELECT ?1, key, value, ts_ms FROM traits"
+                       " WHERE profile_pk = ?2"
+                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms"
+                       " WHERE excluded.ts_ms > traits.ts_ms",
+    [S_MERGE_TRAITS_DROP] = "DELETE FROM traits WHERE profile_pk = ?1",
+    [S_MERGE_MARKS] = "INSERT INTO event_marks(profile_pk, event_action, first_pk, first_time_ms, first_event_id,"
+                      " last_pk, last_time_ms, last_event_id)"
+                      " SELECT ?1, event_action, first_pk, first_time_ms, first_event_id, last_pk, last_time_ms,"
+                      " last_event_id FROM event_marks WHERE profile_pk = ?2" MARKS_MERGE,
+    [S_MERGE_MARKS_DROP] = "DELETE FROM event_marks WHERE profile_pk = ?1",
+    [S_MERGE_AUDIENCES] = "INSERT INTO audience_members(profile_pk, name, is_static, added_ms)"
+                          " SELECT ?1, name, is_static, added_ms FROM audience_members WHERE profile_pk = ?2"
+                          " ON CONFLICT DO NOTHING",
+    [S_MERGE_AUDIENCES_DROP] = "DELETE FROM audience_members WHERE profile_pk = ?1",
+    [S_MERGE_PROFILE] = "UPDATE profiles AS p SET merges = p.merges + d.merges + 1,"
+                        " last_activity_ms = CASE WHEN d.la IS NULL THEN p.last_activity_ms"
+                        "   WHEN p.last_activity_ms IS NULL OR d.la > p.last_activity_ms THEN d.la"
+                        "   ELSE p.last_activity_ms END,"
+                        " user_id = COALESCE(p.user_id, d.uid), updated_ms = ?3"
+                        " FROM (SELECT merges, last_activity_ms AS la, user_id AS uid FROM profiles WHERE pk = ?2) AS d"
+                        " WHERE p.pk = ?1",
+    [S_MERGE_PROFILE_DROP] = "DELETE FROM profiles WHERE pk = ?1",
+
+    [S_VIEW_BY_UUID] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = ?1 AND p.uuid = ?2",
+    [S_VIEW_BY_IDENTITY] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
+                           " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
+                           " ORDER BY p.last_activity_ms DESC, p.pk DESC",
+    [S_VIEW_TRAITS] = "SELECT key, value FROM traits WHERE profile_pk = ?1 ORDER BY key",
+    [S_VIEW_MARKS] = "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"
+                     " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN ?2 THEN m.last_pk ELSE m.first_pk END)"
+                     " WHERE m.profile_pk = ?1 ORDER BY m.event_action",
+    [S_VIEW_AUDIENCES] = "SELECT name, is_static FROM audience_members WHERE profile_pk = ?1 ORDER BY is_static, name",
+    [S_VIEW_IDENTITIES] = "SELECT id_type, value FROM identities WHERE profile_pk = ?1 AND tenant_id = ?2"
+                          " ORDER BY id_type, value",
+    [S_LIST] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = ?1"
+               " ORDER BY p.last_activity_ms DESC, p.pk DESC LIMIT ?2 OFFSET ?3",
+
+    [S_TOKEN_ADD] = "INSERT INTO tokens(id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id) DO NOTHING",
+    [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
+    [S_TOKEN_ALL] = "SELECT id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst FROM tokens"
+                    " ORDER BY rowid",
+    [S_TOKEN_GENERATION] = "SELECT value FROM meta WHERE key = 'token_generation'",
+};

@@ -1,0 +1,396 @@
+/* storage.c -- the connection: open with its pragmas and migrations, close,
+ * error reporting, the prepared-statement cache, transactions and
+ * savepoints, and tenant row ids. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "storage_internal.h"
+
+/* A write transaction of an import touches tens of MB: keep it in memory. */
+#define RW_CACHE_KIB 65536
+/* Events are rows of about a kilobyte, written in bulk: 16 KiB pages halve
+ * the WAL traffic of an import compared with 4 KiB (measured). */
+#define PAGE_BYTES 16384
+/* A WAL that grew during an import is cut back to this after a reset. */
+#define WAL_LIMIT_BYTES (64 * 1024 * 1024)
+#define RO_CACHE_KIB 16384
+#define BUSY_TIMEOUT_MS 5000
+#define IDCACHE_SLOTS (1u << 15)
+
+static void
+put_err(char *errbuf, size_t errlen, const char *msg)
+{
+    if (errbuf != NULL && errlen > 0)
+        snprintf(errbuf, errlen, "%s", msg);
+}
+
+int
+stg_fail(storage_t *st, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->err, sizeof(st->err), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int
+stg_db_error(storage_t *st, int rc)
+{
+    snprintf(st->err, sizeof(st->err), "sqlite: %s", sqlite3_errmsg(st->db));
+    rc &= 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? STORAGE_EBUSY : STORAGE_EIO;
+}
+
+sqlite3_stmt *
+stg_stmt(storage_t *st, enum stmt_id id)
+{
+    assert(id < S_COUNT);
+    if (st->stmts[id] == NULL) {
+        int rc = sqlite3_prepare_v3(st->db, stg_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmts[id], NULL);
+        if (rc != SQLITE_OK) {
+            stg_db_error(st, rc);
+            st->stmts[id] = NULL;
+            return NULL;
+        }
+    }
+    return st->stmts[id];
+}
+
+int
+stg_step_done(storage_t *st, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+int
+stg_bind_text(sqlite3_stmt *s, int idx, const char *p, size_t n)
+{
+    if (p == NULL)
+        return sqlite3_bind_null(s, idx);
+    return sqlite3_bind_text64(s, idx, p, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+bool
+stg_in_txn(const storage_t *st)
+{
+    return !sqlite3_get_autocommit(st->db);
+}
+
+void
+stg_forget(storage_t *st)
+{
+    stg_idcache_clear(&st->ids);
+    stg_defer_discard(st);
+    st->tenant_id = 0;
+}
+
+/* The identity cache is only valid inside the transaction that filled it:
+ * another process may change identities between our transactions. */
+static int
+on_commit(void *ctx)
+{
+    storage_t *st = ctx;
+    stg_idcache_clear(&st->ids);
+    return 0;
+}
+
+/* A rolled-back tenant row leaves its id free for another tenant: forget
+ * it too, or a later insert could land rows in the wrong tenant. */
+static void
+on_rollback(void *ctx)
+{
+    stg_forget(ctx);
+}
+
+static int
+exec(storage_t *st, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(st->err, sizeof(st->err), "sqlite: %s", msg != NULL ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return (rc & 0xff) == SQLITE_BUSY ? STORAGE_EBUSY : STORAGE_EIO;
+    }
+    return 0;
+}
+
+static int
+user_version(storage_t *st, int *version)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        int ret = stg_db_error(st, rc);
+        sqlite3_finalize(s);
+        return ret;
+    }
+    *version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Applies the missing migration steps in one transaction, so a crash leaves
+ * either the old schema or the new one. */
+static int
+migrate(storage_t *st)
+{
+    int version, ret;
+    char sql[64];
+    if ((ret = exec(st, "BEGIN IMMEDIATE")) != 0)
+        return ret;
+    if ((ret = user_version(st, &version)) != 0)
+        goto fail;
+    if (version > storage_schema_version()) {
+        ret = stg_fail(st, STORAGE_EIO, "database schema version %d is newer than this build (%d)", version,
+                       storage_schema_version());
+        goto fail;
+    }
+    for (int v = version; v < storage_schema_version(); v++) {
+        if ((ret = exec(st, stg_migration_sql(v))) != 0)
+            goto fail;
+    }
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", storage_schema_version());
+    if ((ret = exec(st, sql)) != 0)
+        goto fail;
+    if ((ret = exec(st, "COMMIT")) != 0)
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+static int
+check_version(storage_t *st)
+{
+    int version, ret;
+    if ((ret = user_version(st, &version)) != 0)
+        return ret;
+    if (version == 0)
+        return stg_fail(st, STORAGE_EIO, "database has no schema (open it read-write once to create it)");
+    if (version > storage_schema_version())
+        return stg_fail(st, STORAGE_EIO, "database schema version %d is newer than this build (%d)", version,
+                        storage_schema_version());
+    if (version < storage_schema_version())
+        return stg_fail(st, STORAGE_EIO, "database schema version %d is older than this build (%d): open it read-write to migrate",
+                        version, storage_schema_version());
+    return 0;
+}
+
+int
+storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t errlen)
+{
+    bool ro = (flags & STORAGE_READONLY) != 0;
+    char pragmas[256];
+    storage_t *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        abort();
+    st->flags = flags;
+    *out = NULL;
+
+    /* One storage_t per thread: SQLite's own mutexes would be pure cost. */
+    int oflags = SQLITE_OPEN_NOMUTEX | (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(st->err, sizeof(st->err), "cannot open %s: %s", path,
+                 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    if (!ro) {
+        /* page_size only takes on a new, empty database: before WAL. */
+        snprintf(pragmas, sizeof(pragmas), "PRAGMA page_size = %d", PAGE_BYTES);
+        if (exec(st, pragmas) != 0 || exec(st, "PRAGMA journal_mode = WAL") != 0)
+            goto fail;
+        snprintf(pragmas, sizeof(pragmas),
+                 "PRAGMA synchronous = %s; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY;"
+                 " PRAGMA journal_size_limit = %d",
+                 (flags & STORAGE_SYNC_FULL) ? "FULL" : "NORMAL", RW_CACHE_KIB, WAL_LIMIT_BYTES);
+    } else {
+        snprintf(pragmas, sizeof(pragmas), "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -%d", RO_CACHE_KIB);
+    }
+    if (exec(st, pragmas) != 0)
+        goto fail;
+    if ((ro ? check_version(st) : migrate(st)) != 0)
+        goto fail;
+
+    stg_idcache_init(&st->ids, ro ? 16 : IDCACHE_SLOTS);
+    sqlite3_commit_hook(st->db, on_commit, st);
+    sqlite3_rollback_hook(st->db, on_rollback, st);
+    *out = st;
+    return 0;
+fail:
+    /* The header promises STORAGE_EIO for every failure to open. */
+    put_err(errbuf, errlen, st->err);
+    sqlite3_close_v2(st->db);
+    free(st);
+    return STORAGE_EIO;
+}
+
+void
+storage_close(storage_t *st)
+{
+    if (st == NULL)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(st->stmts[i]);
+    sqlite3_close_v2(st->db);
+    stg_idcache_dispose(&st->ids);
+    stg_defer_dispose(st);
+    free(st->tenant_key);
+    free(st);
+}
+
+const char *
+storage_errmsg(const storage_t *st)
+{
+    return st->err;
+}
+
+static int
+run(storage_t *st, enum stmt_id id)
+{
+    sqlite3_stmt *s = stg_stmt(st, id);
+    if (s == NULL)
+        return STORAGE_EIO;
+    return stg_step_done(st, s);
+}
+
+int
+storage_begin(storage_t *st)
+{
+    return run(st, S_BEGIN_IMMEDIATE);
+}
+
+int
+storage_commit(storage_t *st)
+{
+    int ret = stg_defer_flush(st);
+    return ret != 0 ? ret : run(st, S_COMMIT);
+}
+
+int
+storage_rollback(storage_t *st)
+{
+    if (!stg_in_txn(st))
+        return 0;
+    return run(st, S_ROLLBACK);
+}
+
+int
+storage_savepoint(storage_t *st)
+{
+    /* Deferred writes from before the savepoint must survive its rollback. */
+    int ret = stg_defer_flush(st);
+    return ret != 0 ? ret : run(st, S_SAVEPOINT);
+}
+
+int
+storage_savepoint_release(storage_t *st)
+{
+    return run(st, S_RELEASE);
+}
+
+int
+storage_savepoint_rollback(storage_t *st)
+{
+    /* No rollback hook fires for a savepoint: forget by hand. */
+    stg_forget(st);
+    int ret = run(st, S_ROLLBACK_TO);
+    if (ret == 0)
+        ret = run(st, S_RELEASE);
+    return ret;
+}
+
+storage_tenant_t
+storage_tenant(const char *client, const char *account, const char *brand)
+{
+    storage_tenant_t t = {
+        .client = client,
+        .client_len = client != NULL ? strlen(client) : 0,
+        .account = account,
+        .account_len = account != NULL ? strlen(account) : 0,
+        .brand = brand,
+        .brand_len = brand != NULL ? strlen(brand) : 0,
+    };
+    return t;
+}
+
+static bool
+tenant_cached(const storage_t *st, const storage_tenant_t *t)
+{
+    if (st->tenant_id == 0 || st->tenant_lens[0] != t->client_len || st->tenant_lens[1] != t->account_len ||
+        st->tenant_lens[2] != t->brand_len)
+        return false;
+    const char *k = st->tenant_key;
+    return memcmp(k, t->client, t->client_len) == 0 && memcmp(k + t->client_len, t->account, t->account_len) == 0 &&
+           (t->brand_len == 0 || memcmp(k + t->client_len + t->account_len, t->brand, t->brand_len) == 0);
+}
+
+static void
+tenant_remember(storage_t *st, const storage_tenant_t *t, int64_t id)
+{
+    char *k = realloc(st->tenant_key, t->client_len + t->account_len + t->brand_len + 1);
+    if (k == NULL)
+        abort();
+    memcpy(k, t->client, t->client_len);
+    memcpy(k + t->client_len, t->account, t->account_len);
+    if (t->brand_len > 0)
+        memcpy(k + t->client_len + t->account_len, t->brand, t->brand_len);
+    st->tenant_key = k;
+    st->tenant_lens[0] = t->client_len;
+    st->tenant_lens[1] = t->account_len;
+    st->tenant_lens[2] = t->brand_len;
+    st->tenant_id = id;
+}
+
+int
+stg_tenant_id(storage_t *st, const storage_tenant_t *t, bool create, int64_t *id)
+{
+    if (t == NULL || t->client == NULL || t->account == NULL)
+        return stg_fail(st, STORAGE_EINVAL, "tenant needs clientId and accountId");
+    if (tenant_cached(st, t)) {
+        *id = st->tenant_id;
+        return 0;
+    }
+    /* A NULL brand is the empty brand. */
+    const char *brand = t->brand != NULL ? t->brand : "";
+    sqlite3_stmt *s = stg_stmt(st, S_TENANT_GET);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_text(s, 1, t->client, t->client_len);
+    stg_bind_text(s, 2, t->account, t->account_len);
+    stg_bind_text(s, 3, brand, t->brand_len);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        tenant_remember(st, t, *id);
+        return 0;
+    }
+    int ret = rc == SQLITE_DONE ? STORAGE_ENOTFOUND : stg_db_error(st, rc);
+    sqlite3_reset(s);
+    if (ret != STORAGE_ENOTFOUND || !create)
+        return ret == STORAGE_ENOTFOUND ? stg_fail(st, ret, "no such tenant") : ret;
+
+    if ((s = stg_stmt(st, S_TENANT_ADD)) == NULL)
+        return STORAGE_EIO;
+    stg_bind_text(s, 1, t->client, t->client_len);
+    stg_bind_text(s, 2, t->account, t->account_len);
+    stg_bind_text(s, 3, brand, t->brand_len);
+    if ((ret = stg_step_done(st, s)) != 0)
+        return ret;
+    *id = sqlite3_last_insert_rowid(st->db);
+    tenant_remember(st, t, *id);
+    return 0;
+}

@@ -1,0 +1,252 @@
+/* storage_internal.h -- what the files of storage/ share and nobody else
+ * sees: the connection struct, the table of prepared statements, the
+ * identity cache, a JSON text buffer and the time/uuid/text helpers.
+ * Cross-file functions carry the stg_ prefix so they cannot be mistaken for
+ * the public storage_* API. */
+#ifndef PROFILED_STORAGE_INTERNAL_H
+#define PROFILED_STORAGE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include "storage.h"
+
+/* Every SQL statement of the module, prepared lazily once per connection
+ * (stmts.c holds the text). */
+enum stmt_id {
+    S_BEGIN,
+    S_BEGIN_IMMEDIATE,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
+    S_TENANT_GET,
+    S_TENANT_ADD,
+    S_IDENTITY_GET,
+    S_IDENTITY_ADD,
+    S_EMAIL_CANDIDATES,
+    S_PROFILE_ADD,
+    S_PROFILE_TOUCH,
+    S_PROFILE_AGE,
+    S_TRAIT_UPSERT,
+    S_EVENT_EXISTS,
+    S_EVENT_ADD,
+    S_MARK_UPSERT,
+    S_MERGE_IDENTITIES,
+    S_MERGE_IDENTITIES_DROP,
+    S_MERGE_EVENTS,
+    S_MERGE_TRAITS,
+    S_MERGE_TRAITS_DROP,
+    S_MERGE_MARKS,
+    S_MERGE_MARKS_DROP,
+    S_MERGE_AUDIENCES,
+    S_MERGE_AUDIENCES_DROP,
+    S_MERGE_PROFILE,
+    S_MERGE_PROFILE_DROP,
+    S_VIEW_BY_UUID,
+    S_VIEW_BY_IDENTITY,
+    S_VIEW_TRAITS,
+    S_VIEW_MARKS,
+    S_VIEW_AUDIENCES,
+    S_VIEW_IDENTITIES,
+    S_LIST,
+    S_TOKEN_ADD,
+    S_TOKEN_REVOKE,
+    S_TOKEN_ALL,
+    S_TOKEN_GENERATION,
+    S_COUNT
+};
+
+extern const char *const stg_stmt_sql[S_COUNT];
+
+/* Identity cache: (tenant, id type, value) -> profile pk, valid for one
+ * transaction. Cleared in O(1) by bumping a generation number. */
+typedef struct {
+    uint64_t hash;
+    int64_t tenant_id;
+    int64_t profile_pk;
+    char *value;
+    uint32_t len;
+    uint32_t cap;
+    uint32_t gen;
+    int id_type;
+} idcache_slot_t;
+
+typedef struct {
+    idcache_slot_t *slots;
+    size_t mask;
+    size_t used;
+    uint32_t gen;
+} idcache_t;
+
+void stg_idcache_init(idcache_t *c, size_t slots_pow2);
+void stg_idcache_dispose(idcache_t *c);
+void stg_idcache_clear(idcache_t *c);
+/* Returns the cached pk or 0. */
+int64_t stg_idcache_get(const idcache_t *c, int64_t tenant_id, int id_type, const char *v, size_t n);
+void stg_idcache_put(idcache_t *c, int64_t tenant_id, int id_type, const char *v, size_t n, int64_t pk);
+
+/* Pending writes of a bulk import (defer.c). */
+typedef struct deferred deferred_t;
+typedef struct {
+    deferred_t *items;
+    size_t n, cap;
+    uint32_t *index; /* open addressing: item index + 1, 0 empty */
+    size_t index_mask;
+    bool enabled;
+} defer_t;
+
+struct storage {
+    sqlite3 *db;
+    int flags;
+    sqlite3_stmt *stmts[S_COUNT];
+    char err[512];
+    /* Last tenant resolved: API calls come in runs for one tenant. */
+    char *tenant_key; /* client, account and brand bytes, back to back */
+    size_t tenant_lens[3];
+    int64_t tenant_id; /* 0: nothing cached */
+    idcache_t ids;
+    defer_t defer;
+};
+
+/* The statement id of st, prepared on first use; NULL (and st->err set)
+ * when SQLite refuses it. */
+sqlite3_stmt *stg_stmt(storage_t *st, enum stmt_id id);
+
+/* Records SQLite's message for rc and maps rc to STORAGE_EBUSY/EIO. */
+int stg_db_error(storage_t *st, int rc);
+
+/* Formats a message into st->err and returns code. */
+int stg_fail(storage_t *st, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Steps a statement that returns no rows and resets it. */
+int stg_step_done(storage_t *st, sqlite3_stmt *s);
+
+/* Binds text with SQLITE_TRANSIENT; NULL binds NULL. */
+int stg_bind_text(sqlite3_stmt *s, int idx, const char *p, size_t n);
+
+/* Resolves the tenant to its row id; creates the row when create is set
+ * (read-write connection). 0, STORAGE_ENOTFOUND or STORAGE_EIO. */
+int stg_tenant_id(storage_t *st, const storage_tenant_t *t, bool create, int64_t *id);
+
+/* Whether a transaction is open on st. */
+bool stg_in_txn(const storage_t *st);
+
+/* Forgets everything cached about rows (after a rollback). */
+void stg_forget(storage_t *st);
+
+/* SQL of migration step version -> version+1 (schema.c); NULL past the end. */
+const char *stg_migration_sql(int version);
+
+/* ---- JSON text building (jsonbuf.c) ---- */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} jsonbuf_t;
+
+void stg_jb_init(jsonbuf_t *b, size_t cap);
+void stg_jb_free(jsonbuf_t *b);
+void stg_jb_raw(jsonbuf_t *b, const char *s, size_t n); /* a value already in JSON */
+void stg_jb_str(jsonbuf_t *b, const char *s, size_t n); /* a string value */
+void stg_jb_key(jsonbuf_t *b, const char *s, size_t n);
+void stg_jb_int(jsonbuf_t *b, int64_t v);
+void stg_jb_time(jsonbuf_t *b, int64_t ms); /* ISO string */
+void stg_jb_open(jsonbuf_t *b, char c);     /* '{' or '[' as a value */
+void stg_jb_close(jsonbuf_t *b, char c);
+
+/* ---- text helpers (timeutil.c) ---- */
+/* The dedup key of an eventId: a 47-bit hash (see the events table). */
+int64_t stg_event_key(const char *id, size_t n);
+/* snake_case of n bytes of in into out (cap bytes incl. NUL); returns the
+ * length written, 0 when in has no letters or digits. */
+size_t stg_snake_case(const char *in, size_t n, char *out, size_t cap);
+/* Standard base64 with padding; out needs 4*((n+2)/3)+1 bytes. */
+size_t stg_base64(const unsigned char *in, size_t n, char *out);
+
+/* ---- JSON text scanning (jscan.c) ---- */
+typedef struct {
+    const char *p;
+    size_t n;
+} span_t;
+
+typedef struct {
+    const char *p, *end;
+} jiter_t;
+
+/* Containers nested in a message at most: what json-c's default tokener
+ * accepts (31), so whatever the server parsed is accepted, and stored text
+ * parses again. */
+#define STG_JSON_MAX_DEPTH 31
+
+/* NULL when text is exactly one strict JSON value (blanks around allowed),
+ * else a static reason. */
+const char *stg_json_check(const char *text, size_t n);
+/* Iterates the members of an object span from text that passed the check:
+ * key is the raw (still escaped) name between its quotes, value the
+ * value's text. */
+void stg_json_members(jiter_t *it, span_t object);
+bool stg_json_next(jiter_t *it, span_t *key, span_t *value);
+/* Decodes the escapes of a raw string body into out (at least raw.n
+ * bytes: decoding never grows text); returns the decoded length. */
+size_t stg_json_unescape(span_t raw, char *out);
+/* Whether a raw member name is name (escapes decoded). */
+bool stg_json_key_is(span_t key, const char *name, size_t n);
+
+/* ---- messages (message.c, ingest.c) ---- */
+enum msg_type { MSG_IDENTIFY, MSG_TRACK, MSG_PAGE, MSG_SCREEN, MSG_GROUP, MSG_ALIAS };
+
+/* A checked message: spans into its JSON text (which must outlive it), or
+ * into its arena for strings that had escapes. Absent fields: p == NULL. */
+typedef struct {
+    enum msg_type type;
+    const char *type_name;
+    span_t user_id, anon_id, previous_id, message_id, group_id, name, source; /* decoded text */
+    span_t traits, context_traits;                                            /* object JSON text */
+    bool has_time;
+    int64_t time_ms;
+    char action[128]; /* eventAction of track/page/screen */
+    size_t action_len;
+    char *arena;
+    size_t arena_used;
+} message_t;
+
+/* Validates the n bytes of JSON text of a message and fills m (release with
+ * stg_message_free, also after a failure). 0, or STORAGE_EINVAL with the
+ * offending field and a reason. */
+int stg_message_check(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen);
+void stg_message_free(message_t *m);
+
+/* Materialises a checked message inside the open transaction. raw is the
+ * message's JSON text (stored as the event's raw data). */
+int stg_ingest_checked(storage_t *st, int64_t tenant_id, const message_t *m, const char *raw, size_t raw_len,
+                       const char *created_by_type, int64_t now_ms, char *err, size_t errlen);
+
+/* Merges profile drop into keep (merge.c). Returns 0, 1 when the merge cap
+ * forbids it (nothing changed) or a STORAGE_* error. */
+int stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms);
+/* Orders two profiles by age (creation time, then pk). */
+int stg_profile_order(storage_t *st, int64_t a, int64_t b, int64_t *older, int64_t *newer);
+
+/* ---- per-message profile writes (defer.c): immediate, or combined in
+ * memory while deferral is on and written by stg_defer_flush. ---- */
+/* Sets updatedTime (now_ms), lastActivityTime (max with t when has_event)
+ * and, when user_id is not NULL, the profile's userId. */
+int stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t,
+                      int64_t now_ms);
+/* Upserts a trait: value is JSON text; the newer ts wins, equal: this one. */
+int stg_trait_put(storage_t *st, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ts);
+/* Records an event as a candidate first/last of its action. */
+int stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t event_pk, int64_t t,
+                   const char *event_id, size_t event_id_len);
+/* Turns deferral on, or off after flushing. */
+int stg_defer_enable(storage_t *st, bool on);
+/* Writes what is pending: before a commit or savepoint, a merge, or a query
+ * that reads those rows. */
+int stg_defer_flush(storage_t *st);
+/* Forgets it (its transaction was rolled back). */
+void stg_defer_discard(storage_t *st);
+void stg_defer_dispose(storage_t *st);
+
+#endif

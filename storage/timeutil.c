@@ -1,0 +1,265 @@
+/* timeutil.c -- small text helpers of the store: ISO 8601 times to and from
+ * milliseconds (no time zone database: UTC and numeric offsets only),
+ * UUID v4, base64, and the snake_case of event names. */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include "storage_internal.h"
+
+char *
+storage_format_time(int64_t ms, char out[32])
+{
+    /* Floor division, so times before 1970 keep a positive millisecond. */
+    int64_t secs = ms / 1000, frac = ms % 1000;
+    if (frac < 0) {
+        frac += 1000;
+        secs -= 1;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL) {
+        snprintf(out, 32, "1970-01-01T00:00:00.000Z");
+        return out;
+    }
+    /* ISO 8601 basic form has four year digits; the modulos also tell the
+     * compiler the text fits. */
+    int year = tm.tm_year + 1900;
+    if (year < 0 || year > 9999)
+        year = year < 0 ? 0 : 9999;
+    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)year % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
+             (unsigned)frac % 1000u);
+    return out;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil): no timegm, no TZ environment. */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int
+days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* Reads exactly n digits at s[*pos]. */
+static bool
+digits(const char *s, size_t len, size_t *pos, int n, int *out)
+{
+    int v = 0;
+    if (*pos + (size_t)n > len)
+        return false;
+    for (int i = 0; i < n; i++) {
+        char c = s[*pos + i];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    *pos += n;
+    *out = v;
+    return true;
+}
+
+static bool
+expect(const char *s, size_t len, size_t *pos, char c)
+{
+    if (*pos >= len || s[*pos] != c)
+        return false;
+    (*pos)++;
+    return true;
+}
+
+/* "Z", "+hh:mm", "+hhmm", "+hh" or nothing (UTC) at s[*pos]. */
+static bool
+parse_offset(const char *s, size_t len, size_t *pos, int *offset_min)
+{
+    *offset_min = 0;
+    if (*pos == len)
+        return true;
+    char c = s[*pos];
+    if (c == 'Z' || c == 'z') {
+        (*pos)++;
+        return *pos == len;
+    }
+    if (c != '+' && c != '-')
+        return false;
+    (*pos)++;
+    int hh, mm = 0;
+    if (!digits(s, len, pos, 2, &hh) || hh > 23)
+        return false;
+    if (*pos < len) {
+        expect(s, len, pos, ':');
+        if (!digits(s, len, pos, 2, &mm) || mm > 59)
+            return false;
+    }
+    *offset_min = (c == '-' ? -1 : 1) * (hh * 60 + mm);
+    return *pos == len;
+}
+
+int
+storage_parse_time(const char *s, size_t len, int64_t *ms)
+{
+    size_t pos = 0;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, frac_ms = 0, offset_min = 0;
+    if (s == NULL)
+        return STORAGE_EINVAL;
+    if (!digits(s, len, &pos, 4, &y) || !expect(s, len, &pos, '-') || !digits(s, len, &pos, 2, &mo) || !expect(s, len, &pos, '-') ||
+        !digits(s, len, &pos, 2, &d))
+        return STORAGE_EINVAL;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return STORAGE_EINVAL;
+    if (pos < len) {
+        if (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ')
+            return STORAGE_EINVAL;
+        pos++;
+        if (!digits(s, len, &pos, 2, &h) || !expect(s, len, &pos, ':') || !digits(s, len, &pos, 2, &mi))
+            return STORAGE_EINVAL;
+        if (pos < len && s[pos] == ':') {
+            pos++;
+            if (!digits(s, len, &pos, 2, &sec))
+                return STORAGE_EINVAL;
+            if (pos < len && (s[pos] == '.' || s[pos] == ',')) {
+                int scale = 100, ndig = 0;
+                for (pos++; pos < len && s[pos] >= '0' && s[pos] <= '9'; pos++, ndig++) {
+                    frac_ms += (s[pos] - '0') * scale; /* digits past milliseconds are truncated */
+                    scale /= 10;
+                }
+                if (ndig == 0)
+                    return STORAGE_EINVAL;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 59)
+            return STORAGE_EINVAL;
+        if (!parse_offset(s, len, &pos, &offset_min))
+            return STORAGE_EINVAL;
+    }
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)offset_min * 60;
+    *ms = t * 1000 + frac_ms;
+    return 0;
+}
+
+void
+storage_uuid_v4(char out[37])
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        /* OpenSSL's DRBG failing means a broken system; the kernel is the
+         * last resort, and an id from no entropy is not an option. */
+        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+            abort();
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+int64_t
+stg_event_key(const char *id, size_t n)
+{
+    /* FNV-1a, folded: only the spread matters, collisions are checked. */
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
+    h ^= h >> 29;
+    return (int64_t)(h & ((1ull << 47) - 1));
+}
+
+size_t
+stg_base64(const unsigned char *in, size_t n, char *out)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0, i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = tbl[v >> 18];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = tbl[(v >> 6) & 63];
+        out[o++] = tbl[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+        out[o++] = tbl[v >> 18];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static bool
+is_upper(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static bool
+is_lower_or_digit(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+size_t
+stg_snake_case(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    bool sep = false, truncated = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        /* Bytes of multi-byte UTF-8 characters count as letters. */
+        bool word = is_upper(c) || is_lower_or_digit(c) || c >= 0x80;
+        if (!word) {
+            sep = o > 0;
+            continue;
+        }
+        if (is_upper(c) && i > 0) {
+            unsigned char prev = (unsigned char)in[i - 1];
+            unsigned char next = i + 1 < n ? (unsigned char)in[i + 1] : 0;
+            /* "EmailOpened" -> email_opened; "HTMLParser" -> html_parser */
+            if (is_lower_or_digit(prev) || (is_upper(prev) && next >= 'a' && next <= 'z'))
+                sep = o > 0;
+        }
+        if (o + (sep ? 2 : 1) >= cap) {
+            truncated = true;
+            break;
+        }
+        if (sep)
+            out[o++] = '_';
+        sep = false;
+        out[o++] = is_upper(c) ? (char)(c - 'A' + 'a') : (char)c;
+    }
+    if (truncated) {
+        /* Never leave half a UTF-8 character at the cut. */
+        while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+            o--;
+        if (o > 0 && (unsigned char)out[o - 1] >= 0xc0)
+            o--;
+        while (o > 0 && out[o - 1] == '_')
+            o--;
+    }
+    if (cap > 0)
+        out[o] = '\0';
+    return o;
+}

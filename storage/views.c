@@ -1,0 +1,506 @@
+/* views.c -- the JSON bodies of the profile endpoints (traits, metadata,
+ * audiences, external ids) and of the profile list, each read inside one
+ * read transaction. Trait values are stored as JSON text and spliced in;
+ * only the raw messages of first/last events are parsed, to add fields. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include "storage_internal.h"
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+typedef struct {
+    int64_t pk;
+    char *uuid;
+    char *user_id;
+    char *created_by;
+    int64_t created_ms, updated_ms, last_ms;
+    bool active;
+} profile_row_t;
+
+/* Fields each view adds after the traits: a trait of the same name is left
+ * out so the body never has duplicate keys. */
+static const char *const reserved_traits[] = {"id", "externalId", "computed", NULL};
+static const char *const reserved_metadata[] = {"id",          "externalId",      "_subscriptionId",  "createdBy",
+                                                "createdTime", "updatedTime",     "firstEvent",       "lastEvent",
+                                                "audiences",   "audiencesStatic", "lastActivityTime", NULL};
+static const char *const reserved_audiences[] = {"id", "externalId", "audiences", "audiencesStatic", NULL};
+static const char *const *const reserved[] = {
+    [STORAGE_VIEW_TRAITS] = reserved_traits,
+    [STORAGE_VIEW_METADATA] = reserved_metadata,
+    [STORAGE_VIEW_AUDIENCES] = reserved_audiences,
+    [STORAGE_VIEW_EXTERNAL_IDS] = NULL, /* no traits in that view */
+};
+
+static const char *const id_type_names[] = {
+    [STORAGE_ID_USER] = "userId",
+    [STORAGE_ID_ANONYMOUS] = "anonymousId",
+    [STORAGE_ID_EMAIL] = "email",
+    [STORAGE_ID_INTERNAL] = "id",
+};
+
+static char *
+column_dup(sqlite3_stmt *s, int col)
+{
+    const unsigned char *p = sqlite3_column_text(s, col);
+    if (p == NULL)
+        return NULL;
+    char *d = strdup((const char *)p);
+    if (d == NULL)
+        abort();
+    return d;
+}
+
+static void
+rows_free(profile_row_t *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].uuid);
+        free(rows[i].user_id);
+        free(rows[i].created_by);
+    }
+    free(rows);
+}
+
+/* Collects the profile rows of a query on PROFILE_COLS, so the statement is
+ * reset before the per-profile queries run. */
+static int
+collect_rows(storage_t *st, sqlite3_stmt *s, profile_row_t **out, size_t *count)
+{
+    profile_row_t *rows = NULL;
+    size_t n = 0, cap = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4;
+            profile_row_t *p = realloc(rows, cap * sizeof(*rows));
+            if (p == NULL)
+                abort();
+            rows = p;
+        }
+        profile_row_t *r = &rows[n++];
+        r->pk = sqlite3_column_int64(s, 0);
+        r->uuid = column_dup(s, 1);
+        r->user_id = column_dup(s, 2);
+        r->created_ms = sqlite3_column_int64(s, 3);
+        r->updated_ms = sqlite3_column_int64(s, 4);
+        r->active = sqlite3_column_type(s, 5) != SQLITE_NULL;
+        r->last_ms = sqlite3_column_int64(s, 5);
+        r->created_by = column_dup(s, 6);
+    }
+    if (rc != SQLITE_DONE)
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    if (ret != 0) {
+        rows_free(rows, n);
+        return ret;
+    }
+    *out = rows;
+    *count = n;
+    return 0;
+}
+
+static bool
+is_reserved(const char *const *list, const char *key, size_t n)
+{
+    for (; list != NULL && *list != NULL; list++)
+        if (strlen(*list) == n && memcmp(*list, key, n) == 0)
+            return true;
+    return false;
+}
+
+/* Writes the profile's traits as members (when emit) and returns the JSON
+ * text of its "email" trait when that is a string (for externalId). */
+static int
+write_traits(storage_t *st, const profile_row_t *p, const char *const *skip, bool emit, jsonbuf_t *b, char **email)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_VIEW_TRAITS);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, p->pk);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(s, 0);
+        size_t key_len = (size_t)sqlite3_column_bytes(s, 0);
+        const char *value = (const char *)sqlite3_column_text(s, 1);
+        size_t value_len = (size_t)sqlite3_column_bytes(s, 1);
+        if (key == NULL || value == NULL)
+            continue;
+        if (key_len == 5 && memcmp(key, "email", 5) == 0 && value[0] == '"' && *email == NULL) {
+            if ((*email = strdup(value)) == NULL)
+                abort();
+        }
+        if (emit && !is_reserved(skip, key, key_len)) {
+            stg_jb_key(b, key, key_len);
+            stg_jb_raw(b, value, value_len);
+        }
+    }
+    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+/* firstEvent / lastEvent: {eventAction: raw message + eventId,
+ * receivedTime, eventTime, action}. */
+static int
+write_marks(storage_t *st, const profile_row_t *p, bool last, jsonbuf_t *b)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_VIEW_MARKS);
+    if (s == NULL)
+        return STORAGE_EIO;
+    /* Exactly the nesting ingest accepts, whatever json-c's default. */
+    struct json_tokener *tok = json_tokener_new_ex(STG_JSON_MAX_DEPTH + 1);
+    if (tok == NULL)
+        abort();
+    sqlite3_bind_int64(s, 1, p->pk);
+    sqlite3_bind_int(s, 2, last);
+    stg_jb_key(b, last ? "lastEvent" : "firstEvent", last ? 9 : 10);
+    stg_jb_open(b, '{');
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char iso[32];
+        const char *raw = (const char *)sqlite3_column_text(s, 5);
+        struct json_object *ev = NULL;
+        if (raw != NULL) {
+            json_tokener_reset(tok);
+            ev = json_tokener_parse_ex(tok, raw, sqlite3_column_bytes(s, 5));
+        }
+        if (ev == NULL || !json_object_is_type(ev, json_type_object)) {
+            json_object_put(ev);
+            ev = json_object_new_object();
+        }
+        json_object_object_add(ev, "eventId", json_object_new_string((const char *)sqlite3_column_text(s, 1)));
+        json_object_object_add(ev, "receivedTime", json_object_new_string(storage_format_time(sqlite3_column_int64(s, 3), iso)));
+        json_object_object_add(ev, "eventTime", json_object_new_string(storage_format_time(sqlite3_column_int64(s, 2), iso)));
+        json_object_object_add(ev, "action", json_object_new_string((const char *)sqlite3_column_text(s, 4)));
+        size_t n;
+        const char *text = json_object_to_json_string_length(ev, JSON_FLAGS, &n);
+        stg_jb_key(b, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+        stg_jb_raw(b, text, n);
+        json_object_put(ev);
+    }
+    stg_jb_close(b, '}');
+    json_tokener_free(tok);
+    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+/* "audiences": [dynamic names], "audiencesStatic": [static names]; rows
+ * come dynamic first. */
+static int
+write_audiences(storage_t *st, const profile_row_t *p, jsonbuf_t *b)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_VIEW_AUDIENCES);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, p->pk);
+    bool in_static = false;
+    stg_jb_key(b, "audiences", 9);
+    stg_jb_open(b, '[');
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_int(s, 1) != 0 && !in_static) {
+            stg_jb_close(b, ']');
+            stg_jb_key(b, "audiencesStatic", 15);
+            stg_jb_open(b, '[');
+            in_static = true;
+        }
+        stg_jb_str(b, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+    }
+    stg_jb_close(b, ']');
+    if (!in_static) {
+        stg_jb_key(b, "audiencesStatic", 15);
+        stg_jb_open(b, '[');
+        stg_jb_close(b, ']');
+    }
+    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int
+write_external_ids(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_VIEW_IDENTITIES);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, p->pk);
+    sqlite3_bind_int64(s, 2, tid);
+    stg_jb_key(b, "externalIds", 11);
+    stg_jb_open(b, '[');
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int type = sqlite3_column_int(s, 0);
+        if (type < 0 || type > STORAGE_ID_EMAIL)
+            continue;
+        stg_jb_open(b, '{');
+        stg_jb_key(b, "type", 4);
+        stg_jb_str(b, id_type_names[type], strlen(id_type_names[type]));
+        stg_jb_key(b, "id", 2);
+        stg_jb_str(b, (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+        stg_jb_close(b, '}');
+    }
+    stg_jb_open(b, '{');
+    stg_jb_key(b, "type", 4);
+    stg_jb_str(b, "id", 2);
+    stg_jb_key(b, "id", 2);
+    stg_jb_str(b, p->uuid, strlen(p->uuid));
+    stg_jb_close(b, '}');
+    stg_jb_close(b, ']');
+    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+/* base64 of "clientId:accountId:id" */
+static void
+write_subscription_id(const storage_tenant_t *t, const profile_row_t *p, jsonbuf_t *b)
+{
+    size_t uuid_len = strlen(p->uuid);
+    size_t n = t->client_len + t->account_len + uuid_len + 2;
+    unsigned char *plain = malloc(n);
+    char *enc = malloc(4 * ((n + 2) / 3) + 1);
+    if (plain == NULL || enc == NULL)
+        abort();
+    memcpy(plain, t->client, t->client_len);
+    plain[t->client_len] = ':';
+    memcpy(plain + t->client_len + 1, t->account, t->account_len);
+    plain[t->client_len + 1 + t->account_len] = ':';
+    memcpy(plain + t->client_len + t->account_len + 2, p->uuid, uuid_len);
+    size_t enc_len = stg_base64(plain, n, enc);
+    stg_jb_key(b, "_subscriptionId", 15);
+    stg_jb_str(b, enc, enc_len);
+    free(plain);
+    free(enc);
+}
+
+static int
+build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const profile_row_t *p, storage_view_t view, jsonbuf_t *b)
+{
+    char *email = NULL;
+    int ret;
+    stg_jb_open(b, '{');
+    if ((ret = write_traits(st, p, reserved[view], view != STORAGE_VIEW_EXTERNAL_IDS, b, &email)) != 0)
+        goto fail;
+    stg_jb_key(b, "id", 2);
+    stg_jb_str(b, p->uuid, strlen(p->uuid));
+    stg_jb_key(b, "externalId", 10);
+    if (p->user_id != NULL)
+        stg_jb_str(b, p->user_id, strlen(p->user_id));
+    else if (email != NULL)
+        stg_jb_raw(b, email, strlen(email));
+    else
+        stg_jb_raw(b, "null", 4);
+
+    switch (view) {
+    case STORAGE_VIEW_TRAITS:
+        /* Computed traits arrive with another issue; the key is part of
+         * the body's shape already. */
+        stg_jb_key(b, "computed", 8);
+        stg_jb_raw(b, "{}", 2);
+        break;
+    case STORAGE_VIEW_METADATA:
+        write_subscription_id(t, p, b);
+        stg_jb_key(b, "createdBy", 9);
+        if (p->created_by != NULL)
+            stg_jb_raw(b, p->created_by, strlen(p->created_by));
+        else
+            stg_jb_raw(b, "null", 4);
+        stg_jb_key(b, "createdTime", 11);
+        stg_jb_time(b, p->created_ms);
+        stg_jb_key(b, "updatedTime", 11);
+        stg_jb_time(b, p->updated_ms);
+        if ((ret = write_marks(st, p, false, b)) != 0 || (ret = write_marks(st, p, true, b)) != 0)
+            goto fail;
+        if ((ret = write_audiences(st, p, b)) != 0)
+            goto fail;
+        stg_jb_key(b, "lastActivityTime", 16);
+        if (p->active)
+            stg_jb_time(b, p->last_ms);
+        else
+            stg_jb_raw(b, "null", 4);
+        break;
+    case STORAGE_VIEW_AUDIENCES:
+        if ((ret = write_audiences(st, p, b)) != 0)
+            goto fail;
+        break;
+    case STORAGE_VIEW_EXTERNAL_IDS:
+        if ((ret = write_external_ids(st, tid, p, b)) != 0)
+            goto fail;
+        break;
+    }
+    stg_jb_close(b, '}');
+fail:
+    free(email);
+    return ret;
+}
+
+/* Opens a read transaction unless one is open (the writer may build a view
+ * inside its own). */
+static int
+read_begin(storage_t *st, bool *began)
+{
+    *began = false;
+    /* Inside the writer's transaction, pending writes must be visible. */
+    if (stg_in_txn(st))
+        return stg_defer_flush(st);
+    sqlite3_stmt *s = stg_stmt(st, S_BEGIN);
+    if (s == NULL)
+        return STORAGE_EIO;
+    int ret = stg_step_done(st, s);
+    *began = ret == 0;
+    return ret;
+}
+
+static int
+read_end(storage_t *st, bool began, int ret)
+{
+    if (!began)
+        return ret;
+    sqlite3_stmt *s = stg_stmt(st, S_COMMIT);
+    int cret = s != NULL ? stg_step_done(st, s) : STORAGE_EIO;
+    if (cret != 0)
+        storage_rollback(st);
+    return ret != 0 ? ret : cret;
+}
+
+static int
+load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, profile_row_t **rows, size_t *n)
+{
+    sqlite3_stmt *s;
+    char *lower = NULL;
+    if (id_type == STORAGE_ID_INTERNAL) {
+        if ((s = stg_stmt(st, S_VIEW_BY_UUID)) == NULL)
+            return STORAGE_EIO;
+        sqlite3_bind_int64(s, 1, tid);
+        stg_bind_text(s, 2, id, id_len);
+    } else {
+        if ((s = stg_stmt(st, S_VIEW_BY_IDENTITY)) == NULL)
+            return STORAGE_EIO;
+        sqlite3_bind_int64(s, 1, tid);
+        sqlite3_bind_int(s, 2, id_type);
+        if (id_type == STORAGE_ID_EMAIL) {
+            /* Emails are stored lower-cased. */
+            if ((lower = malloc(id_len + 1)) == NULL)
+                abort();
+            for (size_t i = 0; i < id_len; i++)
+                lower[i] = (char)tolower((unsigned char)id[i]);
+            id = lower;
+        }
+        stg_bind_text(s, 3, id, id_len);
+    }
+    int ret = collect_rows(st, s, rows, n);
+    free(lower);
+    return ret;
+}
+
+int
+storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                     storage_view_t view, char **body, size_t *len)
+{
+    profile_row_t *rows = NULL;
+    size_t n = 0;
+    int64_t tid;
+    bool began;
+    jsonbuf_t b = {0};
+    *body = NULL;
+    *len = 0;
+    if ((unsigned)id_type > STORAGE_ID_INTERNAL || (unsigned)view > STORAGE_VIEW_EXTERNAL_IDS || id == NULL)
+        return stg_fail(st, STORAGE_EINVAL, "invalid id type or view");
+
+    int ret = read_begin(st, &began);
+    if (ret != 0)
+        return ret;
+    if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
+        goto done;
+    if ((ret = load_profiles(st, tid, id_type, id, id_len, &rows, &n)) != 0)
+        goto done;
+    if (n == 0) {
+        ret = stg_fail(st, STORAGE_ENOTFOUND, "profile not found");
+        goto done;
+    }
+    stg_jb_init(&b, 1024);
+    if (id_type == STORAGE_ID_EMAIL) {
+        stg_jb_open(&b, '{');
+        stg_jb_key(&b, "data", 4);
+        stg_jb_open(&b, '[');
+    }
+    for (size_t i = 0; i < n && ret == 0; i++)
+        ret = build_view(st, tenant, tid, &rows[i], view, &b);
+    if (id_type == STORAGE_ID_EMAIL) {
+        stg_jb_close(&b, ']');
+        stg_jb_close(&b, '}');
+    }
+done:
+    if (ret == STORAGE_ENOTFOUND)
+        stg_fail(st, ret, "profile not found");
+    ret = read_end(st, began, ret);
+    rows_free(rows, n);
+    if (ret != 0) {
+        stg_jb_free(&b);
+        return ret;
+    }
+    *body = b.data;
+    *len = b.len;
+    return 0;
+}
+
+int
+storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, int size, char **body, size_t *len)
+{
+    profile_row_t *rows = NULL;
+    size_t n = 0;
+    int64_t tid = 0;
+    bool began;
+    jsonbuf_t b;
+    *body = NULL;
+    *len = 0;
+    if (from < 0 || size < 1 || size > 100)
+        return stg_fail(st, STORAGE_EINVAL, "from must be >= 0 and size 1..100");
+
+    int ret = read_begin(st, &began);
+    if (ret != 0)
+        return ret;
+    stg_jb_init(&b, 4096);
+    stg_jb_open(&b, '{');
+    stg_jb_key(&b, "data", 4);
+    stg_jb_open(&b, '[');
+    /* A tenant that never sent anything has an empty list, not an error. */
+    ret = stg_tenant_id(st, tenant, false, &tid);
+    if (ret == 0) {
+        sqlite3_stmt *s = stg_stmt(st, S_LIST);
+        if (s == NULL) {
+            ret = STORAGE_EIO;
+            goto done;
+        }
+        sqlite3_bind_int64(s, 1, tid);
+        sqlite3_bind_int(s, 2, size);
+        sqlite3_bind_int64(s, 3, (int64_t)from * size);
+        if ((ret = collect_rows(st, s, &rows, &n)) != 0)
+            goto done;
+        for (size_t i = 0; i < n && ret == 0; i++)
+            ret = build_view(st, tenant, tid, &rows[i], STORAGE_VIEW_TRAITS, &b);
+        if (ret != 0)
+            goto done;
+    } else if (ret != STORAGE_ENOTFOUND) {
+        goto done;
+    }
+    ret = 0;
+    stg_jb_close(&b, ']');
+    stg_jb_key(&b, "from", 4);
+    stg_jb_int(&b, from);
+    stg_jb_key(&b, "size", 4);
+    stg_jb_int(&b, size);
+    stg_jb_close(&b, '}');
+done:
+    ret = read_end(st, began, ret);
+    rows_free(rows, n);
+    if (ret != 0) {
+        stg_jb_free(&b);
+        return ret;
+    }
+    *body = b.data;
+    *len = b.len;
+    return 0;
+}

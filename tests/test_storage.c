@@ -1,0 +1,1634 @@
+/* test_storage.c -- Check suite of storage/: migrations, materialisation of
+ * every message type, identity linking and merges, the JSON views (asserted
+ * on parsed JSON), NDJSON import, tenant isolation, tokens and the time
+ * helpers. Each test works on its own temporary database file. */
+#include <check.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "storage.h"
+#include "testutil.h"
+
+/* 2020-11-19T13:39:17.912Z, the receivedTime of the spec's example. */
+#define NOW 1605793157912LL
+#define NOW_ISO "2020-11-19T13:39:17.912Z"
+
+static storage_tenant_t tenant_a, tenant_b;
+
+static void
+setup_tenants(void)
+{
+    tenant_a = storage_tenant("intilery", "marketing", "MARKETING");
+    tenant_b = storage_tenant("intilery", "sales", "MARKETING");
+}
+
+static storage_t *
+open_db(char **path)
+{
+    storage_t *st = NULL;
+    char err[256] = "";
+    *path = test_tmp_path("profiles.db");
+    int ret = storage_open(&st, *path, 0, err, sizeof(err));
+    ck_assert_msg(ret == 0, "open: %s", err);
+    return st;
+}
+
+static void
+close_db(storage_t *st, char *path)
+{
+    storage_close(st);
+    test_rm_db(path);
+    rmdir(dirname(path));
+    free(path);
+}
+
+static int
+ingest_at(storage_t *st, const storage_tenant_t *t, const char *json, int64_t now)
+{
+    struct json_object *m = json_tokener_parse(json);
+    ck_assert_msg(m != NULL, "bad test JSON: %s", json);
+    char err[256] = "";
+    int ret = storage_ingest_message(st, t, m, "api", now, err, sizeof(err));
+    json_object_put(m);
+    return ret;
+}
+
+static int
+ingest(storage_t *st, const storage_tenant_t *t, const char *json)
+{
+    return ingest_at(st, t, json, NOW);
+}
+
+#define INGEST_OK(st, t, json) ck_assert_int_eq(ingest((st), (t), (json)), 0)
+
+static int
+view_rc(storage_t *st, const storage_tenant_t *t, storage_id_type_t type, const char *id, storage_view_t v,
+        struct json_object **out)
+{
+    char *body = NULL;
+    size_t len = 0;
+    *out = NULL;
+    int ret = storage_profile_view(st, t, type, id, strlen(id), v, &body, &len);
+    if (ret != 0) {
+        ck_assert_ptr_null(body);
+        return ret;
+    }
+    ck_assert_uint_eq(strlen(body), len);
+    /* Views nest a few levels deeper than the messages they contain. */
+    struct json_tokener *tok = json_tokener_new_ex(64);
+    *out = json_tokener_parse_ex(tok, body, (int)len);
+    json_tokener_free(tok);
+    ck_assert_msg(*out != NULL, "view is not JSON: %s", body);
+    free(body);
+    return 0;
+}
+
+static struct json_object *
+view(storage_t *st, const storage_tenant_t *t, storage_id_type_t type, const char *id, storage_view_t v)
+{
+    struct json_object *o;
+    int ret = view_rc(st, t, type, id, v, &o);
+    ck_assert_msg(ret == 0, "view of %s: %d %s", id, ret, storage_errmsg(st));
+    return o;
+}
+
+/* Member at a dotted path ("firstEvent.email_opened.eventId"); NULL when
+ * absent or JSON null. */
+static struct json_object *
+get(struct json_object *o, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *save = NULL;
+    for (char *k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
+        if (o == NULL || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k, &o))
+            return NULL;
+    }
+    return o;
+}
+
+static bool
+has(struct json_object *o, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *dot = strrchr(buf, '.');
+    struct json_object *parent = o;
+    const char *key = buf;
+    if (dot != NULL) {
+        *dot = '\0';
+        parent = get(o, buf);
+        key = dot + 1;
+    }
+    return parent != NULL && json_object_object_get_ex(parent, key, NULL);
+}
+
+static const char *
+gets(struct json_object *o, const char *path)
+{
+    struct json_object *v = get(o, path);
+    return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static int64_t
+geti(struct json_object *o, const char *path)
+{
+    struct json_object *v = get(o, path);
+    ck_assert_msg(v != NULL, "missing %s", path);
+    return json_object_get_int64(v);
+}
+
+static size_t
+alen(struct json_object *o, const char *path)
+{
+    struct json_object *v = get(o, path);
+    ck_assert_msg(v != NULL && json_object_is_type(v, json_type_array), "%s is not an array", path);
+    return json_object_array_length(v);
+}
+
+/* The profile id the userId leads to (copied into out). */
+static void
+profile_id(storage_t *st, const storage_tenant_t *t, storage_id_type_t type, const char *id, char out[64])
+{
+    struct json_object *o = view(st, t, type, id, STORAGE_VIEW_TRAITS);
+    snprintf(out, 64, "%s", gets(o, "id"));
+    json_object_put(o);
+}
+
+static size_t
+list_count(storage_t *st, const storage_tenant_t *t)
+{
+    char *body;
+    size_t len;
+    ck_assert_int_eq(storage_profile_list(st, t, 0, 100, &body, &len), 0);
+    struct json_object *o = json_tokener_parse(body);
+    ck_assert_ptr_nonnull(o);
+    size_t n = alen(o, "data");
+    json_object_put(o);
+    free(body);
+    return n;
+}
+
+/* ---- migrations ---------------------------------------------------------- */
+
+START_TEST(test_migrations)
+{
+    char *path;
+    char err[256] = "";
+    storage_t *st = open_db(&path), *ro = NULL, *again = NULL;
+    ck_assert_int_ge(storage_schema_version(), 1);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"name\":\"Joe\"}}");
+    storage_close(st);
+
+    /* Opening again finds the schema current and the data there. */
+    ck_assert_int_eq(storage_open(&again, path, 0, err, sizeof(err)), 0);
+    ck_assert_int_eq(storage_open(&ro, path, STORAGE_READONLY, err, sizeof(err)), 0);
+    struct json_object *o = view(ro, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "name"), "Joe");
+    json_object_put(o);
+    storage_close(ro);
+    storage_close(again);
+    close_db(NULL, path);
+}
+END_TEST
+
+START_TEST(test_readonly_open_fails_clearly)
+{
+    char err[256] = "";
+    storage_t *st = (storage_t *)0x1;
+    char *path = test_tmp_path("missing.db");
+    ck_assert_int_eq(storage_open(&st, path, STORAGE_READONLY, err, sizeof(err)), STORAGE_EIO);
+    ck_assert_ptr_null(st);
+    ck_assert_msg(strlen(err) > 0, "no message");
+    ck_assert_int_eq(access(path, F_OK), -1); /* not created */
+
+    /* An empty file is an SQLite database without our schema. */
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    err[0] = '\0';
+    ck_assert_int_eq(storage_open(&st, path, STORAGE_READONLY, err, sizeof(err)), STORAGE_EIO);
+    ck_assert_msg(strstr(err, "schema") != NULL, "message: %s", err);
+
+    /* Not a database at all. */
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not an sqlite file\n", f);
+    fclose(f);
+    ck_assert_int_eq(storage_open(&st, path, STORAGE_READONLY, err, sizeof(err)), STORAGE_EIO);
+    ck_assert_int_eq(storage_open(&st, path, 0, err, sizeof(err)), STORAGE_EIO);
+    close_db(NULL, path);
+}
+END_TEST
+
+/* user_version lives at byte 60 of the database header (big-endian). */
+START_TEST(test_newer_schema_refused)
+{
+    char *path, err[256] = "";
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\"}");
+    storage_close(st); /* the last connection checkpoints the WAL away */
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    unsigned char v[4];
+    ck_assert_int_eq(fseek(f, 60, SEEK_SET), 0);
+    ck_assert_uint_eq(fread(v, 1, 4, f), 4);
+    ck_assert_int_eq(v[0] << 24 | v[1] << 16 | v[2] << 8 | v[3], storage_schema_version());
+    int newer = storage_schema_version() + 1;
+    unsigned char nv[4] = {(unsigned char)(newer >> 24), (unsigned char)(newer >> 16), (unsigned char)(newer >> 8),
+                           (unsigned char)newer};
+    ck_assert_int_eq(fseek(f, 60, SEEK_SET), 0);
+    ck_assert_uint_eq(fwrite(nv, 1, 4, f), 4);
+    fclose(f);
+    ck_assert_int_eq(storage_open(&st, path, STORAGE_READONLY, err, sizeof(err)), STORAGE_EIO);
+    ck_assert_msg(strstr(err, "newer") != NULL, "message: %s", err);
+    err[0] = '\0';
+    ck_assert_int_eq(storage_open(&st, path, 0, err, sizeof(err)), STORAGE_EIO);
+    ck_assert_msg(strstr(err, "newer") != NULL, "message: %s", err);
+    close_db(NULL, path);
+}
+END_TEST
+
+START_TEST(test_sync_full_and_readonly_writes_refused)
+{
+    char *path = test_tmp_path("full.db");
+    char err[256] = "";
+    storage_t *st, *ro;
+    ck_assert_int_eq(storage_open(&st, path, STORAGE_SYNC_FULL, err, sizeof(err)), 0);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Signed Up\"}");
+    ck_assert_int_eq(storage_open(&ro, path, STORAGE_READONLY, err, sizeof(err)), 0);
+    ck_assert_int_eq(ingest(ro, &tenant_a, "{\"type\":\"track\",\"userId\":\"u2\",\"event\":\"Signed Up\"}"), STORAGE_EIO);
+    ck_assert_msg(strlen(storage_errmsg(ro)) > 0, "no message");
+    /* Both see the same committed data. */
+    ck_assert_uint_eq(list_count(ro, &tenant_a), 1);
+    storage_close(ro);
+    storage_close(st);
+    close_db(NULL, path);
+}
+END_TEST
+
+/* ---- message types --------------------------------------------------------- */
+
+START_TEST(test_identify_traits_view)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"identify\",\"userId\":\"joe.bloggs@intilery.com\",\"timestamp\":\"2020-11-19T13:37:50.929Z\","
+              "\"traits\":{\"firstName\":\"Joe\",\"lastName\":\"Bloggs\",\"email\":\"joe.bloggs@intilery.com\","
+              "\"id\":\"spoofed\",\"computed\":5,\"marketingPreferences\":{\"channels\":[{\"subscribed\":true,"
+              "\"channel\":\"email\"}]},\"quote\":\"say \\\"hi\\\"\\n\"}}");
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "joe.bloggs@intilery.com", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "firstName"), "Joe");
+    ck_assert_str_eq(gets(o, "lastName"), "Bloggs");
+    ck_assert_str_eq(gets(o, "email"), "joe.bloggs@intilery.com");
+    ck_assert_str_eq(gets(o, "externalId"), "joe.bloggs@intilery.com");
+    ck_assert_str_eq(gets(o, "quote"), "say \"hi\"\n");
+    /* Our id and computed win over traits of those names. */
+    ck_assert_int_eq(strlen(gets(o, "id")), 36);
+    ck_assert_str_ne(gets(o, "id"), "spoofed");
+    ck_assert(json_object_is_type(get(o, "computed"), json_type_object));
+    ck_assert_int_eq(json_object_object_length(get(o, "computed")), 0);
+    ck_assert(json_object_get_boolean(get(json_object_array_get_idx(get(o, "marketingPreferences.channels"), 0), "subscribed")));
+    json_object_put(o);
+
+    /* Metadata: createdBy, times, no events yet. */
+    o = view(st, &tenant_a, STORAGE_ID_USER, "joe.bloggs@intilery.com", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "createdBy.type"), "api");
+    ck_assert_str_eq(gets(o, "createdBy.createdTime"), NOW_ISO);
+    ck_assert_str_eq(gets(o, "createdTime"), NOW_ISO);
+    ck_assert_str_eq(gets(o, "updatedTime"), NOW_ISO);
+    ck_assert(has(o, "lastActivityTime"));
+    ck_assert_ptr_null(get(o, "lastActivityTime"));
+    ck_assert_int_eq(json_object_object_length(get(o, "firstEvent")), 0);
+    ck_assert_int_eq(json_object_object_length(get(o, "lastEvent")), 0);
+    ck_assert_uint_eq(alen(o, "audiences"), 0);
+    ck_assert_uint_eq(alen(o, "audiencesStatic"), 0);
+    ck_assert_str_eq(gets(o, "firstName"), "Joe");
+    json_object_put(o);
+
+    o = view(st, &tenant_a, STORAGE_ID_USER, "joe.bloggs@intilery.com", STORAGE_VIEW_AUDIENCES);
+    ck_assert_str_eq(gets(o, "firstName"), "Joe");
+    ck_assert_uint_eq(alen(o, "audiences"), 0);
+    ck_assert_uint_eq(alen(o, "audiencesStatic"), 0);
+    /* Only the traits view adds "computed": here it is the user's trait. */
+    ck_assert_int_eq(geti(o, "computed"), 5);
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_track_page_screen_events)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Email Opened\",\"messageId\":\"m-1\","
+              "\"timestamp\":\"2020-11-19T13:39:17.380Z\",\"sendType\":\"email\","
+              "\"context\":{\"ip\":\"217.42.6.253\",\"traits\":{\"email\":\"Joe.Bloggs@Intilery.com\"}},"
+              "\"properties\":{\"campaign_id\":\"TRIAL_WELCOME\"}}");
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"page\",\"userId\":\"u1\",\"name\":\"Home\",\"messageId\":\"m-2\","
+              "\"timestamp\":\"2020-11-19T13:40:00Z\",\"properties\":{\"url\":\"https://x.test/\"}}");
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"screen\",\"userId\":\"u1\",\"name\":\"Basket\",\"timestamp\":\"2020-11-19T13:41:00Z\","
+              "\"source\":\"IOS_APP\"}");
+
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
+    /* The spec's shape: raw message + eventId, receivedTime, eventTime, action. */
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.eventId"), "m-1");
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.eventTime"), "2020-11-19T13:39:17.380Z");
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.receivedTime"), NOW_ISO);
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.action"), "track");
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.event"), "Email Opened");
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.sendType"), "email");
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.properties.campaign_id"), "TRIAL_WELCOME");
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.context.ip"), "217.42.6.253");
+    ck_assert_str_eq(gets(o, "firstEvent.page.eventId"), "m-2");
+    ck_assert_str_eq(gets(o, "firstEvent.page.action"), "page");
+    ck_assert_str_eq(gets(o, "firstEvent.page.name"), "Home");
+    ck_assert_str_eq(gets(o, "lastEvent.screen.action"), "screen");
+    ck_assert_str_eq(gets(o, "lastEvent.screen.eventTime"), "2020-11-19T13:41:00.000Z");
+    /* A generated UUID v4 stands in for a missing messageId. */
+    const char *gen = gets(o, "lastEvent.screen.eventId");
+    ck_assert_ptr_nonnull(gen);
+    ck_assert_int_eq(strlen(gen), 36);
+    ck_assert_int_eq(gen[14], '4');
+    ck_assert_str_eq(gets(o, "lastActivityTime"), "2020-11-19T13:41:00.000Z");
+    /* context.traits of a track reach the traits. */
+    ck_assert_str_eq(gets(o, "email"), "Joe.Bloggs@Intilery.com");
+    ck_assert_str_eq(gets(o, "externalId"), "u1");
+    json_object_put(o);
+
+    /* The email (any case) leads to the profile too. */
+    o = view(st, &tenant_a, STORAGE_ID_EMAIL, "JOE.bloggs@intilery.com", STORAGE_VIEW_TRAITS);
+    ck_assert_uint_eq(alen(o, "data"), 1);
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_group_message)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"group\",\"anonymousId\":\"a1\",\"groupId\":\"acme\",\"traits\":{\"name\":\"Acme Ltd\","
+              "\"employees\":42}}");
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_ANONYMOUS, "a1", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "groupId"), "acme");
+    ck_assert_str_eq(gets(o, "group.id"), "acme");
+    ck_assert_str_eq(gets(o, "group.traits.name"), "Acme Ltd");
+    ck_assert_int_eq(geti(o, "group.traits.employees"), 42);
+    /* The group's traits are not the user's. */
+    ck_assert(!has(o, "name"));
+    ck_assert(!has(o, "employees"));
+    /* No userId, no email: externalId is null. */
+    ck_assert(has(o, "externalId"));
+    ck_assert_ptr_null(get(o, "externalId"));
+    json_object_put(o);
+
+    ck_assert_int_eq(ingest(st, &tenant_a, "{\"type\":\"group\",\"anonymousId\":\"a1\"}"), STORAGE_EINVAL);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_traits_newest_wins)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"identify\",\"userId\":\"u1\",\"timestamp\":\"2020-01-02T00:00:00Z\","
+              "\"traits\":{\"plan\":\"pro\",\"city\":\"Leeds\"}}");
+    /* Older: loses on plan, adds a new key. */
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"identify\",\"userId\":\"u1\",\"timestamp\":\"2020-01-01T00:00:00Z\","
+              "\"traits\":{\"plan\":\"free\",\"age\":40}}");
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "plan"), "pro");
+    ck_assert_str_eq(gets(o, "city"), "Leeds");
+    ck_assert_int_eq(geti(o, "age"), 40);
+    json_object_put(o);
+
+    /* Equal timestamp: the later write wins; newer: wins, even with null. */
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"identify\",\"userId\":\"u1\",\"timestamp\":\"2020-01-02T00:00:00Z\",\"traits\":{\"plan\":\"team\"}}");
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"identify\",\"userId\":\"u1\",\"timestamp\":\"2020-01-03T00:00:00+01:00\",\"traits\":{\"city\":null}}");
+    o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "plan"), "team");
+    ck_assert(has(o, "city"));
+    ck_assert_ptr_null(get(o, "city"));
+    json_object_put(o);
+
+    /* context.traits follow the same rule; identify traits win over
+     * context.traits of the same message. */
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"identify\",\"userId\":\"u1\",\"timestamp\":\"2020-01-05T00:00:00Z\","
+              "\"context\":{\"traits\":{\"plan\":\"ctx\",\"lang\":\"en\"}},\"traits\":{\"plan\":\"own\"}}");
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"x\",\"timestamp\":\"2020-01-04T00:00:00Z\","
+              "\"context\":{\"traits\":{\"lang\":\"fr\"}}}");
+    o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "plan"), "own");
+    ck_assert_str_eq(gets(o, "lang"), "en");
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_snake_case_actions)
+{
+    static const struct {
+        const char *event, *action;
+    } cases[] = {
+        {"Email Opened", "email_opened"},
+        {"EmailOpened", "email_opened"},
+        {"email_opened", "email_opened"},
+        {"HTMLParser Loaded", "html_parser_loaded"},
+        {"Order-Completed 2", "order_completed_2"},
+        {"  Signed   Up!  ", "signed_up"},
+        {"Café Visité", "café_visité"},
+    };
+    char *path;
+    storage_t *st = open_db(&path);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "{\"type\":\"track\",\"userId\":\"u%zu\",\"event\":\"%s\"}", i, cases[i].event);
+        INGEST_OK(st, &tenant_a, msg);
+        char uid[16], path_buf[128];
+        snprintf(uid, sizeof(uid), "u%zu", i);
+        struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, uid, STORAGE_VIEW_METADATA);
+        ck_assert_int_eq(json_object_object_length(get(o, "firstEvent")), 1);
+        snprintf(path_buf, sizeof(path_buf), "firstEvent.%s.event", cases[i].action);
+        ck_assert_msg(gets(o, path_buf) != NULL, "%s -> no %s", cases[i].event, cases[i].action);
+        ck_assert_str_eq(gets(o, path_buf), cases[i].event);
+        json_object_put(o);
+    }
+    /* No letters or digits: rejected. */
+    ck_assert_int_eq(ingest(st, &tenant_a, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\" !! \"}"), STORAGE_EINVAL);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_idempotent_message_id)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    const char *m1 = "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Bought\",\"messageId\":\"dup-1\","
+                     "\"timestamp\":\"2020-01-01T00:00:00Z\"}";
+    INGEST_OK(st, &tenant_a, m1);
+    ck_assert_int_eq(ingest(st, &tenant_a, m1), STORAGE_EEXIST);
+    /* Same id, other content and other user: still a duplicate, nothing
+     * stored (no profile created for u2). */
+    ck_assert_int_eq(ingest(st, &tenant_a,
+                            "{\"type\":\"track\",\"userId\":\"u2\",\"event\":\"Bought\",\"messageId\":\"dup-1\","
+                            "\"timestamp\":\"2021-01-01T00:00:00Z\",\"context\":{\"traits\":{\"x\":1}}}"),
+                     STORAGE_EEXIST);
+    struct json_object *o;
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "u2", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+    o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "lastEvent.bought.eventTime"), "2020-01-01T00:00:00.000Z");
+    ck_assert_str_eq(gets(o, "lastActivityTime"), "2020-01-01T00:00:00.000Z");
+    json_object_put(o);
+    ck_assert_uint_eq(list_count(st, &tenant_a), 1);
+
+    /* messageIds are per tenant. */
+    INGEST_OK(st, &tenant_b, m1);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_first_last_per_action)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    static const char *const msgs[] = {
+        "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Email "
+        "Opened\",\"messageId\":\"e2\",\"timestamp\":\"2020-11-02T00:00:00Z\"}",
+        "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Email "
+        "Opened\",\"messageId\":\"e1\",\"timestamp\":\"2020-11-01T00:00:00Z\"}",
+        "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Email "
+        "Opened\",\"messageId\":\"e3\",\"timestamp\":\"2020-11-03T00:00:00Z\"}",
+        /* Same time as e3: the eventId breaks the tie. */
+        "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Email "
+        "Opened\",\"messageId\":\"e0\",\"timestamp\":\"2020-11-03T00:00:00Z\"}",
+        "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Email "
+        "Sent\",\"messageId\":\"s1\",\"timestamp\":\"2020-10-20T13:49:41.697Z\"}",
+    };
+    for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++)
+        INGEST_OK(st, &tenant_a, msgs[i]);
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.eventId"), "e1");
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.eventTime"), "2020-11-01T00:00:00.000Z");
+    ck_assert_str_eq(gets(o, "lastEvent.email_opened.eventId"), "e3");
+    ck_assert_str_eq(gets(o, "firstEvent.email_sent.eventId"), "s1");
+    ck_assert_str_eq(gets(o, "lastEvent.email_sent.eventId"), "s1");
+    ck_assert_str_eq(gets(o, "lastEvent.email_sent.eventTime"), "2020-10-20T13:49:41.697Z");
+    ck_assert_int_eq(json_object_object_length(get(o, "firstEvent")), 2);
+    ck_assert_str_eq(gets(o, "lastActivityTime"), "2020-11-03T00:00:00.000Z");
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_last_activity_time)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    /* No timestamp: the event happened now. */
+    INGEST_OK(st, &tenant_a, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Opened\"}");
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "lastActivityTime"), NOW_ISO);
+    ck_assert_str_eq(gets(o, "firstEvent.opened.eventTime"), NOW_ISO);
+    json_object_put(o);
+    /* An older event and an identify do not move it back. */
+    INGEST_OK(st, &tenant_a, "{\"type\":\"page\",\"userId\":\"u1\",\"timestamp\":\"2019-01-01\"}");
+    ck_assert_int_eq(ingest_at(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}", NOW + 5000), 0);
+    o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "lastActivityTime"), NOW_ISO);
+    ck_assert_str_eq(gets(o, "firstEvent.page.eventTime"), "2019-01-01T00:00:00.000Z");
+    ck_assert_str_eq(gets(o, "updatedTime"), "2020-11-19T13:39:22.912Z");
+    ck_assert_str_eq(gets(o, "createdTime"), NOW_ISO);
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
+
+/* ---- lookups, linking and merges ------------------------------------------- */
+
+START_TEST(test_email_shared_by_two_profiles)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"Shared@Example.com\",\"n\":1}}");
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u2\",\"traits\":{\"email\":\"shared@example.com\",\"n\":2}}");
+    /* u2 was active last: first in the answer. */
+    INGEST_OK(st, &tenant_a, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"x\",\"timestamp\":\"2020-01-01T00:00:00Z\"}");
+    INGEST_OK(st, &tenant_a, "{\"type\":\"track\",\"userId\":\"u2\",\"event\":\"x\",\"timestamp\":\"2020-02-01T00:00:00Z\"}");
+
+    static const storage_view_t views[] = {STORAGE_VIEW_TRAITS, STORAGE_VIEW_METADATA, STORAGE_VIEW_AUDIENCES,
+                                           STORAGE_VIEW_EXTERNAL_IDS};
+    for (size_t v = 0; v < 4; v++) {
+        struct json_object *o = view(st, &tenant_a, STORAGE_ID_EMAIL, "shared@example.com", views[v]);
+        ck_assert_uint_eq(json_object_object_length(o), 1);
+        ck_assert_uint_eq(alen(o, "data"), 2);
+        struct json_object *first = json_object_array_get_idx(get(o, "data"), 0);
+        struct json_object *second = json_object_array_get_idx(get(o, "data"), 1);
+        ck_assert_str_eq(gets(first, "externalId"), "u2");
+        ck_assert_str_eq(gets(second, "externalId"), "u1");
+        ck_assert_str_ne(gets(first, "id"), gets(second, "id"));
+        json_object_put(o);
+    }
+    struct json_object *o;
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_EMAIL, "nobody@example.com", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_lookups_and_external_ids)
+{
+    char *path, id[64], other[64];
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"identify\",\"userId\":\"user-1\",\"anonymousId\":\"anon-1\","
+              "\"traits\":{\"email\":\"Joe@Example.com\"}}");
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "user-1", id);
+    profile_id(st, &tenant_a, STORAGE_ID_ANONYMOUS, "anon-1", other);
+    ck_assert_str_eq(id, other);
+    profile_id(st, &tenant_a, STORAGE_ID_INTERNAL, id, other);
+    ck_assert_str_eq(id, other);
+
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_INTERNAL, id, STORAGE_VIEW_EXTERNAL_IDS);
+    ck_assert_str_eq(gets(o, "id"), id);
+    ck_assert_str_eq(gets(o, "externalId"), "user-1");
+    ck_assert(!has(o, "email")); /* no traits in this view */
+    ck_assert_uint_eq(alen(o, "externalIds"), 4);
+    static const char *const want[][2] = {
+        {"userId", "user-1"}, {"anonymousId", "anon-1"}, {"email", "joe@example.com"}, {"id", NULL}};
+    for (size_t i = 0; i < 4; i++) {
+        struct json_object *e = json_object_array_get_idx(get(o, "externalIds"), i);
+        ck_assert_str_eq(gets(e, "type"), want[i][0]);
+        ck_assert_str_eq(gets(e, "id"), want[i][1] != NULL ? want[i][1] : id);
+    }
+    json_object_put(o);
+
+    /* Lookups are exact on userId / anonymousId. */
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "USER-1", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "anon-1", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_INTERNAL, "00000000-0000-4000-8000-000000000000", STORAGE_VIEW_TRAITS, &o),
+                     STORAGE_ENOTFOUND);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_anonymous_then_identified)
+{
+    char *path, anon_id[64], user_id[64];
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"page\",\"anonymousId\":\"a1\",\"name\":\"Pricing\",\"timestamp\":\"2020-01-01T00:00:00Z\"}");
+    profile_id(st, &tenant_a, STORAGE_ID_ANONYMOUS, "a1", anon_id);
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"identify\",\"anonymousId\":\"a1\",\"userId\":\"u1\",\"timestamp\":\"2020-01-02T00:00:00Z\","
+              "\"traits\":{\"name\":\"Ann\"}}");
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "u1", user_id);
+    ck_assert_str_eq(anon_id, user_id);
+    /* Later messages with only the userId land on the same profile. */
+    INGEST_OK(st, &tenant_a, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Bought\",\"timestamp\":\"2020-01-03T00:00:00Z\"}");
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_ANONYMOUS, "a1", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "id"), anon_id);
+    ck_assert_str_eq(gets(o, "externalId"), "u1");
+    ck_assert_str_eq(gets(o, "name"), "Ann");
+    ck_assert_str_eq(gets(o, "firstEvent.page.name"), "Pricing");
+    ck_assert_str_eq(gets(o, "lastEvent.bought.event"), "Bought");
+    json_object_put(o);
+    ck_assert_uint_eq(list_count(st, &tenant_a), 1);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_alias_merge)
+{
+    char *path, old_id[64], new_id[64], merged[64];
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"identify\",\"userId\":\"old\",\"timestamp\":\"2020-01-01T00:00:00Z\","
+              "\"traits\":{\"plan\":\"free\",\"city\":\"York\"}}");
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"track\",\"userId\":\"old\",\"event\":\"Email Opened\",\"messageId\":\"o1\","
+              "\"timestamp\":\"2020-01-05T00:00:00Z\"}");
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "old", old_id);
+    ck_assert_int_eq(ingest_at(st, &tenant_a,
+                               "{\"type\":\"identify\",\"userId\":\"new\",\"timestamp\":\"2020-02-01T00:00:00Z\","
+                               "\"traits\":{\"plan\":\"pro\",\"email\":\"n@example.com\"}}",
+                               NOW + 1000),
+                     0);
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"track\",\"userId\":\"new\",\"event\":\"Email Opened\",\"messageId\":\"n1\","
+              "\"timestamp\":\"2020-01-03T00:00:00Z\"}");
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "new", new_id);
+    ck_assert_str_ne(old_id, new_id);
+
+    INGEST_OK(st, &tenant_a, "{\"type\":\"alias\",\"previousId\":\"old\",\"userId\":\"new\"}");
+    /* The older profile is kept; both ids reach it. */
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "new", merged);
+    ck_assert_str_eq(merged, old_id);
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "old", merged);
+    ck_assert_str_eq(merged, old_id);
+    struct json_object *o;
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_INTERNAL, new_id, STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+
+    o = view(st, &tenant_a, STORAGE_ID_USER, "new", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "plan"), "pro"); /* newer trait won */
+    ck_assert_str_eq(gets(o, "city"), "York");
+    ck_assert_str_eq(gets(o, "email"), "n@example.com");
+    ck_assert_str_eq(gets(o, "externalId"), "new");
+    ck_assert_str_eq(gets(o, "firstEvent.email_opened.eventId"), "n1");
+    ck_assert_str_eq(gets(o, "lastEvent.email_opened.eventId"), "o1");
+    ck_assert_str_eq(gets(o, "lastActivityTime"), "2020-01-05T00:00:00.000Z");
+    ck_assert_str_eq(gets(o, "createdTime"), NOW_ISO);
+    json_object_put(o);
+    o = view(st, &tenant_a, STORAGE_ID_EMAIL, "n@example.com", STORAGE_VIEW_EXTERNAL_IDS);
+    ck_assert_uint_eq(alen(o, "data"), 1);
+    ck_assert_str_eq(gets(json_object_array_get_idx(get(o, "data"), 0), "id"), old_id);
+    json_object_put(o);
+    ck_assert_uint_eq(list_count(st, &tenant_a), 1);
+
+    /* An alias to an unknown previousId links it. */
+    INGEST_OK(st, &tenant_a, "{\"type\":\"alias\",\"previousId\":\"older\",\"userId\":\"new\"}");
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "older", merged);
+    ck_assert_str_eq(merged, old_id);
+    ck_assert_int_eq(ingest(st, &tenant_a, "{\"type\":\"alias\",\"userId\":\"new\"}"), STORAGE_EINVAL);
+    ck_assert_int_eq(ingest(st, &tenant_a, "{\"type\":\"alias\",\"previousId\":\"x\",\"anonymousId\":\"y\"}"), STORAGE_EINVAL);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_two_known_profiles_merge)
+{
+    char *path, anon_pid[64], user_pid[64], merged[64];
+    storage_t *st = open_db(&path);
+    /* The userId's profile is created first: it is the older one. */
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Signed In\",\"messageId\":\"u-ev\","
+              "\"timestamp\":\"2020-03-01T00:00:00Z\",\"context\":{\"traits\":{\"tier\":\"gold\"}}}");
+    ck_assert_int_eq(ingest_at(st, &tenant_a,
+                               "{\"type\":\"track\",\"anonymousId\":\"a1\",\"event\":\"Viewed\",\"messageId\":\"a-ev\","
+                               "\"timestamp\":\"2020-02-01T00:00:00Z\",\"context\":{\"traits\":{\"device\":\"ios\","
+                               "\"email\":\"a1@example.com\"}}}",
+                               NOW + 10),
+                     0);
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "u1", user_pid);
+    profile_id(st, &tenant_a, STORAGE_ID_ANONYMOUS, "a1", anon_pid);
+    ck_assert_str_ne(user_pid, anon_pid);
+    ck_assert_uint_eq(list_count(st, &tenant_a), 2);
+
+    INGEST_OK(st, &tenant_a,
+              "{\"type\":\"track\",\"userId\":\"u1\",\"anonymousId\":\"a1\",\"event\":\"Signed In\",\"messageId\":\"link\","
+              "\"timestamp\":\"2020-04-01T00:00:00Z\"}");
+    profile_id(st, &tenant_a, STORAGE_ID_ANONYMOUS, "a1", merged);
+    ck_assert_str_eq(merged, user_pid);
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "u1", merged);
+    ck_assert_str_eq(merged, user_pid);
+    ck_assert_uint_eq(list_count(st, &tenant_a), 1);
+    struct json_object *o;
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_INTERNAL, anon_pid, STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+
+    o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "tier"), "gold");
+    ck_assert_str_eq(gets(o, "device"), "ios");
+    ck_assert_str_eq(gets(o, "firstEvent.viewed.eventId"), "a-ev");
+    ck_assert_str_eq(gets(o, "firstEvent.signed_in.eventId"), "u-ev");
+    ck_assert_str_eq(gets(o, "lastEvent.signed_in.eventId"), "link");
+    ck_assert_str_eq(gets(o, "lastActivityTime"), "2020-04-01T00:00:00.000Z");
+    json_object_put(o);
+    o = view(st, &tenant_a, STORAGE_ID_EMAIL, "a1@example.com", STORAGE_VIEW_EXTERNAL_IDS);
+    ck_assert_uint_eq(alen(o, "data"), 1);
+    ck_assert_uint_eq(alen(o, "data"), 1);
+    struct json_object *p = json_object_array_get_idx(get(o, "data"), 0);
+    ck_assert_str_eq(gets(p, "id"), user_pid);
+    ck_assert_uint_eq(json_object_array_length(get(p, "externalIds")), 4); /* userId, anonymousId, email, id */
+    json_object_put(o);
+
+    /* The moved events still count as duplicates in the tenant. */
+    ck_assert_int_eq(
+        ingest(st, &tenant_a, "{\"type\":\"track\",\"anonymousId\":\"zz\",\"event\":\"Viewed\",\"messageId\":\"a-ev\"}"),
+        STORAGE_EEXIST);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_merge_cap)
+{
+    char *path, msg[256], keep[64], pid[64];
+    storage_t *st = open_db(&path);
+    const int n = STORAGE_MERGE_CAP + 2;
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"hub\"}");
+    ck_assert_int_eq(storage_begin(st), 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(msg, sizeof(msg), "{\"type\":\"page\",\"anonymousId\":\"a%d\"}", i);
+        INGEST_OK(st, &tenant_a, msg);
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(msg, sizeof(msg), "{\"type\":\"page\",\"userId\":\"hub\",\"anonymousId\":\"a%d\"}", i);
+        INGEST_OK(st, &tenant_a, msg);
+    }
+    ck_assert_int_eq(storage_commit(st), 0);
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "hub", keep);
+    for (int i = 0; i < n; i++) {
+        char anon[16];
+        snprintf(anon, sizeof(anon), "a%d", i);
+        profile_id(st, &tenant_a, STORAGE_ID_ANONYMOUS, anon, pid);
+        if (i < STORAGE_MERGE_CAP)
+            ck_assert_msg(strcmp(pid, keep) == 0, "a%d not merged", i);
+        else
+            ck_assert_msg(strcmp(pid, keep) != 0, "a%d merged past the cap", i);
+    }
+    ck_assert_uint_eq(list_count(st, &tenant_a), 1 + (size_t)(n - STORAGE_MERGE_CAP));
+    close_db(st, path);
+}
+END_TEST
+
+/* ---- validation ------------------------------------------------------------ */
+
+START_TEST(test_validation_errors_store_nothing)
+{
+    static const struct {
+        const char *json, *field;
+    } bad[] = {
+        {"{\"type\":\"track\",\"event\":\"x\"}", "userId"},
+        {"{\"type\":\"track\",\"userId\":\"\",\"event\":\"x\"}", "userId"},
+        {"{\"type\":\"track\",\"userId\":{\"a\":1},\"event\":\"x\"}", "userId"},
+        {"{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"timestamp\":\"yesterday\"}", "timestamp"},
+        {"{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"timestamp\":\"2020-02-30T00:00:00Z\"}", "timestamp"},
+        {"{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"timestamp\":12345}", "timestamp"},
+        {"{\"type\":\"purchase\",\"userId\":\"u\"}", "type"},
+        {"{\"userId\":\"u\"}", "type"},
+        {"{\"type\":\"track\",\"userId\":\"u\"}", "event"},
+        {"{\"type\":\"identify\",\"userId\":\"u\",\"traits\":[1,2]}", "traits"},
+        {"{\"type\":\"identify\",\"userId\":\"u\",\"context\":{\"traits\":\"x\"}}", "context.traits"},
+        {"{\"type\":\"page\",\"userId\":\"u\",\"name\":7}", "name"},
+        {"[1,2,3]", "message"},
+    };
+    char *path, err[256];
+    const char *field;
+    storage_t *st = open_db(&path);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct json_object *m = json_tokener_parse(bad[i].json);
+        ck_assert_ptr_nonnull(m);
+        field = NULL;
+        err[0] = '\0';
+        ck_assert_int_eq(storage_message_validate(m, &field, err, sizeof(err)), STORAGE_EINVAL);
+        ck_assert_msg(field != NULL && strcmp(field, bad[i].field) == 0, "%s: field %s", bad[i].json, field);
+        ck_assert_msg(strlen(err) > 0, "no reason for %s", bad[i].json);
+        err[0] = '\0';
+        ck_assert_int_eq(storage_ingest_message(st, &tenant_a, m, "api", NOW, err, sizeof(err)), STORAGE_EINVAL);
+        ck_assert_msg(strlen(err) > 0, "no reason for %s", bad[i].json);
+        json_object_put(m);
+    }
+    struct json_object *m = json_tokener_parse("{\"type\":\"track\",\"event\":\"x\"}");
+    storage_ingest_message(st, &tenant_a, m, "api", NOW, err, sizeof(err));
+    ck_assert_str_eq(err, "missing userId or anonymousId");
+    json_object_put(m);
+    m = json_tokener_parse("{\"type\":\"nope\",\"userId\":\"u\"}");
+    storage_ingest_message(st, &tenant_a, m, "api", NOW, err, sizeof(err));
+    ck_assert_str_eq(err, "unknown type");
+    json_object_put(m);
+    m = json_tokener_parse("{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"timestamp\":\"bad\"}");
+    storage_ingest_message(st, &tenant_a, m, "api", NOW, err, sizeof(err));
+    ck_assert_str_eq(err, "invalid timestamp");
+    json_object_put(m);
+
+    /* Over 32 KB. */
+    size_t big = STORAGE_MAX_MESSAGE_BYTES + 100;
+    char *pad = malloc(big + 1);
+    memset(pad, 'x', big);
+    pad[big] = '\0';
+    m = json_tokener_parse("{\"type\":\"track\",\"userId\":\"big\",\"event\":\"x\"}");
+    json_object_object_add(m, "properties", json_object_new_object());
+    json_object_object_add(json_object_object_get(m, "properties"), "pad", json_object_new_string(pad));
+    ck_assert_int_eq(storage_message_validate(m, &field, err, sizeof(err)), STORAGE_EINVAL);
+    ck_assert_str_eq(field, "message");
+    ck_assert_int_eq(storage_ingest_message(st, &tenant_a, m, "api", NOW, err, sizeof(err)), STORAGE_EINVAL);
+    json_object_put(m);
+    free(pad);
+
+    /* Nothing at all was stored. */
+    ck_assert_uint_eq(list_count(st, &tenant_a), 0);
+    /* Good messages validate. */
+    m = json_tokener_parse("{\"type\":\"screen\",\"anonymousId\":\"a\",\"timestamp\":\"2020-01-01T10:00:00.5+02:00\"}");
+    ck_assert_int_eq(storage_message_validate(m, NULL, NULL, 0), 0);
+    json_object_put(m);
+    m = json_tokener_parse("{\"type\":\"identify\",\"userId\":12345}");
+    ck_assert_int_eq(storage_ingest_message(st, &tenant_a, m, "api", NOW, err, sizeof(err)), 0);
+    json_object_put(m);
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "12345", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "externalId"), "12345");
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
+
+/* ---- import ----------------------------------------------------------------- */
+
+static FILE *
+file_with(const char *text)
+{
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    rewind(f);
+    return f;
+}
+
+static char *
+read_all(FILE *f)
+{
+    long n = ftell(f);
+    rewind(f);
+    char *s = calloc(1, (size_t)n + 1);
+    ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    return s;
+}
+
+START_TEST(test_import_ndjson_with_bad_lines)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    FILE *in = file_with("{\"type\":\"identify\",\"userId\":\"i1\",\"traits\":{\"name\":\"One\"}}\n"
+                         "\n"
+                         "{\"type\":\"track\",\"userId\":\"i1\",\"event\":\"Go\",\"messageId\":\"g1\"\n"
+                         "   \r\n"
+                         "{\"type\":\"track\",\"event\":\"Go\"}\n"
+                         "{\"type\":\"track\",\"userId\":\"i2\",\"event\":\"Go\",\"messageId\":\"g2\"}\r\n"
+                         "{\"type\":\"track\",\"userId\":\"i2\",\"event\":\"Go\",\"messageId\":\"g2\"}\n"
+                         "{\"type\":\"track\",\"userId\":\"i3\",\"event\":\"Go\"} trailing\n"
+                         "{'type':'track'}\n"
+                         "{\"type\":\"page\",\"anonymousId\":\"p1\",\"timestamp\":\"2020-01-01\"}");
+    FILE *errout = tmpfile();
+    uint64_t imported = 0, rejected = 0;
+    ck_assert_int_eq(storage_import_ndjson(st, &tenant_a, in, errout, NULL, NOW, &imported, &rejected), STORAGE_EINVAL);
+    ck_assert_uint_eq(imported, 4); /* the duplicate counts as imported */
+    ck_assert_uint_eq(rejected, 4);
+    char *report = read_all(errout);
+    ck_assert_msg(strstr(report, "line 3: invalid JSON") != NULL, "%s", report);
+    ck_assert_msg(strstr(report, "line 5: missing userId or anonymousId") != NULL, "%s", report);
+    ck_assert_msg(strstr(report, "line 8: ") != NULL, "%s", report);
+    ck_assert_msg(strstr(report, "line 9: ") != NULL, "%s", report);
+    ck_assert_msg(strstr(report, "line 6") == NULL && strstr(report, "line 10") == NULL, "%s", report);
+    free(report);
+    fclose(in);
+    fclose(errout);
+
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "i1", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "name"), "One");
+    ck_assert_str_eq(gets(o, "createdBy.type"), "import");
+    json_object_put(o);
+    o = view(st, &tenant_a, STORAGE_ID_USER, "i2", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "firstEvent.go.eventId"), "g2");
+    json_object_put(o);
+    o = view(st, &tenant_a, STORAGE_ID_ANONYMOUS, "p1", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "lastActivityTime"), "2020-01-01T00:00:00.000Z");
+    json_object_put(o);
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "i3", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+
+    /* A clean file returns 0. */
+    in = file_with("{\"type\":\"track\",\"userId\":\"i4\",\"event\":\"Go\"}\n");
+    ck_assert_int_eq(storage_import_ndjson(st, &tenant_a, in, NULL, NULL, NOW, &imported, &rejected), 0);
+    ck_assert_uint_eq(imported, 1);
+    ck_assert_uint_eq(rejected, 0);
+    fclose(in);
+    close_db(st, path);
+}
+END_TEST
+
+/* Enough lines to cross several batch commits and a progress line. */
+START_TEST(test_import_many_lines)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    FILE *in = tmpfile(), *progress = tmpfile();
+    const int users = 50, lines = 100000;
+    for (int i = 0; i < lines; i++) {
+        int u = i / (lines / users);
+        if (i % (lines / users) == 0)
+            fprintf(in, "{\"type\":\"identify\",\"userId\":\"user%d\",\"traits\":{\"email\":\"user%d@example.com\"}}\n", u, u);
+        else
+            fprintf(in,
+                    "{\"type\":\"track\",\"userId\":\"user%d\",\"event\":\"Product Viewed %d\",\"messageId\":\"m%d\","
+                    "\"timestamp\":\"2020-01-01T00:00:%02d.%03dZ\",\"properties\":{\"sku\":\"S%d\"}}\n",
+                    u, i % 3, i, (i / 1000) % 60, i % 1000, i);
+    }
+    rewind(in);
+    uint64_t imported, rejected;
+    ck_assert_int_eq(storage_import_ndjson(st, &tenant_a, in, stderr, progress, NOW, &imported, &rejected), 0);
+    ck_assert_uint_eq(imported, (uint64_t)lines);
+    ck_assert_uint_eq(rejected, 0);
+    char *report = read_all(progress);
+    ck_assert_msg(strstr(report, "100000 lines") != NULL, "%s", report);
+    free(report);
+    fclose(progress);
+    fclose(in);
+    ck_assert_uint_eq(list_count(st, &tenant_a), (size_t)users);
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_EMAIL, "user7@example.com", STORAGE_VIEW_METADATA);
+    ck_assert_uint_eq(alen(o, "data"), 1);
+    ck_assert_int_eq(json_object_object_length(get(json_object_array_get_idx(get(o, "data"), 0), "firstEvent")), 3);
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
+
+/* Strict JSON: what the scanner must refuse, and escapes it must decode. */
+START_TEST(test_import_strict_json_and_escapes)
+{
+    static const char *const bad[] = {
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"n\":01}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"s\":\"\\x\"}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"a\":[1,]}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"bad \xff byte\"}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"over\xc0\xaflong\"}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"tab\there\"}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"n\":NaN}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"u\":\"\\u12\"}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\"}{}",
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"x\",\"t\":tru}",
+        "\"just a string\"",
+    };
+    char *path, text[8192] = "";
+    storage_t *st = open_db(&path);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        strcat(text, bad[i]);
+        strcat(text, "\n");
+    }
+    /* Escaped member names and values; spaces inside stored values; a
+     * numeric userId; a surrogate pair; nesting up to the limit. */
+    strcat(text, "{ \"type\" : \"identify\" , \"user\\u0049d\" : \"u\\u00e9\\ud83d\\ude00\" , \"traits\" : "
+                 "{ \"na\\u006de\" : \"Zo\\u00eb\" , \"list\" : [ 1 , 2 , { \"x\" : null } ] , \"q\\\"k\" : \"a\\/b\" } }\n");
+    for (int depth = 31; depth <= 32; depth++) {
+        /* The message object itself is one level. */
+        strcat(text, "{\"type\":\"track\",\"userId\":777,\"event\":\"Deep\",\"messageId\":\"deep-1\",\"properties\":");
+        for (int i = 0; i < depth - 1; i++)
+            strcat(text, "{\"d\":");
+        strcat(text, "1");
+        for (int i = 0; i < depth; i++)
+            strcat(text, "}");
+        strcat(text, "\n");
+    }
+    FILE *in = file_with(text), *errout = tmpfile();
+    uint64_t imported, rejected;
+    ck_assert_int_eq(storage_import_ndjson(st, &tenant_a, in, errout, NULL, NOW, &imported, &rejected), STORAGE_EINVAL);
+    ck_assert_uint_eq(rejected, sizeof(bad) / sizeof(bad[0]) + 1);
+    ck_assert_uint_eq(imported, 2);
+    char *report = read_all(errout);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) - 1; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "line %zu: invalid JSON", i + 1);
+        ck_assert_msg(strstr(report, want) != NULL, "%s\n%s", want, report);
+    }
+    ck_assert_msg(strstr(report, "must be a JSON object") != NULL, "%s", report);
+    ck_assert_msg(strstr(report, "nested too deeply") != NULL, "%s", report);
+    free(report);
+    fclose(in);
+    fclose(errout);
+
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "u\xc3\xa9\xf0\x9f\x98\x80", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "name"), "Zo\xc3\xab");
+    ck_assert_str_eq(gets(o, "externalId"), "u\xc3\xa9\xf0\x9f\x98\x80");
+    ck_assert_str_eq(gets(o, "q\"k"), "a/b");
+    ck_assert_uint_eq(alen(o, "list"), 3);
+    ck_assert(has(json_object_array_get_idx(get(o, "list"), 2), "x"));
+    json_object_put(o);
+    o = view(st, &tenant_a, STORAGE_ID_USER, "777", STORAGE_VIEW_METADATA);
+    ck_assert_str_eq(gets(o, "firstEvent.deep.eventId"), "deep-1");
+    struct json_object *d = get(o, "firstEvent.deep.properties");
+    for (int i = 0; i < 30; i++)
+        d = get(d, "d");
+    ck_assert_int_eq(json_object_get_int(d), 1);
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
+
+/* Import combines trait, mark and activity writes per batch: with users
+ * interleaved over several batches and out-of-order times, the result must
+ * be what message-by-message newest-wins gives. */
+START_TEST(test_import_batches_keep_newest_wins)
+{
+    enum { LINES = 35000, USERS = 7 };
+    const int64_t base = 1577836800000LL; /* 2020-01-01 */
+    char *path, iso[32];
+    storage_t *st = open_db(&path);
+    FILE *in = tmpfile();
+    int64_t first_t[USERS], last_t[USERS], score_t[USERS];
+    int first_i[USERS], last_i[USERS], score[USERS];
+    for (int u = 0; u < USERS; u++) {
+        first_t[u] = INT64_MAX;
+        last_t[u] = score_t[u] = INT64_MIN;
+    }
+    for (int i = 0; i < LINES; i++) {
+        int u = i % USERS;
+        /* A permutation of times: later lines are not later events. */
+        int64_t t = base + (int64_t)((i * 7919LL) % LINES) * 1000;
+        storage_format_time(t, iso);
+        if (i % 1000 == 3) {
+            fprintf(in, "{\"type\":\"identify\",\"userId\":\"w%d\",\"timestamp\":\"%s\",\"traits\":{\"score\":%d}}\n", u, iso, i);
+            if (t >= score_t[u]) {
+                score_t[u] = t;
+                score[u] = i;
+            }
+            continue;
+        }
+        fprintf(in, "{\"type\":\"track\",\"userId\":\"w%d\",\"event\":\"Ping\",\"messageId\":\"p%06d\",\"timestamp\":\"%s\"}\n", u,
+                i, iso);
+        if (t < first_t[u]) {
+            first_t[u] = t;
+            first_i[u] = i;
+        }
+        if (t > last_t[u]) {
+            last_t[u] = t;
+            last_i[u] = i;
+        }
+    }
+    /* Retries of earlier lines: duplicates, counted as imported. */
+    fprintf(in, "{\"type\":\"track\",\"userId\":\"w1\",\"event\":\"Ping\",\"messageId\":\"p000001\"}\n");
+    rewind(in);
+    uint64_t imported, rejected;
+    ck_assert_int_eq(storage_import_ndjson(st, &tenant_a, in, stderr, NULL, NOW, &imported, &rejected), 0);
+    ck_assert_uint_eq(imported, LINES + 1);
+    fclose(in);
+    for (int u = 0; u < USERS; u++) {
+        char uid[8], want[16];
+        snprintf(uid, sizeof(uid), "w%d", u);
+        struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, uid, STORAGE_VIEW_METADATA);
+        ck_assert_int_eq(geti(o, "score"), score[u]);
+        snprintf(want, sizeof(want), "p%06d", first_i[u]);
+        ck_assert_str_eq(gets(o, "firstEvent.ping.eventId"), want);
+        ck_assert_str_eq(gets(o, "firstEvent.ping.eventTime"), storage_format_time(first_t[u], iso));
+        snprintf(want, sizeof(want), "p%06d", last_i[u]);
+        ck_assert_str_eq(gets(o, "lastEvent.ping.eventId"), want);
+        ck_assert_str_eq(gets(o, "lastActivityTime"), storage_format_time(last_t[u], iso));
+        json_object_put(o);
+    }
+    close_db(st, path);
+}
+END_TEST
+
+/* Drops what legitimately differs between two tenants' copies of a view. */
+static void
+strip_instance_fields(struct json_object *o)
+{
+    json_object_object_del(o, "id");
+    json_object_object_del(o, "_subscriptionId");
+    json_object_object_del(o, "createdBy");
+}
+
+/* The same messages through storage_ingest_message one by one (tenant A)
+ * and through the import (tenant B) give the same profiles. */
+START_TEST(test_import_matches_ingest)
+{
+    static const char *const lines[] = {
+        "{\"type\":\"page\",\"anonymousId\":\"anon-1\",\"messageId\":\"m1\",\"timestamp\":\"2020-05-01T10:00:00Z\","
+        "\"context\":{\"traits\":{\"email\":\"Kim@Example.com\",\"lang\":\"en\"}}}",
+        "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"Signed "
+        "Up\",\"messageId\":\"m2\",\"timestamp\":\"2020-05-01T09:00:00Z\","
+        "\"properties\":{\"plan\":\"trial\"}}",
+        "{\"type\":\"identify\",\"userId\":\"kim\",\"timestamp\":\"2020-05-02T00:00:00Z\",\"traits\":{\"plan\":\"pro\","
+        "\"email\":\"kim@example.com\"}}",
+        "{\"type\":\"identify\",\"userId\":\"kim\",\"timestamp\":\"2020-05-01T00:00:00Z\",\"traits\":{\"plan\":\"old\"}}",
+        "{\"type\":\"track\",\"userId\":\"kim\",\"anonymousId\":\"anon-1\",\"event\":\"Email Opened\",\"messageId\":\"m3\","
+        "\"timestamp\":\"2020-05-03T00:00:00Z\"}",
+        "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"Email "
+        "Opened\",\"messageId\":\"m3\",\"timestamp\":\"2020-06-03T00:00:00Z\"}",
+        "{\"type\":\"group\",\"userId\":\"kim\",\"groupId\":42,\"traits\":{\"name\":\"Acme\"}}",
+        "{\"type\":\"screen\",\"userId\":\"lee\",\"name\":\"Home\",\"messageId\":\"m4\",\"timestamp\":\"2020-05-04T00:00:00."
+        "250Z\"}",
+        "{\"type\":\"alias\",\"previousId\":\"lee\",\"userId\":\"lee2\"}",
+        "{\"type\":\"track\",\"userId\":\"lee2\",\"event\":\"Email "
+        "Opened\",\"messageId\":\"m5\",\"timestamp\":\"2020-05-02T00:00:00Z\"}",
+        "{\"type\":\"alias\",\"previousId\":\"lee2\",\"userId\":\"kim\"}",
+        "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"Email "
+        "Opened\",\"messageId\":\"m6\",\"timestamp\":\"2020-05-03T00:00:00Z\"}",
+    };
+    char *path, text[8192] = "";
+    storage_t *st = open_db(&path);
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        int ret = ingest(st, &tenant_a, lines[i]);
+        ck_assert_msg(ret == 0 || ret == STORAGE_EEXIST, "line %zu: %d", i, ret);
+        strcat(text, lines[i]);
+        strcat(text, "\n");
+    }
+    FILE *in = file_with(text);
+    uint64_t imported, rejected;
+    ck_assert_int_eq(storage_import_ndjson(st, &tenant_b, in, stderr, NULL, NOW, &imported, &rejected), 0);
+    fclose(in);
+    ck_assert_uint_eq(list_count(st, &tenant_a), 1);
+    ck_assert_uint_eq(list_count(st, &tenant_b), 1);
+
+    static const storage_view_t views[] = {STORAGE_VIEW_TRAITS, STORAGE_VIEW_METADATA, STORAGE_VIEW_AUDIENCES};
+    for (size_t v = 0; v < 3; v++) {
+        struct json_object *a = view(st, &tenant_a, STORAGE_ID_USER, "lee", views[v]);
+        struct json_object *b = view(st, &tenant_b, STORAGE_ID_USER, "lee", views[v]);
+        ck_assert_str_eq(gets(a, "externalId"), "kim");
+        strip_instance_fields(a);
+        strip_instance_fields(b);
+        ck_assert_msg(json_object_equal(a, b), "view %zu differs:\n%s\n%s", v, json_object_to_json_string(a),
+                      json_object_to_json_string(b));
+        if (views[v] == STORAGE_VIEW_METADATA) {
+            ck_assert_str_eq(gets(a, "plan"), "pro");
+            ck_assert_str_eq(gets(a, "lang"), "en");
+            ck_assert_str_eq(gets(a, "groupId"), "42");
+            ck_assert_str_eq(gets(a, "firstEvent.email_opened.eventId"), "m5");
+            ck_assert_str_eq(gets(a, "lastEvent.email_opened.eventId"), "m6");
+            ck_assert_str_eq(gets(a, "firstEvent.page.eventId"), "m1");
+            ck_assert_str_eq(gets(a, "lastActivityTime"), "2020-05-04T00:00:00.250Z");
+        }
+        json_object_put(a);
+        json_object_put(b);
+    }
+    struct json_object *a = view(st, &tenant_a, STORAGE_ID_EMAIL, "KIM@example.com", STORAGE_VIEW_EXTERNAL_IDS);
+    struct json_object *b = view(st, &tenant_b, STORAGE_ID_EMAIL, "KIM@example.com", STORAGE_VIEW_EXTERNAL_IDS);
+    struct json_object *pa = json_object_array_get_idx(get(a, "data"), 0), *pb = json_object_array_get_idx(get(b, "data"), 0);
+    /* userId kim, lee, lee2; anonymousId; email; id */
+    ck_assert_uint_eq(json_object_array_length(get(pa, "externalIds")), 6);
+    ck_assert_uint_eq(json_object_array_length(get(pb, "externalIds")), 6);
+    json_object_put(a);
+    json_object_put(b);
+    close_db(st, path);
+}
+END_TEST
+
+/* ---- tenants, list, transactions ------------------------------------------- */
+
+START_TEST(test_tenant_isolation)
+{
+    char *path, id_a[64], id_b[64];
+    storage_t *st = open_db(&path);
+    storage_tenant_t brand2 = storage_tenant("intilery", "marketing", "OTHER");
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"same\",\"traits\":{\"who\":\"A\",\"email\":\"s@x.com\"}}");
+    INGEST_OK(st, &tenant_b, "{\"type\":\"identify\",\"userId\":\"same\",\"traits\":{\"who\":\"B\",\"email\":\"s@x.com\"}}");
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "same", id_a);
+    profile_id(st, &tenant_b, STORAGE_ID_USER, "same", id_b);
+    ck_assert_str_ne(id_a, id_b);
+    struct json_object *o = view(st, &tenant_b, STORAGE_ID_USER, "same", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "who"), "B");
+    json_object_put(o);
+    o = view(st, &tenant_b, STORAGE_ID_EMAIL, "s@x.com", STORAGE_VIEW_TRAITS);
+    ck_assert_uint_eq(alen(o, "data"), 1);
+    ck_assert_str_eq(gets(json_object_array_get_idx(get(o, "data"), 0), "who"), "B");
+    json_object_put(o);
+    /* A's profile id is not visible from B, nor from another brand. */
+    ck_assert_int_eq(view_rc(st, &tenant_b, STORAGE_ID_INTERNAL, id_a, STORAGE_VIEW_METADATA, &o), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(view_rc(st, &brand2, STORAGE_ID_INTERNAL, id_a, STORAGE_VIEW_METADATA, &o), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(view_rc(st, &brand2, STORAGE_ID_USER, "same", STORAGE_VIEW_METADATA, &o), STORAGE_ENOTFOUND);
+    ck_assert_uint_eq(list_count(st, &tenant_a), 1);
+    ck_assert_uint_eq(list_count(st, &tenant_b), 1);
+    ck_assert_uint_eq(list_count(st, &brand2), 0);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_profile_list_paging)
+{
+    char *path, msg[256];
+    storage_t *st = open_db(&path);
+    /* p0..p4 active (p3 most recently), n0, n1 never active. */
+    static const int minute[] = {10, 30, 20, 50, 40};
+    for (int i = 0; i < 5; i++) {
+        snprintf(msg, sizeof(msg),
+                 "{\"type\":\"track\",\"userId\":\"p%d\",\"event\":\"x\",\"timestamp\":\"2020-01-01T00:%02d:00Z\"}", i, minute[i]);
+        INGEST_OK(st, &tenant_a, msg);
+    }
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"n0\"}");
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"n1\"}");
+    static const char *const order[] = {"p3", "p4", "p1", "p2", "p0", "n1", "n0"};
+    for (int from = 0; from < 4; from++) {
+        char *body;
+        size_t len;
+        ck_assert_int_eq(storage_profile_list(st, &tenant_a, from, 2, &body, &len), 0);
+        struct json_object *o = json_tokener_parse(body);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_int_eq(geti(o, "from"), from);
+        ck_assert_int_eq(geti(o, "size"), 2);
+        size_t want = from < 3 ? 2 : 1;
+        ck_assert_uint_eq(alen(o, "data"), want);
+        for (size_t i = 0; i < want; i++) {
+            struct json_object *p = json_object_array_get_idx(get(o, "data"), i);
+            ck_assert_str_eq(gets(p, "externalId"), order[from * 2 + i]);
+            ck_assert(has(p, "computed")); /* traits view */
+        }
+        json_object_put(o);
+        free(body);
+    }
+    char *body = NULL;
+    size_t len;
+    ck_assert_int_eq(storage_profile_list(st, &tenant_a, 9, 2, &body, &len), 0);
+    struct json_object *o = json_tokener_parse(body);
+    ck_assert_uint_eq(alen(o, "data"), 0);
+    json_object_put(o);
+    free(body);
+    ck_assert_int_eq(storage_profile_list(st, &tenant_a, 0, 0, &body, &len), STORAGE_EINVAL);
+    ck_assert_int_eq(storage_profile_list(st, &tenant_a, 0, 101, &body, &len), STORAGE_EINVAL);
+    ck_assert_int_eq(storage_profile_list(st, &tenant_a, -1, 10, &body, &len), STORAGE_EINVAL);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_transactions_and_savepoints)
+{
+    char *path;
+    storage_t *st = open_db(&path);
+    struct json_object *o;
+    ck_assert_int_eq(storage_begin(st), 0);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"kept\"}");
+    ck_assert_int_eq(storage_savepoint(st), 0);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"dropped\"}");
+    ck_assert_int_eq(storage_savepoint_rollback(st), 0);
+    ck_assert_int_eq(storage_savepoint(st), 0);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"released\"}");
+    ck_assert_int_eq(storage_savepoint_release(st), 0);
+    ck_assert_int_eq(storage_commit(st), 0);
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "kept", STORAGE_VIEW_TRAITS, &o), 0);
+    json_object_put(o);
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "released", STORAGE_VIEW_TRAITS, &o), 0);
+    json_object_put(o);
+    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "dropped", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+
+    /* A rolled-back tenant must not leave its id cached: tenant B's rows
+     * must not appear under the rolled-back tenant C. */
+    storage_tenant_t tenant_c = storage_tenant("c", "c", "c");
+    ck_assert_int_eq(storage_begin(st), 0);
+    INGEST_OK(st, &tenant_c, "{\"type\":\"identify\",\"userId\":\"cu\"}");
+    ck_assert_int_eq(storage_rollback(st), 0);
+    ck_assert_int_eq(storage_rollback(st), 0); /* none open: fine */
+    INGEST_OK(st, &tenant_b, "{\"type\":\"identify\",\"userId\":\"bu\"}");
+    INGEST_OK(st, &tenant_c, "{\"type\":\"identify\",\"userId\":\"cu2\"}");
+    ck_assert_uint_eq(list_count(st, &tenant_b), 1);
+    ck_assert_uint_eq(list_count(st, &tenant_c), 1);
+    ck_assert_int_eq(view_rc(st, &tenant_c, STORAGE_ID_USER, "bu", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(view_rc(st, &tenant_c, STORAGE_ID_USER, "cu", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+    close_db(st, path);
+}
+END_TEST
+
+START_TEST(test_readonly_connection_sees_commits)
+{
+    char *path, err[256];
+    storage_t *st = open_db(&path), *ro;
+    ck_assert_int_eq(storage_open(&ro, path, STORAGE_READONLY, err, sizeof(err)), 0);
+    struct json_object *o;
+    ck_assert_int_eq(view_rc(ro, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
+    ck_assert_uint_eq(list_count(ro, &tenant_a), 0);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"v\":1}}");
+    o = view(ro, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_TRAITS);
+    ck_assert_int_eq(geti(o, "v"), 1);
+    json_object_put(o);
+    /* Uncommitted writes stay invisible. */
+    ck_assert_int_eq(storage_begin(st), 0);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"v\":2}}");
+    o = view(ro, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_TRAITS);
+    ck_assert_int_eq(geti(o, "v"), 1);
+    json_object_put(o);
+    ck_assert_int_eq(storage_commit(st), 0);
+    o = view(ro, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_TRAITS);
+    ck_assert_int_eq(geti(o, "v"), 2);
+    json_object_put(o);
+    storage_close(ro);
+    close_db(st, path);
+}
+END_TEST
+
+/* ---- _subscriptionId ------------------------------------------------------- */
+
+static size_t
+base64_decode(const char *in, unsigned char *out)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (; *in && *in != '='; in++) {
+        const char *p = strchr(tbl, *in);
+        ck_assert_ptr_nonnull(p);
+        acc = acc << 6 | (uint32_t)(p - tbl);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+START_TEST(test_subscription_id)
+{
+    char *path, id[64], want[128];
+    unsigned char decoded[256];
+    /* The spec's example decodes to clientId:accountId:uuid. */
+    base64_decode("aW50aWxlcnk6bWFya2V0aW5nOjg3MzA1NWVmLTdmYmYtNDYyNS1iMWNkLTEwYjRlNDc5YjIwZA==", decoded);
+    ck_assert_str_eq((char *)decoded, "intilery:marketing:873055ef-7fbf-4625-b1cd-10b4e479b20d");
+
+    storage_t *st = open_db(&path);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\"}");
+    profile_id(st, &tenant_a, STORAGE_ID_USER, "u1", id);
+    struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
+    const char *sub = gets(o, "_subscriptionId");
+    ck_assert_ptr_nonnull(sub);
+    ck_assert_uint_eq(strlen(sub) % 4, 0);
+    base64_decode(sub, decoded);
+    snprintf(want, sizeof(want), "intilery:marketing:%s", id);
+    ck_assert_str_eq((char *)decoded, want);
+    /* 55 bytes of input: padded with "==", like the spec's example. */
+    ck_assert_uint_eq(strlen(sub), 76);
+    ck_assert_str_eq(sub + 74, "==");
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
+
+/* ---- tokens ----------------------------------------------------------------- */
+
+typedef struct {
+    int seen;
+    int stop_after;
+    char ids[4][32];
+    char brands[4][32];
+    int64_t revoked[4];
+    double rate[4];
+    uint8_t hash0[32];
+} token_seen_t;
+
+static int
+collect_token(void *ctx, const storage_token_row_t *row)
+{
+    token_seen_t *s = ctx;
+    if (s->seen < 4) {
+        snprintf(s->ids[s->seen], 32, "%s", row->id);
+        snprintf(s->brands[s->seen], 32, "%s", row->brand != NULL ? row->brand : "(all)");
+        s->revoked[s->seen] = row->revoked_ms;
+        s->rate[s->seen] = row->rate;
+        if (s->seen == 0)
+            memcpy(s->hash0, row->hash, 32);
+    }
+    s->seen++;
+    return s->stop_after != 0 && s->seen >= s->stop_after ? 7 : 0;
+}
+
+START_TEST(test_tokens)
+{
+    char *path, err[256];
+    storage_t *st = open_db(&path), *ro;
+    uint8_t hash[32];
+    for (int i = 0; i < 32; i++)
+        hash[i] = (uint8_t)(i * 7);
+    int64_t g0, g1, g2, g3;
+    ck_assert_int_eq(storage_token_generation(st, &g0), 0);
+    storage_token_row_t row = {.id = "tok_b",
+                               .hash = hash,
+                               .client = "intilery",
+                               .account = "marketing",
+                               .brand = NULL,
+                               .name = "all brands",
+                               .created_ms = NOW,
+                               .rate = 100,
+                               .burst = 500};
+    ck_assert_int_eq(storage_token_insert(st, &row), 0);
+    ck_assert_int_eq(storage_token_generation(st, &g1), 0);
+    ck_assert_int_ne(g0, g1);
+    row.id = "tok_a";
+    row.brand = "MARKETING";
+    row.name = NULL;
+    row.rate = 0;
+    row.created_ms = NOW + 1;
+    ck_assert_int_eq(storage_token_insert(st, &row), 0);
+    ck_assert_int_eq(storage_token_insert(st, &row), STORAGE_EEXIST);
+    ck_assert_int_eq(storage_token_generation(st, &g2), 0);
+    ck_assert_int_ne(g1, g2);
+
+    ck_assert_int_eq(storage_token_revoke(st, "tok_b", NOW + 99), 0);
+    ck_assert_int_eq(storage_token_revoke(st, "tok_b", NOW + 100), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(storage_token_revoke(st, "nope", NOW), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(storage_token_generation(st, &g3), 0);
+    ck_assert_int_ne(g2, g3);
+
+    /* Creation order, revoked ones included. */
+    token_seen_t seen = {0};
+    ck_assert_int_eq(storage_token_foreach(st, collect_token, &seen), 0);
+    ck_assert_int_eq(seen.seen, 2);
+    ck_assert_str_eq(seen.ids[0], "tok_b");
+    ck_assert_str_eq(seen.brands[0], "(all)");
+    ck_assert_int_eq(seen.revoked[0], NOW + 99);
+    ck_assert(seen.rate[0] == 100.0);
+    ck_assert_int_eq(memcmp(seen.hash0, hash, 32), 0);
+    ck_assert_str_eq(seen.ids[1], "tok_a");
+    ck_assert_str_eq(seen.brands[1], "MARKETING");
+    ck_assert_int_eq(seen.revoked[1], 0);
+
+    token_seen_t stop = {.stop_after = 1};
+    ck_assert_int_eq(storage_token_foreach(st, collect_token, &stop), 7);
+    ck_assert_int_eq(stop.seen, 1);
+
+    /* A read-only connection sees the same generation and rows. */
+    ck_assert_int_eq(storage_open(&ro, path, STORAGE_READONLY, err, sizeof(err)), 0);
+    int64_t gro;
+    ck_assert_int_eq(storage_token_generation(ro, &gro), 0);
+    ck_assert_int_eq(gro, g3);
+    token_seen_t seen_ro = {0};
+    ck_assert_int_eq(storage_token_foreach(ro, collect_token, &seen_ro), 0);
+    ck_assert_int_eq(seen_ro.seen, 2);
+    storage_close(ro);
+    close_db(st, path);
+}
+END_TEST
+
+/* ---- time and uuid helpers --------------------------------------------------- */
+
+static int64_t
+parse(const char *s)
+{
+    int64_t ms = 0;
+    ck_assert_msg(storage_parse_time(s, strlen(s), &ms) == 0, "cannot parse %s", s);
+    return ms;
+}
+
+START_TEST(test_time_parse_format)
+{
+    char out[32];
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        {"2020-11-19T13:39:17.380Z", "2020-11-19T13:39:17.380Z"},
+        {"2006-01-02", "2006-01-02T00:00:00.000Z"},
+        {"2020-11-19T13:39:17Z", "2020-11-19T13:39:17.000Z"},
+        {"2020-11-19T13:39Z", "2020-11-19T13:39:00.000Z"},
+        {"2020-11-19T13:39:17.1Z", "2020-11-19T13:39:17.100Z"},
+        {"2020-11-19T13:39:17.123456789Z", "2020-11-19T13:39:17.123Z"},
+        {"2020-11-19T13:39:17.380+01:00", "2020-11-19T12:39:17.380Z"},
+        {"2020-11-19T13:39:17-0530", "2020-11-19T19:09:17.000Z"},
+        {"2020-11-19T01:00:00+02", "2020-11-18T23:00:00.000Z"},
+        {"2020-11-19 13:39:17", "2020-11-19T13:39:17.000Z"},
+        {"2020-02-29T23:59:59.999z", "2020-02-29T23:59:59.999Z"},
+        {"2000-02-29", "2000-02-29T00:00:00.000Z"},
+        {"1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59.999Z"},
+        {"1970-01-01T00:00:00Z", "1970-01-01T00:00:00.000Z"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int64_t ms = parse(ok[i].in);
+        ck_assert_str_eq(storage_format_time(ms, out), ok[i].out);
+        /* and back */
+        ck_assert_int_eq(parse(out), ms);
+    }
+    ck_assert_int_eq(parse("1970-01-01T00:00:00.000Z"), 0);
+    ck_assert_int_eq(parse("1969-12-31T23:59:59.999Z"), -1);
+    ck_assert_int_eq(parse("2020-11-19T13:39:17.912Z"), NOW);
+
+    static const char *const bad[] = {
+        "",
+        "garbage",
+        "2020",
+        "2020-1-01",
+        "2020-13-01",
+        "2020-00-10",
+        "2019-02-29",
+        "1900-02-29",
+        "2020-04-31",
+        "2020-11-19T",
+        "2020-11-19T25:00:00Z",
+        "2020-11-19T13:60:00Z",
+        "2020-11-19T13:39:61Z",
+        "2020-11-19T13:39:17.Z",
+        "2020-11-19T13:39:17+1",
+        "2020-11-19T13:39:17+24:00",
+        "2020-11-19T13:39:17ZZ",
+        "2020-11-19T13:39:17Z ",
+        "2020-11-19X13:39:17Z",
+        "2020-11-19T13:39:17 UTC",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t ms = 42;
+        ck_assert_msg(storage_parse_time(bad[i], strlen(bad[i]), &ms) == STORAGE_EINVAL, "accepted %s", bad[i]);
+    }
+    /* Length is honoured: no NUL needed. */
+    int64_t ms;
+    ck_assert_int_eq(storage_parse_time("2006-01-02garbage", 10, &ms), 0);
+    ck_assert_str_eq(storage_format_time(ms, out), "2006-01-02T00:00:00.000Z");
+}
+END_TEST
+
+START_TEST(test_uuid_v4)
+{
+    char a[37], b[37];
+    storage_uuid_v4(a);
+    storage_uuid_v4(b);
+    ck_assert_str_ne(a, b);
+    ck_assert_uint_eq(strlen(a), 36);
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            ck_assert_int_eq(a[i], '-');
+        else
+            ck_assert(strchr("0123456789abcdef", a[i]) != NULL);
+    }
+    ck_assert_int_eq(a[14], '4');
+    ck_assert(strchr("89ab", a[19]) != NULL);
+}
+END_TEST
+
+static Suite *
+storage_suite(void)
+{
+    Suite *s = suite_create("storage");
+    TCase *tc = tcase_create("core");
+    tcase_add_unchecked_fixture(tc, setup_tenants, NULL);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_migrations);
+    tcase_add_test(tc, test_readonly_open_fails_clearly);
+    tcase_add_test(tc, test_newer_schema_refused);
+    tcase_add_test(tc, test_sync_full_and_readonly_writes_refused);
+    tcase_add_test(tc, test_identify_traits_view);
+    tcase_add_test(tc, test_track_page_screen_events);
+    tcase_add_test(tc, test_group_message);
+    tcase_add_test(tc, test_traits_newest_wins);
+    tcase_add_test(tc, test_snake_case_actions);
+    tcase_add_test(tc, test_idempotent_message_id);
+    tcase_add_test(tc, test_first_last_per_action);
+    tcase_add_test(tc, test_last_activity_time);
+    tcase_add_test(tc, test_email_shared_by_two_profiles);
+    tcase_add_test(tc, test_lookups_and_external_ids);
+    tcase_add_test(tc, test_anonymous_then_identified);
+    tcase_add_test(tc, test_alias_merge);
+    tcase_add_test(tc, test_two_known_profiles_merge);
+    tcase_add_test(tc, test_merge_cap);
+    tcase_add_test(tc, test_validation_errors_store_nothing);
+    tcase_add_test(tc, test_import_ndjson_with_bad_lines);
+    tcase_add_test(tc, test_import_many_lines);
+    tcase_add_test(tc, test_import_strict_json_and_escapes);
+    tcase_add_test(tc, test_import_batches_keep_newest_wins);
+    tcase_add_test(tc, test_import_matches_ingest);
+    tcase_add_test(tc, test_tenant_isolation);
+    tcase_add_test(tc, test_profile_list_paging);
+    tcase_add_test(tc, test_transactions_and_savepoints);
+    tcase_add_test(tc, test_readonly_connection_sees_commits);
+    tcase_add_test(tc, test_subscription_id);
+    tcase_add_test(tc, test_tokens);
+    tcase_add_test(tc, test_time_parse_format);
+    tcase_add_test(tc, test_uuid_v4);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(storage_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
