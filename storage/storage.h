@@ -174,6 +174,55 @@ int storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_
  * Body {"data":[traits view, ...],"from":F,"size":S}. 0 or STORAGE_EIO. */
 int storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, int size, char **body, size_t *len);
 
+/* ---- events timeline and scroll cursors ------------------------------------
+ * A scroll is a keyset walk over (eventTime, eventId) of the events of the
+ * profile(s) an id leads to, fixed at its start: the profiles (for an email,
+ * every profile with it, merged into one order), the filters, and a snapshot
+ * mark (the highest event rowid then), so events stored later are never in
+ * it and none is returned twice or skipped. Its state lives in a cursor row
+ * (opaque id of 128+ random bits, URL-safe base64; tenant; query; mark;
+ * position; expiry), so a scroll continues after a restart and from any
+ * process sharing the database. Each page is
+ *   {"scrollId":"…","data":[event, …]}
+ * an event being {"id","externalId","email","eventId","eventTime",
+ * "receivedTime","eventAction","clientId","accountId","brandId",
+ * "customerId","userId","source","rawData"} (id/customerId: the profile's
+ * UUID; rawData: the stored message). Every page carries the scrollId, the
+ * last one too; a page shorter than the limit, or empty, is the end.
+ * Cursor writes need a connection opened without STORAGE_READONLY. */
+typedef struct {
+    const char *include; /* comma-separated keys; NULL: every event */
+    size_t include_len;
+    const char *exclude; /* comma-separated keys; NULL: none. Exclude wins. */
+    size_t exclude_len;
+    /* A key matches an event when it equals, case-insensitively, the event's
+     * name (track "event"), its eventAction, or its type ("page",
+     * "screen"). Empty items in the lists are ignored. */
+    int64_t start_ms; /* inclusive; INT64_MIN: no bound */
+    int64_t end_ms;   /* exclusive; INT64_MAX: no bound */
+    int descending;   /* newest first (the API's default) */
+    int limit;        /* 1..100 */
+} storage_event_query_t;
+
+/* Starts a scroll and builds its first page into *body (malloc'd, caller
+ * frees). The cursor expires at now_ms + ttl_ms unless used again.
+ * Returns 0, STORAGE_ENOTFOUND (no such profile), STORAGE_EINVAL (bad
+ * query), STORAGE_EIO / STORAGE_EBUSY. */
+int storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                         const storage_event_query_t *q, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len);
+
+/* The next page of a scroll; moves its position and pushes its expiry to
+ * now_ms + ttl_ms. Returns 0, STORAGE_ENOTFOUND when scroll_id is unknown,
+ * malformed, expired or another tenant's, STORAGE_EIO / STORAGE_EBUSY. */
+int storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len, int64_t now_ms,
+                        int64_t ttl_ms, char **body, size_t *len);
+
+/* Deletes cursors expired at now_ms; *deleted (may be NULL) gets the count. */
+int storage_cursor_sweep(storage_t *st, int64_t now_ms, int64_t *deleted);
+
+/* Number of cursors live at now_ms. */
+int storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live);
+
 /* ---- tokens (rows only: hashing and formats belong to auth/) -------------- */
 typedef struct {
     const char *id;      /* public token id */
