@@ -97,7 +97,10 @@ run_ingest_prepare(job_t *job, storage_t *st)
         used++;
     if (jerr != json_tokener_success || used != len || !json_object_is_type(root, json_type_object)) {
         job_error(job, ERR_INVALID_REQUEST, "The request body must be one JSON object%s%s.",
-                  jerr != json_tokener_success ? ": " : "", jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "");
+                  jerr != json_tokener_success ? ": " : "",
+                  jerr == json_tokener_continue  ? "unexpected end of input"
+                  : jerr != json_tokener_success ? json_tokener_error_desc(jerr)
+                                                 : "");
         goto done;
     }
 
@@ -120,11 +123,12 @@ run_ingest_prepare(job_t *job, storage_t *st)
     }
 
     if (job->kind == INGEST_BATCH) {
-        if (!json_object_object_get_ex(root, "batch", &batch) || !json_object_is_type(batch, json_type_array)) {
+        json_object *list = NULL;
+        if (!json_object_object_get_ex(root, "batch", &list) || !json_object_is_type(list, json_type_array)) {
             job_error(job, ERR_VALIDATION, "batch: expected an array of messages.");
             goto done;
         }
-        json_object_get(batch);
+        batch = json_object_get(list);
     } else {
         json_object *type = NULL;
         if (json_object_object_get_ex(root, "type", &type) &&

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <sys/queue.h>
+#include <check.h>
 #include "testhttp.h"
 
 static void
@@ -338,4 +339,53 @@ test_jget(json_object *root, const char *path)
         path += n + (dot != NULL);
     }
     return cur;
+}
+
+void
+test_token_create(const char *db, const char *client, const char *account, const char *brand, char *out)
+{
+    char *o = NULL;
+    const char *argv[] = {
+        "token", "create", "--db", db, "--client", client, "--account", account, "--name", "test", brand ? "--brand" : NULL,
+        brand,   NULL};
+    if (test_cli(argv, NULL, &o, NULL) != 0 || strncmp(o, "pd_", 3) != 0) {
+        fprintf(stderr, "token create failed: %s\n", o);
+        abort();
+    }
+    o[strcspn(o, "\n")] = '\0';
+    snprintf(out, 128, "%s", o);
+    free(o);
+}
+
+json_object *
+test_get(int port, const char *uri, const char *token, test_resp_t *r)
+{
+    const char *h[] = {"auth-token", token, "content-type", "application/json", NULL};
+    ck_assert_int_eq(test_http(port, "GET", uri, token ? h : NULL, NULL, 0, r), 0);
+    return test_json(r);
+}
+
+json_object *
+test_post(int port, const char *uri, const char *const *headers, const char *body, size_t len, test_resp_t *r)
+{
+    int rc = test_http(port, "POST", uri, headers, body, len, r);
+    ck_assert_msg(rc == 0, "POST %s (%zu bytes): no response", uri, len);
+    return test_json(r);
+}
+
+const char *
+test_jstr(json_object *j, const char *path)
+{
+    json_object *v = test_jget(j, path);
+    return v != NULL ? json_object_get_string(v) : NULL;
+}
+
+void
+test_assert_error(const test_resp_t *r, json_object *j, int status, const char *code)
+{
+    ck_assert_int_eq(r->status, status);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(test_jstr(j, "error.code"), code);
+    ck_assert_ptr_nonnull(test_jget(j, "error.message"));
+    ck_assert_str_eq(test_header(r, "Content-Type"), "application/json; charset=utf-8");
 }

@@ -61,4 +61,21 @@ int test_raw(int port, const char *data, size_t len, int close_early, char *buf,
 /* Path of a JSON value: "a.b.0.c" (numbers index arrays). Borrowed or NULL. */
 json_object *test_jget(json_object *root, const char *path);
 
+/* Creates a token with the CLI (brand NULL: account-wide) into out (128
+ * bytes). Aborts on failure: usable outside tests too. */
+void test_token_create(const char *db, const char *client, const char *account, const char *brand, char *out);
+
+/* GET with an auth-token (NULL: none); the parsed body (caller puts). */
+json_object *test_get(int port, const char *uri, const char *token, test_resp_t *r);
+
+/* POST body with headers (name, value pairs, NULL-ended); parsed body. */
+json_object *test_post(int port, const char *uri, const char *const *headers, const char *body, size_t len, test_resp_t *r);
+
+/* String at a test_jget path, or NULL. */
+const char *test_jstr(json_object *j, const char *path);
+
+/* Asserts (Check) an error answer: status, {"error":{"code","message"}},
+ * the JSON content type. */
+void test_assert_error(const test_resp_t *r, json_object *j, int status, const char *code);
+
 #endif

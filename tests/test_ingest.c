@@ -1,0 +1,466 @@
+/* test_ingest.c -- the Segment-compatible ingestion API over real HTTP:
+ * every route and credential style, gzip, validation (nothing stored),
+ * idempotent messageIds, identity merges, read-your-write, its own rate
+ * limit, and no acknowledged batch lost to kill -9. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <zlib.h>
+#include <openssl/evp.h>
+#include "testhttp.h"
+#include "testutil.h"
+
+#define BASE "/track/intilery/marketing/INGEST/v1"
+
+static test_server_t srv;
+static char *db;
+static char tok[128];      /* intilery/marketing/INGEST */
+static char tok_acct[128]; /* intilery/marketing, every brand */
+
+static int
+post(const char *uri, const char *auth_name, const char *auth_value, const char *body, test_resp_t *r, json_object **j)
+{
+    const char *h[] = {"content-type", "application/json", auth_name, auth_value, NULL};
+    *j = test_post(srv.port, uri, h, body, strlen(body), r);
+    return r->status;
+}
+
+/* POST and expect {"success":true}. */
+static void
+post_ok(const char *uri, const char *auth_name, const char *auth_value, const char *body)
+{
+    test_resp_t r;
+    json_object *j;
+    int status = post(uri, auth_name, auth_value, body, &r, &j);
+    if (status != 200)
+        fprintf(stderr, "POST %s -> %d %s\n", uri, status, r.body);
+    ck_assert_int_eq(status, 200);
+    ck_assert(json_object_get_boolean(test_jget(j, "success")));
+    json_object_put(j);
+    test_resp_free(&r);
+}
+
+static json_object *
+read_view(const char *path, test_resp_t *r)
+{
+    char uri[512];
+    snprintf(uri, sizeof(uri), BASE "/profiles/%s", path);
+    return test_get(srv.port, uri, tok, r);
+}
+
+static void
+assert_trait(const char *path, const char *trait, const char *want)
+{
+    test_resp_t r;
+    json_object *j = read_view(path, &r);
+    ck_assert_msg(r.status == 200, "%s -> %d", path, r.status);
+    ck_assert_str_eq(test_jstr(j, trait), want);
+    json_object_put(j);
+    test_resp_free(&r);
+}
+
+static int
+status_of(const char *path)
+{
+    test_resp_t r;
+    json_object *j = read_view(path, &r);
+    int s = r.status;
+    json_object_put(j);
+    test_resp_free(&r);
+    return s;
+}
+
+static char *
+basic(const char *token)
+{
+    static char out[256];
+    char in[160];
+    int n = snprintf(in, sizeof(in), "%s:", token);
+    strcpy(out, "Basic ");
+    EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)in, n);
+    return out;
+}
+
+START_TEST(test_every_route_with_auth_token)
+{
+    post_ok(BASE "/identify", "auth-token", tok,
+            "{\"userId\":\"r-1\",\"traits\":{\"firstName\":\"Route\",\"email\":\"r1@example.com\"}}");
+    post_ok(BASE "/track", "auth-token", tok, "{\"userId\":\"r-1\",\"event\":\"Email Opened\",\"messageId\":\"r-1-t\"}");
+    post_ok(BASE "/page", "auth-token", tok, "{\"userId\":\"r-1\",\"name\":\"Home\",\"messageId\":\"r-1-p\"}");
+    post_ok(BASE "/screen", "auth-token", tok, "{\"userId\":\"r-1\",\"name\":\"Main\",\"messageId\":\"r-1-s\"}");
+    post_ok(BASE "/group", "auth-token", tok, "{\"userId\":\"r-1\",\"groupId\":\"g-9\",\"traits\":{\"name\":\"Acme\"}}");
+    post_ok(BASE "/alias", "auth-token", tok, "{\"previousId\":\"r-1\",\"userId\":\"r-1b\"}");
+    post_ok(BASE "/batch", "auth-token", tok,
+            "{\"batch\":[{\"type\":\"track\",\"userId\":\"r-1\",\"event\":\"Order Completed\",\"properties\":{\"total\":5}}]}");
+
+    /* read your write: each shows at once */
+    assert_trait("userId:r-1/traits", "firstName", "Route");
+    assert_trait("userId:r-1/traits", "groupId", "g-9");
+    assert_trait("userId:r-1b/traits", "firstName", "Route"); /* alias */
+    test_resp_t r;
+    json_object *j = read_view("userId:r-1/metadata", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(test_jstr(j, "lastEvent.email_opened.eventId"), "r-1-t");
+    ck_assert_str_eq(test_jstr(j, "lastEvent.page.eventId"), "r-1-p");
+    ck_assert_str_eq(test_jstr(j, "lastEvent.screen.eventId"), "r-1-s");
+    ck_assert_ptr_nonnull(test_jget(j, "lastEvent.order_completed"));
+    json_object_put(j);
+    test_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_root_routes_and_credentials)
+{
+    /* HTTP Basic with the token as user name (analytics-node 1.x, 3.1) */
+    post_ok("/v1/identify", "authorization", basic(tok), "{\"userId\":\"c-1\",\"traits\":{\"firstName\":\"Basic\"}}");
+    assert_trait("userId:c-1/traits", "firstName", "Basic");
+    /* writeKey in the body only (analytics-node 2.x-3.0) */
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"writeKey\":\"%s\",\"batch\":[{\"type\":\"identify\",\"userId\":\"c-2\",\"traits\":{\"firstName\":\"Body\"}}]}",
+             tok);
+    post_ok("/v1/batch", NULL, NULL, body);
+    assert_trait("userId:c-2/traits", "firstName", "Body");
+    /* auth-token header on a root route */
+    post_ok("/v1/track", "auth-token", tok, "{\"userId\":\"c-3\",\"event\":\"Signed Up\"}");
+    ck_assert_int_eq(status_of("userId:c-3/traits"), 200);
+
+    test_resp_t r;
+    json_object *j;
+    /* an account-wide token names no brand: refused on root routes */
+    ck_assert_int_eq(post("/v1/track", "auth-token", tok_acct, "{\"userId\":\"c-4\",\"event\":\"X\"}", &r, &j), 400);
+    test_assert_error(&r, j, 400, "invalid_request_error");
+    ck_assert_ptr_nonnull(strstr(test_jstr(j, "error.message"), "brand"));
+    json_object_put(j);
+    test_resp_free(&r);
+    /* ... but fine on the tenant routes of its account */
+    post_ok(BASE "/track", "auth-token", tok_acct, "{\"userId\":\"c-4\",\"event\":\"X\"}");
+
+    ck_assert_int_eq(post("/v1/track", NULL, NULL, "{\"userId\":\"c-5\",\"event\":\"X\"}", &r, &j), 401);
+    test_assert_error(&r, j, 401, "authentication_error");
+    json_object_put(j);
+    test_resp_free(&r);
+    ck_assert_int_eq(post("/v1/batch", NULL, NULL, "{\"writeKey\":\"nope\",\"batch\":[]}", &r, &j), 401);
+    json_object_put(j);
+    test_resp_free(&r);
+    ck_assert_int_eq(
+        post("/v1/track", "authorization", basic("pd_0000000000000000_wrong"), "{\"userId\":\"c\",\"event\":\"X\"}", &r, &j), 401);
+    json_object_put(j);
+    test_resp_free(&r);
+    ck_assert_int_eq(status_of("userId:c-5/traits"), 404);
+}
+END_TEST
+
+static size_t
+gzip_buf(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t n = zs.total_out;
+    deflateEnd(&zs);
+    return n;
+}
+
+START_TEST(test_gzip)
+{
+    const char *body = "{\"batch\":[{\"type\":\"identify\",\"userId\":\"gz-1\",\"traits\":{\"firstName\":\"Zipped\"}}]}";
+    unsigned char z[1024];
+    size_t n = gzip_buf(body, strlen(body), z, sizeof(z));
+    const char *h[] = {"auth-token", tok, "content-encoding", "gzip", NULL};
+    test_resp_t r;
+    json_object *j = test_post(srv.port, BASE "/batch", h, (const char *)z, n, &r);
+    ck_assert_int_eq(r.status, 200);
+    json_object_put(j);
+    test_resp_free(&r);
+    assert_trait("userId:gz-1/traits", "firstName", "Zipped");
+
+    /* small on the wire, over 1 MiB once inflated: 413, nothing stored */
+    size_t big = 2 * 1024 * 1024;
+    char *plain = malloc(big);
+    memset(plain, ' ', big);
+    const char *head = "{\"batch\":[{\"type\":\"identify\",\"userId\":\"gz-2\"}]";
+    memcpy(plain, head, strlen(head));
+    plain[big - 1] = '}';
+    unsigned char *zb = malloc(big);
+    n = gzip_buf(plain, big, zb, big);
+    ck_assert_int_lt((int)n, 1024 * 1024);
+    j = test_post(srv.port, BASE "/batch", h, (const char *)zb, n, &r);
+    test_assert_error(&r, j, 413, "invalid_request_error");
+    json_object_put(j);
+    test_resp_free(&r);
+    ck_assert_int_eq(status_of("userId:gz-2/traits"), 404);
+
+    /* not gzip at all */
+    j = test_post(srv.port, BASE "/batch", h, "{\"batch\":[]}", 12, &r);
+    test_assert_error(&r, j, 400, "invalid_request_error");
+    json_object_put(j);
+    test_resp_free(&r);
+    free(plain);
+    free(zb);
+}
+END_TEST
+
+START_TEST(test_validation_stores_nothing)
+{
+
+    static const struct {
+        const char *body;
+        const char *needle;
+    } bad[] = {
+        {"{\"batch\":[{\"type\":\"identify\",\"userId\":\"v-1\"},{\"type\":\"track\",\"event\":\"X\"}]}", "batch[1]"},
+        {"{\"batch\":[{\"type\":\"identify\",\"userId\":\"v-1\"},{\"type\":\"launch\",\"userId\":\"v-1\"}]}", "batch[1].type"},
+        {"{\"batch\":[{\"type\":\"identify\",\"userId\":\"v-1\"},{\"type\":\"track\",\"userId\":\"v-1\",\"event\":\"X\","
+         "\"timestamp\":\"yesterday\"}]}",
+         "batch[1].timestamp"},
+        {"{\"batch\":{\"type\":\"identify\"}}", "batch"},
+        {"{\"batch\":[{\"type\":\"identify\",\"userId\":\"v-1\"}]", NULL}, /* truncated JSON */
+        {"[1,2]", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        test_resp_t r;
+        json_object *j;
+        int status = post(BASE "/batch", "auth-token", tok, bad[i].body, &r, &j);
+        ck_assert_int_eq(status, 400);
+        ck_assert_ptr_nonnull(j);
+        if (bad[i].needle != NULL) {
+            ck_assert_str_eq(test_jstr(j, "error.code"), "validation_error");
+            ck_assert_msg(strstr(test_jstr(j, "error.message"), bad[i].needle) != NULL, "%s lacks %s",
+                          test_jstr(j, "error.message"), bad[i].needle);
+        } else {
+            ck_assert_str_eq(test_jstr(j, "error.code"), "invalid_request_error");
+        }
+        json_object_put(j);
+        test_resp_free(&r);
+    }
+    ck_assert_int_eq(status_of("userId:v-1/traits"), 404);
+
+    /* one message over 32 KB */
+    size_t n = 40 * 1024;
+    char *body = malloc(n + 200);
+    int k = snprintf(body, 200, "{\"batch\":[{\"type\":\"identify\",\"userId\":\"v-2\",\"traits\":{\"blob\":\"");
+    memset(body + k, 'a', n);
+    strcpy(body + k + n, "\"}}]}");
+    test_resp_t r;
+    json_object *j;
+    ck_assert_int_eq(post(BASE "/batch", "auth-token", tok, body, &r, &j), 400);
+    ck_assert_str_eq(test_jstr(j, "error.code"), "validation_error");
+    json_object_put(j);
+    test_resp_free(&r);
+    free(body);
+    ck_assert_int_eq(status_of("userId:v-2/traits"), 404);
+}
+END_TEST
+
+START_TEST(test_repeated_message_ids)
+{
+    const char *b1 = "{\"batch\":[{\"type\":\"track\",\"userId\":\"d-1\",\"event\":\"Paid\",\"messageId\":\"dup-1\","
+                     "\"timestamp\":\"2021-01-01T00:00:00Z\",\"properties\":{\"n\":1}}]}";
+    const char *b2 = "{\"batch\":[{\"type\":\"track\",\"userId\":\"d-1\",\"event\":\"Paid\",\"messageId\":\"dup-1\","
+                     "\"timestamp\":\"2021-01-02T00:00:00Z\",\"properties\":{\"n\":2}}]}";
+    post_ok(BASE "/batch", "auth-token", tok, b1);
+    post_ok(BASE "/batch", "auth-token", tok, b2); /* a retry: acknowledged, not stored again */
+    post_ok(BASE "/batch", "auth-token", tok, b1);
+    test_resp_t r;
+    json_object *j = read_view("userId:d-1/metadata", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(test_jstr(j, "lastEvent.paid.eventTime"), "2021-01-01T00:00:00.000Z");
+    ck_assert_int_eq(json_object_get_int(test_jget(j, "lastEvent.paid.properties.n")), 1);
+    ck_assert_str_eq(test_jstr(j, "firstEvent.paid.eventId"), "dup-1");
+    json_object_put(j);
+    test_resp_free(&r);
+}
+END_TEST
+
+static void
+profile_id(const char *path, char *out)
+{
+    test_resp_t r;
+    json_object *j = read_view(path, &r);
+    ck_assert_msg(r.status == 200, "%s -> %d", path, r.status);
+    snprintf(out, 64, "%s", test_jstr(j, "id"));
+    json_object_put(j);
+    test_resp_free(&r);
+}
+
+START_TEST(test_merges)
+{
+    char a[64], b[64];
+    /* anonymous, then identified */
+    post_ok(BASE "/page", "auth-token", tok, "{\"anonymousId\":\"m-anon\",\"name\":\"Landing\"}");
+    post_ok(BASE "/identify", "auth-token", tok,
+            "{\"anonymousId\":\"m-anon\",\"userId\":\"m-user\",\"traits\":{\"plan\":\"free\"}}");
+    profile_id("anonymousId:m-anon/traits", a);
+    profile_id("userId:m-user/traits", b);
+    ck_assert_str_eq(a, b);
+    assert_trait("anonymousId:m-anon/traits", "plan", "free");
+
+    /* two known profiles joined by a message carrying both ids */
+    post_ok(BASE "/identify", "auth-token", tok, "{\"anonymousId\":\"j-anon\",\"traits\":{\"colour\":\"red\"}}");
+    post_ok(BASE "/track", "auth-token", tok, "{\"anonymousId\":\"j-anon\",\"event\":\"Browsed\"}");
+    post_ok(BASE "/identify", "auth-token", tok, "{\"userId\":\"j-user\",\"traits\":{\"size\":\"L\"}}");
+    profile_id("anonymousId:j-anon/traits", a);
+    profile_id("userId:j-user/traits", b);
+    ck_assert_str_ne(a, b);
+    post_ok(BASE "/track", "auth-token", tok, "{\"anonymousId\":\"j-anon\",\"userId\":\"j-user\",\"event\":\"Bought\"}");
+    profile_id("anonymousId:j-anon/traits", a);
+    profile_id("userId:j-user/traits", b);
+    ck_assert_str_eq(a, b);
+    assert_trait("userId:j-user/traits", "colour", "red");
+    assert_trait("anonymousId:j-anon/traits", "size", "L");
+    test_resp_t r;
+    json_object *j = read_view("userId:j-user/metadata", &r);
+    ck_assert_ptr_nonnull(test_jget(j, "lastEvent.browsed"));
+    ck_assert_ptr_nonnull(test_jget(j, "lastEvent.bought"));
+    json_object_put(j);
+    test_resp_free(&r);
+
+    /* alias: previousId -> userId */
+    post_ok(BASE "/identify", "auth-token", tok, "{\"userId\":\"old-login\",\"traits\":{\"tier\":\"gold\"}}");
+    post_ok(BASE "/identify", "auth-token", tok, "{\"userId\":\"new-login\",\"traits\":{\"city\":\"Leeds\"}}");
+    post_ok(BASE "/alias", "auth-token", tok, "{\"previousId\":\"old-login\",\"userId\":\"new-login\"}");
+    profile_id("userId:old-login/traits", a);
+    profile_id("userId:new-login/traits", b);
+    ck_assert_str_eq(a, b);
+    assert_trait("userId:new-login/traits", "tier", "gold");
+    assert_trait("userId:old-login/traits", "city", "Leeds");
+}
+END_TEST
+
+/* Ingestion has its own bucket: exhausting it leaves reads alone. */
+START_TEST(test_ingest_rate_limit)
+{
+    test_server_t s2;
+    char t2[128];
+    test_token_create(db, "intilery", "marketing", "INGEST", t2);
+    const char *extra[] = {"--ingest-rate", "0.5", "--ingest-burst", "3", NULL};
+    test_server_start(&s2, db, extra);
+    const char *h[] = {"auth-token", t2, NULL};
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 5; i++) {
+        test_resp_t r;
+        json_object *j = test_post(s2.port, BASE "/track", h, "{\"userId\":\"rl\",\"event\":\"X\"}", 27, &r);
+        if (r.status == 200)
+            ok++;
+        if (r.status == 429) {
+            limited++;
+            test_assert_error(&r, j, 429, "rate_limit_error");
+            ck_assert_int_ge(atoi(test_header(&r, "Retry-After")), 1);
+            ck_assert_str_eq(test_header(&r, "X-RateLimit-Limit"), "3");
+        }
+        json_object_put(j);
+        test_resp_free(&r);
+    }
+    ck_assert_int_eq(ok, 3);
+    ck_assert_int_eq(limited, 2);
+    test_resp_t r;
+    json_object *j = test_get(s2.port, BASE "/profiles/userId:rl/traits", t2, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(test_header(&r, "X-RateLimit-Limit"), "500");
+    json_object_put(j);
+    test_resp_free(&r);
+    test_server_stop(&s2);
+}
+END_TEST
+
+/* kill -9 while batches stream in: every acknowledged one survives. */
+START_TEST(test_kill9_loses_nothing_acknowledged)
+{
+    char *db2 = test_tmp_path("kill9.db");
+    char t2[128];
+    const char *imp[] = {"import", "--db", db2, "--client", "intilery", "--account", "marketing", "--brand", "INGEST", "-", NULL};
+    ck_assert_int_eq(test_cli(imp, NULL, NULL, NULL), 0);
+    test_token_create(db2, "intilery", "marketing", "INGEST", t2);
+    test_server_t s2;
+    test_server_start(&s2, db2, NULL);
+    const char *h[] = {"auth-token", t2, NULL};
+    pid_t killer = fork();
+    if (killer == 0) {
+        usleep(300000);
+        kill(s2.pid, SIGKILL);
+        _exit(0);
+    }
+    int acked = 0;
+    for (int i = 0; i < 100000; i++) {
+        char body[4096];
+        int n =
+            snprintf(body, sizeof(body), "{\"batch\":[{\"type\":\"identify\",\"userId\":\"k-%d\",\"traits\":{\"n\":\"%d\"}}", i, i);
+        for (int e = 0; e < 20; e++)
+            n += snprintf(body + n, sizeof(body) - (size_t)n,
+                          ",{\"type\":\"track\",\"userId\":\"k-%d\",\"event\":\"E\",\"messageId\":\"k-%d-%d\"}", i, i, e);
+        n += snprintf(body + n, sizeof(body) - (size_t)n, "]}");
+        test_resp_t r;
+        if (test_http(s2.port, "POST", BASE "/batch", h, body, (size_t)n, &r) != 0 || r.status != 200) {
+            test_resp_free(&r);
+            break;
+        }
+        test_resp_free(&r);
+        acked = i + 1;
+    }
+    waitpid(killer, NULL, 0);
+    waitpid(s2.pid, NULL, 0);
+    ck_assert_int_gt(acked, 5);
+
+    test_server_start(&s2, db2, NULL);
+    for (int i = 0; i < acked; i++) {
+        char uri[256];
+        snprintf(uri, sizeof(uri), BASE "/profiles/userId:k-%d/traits", i);
+        test_resp_t r;
+        json_object *j = test_get(s2.port, uri, t2, &r);
+        ck_assert_msg(r.status == 200, "acknowledged batch %d of %d lost", i, acked);
+        json_object_put(j);
+        test_resp_free(&r);
+    }
+    test_server_stop(&s2);
+    test_rm_db(db2);
+    free(db2);
+}
+END_TEST
+
+static Suite *
+ingest_suite(void)
+{
+    Suite *s = suite_create("ingest");
+    TCase *tc = tcase_create("ingest");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_every_route_with_auth_token);
+    tcase_add_test(tc, test_root_routes_and_credentials);
+    tcase_add_test(tc, test_gzip);
+    tcase_add_test(tc, test_validation_stores_nothing);
+    tcase_add_test(tc, test_repeated_message_ids);
+    tcase_add_test(tc, test_merges);
+    tcase_add_test(tc, test_ingest_rate_limit);
+    tcase_add_test(tc, test_kill9_loses_nothing_acknowledged);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    db = test_tmp_path("ingest.db");
+    const char *imp[] = {"import", "--db", db, "--client", "intilery", "--account", "marketing", "--brand", "INGEST", "-", NULL};
+    if (test_cli(imp, NULL, NULL, NULL) != 0)
+        return 1;
+    test_token_create(db, "intilery", "marketing", "INGEST", tok);
+    test_token_create(db, "intilery", "marketing", NULL, tok_acct);
+    const char *extra[] = {"--threads", "2", "--workers", "2", NULL};
+    test_server_start(&srv, db, extra);
+    SRunner *sr = srunner_create(ingest_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    test_server_stop(&srv);
+    test_rm_db(db);
+    free(db);
+    return failed == 0 ? 0 : 1;
+}
