@@ -4,6 +4,9 @@
 set -e
 PKGS="build-essential cmake pkg-config libh2o-evloop-dev libsqlite3-dev libjson-c-dev libevent-dev check libssl-dev zlib1g-dev sqlite3 curl"
 [ -n "$PROFILED_EXTRA_PKGS" ] && PKGS="$PKGS $PROFILED_EXTRA_PKGS"
+# the real-client ingestion test runs @segment/analytics-node under Node.js
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -23,6 +23,7 @@ typedef struct {
     char *sync; /* "normal" or "full" */
     double ingest_rate;
     int ingest_burst;
+    int scroll_ttl; /* seconds a scroll cursor lives unused */
 } config_t;
 
 /* Fills cfg from the defaults, then PROFILED_* environment variables, then

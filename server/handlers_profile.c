@@ -38,35 +38,42 @@ run_profile_view(job_t *job, storage_t *st)
         job_fail(job, rc, rc == STORAGE_ENOTFOUND ? "Profile was not found." : NULL);
 }
 
-void
-handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+int
+parse_profile_id(h2o_req_t *req, reqctx_t *rc, h2o_iovec_t pid, int *type, h2o_iovec_t *id)
 {
-    h2o_iovec_t pid = params[3];
     const char *colon = memchr(pid.base, ':', pid.len);
     if (colon == NULL || colon == pid.base || colon == pid.base + pid.len - 1) {
         respond_error(req, rc, ERR_VALIDATION, "ProfileID must be in format of id_type:id");
-        return;
+        return -1;
     }
     size_t tlen = (size_t)(colon - pid.base);
-    int type = -1;
+    *type = -1;
     for (size_t i = 0; i < sizeof(id_types) / sizeof(id_types[0]); i++)
         if (strlen(id_types[i].name) == tlen && memcmp(id_types[i].name, pid.base, tlen) == 0)
-            type = (int)id_types[i].type;
-    if (type < 0) {
+            *type = (int)id_types[i].type;
+    if (*type < 0) {
         respond_error(req, rc, ERR_VALIDATION, "Unknown idType '%.*s': expected userId, email, anonymousId or id.", (int)tlen,
                       pid.base);
-        return;
+        return -1;
     }
-    const char *id = colon + 1;
-    size_t id_len = pid.len - tlen - 1;
-    job_t *job = job_new(req, rc, run_profile_view, &rc->tenant, id, id_len);
+    *id = h2o_iovec_init(colon + 1, pid.len - tlen - 1);
+    return 0;
+}
+
+void
+handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    int type;
+    h2o_iovec_t id;
+    if (parse_profile_id(req, rc, params[3], &type, &id) != 0)
+        return;
+    job_t *job = job_new(req, rc, run_profile_view, &rc->tenant, id.base, id.len);
     job->id_type = type;
     job->view = rc->route->arg;
     job_submit(job);
 }
 
-/* Parses a non-negative decimal integer within [min, max]. */
-static int
+int
 parse_int(h2o_iovec_t v, long min, long max, int *out)
 {
     if (v.len == 0 || v.len > 10)

@@ -30,6 +30,7 @@ job_free(job_t *job)
         h2o_timeout_unlink(&job->deadline);
     free(job->strings);
     free(job->tenant_strings);
+    free(job->extra);
     free(job->payload);
     if (job->batch != NULL)
         json_object_put(job->batch);
@@ -266,7 +267,7 @@ pool_new(server_t *srv, int workers, int capacity, char *errbuf, size_t errlen)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     for (int i = 0; i < workers; i++)
-        if (storage_open(&p->conns[i], srv->cfg.db, STORAGE_READONLY, errbuf, errlen) != 0)
+        if (storage_open(&p->conns[i], srv->cfg.db, 0, errbuf, errlen) != 0)
             goto fail;
         else
             p->nconns++;

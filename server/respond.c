@@ -141,7 +141,7 @@ respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ..
     json_object_object_add(err, "message", json_object_new_string(text));
     json_object_object_add(root, "error", err);
     size_t len;
-    const char *s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
+    const char *s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     char *body = malloc(len + 1);
     if (body == NULL)
         abort();

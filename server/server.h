@@ -133,6 +133,8 @@ struct job {
     int id_type;
     int view;
     int from, size;
+    storage_event_query_t events; /* its include/exclude point into extra */
+    char *extra;
     /* ingestion */
     char *payload; /* copy of the request body */
     size_t payload_len;
@@ -237,6 +239,14 @@ void handle_health(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+
+/* Splits "{idType}:{id}" (decoded); answers 400 and returns -1 when it is
+ * malformed or the idType unknown. */
+int parse_profile_id(h2o_req_t *req, reqctx_t *rc, h2o_iovec_t pid, int *type, h2o_iovec_t *id);
+
+/* Parses a decimal integer within [min, max]: 0, or -1. */
+int parse_int(h2o_iovec_t v, long min, long max, int *out);
 
 /* Finds a query parameter in req's query string, decoded into req->pool.
  * Returns 1 and *value, or 0 when absent. */

@@ -2,13 +2,16 @@
  * server. Ingest jobs queued while a commit runs are committed together in
  * the next transaction (group commit), each inside its own savepoint so one
  * failing request rolls back alone. A job is answered only after COMMIT. */
+#include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include "server.h"
 
 #define WRITER_QUEUE_MAX 4096
 #define WRITER_GROUP_MAX 256
+#define SWEEP_INTERVAL_S 10
 
 struct writer {
     server_t *srv;
@@ -100,14 +103,34 @@ commit_group(writer_t *w, job_t *group)
     }
 }
 
+/* Deletes expired scroll cursors (the writer is the idle connection that
+ * may write; any process sharing the file may sweep). */
+static void
+sweep(writer_t *w)
+{
+    int64_t deleted = 0;
+    if (storage_cursor_sweep(w->st, now_wall_ms(), &deleted) != 0)
+        fprintf(stderr, "profiled: writer: cursor sweep failed: %s\n", storage_errmsg(w->st));
+}
+
 static void *
 writer_main(void *arg)
 {
     writer_t *w = arg;
+    struct timespec next_sweep;
+    clock_gettime(CLOCK_REALTIME, &next_sweep);
+    next_sweep.tv_sec += SWEEP_INTERVAL_S;
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (w->count == 0 && !w->stop)
-            pthread_cond_wait(&w->cv, &w->mu);
+        while (w->count == 0 && !w->stop) {
+            if (pthread_cond_timedwait(&w->cv, &w->mu, &next_sweep) == ETIMEDOUT) {
+                pthread_mutex_unlock(&w->mu);
+                sweep(w);
+                clock_gettime(CLOCK_REALTIME, &next_sweep);
+                next_sweep.tv_sec += SWEEP_INTERVAL_S;
+                pthread_mutex_lock(&w->mu);
+            }
+        }
         if (w->count == 0 && w->stop) {
             pthread_mutex_unlock(&w->mu);
             return NULL;

@@ -106,6 +106,22 @@ static const char *const migrations[] = {
     "  UPDATE meta SET value = value + 1 WHERE key = 'token_generation'; END;"
     "CREATE TRIGGER tokens_gen_delete AFTER DELETE ON tokens BEGIN"
     "  UPDATE meta SET value = value + 1 WHERE key = 'token_generation'; END;",
+
+    /* 2: scroll cursors of the events timeline. query is JSON: {"p": [profile
+     * pks], "i"/"x": [lower-cased include/exclude keys] or null, "s"/"e":
+     * start/end ms or null, "d": descending, "l": limit}. mark is the highest
+     * event rowid when the scroll began; (pos_time_ms, pos_event_id) the last
+     * event returned, NULL before the first. */
+    "CREATE TABLE cursors("
+    "  id TEXT PRIMARY KEY,"
+    "  tenant_id INTEGER NOT NULL,"
+    "  query TEXT NOT NULL,"
+    "  mark INTEGER NOT NULL,"
+    "  pos_time_ms INTEGER,"
+    "  pos_event_id TEXT,"
+    "  expires_ms INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX cursors_expiry ON cursors(expires_ms);",
 };
 
 int

@@ -18,6 +18,23 @@
 #define FIRST_EARLIER "(excluded.first_time_ms, excluded.first_event_id) < (event_marks.first_time_ms, event_marks.first_event_id)"
 #define LAST_LATER "(excluded.last_time_ms, excluded.last_event_id) > (event_marks.last_time_ms, event_marks.last_event_id)"
 
+/* A scroll's page from one profile: ?1 profile, ?2/?3 start/end, ?4 the
+ * snapshot mark, ?5 limit, ?6/?7 include/exclude (JSON arrays of lower-cased
+ * keys, NULL: no filter), ?8/?9 the position. Each statement walks
+ * events_profile_time from the position, so a page costs the same wherever
+ * it is in the scroll; the key lists are read once per run (IN on an
+ * uncorrelated subquery). The NEXT ones drop the bound the position already
+ * implies, so the planner seeks on the position. */
+#define EVENTS_SELECT                                                                                                              \
+    "SELECT e.event_id, e.event_time_ms, e.received_ms, e.event_action, e.source, e.raw FROM events e"                             \
+    " WHERE e.profile_pk = ?1 AND e.pk <= ?4"
+#define EVENT_KEY_IN(p)                                                                                                            \
+    "(coalesce(lower(e.event_name), '') IN (SELECT value FROM json_each(" p "))"                                                   \
+    " OR lower(e.event_action) IN (SELECT value FROM json_each(" p ")) OR e.type IN (SELECT value FROM json_each(" p ")))"
+#define EVENTS_FILTER " AND (?6 IS NULL OR " EVENT_KEY_IN("?6") ") AND (?7 IS NULL OR NOT " EVENT_KEY_IN("?7") ")"
+#define EVENTS_ASC " ORDER BY e.event_time_ms, e.event_id LIMIT ?5"
+#define EVENTS_DESC " ORDER BY e.event_time_ms DESC, e.event_id DESC LIMIT ?5"
+
 #define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
 
 const char *const stg_stmt_sql[S_COUNT] = {
@@ -110,4 +127,29 @@ const char *const stg_stmt_sql[S_COUNT] = {
     [S_TOKEN_ALL] = "SELECT id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst FROM tokens"
                     " ORDER BY rowid",
     [S_TOKEN_GENERATION] = "SELECT value FROM meta WHERE key = 'token_generation'",
+
+    [S_EVENTS_ASC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= ?2 AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_ASC,
+    [S_EVENTS_ASC_NEXT] =
+        EVENTS_SELECT " AND (e.event_time_ms, e.event_id) > (?8, ?9) AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_ASC,
+    [S_EVENTS_DESC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= ?2 AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_DESC,
+    [S_EVENTS_DESC_NEXT] =
+        EVENTS_SELECT " AND (e.event_time_ms, e.event_id) < (?8, ?9) AND e.event_time_ms >= ?2" EVENTS_FILTER EVENTS_DESC,
+    /* Rowids only grow (events are never deleted): everything stored after
+     * this has a larger pk. */
+    [S_EVENTS_MARK] = "SELECT coalesce(max(pk), 0) FROM events",
+    /* The profiles of a scroll (?1: JSON array of pks) with what each event
+     * shows of them; one merged away since is simply gone. */
+    [S_EVENTS_PROFILES] = "SELECT p.pk, p.uuid, p.user_id,"
+                          " (SELECT t.value FROM traits t WHERE t.profile_pk = p.pk AND t.key = 'email')"
+                          " FROM json_each(?1) j CROSS JOIN profiles p ON p.pk = j.value WHERE p.tenant_id = ?2 ORDER BY j.key",
+
+    [S_CURSOR_ADD] = "INSERT INTO cursors(id, tenant_id, query, mark, pos_time_ms, pos_event_id, expires_ms, created_ms)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_CURSOR_GET] = "SELECT tenant_id, mark, pos_time_ms, pos_event_id, expires_ms, json_extract(query, '$.p'),"
+                     " json_extract(query, '$.i'), json_extract(query, '$.x'), json_extract(query, '$.s'),"
+                     " json_extract(query, '$.e'), json_extract(query, '$.d'), json_extract(query, '$.l')"
+                     " FROM cursors WHERE id = ?1",
+    [S_CURSOR_MOVE] = "UPDATE cursors SET pos_time_ms = ?2, pos_event_id = ?3, expires_ms = ?4 WHERE id = ?1",
+    [S_CURSOR_SWEEP] = "DELETE FROM cursors WHERE expires_ms <= ?1",
+    [S_CURSOR_COUNT] = "SELECT count(*) FROM cursors WHERE expires_ms > ?1",
 };

@@ -55,6 +55,17 @@ enum stmt_id {
     S_TOKEN_REVOKE,
     S_TOKEN_ALL,
     S_TOKEN_GENERATION,
+    S_EVENTS_ASC_FIRST,
+    S_EVENTS_ASC_NEXT,
+    S_EVENTS_DESC_FIRST,
+    S_EVENTS_DESC_NEXT,
+    S_EVENTS_MARK,
+    S_EVENTS_PROFILES,
+    S_CURSOR_ADD,
+    S_CURSOR_GET,
+    S_CURSOR_MOVE,
+    S_CURSOR_SWEEP,
+    S_CURSOR_COUNT,
     S_COUNT
 };
 
@@ -155,6 +166,11 @@ void stg_jb_int(jsonbuf_t *b, int64_t v);
 void stg_jb_time(jsonbuf_t *b, int64_t ms); /* ISO string */
 void stg_jb_open(jsonbuf_t *b, char c);     /* '{' or '[' as a value */
 void stg_jb_close(jsonbuf_t *b, char c);
+
+/* The "externalId" member of a profile (views.c): its userId, else its
+ * email trait (email: that trait's JSON text, a string), else null. Shared
+ * by the views and the events timeline. */
+void stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, const char *email, size_t email_len);
 
 /* ---- text helpers (timeutil.c) ---- */
 /* The dedup key of an eventId: a 47-bit hash (see the events table). */

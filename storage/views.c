@@ -275,6 +275,18 @@ write_subscription_id(const storage_tenant_t *t, const profile_row_t *p, jsonbuf
     free(enc);
 }
 
+void
+stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, const char *email, size_t email_len)
+{
+    stg_jb_key(b, "externalId", 10);
+    if (user_id != NULL)
+        stg_jb_str(b, user_id, user_id_len);
+    else if (email != NULL)
+        stg_jb_raw(b, email, email_len);
+    else
+        stg_jb_raw(b, "null", 4);
+}
+
 static int
 build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const profile_row_t *p, storage_view_t view, jsonbuf_t *b)
 {
@@ -285,13 +297,7 @@ build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const profile_
         goto fail;
     stg_jb_key(b, "id", 2);
     stg_jb_str(b, p->uuid, strlen(p->uuid));
-    stg_jb_key(b, "externalId", 10);
-    if (p->user_id != NULL)
-        stg_jb_str(b, p->user_id, strlen(p->user_id));
-    else if (email != NULL)
-        stg_jb_raw(b, email, strlen(email));
-    else
-        stg_jb_raw(b, "null", 4);
+    stg_jb_external_id(b, p->user_id, p->user_id != NULL ? strlen(p->user_id) : 0, email, email != NULL ? strlen(email) : 0);
 
     switch (view) {
     case STORAGE_VIEW_TRAITS:

@@ -1,0 +1,745 @@
+/* events.c -- the events timeline: a scroll is a keyset walk over
+ * (eventTime, eventId) of the events of one profile, or of every profile
+ * with an email merged here in C, below a snapshot mark. Its state lives in
+ * a cursor row, read and moved in the same write transaction as each page,
+ * so a scroll survives restarts and is shared by every process. */
+#include <ctype.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include "storage_internal.h"
+
+#define SCROLL_ID_BYTES 16
+#define SCROLL_ID_LEN 22 /* URL-safe base64 of 16 bytes, no padding */
+#define MAX_LIMIT 100
+
+/* A scroll: what its cursor row holds. */
+typedef struct {
+    char *profiles;          /* JSON array of profile pks */
+    char *include, *exclude; /* JSON arrays of lower-cased keys; NULL: none */
+    int64_t start_ms, end_ms, mark;
+    bool desc;
+    int limit;
+    bool has_pos; /* (pos_time_ms, pos_id): the last event returned */
+    int64_t pos_time_ms;
+    char *pos_id;
+    size_t pos_id_len;
+} scroll_t;
+
+typedef struct {
+    int64_t pk;
+    char *uuid, *user_id, *email; /* email: JSON text of the trait, a string */
+    size_t uuid_len, user_id_len, email_len;
+} profile_t;
+
+typedef struct {
+    int64_t time_ms, received_ms;
+    size_t profile; /* index into the page's profiles */
+    char *id;       /* one allocation holding the four texts */
+    const char *action, *source, *raw;
+    size_t id_len, action_len, source_len, raw_len;
+} row_t;
+
+static void
+scroll_free(scroll_t *sc)
+{
+    free(sc->profiles);
+    free(sc->include);
+    free(sc->exclude);
+    free(sc->pos_id);
+}
+
+static char *
+column_copy(sqlite3_stmt *s, int col, size_t *len)
+{
+    const unsigned char *p = sqlite3_column_text(s, col);
+    *len = 0;
+    if (p == NULL)
+        return NULL;
+    size_t n = (size_t)sqlite3_column_bytes(s, col);
+    char *d = malloc(n + 1);
+    if (d == NULL)
+        abort();
+    memcpy(d, p, n);
+    d[n] = '\0';
+    *len = n;
+    return d;
+}
+
+static int64_t
+expiry(int64_t now_ms, int64_t ttl_ms)
+{
+    if (ttl_ms > 0 && now_ms > INT64_MAX - ttl_ms)
+        return INT64_MAX;
+    if (ttl_ms < 0 && now_ms < INT64_MIN - ttl_ms)
+        return INT64_MIN;
+    return now_ms + ttl_ms;
+}
+
+/* The non-empty items of a comma-separated list as a JSON array, ASCII
+ * lower-cased as SQLite's lower() does; NULL when there are none. */
+static char *
+key_list(const char *list, size_t n)
+{
+    if (list == NULL)
+        return NULL;
+    jsonbuf_t b;
+    char *lower = malloc(n + 1);
+    if (lower == NULL)
+        abort();
+    size_t items = 0, start = 0;
+    stg_jb_init(&b, n + 16);
+    stg_jb_open(&b, '[');
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && list[i] != ',')
+            continue;
+        if (i > start) {
+            for (size_t j = start; j < i; j++) {
+                char c = list[j];
+                lower[j - start] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+            }
+            stg_jb_str(&b, lower, i - start);
+            items++;
+        }
+        start = i + 1;
+    }
+    stg_jb_close(&b, ']');
+    free(lower);
+    if (items == 0) {
+        stg_jb_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+static void
+new_scroll_id(char out[SCROLL_ID_LEN + 1])
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char b[SCROLL_ID_BYTES];
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        /* As storage_uuid_v4: the kernel, or nothing. */
+        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+            abort();
+    }
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < sizeof(b); i++) {
+        acc = acc << 8 | b[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = tbl[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0)
+        out[o++] = tbl[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+}
+
+static bool
+scroll_id_valid(const char *id, size_t n)
+{
+    if (id == NULL || n != SCROLL_ID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* One write transaction per page, so the page and the cursor's move agree;
+ * inside a transaction the caller holds (the writer thread), the page joins
+ * it and sees its pending writes. */
+static int
+txn_begin(storage_t *st, bool *began)
+{
+    *began = false;
+    if (stg_in_txn(st))
+        return stg_defer_flush(st);
+    sqlite3_stmt *s = stg_stmt(st, S_BEGIN_IMMEDIATE);
+    if (s == NULL)
+        return STORAGE_EIO;
+    int ret = stg_step_done(st, s);
+    *began = ret == 0;
+    return ret;
+}
+
+static int
+txn_end(storage_t *st, bool began, int ret)
+{
+    if (!began)
+        return ret;
+    if (ret == 0) {
+        sqlite3_stmt *s = stg_stmt(st, S_COMMIT);
+        ret = s != NULL ? stg_step_done(st, s) : STORAGE_EIO;
+    }
+    if (ret != 0)
+        storage_rollback(st);
+    return ret;
+}
+
+/* Appends to pks (a JSON array) the pks of the profiles id leads to. */
+static int
+find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, jsonbuf_t *pks, size_t *count)
+{
+    sqlite3_stmt *s;
+    char *lower = NULL;
+    int rc, ret = 0;
+    *count = 0;
+    if (id_type == STORAGE_ID_INTERNAL) {
+        if ((s = stg_stmt(st, S_VIEW_BY_UUID)) == NULL)
+            return STORAGE_EIO;
+        sqlite3_bind_int64(s, 1, tid);
+        stg_bind_text(s, 2, id, id_len);
+    } else {
+        if ((s = stg_stmt(st, S_VIEW_BY_IDENTITY)) == NULL)
+            return STORAGE_EIO;
+        sqlite3_bind_int64(s, 1, tid);
+        sqlite3_bind_int(s, 2, id_type);
+        if (id_type == STORAGE_ID_EMAIL) {
+            /* Emails are stored lower-cased (as the views look them up). */
+            if ((lower = malloc(id_len + 1)) == NULL)
+                abort();
+            for (size_t i = 0; i < id_len; i++)
+                lower[i] = (char)tolower((unsigned char)id[i]);
+            id = lower;
+        }
+        stg_bind_text(s, 3, id, id_len);
+    }
+    stg_jb_open(pks, '[');
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        stg_jb_int(pks, sqlite3_column_int64(s, 0));
+        (*count)++;
+    }
+    stg_jb_close(pks, ']');
+    if (rc != SQLITE_DONE)
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    free(lower);
+    return ret;
+}
+
+static void
+profiles_free(profile_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].uuid);
+        free(p[i].user_id);
+        free(p[i].email);
+    }
+    free(p);
+}
+
+static int
+load_profiles(storage_t *st, int64_t tid, const char *pks, profile_t **out, size_t *count)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_EVENTS_PROFILES);
+    profile_t *p = NULL;
+    size_t n = 0, cap = 0;
+    int rc, ret = 0;
+    *out = NULL;
+    *count = 0;
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_text(s, 1, pks, strlen(pks));
+    sqlite3_bind_int64(s, 2, tid);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4;
+            profile_t *q = realloc(p, cap * sizeof(*p));
+            if (q == NULL)
+                abort();
+            p = q;
+        }
+        profile_t *r = &p[n++];
+        r->pk = sqlite3_column_int64(s, 0);
+        r->uuid = column_copy(s, 1, &r->uuid_len);
+        r->user_id = column_copy(s, 2, &r->user_id_len);
+        r->email = column_copy(s, 3, &r->email_len);
+        if (r->uuid == NULL && (r->uuid = strdup("")) == NULL) /* NOT NULL: only if SQLite ran out of memory */
+            abort();
+        /* Only a string trait is an email (the views' rule). */
+        if (r->email != NULL && r->email[0] != '"') {
+            free(r->email);
+            r->email = NULL;
+            r->email_len = 0;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    if (ret != 0) {
+        profiles_free(p, n);
+        return ret;
+    }
+    *out = p;
+    *count = n;
+    return 0;
+}
+
+/* Appends up to sc->limit events of profile pk after the position, in the
+ * scroll's order. */
+static int
+fetch_rows(storage_t *st, const scroll_t *sc, int64_t pk, size_t profile, row_t **rows, size_t *n, size_t *cap)
+{
+    enum stmt_id id = sc->desc ? (sc->has_pos ? S_EVENTS_DESC_NEXT : S_EVENTS_DESC_FIRST)
+                               : (sc->has_pos ? S_EVENTS_ASC_NEXT : S_EVENTS_ASC_FIRST);
+    sqlite3_stmt *s = stg_stmt(st, id);
+    int rc, ret = 0;
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, pk);
+    sqlite3_bind_int64(s, 2, sc->start_ms);
+    sqlite3_bind_int64(s, 3, sc->end_ms);
+    sqlite3_bind_int64(s, 4, sc->mark);
+    sqlite3_bind_int(s, 5, sc->limit);
+    stg_bind_text(s, 6, sc->include, sc->include != NULL ? strlen(sc->include) : 0);
+    stg_bind_text(s, 7, sc->exclude, sc->exclude != NULL ? strlen(sc->exclude) : 0);
+    if (sc->has_pos) {
+        sqlite3_bind_int64(s, 8, sc->pos_time_ms);
+        stg_bind_text(s, 9, sc->pos_id, sc->pos_id_len);
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : (size_t)sc->limit;
+            row_t *p = realloc(*rows, *cap * sizeof(**rows));
+            if (p == NULL)
+                abort();
+            *rows = p;
+        }
+        row_t *r = &(*rows)[(*n)++];
+        const char *text[4];
+        size_t len[4], total = 0;
+        static const int cols[4] = {0, 3, 4, 5}; /* event_id, event_action, source, raw */
+        for (int i = 0; i < 4; i++) {
+            text[i] = (const char *)sqlite3_column_text(s, cols[i]);
+            len[i] = text[i] != NULL ? (size_t)sqlite3_column_bytes(s, cols[i]) : 0;
+            total += len[i] + 1;
+        }
+        char *mem = malloc(total);
+        if (mem == NULL)
+            abort();
+        char *f[4];
+        for (int i = 0; i < 4; i++) {
+            f[i] = mem;
+            if (len[i] > 0)
+                memcpy(mem, text[i], len[i]);
+            mem[len[i]] = '\0';
+            mem += len[i] + 1;
+        }
+        r->id = f[0];
+        r->id_len = len[0];
+        r->action = f[1];
+        r->action_len = len[1];
+        r->source = f[2];
+        r->source_len = len[2];
+        /* NOT NULL, stored after a strict check: "null" only if SQLite
+         * failed to hand the text over. */
+        r->raw = len[3] > 0 ? f[3] : "null";
+        r->raw_len = len[3] > 0 ? len[3] : 4;
+        r->time_ms = sqlite3_column_int64(s, 1);
+        r->received_ms = sqlite3_column_int64(s, 2);
+        r->profile = profile;
+    }
+    if (rc != SQLITE_DONE)
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+/* (eventTime, eventId) with eventId in SQLite's BINARY order. */
+static int
+row_cmp(const row_t *a, const row_t *b)
+{
+    if (a->time_ms != b->time_ms)
+        return a->time_ms < b->time_ms ? -1 : 1;
+    size_t n = a->id_len < b->id_len ? a->id_len : b->id_len;
+    int c = memcmp(a->id, b->id, n);
+    if (c != 0)
+        return c;
+    return a->id_len < b->id_len ? -1 : a->id_len > b->id_len;
+}
+
+static void
+write_null_or_raw(jsonbuf_t *b, const char *s, size_t n)
+{
+    if (s != NULL)
+        stg_jb_raw(b, s, n);
+    else
+        stg_jb_raw(b, "null", 4);
+}
+
+static void
+write_event(jsonbuf_t *b, const storage_tenant_t *t, const profile_t *p, const row_t *r)
+{
+    stg_jb_open(b, '{');
+    stg_jb_key(b, "id", 2);
+    stg_jb_str(b, p->uuid, p->uuid_len);
+    stg_jb_external_id(b, p->user_id, p->user_id_len, p->email, p->email_len);
+    stg_jb_key(b, "email", 5);
+    write_null_or_raw(b, p->email, p->email_len);
+    stg_jb_key(b, "eventId", 7);
+    stg_jb_str(b, r->id, r->id_len);
+    stg_jb_key(b, "eventTime", 9);
+    stg_jb_time(b, r->time_ms);
+    stg_jb_key(b, "receivedTime", 12);
+    stg_jb_time(b, r->received_ms);
+    stg_jb_key(b, "eventAction", 11);
+    stg_jb_str(b, r->action, r->action_len);
+    stg_jb_key(b, "clientId", 8);
+    stg_jb_str(b, t->client, t->client_len);
+    stg_jb_key(b, "accountId", 9);
+    stg_jb_str(b, t->account, t->account_len);
+    stg_jb_key(b, "brandId", 7);
+    stg_jb_str(b, t->brand != NULL ? t->brand : "", t->brand != NULL ? t->brand_len : 0);
+    stg_jb_key(b, "customerId", 10);
+    stg_jb_str(b, p->uuid, p->uuid_len);
+    stg_jb_key(b, "userId", 6);
+    if (p->user_id != NULL)
+        stg_jb_str(b, p->user_id, p->user_id_len);
+    else
+        stg_jb_raw(b, "null", 4);
+    stg_jb_key(b, "source", 6);
+    stg_jb_str(b, r->source, r->source_len);
+    stg_jb_key(b, "rawData", 7);
+    stg_jb_raw(b, r->raw, r->raw_len);
+    stg_jb_close(b, '}');
+}
+
+/* Builds {"scrollId", "data"} of the page after sc's position into b and
+ * moves the position to its last event. Each profile gives at most a page
+ * of candidates from its own keyset seek; they are merged here. */
+static int
+read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, scroll_t *sc, const char *scroll_id, jsonbuf_t *b)
+{
+    profile_t *profiles = NULL;
+    row_t *rows = NULL;
+    size_t np = 0, nr = 0, cap = 0, *head = NULL, *end = NULL;
+    int ret = load_profiles(st, tid, sc->profiles, &profiles, &np);
+    if (ret != 0)
+        return ret;
+    if ((head = calloc(2 * np + 1, sizeof(*head))) == NULL)
+        abort();
+    end = head + np;
+    for (size_t i = 0; i < np; i++) {
+        head[i] = nr;
+        if ((ret = fetch_rows(st, sc, profiles[i].pk, i, &rows, &nr, &cap)) != 0)
+            goto fail;
+        end[i] = nr;
+    }
+
+    stg_jb_open(b, '{');
+    stg_jb_key(b, "scrollId", 8);
+    stg_jb_str(b, scroll_id, strlen(scroll_id));
+    stg_jb_key(b, "data", 4);
+    stg_jb_open(b, '[');
+    const row_t *last = NULL;
+    for (int k = 0; k < sc->limit; k++) {
+        size_t best = np;
+        for (size_t i = 0; i < np; i++) {
+            if (head[i] == end[i])
+                continue;
+            if (best == np) {
+                best = i;
+                continue;
+            }
+            int c = row_cmp(&rows[head[i]], &rows[head[best]]);
+            if (sc->desc ? c > 0 : c < 0)
+                best = i;
+        }
+        if (best == np)
+            break;
+        last = &rows[head[best]++];
+        write_event(b, t, &profiles[last->profile], last);
+    }
+    stg_jb_close(b, ']');
+    stg_jb_close(b, '}');
+    if (last != NULL) {
+        free(sc->pos_id);
+        if ((sc->pos_id = malloc(last->id_len + 1)) == NULL)
+            abort();
+        memcpy(sc->pos_id, last->id, last->id_len + 1);
+        sc->pos_id_len = last->id_len;
+        sc->pos_time_ms = last->time_ms;
+        sc->has_pos = true;
+    }
+fail:
+    for (size_t i = 0; i < nr; i++)
+        free(rows[i].id);
+    free(rows);
+    free(head);
+    profiles_free(profiles, np);
+    return ret;
+}
+
+static void
+bind_position(sqlite3_stmt *s, int idx, const scroll_t *sc)
+{
+    if (sc->has_pos) {
+        sqlite3_bind_int64(s, idx, sc->pos_time_ms);
+        stg_bind_text(s, idx + 1, sc->pos_id, sc->pos_id_len);
+    } else {
+        sqlite3_bind_null(s, idx);
+        sqlite3_bind_null(s, idx + 1);
+    }
+}
+
+static int
+cursor_add(storage_t *st, const char *id, int64_t tid, const scroll_t *sc, int64_t now_ms, int64_t expires_ms)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_ADD);
+    if (s == NULL)
+        return STORAGE_EIO;
+    jsonbuf_t q;
+    stg_jb_init(&q, 256);
+    stg_jb_open(&q, '{');
+    stg_jb_key(&q, "p", 1);
+    stg_jb_raw(&q, sc->profiles, strlen(sc->profiles));
+    stg_jb_key(&q, "i", 1);
+    write_null_or_raw(&q, sc->include, sc->include != NULL ? strlen(sc->include) : 0);
+    stg_jb_key(&q, "x", 1);
+    write_null_or_raw(&q, sc->exclude, sc->exclude != NULL ? strlen(sc->exclude) : 0);
+    /* No bound is null: the extremes need not survive a JSON round trip. */
+    stg_jb_key(&q, "s", 1);
+    if (sc->start_ms != INT64_MIN)
+        stg_jb_int(&q, sc->start_ms);
+    else
+        stg_jb_raw(&q, "null", 4);
+    stg_jb_key(&q, "e", 1);
+    if (sc->end_ms != INT64_MAX)
+        stg_jb_int(&q, sc->end_ms);
+    else
+        stg_jb_raw(&q, "null", 4);
+    stg_jb_key(&q, "d", 1);
+    stg_jb_int(&q, sc->desc);
+    stg_jb_key(&q, "l", 1);
+    stg_jb_int(&q, sc->limit);
+    stg_jb_close(&q, '}');
+
+    stg_bind_text(s, 1, id, strlen(id));
+    sqlite3_bind_int64(s, 2, tid);
+    stg_bind_text(s, 3, q.data, q.len);
+    sqlite3_bind_int64(s, 4, sc->mark);
+    bind_position(s, 5, sc);
+    sqlite3_bind_int64(s, 7, expires_ms);
+    sqlite3_bind_int64(s, 8, now_ms);
+    int ret = stg_step_done(st, s);
+    stg_jb_free(&q);
+    return ret;
+}
+
+/* Loads the live cursor id of tenant tid into sc; STORAGE_ENOTFOUND when
+ * there is none. */
+static int
+cursor_get(storage_t *st, const char *id, size_t id_len, int64_t tid, int64_t now_ms, scroll_t *sc)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_GET);
+    size_t n;
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_text(s, 1, id, id_len);
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc != SQLITE_ROW) {
+        ret = rc == SQLITE_DONE ? STORAGE_ENOTFOUND : stg_db_error(st, rc);
+        goto done;
+    }
+    if (sqlite3_column_int64(s, 0) != tid || sqlite3_column_int64(s, 4) <= now_ms) {
+        ret = STORAGE_ENOTFOUND;
+        goto done;
+    }
+    sc->mark = sqlite3_column_int64(s, 1);
+    sc->pos_id = column_copy(s, 3, &sc->pos_id_len);
+    sc->has_pos = sqlite3_column_type(s, 2) != SQLITE_NULL && sc->pos_id != NULL;
+    sc->pos_time_ms = sqlite3_column_int64(s, 2);
+    sc->profiles = column_copy(s, 5, &n);
+    sc->include = column_copy(s, 6, &n);
+    sc->exclude = column_copy(s, 7, &n);
+    sc->start_ms = sqlite3_column_type(s, 8) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, 8);
+    sc->end_ms = sqlite3_column_type(s, 9) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(s, 9);
+    sc->desc = sqlite3_column_int(s, 10) != 0;
+    sc->limit = sqlite3_column_int(s, 11);
+    if (sc->profiles == NULL || sc->limit < 1 || sc->limit > MAX_LIMIT)
+        ret = stg_fail(st, STORAGE_EIO, "cursor %.*s is corrupt", (int)id_len, id);
+done:
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int
+cursor_move(storage_t *st, const char *id, const scroll_t *sc, int64_t expires_ms)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_MOVE);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_text(s, 1, id, strlen(id));
+    bind_position(s, 2, sc);
+    sqlite3_bind_int64(s, 4, expires_ms);
+    return stg_step_done(st, s);
+}
+
+/* The snapshot of a new scroll: the highest event rowid now. */
+static int
+read_mark(storage_t *st, int64_t *mark)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_EVENTS_MARK);
+    if (s == NULL)
+        return STORAGE_EIO;
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW)
+        *mark = sqlite3_column_int64(s, 0);
+    else
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int
+read_write_only(storage_t *st)
+{
+    if (st->flags & STORAGE_READONLY)
+        return stg_fail(st, STORAGE_EIO, "scrolls write cursors: the connection is read-only");
+    return 0;
+}
+
+int
+storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                     const storage_event_query_t *q, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len)
+{
+    scroll_t sc = {0};
+    jsonbuf_t pks = {0}, b = {0};
+    char scroll_id[SCROLL_ID_LEN + 1];
+    size_t count = 0;
+    int64_t tid;
+    bool began = false;
+    int ret;
+    *body = NULL;
+    *len = 0;
+    if (id == NULL || q == NULL || (unsigned)id_type > STORAGE_ID_INTERNAL)
+        return stg_fail(st, STORAGE_EINVAL, "invalid id type or query");
+    if (q->limit < 1 || q->limit > MAX_LIMIT)
+        return stg_fail(st, STORAGE_EINVAL, "limit must be 1..%d", MAX_LIMIT);
+    if ((ret = read_write_only(st)) != 0)
+        return ret;
+    sc.include = key_list(q->include, q->include_len);
+    sc.exclude = key_list(q->exclude, q->exclude_len);
+    sc.start_ms = q->start_ms;
+    sc.end_ms = q->end_ms;
+    sc.desc = q->descending != 0;
+    sc.limit = q->limit;
+
+    if ((ret = txn_begin(st, &began)) != 0)
+        goto done;
+    if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
+        goto done;
+    stg_jb_init(&pks, 64);
+    if ((ret = find_profiles(st, tid, id_type, id, id_len, &pks, &count)) != 0)
+        goto done;
+    if (count == 0) {
+        ret = STORAGE_ENOTFOUND;
+        goto done;
+    }
+    sc.profiles = pks.data;
+    pks.data = NULL;
+
+    if ((ret = read_mark(st, &sc.mark)) != 0)
+        goto done;
+
+    new_scroll_id(scroll_id);
+    stg_jb_init(&b, 4096);
+    if ((ret = read_page(st, tenant, tid, &sc, scroll_id, &b)) != 0)
+        goto done;
+    ret = cursor_add(st, scroll_id, tid, &sc, now_ms, expiry(now_ms, ttl_ms));
+done:
+    if (ret == STORAGE_ENOTFOUND)
+        stg_fail(st, ret, "profile not found");
+    ret = txn_end(st, began, ret);
+    scroll_free(&sc);
+    stg_jb_free(&pks);
+    if (ret != 0) {
+        stg_jb_free(&b);
+        return ret;
+    }
+    *body = b.data;
+    *len = b.len;
+    return 0;
+}
+
+int
+storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len, int64_t now_ms,
+                    int64_t ttl_ms, char **body, size_t *len)
+{
+    scroll_t sc = {0};
+    jsonbuf_t b = {0};
+    char id[SCROLL_ID_LEN + 1];
+    int64_t tid;
+    bool began = false;
+    int ret;
+    *body = NULL;
+    *len = 0;
+    if ((ret = read_write_only(st)) != 0)
+        return ret;
+    if (!scroll_id_valid(scroll_id, scroll_id_len))
+        return stg_fail(st, STORAGE_ENOTFOUND, "scrollId is invalid or has timed out");
+    memcpy(id, scroll_id, SCROLL_ID_LEN);
+    id[SCROLL_ID_LEN] = '\0';
+
+    if ((ret = txn_begin(st, &began)) != 0)
+        goto done;
+    if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
+        goto done;
+    if ((ret = cursor_get(st, id, SCROLL_ID_LEN, tid, now_ms, &sc)) != 0)
+        goto done;
+    stg_jb_init(&b, 4096);
+    if ((ret = read_page(st, tenant, tid, &sc, id, &b)) != 0)
+        goto done;
+    ret = cursor_move(st, id, &sc, expiry(now_ms, ttl_ms));
+done:
+    if (ret == STORAGE_ENOTFOUND)
+        stg_fail(st, ret, "scrollId is invalid or has timed out");
+    ret = txn_end(st, began, ret);
+    scroll_free(&sc);
+    if (ret != 0) {
+        stg_jb_free(&b);
+        return ret;
+    }
+    *body = b.data;
+    *len = b.len;
+    return 0;
+}
+
+int
+storage_cursor_sweep(storage_t *st, int64_t now_ms, int64_t *deleted)
+{
+    if (deleted != NULL)
+        *deleted = 0;
+    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_SWEEP);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, now_ms);
+    int ret = stg_step_done(st, s);
+    if (ret == 0 && deleted != NULL)
+        *deleted = sqlite3_changes64(st->db);
+    return ret;
+}
+
+int
+storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live)
+{
+    *live = 0;
+    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_COUNT);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, now_ms);
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW)
+        *live = sqlite3_column_int64(s, 0);
+    else
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
