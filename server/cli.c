@@ -72,7 +72,7 @@ cli_import(int argc, char **argv)
 {
     const char *db = env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL;
     const flag_t flags[] = {{"db", &db}, {"client", &client}, {"account", &account}, {"brand", &brand}};
-    const char *pos[1];
+    const char *pos[1] = {NULL};
     size_t npos = 1;
     if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
         printf("usage: profiled import --db PATH --client C --account A --brand B [FILE|-]\n"
@@ -148,7 +148,7 @@ token_list_or_revoke(int argc, char **argv, int revoke)
 {
     const char *db = env_or("PROFILED_DB", "./profiled.db");
     const flag_t flags[] = {{"db", &db}};
-    const char *pos[1];
+    const char *pos[1] = {NULL};
     size_t npos = revoke ? 1 : 0;
     const char *cmd = revoke ? "token revoke" : "token list";
     if (parse_flags(argc, argv, flags, 1, pos, &npos, cmd) != 0)

@@ -1,5 +1,6 @@
 /* config.c -- the settings table of `profiled serve` and its parser:
- * defaults, then PROFILED_* environment variables, then flags. */
+ * defaults, then a config file, then PROFILED_* environment variables, then
+ * flags. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -8,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include "config.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_DOUBLE, OPT_ADDR } opt_type_t;
+typedef enum { OPT_STR, OPT_INT, OPT_DOUBLE, OPT_ADDR, OPT_BOOL } opt_type_t;
 
 typedef struct {
     const char *name; /* flag is "--" name; env is PROFILED_ + upper(name) */
@@ -44,6 +47,23 @@ static const opt_t opts[] = {
     {"ingest-rate", OPT_DOUBLE, OFF(ingest_rate), "1000", 0.001, 1e9, "ingestion requests per second per token", NULL},
     {"scroll-ttl", OPT_INT, OFF(scroll_ttl), "300", 1, 86400, "seconds an unused events scrollId stays valid", NULL},
     {"ingest-burst", OPT_INT, OFF(ingest_burst), "5000", 1, 1000000000, "ingestion burst per token", NULL},
+    {"config", OPT_STR, OFF(config), "", 0, 0, "file of 'name = value' lines for any of these settings", NULL},
+    {"access-log", OPT_STR, OFF(access_log), "-", 0, 0, "JSON access log: a PATH, - (stdout) or off; SIGHUP reopens it", NULL},
+    {"drain-delay", OPT_DOUBLE, OFF(drain_delay), "0", 0, 3600,
+     "seconds between SIGTERM (readyz turns 503) and closing the listeners", NULL},
+    {"shutdown-timeout", OPT_DOUBLE, OFF(shutdown_timeout), "30", 0.1, 3600, "seconds to finish in-flight work after SIGTERM",
+     NULL},
+    {"trusted-proxy", OPT_STR, OFF(trusted_proxy), "", 0, 0, "comma-separated addresses/CIDRs whose X-Forwarded-For is believed",
+     NULL},
+    {"metrics-listen", OPT_STR, OFF(metrics_listen), "", 0, 0,
+     "ADDR:PORT serving only /metrics, /healthz, /readyz (then not on --listen)", NULL},
+    {"tls-cert", OPT_STR, OFF(tls_cert), "", 0, 0, "PEM certificate chain: serve HTTPS", NULL},
+    {"tls-key", OPT_STR, OFF(tls_key), "", 0, 0, "PEM private key for --tls-cert", NULL},
+    {"http2", OPT_BOOL, OFF(http2), "0", 0, 1, "allow HTTP/2 (ALPN h2 with TLS, h2c upgrade without); see the README's warning",
+     NULL},
+    {"compress-min-size", OPT_INT, OFF(compress_min_size), "1024", 0, 1 << 30,
+     "gzip responses at least this large when the client accepts it (0: never)", NULL},
+    {"definitions", OPT_STR, OFF(definitions), "", 0, 0, "JSON file of computed traits and audiences; SIGHUP reloads it", NULL},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -134,6 +154,19 @@ set_opt(config_t *cfg, const opt_t *o, const char *value, const char *from, FILE
         *(int *)field = (int)v;
         return 0;
     }
+    case OPT_BOOL: {
+        int v = -1;
+        if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "on") == 0)
+            v = 1;
+        else if (strcmp(value, "0") == 0 || strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "off") == 0)
+            v = 0;
+        if (v < 0) {
+            fprintf(err, "profiled: invalid %s '%s' (from %s): expected 1/0, true/false, yes/no or on/off\n", o->name, value, from);
+            return -1;
+        }
+        *(int *)field = v;
+        return 0;
+    }
     case OPT_DOUBLE: {
         errno = 0;
         double v = strtod(value, &end);
@@ -162,6 +195,135 @@ print_help(FILE *out)
     }
 }
 
+static const opt_t *
+find_opt(const char *name, size_t nlen)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strlen(opts[i].name) == nlen && memcmp(opts[i].name, name, nlen) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static char *
+trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* Reads "name = value" lines (value may be quoted); '#' starts a comment. */
+static int
+load_file(config_t *cfg, const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(err, "profiled: cannot read config file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0, rv = 0;
+    while (rv == 0 && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash != NULL && (hash == line || isspace((unsigned char)hash[-1])))
+            *hash = '\0';
+        char *l = trim(line);
+        if (*l == '\0')
+            continue;
+        char *eq = strchr(l, '=');
+        char from[4200];
+        snprintf(from, sizeof(from), "%s:%d", path, lineno);
+        if (eq == NULL) {
+            fprintf(err, "profiled: %s: expected 'name = value'\n", from);
+            rv = -1;
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(l), *value = trim(eq + 1);
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && (value[0] == '"' || value[0] == '\'') && value[vlen - 1] == value[0]) {
+            value[vlen - 1] = '\0';
+            value++;
+        }
+        const opt_t *o = find_opt(name, strlen(name));
+        if (o == NULL || strcmp(o->name, "config") == 0) {
+            fprintf(err, "profiled: %s: unknown setting '%s' (see profiled serve --help)\n", from, name);
+            rv = -1;
+        } else {
+            rv = set_opt(cfg, o, value, from, err);
+        }
+    }
+    fclose(f);
+    return rv;
+}
+
+int
+config_parse_cidr(const char *s, size_t len, int *family, unsigned char addr[16], int *prefix)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *slash = strchr(buf, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    memset(addr, 0, 16);
+    if (inet_pton(AF_INET, buf, addr) == 1) {
+        *family = AF_INET;
+        *prefix = 32;
+    } else if (inet_pton(AF_INET6, buf, addr) == 1) {
+        *family = AF_INET6;
+        *prefix = 128;
+    } else {
+        return -1;
+    }
+    if (slash != NULL) {
+        char *end;
+        long p = strtol(slash + 1, &end, 10);
+        if (*end != '\0' || slash[1] == '\0' || p < 0 || p > *prefix)
+            return -1;
+        *prefix = (int)p;
+    }
+    return 0;
+}
+
+/* Cross-setting checks, each naming its setting. */
+static int
+validate(const config_t *cfg, FILE *err)
+{
+    for (const char *p = cfg->trusted_proxy; *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && *p == ' ')
+            p++, n--;
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        int fam, prefix;
+        unsigned char a[16];
+        if (n > 0 && config_parse_cidr(p, n, &fam, a, &prefix) != 0) {
+            fprintf(err, "profiled: invalid trusted-proxy entry '%.*s': expected an IP address or CIDR\n", (int)n, p);
+            return -1;
+        }
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    if (cfg->metrics_listen[0] != '\0' && check_addr(cfg->metrics_listen) != 0) {
+        fprintf(err, "profiled: invalid metrics-listen '%s': expected ADDR:PORT\n", cfg->metrics_listen);
+        return -1;
+    }
+    if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0')) {
+        fprintf(err, "profiled: invalid tls-cert/tls-key: give both or neither\n");
+        return -1;
+    }
+    return 0;
+}
+
 int
 config_load(config_t *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
@@ -169,29 +331,41 @@ config_load(config_t *cfg, int argc, char **argv, FILE *out, FILE *err)
     for (size_t i = 0; i < NOPTS; i++)
         if (set_opt(cfg, &opts[i], opts[i].def, "default", err) != 0)
             abort(); /* a default outside its own bounds is a programmer error */
+
+    /* the config file first, so the environment and flags override it */
+    const char *file = getenv("PROFILED_CONFIG");
+    for (int a = 0; a < argc; a++) {
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+            print_help(out);
+            return 1;
+        }
+        if (strncmp(argv[a], "--config=", 9) == 0)
+            file = argv[a] + 9;
+        else if (strcmp(argv[a], "--config") == 0 && a + 1 < argc)
+            file = argv[a + 1];
+    }
+    if (file != NULL && file[0] != '\0') {
+        if (load_file(cfg, file, err) != 0)
+            return -1;
+        set_opt(cfg, find_opt("config", 6), file, "flag", err);
+    }
+
     for (size_t i = 0; i < NOPTS; i++) {
         char env[64];
         env_name(&opts[i], env, sizeof(env));
         const char *v = getenv(env);
-        if (v != NULL && set_opt(cfg, &opts[i], v, env, err) != 0)
+        if (v != NULL && strcmp(opts[i].name, "config") != 0 && set_opt(cfg, &opts[i], v, env, err) != 0)
             return -1;
     }
     for (int a = 0; a < argc; a++) {
         const char *arg = argv[a];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            print_help(out);
-            return 1;
-        }
         if (strncmp(arg, "--", 2) != 0) {
             fprintf(err, "profiled: unexpected argument '%s' (see profiled serve --help)\n", arg);
             return -1;
         }
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
-        const opt_t *o = NULL;
-        for (size_t i = 0; i < NOPTS; i++)
-            if (strlen(opts[i].name) == nlen && memcmp(opts[i].name, name, nlen) == 0)
-                o = &opts[i];
+        const opt_t *o = find_opt(name, nlen);
         if (o == NULL) {
             fprintf(err, "profiled: unknown option '%s' (see profiled serve --help)\n", arg);
             return -1;
@@ -199,15 +373,21 @@ config_load(config_t *cfg, int argc, char **argv, FILE *out, FILE *err)
         const char *value;
         if (eq != NULL) {
             value = eq + 1;
+        } else if (o->type == OPT_BOOL && (a + 1 >= argc || strncmp(argv[a + 1], "--", 2) == 0)) {
+            value = "1";
         } else if (a + 1 < argc) {
             value = argv[++a];
         } else {
             fprintf(err, "profiled: option --%s needs a value\n", o->name);
             return -1;
         }
+        if (strcmp(o->name, "config") == 0)
+            continue; /* already read */
         if (set_opt(cfg, o, value, arg, err) != 0)
             return -1;
     }
+    if (validate(cfg, err) != 0)
+        return -1;
     if (cfg->threads == 0)
         cfg->threads = config_cpu_count();
     if (cfg->workers == 0)

@@ -23,11 +23,28 @@ typedef struct {
     char *sync; /* "normal" or "full" */
     double ingest_rate;
     int ingest_burst;
-    int scroll_ttl; /* seconds a scroll cursor lives unused */
+    int scroll_ttl;   /* seconds a scroll cursor lives unused */
+    char *config;     /* the config file read, if any */
+    char *access_log; /* PATH, "-" (stdout) or "off" */
+    double drain_delay;
+    double shutdown_timeout;
+    char *trusted_proxy; /* comma-separated addresses / CIDRs */
+    char *metrics_listen;
+    char *tls_cert;
+    char *tls_key;
+    int http2;
+    int compress_min_size;
+    char *definitions;
 } config_t;
 
-/* Fills cfg from the defaults, then PROFILED_* environment variables, then
- * argv (flags "--name VALUE" or "--name=VALUE"). On a bad value or unknown
+/* Parses "a.b.c.d[/n]" or an IPv6 address[/n] into family, 16 address
+ * bytes and a prefix length. 0 or -1. */
+int config_parse_cidr(const char *s, size_t len, int *family, unsigned char addr[16], int *prefix);
+
+/* Fills cfg from the defaults, then the file of --config (or
+ * PROFILED_CONFIG; lines "name = value", '#' comments), then PROFILED_*
+ * environment variables, then argv (flags "--name VALUE" or
+ * "--name=VALUE"; a boolean flag alone means 1). On a bad value or unknown
  * flag writes a message naming the setting to err and returns -1. Returns 1
  * when --help was given (help printed to out), 0 otherwise. Strings in cfg
  * are malloc'd: free with config_dispose. */

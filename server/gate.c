@@ -4,6 +4,8 @@
  * Safe on any thread: the token table is swapped atomically and buckets are
  * lock-free. */
 #include <string.h>
+#include <stdio.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <openssl/evp.h>
@@ -40,24 +42,79 @@ gate_credential(h2o_req_t *req)
     return h2o_iovec_init((const char *)dec, ulen);
 }
 
+static int
+in_cidr(const cidr_t *c, int family, const unsigned char *a)
+{
+    if (c->family != family)
+        return 0;
+    int full = c->prefix / 8, rest = c->prefix % 8;
+    if (memcmp(c->addr, a, (size_t)full) != 0)
+        return 0;
+    return rest == 0 || ((c->addr[full] ^ a[full]) & (0xff << (8 - rest))) == 0;
+}
+
+static int
+trusted(const server_t *srv, int family, const unsigned char *a)
+{
+    for (size_t i = 0; i < srv->ntrusted; i++)
+        if (in_cidr(&srv->trusted[i], family, a))
+            return 1;
+    return 0;
+}
+
+void
+client_address(h2o_req_t *req, char *out, size_t len)
+{
+    server_t *srv = loop_of(req)->srv;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    unsigned char a[16] = {0};
+    int family = ss.ss_family;
+    if (family == AF_INET)
+        memcpy(a, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    else if (family == AF_INET6)
+        memcpy(a, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    if (inet_ntop(family, a, out, (socklen_t)len) == NULL)
+        snprintf(out, len, "unknown");
+    if (srv->ntrusted == 0 || !trusted(srv, family, a))
+        return;
+    /* the peer is a trusted proxy: walk X-Forwarded-For from the right,
+     * past every trusted hop, to the first address it was told about */
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, -1);
+    if (i < 0)
+        return;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    size_t end = v.len;
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && v.base[start - 1] != ',')
+            start--;
+        size_t s0 = start, e0 = end;
+        while (s0 < e0 && v.base[s0] == ' ')
+            s0++;
+        while (e0 > s0 && v.base[e0 - 1] == ' ')
+            e0--;
+        int fam, prefix;
+        unsigned char hop[16];
+        if (config_parse_cidr(v.base + s0, e0 - s0, &fam, hop, &prefix) != 0 || prefix != (fam == AF_INET ? 32 : 128))
+            return; /* garbage: keep the last trusted answer */
+        inet_ntop(fam, hop, out, (socklen_t)len);
+        if (!trusted(srv, fam, hop))
+            return;
+        end = start > 0 ? start - 1 : 0;
+    }
+}
+
 uint64_t
 gate_peer_key(h2o_req_t *req)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    const unsigned char *p = (const unsigned char *)&ss;
-    size_t n = len;
-    if (ss.ss_family == AF_INET) {
-        p = (const unsigned char *)&((struct sockaddr_in *)&ss)->sin_addr;
-        n = 4;
-    } else if (ss.ss_family == AF_INET6) {
-        p = (const unsigned char *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
-        n = 16;
-    }
+    char addr[64];
+    client_address(req, addr, sizeof(addr));
     /* FNV-1a */
     uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
+    for (const char *p = addr; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     return h == 0 ? 1 : h;
 }
 

@@ -18,6 +18,36 @@ handle_health(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     respond_json(req, rc, 200, body, sizeof(ok) - 1);
 }
 
+void
+handle_ready(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    (void)params;
+    server_t *srv = loop_of(req)->srv;
+    if (atomic_load(&srv->draining)) {
+        respond_error(req, rc, ERR_UNAVAILABLE, "Draining: shutting down.");
+        return;
+    }
+    if (!atomic_load(&srv->db_ok)) {
+        respond_error(req, rc, ERR_UNAVAILABLE, "The database is not reachable.");
+        return;
+    }
+    static const char ok[] = "{\"status\":\"ready\"}";
+    char *body = malloc(sizeof(ok));
+    if (body == NULL)
+        abort();
+    memcpy(body, ok, sizeof(ok));
+    respond_json(req, rc, 200, body, sizeof(ok) - 1);
+}
+
+void
+handle_metrics(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    (void)params;
+    size_t len;
+    char *body = metrics_render(loop_of(req)->srv, &len);
+    respond_text(req, rc, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}
+
 static const struct {
     const char *name;
     storage_id_type_t type;

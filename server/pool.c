@@ -26,6 +26,7 @@ struct pool {
 static void
 job_free(job_t *job)
 {
+    atomic_fetch_sub(&job->loop->srv->inflight, 1);
     if (h2o_timeout_is_linked(&job->deadline))
         h2o_timeout_unlink(&job->deadline);
     free(job->strings);
@@ -102,6 +103,7 @@ job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, const storage_tenant_t *te
     job->run = run;
     job->slot = h2o_mem_alloc_shared(&req->pool, sizeof(*job->slot), on_req_dispose);
     *job->slot = job;
+    atomic_fetch_add(&job->loop->srv->inflight, 1);
     return job;
 }
 
@@ -199,6 +201,15 @@ pool_loop_init(loop_t *loop)
     h2o_timeout_init(loop->ctx.loop, &loop->job_timeout, (uint64_t)loop->srv->cfg.job_timeout_ms);
 }
 
+size_t
+pool_depth(pool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->count;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
 int
 pool_push(pool_t *p, job_t *job)
 {
@@ -242,8 +253,11 @@ worker_main(void *arg)
             usleep((useconds_t)p->debug_delay_ms * 1000);
         if (atomic_load(&job->cancelled))
             job_fail(job, STORAGE_EBUSY, "The request took too long; retry later.");
-        else
+        else {
+            int64_t t0 = ratelimit_now_ns(1);
             job->run(job, st);
+            metrics_worker_busy(p->srv->metrics, (uint64_t)(ratelimit_now_ns(1) - t0));
+        }
         if (!job->forwarded)
             job_complete(job);
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
+#include <zlib.h>
 #include "server.h"
 
 static const struct {
@@ -51,6 +52,39 @@ reason_of(int status)
         if (errors[i].status == status)
             return errors[i].reason;
     return status == 200 ? "OK" : "Unknown";
+}
+
+/* gzip of body when it is large enough and the client accepts gzip, so
+ * the answer keeps a Content-Length (h2o's own filter would chunk it).
+ * Returns the compressed copy (malloc'd) or NULL. */
+static char *
+maybe_gzip(h2o_req_t *req, const char *body, size_t len, size_t *outlen)
+{
+    server_t *srv = loop_of(req)->srv;
+    if (srv->cfg.compress_min_size <= 0 || len < (size_t)srv->cfg.compress_min_size)
+        return NULL;
+    if ((h2o_get_compressible_types(&req->headers) & H2O_COMPRESSIBLE_GZIP) == 0)
+        return NULL;
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    size_t cap = deflateBound(&zs, (uLong)len);
+    char *out = malloc(cap);
+    if (out == NULL)
+        abort();
+    zs.next_in = (Bytef *)body;
+    zs.avail_in = (uInt)len;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)cap;
+    int rc = deflate(&zs, Z_FINISH);
+    *outlen = zs.total_out;
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END || *outlen >= len) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 static void
@@ -100,20 +134,42 @@ add_limit_headers(h2o_req_t *req, const reqctx_t *rc)
 void
 respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len)
 {
+    respond_text(req, rc, status, "application/json; charset=utf-8", body, len);
+}
+
+void
+respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len)
+{
     static h2o_generator_t generator = {NULL, NULL};
+    size_t plain_len = len, zlen;
+    char *z = maybe_gzip(req, body, len, &zlen);
+    if (z != NULL) {
+        free(body);
+        body = z;
+        len = zlen;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
+    }
+    if (loop_of(req)->srv->cfg.compress_min_size > 0 && plain_len >= (size_t)loop_of(req)->srv->cfg.compress_min_size)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept-encoding"));
     char **owned = h2o_mem_alloc_shared(&req->pool, sizeof(*owned), free_body);
     *owned = body;
 
     req->res.status = status;
     req->res.reason = reason_of(status);
     req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
     if (rc != NULL) {
         if (rc->request_id.len != 0)
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-requestid"), 0, "x-amzn-RequestId",
                                   rc->request_id.base, rc->request_id.len);
         if (rc->gate.has_limit)
             add_limit_headers(req, rc);
+    }
+    if (rc != NULL) {
+        server_t *srv = loop_of(req)->srv;
+        double seconds = (double)(ratelimit_now_ns(1) - rc->start_ns) / 1e9;
+        metrics_request(srv->metrics, rc->route, status, seconds);
+        access_log_write(srv, req, rc, status, len, seconds);
     }
     h2o_start_response(req, &generator);
     if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"))) {

@@ -10,6 +10,8 @@
 
 static const route_t routes[] = {
     {"GET", "/healthz", 0, handle_health, 0},
+    {"GET", "/readyz", 0, handle_ready, 0},
+    {"GET", "/metrics", ROUTE_OPS_ONLY, handle_metrics, 0},
     {"GET", TENANT_PREFIX "/profiles", AUTH_TENANT, handle_profile_list, 0},
     {"GET", TENANT_PREFIX "/profiles/{profile}/traits", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_TRAITS},
     {"GET", TENANT_PREFIX "/profiles/{profile}/metadata", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_METADATA},
@@ -34,6 +36,25 @@ static const route_t routes[] = {
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+#define NOPS 3 /* the first entries: /healthz, /readyz, /metrics */
+
+size_t
+router_route_count(void)
+{
+    return NROUTES;
+}
+
+size_t
+router_route_index(const route_t *route)
+{
+    return (size_t)(route - routes);
+}
+
+const char *
+router_route_name(size_t index)
+{
+    return routes[index].pattern;
+}
 
 /* Matches path (raw, without query) against pattern; captures raw segments. */
 static int
@@ -181,13 +202,14 @@ authorize(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     return 0;
 }
 
-int
-router_dispatch(h2o_handler_t *self, h2o_req_t *req)
+/* Dispatches over routes[0..nroutes). */
+static int
+dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
 {
-    (void)self;
     server_t *srv = loop_of(req)->srv;
     reqctx_t *rc = h2o_mem_alloc_pool(&req->pool, sizeof(*rc));
     memset(rc, 0, sizeof(*rc));
+    rc->start_ns = ratelimit_now_ns(1);
     rc->request_id = request_id(req);
 
     if (req->entity.base != NULL && req->entity.len > (size_t)srv->cfg.max_body) {
@@ -202,7 +224,10 @@ router_dispatch(h2o_handler_t *self, h2o_req_t *req)
     size_t ncaps;
     char allow[64] = "";
     const route_t *route = NULL;
-    for (size_t r = 0; r < NROUTES; r++) {
+    for (size_t r = 0; r < nroutes; r++) {
+        /* with a separate operations listener, /metrics lives only there */
+        if ((routes[r].flags & ROUTE_OPS_ONLY) && !ops_listener && srv->cfg.metrics_listen[0] != '\0')
+            continue;
         if (!match(routes[r].pattern, req->path.base, plen, caps, &ncaps))
             continue;
         int is_get = strcmp(routes[r].method, "GET") == 0;
@@ -240,4 +265,18 @@ router_dispatch(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     route->handler(req, rc, params);
     return 0;
+}
+
+int
+router_dispatch(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    return dispatch(req, NROUTES, 0);
+}
+
+int
+router_dispatch_ops(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    return dispatch(req, NOPS, 1);
 }

@@ -13,7 +13,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include "server.h"
 
@@ -74,6 +76,15 @@ open_listener(const char *host, const char *port, char *err, size_t errlen)
     return fd;
 }
 
+static int
+bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
 static void
 on_accept(h2o_socket_t *listener, const char *err)
 {
@@ -85,18 +96,62 @@ on_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&loop->accept_ctx, sock);
 }
 
+static size_t
+list_length(h2o_linklist_t *anchor)
+{
+    size_t n = 0;
+    for (h2o_linklist_t *l = anchor->next; l != anchor; l = l->next)
+        n++;
+    return n;
+}
+
+/* Once a second: how many connections this loop holds, for /metrics. */
+static void
+on_tick(h2o_timeout_entry_t *entry)
+{
+    loop_t *loop = H2O_STRUCT_FROM_MEMBER(loop_t, tick_entry, entry);
+    atomic_store(&loop->open_connections, (int64_t)(list_length(&loop->ctx.http1._conns) + list_length(&loop->ctx.http2._conns)));
+    h2o_timeout_link(loop->ctx.loop, &loop->tick, &loop->tick_entry);
+}
+
+/* Drain, on the loop's own thread: stop accepting, and ask keep-alive
+ * connections to close once their current request is answered. */
+static void
+on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    loop_t *loop = H2O_STRUCT_FROM_MEMBER(loop_t, control, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&msg->link);
+        free(msg);
+    }
+    if (loop->listener != NULL) {
+        h2o_socket_read_stop(loop->listener);
+        h2o_socket_close(loop->listener);
+        loop->listener = NULL;
+    }
+    h2o_context_request_shutdown(&loop->ctx);
+}
+
 static void *
 loop_main(void *arg)
 {
     loop_t *loop = arg;
     server_t *srv = loop->srv;
-    h2o_context_init(&loop->ctx, h2o_evloop_create(), &srv->h2o_config);
-    pool_loop_init(loop);
+    h2o_context_init(&loop->ctx, h2o_evloop_create(), loop->h2o_config);
+    if (loop->index >= 0)
+        pool_loop_init(loop);
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
+    h2o_timeout_init(loop->ctx.loop, &loop->tick, 1000);
+    loop->tick_entry.cb = on_tick;
+    h2o_timeout_link(loop->ctx.loop, &loop->tick, &loop->tick_entry);
     loop->accept_ctx.ctx = &loop->ctx;
-    loop->accept_ctx.hosts = srv->h2o_config.hosts;
+    loop->accept_ctx.hosts = loop->h2o_config->hosts;
+    loop->accept_ctx.ssl_ctx = loop->index >= 0 ? srv->ssl_ctx : NULL;
     loop->listener = h2o_evloop_socket_create(loop->ctx.loop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     loop->listener->data = loop;
     h2o_socket_read_start(loop->listener, on_accept);
+    atomic_fetch_add(&srv->loops_started, 1);
     /* h2o_evloop_run returns -1 on EINTR: keep going */
     for (;;)
         h2o_evloop_run(loop->ctx.loop, INT32_MAX);
@@ -127,11 +182,15 @@ reload_main(void *arg)
     for (;;) {
         struct timespec ts = {srv->cfg.token_reload_ms / 1000, (long)(srv->cfg.token_reload_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
-        int64_t gen;
+        int64_t gen, live;
         if (storage_token_generation(st, &gen) != 0) {
-            fprintf(stderr, "profiled: token reloader: %s\n", storage_errmsg(st));
+            if (atomic_exchange(&srv->db_ok, 0))
+                fprintf(stderr, "profiled: database not reachable: %s\n", storage_errmsg(st));
             continue;
         }
+        atomic_store(&srv->db_ok, 1);
+        if (storage_cursor_count(st, now_wall_ms(), &live) == 0)
+            metrics_set_cursors(srv->metrics, live);
         int64_t now = now_wall_ms();
         while (nretired > 0 && now - retired[0].at_ms > 30000) {
             auth_table_free(retired[0].table);
@@ -151,14 +210,131 @@ reload_main(void *arg)
     return NULL;
 }
 
+/* Parses --trusted-proxy (validated by config_load). */
+static void
+parse_trusted(server_t *srv)
+{
+    for (const char *p = srv->cfg.trusted_proxy; *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && *p == ' ')
+            p++, n--;
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        cidr_t c;
+        if (n > 0 && config_parse_cidr(p, n, &c.family, c.addr, &c.prefix) == 0) {
+            srv->trusted = realloc(srv->trusted, (srv->ntrusted + 1) * sizeof(*srv->trusted));
+            if (srv->trusted == NULL)
+                abort();
+            srv->trusted[srv->ntrusted++] = c;
+        }
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+}
+
+static int
+setup_tls(server_t *srv, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, srv->cfg.tls_cert) != 1) {
+        snprintf(err, errlen, "invalid tls-cert '%s': %s", srv->cfg.tls_cert, ERR_reason_error_string(ERR_get_error()));
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, srv->cfg.tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "invalid tls-key '%s': %s", srv->cfg.tls_key, ERR_reason_error_string(ERR_get_error()));
+        goto fail;
+    }
+    if (srv->cfg.http2)
+        h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    srv->ssl_ctx = ctx;
+    return 0;
+fail:
+    if (ctx != NULL)
+        SSL_CTX_free(ctx);
+    if (err[0] == '\0')
+        snprintf(err, errlen, "cannot set up TLS");
+    return -1;
+}
+
+static void
+init_h2o_config(server_t *srv, h2o_globalconf_t *config, int (*on_req)(h2o_handler_t *, h2o_req_t *))
+{
+    h2o_config_init(config);
+    config->server_name = h2o_iovec_init(H2O_STRLIT("profiled"));
+    /* our handler answers 413 as JSON: the library's own cap sits above it */
+    config->max_request_entity_size = (size_t)srv->cfg.max_body * 16;
+    /* HTTP/2 only when asked for: this h2o lacks the Rapid Reset fix */
+    config->http1.upgrade_to_http2 = srv->cfg.http2;
+    h2o_hostconf_t *hostconf = h2o_config_register_host(config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
+    handler->on_req = on_req;
+}
+
+static int
+start_loop(loop_t *loop)
+{
+    return pthread_create(&loop->tid, NULL, loop_main, loop);
+}
+
+/* SIGTERM: readiness turns 503, then after --drain-delay every loop stops
+ * accepting and closes keep-alive connections as they go idle; in-flight
+ * jobs and commits finish; exit 0 (or 1 past --shutdown-timeout). */
+static int
+drain(server_t *srv, const char *why)
+{
+    fprintf(stderr, "profiled: %s: draining (readyz 503, closing listeners in %.1f s)\n", why, srv->cfg.drain_delay);
+    atomic_store(&srv->draining, 1);
+    int64_t t0 = ratelimit_now_ns(1);
+    struct timespec ts = {(time_t)srv->cfg.drain_delay,
+                          (long)((srv->cfg.drain_delay - (double)(time_t)srv->cfg.drain_delay) * 1e9)};
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < srv->cfg.threads; i++) {
+        h2o_multithread_message_t *msg = calloc(1, sizeof(*msg));
+        if (msg == NULL)
+            abort();
+        h2o_multithread_send_message(&srv->loops[i].control, msg);
+    }
+    int64_t deadline = t0 + (int64_t)((srv->cfg.drain_delay + srv->cfg.shutdown_timeout) * 1e9);
+    while (ratelimit_now_ns(1) < deadline) {
+        if (atomic_load(&srv->inflight) == 0 && writer_idle(srv->writer)) {
+            /* answers are handed to the kernel; give slow readers a moment */
+            struct timespec settle = {0, 100000000};
+            nanosleep(&settle, NULL);
+            fprintf(stderr, "profiled: drained, exiting\n");
+            return 0;
+        }
+        struct timespec tick = {0, 10000000};
+        nanosleep(&tick, NULL);
+    }
+    fprintf(stderr, "profiled: shutdown timeout with %lld jobs in flight, exiting\n", (long long)atomic_load(&srv->inflight));
+    return 1;
+}
+
 int
 server_main(int argc, char **argv)
 {
     static server_t srv; /* lives for the process: loop threads never return */
-    char err[512];
+    char err[512] = "";
     int rv = config_load(&srv.cfg, argc, argv, stdout, stderr);
     if (rv != 0)
         return rv > 0 ? 0 : 2;
+    srv.metrics = metrics_new();
+    atomic_store(&srv.access_log_fd, -1);
+    if (access_log_open(&srv) != 0) {
+        fprintf(stderr, "profiled: invalid access-log '%s': %s\n", srv.cfg.access_log, strerror(errno));
+        return 2;
+    }
+    parse_trusted(&srv);
+    if (srv.cfg.tls_cert[0] != '\0' && setup_tls(&srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled: %s\n", err);
+        return 2;
+    }
 
     storage_t *st = NULL;
     if (storage_open(&st, srv.cfg.db, 0, err, sizeof(err)) != 0) {
@@ -173,6 +349,7 @@ server_main(int argc, char **argv)
     }
     storage_close(st);
     atomic_store(&srv.tokens, tokens);
+    atomic_store(&srv.db_ok, 1);
     srv.tokens_gen = gen;
 
     ratelimit_policy_init(&srv.default_policy, srv.cfg.rate, (uint32_t)srv.cfg.burst);
@@ -199,16 +376,21 @@ server_main(int argc, char **argv)
         }
         if (i == 0) {
             /* port 0: every other listener joins the port the first got */
-            struct sockaddr_storage ss;
-            socklen_t sl = sizeof(ss);
-            getsockname(fd, (struct sockaddr *)&ss, &sl);
-            srv.listen_port =
-                ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+            srv.listen_port = bound_port(fd);
             snprintf(port, sizeof(port), "%d", srv.listen_port);
         }
-        srv.loops[i].listen_fd = fd;
-        srv.loops[i].srv = &srv;
-        srv.loops[i].index = i;
+        srv.loops[i] = (loop_t){.srv = &srv, .index = i, .listen_fd = fd, .h2o_config = &srv.h2o_config};
+    }
+    char ops_host[256] = "", ops_port[16] = "";
+    if (srv.cfg.metrics_listen[0] != '\0') {
+        int fd;
+        if (split_addr(srv.cfg.metrics_listen, ops_host, sizeof(ops_host), ops_port, sizeof(ops_port)) != 0 ||
+            (fd = open_listener(ops_host, ops_port, err, sizeof(err))) < 0) {
+            fprintf(stderr, "profiled: metrics-listen: %s\n", err);
+            return 1;
+        }
+        snprintf(ops_port, sizeof(ops_port), "%d", bound_port(fd));
+        srv.ops_loop = (loop_t){.srv = &srv, .index = -1, .listen_fd = fd, .h2o_config = &srv.ops_config};
     }
 
     srv.pool = pool_new(&srv, srv.cfg.workers, srv.cfg.queue, err, sizeof(err));
@@ -216,48 +398,64 @@ server_main(int argc, char **argv)
         fprintf(stderr, "profiled: workers: %s\n", err);
         return 1;
     }
-
     srv.writer = writer_new(&srv, err, sizeof(err));
     if (srv.writer == NULL) {
         fprintf(stderr, "profiled: writer: %s\n", err);
         return 1;
     }
-
-    h2o_config_init(&srv.h2o_config);
-    srv.h2o_config.server_name = h2o_iovec_init(H2O_STRLIT("profiled"));
-    /* our handler answers 413 as JSON: the library's own cap sits above it */
-    srv.h2o_config.max_request_entity_size = (size_t)srv.cfg.max_body * 16;
-    h2o_hostconf_t *hostconf = h2o_config_register_host(&srv.h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
-    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
-    handler->on_req = router_dispatch;
+    init_h2o_config(&srv, &srv.h2o_config, router_dispatch);
+    init_h2o_config(&srv, &srv.ops_config, router_dispatch_ops);
 
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     for (int i = 0; i < srv.cfg.threads; i++)
-        if (pthread_create(&srv.loops[i].tid, NULL, loop_main, &srv.loops[i]) != 0) {
+        if (start_loop(&srv.loops[i]) != 0) {
             fprintf(stderr, "profiled: cannot start loop thread\n");
             return 1;
         }
+    if (srv.cfg.metrics_listen[0] != '\0' && start_loop(&srv.ops_loop) != 0) {
+        fprintf(stderr, "profiled: cannot start the metrics listener\n");
+        return 1;
+    }
     pthread_t reload_tid;
     if (pthread_create(&reload_tid, NULL, reload_main, &srv) != 0) {
         fprintf(stderr, "profiled: cannot start token reloader\n");
         return 1;
     }
-    printf("profiled: listening on http://%s%s%s:%d (%d threads, %d workers, db %s)\n", strchr(host, ':') ? "[" : "", host,
-           strchr(host, ':') ? "]" : "", srv.listen_port, srv.cfg.threads, srv.cfg.workers, srv.cfg.db);
+    int nloops = srv.cfg.threads + (srv.cfg.metrics_listen[0] != '\0');
+    while (atomic_load(&srv.loops_started) < nloops) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    const char *v6 = strchr(host, ':');
+    printf("profiled: listening on http%s://%s%s%s:%d (%d threads, %d workers, db %s)\n", srv.ssl_ctx != NULL ? "s" : "",
+           v6 ? "[" : "", host, v6 ? "]" : "", srv.listen_port, srv.cfg.threads, srv.cfg.workers, srv.cfg.db);
+    if (ops_port[0] != '\0')
+        printf("profiled: metrics on http://%s:%s/metrics\n", ops_host, ops_port);
     fflush(stdout);
 
-    int sig = 0;
-    sigwait(&set, &sig);
-    fprintf(stderr, "profiled: received %s, exiting\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    fflush(stderr);
-    /* Loop threads own live connections and never return; committed data is
-     * durable in SQLite, so leaving now loses nothing. */
-    _exit(0);
+    for (;;) {
+        int sig = 0;
+        sigwait(&set, &sig);
+        if (sig == SIGHUP) {
+            if (access_log_open(&srv) != 0)
+                fprintf(stderr, "profiled: SIGHUP: cannot reopen access-log '%s': %s\n", srv.cfg.access_log, strerror(errno));
+            else
+                fprintf(stderr, "profiled: SIGHUP: reopened the access log\n");
+            continue;
+        }
+        int code = drain(&srv, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        fflush(stdout);
+        fflush(stderr);
+        /* Loop threads still own their (now idle) sockets and never return;
+         * every acknowledged write is committed, so leaving now loses
+         * nothing. */
+        _exit(code);
+    }
 }

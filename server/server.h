@@ -18,6 +18,7 @@ typedef struct loop loop_t;
 typedef struct job job_t;
 typedef struct pool pool_t;
 typedef struct writer writer_t;
+typedef struct metrics metrics_t;
 
 /* ---- errors: one table maps each kind to status, reason and code -------- */
 typedef enum {
@@ -67,6 +68,7 @@ int gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_ten
                gate_result_t *out);
 
 typedef struct {
+    int64_t start_ns; /* monotonic, at dispatch */
     h2o_iovec_t request_id;
     const route_t *route;
     gate_result_t gate;      /* has_limit: rate-limit fields to send */
@@ -80,15 +82,19 @@ typedef struct {
  * Takes ownership of the malloc'd body: it is freed with the request. */
 void respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len);
 
+/* The same with another content type (a static string). */
+void respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len);
+
 /* Sends {"error":{"code":...,"message":...}} for kind; message is printf
  * formatted (NULL: the kind's default message). */
 void respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- routes --------------------------------------------------------------- */
 enum {
-    ROUTE_AUTH = 1,   /* a token is required, scoped to the tenant */
-    ROUTE_TENANT = 2, /* params 0..2 are the tenant; else it comes from the token */
-    ROUTE_INGEST = 4, /* ingestion: its own limits; the token may come in the body */
+    ROUTE_AUTH = 1,     /* a token is required, scoped to the tenant */
+    ROUTE_TENANT = 2,   /* params 0..2 are the tenant; else it comes from the token */
+    ROUTE_INGEST = 4,   /* ingestion: its own limits; the token may come in the body */
+    ROUTE_OPS_ONLY = 8, /* only on the operations listener when there is one */
 };
 
 #define ROUTE_MAX_PARAMS 8
@@ -108,6 +114,16 @@ struct route {
 
 /* The table and the dispatch path (auth, limits, body cap, errors). */
 int router_dispatch(h2o_handler_t *self, h2o_req_t *req);
+
+/* The same for the operations listener (--metrics-listen): only /healthz,
+ * /readyz and /metrics. */
+int router_dispatch_ops(h2o_handler_t *self, h2o_req_t *req);
+
+/* Route table introspection, for metrics: count, index of an entry, its
+ * pattern. */
+size_t router_route_count(void);
+size_t router_route_index(const route_t *route);
+const char *router_route_name(size_t index);
 
 /* ---- jobs and the worker pool -------------------------------------------- */
 
@@ -176,7 +192,11 @@ void job_submit(job_t *job);
 /* Sets a failure result from a storage code. */
 void job_fail(job_t *job, int storage_rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Pool of worker threads, each with its own read-only connection. */
+/* Jobs waiting in the queue (approximate). */
+size_t pool_depth(pool_t *p);
+
+/* Pool of worker threads, each with its own connection (read-only but for
+ * scroll cursors). */
 pool_t *pool_new(server_t *srv, int workers, int capacity, char *errbuf, size_t errlen);
 void pool_free(pool_t *p);            /* stops and joins the workers */
 int pool_push(pool_t *p, job_t *job); /* 0 or -1 when full */
@@ -191,6 +211,31 @@ writer_t *writer_new(server_t *srv, char *errbuf, size_t errlen);
 void writer_free(writer_t *w);
 /* Queues a validated ingest job; on a full queue completes it with 503. */
 void writer_push(writer_t *w, job_t *job);
+/* Requests waiting (approximate); writer_idle: nothing queued or running. */
+size_t writer_depth(writer_t *w);
+int writer_idle(writer_t *w);
+
+/* ---- operations (ops.c) --------------------------------------------------- */
+metrics_t *metrics_new(void);
+/* One answered request (route NULL: unmatched). Any thread. */
+void metrics_request(metrics_t *m, const route_t *route, int status, double seconds);
+void metrics_worker_busy(metrics_t *m, uint64_t ns);
+/* One committed ingest request; first_of_group records the commit time. */
+void metrics_ingest(metrics_t *m, size_t messages, double commit_seconds, int first_of_group);
+void metrics_set_cursors(metrics_t *m, int64_t live);
+void metrics_set_recompute(metrics_t *m, int64_t done, int64_t total);
+/* Prometheus text; malloc'd. */
+char *metrics_render(server_t *srv, size_t *len);
+
+/* Opens (or, called again, reopens in place) --access-log. -1 on failure. */
+int access_log_open(server_t *srv);
+/* One JSON line for an answered request (no-op when the log is off). */
+void access_log_write(server_t *srv, h2o_req_t *req, const reqctx_t *rc, int status, size_t bytes, double seconds);
+
+/* The client's address: the peer, or when the peer is a --trusted-proxy the
+ * right-most untrusted X-Forwarded-For entry. Writes a NUL-terminated
+ * string. */
+void client_address(h2o_req_t *req, char *out, size_t len);
 
 enum { INGEST_BATCH = 0, INGEST_TRACK, INGEST_IDENTIFY, INGEST_PAGE, INGEST_SCREEN, INGEST_GROUP, INGEST_ALIAS };
 
@@ -198,7 +243,8 @@ enum { INGEST_BATCH = 0, INGEST_TRACK, INGEST_IDENTIFY, INGEST_PAGE, INGEST_SCRE
 struct loop {
     h2o_context_t ctx; /* first: req->conn->ctx leads back to the loop */
     server_t *srv;
-    int index;
+    int index; /* -1: the operations listener's loop */
+    h2o_globalconf_t *h2o_config;
     h2o_accept_ctx_t accept_ctx;
     h2o_multithread_receiver_t done;
     h2o_timeout_t job_timeout;
@@ -206,12 +252,25 @@ struct loop {
     h2o_socket_t *listener;
     uint64_t request_seq;
     pthread_t tid;
+    _Atomic int64_t open_connections; /* sampled by the loop each second */
+    h2o_timeout_t tick;
+    h2o_timeout_entry_t tick_entry;
+    h2o_multithread_receiver_t control; /* drain requests from the main thread */
 };
+
+typedef struct {
+    int family; /* AF_INET / AF_INET6 */
+    unsigned char addr[16];
+    int prefix;
+} cidr_t;
 
 struct server {
     config_t cfg;
     h2o_globalconf_t h2o_config;
+    h2o_globalconf_t ops_config; /* --metrics-listen */
     loop_t *loops;
+    loop_t ops_loop;
+    _Atomic int loops_started;
     pool_t *pool;
     _Atomic(auth_table_t *) tokens;
     int64_t tokens_gen; /* generation the loaded table reflects */
@@ -222,7 +281,14 @@ struct server {
     uint64_t instance_id; /* random, for request ids */
     char listen_host[64];
     int listen_port;
-    _Atomic int stopping;
+    _Atomic int draining;
+    _Atomic int db_ok; /* the reloader's last look at the database worked */
+    _Atomic int access_log_fd;
+    metrics_t *metrics;
+    cidr_t *trusted;
+    size_t ntrusted;
+    _Atomic int64_t inflight; /* jobs not yet freed */
+    void *ssl_ctx;            /* SSL_CTX * when TLS is on */
 };
 
 static inline loop_t *
@@ -236,6 +302,8 @@ int server_main(int argc, char **argv);
 
 /* Route handlers (handlers_*.c). */
 void handle_health(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_ready(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_metrics(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);

@@ -20,6 +20,7 @@ struct writer {
     pthread_cond_t cv;
     job_t *head, *tail;
     size_t count;
+    int busy; /* a group is being committed */
     int stop;
     pthread_t tid;
 };
@@ -68,10 +69,28 @@ apply(writer_t *w, job_t *job, int64_t now)
         job_fail(job, rc != 0 ? rc : STORAGE_EIO, "Storing the messages failed: %s", storage_errmsg(w->st));
 }
 
+size_t
+writer_depth(writer_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    size_t n = w->count;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+int
+writer_idle(writer_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int idle = w->count == 0 && !w->busy;
+    pthread_mutex_unlock(&w->mu);
+    return idle;
+}
+
 static void
 commit_group(writer_t *w, job_t *group)
 {
-    int64_t now = now_wall_ms();
+    int64_t now = now_wall_ms(), t0 = ratelimit_now_ns(1);
     int rc = storage_begin(w->st);
     for (job_t *j = group; j != NULL; j = j->next) {
         if (rc != 0)
@@ -88,9 +107,13 @@ commit_group(writer_t *w, job_t *group)
             if (j->status != 0)
                 job_fail(j, rc, "Commit failed: %s", storage_errmsg(w->st));
     }
+    double seconds = (double)(ratelimit_now_ns(1) - t0) / 1e9;
+    int first = 1;
     while (group != NULL) {
         job_t *next = group->next;
         if (group->status == 200) {
+            metrics_ingest(w->srv->metrics, json_object_array_length(group->batch), seconds, first);
+            first = 0;
             static const char ok[] = "{\"success\":true}";
             group->body = malloc(sizeof(ok));
             if (group->body == NULL)
@@ -145,8 +168,12 @@ writer_main(void *arg)
             w->tail = NULL;
         last->next = NULL;
         w->count -= n;
+        w->busy = 1;
         pthread_mutex_unlock(&w->mu);
         commit_group(w, group);
+        pthread_mutex_lock(&w->mu);
+        w->busy = 0;
+        pthread_mutex_unlock(&w->mu);
     }
 }
 

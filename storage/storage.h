@@ -4,8 +4,9 @@
  * sqlite3.h; every query is keyed by tenant (clientId, accountId, brandId).
  *
  * A storage_t is one SQLite connection and its prepared statements. It is not
- * thread safe: use one per thread (the server gives each worker its own
- * read-only one and the writer thread the only read-write one). */
+ * thread safe: use one per thread (the server gives each worker its own,
+ * which writes only scroll cursors, and the writer thread its own for
+ * everything else). */
 #ifndef PROFILED_STORAGE_H
 #define PROFILED_STORAGE_H
 
@@ -267,5 +268,121 @@ int storage_parse_time(const char *s, size_t len, int64_t *ms);
 
 /* Writes a new random UUID v4 (36 chars + NUL) into out. */
 void storage_uuid_v4(char out[37]);
+
+/* ---- computed traits and audiences -----------------------------------------
+ * Definitions (docs/DEFINITIONS.md) say, per tenant, which computed traits
+ * to keep (count, sum, min, max, first, last, most_frequent of events, all
+ * time or over a window of days) and which dynamic audiences exist (rules
+ * on traits, computed traits, event counts and lastActivityTime).
+ *
+ * A connection given definitions (storage_use_definitions) maintains their
+ * state incrementally as it stores events (storage_ingest_message,
+ * storage_import_ndjson; merges combine it), and its views show
+ * "computed" (traits view) and the dynamic "audiences" (metadata and
+ * audiences views), evaluated at read time from that state, the traits and
+ * lastActivityTime with the connection's clock: windows never need a sweep.
+ * A definition whose state is not complete yet (new or changed, until
+ * storage_recompute has been through the tenant's profiles) shows what the
+ * events since it was loaded give. State is keyed by what a definition
+ * computes, not its name: renaming one or reloading the same file needs no
+ * recompute. */
+typedef struct storage_definitions storage_definitions_t;
+
+/* Reads and checks the definitions file at path. All or nothing: on any
+ * problem nothing is returned and errbuf receives one line
+ * "PATH:LINE:COL: WHERE: REASON" (WHERE a JSON path such as
+ * tenants[0].computedTraits[2].kind). Returns 0 with *out the caller's (free
+ * with storage_definitions_free), STORAGE_EINVAL (bad content) or
+ * STORAGE_EIO (cannot read the file). The result is immutable: any number
+ * of threads and connections may share it read-only. */
+int storage_definitions_load(const char *path, storage_definitions_t **out, char *errbuf, size_t errlen);
+
+/* The same from len bytes of text; name stands for the file in messages. */
+int storage_definitions_parse(const char *text, size_t len, const char *name, storage_definitions_t **out, char *errbuf,
+                              size_t errlen);
+
+/* Frees definitions no connection uses any more. NULL is a no-op. */
+void storage_definitions_free(storage_definitions_t *defs);
+
+/* Writes what defs holds, per tenant, one line per computed trait and
+ * audience, for humans (`profiled definitions list`). Cannot fail. */
+void storage_definitions_print(const storage_definitions_t *defs, FILE *out);
+
+/* Counts of tenant entries, computed traits and audiences in defs (any
+ * pointer may be NULL). */
+void storage_definitions_stats(const storage_definitions_t *defs, size_t *tenants, size_t *traits, size_t *audiences);
+
+/* Makes st maintain and show defs (borrowed: it must outlive its use on st;
+ * replace it, or pass NULL for none, before freeing it). Call between
+ * transactions. A connection that stores events without the definitions
+ * another one maintains marks their state incomplete, which the next
+ * storage_recompute repairs. Cannot fail. */
+void storage_use_definitions(storage_t *st, const storage_definitions_t *defs);
+
+/* The clock read-time evaluation uses (windows, activeWithinDays): fn(ctx)
+ * returns ms since the epoch. NULL restores the wall clock. For tests. */
+typedef int64_t (*storage_clock_fn)(void *ctx);
+void storage_set_clock(storage_t *st, storage_clock_fn fn, void *ctx);
+
+/* Completes the state of defs for existing profiles: for each tenant, the
+ * keys of its definitions that are not complete are rebuilt from the
+ * profiles' events, in short transactions of at most 500 profiles (and
+ * about 20,000 events), so it can run on its own read-write connection
+ * while the writer works. Progress is kept in the database: a later call
+ * (after a stop, a failure or a restart) resumes. State of keys no longer
+ * defined is dropped from the profiles it rebuilds.
+ * Requirement: every connection that stores events must already use defs
+ * (storage_use_definitions) when this starts; a write without them is
+ * detected and makes the next call redo that tenant.
+ * progress (may be NULL) is called with (done, total) profiles before the
+ * first batch and after each committed one; a non-zero return stops the
+ * rebuild after that batch. now_ms dates the windows.
+ * Returns 0 (everything complete), 1 (stopped by progress), STORAGE_EINVAL
+ * (a transaction is open on st), STORAGE_EIO / STORAGE_EBUSY (the batch in
+ * flight is rolled back; call again later). */
+typedef int (*storage_progress_cb)(void *ctx, uint64_t done, uint64_t total);
+int storage_recompute(storage_t *st, const storage_definitions_t *defs, int64_t now_ms, storage_progress_cb progress, void *ctx);
+
+/* ---- static audiences -------------------------------------------------------
+ * Static audience membership lives in the database (audience_members,
+ * shown as "audiencesStatic"). A member list is CSV: an optional header row
+ * naming a userId (or user_id) and/or an email column, or a single column
+ * without header; fields may be quoted ("a,b", "" for a quote). Under an
+ * email header a value must contain '@'; in a single headerless column a
+ * value with '@' is an email, anything else a userId. Blank lines are
+ * skipped; a UTF-8 BOM is ignored. Emails match case-insensitively and an
+ * email leads to every profile that has it. */
+typedef struct {
+    uint64_t rows;     /* member rows read (not the header, not blank lines) */
+    uint64_t matched;  /* rows whose profile(s) existed */
+    uint64_t created;  /* profiles created (import) */
+    uint64_t changed;  /* memberships added (import) or removed (remove) */
+    uint64_t rejected; /* bad rows, each reported as "line N: reason" */
+} storage_audience_counts_t;
+
+/* Adds the members listed in the CSV text read from in to the tenant's
+ * static audience name, creating a profile for an id no profile has
+ * (createdBy {"filename": basename of filename, "createdTime", "type":
+ * "audience-csv"}; a created email profile gets the "email" trait). Commits
+ * every 10,000 rows. Bad rows go to errout (may be NULL) as "line N: reason"
+ * and the others are imported. Returns 0, STORAGE_EINVAL when any row was
+ * rejected or the header is unusable (st's message says which), STORAGE_EIO
+ * / STORAGE_EBUSY. *counts (may be NULL) receives the counts. */
+int storage_audience_import_csv(storage_t *st, const storage_tenant_t *tenant, const char *name, FILE *in, const char *filename,
+                                FILE *errout, int64_t now_ms, storage_audience_counts_t *counts);
+
+/* Removes the members listed in the CSV (same format) from the audience;
+ * when in is NULL, removes the whole audience. A listed id that leads to no
+ * profile is a bad row. Profiles are never deleted. Same returns as
+ * storage_audience_import_csv; removing an audience that has no members is
+ * STORAGE_ENOTFOUND. */
+int storage_audience_remove(storage_t *st, const storage_tenant_t *tenant, const char *name, FILE *in, FILE *errout,
+                            storage_audience_counts_t *counts);
+
+/* Calls cb with each static audience of the tenant (by name) and its member
+ * count; name is borrowed for the call. Stops and returns cb's value when
+ * it is non-zero. 0 (also for an unknown tenant), or STORAGE_EIO. */
+typedef int (*storage_audience_cb)(void *ctx, const char *name, uint64_t members);
+int storage_audience_list(storage_t *st, const storage_tenant_t *tenant, storage_audience_cb cb, void *ctx);
 
 #endif

@@ -1,0 +1,322 @@
+/* ops.c -- what operators watch: Prometheus metrics (requests by route and
+ * status, latency histograms, limits, queue, workers, connections, scroll
+ * cursors, ingest batches and commits, database size), readiness, and the
+ * JSON access log. Counters are relaxed atomics written by any thread. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "server.h"
+
+static const int status_codes[] = {200, 400, 401, 403, 404, 405, 413, 429, 500, 503, 504};
+#define NSTATUS (sizeof(status_codes) / sizeof(status_codes[0]) + 1) /* + other */
+
+static const double latency_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define NLAT (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
+static const double batch_bounds[] = {1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000};
+#define NBATCH (sizeof(batch_bounds) / sizeof(batch_bounds[0]))
+
+typedef struct {
+    _Atomic uint64_t buckets[16];
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_micro; /* sum in millionths of the unit */
+} histogram_t;
+
+typedef struct {
+    _Atomic uint64_t status[NSTATUS];
+    histogram_t latency;
+} route_metrics_t;
+
+struct metrics {
+    size_t nroutes;
+    route_metrics_t *routes; /* nroutes + 1: the last is "unmatched" */
+    _Atomic uint64_t rate_limited;
+    _Atomic uint64_t worker_busy_ns;
+    _Atomic uint64_t jobs_timed_out;
+    histogram_t ingest_batch;  /* messages per committed request */
+    histogram_t ingest_commit; /* seconds per group commit */
+    _Atomic uint64_t ingest_messages;
+    _Atomic int64_t scroll_cursors;
+    _Atomic int64_t recompute_done, recompute_total;
+};
+
+metrics_t *
+metrics_new(void)
+{
+    metrics_t *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        abort();
+    m->nroutes = router_route_count();
+    m->routes = calloc(m->nroutes + 1, sizeof(*m->routes));
+    if (m->routes == NULL)
+        abort();
+    return m;
+}
+
+static void
+observe(histogram_t *h, const double *bounds, size_t n, double v)
+{
+    size_t i = 0;
+    while (i < n && v > bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_micro, (uint64_t)(v * 1e6), memory_order_relaxed);
+}
+
+void
+metrics_request(metrics_t *m, const route_t *route, int status, double seconds)
+{
+    size_t r = route != NULL ? router_route_index(route) : m->nroutes, s = 0;
+    while (s < NSTATUS - 1 && status_codes[s] != status)
+        s++;
+    atomic_fetch_add_explicit(&m->routes[r].status[s], 1, memory_order_relaxed);
+    observe(&m->routes[r].latency, latency_bounds, NLAT, seconds);
+    if (status == 429)
+        atomic_fetch_add_explicit(&m->rate_limited, 1, memory_order_relaxed);
+    if (status == 504)
+        atomic_fetch_add_explicit(&m->jobs_timed_out, 1, memory_order_relaxed);
+}
+
+void
+metrics_worker_busy(metrics_t *m, uint64_t ns)
+{
+    atomic_fetch_add_explicit(&m->worker_busy_ns, ns, memory_order_relaxed);
+}
+
+void
+metrics_ingest(metrics_t *m, size_t messages, double commit_seconds, int first_of_group)
+{
+    observe(&m->ingest_batch, batch_bounds, NBATCH, (double)messages);
+    atomic_fetch_add_explicit(&m->ingest_messages, messages, memory_order_relaxed);
+    if (first_of_group)
+        observe(&m->ingest_commit, latency_bounds, NLAT, commit_seconds);
+}
+
+void
+metrics_set_cursors(metrics_t *m, int64_t live)
+{
+    atomic_store_explicit(&m->scroll_cursors, live, memory_order_relaxed);
+}
+
+void
+metrics_set_recompute(metrics_t *m, int64_t done, int64_t total)
+{
+    atomic_store_explicit(&m->recompute_done, done, memory_order_relaxed);
+    atomic_store_explicit(&m->recompute_total, total, memory_order_relaxed);
+}
+
+/* ---- text exposition ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} text_t;
+
+static void __attribute__((format(printf, 2, 3))) emit(text_t *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)(n > 0 ? n : 0);
+        if ((t->buf = realloc(t->buf, t->cap)) == NULL)
+            abort();
+    }
+}
+
+static void
+emit_histogram(text_t *t, const char *name, const char *labels, const histogram_t *h, const double *bounds, size_t n)
+{
+    uint64_t cum = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+        emit(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, labels[0] ? "," : "", bounds[i], (unsigned long long)cum);
+    }
+    cum += atomic_load_explicit(&h->buckets[n], memory_order_relaxed);
+    emit(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, labels[0] ? "," : "", (unsigned long long)cum);
+    emit(t, "%s_sum%s%s%s %.6f\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+         (double)atomic_load_explicit(&h->sum_micro, memory_order_relaxed) / 1e6);
+    emit(t, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+         (unsigned long long)atomic_load_explicit(&h->count, memory_order_relaxed));
+}
+
+static long long
+file_size(const char *path, const char *suffix)
+{
+    char p[4096];
+    struct stat sb;
+    snprintf(p, sizeof(p), "%s%s", path, suffix);
+    return stat(p, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+char *
+metrics_render(server_t *srv, size_t *len)
+{
+    metrics_t *m = srv->metrics;
+    text_t t = {malloc(16384), 0, 16384};
+    if (t.buf == NULL)
+        abort();
+    emit(&t, "# HELP profiled_requests_total Requests answered, by route pattern and status.\n"
+             "# TYPE profiled_requests_total counter\n");
+    for (size_t r = 0; r <= m->nroutes; r++) {
+        const char *name = r < m->nroutes ? router_route_name(r) : "unmatched";
+        for (size_t s = 0; s < NSTATUS; s++) {
+            uint64_t v = atomic_load_explicit(&m->routes[r].status[s], memory_order_relaxed);
+            if (v == 0)
+                continue;
+            if (s < NSTATUS - 1)
+                emit(&t, "profiled_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name, status_codes[s],
+                     (unsigned long long)v);
+            else
+                emit(&t, "profiled_requests_total{route=\"%s\",status=\"other\"} %llu\n", name, (unsigned long long)v);
+        }
+    }
+    emit(&t, "# HELP profiled_request_duration_seconds Time from request to response, by route pattern.\n"
+             "# TYPE profiled_request_duration_seconds histogram\n");
+    for (size_t r = 0; r <= m->nroutes; r++) {
+        if (atomic_load_explicit(&m->routes[r].latency.count, memory_order_relaxed) == 0)
+            continue;
+        char labels[300];
+        snprintf(labels, sizeof(labels), "route=\"%s\"", r < m->nroutes ? router_route_name(r) : "unmatched");
+        emit_histogram(&t, "profiled_request_duration_seconds", labels, &m->routes[r].latency, latency_bounds, NLAT);
+    }
+    int64_t conns = 0;
+    for (int i = 0; i < srv->cfg.threads; i++)
+        conns += atomic_load_explicit(&srv->loops[i].open_connections, memory_order_relaxed);
+    emit(&t,
+         "# HELP profiled_rate_limited_total Requests answered 429.\n# TYPE profiled_rate_limited_total counter\n"
+         "profiled_rate_limited_total %llu\n"
+         "# HELP profiled_job_queue_depth Jobs waiting for a worker.\n# TYPE profiled_job_queue_depth gauge\n"
+         "profiled_job_queue_depth %zu\n"
+         "# HELP profiled_write_queue_depth Ingest requests waiting for the writer.\n# TYPE profiled_write_queue_depth gauge\n"
+         "profiled_write_queue_depth %zu\n"
+         "# HELP profiled_worker_busy_seconds_total Time workers spent running jobs.\n"
+         "# TYPE profiled_worker_busy_seconds_total counter\n"
+         "profiled_worker_busy_seconds_total %.6f\n"
+         "# HELP profiled_workers Worker threads.\n# TYPE profiled_workers gauge\nprofiled_workers %d\n"
+         "# HELP profiled_jobs_timed_out_total Jobs answered 504.\n# TYPE profiled_jobs_timed_out_total counter\n"
+         "profiled_jobs_timed_out_total %llu\n"
+         "# HELP profiled_open_connections Client connections (sampled each second).\n# TYPE profiled_open_connections gauge\n"
+         "profiled_open_connections %lld\n"
+         "# HELP profiled_scroll_cursors Live events scroll cursors (sampled).\n# TYPE profiled_scroll_cursors gauge\n"
+         "profiled_scroll_cursors %lld\n"
+         "# HELP profiled_ingest_messages_total Messages committed by the ingestion API.\n"
+         "# TYPE profiled_ingest_messages_total counter\nprofiled_ingest_messages_total %llu\n",
+         (unsigned long long)atomic_load(&m->rate_limited), pool_depth(srv->pool), writer_depth(srv->writer),
+         (double)atomic_load(&m->worker_busy_ns) / 1e9, srv->cfg.workers, (unsigned long long)atomic_load(&m->jobs_timed_out),
+         (long long)conns, (long long)atomic_load(&m->scroll_cursors), (unsigned long long)atomic_load(&m->ingest_messages));
+    emit(&t, "# HELP profiled_ingest_batch_messages Messages per ingest request.\n"
+             "# TYPE profiled_ingest_batch_messages histogram\n");
+    emit_histogram(&t, "profiled_ingest_batch_messages", "", &m->ingest_batch, batch_bounds, NBATCH);
+    emit(&t, "# HELP profiled_ingest_commit_seconds Duration of one group commit.\n"
+             "# TYPE profiled_ingest_commit_seconds histogram\n");
+    emit_histogram(&t, "profiled_ingest_commit_seconds", "", &m->ingest_commit, latency_bounds, NLAT);
+    emit(&t,
+         "# HELP profiled_database_bytes Size of the database file and its write-ahead log.\n"
+         "# TYPE profiled_database_bytes gauge\n"
+         "profiled_database_bytes{file=\"db\"} %lld\nprofiled_database_bytes{file=\"wal\"} %lld\n"
+         "# HELP profiled_recompute_profiles Profiles recomputed after a definitions change, and the total.\n"
+         "# TYPE profiled_recompute_profiles gauge\n"
+         "profiled_recompute_profiles{state=\"done\"} %lld\nprofiled_recompute_profiles{state=\"total\"} %lld\n"
+         "# HELP profiled_draining 1 while shutting down.\n# TYPE profiled_draining gauge\nprofiled_draining %d\n",
+         file_size(srv->cfg.db, ""), file_size(srv->cfg.db, "-wal"), (long long)atomic_load(&m->recompute_done),
+         (long long)atomic_load(&m->recompute_total), atomic_load(&srv->draining));
+    *len = t.len;
+    return t.buf;
+}
+
+/* ---- access log ---- */
+
+int
+access_log_open(server_t *srv)
+{
+    const char *path = srv->cfg.access_log;
+    int fd;
+    if (strcmp(path, "off") == 0)
+        fd = -1;
+    else if (strcmp(path, "-") == 0)
+        fd = dup(1);
+    else
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (strcmp(path, "off") != 0 && fd < 0)
+        return -1;
+    int old = atomic_load(&srv->access_log_fd);
+    if (old >= 0 && fd >= 0) {
+        /* swap in place: writers keep using the same descriptor number */
+        dup2(fd, old);
+        close(fd);
+    } else {
+        atomic_store(&srv->access_log_fd, fd);
+    }
+    return 0;
+}
+
+/* Appends s as a JSON string (escaped). */
+static size_t
+json_str(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+    if (o < cap)
+        out[o++] = '"';
+    for (size_t i = 0; i < n && o + 7 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    if (o < cap)
+        out[o++] = '"';
+    return o;
+}
+
+void
+access_log_write(server_t *srv, h2o_req_t *req, const reqctx_t *rc, int status, size_t bytes, double seconds)
+{
+    int fd = atomic_load_explicit(&srv->access_log_fd, memory_order_relaxed);
+    if (fd < 0)
+        return;
+    char line[2048], ts[32], addr[64];
+    size_t o = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    storage_format_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts);
+    client_address(req, addr, sizeof(addr));
+    const char *route = rc->route != NULL ? rc->route->pattern : "unmatched";
+    o += (size_t)snprintf(line + o, sizeof(line) - o, "{\"time\":\"%s\",\"request_id\":", ts);
+    o += json_str(line + o, sizeof(line) - o, rc->request_id.base, rc->request_id.len);
+    o += (size_t)snprintf(line + o, sizeof(line) - o, ",\"client\":\"%s\",\"method\":", addr);
+    o += json_str(line + o, sizeof(line) - o, req->method.base, req->method.len);
+    o += (size_t)snprintf(line + o, sizeof(line) - o,
+                          ",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,\"latency_ms\":%.3f,\"tenant\":", route, status, bytes,
+                          seconds * 1000);
+    if (rc->tenant.client != NULL) {
+        char tenant[400];
+        int n = snprintf(tenant, sizeof(tenant), "%.*s/%.*s/%.*s", (int)rc->tenant.client_len, rc->tenant.client,
+                         (int)rc->tenant.account_len, rc->tenant.account, (int)rc->tenant.brand_len, rc->tenant.brand);
+        o += json_str(line + o, sizeof(line) - o, tenant, n > 0 && (size_t)n < sizeof(tenant) ? (size_t)n : 0);
+    } else {
+        o += (size_t)snprintf(line + o, sizeof(line) - o, "null");
+    }
+    if (o + 2 >= sizeof(line))
+        o = sizeof(line) - 2;
+    line[o++] = '}';
+    line[o++] = '\n';
+    /* one write per line on an O_APPEND descriptor: lines never interleave */
+    ssize_t w = write(fd, line, o);
+    (void)w;
+}
