@@ -158,9 +158,9 @@ run_ingest_prepare(job_t *job, storage_t *st)
     }
     job->batch = batch;
     batch = NULL;
-    job->forwarded = 1;
-    writer_push(srv->writer, job);
 done:
+    /* Everything this thread owns is released before the worker hands the
+     * job to the writer: json-c's reference counts are not atomic. */
     if (batch != NULL)
         json_object_put(batch);
     if (root != NULL)
@@ -168,6 +168,7 @@ done:
     free(inflated);
     free(job->payload); /* parsed: the copy is not needed any more */
     job->payload = NULL;
+    job->forwarded = job->batch != NULL; /* the worker passes it on */
 }
 
 void

@@ -258,7 +258,10 @@ worker_main(void *arg)
             job->run(job, st);
             metrics_worker_busy(p->srv->metrics, (uint64_t)(ratelimit_now_ns(1) - t0));
         }
-        if (!job->forwarded)
+        /* the job is this thread's until it is passed on: decide here */
+        if (job->forwarded)
+            writer_push(p->srv->writer, job);
+        else
             job_complete(job);
     }
 }

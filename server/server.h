@@ -160,7 +160,7 @@ struct job {
     int tenant_from_token;
     uint64_t peer;
     struct json_object *batch; /* validated messages, for the writer */
-    int forwarded;             /* handed on to the writer, which completes it */
+    int forwarded;             /* set by the run function: the worker hands it to the writer */
     job_t *next;               /* writer queue */
     gate_result_t gate;        /* limit state found on the worker */
     /* outputs */
@@ -329,5 +329,7 @@ int64_t now_wall_ms(void);
 /* Command-line subcommands (cli.c). */
 int cli_import(int argc, char **argv);
 int cli_token(int argc, char **argv);
+int cli_audience(int argc, char **argv);    /* cli_audience.c */
+int cli_definitions(int argc, char **argv); /* cli_definitions.c */
 
 #endif

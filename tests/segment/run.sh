@@ -17,4 +17,9 @@ PID=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$TMP/out" 2>/dev/null && break; sleep 0.05; done
 PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/out")
 [ -n "$PORT" ] || { cat "$TMP/err" >&2; exit 1; }
-node "$HERE/send.js" "http://127.0.0.1:$PORT" "$TOKEN" /track/seg/acct/BRAND/v1 1000
+node "$HERE/send.js" "http://127.0.0.1:$PORT" "$TOKEN" /track/seg/acct/BRAND/v1 1000 || {
+    echo "segment client test: server log:" >&2
+    tail -60 "$TMP/err" >&2
+    grep -v '"status":200' "$TMP/out" | tail -20 >&2
+    exit 1
+}

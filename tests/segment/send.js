@@ -9,7 +9,7 @@ const releases = ['analytics-node-1', 'analytics-node-2', 'analytics-node-3.0', 
 
 async function send(pkg, n, users) {
   const { Analytics } = require(pkg);
-  const analytics = new Analytics({ writeKey: token, host: base, path: '/v1/batch', flushInterval: 200, maxRetries: 2 });
+  const analytics = new Analytics({ writeKey: token, host: base, path: '/v1/batch', flushInterval: 200, maxRetries: 5 });
   const errors = [];
   analytics.on('error', (e) => errors.push(e));
   const sent = [];
@@ -22,7 +22,10 @@ async function send(pkg, n, users) {
     sent.push({ userId, seq });
   }
   await analytics.closeAndFlush({ timeout: 30000 });
-  if (errors.length) throw new Error(`${pkg}: ${errors.length} delivery errors: ${JSON.stringify(errors[0])}`);
+  if (errors.length) {
+    const r = errors[0].reason || {};
+    throw new Error(`${pkg}: ${errors.length} delivery errors; first: ${r.message || r.code || JSON.stringify(r)} ${r.cause ? r.cause.code || r.cause.message : ''} ${r.status || ''}`);
+  }
   return sent;
 }
 
