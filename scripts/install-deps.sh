@@ -2,7 +2,7 @@
 # install-deps.sh -- install the Debian packages profiled needs to build and test.
 # Installs only what is missing; needs root (or sudo) the first time.
 set -e
-PKGS="build-essential cmake pkg-config libh2o-evloop-dev libsqlite3-dev libjson-c-dev libevent-dev check libssl-dev zlib1g-dev sqlite3 curl nginx"
+PKGS="build-essential cmake pkg-config libh2o-evloop-dev libsqlite3-dev libjson-c-dev libevent-dev check libssl-dev zlib1g-dev sqlite3 curl nginx yamllint"
 [ -n "$PROFILED_EXTRA_PKGS" ] && PKGS="$PKGS $PROFILED_EXTRA_PKGS"
 # the real-client ingestion test runs @segment/analytics-node under Node.js
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

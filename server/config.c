@@ -63,7 +63,6 @@ static const opt_t opts[] = {
      NULL},
     {"compress-min-size", OPT_INT, OFF(compress_min_size), "1024", 0, 1 << 30,
      "gzip responses at least this large when the client accepts it (0: never)", NULL},
-    {"definitions", OPT_STR, OFF(definitions), "", 0, 0, "JSON file of computed traits and audiences; SIGHUP reloads it", NULL},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -186,7 +185,8 @@ static void
 print_help(FILE *out)
 {
     fprintf(out, "usage: profiled serve [options]\n\n"
-                 "Every option can also be set by its environment variable; flags win.\n\n");
+                 "Settings come from the defaults, then --config FILE (lines \"name = value\"), then\n"
+                 "the environment variables, then flags: the later wins.\n\n");
     for (size_t i = 0; i < NOPTS; i++) {
         char env[64];
         env_name(&opts[i], env, sizeof(env));

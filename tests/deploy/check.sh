@@ -1,0 +1,80 @@
+#!/bin/sh
+# check.sh -- what of deploy/ can be checked without a container engine:
+# YAML lint, `nginx -t` on the balancer config, `systemd-analyze verify` on
+# the unit, the Dockerfile's packages and COPY sources, and a real start of
+# profiled with the example config.   usage: check.sh PROFILED_BIN
+set -u
+BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok: $1"; }
+bad() { fail=$((fail + 1)); echo "FAILED: $1" >&2; }
+
+# 1. YAML
+for f in "$ROOT"/deploy/docker-compose.yml "$ROOT"/deploy/k8s/*.yaml; do
+    if yamllint -d '{extends: default, rules: {line-length: {max: 140}, document-start: disable, comments: {min-spaces-from-content: 1}, truthy: {check-keys: false}}}' "$f" >"$TMP/yl" 2>&1; then
+        ok "yamllint $(basename "$f")"
+    else
+        bad "yamllint $(basename "$f")"; cat "$TMP/yl" >&2
+    fi
+done
+
+# 2. nginx: the compose hostnames resolve only inside compose
+mkdir -p "$TMP/nginx/logs"
+sed -e 's/profiled-a:8080/127.0.0.1:1/; s/profiled-b:8080/127.0.0.1:2/' -e 's/listen 80;/listen 127.0.0.1:1;/' \
+    "$ROOT/deploy/nginx.conf" > "$TMP/nginx/nginx.conf"
+if nginx -t -q -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e stderr 2>"$TMP/ng"; then ok "nginx -t nginx.conf"; else bad "nginx -t"; cat "$TMP/ng" >&2; fi
+
+# 3. systemd unit (with this build's binary in place of the installed one)
+sed "s|/usr/local/bin/profiled|$BIN|" "$ROOT/deploy/profiled.service" > "$TMP/profiled.service"
+if systemd-analyze verify "$TMP/profiled.service" >"$TMP/sd" 2>&1 && ! grep -qi "unknown\|invalid\|failed" "$TMP/sd"; then
+    ok "systemd-analyze verify profiled.service"
+else
+    bad "systemd-analyze verify"; cat "$TMP/sd" >&2
+fi
+
+# 4. Dockerfile: every package it installs exists, every COPY source exists
+pkgs=$(sed -n '/apt-get install/,/rm -rf/p' "$ROOT/deploy/Dockerfile" | tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' |
+       grep -vE '^(apt-get|install|rm|debian_frontend|update|useradd|system|uid|home-dir|create-home|profiled|var|lib|apt|lists)$' | sort -u)
+missing=""
+for p in $pkgs; do apt-cache show "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+[ -z "$missing" ] && ok "Dockerfile packages exist ($(echo $pkgs | wc -w))" || bad "Dockerfile packages missing:$missing"
+srcs=$(awk '/^COPY/ && !/--from/ {for (i = 2; i < NF; i++) print $i}' "$ROOT/deploy/Dockerfile")
+nosrc=""
+for s in $srcs; do [ -e "$ROOT/$s" ] || nosrc="$nosrc $s"; done
+[ -z "$nosrc" ] && ok "Dockerfile COPY sources exist" || bad "Dockerfile COPY sources missing:$nosrc"
+
+# 5. the example config starts a real server
+sed -e 's|^listen = .*|listen = 127.0.0.1:0|' -e "s|^access-log = .*|access-log = $TMP/access.log|" \
+    "$ROOT/deploy/profiled.conf.example" > "$TMP/profiled.conf"
+"$BIN" serve --config "$TMP/profiled.conf" --db "$TMP/p.db" >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "listening on" "$TMP/out" && break; sleep 0.05; done
+port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/out")
+if [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null; then ok "profiled starts with profiled.conf.example"; else bad "example config"; cat "$TMP/err" >&2; fi
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+grep -q '"route":"/readyz"' "$TMP/access.log" 2>/dev/null && ok "example config's access log written" || bad "access log"
+
+# 6. TLS, and HTTP/2 only when asked for
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
+tls_proto() { # $1: extra serve flags; prints the HTTP version curl negotiated
+    "$BIN" serve --listen 127.0.0.1:0 --db "$TMP/p.db" --access-log off --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" $1 \
+        >"$TMP/tout" 2>"$TMP/terr" &
+    tpid=$!
+    for _ in $(seq 1 100); do grep -q "listening on" "$TMP/tout" && break; sleep 0.05; done
+    tport=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/tout")
+    curl -sk --http2 -o /dev/null -w '%{http_version} %{http_code}' "https://127.0.0.1:$tport/healthz"
+    kill "$tpid"; wait "$tpid" 2>/dev/null
+}
+v=$(tls_proto "")
+[ "$v" = "1.1 200" ] && ok "TLS serves HTTP/1.1 by default" || bad "TLS default: got '$v'"
+v=$(tls_proto "--http2")
+[ "$v" = "2 200" ] && ok "TLS with --http2 negotiates h2" || bad "TLS --http2: got '$v'"
+"$BIN" serve --listen 127.0.0.1:0 --db "$TMP/p.db" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/nothing.pem" >/dev/null 2>"$TMP/terr"
+grep -q "tls-key" "$TMP/terr" && ok "a bad tls-key stops startup, naming it" || bad "bad tls-key: $(cat "$TMP/terr")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
