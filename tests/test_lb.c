@@ -47,7 +47,7 @@ start_replica(test_server_t *s, int port)
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     /* test_server_start listens on port 0: give ours after it (flags win) */
-    const char *extra[] = {"--listen",     listen, "--drain-delay", "0.3",     "--threads", "2",       "--workers", "2",
+    const char *extra[] = {"--listen",     listen, "--drain-delay", "1",       "--threads", "2",       "--workers", "2",
                            "--access-log", "off",  "--rate",        "1000000", "--burst",   "1000000", NULL};
     test_server_start(s, db, extra);
     ck_assert_int_eq(s->port, port);
