@@ -115,7 +115,8 @@ auth_table_load(storage_t *st, const char *pepper, const auth_table_t *prev, aut
     auth_table_t *t = NULL;
     if (storage_token_foreach(st, add_row, &ctx) != STORAGE_OK)
         goto fail;
-    qsort(ctx.tokens, ctx.count, sizeof(*ctx.tokens), cmp_token);
+    if (ctx.count > 1)
+        qsort(ctx.tokens, ctx.count, sizeof(*ctx.tokens), cmp_token);
     t = xcalloc(1, sizeof(*t));
     t->by_id = ctx.tokens;
     t->count = ctx.count;

@@ -122,6 +122,21 @@ START_TEST(test_wrong_secret)
 }
 END_TEST
 
+/* A database with no tokens yet (a fresh server): an empty table that
+ * verifies nothing. */
+START_TEST(test_empty_table)
+{
+    auth_table_t *t = load(NULL, NULL);
+    ck_assert_uint_eq(auth_table_count(t), 0);
+    ck_assert_int_eq(verify(t, NULL, "pd_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", AUTH_TOKEN_LEN),
+                     AUTH_EINVALID);
+    auth_table_t *t2 = load(NULL, t);
+    ck_assert_uint_eq(auth_table_count(t2), 0);
+    auth_table_free(t2);
+    auth_table_free(t);
+}
+END_TEST
+
 START_TEST(test_malformed)
 {
     char text[AUTH_TOKEN_LEN + 1];
@@ -441,6 +456,7 @@ auth_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_create_verify);
     tcase_add_test(tc, test_wrong_secret);
+    tcase_add_test(tc, test_empty_table);
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_revoked);
     tcase_add_test(tc, test_permits);
