@@ -11,6 +11,8 @@ usage(FILE *out)
                  "  serve     run the HTTP API server (profiled serve --help)\n"
                  "  import    load Segment-spec NDJSON messages into a database\n"
                  "  token     create, list or revoke API tokens\n"
+                 "  audience  import, remove or list static audiences (CSV member lists)\n"
+                 "  definitions  list or check a definitions file of computed traits and audiences\n"
                  "  help      this text\n");
 }
 
@@ -28,6 +30,10 @@ main(int argc, char **argv)
         return cli_import(argc - 2, argv + 2);
     if (strcmp(cmd, "token") == 0)
         return cli_token(argc - 2, argv + 2);
+    if (strcmp(cmd, "audience") == 0)
+        return cli_audience(argc - 2, argv + 2);
+    if (strcmp(cmd, "definitions") == 0)
+        return cli_definitions(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

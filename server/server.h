@@ -329,5 +329,7 @@ int64_t now_wall_ms(void);
 /* Command-line subcommands (cli.c). */
 int cli_import(int argc, char **argv);
 int cli_token(int argc, char **argv);
+int cli_audience(int argc, char **argv);    /* cli_audience.c */
+int cli_definitions(int argc, char **argv); /* cli_definitions.c */
 
 #endif

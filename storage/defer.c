@@ -1,13 +1,14 @@
 /* defer.c -- the writes each message makes to its profile: trait upserts
- * (newest wins), first/last event marks, and the profile's touch (times
- * and userId). Immediate, or -- during a bulk import -- combined in memory
- * per (profile, key) and written once per transaction: newest-wins, min and
- * max are associative, so the result is the same with far fewer writes. */
+ * (newest wins), first/last event marks, the profile's touch (times and
+ * userId) and computed trait state. Immediate, or -- during a bulk import
+ * -- combined in memory per (profile, key) and written once per
+ * transaction: newest-wins, sums, min and max are associative, so the
+ * result is the same with far fewer writes. */
 #include <stdlib.h>
 #include <string.h>
 #include "storage_internal.h"
 
-enum { D_TOUCH, D_TRAIT, D_MARK };
+enum { D_TOUCH, D_TRAIT, D_MARK, D_COMP, D_DAY, D_FREQ };
 
 struct deferred {
     int kind;
@@ -31,6 +32,24 @@ struct deferred {
             char *first_id, *last_id;
             size_t first_len, last_len;
         } mark;
+        /* computed state; the key is the definition's key */
+        struct {
+            comb_t comb;
+            double num;
+            char *value, *event_id;
+            size_t value_len, event_id_len;
+            int64_t t;
+        } comp;
+        /* key: definition key + the day's 8 bytes */
+        struct {
+            comb_t comb;
+            double num;
+            int64_t day, floor_day;
+        } day;
+        /* key: definition key + the value's JSON text */
+        struct {
+            int64_t count, last_ms;
+        } freq;
     } u;
 };
 
@@ -161,6 +180,64 @@ mark_now(storage_t *st, int64_t pk, const char *action, size_t action_len, int64
     return stg_step_done(st, s);
 }
 
+static int
+comp_now(storage_t *st, int64_t pk, const char *key, comb_t comb, double num, const char *value, size_t value_len, int64_t t,
+         const char *event_id, size_t event_id_len)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_COMP_UPSERT);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_text(s, 2, key, STG_KEY_LEN);
+    sqlite3_bind_int(s, 3, comb);
+    if (comb == COMB_FIRST || comb == COMB_LAST) {
+        sqlite3_bind_null(s, 4);
+        stg_bind_text(s, 5, value, value_len);
+        sqlite3_bind_int64(s, 6, t);
+        stg_bind_text(s, 7, event_id, event_id_len);
+    } else {
+        sqlite3_bind_double(s, 4, num);
+        sqlite3_bind_null(s, 5);
+        sqlite3_bind_null(s, 6);
+        sqlite3_bind_null(s, 7);
+    }
+    return stg_step_done(st, s);
+}
+
+static int
+day_now(storage_t *st, int64_t pk, const char *key, comb_t comb, int64_t day, double num, int64_t floor_day)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_COMP_DAY_UPSERT);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_text(s, 2, key, STG_KEY_LEN);
+    sqlite3_bind_int64(s, 3, day);
+    sqlite3_bind_int(s, 4, comb);
+    sqlite3_bind_double(s, 5, num);
+    int ret = stg_step_done(st, s);
+    if (ret != 0 || (s = stg_stmt(st, S_COMP_DAY_PRUNE)) == NULL)
+        return ret != 0 ? ret : STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_text(s, 2, key, STG_KEY_LEN);
+    sqlite3_bind_int64(s, 3, floor_day);
+    return stg_step_done(st, s);
+}
+
+static int
+freq_now(storage_t *st, int64_t pk, const char *key, const char *value, size_t value_len, int64_t count, int64_t last_ms)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_COMP_FREQ_UPSERT);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_text(s, 2, key, STG_KEY_LEN);
+    stg_bind_text(s, 3, value, value_len);
+    sqlite3_bind_int64(s, 4, count);
+    sqlite3_bind_int64(s, 5, last_ms);
+    return stg_step_done(st, s);
+}
+
 int
 stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t, int64_t now_ms)
 {
@@ -220,6 +297,90 @@ stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_len,
     return 0;
 }
 
+/* Whether (t, id) orders before (ot, oid): SQLite's row-value order. */
+static bool
+event_before(int64_t t, const char *id, size_t n, int64_t ot, const char *oid, size_t on)
+{
+    return t < ot || (t == ot && text_cmp(id, n, oid, on) < 0);
+}
+
+int
+stg_comp_put(storage_t *st, int64_t pk, const char *key, comb_t comb, double num, const char *value, size_t value_len, int64_t t,
+             const char *event_id, size_t event_id_len)
+{
+    bool fresh;
+    if (!st->defer.enabled)
+        return comp_now(st, pk, key, comb, num, value, value_len, t, event_id, event_id_len);
+    deferred_t *e = pending(&st->defer, D_COMP, pk, key, STG_KEY_LEN, &fresh);
+    bool replace = fresh;
+    if (fresh) {
+        e->u.comp.comb = comb;
+        e->u.comp.num = num;
+    } else if (comb == COMB_ADD) {
+        e->u.comp.num += num;
+    } else if (comb == COMB_MIN) {
+        e->u.comp.num = num < e->u.comp.num ? num : e->u.comp.num;
+    } else if (comb == COMB_MAX) {
+        e->u.comp.num = num > e->u.comp.num ? num : e->u.comp.num;
+    } else if (comb == COMB_FIRST) {
+        replace = event_before(t, event_id, event_id_len, e->u.comp.t, e->u.comp.event_id, e->u.comp.event_id_len);
+    } else {
+        replace = event_before(e->u.comp.t, e->u.comp.event_id, e->u.comp.event_id_len, t, event_id, event_id_len);
+    }
+    if (replace && (comb == COMB_FIRST || comb == COMB_LAST)) {
+        set_text(&e->u.comp.value, &e->u.comp.value_len, value, value_len);
+        set_text(&e->u.comp.event_id, &e->u.comp.event_id_len, event_id, event_id_len);
+        e->u.comp.t = t;
+    }
+    return 0;
+}
+
+int
+stg_comp_day(storage_t *st, int64_t pk, const char *key, comb_t comb, int64_t day, double num, int64_t floor_day)
+{
+    bool fresh;
+    if (!st->defer.enabled)
+        return day_now(st, pk, key, comb, day, num, floor_day);
+    char k[STG_KEY_LEN + sizeof(day)];
+    memcpy(k, key, STG_KEY_LEN);
+    memcpy(k + STG_KEY_LEN, &day, sizeof(day));
+    deferred_t *e = pending(&st->defer, D_DAY, pk, k, sizeof(k), &fresh);
+    if (fresh) {
+        e->u.day.comb = comb;
+        e->u.day.day = day;
+        e->u.day.num = num;
+    } else if (comb == COMB_ADD) {
+        e->u.day.num += num;
+    } else if (comb == COMB_MIN) {
+        e->u.day.num = num < e->u.day.num ? num : e->u.day.num;
+    } else {
+        e->u.day.num = num > e->u.day.num ? num : e->u.day.num;
+    }
+    if (fresh || floor_day > e->u.day.floor_day)
+        e->u.day.floor_day = floor_day;
+    return 0;
+}
+
+int
+stg_comp_freq(storage_t *st, int64_t pk, const char *key, const char *value, size_t value_len, int64_t t)
+{
+    bool fresh;
+    if (!st->defer.enabled)
+        return freq_now(st, pk, key, value, value_len, 1, t);
+    char small[256], *k = STG_KEY_LEN + value_len <= sizeof(small) ? small : malloc(STG_KEY_LEN + value_len);
+    if (k == NULL)
+        abort();
+    memcpy(k, key, STG_KEY_LEN);
+    memcpy(k + STG_KEY_LEN, value, value_len);
+    deferred_t *e = pending(&st->defer, D_FREQ, pk, k, STG_KEY_LEN + value_len, &fresh);
+    if (k != small)
+        free(k);
+    e->u.freq.count++;
+    if (fresh || t > e->u.freq.last_ms)
+        e->u.freq.last_ms = t;
+    return 0;
+}
+
 void
 stg_defer_discard(storage_t *st)
 {
@@ -231,7 +392,10 @@ stg_defer_discard(storage_t *st)
             free(e->u.touch.user_id);
         else if (e->kind == D_TRAIT)
             free(e->u.trait.value);
-        else {
+        else if (e->kind == D_COMP) {
+            free(e->u.comp.value);
+            free(e->u.comp.event_id);
+        } else if (e->kind == D_MARK) {
             free(e->u.mark.first_id);
             free(e->u.mark.last_id);
         }
@@ -256,9 +420,19 @@ stg_defer_flush(storage_t *st)
         case D_TRAIT:
             ret = trait_now(st, e->pk, e->key, e->key_len, e->u.trait.value, e->u.trait.len, e->u.trait.ts);
             break;
-        default:
+        case D_MARK:
             ret = mark_now(st, e->pk, e->key, e->key_len, e->u.mark.first_pk, e->u.mark.first_t, e->u.mark.first_id,
                            e->u.mark.first_len, e->u.mark.last_pk, e->u.mark.last_t, e->u.mark.last_id, e->u.mark.last_len);
+            break;
+        case D_COMP:
+            ret = comp_now(st, e->pk, e->key, e->u.comp.comb, e->u.comp.num, e->u.comp.value, e->u.comp.value_len, e->u.comp.t,
+                           e->u.comp.event_id, e->u.comp.event_id_len);
+            break;
+        case D_DAY:
+            ret = day_now(st, e->pk, e->key, e->u.day.comb, e->u.day.day, e->u.day.num, e->u.day.floor_day);
+            break;
+        default:
+            ret = freq_now(st, e->pk, e->key, e->key + STG_KEY_LEN, e->key_len - STG_KEY_LEN, e->u.freq.count, e->u.freq.last_ms);
         }
     }
     /* On failure the caller rolls back: the pending writes go either way. */

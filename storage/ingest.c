@@ -331,6 +331,26 @@ add_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char
     return stg_mark_event(st, pk, m->action, m->action_len, event_pk, t, event_id, event_id_len);
 }
 
+/* The event's contribution to the tenant's computed traits. */
+static int
+computed_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char *event_id, size_t event_id_len, int64_t t,
+               int64_t now_ms)
+{
+    const tenant_defs_t *td;
+    int ret = stg_computed_tenant(st, tid, &td);
+    if (ret != 0 || td == NULL)
+        return ret;
+    comp_event_t ev = {
+        .action = m->action,
+        .action_len = m->action_len,
+        .properties = m->properties,
+        .event_id = event_id,
+        .event_id_len = event_id_len,
+        .t = t,
+    };
+    return stg_computed_apply(st, pk, td, NULL, &ev, now_ms);
+}
+
 int
 stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *raw, size_t raw_len, const char *created_by_type,
                    int64_t now_ms, char *err, size_t errlen)
@@ -358,6 +378,10 @@ stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *r
             goto fail;
         }
     }
+    /* Before the first write: whatever this connection does not keep of
+     * the tenant's computed state stops counting as complete. */
+    if ((ret = stg_computed_announce(st, tid)) != 0)
+        goto fail;
     size_t email_len = message_email(m, email);
     if ((ret = find_ids(st, tid, m, ids, &n)) != 0)
         goto fail;
@@ -366,6 +390,8 @@ stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *r
                                          now_ms, &pk)) != 0)
         goto fail;
     if (is_event && (ret = add_event(st, tid, pk, m, event_id, event_id_len, t, now_ms, raw, raw_len)) != 0)
+        goto fail;
+    if (is_event && (ret = computed_event(st, tid, pk, m, event_id, event_id_len, t, now_ms)) != 0)
         goto fail;
     /* context.traits first: the message's own traits win a tie. */
     if (m->context_traits.p != NULL && (ret = merge_traits(st, pk, m->context_traits, t)) != 0)

@@ -306,6 +306,37 @@ stg_json_next(jiter_t *it, span_t *key, span_t *value)
     return true;
 }
 
+void
+stg_json_items(jiter_t *it, span_t array)
+{
+    const char *p = array.p, *end = array.p + array.n;
+    while (p < end && *p != '[')
+        p++;
+    it->p = p < end ? p + 1 : end;
+    it->end = end;
+}
+
+bool
+stg_json_next_item(jiter_t *it, span_t *value)
+{
+    const char *p = it->p, *end = it->end;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ','))
+        p++;
+    if (p >= end || *p == ']') {
+        it->p = end;
+        return false;
+    }
+    const char *v = p;
+    p = skip_value(p, end);
+    const char *vend = p;
+    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\n' || vend[-1] == '\r'))
+        vend--;
+    value->p = v;
+    value->n = (size_t)(vend - v);
+    it->p = p;
+    return true;
+}
+
 static size_t
 put_utf8(char *out, unsigned cp)
 {

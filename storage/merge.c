@@ -1,7 +1,8 @@
 /* merge.c -- merging two profiles of one tenant that turned out to be the
  * same person (a message linking their ids, or an alias). The older profile
- * keeps its id and createdBy and receives everything of the other, which is
- * deleted; merges are counted and capped at STORAGE_MERGE_CAP. */
+ * keeps its id and createdBy and receives everything of the other (computed
+ * state included), which is deleted; merges are counted and capped at
+ * STORAGE_MERGE_CAP. */
 #include "storage_internal.h"
 
 static int
@@ -58,7 +59,8 @@ stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms)
     } parts[] = {
         {S_MERGE_IDENTITIES, S_MERGE_IDENTITIES_DROP}, {S_MERGE_EVENTS, S_COUNT},
         {S_MERGE_TRAITS, S_MERGE_TRAITS_DROP},         {S_MERGE_MARKS, S_MERGE_MARKS_DROP},
-        {S_MERGE_AUDIENCES, S_MERGE_AUDIENCES_DROP},
+        {S_MERGE_AUDIENCES, S_MERGE_AUDIENCES_DROP},   {S_MERGE_COMP, S_MERGE_COMP_DROP},
+        {S_MERGE_COMP_DAYS, S_MERGE_COMP_DAYS_DROP},   {S_MERGE_COMP_FREQ, S_MERGE_COMP_FREQ_DROP},
     };
     int64_t created = 0, keep_merges = 0, drop_merges = 0;
     int ret;
@@ -87,6 +89,10 @@ stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms)
     if ((ret = stg_step_done(st, s)) != 0)
         return ret;
     if ((ret = step(st, S_MERGE_PROFILE_DROP, drop, 0, false)) != 0)
+        return ret;
+    /* Computed state combines like the rest (counts add, ...), but a
+     * recompute that already passed keep would miss drop's older events. */
+    if ((ret = stg_computed_after_merge(st, keep, now_ms)) != 0)
         return ret;
     /* Cached identities may point at the dropped profile. */
     stg_idcache_clear(&st->ids);

@@ -235,6 +235,7 @@ stg_message_check(const char *text, size_t n, message_t *m, const char **field, 
     why = "properties must be an object";
     if (!object_value(v[F_PROPERTIES], &props))
         goto fail;
+    m->properties = props;
 
     switch (m->type) {
     case MSG_TRACK:

@@ -122,6 +122,53 @@ static const char *const migrations[] = {
     "  expires_ms INTEGER NOT NULL,"
     "  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX cursors_expiry ON cursors(expires_ms);",
+
+    /* 3: computed traits and audiences. State rows are keyed by a
+     * definition's key (a hash of what it computes) and carry how two
+     * partial states combine (comb: 0 add, 1 min, 2 max, 3 first, 4 last),
+     * so merges need no definitions. computed_state: all-time values (num
+     * for count/sum/min/max; value, the JSON text, with the (time_ms,
+     * event_id) of its event for first/last). computed_days: windowed
+     * values per UTC day (day = floor(ms / 86400000)), summed over the
+     * window when read. computed_freq: occurrences of each value (JSON
+     * text) for most_frequent. */
+    "CREATE TABLE computed_state("
+    "  profile_pk INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  comb INTEGER NOT NULL,"
+    "  num REAL,"
+    "  value TEXT,"
+    "  time_ms INTEGER,"
+    "  event_id TEXT,"
+    "  PRIMARY KEY(profile_pk, key)) WITHOUT ROWID;"
+    "CREATE TABLE computed_days("
+    "  profile_pk INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  day INTEGER NOT NULL,"
+    "  comb INTEGER NOT NULL,"
+    "  num REAL NOT NULL,"
+    "  PRIMARY KEY(profile_pk, key, day)) WITHOUT ROWID;"
+    "CREATE TABLE computed_freq("
+    "  profile_pk INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  last_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(profile_pk, key, value)) WITHOUT ROWID;"
+    /* Which keys of a tenant have complete state (ready = 1), or how far a
+     * recompute has got (next_pk: profiles up to it are rebuilt). A write
+     * transaction that stores events for the tenant without maintaining a
+     * key deletes its row first, so a key is never taken as complete after
+     * writes that skipped it; one that keeps every key of a tenant without
+     * profiles marks them complete. */
+    "CREATE TABLE computed_keys("
+    "  tenant_id INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  ready INTEGER NOT NULL,"
+    "  next_pk INTEGER NOT NULL,"
+    "  PRIMARY KEY(tenant_id, key)) WITHOUT ROWID;"
+    /* Static audiences are listed and removed by name. */
+    "CREATE INDEX audience_members_name ON audience_members(name, is_static);",
 };
 
 int

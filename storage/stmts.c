@@ -35,6 +35,33 @@
 #define EVENTS_ASC " ORDER BY e.event_time_ms, e.event_id LIMIT ?5"
 #define EVENTS_DESC " ORDER BY e.event_time_ms DESC, e.event_id DESC LIMIT ?5"
 
+/* Combines a computed_state row with another partial state of the same
+ * key (excluded): counts and sums add, min / max keep theirs, first / last
+ * keep the earlier / later (time, eventId). Shared by the per-event upsert
+ * and merges. */
+#define COMP_REPLACES                                                                                                              \
+    "((computed_state.comb = 3 AND (excluded.time_ms, excluded.event_id) < (computed_state.time_ms, computed_state.event_id))"     \
+    " OR (computed_state.comb = 4 AND (excluded.time_ms, excluded.event_id) > (computed_state.time_ms, computed_state.event_id)))"
+#define COMP_MERGE                                                                                                                 \
+    " ON CONFLICT(profile_pk, key) DO UPDATE SET"                                                                                  \
+    "  num = CASE computed_state.comb WHEN 0 THEN computed_state.num + excluded.num"                                               \
+    "   WHEN 1 THEN min(computed_state.num, excluded.num) WHEN 2 THEN max(computed_state.num, excluded.num)"                       \
+    "   ELSE computed_state.num END,"                                                                                              \
+    "  value = CASE WHEN " COMP_REPLACES " THEN excluded.value ELSE computed_state.value END,"                                     \
+    "  time_ms = CASE WHEN " COMP_REPLACES " THEN excluded.time_ms ELSE computed_state.time_ms END,"                               \
+    "  event_id = CASE WHEN " COMP_REPLACES " THEN excluded.event_id ELSE computed_state.event_id END"
+#define COMP_DAYS_MERGE                                                                                                            \
+    " ON CONFLICT(profile_pk, key, day) DO UPDATE SET"                                                                             \
+    "  num = CASE computed_days.comb WHEN 0 THEN computed_days.num + excluded.num"                                                 \
+    "   WHEN 1 THEN min(computed_days.num, excluded.num) ELSE max(computed_days.num, excluded.num) END"
+#define COMP_FREQ_MERGE                                                                                                            \
+    " ON CONFLICT(profile_pk, key, value) DO UPDATE SET count = computed_freq.count + excluded.count,"                             \
+    "  last_ms = max(computed_freq.last_ms, excluded.last_ms)"
+/* A profile's rows of the keys being rebuilt (?2) and of keys its tenant no
+ * longer defines (not in ?3); both JSON arrays. */
+#define COMP_CLEAR_WHERE                                                                                                           \
+    " WHERE profile_pk = ?1 AND (key IN (SELECT value FROM json_each(?2)) OR key NOT IN (SELECT value FROM json_each(?3)))"
+
 #define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
 
 const char *const stg_stmt_sql[S_COUNT] = {
@@ -152,4 +179,58 @@ const char *const stg_stmt_sql[S_COUNT] = {
     [S_CURSOR_MOVE] = "UPDATE cursors SET pos_time_ms = ?2, pos_event_id = ?3, expires_ms = ?4 WHERE id = ?1",
     [S_CURSOR_SWEEP] = "DELETE FROM cursors WHERE expires_ms <= ?1",
     [S_CURSOR_COUNT] = "SELECT count(*) FROM cursors WHERE expires_ms > ?1",
+
+    [S_TENANT_NAMES] = "SELECT client, account, brand FROM tenants WHERE id = ?1",
+    [S_TENANTS_ALL] = "SELECT id, client, account, brand FROM tenants ORDER BY id",
+    [S_TRAIT_GET] = "SELECT value FROM traits WHERE profile_pk = ?1 AND key = ?2",
+
+    [S_COMP_UPSERT] = "INSERT INTO computed_state(profile_pk, key, comb, num, value, time_ms, event_id)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)" COMP_MERGE,
+    [S_COMP_DAY_UPSERT] = "INSERT INTO computed_days(profile_pk, key, day, comb, num) VALUES(?1, ?2, ?3, ?4, ?5)" COMP_DAYS_MERGE,
+    /* Days before every window that will ever include them again. */
+    [S_COMP_DAY_PRUNE] = "DELETE FROM computed_days WHERE profile_pk = ?1 AND key = ?2 AND day < ?3",
+    [S_COMP_FREQ_UPSERT] =
+        "INSERT INTO computed_freq(profile_pk, key, value, count, last_ms) VALUES(?1, ?2, ?3, ?4, ?5)" COMP_FREQ_MERGE,
+    [S_COMP_GET] = "SELECT num, value FROM computed_state WHERE profile_pk = ?1 AND key = ?2",
+    [S_COMP_DAYS_GET] = "SELECT count(*), total(num), min(num), max(num) FROM computed_days"
+                        " WHERE profile_pk = ?1 AND key = ?2 AND day >= ?3",
+    /* Ties: the value seen most recently, then the smallest text. */
+    [S_COMP_FREQ_TOP] = "SELECT value FROM computed_freq WHERE profile_pk = ?1 AND key = ?2"
+                        " ORDER BY count DESC, last_ms DESC, value LIMIT 1",
+    [S_COMP_CLEAR] = "DELETE FROM computed_state" COMP_CLEAR_WHERE,
+    [S_COMP_DAYS_CLEAR] = "DELETE FROM computed_days" COMP_CLEAR_WHERE,
+    [S_COMP_FREQ_CLEAR] = "DELETE FROM computed_freq" COMP_CLEAR_WHERE,
+    [S_MERGE_COMP] = "INSERT INTO computed_state(profile_pk, key, comb, num, value, time_ms, event_id)"
+                     " SELECT ?1, key, comb, num, value, time_ms, event_id FROM computed_state WHERE profile_pk = ?2" COMP_MERGE,
+    [S_MERGE_COMP_DROP] = "DELETE FROM computed_state WHERE profile_pk = ?1",
+    [S_MERGE_COMP_DAYS] = "INSERT INTO computed_days(profile_pk, key, day, comb, num)"
+                          " SELECT ?1, key, day, comb, num FROM computed_days WHERE profile_pk = ?2" COMP_DAYS_MERGE,
+    [S_MERGE_COMP_DAYS_DROP] = "DELETE FROM computed_days WHERE profile_pk = ?1",
+    [S_MERGE_COMP_FREQ] = "INSERT INTO computed_freq(profile_pk, key, value, count, last_ms)"
+                          " SELECT ?1, key, value, count, last_ms FROM computed_freq WHERE profile_pk = ?2" COMP_FREQ_MERGE,
+    [S_MERGE_COMP_FREQ_DROP] = "DELETE FROM computed_freq WHERE profile_pk = ?1",
+
+    [S_KEYS_ANNOUNCE] = "DELETE FROM computed_keys WHERE tenant_id = ?1 AND key NOT IN (SELECT value FROM json_each(?2))",
+    /* A tenant without profiles has complete state of every key. */
+    [S_KEYS_FRESH_TENANT] =
+        "INSERT INTO computed_keys(tenant_id, key, ready, next_pk) SELECT ?1, j.value, 1, 0 FROM json_each(?2) j"
+        " WHERE NOT EXISTS (SELECT 1 FROM profiles WHERE tenant_id = ?1) ON CONFLICT DO NOTHING",
+    [S_KEYS_GET] = "SELECT key, ready, next_pk FROM computed_keys WHERE tenant_id = ?1",
+    [S_KEYS_PUT] = "INSERT INTO computed_keys(tenant_id, key, ready, next_pk) VALUES(?1, ?2, ?3, ?4)"
+                   " ON CONFLICT(tenant_id, key) DO UPDATE SET ready = excluded.ready, next_pk = excluded.next_pk",
+    /* Keys of the profile's tenant a recompute in progress has gone past it. */
+    [S_KEYS_PASSED] = "SELECT key, tenant_id FROM computed_keys WHERE tenant_id = (SELECT tenant_id FROM profiles WHERE pk = ?1)"
+                      " AND ready = 0 AND next_pk >= ?1",
+    [S_RECOMPUTE_PROFILES] = "SELECT pk FROM profiles WHERE tenant_id = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3",
+    [S_RECOMPUTE_COUNT] = "SELECT count(*) FROM profiles WHERE tenant_id = ?1 AND pk > ?2",
+    [S_PROFILE_EVENTS] = "SELECT event_id, event_time_ms, event_action, raw FROM events WHERE profile_pk = ?1"
+                         " ORDER BY event_time_ms, event_id",
+
+    [S_AUD_ADD] =
+        "INSERT INTO audience_members(profile_pk, name, is_static, added_ms) VALUES(?1, ?2, 1, ?3) ON CONFLICT DO NOTHING",
+    [S_AUD_REMOVE_MEMBER] = "DELETE FROM audience_members WHERE profile_pk = ?1 AND is_static = 1 AND name = ?2",
+    [S_AUD_DELETE] = "DELETE FROM audience_members WHERE name = ?2 AND is_static = 1"
+                     " AND profile_pk IN (SELECT pk FROM profiles WHERE tenant_id = ?1)",
+    [S_AUD_LIST] = "SELECT a.name, count(*) FROM audience_members a JOIN profiles p ON p.pk = a.profile_pk"
+                   " WHERE a.is_static = 1 AND p.tenant_id = ?1 GROUP BY a.name ORDER BY a.name",
 };

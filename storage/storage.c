@@ -89,6 +89,8 @@ stg_forget(storage_t *st)
     stg_idcache_clear(&st->ids);
     stg_defer_discard(st);
     st->tenant_id = 0;
+    st->comp_tid = 0;
+    st->n_announced = 0;
 }
 
 /* The identity cache is only valid inside the transaction that filled it:
@@ -98,6 +100,8 @@ on_commit(void *ctx)
 {
     storage_t *st = ctx;
     stg_idcache_clear(&st->ids);
+    /* Announcements hold for one transaction (computed.c). */
+    st->n_announced = 0;
     return 0;
 }
 

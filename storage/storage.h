@@ -313,10 +313,10 @@ void storage_definitions_print(const storage_definitions_t *defs, FILE *out);
 void storage_definitions_stats(const storage_definitions_t *defs, size_t *tenants, size_t *traits, size_t *audiences);
 
 /* Makes st maintain and show defs (borrowed: it must outlive its use on st;
- * replace it, or pass NULL for none, before freeing it). Call between
- * transactions. A connection that stores events without the definitions
- * another one maintains marks their state incomplete, which the next
- * storage_recompute repairs. Cannot fail. */
+ * replace it, or pass NULL for none, before freeing it). Call on the thread
+ * that uses st, between transactions. A connection that stores events
+ * without the definitions another one maintains marks their state
+ * incomplete, which the next storage_recompute repairs. Cannot fail. */
 void storage_use_definitions(storage_t *st, const storage_definitions_t *defs);
 
 /* The clock read-time evaluation uses (windows, activeWithinDays): fn(ctx)
@@ -327,7 +327,7 @@ void storage_set_clock(storage_t *st, storage_clock_fn fn, void *ctx);
 /* Completes the state of defs for existing profiles: for each tenant, the
  * keys of its definitions that are not complete are rebuilt from the
  * profiles' events, in short transactions of at most 500 profiles (and
- * about 20,000 events), so it can run on its own read-write connection
+ * about 5,000 events), so it can run on its own read-write connection
  * while the writer works. Progress is kept in the database: a later call
  * (after a stop, a failure or a restart) resumes. State of keys no longer
  * defined is dropped from the profiles it rebuilds.

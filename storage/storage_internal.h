@@ -66,6 +66,38 @@ enum stmt_id {
     S_CURSOR_MOVE,
     S_CURSOR_SWEEP,
     S_CURSOR_COUNT,
+    /* computed traits and audiences */
+    S_TENANT_NAMES,
+    S_TENANTS_ALL,
+    S_TRAIT_GET,
+    S_COMP_UPSERT,
+    S_COMP_DAY_UPSERT,
+    S_COMP_DAY_PRUNE,
+    S_COMP_FREQ_UPSERT,
+    S_COMP_GET,
+    S_COMP_DAYS_GET,
+    S_COMP_FREQ_TOP,
+    S_COMP_CLEAR,
+    S_COMP_DAYS_CLEAR,
+    S_COMP_FREQ_CLEAR,
+    S_MERGE_COMP,
+    S_MERGE_COMP_DROP,
+    S_MERGE_COMP_DAYS,
+    S_MERGE_COMP_DAYS_DROP,
+    S_MERGE_COMP_FREQ,
+    S_MERGE_COMP_FREQ_DROP,
+    S_KEYS_ANNOUNCE,
+    S_KEYS_FRESH_TENANT,
+    S_KEYS_GET,
+    S_KEYS_PUT,
+    S_KEYS_PASSED,
+    S_RECOMPUTE_PROFILES,
+    S_RECOMPUTE_COUNT,
+    S_PROFILE_EVENTS,
+    S_AUD_ADD,
+    S_AUD_REMOVE_MEMBER,
+    S_AUD_DELETE,
+    S_AUD_LIST,
     S_COUNT
 };
 
@@ -119,6 +151,16 @@ struct storage {
     int64_t tenant_id; /* 0: nothing cached */
     idcache_t ids;
     defer_t defer;
+    /* Computed traits and audiences (computed.c): the definitions in use
+     * (borrowed), the last tenant's entry in them, and the tenants whose
+     * computed keys this transaction has announced. */
+    const storage_definitions_t *defs;
+    int64_t comp_tid; /* 0: nothing cached */
+    const struct tenant_defs *comp_td;
+    int64_t announced[8];
+    size_t n_announced;
+    storage_clock_fn clock; /* NULL: the wall clock */
+    void *clock_ctx;
 };
 
 /* The statement id of st, prepared on first use; NULL (and st->err set)
@@ -219,7 +261,7 @@ typedef struct {
     enum msg_type type;
     const char *type_name;
     span_t user_id, anon_id, previous_id, message_id, group_id, name, source; /* decoded text */
-    span_t traits, context_traits;                                            /* object JSON text */
+    span_t traits, context_traits, properties;                                /* object JSON text */
     bool has_time;
     int64_t time_ms;
     char action[128]; /* eventAction of track/page/screen */
@@ -264,5 +306,165 @@ int stg_defer_flush(storage_t *st);
 /* Forgets it (its transaction was rolled back). */
 void stg_defer_discard(storage_t *st);
 void stg_defer_dispose(storage_t *st);
+
+/* ---- computed traits and audiences ----------------------------------------
+ * Compiled definitions (definitions.c), their incremental state (computed.c,
+ * written through defer.c), read-time values and rules (evaluate.c).
+ * State rows are keyed by a definition's key: 16 hex digits of a hash of
+ * everything that decides its value (kind, eventAction, property, where,
+ * window), not of its name, so a changed definition starts from nothing
+ * and an unchanged one survives a reload and a rename. */
+#define STG_KEY_LEN 16
+#define STG_MAX_PATH 8 /* segments of a property or trait path */
+#define STG_DAY_MS 86400000LL
+
+typedef enum { CK_COUNT, CK_SUM, CK_MIN, CK_MAX, CK_FIRST, CK_LAST, CK_MOST_FREQUENT } comp_kind_t;
+/* How two partial states combine (stored with each row, so merges need no
+ * definitions). */
+typedef enum { COMB_ADD = 0, COMB_MIN = 1, COMB_MAX = 2, COMB_FIRST = 3, COMB_LAST = 4 } comb_t;
+typedef enum { OP_EQ, OP_NE, OP_GT, OP_GTE, OP_LT, OP_LTE, OP_EXISTS, OP_CONTAINS } cmp_op_t;
+
+/* A JSON scalar to compare (CV_ABSENT: no such value; CV_OTHER: object or
+ * array). s points into whatever holds the text. */
+typedef enum { CV_ABSENT, CV_NULL, CV_BOOL, CV_NUM, CV_STR, CV_OTHER } cval_type_t;
+typedef struct {
+    cval_type_t type;
+    bool b;
+    double num;
+    const char *s;
+    size_t n;
+} cval_t;
+
+typedef struct {
+    char *seg[STG_MAX_PATH];
+    size_t len[STG_MAX_PATH];
+    size_t depth; /* 0: no path */
+} path_t;
+
+typedef struct {
+    path_t path;
+    cmp_op_t op;
+    cval_t value; /* its string owned by the definitions */
+} cond_t;
+
+typedef struct {
+    char *name; /* "" for the hidden ones behind eventCount rules */
+    bool hidden;
+    comp_kind_t kind;
+    comb_t comb;
+    char *action; /* NULL: every event */
+    size_t action_len;
+    path_t property;
+    cond_t *where;
+    size_t nwhere;
+    int window_days; /* 0: all time */
+    char key[STG_KEY_LEN + 1];
+    bool dup; /* an earlier definition of the tenant has the same key */
+} comp_def_t;
+
+typedef enum { R_AND, R_OR, R_NOT, R_TRAIT, R_COMPUTED, R_ACTIVE } rule_type_t;
+typedef struct rule {
+    rule_type_t type;
+    struct rule *kids; /* and / or / not */
+    size_t nkids;
+    path_t path; /* trait */
+    size_t def;  /* computed, eventCount: index in the tenant's defs */
+    cmp_op_t op; /* trait, computed */
+    cval_t value;
+    int days; /* activeWithinDays */
+} rule_t;
+
+typedef struct {
+    char *name;
+    rule_t rule;
+} audience_def_t;
+
+typedef struct tenant_defs {
+    char *client, *account, *brand; /* brand "*": every brand of the account */
+    comp_def_t *defs;               /* visible ones first, in file order, then hidden */
+    size_t ndefs, nvisible;
+    audience_def_t *auds;
+    size_t nauds;
+    char *keys_json; /* JSON array of the distinct keys of defs */
+} tenant_defs_t;
+
+struct storage_definitions {
+    tenant_defs_t *tenants;
+    size_t n;
+};
+
+/* The entry of defs for a tenant: its own brand's, else the account's "*"
+ * one, else NULL. */
+const tenant_defs_t *stg_defs_find(const storage_definitions_t *defs, const char *client, size_t client_len, const char *account,
+                                   size_t account_len, const char *brand, size_t brand_len);
+
+/* The definitions entry of tenant row tid under st->defs (cached; NULL
+ * when none). 0 or a STORAGE_* error. */
+int stg_computed_tenant(storage_t *st, int64_t tid, const tenant_defs_t **td);
+
+/* Before a write transaction changes a tenant's profiles: forgets every
+ * key of the tenant that this connection does not maintain, so no state
+ * is taken as complete after writes that skipped it (see recompute.c). */
+int stg_computed_announce(storage_t *st, int64_t tid);
+
+/* One event, as the definitions see it. */
+typedef struct {
+    const char *action;
+    size_t action_len;
+    span_t properties; /* object text; p NULL: none */
+    const char *event_id;
+    size_t event_id_len;
+    int64_t t;
+} comp_event_t;
+
+/* Applies an event to the state of the profile for each definition of td
+ * (only those with only[i] set when only is not NULL). Windowed values
+ * before the window at now_ms are not kept. */
+int stg_computed_apply(storage_t *st, int64_t pk, const tenant_defs_t *td, const bool *only, const comp_event_t *ev,
+                       int64_t now_ms);
+
+/* Rebuilds from its events the state of profile pk for the definitions of
+ * td with only[i] set (NULL: all), and drops its state of keys td no longer
+ * has. */
+int stg_computed_rebuild(storage_t *st, int64_t pk, const tenant_defs_t *td, const bool *only, int64_t now_ms, uint64_t *events);
+
+/* After a merge into keep: rebuilds keep's state of keys a recompute in
+ * progress has already passed (its events changed under it). */
+int stg_computed_after_merge(storage_t *st, int64_t keep, int64_t now_ms);
+
+/* State writes (defer.c), combined in memory while deferral is on. */
+int stg_comp_put(storage_t *st, int64_t pk, const char *key, comb_t comb, double num, const char *value, size_t value_len,
+                 int64_t t, const char *event_id, size_t event_id_len);
+int stg_comp_day(storage_t *st, int64_t pk, const char *key, comb_t comb, int64_t day, double num, int64_t floor_day);
+int stg_comp_freq(storage_t *st, int64_t pk, const char *key, const char *value, size_t value_len, int64_t t);
+
+/* Read-time side (evaluate.c): writes the "computed" object of profile pk,
+ * or the names of the dynamic audiences it is in now (as strings, no
+ * brackets). */
+int stg_computed_json(storage_t *st, int64_t tid, int64_t pk, jsonbuf_t *b);
+int stg_audiences_json(storage_t *st, int64_t tid, int64_t pk, bool active, int64_t last_activity_ms, jsonbuf_t *b);
+/* The clock of read-time evaluation. */
+int64_t stg_now(const storage_t *st);
+
+/* Value comparison shared by where conditions and rules (evaluate.c). */
+bool stg_cval_match(cmp_op_t op, const cval_t *actual, const cval_t *expected);
+/* The text of the value at path (segments from `from` on) inside the JSON
+ * text v, which passed stg_json_check; false when there is none. */
+bool stg_json_at(span_t v, const path_t *path, size_t from, span_t *out);
+/* The scalar the JSON text v is (v.p NULL: CV_ABSENT). A string with
+ * escapes is decoded into *scratch, which is freed first (malloc'd; the
+ * caller frees the last one): one value at a time per scratch. */
+void stg_cval_of(span_t v, cval_t *out, char **scratch);
+
+/* UTC day number of ms since the epoch (floor division). */
+static inline int64_t
+stg_day_of(int64_t ms)
+{
+    return ms >= 0 ? ms / STG_DAY_MS : -((-ms + STG_DAY_MS - 1) / STG_DAY_MS);
+}
+
+/* Array items of JSON text that passed stg_json_check (jscan.c). */
+void stg_json_items(jiter_t *it, span_t array);
+bool stg_json_next_item(jiter_t *it, span_t *value);
 
 #endif

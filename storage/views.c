@@ -1,7 +1,8 @@
 /* views.c -- the JSON bodies of the profile endpoints (traits, metadata,
  * audiences, external ids) and of the profile list, each read inside one
  * read transaction. Trait values are stored as JSON text and spliced in;
- * only the raw messages of first/last events are parsed, to add fields. */
+ * only the raw messages of first/last events are parsed, to add fields.
+ * Computed traits and dynamic audiences come from evaluate.c. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,18 +187,22 @@ write_marks(storage_t *st, const profile_row_t *p, bool last, jsonbuf_t *b)
     return ret;
 }
 
-/* "audiences": [dynamic names], "audiencesStatic": [static names]; rows
- * come dynamic first. */
+/* "audiences": [dynamic names], "audiencesStatic": [static names]. The
+ * dynamic ones are the definitions' audiences the profile is in now, then
+ * any stored membership rows (is_static = 0), which come first. */
 static int
-write_audiences(storage_t *st, const profile_row_t *p, jsonbuf_t *b)
+write_audiences(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b)
 {
+    stg_jb_key(b, "audiences", 9);
+    stg_jb_open(b, '[');
+    int ret = stg_audiences_json(st, tid, p->pk, p->active, p->last_ms, b);
+    if (ret != 0)
+        return ret;
     sqlite3_stmt *s = stg_stmt(st, S_VIEW_AUDIENCES);
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, p->pk);
     bool in_static = false;
-    stg_jb_key(b, "audiences", 9);
-    stg_jb_open(b, '[');
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (sqlite3_column_int(s, 1) != 0 && !in_static) {
@@ -214,7 +219,7 @@ write_audiences(storage_t *st, const profile_row_t *p, jsonbuf_t *b)
         stg_jb_open(b, '[');
         stg_jb_close(b, ']');
     }
-    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
+    ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
     sqlite3_reset(s);
     return ret;
 }
@@ -301,10 +306,9 @@ build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const profile_
 
     switch (view) {
     case STORAGE_VIEW_TRAITS:
-        /* Computed traits arrive with another issue; the key is part of
-         * the body's shape already. */
         stg_jb_key(b, "computed", 8);
-        stg_jb_raw(b, "{}", 2);
+        if ((ret = stg_computed_json(st, tid, p->pk, b)) != 0)
+            goto fail;
         break;
     case STORAGE_VIEW_METADATA:
         write_subscription_id(t, p, b);
@@ -319,7 +323,7 @@ build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const profile_
         stg_jb_time(b, p->updated_ms);
         if ((ret = write_marks(st, p, false, b)) != 0 || (ret = write_marks(st, p, true, b)) != 0)
             goto fail;
-        if ((ret = write_audiences(st, p, b)) != 0)
+        if ((ret = write_audiences(st, tid, p, b)) != 0)
             goto fail;
         stg_jb_key(b, "lastActivityTime", 16);
         if (p->active)
@@ -328,7 +332,7 @@ build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const profile_
             stg_jb_raw(b, "null", 4);
         break;
     case STORAGE_VIEW_AUDIENCES:
-        if ((ret = write_audiences(st, p, b)) != 0)
+        if ((ret = write_audiences(st, tid, p, b)) != 0)
             goto fail;
         break;
     case STORAGE_VIEW_EXTERNAL_IDS:
