@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh -- `make run`: builds a demo database from deploy/demo/sample.ndjson
-# (first run only), makes a demo token, prints a working curl command, then
-# runs the server in the foreground.
+# (first run only) with the computed traits of deploy/demo/definitions.json
+# and a static audience, makes a demo token, prints a working curl command,
+# then runs the server in the foreground.
 #   usage: demo.sh PROFILED_BIN DB LISTEN prepare|serve
 set -e
 BIN=$1 DB=$2 LISTEN=$3 MODE=$4
@@ -11,7 +12,10 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ ! -f "$DB" ]; then
     echo "demo: importing deploy/demo/sample.ndjson into $DB" >&2
-    "$BIN" import --db "$DB" --client $CLIENT --account $ACCOUNT --brand $BRAND "$HERE/deploy/demo/sample.ndjson"
+    "$BIN" import --db "$DB" --client $CLIENT --account $ACCOUNT --brand $BRAND \
+        --definitions "$HERE/deploy/demo/definitions.json" "$HERE/deploy/demo/sample.ndjson"
+    "$BIN" audience import --db "$DB" --client $CLIENT --account $ACCOUNT --brand $BRAND --name audience_board \
+        "$HERE/deploy/demo/audience_board.csv"
     rm -f "$TOKEN_FILE"
 fi
 if [ ! -s "$TOKEN_FILE" ]; then
@@ -29,4 +33,4 @@ cat <<EOT
 
 EOT
 [ "$MODE" = serve ] || exit 0
-exec "$BIN" serve --listen "$LISTEN" --db "$DB"
+exec "$BIN" serve --listen "$LISTEN" --db "$DB" --definitions "$HERE/deploy/demo/definitions.json"

@@ -71,17 +71,21 @@ int
 cli_import(int argc, char **argv)
 {
     const char *db = env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL;
-    const flag_t flags[] = {{"db", &db}, {"client", &client}, {"account", &account}, {"brand", &brand}};
+    const char *definitions = env_or("PROFILED_DEFINITIONS", NULL);
+    const flag_t flags[] = {
+        {"db", &db}, {"client", &client}, {"account", &account}, {"brand", &brand}, {"definitions", &definitions}};
     const char *pos[1] = {NULL};
     size_t npos = 1;
     if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        printf("usage: profiled import --db PATH --client C --account A --brand B [FILE|-]\n"
+        printf("usage: profiled import --db PATH --client C --account A --brand B [--definitions FILE] [FILE|-]\n"
                "Loads Segment-spec messages, one JSON object per line, into the tenant's profiles.\n"
-               "Rejected lines are reported with their line number; the exit status is 1 if any was.\n");
+               "Rejected lines are reported with their line number; the exit status is 1 if any was.\n"
+               "With the server's --definitions, computed traits are kept up to date during the import\n"
+               "(without, the server recomputes that tenant when it next starts or reloads).\n");
         return 0;
     }
-    if (parse_flags(argc, argv, flags, 4, pos, &npos, "import") != 0 || need(client, "client", "import") != 0 ||
-        need(account, "account", "import") != 0 || need(brand, "brand", "import") != 0)
+    if (parse_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]), pos, &npos, "import") != 0 ||
+        need(client, "client", "import") != 0 || need(account, "account", "import") != 0 || need(brand, "brand", "import") != 0)
         return 2;
     FILE *in = stdin;
     if (npos == 1 && strcmp(pos[0], "-") != 0 && (in = fopen(pos[0], "r")) == NULL) {
@@ -94,6 +98,13 @@ cli_import(int argc, char **argv)
         fprintf(stderr, "profiled import: %s\n", err);
         return 1;
     }
+    storage_definitions_t *defs = NULL;
+    if (definitions != NULL && storage_definitions_load(definitions, &defs, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled import: invalid definitions: %s\n", err);
+        storage_close(st);
+        return 2;
+    }
+    storage_use_definitions(st, defs);
     storage_tenant_t tenant = storage_tenant(client, account, brand);
     uint64_t imported = 0, rejected = 0;
     int rv = storage_import_ndjson(st, &tenant, in, stderr, stderr, now_wall_ms(), &imported, &rejected);
@@ -101,6 +112,7 @@ cli_import(int argc, char **argv)
         fprintf(stderr, "profiled import: %s\n", storage_errmsg(st));
     fprintf(stderr, "profiled import: %llu imported, %llu rejected\n", (unsigned long long)imported, (unsigned long long)rejected);
     storage_close(st);
+    storage_definitions_free(defs);
     if (in != stdin)
         fclose(in);
     return rv == 0 ? 0 : 1;

@@ -61,6 +61,8 @@ static const opt_t opts[] = {
     {"tls-key", OPT_STR, OFF(tls_key), "", 0, 0, "PEM private key for --tls-cert", NULL},
     {"http2", OPT_BOOL, OFF(http2), "0", 0, 1, "allow HTTP/2 (ALPN h2 with TLS, h2c upgrade without); see the README's warning",
      NULL},
+    {"definitions", OPT_STR, OFF(definitions), "", 0, 0,
+     "JSON file of computed traits and audiences (docs/DEFINITIONS.md); SIGHUP reloads it", NULL},
     {"compress-min-size", OPT_INT, OFF(compress_min_size), "1024", 0, 1 << 30,
      "gzip responses at least this large when the client accepts it (0: never)", NULL},
 };

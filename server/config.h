@@ -34,6 +34,7 @@ typedef struct {
     char *tls_key;
     int http2;
     int compress_min_size;
+    char *definitions;
 } config_t;
 
 /* Parses "a.b.c.d[/n]" or an IPv6 address[/n] into family, 16 address

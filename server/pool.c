@@ -235,6 +235,7 @@ worker_main(void *arg)
 {
     pool_t *p = ((worker_arg_t *)arg)->pool;
     storage_t *st = p->conns[((worker_arg_t *)arg)->index];
+    uint64_t defs_gen = 0;
     free(arg);
     for (;;) {
         pthread_mutex_lock(&p->mu);
@@ -249,6 +250,7 @@ worker_main(void *arg)
         p->count--;
         pthread_mutex_unlock(&p->mu);
 
+        defs_adopt(p->srv, st, &defs_gen);
         if (p->debug_delay_ms > 0)
             usleep((useconds_t)p->debug_delay_ms * 1000);
         if (atomic_load(&job->cancelled))

@@ -336,6 +336,9 @@ server_main(int argc, char **argv)
         return 2;
     }
 
+    if (defs_init(&srv) != 0)
+        return 2;
+
     storage_t *st = NULL;
     if (storage_open(&st, srv.cfg.db, 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled: db: %s\n", err);
@@ -423,9 +426,10 @@ server_main(int argc, char **argv)
         fprintf(stderr, "profiled: cannot start the metrics listener\n");
         return 1;
     }
-    pthread_t reload_tid;
-    if (pthread_create(&reload_tid, NULL, reload_main, &srv) != 0) {
-        fprintf(stderr, "profiled: cannot start token reloader\n");
+    pthread_t reload_tid, recompute_tid;
+    if (pthread_create(&reload_tid, NULL, reload_main, &srv) != 0 ||
+        (srv.cfg.definitions[0] != '\0' && pthread_create(&recompute_tid, NULL, recompute_main, &srv) != 0)) {
+        fprintf(stderr, "profiled: cannot start background threads\n");
         return 1;
     }
     int nloops = srv.cfg.threads + (srv.cfg.metrics_listen[0] != '\0');
@@ -441,13 +445,18 @@ server_main(int argc, char **argv)
     fflush(stdout);
 
     for (;;) {
-        int sig = 0;
-        sigwait(&set, &sig);
+        struct timespec housekeeping = {10, 0};
+        int sig = sigtimedwait(&set, NULL, &housekeeping);
+        if (sig < 0) {
+            defs_housekeeping(&srv);
+            continue;
+        }
         if (sig == SIGHUP) {
             if (access_log_open(&srv) != 0)
                 fprintf(stderr, "profiled: SIGHUP: cannot reopen access-log '%s': %s\n", srv.cfg.access_log, strerror(errno));
             else
                 fprintf(stderr, "profiled: SIGHUP: reopened the access log\n");
+            defs_reload(&srv);
             continue;
         }
         int code = drain(&srv, sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -215,6 +215,22 @@ void writer_push(writer_t *w, job_t *job);
 size_t writer_depth(writer_t *w);
 int writer_idle(writer_t *w);
 
+/* Wakes the writer so it adopts new definitions while idle. */
+void writer_wake(writer_t *w);
+
+/* ---- computed traits and audiences (definitions.c) ------------------------ */
+/* Loads --definitions at start (none when unset); -1 with a message. */
+int defs_init(server_t *srv);
+/* SIGHUP: loads the file again; a bad file is refused and logged. */
+void defs_reload(server_t *srv);
+/* On a connection's own thread, between jobs: switch it to the current
+ * definitions when they changed since *local_gen. */
+void defs_adopt(server_t *srv, storage_t *st, uint64_t *local_gen);
+/* Frees replaced definitions nothing can still be using. */
+void defs_housekeeping(server_t *srv);
+/* The background recompute thread. */
+void *recompute_main(void *arg);
+
 /* ---- operations (ops.c) --------------------------------------------------- */
 metrics_t *metrics_new(void);
 /* One answered request (route NULL: unmatched). Any thread. */
@@ -288,7 +304,18 @@ struct server {
     cidr_t *trusted;
     size_t ntrusted;
     _Atomic int64_t inflight; /* jobs not yet freed */
-    void *ssl_ctx;            /* SSL_CTX * when TLS is on */
+    /* computed traits and audiences (definitions.c) */
+    _Atomic(storage_definitions_t *) defs;
+    _Atomic uint64_t defs_gen;        /* bumped on every (re)load */
+    _Atomic uint64_t writer_defs_gen; /* the set the writer stores with */
+    pthread_mutex_t defs_mu;
+    pthread_cond_t defs_cv;
+    struct {
+        storage_definitions_t *defs;
+        int64_t at_ms;
+    } * retired_defs;
+    size_t nretired_defs;
+    void *ssl_ctx; /* SSL_CTX * when TLS is on */
 };
 
 static inline loop_t *

@@ -21,6 +21,7 @@ struct writer {
     job_t *head, *tail;
     size_t count;
     int busy; /* a group is being committed */
+    uint64_t defs_gen;
     int stop;
     pthread_t tid;
 };
@@ -136,6 +137,28 @@ sweep(writer_t *w)
         fprintf(stderr, "profiled: writer: cursor sweep failed: %s\n", storage_errmsg(w->st));
 }
 
+void
+writer_wake(writer_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Switches to new definitions between transactions, and says so: the
+ * recompute thread starts only once the writer stores with them. */
+static void
+adopt(writer_t *w)
+{
+    defs_adopt(w->srv, w->st, &w->defs_gen);
+    if (atomic_load(&w->srv->writer_defs_gen) != w->defs_gen) {
+        atomic_store(&w->srv->writer_defs_gen, w->defs_gen);
+        pthread_mutex_lock(&w->srv->defs_mu);
+        pthread_cond_broadcast(&w->srv->defs_cv);
+        pthread_mutex_unlock(&w->srv->defs_mu);
+    }
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -143,16 +166,19 @@ writer_main(void *arg)
     struct timespec next_sweep;
     clock_gettime(CLOCK_REALTIME, &next_sweep);
     next_sweep.tv_sec += SWEEP_INTERVAL_S;
+    adopt(w);
     for (;;) {
         pthread_mutex_lock(&w->mu);
         while (w->count == 0 && !w->stop) {
-            if (pthread_cond_timedwait(&w->cv, &w->mu, &next_sweep) == ETIMEDOUT) {
-                pthread_mutex_unlock(&w->mu);
+            int rc = pthread_cond_timedwait(&w->cv, &w->mu, &next_sweep);
+            pthread_mutex_unlock(&w->mu);
+            adopt(w);
+            if (rc == ETIMEDOUT) {
                 sweep(w);
                 clock_gettime(CLOCK_REALTIME, &next_sweep);
                 next_sweep.tv_sec += SWEEP_INTERVAL_S;
-                pthread_mutex_lock(&w->mu);
             }
+            pthread_mutex_lock(&w->mu);
         }
         if (w->count == 0 && w->stop) {
             pthread_mutex_unlock(&w->mu);
@@ -170,6 +196,7 @@ writer_main(void *arg)
         w->count -= n;
         w->busy = 1;
         pthread_mutex_unlock(&w->mu);
+        adopt(w);
         commit_group(w, group);
         pthread_mutex_lock(&w->mu);
         w->busy = 0;
