@@ -152,37 +152,6 @@ scroll_id_valid(const char *id, size_t n)
     return true;
 }
 
-/* One write transaction per page, so the page and the cursor's move agree;
- * inside a transaction the caller holds (the writer thread), the page joins
- * it and sees its pending writes. */
-static int
-txn_begin(storage_t *st, bool *began)
-{
-    *began = false;
-    if (stg_in_txn(st))
-        return stg_defer_flush(st);
-    sqlite3_stmt *s = stg_stmt(st, S_BEGIN_IMMEDIATE);
-    if (s == NULL)
-        return STORAGE_EIO;
-    int ret = stg_step_done(st, s);
-    *began = ret == 0;
-    return ret;
-}
-
-static int
-txn_end(storage_t *st, bool began, int ret)
-{
-    if (!began)
-        return ret;
-    if (ret == 0) {
-        sqlite3_stmt *s = stg_stmt(st, S_COMMIT);
-        ret = s != NULL ? stg_step_done(st, s) : STORAGE_EIO;
-    }
-    if (ret != 0)
-        storage_rollback(st);
-    return ret;
-}
-
 /* Appends to pks (a JSON array) the pks of the profiles id leads to. */
 static int
 find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, jsonbuf_t *pks, size_t *count)
@@ -632,7 +601,7 @@ storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_t
     sc.desc = q->descending != 0;
     sc.limit = q->limit;
 
-    if ((ret = txn_begin(st, &began)) != 0)
+    if ((ret = stg_txn_open(st, true, &began)) != 0)
         goto done;
     if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
         goto done;
@@ -657,7 +626,7 @@ storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_t
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "profile not found");
-    ret = txn_end(st, began, ret);
+    ret = stg_txn_close(st, began, ret);
     scroll_free(&sc);
     stg_jb_free(&pks);
     if (ret != 0) {
@@ -688,7 +657,7 @@ storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *s
     memcpy(id, scroll_id, SCROLL_ID_LEN);
     id[SCROLL_ID_LEN] = '\0';
 
-    if ((ret = txn_begin(st, &began)) != 0)
+    if ((ret = stg_txn_open(st, true, &began)) != 0)
         goto done;
     if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
         goto done;
@@ -701,7 +670,7 @@ storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *s
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "scrollId is invalid or has timed out");
-    ret = txn_end(st, began, ret);
+    ret = stg_txn_close(st, began, ret);
     scroll_free(&sc);
     if (ret != 0) {
         stg_jb_free(&b);

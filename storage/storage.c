@@ -398,3 +398,33 @@ stg_tenant_id(storage_t *st, const storage_tenant_t *t, bool create, int64_t *id
     tenant_remember(st, t, *id);
     return 0;
 }
+
+int
+stg_txn_open(storage_t *st, bool immediate, bool *began)
+{
+    *began = false;
+    /* inside the caller's transaction (the writer's), pending writes must
+     * be visible: flush them and join it */
+    if (stg_in_txn(st))
+        return stg_defer_flush(st);
+    sqlite3_stmt *s = stg_stmt(st, immediate ? S_BEGIN_IMMEDIATE : S_BEGIN);
+    if (s == NULL)
+        return STORAGE_EIO;
+    int ret = stg_step_done(st, s);
+    *began = ret == 0;
+    return ret;
+}
+
+int
+stg_txn_close(storage_t *st, bool began, int ret)
+{
+    if (!began)
+        return ret;
+    if (ret == 0) {
+        sqlite3_stmt *s = stg_stmt(st, S_COMMIT);
+        ret = s != NULL ? stg_step_done(st, s) : STORAGE_EIO;
+    }
+    if (ret != 0)
+        storage_rollback(st);
+    return ret;
+}

@@ -467,4 +467,14 @@ stg_day_of(int64_t ms)
 void stg_json_items(jiter_t *it, span_t array);
 bool stg_json_next_item(jiter_t *it, span_t *value);
 
+/* Opens a transaction (BEGIN, or BEGIN IMMEDIATE for one that will write)
+ * unless one is open, in which case pending deferred writes are flushed and
+ * the caller's transaction is joined. *began says whether stg_txn_close must
+ * end it. 0 or a STORAGE_* code. */
+int stg_txn_open(storage_t *st, bool immediate, bool *began);
+
+/* Ends what stg_txn_open began: COMMIT when ret is 0, else ROLLBACK.
+ * Returns ret, or the COMMIT's failure. */
+int stg_txn_close(storage_t *st, bool began, int ret);
+
 #endif

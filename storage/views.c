@@ -346,35 +346,6 @@ fail:
     return ret;
 }
 
-/* Opens a read transaction unless one is open (the writer may build a view
- * inside its own). */
-static int
-read_begin(storage_t *st, bool *began)
-{
-    *began = false;
-    /* Inside the writer's transaction, pending writes must be visible. */
-    if (stg_in_txn(st))
-        return stg_defer_flush(st);
-    sqlite3_stmt *s = stg_stmt(st, S_BEGIN);
-    if (s == NULL)
-        return STORAGE_EIO;
-    int ret = stg_step_done(st, s);
-    *began = ret == 0;
-    return ret;
-}
-
-static int
-read_end(storage_t *st, bool began, int ret)
-{
-    if (!began)
-        return ret;
-    sqlite3_stmt *s = stg_stmt(st, S_COMMIT);
-    int cret = s != NULL ? stg_step_done(st, s) : STORAGE_EIO;
-    if (cret != 0)
-        storage_rollback(st);
-    return ret != 0 ? ret : cret;
-}
-
 static int
 load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, profile_row_t **rows, size_t *n)
 {
@@ -419,7 +390,7 @@ storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_t
     if ((unsigned)id_type > STORAGE_ID_INTERNAL || (unsigned)view > STORAGE_VIEW_EXTERNAL_IDS || id == NULL)
         return stg_fail(st, STORAGE_EINVAL, "invalid id type or view");
 
-    int ret = read_begin(st, &began);
+    int ret = stg_txn_open(st, false, &began);
     if (ret != 0)
         return ret;
     if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
@@ -445,7 +416,7 @@ storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_t
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "profile not found");
-    ret = read_end(st, began, ret);
+    ret = stg_txn_close(st, began, ret);
     rows_free(rows, n);
     if (ret != 0) {
         stg_jb_free(&b);
@@ -469,7 +440,7 @@ storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, in
     if (from < 0 || size < 1 || size > 100)
         return stg_fail(st, STORAGE_EINVAL, "from must be >= 0 and size 1..100");
 
-    int ret = read_begin(st, &began);
+    int ret = stg_txn_open(st, false, &began);
     if (ret != 0)
         return ret;
     stg_jb_init(&b, 4096);
@@ -504,7 +475,7 @@ storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, in
     stg_jb_int(&b, size);
     stg_jb_close(&b, '}');
 done:
-    ret = read_end(st, began, ret);
+    ret = stg_txn_close(st, began, ret);
     rows_free(rows, n);
     if (ret != 0) {
         stg_jb_free(&b);
