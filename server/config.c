@@ -294,27 +294,47 @@ config_parse_cidr(const char *s, size_t len, int *family, unsigned char addr[16]
     return 0;
 }
 
+int
+config_parse_cidr_list(const char *list, const char *setting, config_cidr_t **out, size_t *n, FILE *err)
+{
+    *out = NULL;
+    *n = 0;
+    for (const char *p = list; *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        while (len > 0 && *p == ' ')
+            p++, len--;
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if (len > 0) {
+            config_cidr_t c;
+            if (config_parse_cidr(p, len, &c.family, c.addr, &c.prefix) != 0) {
+                fprintf(err, "profiled: invalid %s entry '%.*s': expected an IP address or CIDR\n", setting, (int)len, p);
+                free(*out);
+                *out = NULL;
+                *n = 0;
+                return -1;
+            }
+            if ((*out = realloc(*out, (*n + 1) * sizeof(**out))) == NULL)
+                abort();
+            (*out)[(*n)++] = c;
+        }
+        p += len;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return 0;
+}
+
 /* Cross-setting checks, each naming its setting. */
 static int
 validate(const config_t *cfg, FILE *err)
 {
-    for (const char *p = cfg->trusted_proxy; *p != '\0';) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        while (n > 0 && *p == ' ')
-            p++, n--;
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
-        int fam, prefix;
-        unsigned char a[16];
-        if (n > 0 && config_parse_cidr(p, n, &fam, a, &prefix) != 0) {
-            fprintf(err, "profiled: invalid trusted-proxy entry '%.*s': expected an IP address or CIDR\n", (int)n, p);
-            return -1;
-        }
-        p += n;
-        while (*p == ',' || *p == ' ')
-            p++;
-    }
+    config_cidr_t *trusted = NULL;
+    size_t ntrusted = 0;
+    if (config_parse_cidr_list(cfg->trusted_proxy, "trusted-proxy", &trusted, &ntrusted, err) != 0)
+        return -1;
+    free(trusted);
     if (cfg->metrics_listen[0] != '\0' && check_addr(cfg->metrics_listen) != 0) {
         fprintf(err, "profiled: invalid metrics-listen '%s': expected ADDR:PORT\n", cfg->metrics_listen);
         return -1;

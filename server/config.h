@@ -41,6 +41,17 @@ typedef struct {
  * bytes and a prefix length. 0 or -1. */
 int config_parse_cidr(const char *s, size_t len, int *family, unsigned char addr[16], int *prefix);
 
+typedef struct {
+    int family; /* AF_INET / AF_INET6 */
+    unsigned char addr[16];
+    int prefix;
+} config_cidr_t;
+
+/* Parses a comma-separated list of addresses / CIDRs (spaces allowed).
+ * Returns 0 with *out malloc'd (caller frees; NULL when empty) and *n, or
+ * -1 after writing the bad entry, named as setting, to err. */
+int config_parse_cidr_list(const char *list, const char *setting, config_cidr_t **out, size_t *n, FILE *err);
+
 /* Fills cfg from the defaults, then the file of --config (or
  * PROFILED_CONFIG; lines "name = value", '#' comments), then PROFILED_*
  * environment variables, then argv (flags "--name VALUE" or

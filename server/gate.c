@@ -43,7 +43,7 @@ gate_credential(h2o_req_t *req)
 }
 
 static int
-in_cidr(const cidr_t *c, int family, const unsigned char *a)
+in_cidr(const config_cidr_t *c, int family, const unsigned char *a)
 {
     if (c->family != family)
         return 0;

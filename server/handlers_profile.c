@@ -6,16 +6,23 @@
 #include <string.h>
 #include "server.h"
 
+/* 200 with a fixed JSON text. */
+static void
+respond_fixed(h2o_req_t *req, reqctx_t *rc, const char *text)
+{
+    size_t len = strlen(text);
+    char *body = malloc(len + 1);
+    if (body == NULL)
+        abort();
+    memcpy(body, text, len + 1);
+    respond_json(req, rc, 200, body, len);
+}
+
 void
 handle_health(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 {
     (void)params;
-    static const char ok[] = "{\"status\":\"ok\"}";
-    char *body = malloc(sizeof(ok));
-    if (body == NULL)
-        abort();
-    memcpy(body, ok, sizeof(ok));
-    respond_json(req, rc, 200, body, sizeof(ok) - 1);
+    respond_fixed(req, rc, "{\"status\":\"ok\"}");
 }
 
 void
@@ -31,12 +38,7 @@ handle_ready(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
         respond_error(req, rc, ERR_UNAVAILABLE, "The database is not reachable.");
         return;
     }
-    static const char ok[] = "{\"status\":\"ready\"}";
-    char *body = malloc(sizeof(ok));
-    if (body == NULL)
-        abort();
-    memcpy(body, ok, sizeof(ok));
-    respond_json(req, rc, 200, body, sizeof(ok) - 1);
+    respond_fixed(req, rc, "{\"status\":\"ready\"}");
 }
 
 void

@@ -107,18 +107,23 @@ job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, const storage_tenant_t *te
     return job;
 }
 
-void
-job_error(job_t *job, err_kind_t kind, const char *fmt, ...)
+static void
+job_verror(job_t *job, err_kind_t kind, const char *fmt, va_list ap)
 {
     job->status = 0;
     job->err = kind;
     job->errmsg[0] = '\0';
-    if (fmt != NULL) {
-        va_list ap;
-        va_start(ap, fmt);
+    if (fmt != NULL)
         vsnprintf(job->errmsg, sizeof(job->errmsg), fmt, ap);
-        va_end(ap);
-    }
+}
+
+void
+job_error(job_t *job, err_kind_t kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    job_verror(job, kind, fmt, ap);
+    va_end(ap);
 }
 
 void
@@ -131,15 +136,10 @@ job_complete(job_t *job)
 void
 job_fail(job_t *job, int storage_rc, const char *fmt, ...)
 {
-    job->status = 0;
-    job->err = err_from_storage(storage_rc);
-    job->errmsg[0] = '\0';
-    if (fmt != NULL) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(job->errmsg, sizeof(job->errmsg), fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    job_verror(job, err_from_storage(storage_rc), fmt, ap);
+    va_end(ap);
 }
 
 static void

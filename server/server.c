@@ -210,30 +210,6 @@ reload_main(void *arg)
     return NULL;
 }
 
-/* Parses --trusted-proxy (validated by config_load). */
-static void
-parse_trusted(server_t *srv)
-{
-    for (const char *p = srv->cfg.trusted_proxy; *p != '\0';) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        while (n > 0 && *p == ' ')
-            p++, n--;
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
-        cidr_t c;
-        if (n > 0 && config_parse_cidr(p, n, &c.family, c.addr, &c.prefix) == 0) {
-            srv->trusted = realloc(srv->trusted, (srv->ntrusted + 1) * sizeof(*srv->trusted));
-            if (srv->trusted == NULL)
-                abort();
-            srv->trusted[srv->ntrusted++] = c;
-        }
-        p += n;
-        while (*p == ',' || *p == ' ')
-            p++;
-    }
-}
-
 static int
 setup_tls(server_t *srv, char *err, size_t errlen)
 {
@@ -330,7 +306,8 @@ server_main(int argc, char **argv)
         fprintf(stderr, "profiled: invalid access-log '%s': %s\n", srv.cfg.access_log, strerror(errno));
         return 2;
     }
-    parse_trusted(&srv);
+    if (config_parse_cidr_list(srv.cfg.trusted_proxy, "trusted-proxy", &srv.trusted, &srv.ntrusted, stderr) != 0)
+        return 2;
     if (srv.cfg.tls_cert[0] != '\0' && setup_tls(&srv, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled: %s\n", err);
         return 2;

@@ -274,12 +274,6 @@ struct loop {
     h2o_multithread_receiver_t control; /* drain requests from the main thread */
 };
 
-typedef struct {
-    int family; /* AF_INET / AF_INET6 */
-    unsigned char addr[16];
-    int prefix;
-} cidr_t;
-
 struct server {
     config_t cfg;
     h2o_globalconf_t h2o_config;
@@ -301,7 +295,7 @@ struct server {
     _Atomic int db_ok; /* the reloader's last look at the database worked */
     _Atomic int access_log_fd;
     metrics_t *metrics;
-    cidr_t *trusted;
+    config_cidr_t *trusted;
     size_t ntrusted;
     _Atomic int64_t inflight; /* jobs not yet freed */
     /* computed traits and audiences (definitions.c) */
