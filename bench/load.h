@@ -1,0 +1,56 @@
+/* load.h -- the settings and the results of one profiled-load run, shared by
+ * the engine (load.c) and the report writer (report.c). */
+#ifndef PROFILED_BENCH_LOAD_H
+#define PROFILED_BENCH_LOAD_H
+#include <stdint.h>
+#include "hist.h"
+#include "scenario.h"
+
+typedef enum { CHECK_FULL, CHECK_STATUS, CHECK_NONE } check_mode_t;
+
+typedef struct {
+    const char *url;
+    const char *scenario;      /* op name or "mix" */
+    const char *path_template; /* when set, the scenario is "template" */
+    const char *tenant;        /* client/account/brand */
+    const char *token;
+    const char *tokens_file;
+    const char *mix;
+    const char *check;
+    const char *json;
+    int connections;
+    int check_every; /* inspect one 200 answer in this many */
+    int max_pages;   /* scroll chain length cap; 0: to the end */
+    int deep_page;   /* scroll pages >= this go to the "deep" histogram */
+    int quiet;
+    double duration, warmup, drain, rate;
+    uint64_t rng_seed;
+    /* derived from the above */
+    int port;
+    check_mode_t check_mode;
+    scenario_t sc;
+} load_config_t;
+
+typedef struct {
+    hist_t *latency;    /* from the intended send time (open loop) or the send */
+    hist_t *service;    /* from the actual send */
+    hist_t *page_first; /* scroll: first pages */
+    hist_t *page_deep;  /* scroll: pages >= deep_page */
+    uint64_t status[600];
+    uint64_t conn_errors;  /* connection lost with a request in flight */
+    uint64_t proto_errors; /* unparsable answers */
+    uint64_t timeouts;     /* still unanswered when the run ended */
+    uint64_t unsent;       /* open loop: due but never sent (all connections busy) */
+    uint64_t completed;    /* answers that arrived inside the window */
+    uint64_t checks, check_failed;
+    uint64_t bytes_in;
+    uint64_t chains, pages;
+    uint64_t events_missing; /* 404 invalid_request_error on the events route */
+    double window_s;
+    double cpu_s; /* client CPU seconds inside the window */
+    const char *skipped;
+    char check_sample[320];
+    char error_sample[320];
+} load_result_t;
+
+#endif
