@@ -9,6 +9,16 @@
 #include <time.h>
 #include "storage_internal.h"
 
+/* Writes v as exactly n digits. */
+static void
+put_digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 char *
 storage_format_time(int64_t ms, char out[32])
 {
@@ -18,20 +28,44 @@ storage_format_time(int64_t ms, char out[32])
         frac += 1000;
         secs -= 1;
     }
-    time_t t = (time_t)secs;
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(out, 32, "1970-01-01T00:00:00.000Z");
-        return out;
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days -= 1;
     }
-    /* ISO 8601 basic form has four year digits; the modulos also tell the
-     * compiler the text fits. */
-    int year = tm.tm_year + 1900;
-    if (year < 0 || year > 9999)
-        year = year < 0 ? 0 : 9999;
-    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)year % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
-             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
-             (unsigned)frac % 1000u);
+    /* civil_from_days (H. Hinnant): no gmtime, no locale, no formatting
+     * machinery -- this runs for every time of every event page */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1), m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    y += m <= 2;
+    /* ISO 8601 basic form has four year digits */
+    if (y < 0 || y > 9999) {
+        y = y < 0 ? 0 : 9999;
+        m = y == 0 ? 1 : 12;
+        d = y == 0 ? 1 : 31;
+        sod = y == 0 ? 0 : 86399;
+        frac = y == 0 ? 0 : 999;
+    }
+    put_digits(out, (unsigned)y, 4);
+    out[4] = '-';
+    put_digits(out + 5, (unsigned)m, 2);
+    out[7] = '-';
+    put_digits(out + 8, (unsigned)d, 2);
+    out[10] = 'T';
+    put_digits(out + 11, (unsigned)(sod / 3600), 2);
+    out[13] = ':';
+    put_digits(out + 14, (unsigned)(sod / 60 % 60), 2);
+    out[16] = ':';
+    put_digits(out + 17, (unsigned)(sod % 60), 2);
+    out[19] = '.';
+    put_digits(out + 20, (unsigned)frac, 3);
+    out[23] = 'Z';
+    out[24] = '\0';
     return out;
 }
 

@@ -1557,6 +1557,23 @@ START_TEST(test_time_parse_format)
         int64_t ms = 42;
         ck_assert_msg(storage_parse_time(bad[i], strlen(bad[i]), &ms) == STORAGE_EINVAL, "accepted %s", bad[i]);
     }
+    /* The formatter agrees with gmtime over years 0001-9999, both sides of
+     * 1970 and leap days. */
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t t = -62135596800000LL + (int64_t)(x % 315537897600000ULL);
+        int64_t secs = t / 1000, frac = t % 1000;
+        if (frac < 0)
+            frac += 1000, secs -= 1;
+        time_t tt = (time_t)secs;
+        struct tm tm;
+        ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+        char want[64];
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (int)frac);
+        ck_assert_str_eq(storage_format_time(t, out), want);
+    }
     /* Length is honoured: no NUL needed. */
     int64_t ms;
     ck_assert_int_eq(storage_parse_time("2006-01-02garbage", 10, &ms), 0);
