@@ -116,7 +116,7 @@ recompute_main(void *arg)
     server_t *srv = arg;
     storage_t *st = NULL;
     char err[512];
-    if (storage_open(&st, srv->cfg.db, 0, err, sizeof(err)) != 0) {
+    if (storage_open(&st, srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled: recompute: %s\n", err);
         return NULL;
     }

@@ -286,7 +286,7 @@ pool_new(server_t *srv, int workers, int capacity, char *errbuf, size_t errlen)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     for (int i = 0; i < workers; i++)
-        if (storage_open(&p->conns[i], srv->cfg.db, 0, errbuf, errlen) != 0)
+        if (storage_open(&p->conns[i], srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, errbuf, errlen) != 0)
             goto fail;
         else
             p->nconns++;

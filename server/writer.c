@@ -211,7 +211,8 @@ writer_new(server_t *srv, char *errbuf, size_t errlen)
     if (w == NULL)
         abort();
     w->srv = srv;
-    int flags = strcmp(srv->cfg.sync, "full") == 0 ? STORAGE_SYNC_FULL : 0;
+    /* the reloader thread checkpoints: commits here never wait for one */
+    int flags = STORAGE_NO_AUTOCHECKPOINT | (strcmp(srv->cfg.sync, "full") == 0 ? STORAGE_SYNC_FULL : 0);
     if (storage_open(&w->st, srv->cfg.db, flags, errbuf, errlen) != 0) {
         free(w);
         return NULL;

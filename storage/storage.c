@@ -227,6 +227,8 @@ storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t 
         goto fail;
     if ((ro ? check_version(st) : migrate(st)) != 0)
         goto fail;
+    if (flags & STORAGE_NO_AUTOCHECKPOINT)
+        sqlite3_wal_autocheckpoint(st->db, 0);
 
     stg_idcache_init(&st->ids, ro ? 16 : IDCACHE_SLOTS);
     sqlite3_commit_hook(st->db, on_commit, st);
@@ -427,4 +429,13 @@ stg_txn_close(storage_t *st, bool began, int ret)
     if (ret != 0)
         storage_rollback(st);
     return ret;
+}
+
+int
+storage_checkpoint(storage_t *st)
+{
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return stg_fail(st, STORAGE_EBUSY, "checkpoint: %s", sqlite3_errmsg(st->db));
+    return rc == SQLITE_OK ? 0 : stg_db_error(st, rc);
 }

@@ -27,8 +27,10 @@ enum {
 
 /* storage_open flags */
 enum {
-    STORAGE_READONLY = 1, /* open read-only; the schema must already exist */
-    STORAGE_SYNC_FULL = 2 /* PRAGMA synchronous=FULL (default NORMAL) */
+    STORAGE_READONLY = 1,         /* open read-only; the schema must already exist */
+    STORAGE_SYNC_FULL = 2,        /* PRAGMA synchronous=FULL (default NORMAL) */
+    STORAGE_NO_AUTOCHECKPOINT = 4 /* commits never checkpoint the WAL: some
+                                   * other connection calls storage_checkpoint */
 };
 
 typedef struct storage storage_t;
@@ -47,6 +49,13 @@ void storage_close(storage_t *st);
 /* Message of the last failure on this connection (borrowed, valid until the
  * next call on st). Never NULL. */
 const char *storage_errmsg(const storage_t *st);
+
+/* Copies what it can of the write-ahead log into the database without
+ * waiting for readers or writers (a PASSIVE checkpoint), so that
+ * connections opened with STORAGE_NO_AUTOCHECKPOINT never pay for it on
+ * their commits. Needs a connection that is not STORAGE_READONLY. 0,
+ * STORAGE_EBUSY or STORAGE_EIO. */
+int storage_checkpoint(storage_t *st);
 
 /* Current schema version this build writes. */
 int storage_schema_version(void);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "storage.h"
@@ -176,6 +177,43 @@ list_count(storage_t *st, const storage_tenant_t *t)
 }
 
 /* ---- migrations ---------------------------------------------------------- */
+
+static long long
+file_bytes(const char *path, const char *suffix)
+{
+    char p[4096];
+    struct stat sb;
+    snprintf(p, sizeof(p), "%s%s", path, suffix);
+    return stat(p, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/* A connection with STORAGE_NO_AUTOCHECKPOINT leaves the log alone however
+ * much it writes; storage_checkpoint from another connection moves it into
+ * the database. */
+START_TEST(test_checkpoint_elsewhere)
+{
+    char *path;
+    char err[256] = "";
+    storage_t *other = open_db(&path), *st = NULL;
+    ck_assert_int_eq(storage_open(&st, path, STORAGE_NO_AUTOCHECKPOINT, err, sizeof(err)), 0);
+    long long db_before = file_bytes(path, "");
+    ck_assert_int_eq(storage_begin(st), 0);
+    for (int i = 0; i < 12000; i++) {
+        char msg[2048];
+        snprintf(msg, sizeof(msg), "{\"type\":\"identify\",\"userId\":\"u%d\",\"traits\":{\"n\":%d,\"pad\":\"%01500d\"}}", i, i, i);
+        INGEST_OK(st, &tenant_a, msg);
+    }
+    ck_assert_int_eq(storage_commit(st), 0);
+    /* past the autocheckpoint a default connection has (1,000 pages of 16
+     * KiB), still all in the log */
+    ck_assert_int_gt(file_bytes(path, "-wal"), 1000LL * 16384);
+    ck_assert_int_eq(file_bytes(path, ""), db_before);
+    ck_assert_int_eq(storage_checkpoint(other), 0);
+    ck_assert_int_gt(file_bytes(path, ""), db_before + 1000LL * 1024);
+    storage_close(st);
+    close_db(other, path);
+}
+END_TEST
 
 START_TEST(test_migrations)
 {
@@ -1570,8 +1608,8 @@ START_TEST(test_time_parse_format)
         struct tm tm;
         ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
         char want[64];
-        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, (int)frac);
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
         ck_assert_str_eq(storage_format_time(t, out), want);
     }
     /* Length is honoured: no NUL needed. */
@@ -2519,6 +2557,7 @@ storage_suite(void)
     tcase_add_unchecked_fixture(tc, setup_tenants, NULL);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_migrations);
+    tcase_add_test(tc, test_checkpoint_elsewhere);
     tcase_add_test(tc, test_readonly_open_fails_clearly);
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_sync_full_and_readonly_writes_refused);
