@@ -156,30 +156,12 @@ scroll_id_valid(const char *id, size_t n)
 static int
 find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, jsonbuf_t *pks, size_t *count)
 {
-    sqlite3_stmt *s;
-    char *lower = NULL;
+    char *lower;
     int rc, ret = 0;
     *count = 0;
-    if (id_type == STORAGE_ID_INTERNAL) {
-        if ((s = stg_stmt(st, S_VIEW_BY_UUID)) == NULL)
-            return STORAGE_EIO;
-        sqlite3_bind_int64(s, 1, tid);
-        stg_bind_text(s, 2, id, id_len);
-    } else {
-        if ((s = stg_stmt(st, S_VIEW_BY_IDENTITY)) == NULL)
-            return STORAGE_EIO;
-        sqlite3_bind_int64(s, 1, tid);
-        sqlite3_bind_int(s, 2, id_type);
-        if (id_type == STORAGE_ID_EMAIL) {
-            /* Emails are stored lower-cased (as the views look them up). */
-            if ((lower = malloc(id_len + 1)) == NULL)
-                abort();
-            for (size_t i = 0; i < id_len; i++)
-                lower[i] = (char)tolower((unsigned char)id[i]);
-            id = lower;
-        }
-        stg_bind_text(s, 3, id, id_len);
-    }
+    sqlite3_stmt *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
+    if (s == NULL)
+        return STORAGE_EIO;
     stg_jb_open(pks, '[');
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         stg_jb_int(pks, sqlite3_column_int64(s, 0));

@@ -477,4 +477,11 @@ int stg_txn_open(storage_t *st, bool immediate, bool *began);
  * Returns ret, or the COMMIT's failure. */
 int stg_txn_close(storage_t *st, bool began, int ret);
 
+/* The statement (bound, not yet stepped) whose rows are the profiles an id
+ * leads to in tenant tid, the columns the views read. *lower receives a
+ * malloc'd lower-cased copy of an email that the caller frees once done
+ * with the statement (NULL otherwise). NULL on failure (see errmsg). */
+sqlite3_stmt *stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len,
+                                 char **lower);
+
 #endif

@@ -346,31 +346,41 @@ fail:
     return ret;
 }
 
+sqlite3_stmt *
+stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, char **lower)
+{
+    sqlite3_stmt *s;
+    *lower = NULL;
+    if (id_type == STORAGE_ID_INTERNAL) {
+        if ((s = stg_stmt(st, S_VIEW_BY_UUID)) == NULL)
+            return NULL;
+        sqlite3_bind_int64(s, 1, tid);
+        stg_bind_text(s, 2, id, id_len);
+        return s;
+    }
+    if ((s = stg_stmt(st, S_VIEW_BY_IDENTITY)) == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, tid);
+    sqlite3_bind_int(s, 2, id_type);
+    if (id_type == STORAGE_ID_EMAIL) {
+        /* Emails are stored lower-cased. */
+        if ((*lower = malloc(id_len + 1)) == NULL)
+            abort();
+        for (size_t i = 0; i < id_len; i++)
+            (*lower)[i] = (char)tolower((unsigned char)id[i]);
+        id = *lower;
+    }
+    stg_bind_text(s, 3, id, id_len);
+    return s;
+}
+
 static int
 load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, profile_row_t **rows, size_t *n)
 {
-    sqlite3_stmt *s;
-    char *lower = NULL;
-    if (id_type == STORAGE_ID_INTERNAL) {
-        if ((s = stg_stmt(st, S_VIEW_BY_UUID)) == NULL)
-            return STORAGE_EIO;
-        sqlite3_bind_int64(s, 1, tid);
-        stg_bind_text(s, 2, id, id_len);
-    } else {
-        if ((s = stg_stmt(st, S_VIEW_BY_IDENTITY)) == NULL)
-            return STORAGE_EIO;
-        sqlite3_bind_int64(s, 1, tid);
-        sqlite3_bind_int(s, 2, id_type);
-        if (id_type == STORAGE_ID_EMAIL) {
-            /* Emails are stored lower-cased. */
-            if ((lower = malloc(id_len + 1)) == NULL)
-                abort();
-            for (size_t i = 0; i < id_len; i++)
-                lower[i] = (char)tolower((unsigned char)id[i]);
-            id = lower;
-        }
-        stg_bind_text(s, 3, id, id_len);
-    }
+    char *lower;
+    sqlite3_stmt *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
+    if (s == NULL)
+        return STORAGE_EIO;
     int ret = collect_rows(st, s, rows, n);
     free(lower);
     return ret;
