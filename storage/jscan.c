@@ -262,14 +262,37 @@ skip_value(const char *p, const char *end)
     return p;
 }
 
-void
-stg_json_members(jiter_t *it, span_t object)
+/* Points it just inside the first `open` of span. */
+static void
+enter(jiter_t *it, span_t span, char open)
 {
-    const char *p = object.p, *end = object.p + object.n;
-    while (p < end && *p != '{')
+    const char *p = span.p, *end = span.p + span.n;
+    while (p < end && *p != open)
         p++;
     it->p = p < end ? p + 1 : end;
     it->end = end;
+}
+
+/* Sets *value to the value starting at p (trailing blanks excluded: a
+ * scalar's span stops at its last character, not at the separator) and
+ * returns where it ends. */
+static const char *
+take_value(const char *p, const char *end, span_t *value)
+{
+    const char *v = p;
+    p = skip_value(p, end);
+    const char *vend = p;
+    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\n' || vend[-1] == '\r'))
+        vend--;
+    value->p = v;
+    value->n = (size_t)(vend - v);
+    return p;
+}
+
+void
+stg_json_members(jiter_t *it, span_t object)
+{
+    enter(it, object, '{');
 }
 
 bool
@@ -294,26 +317,14 @@ stg_json_next(jiter_t *it, span_t *key, span_t *value)
     p++;
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
         p++;
-    const char *v = p;
-    p = skip_value(p, end);
-    /* A scalar's span stops at its last character, not at the separator. */
-    const char *vend = p;
-    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\n' || vend[-1] == '\r'))
-        vend--;
-    value->p = v;
-    value->n = (size_t)(vend - v);
-    it->p = p;
+    it->p = take_value(p, end, value);
     return true;
 }
 
 void
 stg_json_items(jiter_t *it, span_t array)
 {
-    const char *p = array.p, *end = array.p + array.n;
-    while (p < end && *p != '[')
-        p++;
-    it->p = p < end ? p + 1 : end;
-    it->end = end;
+    enter(it, array, '[');
 }
 
 bool
@@ -326,14 +337,7 @@ stg_json_next_item(jiter_t *it, span_t *value)
         it->p = end;
         return false;
     }
-    const char *v = p;
-    p = skip_value(p, end);
-    const char *vend = p;
-    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\n' || vend[-1] == '\r'))
-        vend--;
-    value->p = v;
-    value->n = (size_t)(vend - v);
-    it->p = p;
+    it->p = take_value(p, end, value);
     return true;
 }
 
