@@ -48,6 +48,18 @@ stg_computed_tenant(storage_t *st, int64_t tid, const tenant_defs_t **td)
 }
 
 int
+stg_keys_announce(storage_t *st, int64_t tid, const tenant_defs_t *td)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_KEYS_ANNOUNCE);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, tid);
+    const char *keys = td != NULL ? td->keys_json : "[]";
+    stg_bind_text(s, 2, keys, strlen(keys));
+    return stg_step_done(st, s);
+}
+
+int
 stg_computed_announce(storage_t *st, int64_t tid)
 {
     for (size_t i = 0; i < st->n_announced; i++)
@@ -57,20 +69,15 @@ stg_computed_announce(storage_t *st, int64_t tid)
     int ret = stg_computed_tenant(st, tid, &td);
     if (ret != 0)
         return ret;
-    sqlite3_stmt *s = stg_stmt(st, S_KEYS_ANNOUNCE);
-    if (s == NULL)
-        return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
-    const char *keys = td != NULL ? td->keys_json : "[]";
-    stg_bind_text(s, 2, keys, strlen(keys));
-    if ((ret = stg_step_done(st, s)) != 0)
+    if ((ret = stg_keys_announce(st, tid, td)) != 0)
         return ret;
     /* From its first profile on, this connection keeps all of them. */
     if (td != NULL && td->ndefs > 0) {
-        if ((s = stg_stmt(st, S_KEYS_FRESH_TENANT)) == NULL)
+        sqlite3_stmt *s = stg_stmt(st, S_KEYS_FRESH_TENANT);
+        if (s == NULL)
             return STORAGE_EIO;
         sqlite3_bind_int64(s, 1, tid);
-        stg_bind_text(s, 2, keys, strlen(keys));
+        stg_bind_text(s, 2, td->keys_json, strlen(td->keys_json));
         if ((ret = stg_step_done(st, s)) != 0)
             return ret;
     }

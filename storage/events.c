@@ -540,13 +540,7 @@ read_mark(storage_t *st, int64_t *mark)
     sqlite3_stmt *s = stg_stmt(st, S_EVENTS_MARK);
     if (s == NULL)
         return STORAGE_EIO;
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW)
-        *mark = sqlite3_column_int64(s, 0);
-    else
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
-    return ret;
+    return stg_step_int64(st, s, mark);
 }
 
 static int
@@ -686,11 +680,5 @@ storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live)
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, now_ms);
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW)
-        *live = sqlite3_column_int64(s, 0);
-    else
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
-    return ret;
+    return stg_step_int64(st, s, live);
 }

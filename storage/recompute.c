@@ -83,12 +83,9 @@ count_after(storage_t *st, int64_t tid, int64_t cursor, uint64_t *n)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, tid);
     sqlite3_bind_int64(s, 2, cursor);
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW)
-        *n = (uint64_t)sqlite3_column_int64(s, 0);
-    else
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    int64_t count = 0;
+    int ret = stg_step_int64(st, s, &count);
+    *n = (uint64_t)count;
     return ret;
 }
 
@@ -114,13 +111,7 @@ plan_tenant(storage_t *st, int64_t tid, const tenant_defs_t *td, plan_t *p, bool
     *any = false;
     *add = 0;
     /* Rows of keys no longer defined go: they could not stay current. */
-    sqlite3_stmt *s = stg_stmt(st, S_KEYS_ANNOUNCE);
-    if (s == NULL)
-        return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
-    const char *keys = td != NULL ? td->keys_json : "[]";
-    stg_bind_text(s, 2, keys, strlen(keys));
-    if ((ret = stg_step_done(st, s)) != 0 || td == NULL)
+    if ((ret = stg_keys_announce(st, tid, td)) != 0 || td == NULL)
         return ret;
     if ((ret = keys_get(st, tid, &rows, &n)) != 0)
         return ret;

@@ -439,3 +439,17 @@ storage_checkpoint(storage_t *st)
         return stg_fail(st, STORAGE_EBUSY, "checkpoint: %s", sqlite3_errmsg(st->db));
     return rc == SQLITE_OK ? 0 : stg_db_error(st, rc);
 }
+
+int
+stg_step_int64(storage_t *st, sqlite3_stmt *s, int64_t *out)
+{
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else if (rc == SQLITE_DONE)
+        ret = stg_fail(st, STORAGE_EIO, "no row from: %s", sqlite3_sql(s));
+    else
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}

@@ -402,6 +402,10 @@ const tenant_defs_t *stg_defs_find(const storage_definitions_t *defs, const char
  * when none). 0 or a STORAGE_* error. */
 int stg_computed_tenant(storage_t *st, int64_t tid, const tenant_defs_t **td);
 
+/* Forgets the recompute progress (computed_keys rows) of tenant tid's keys
+ * that td (NULL: no definitions) no longer defines. */
+int stg_keys_announce(storage_t *st, int64_t tid, const tenant_defs_t *td);
+
 /* Before a write transaction changes a tenant's profiles: forgets every
  * key of the tenant that this connection does not maintain, so no state
  * is taken as complete after writes that skipped it (see recompute.c). */
@@ -483,5 +487,10 @@ int stg_txn_close(storage_t *st, bool began, int ret);
  * with the statement (NULL otherwise). NULL on failure (see errmsg). */
 sqlite3_stmt *stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len,
                                  char **lower);
+
+/* Steps a bound statement that yields one row and reads its first column
+ * as an integer into *out, then resets it. 0, or STORAGE_EIO (also when no
+ * row came). */
+int stg_step_int64(storage_t *st, sqlite3_stmt *s, int64_t *out);
 
 #endif

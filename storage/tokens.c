@@ -98,11 +98,5 @@ storage_token_generation(storage_t *st, int64_t *gen)
     sqlite3_stmt *s = stg_stmt(st, S_TOKEN_GENERATION);
     if (s == NULL)
         return STORAGE_EIO;
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW)
-        *gen = sqlite3_column_int64(s, 0);
-    else
-        ret = rc == SQLITE_DONE ? stg_fail(st, STORAGE_EIO, "token generation row missing") : stg_db_error(st, rc);
-    sqlite3_reset(s);
-    return ret;
+    return stg_step_int64(st, s, gen);
 }
