@@ -87,22 +87,23 @@ cli_import(int argc, char **argv)
     if (parse_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]), pos, &npos, "import") != 0 ||
         need(client, "client", "import") != 0 || need(account, "account", "import") != 0 || need(brand, "brand", "import") != 0)
         return 2;
-    FILE *in = stdin;
-    if (npos == 1 && strcmp(pos[0], "-") != 0 && (in = fopen(pos[0], "r")) == NULL) {
-        fprintf(stderr, "profiled import: cannot open %s: %s\n", pos[0], strerror(errno));
-        return 2;
-    }
-    storage_t *st = NULL;
     char err[512];
-    if (storage_open(&st, db, 0, err, sizeof(err)) != 0) {
-        fprintf(stderr, "profiled import: %s\n", err);
-        return 1;
-    }
+    int code = 2;
+    FILE *in = stdin;
+    storage_t *st = NULL;
     storage_definitions_t *defs = NULL;
     if (definitions != NULL && storage_definitions_load(definitions, &defs, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled import: invalid definitions: %s\n", err);
-        storage_close(st);
-        return 2;
+        goto done;
+    }
+    if (npos == 1 && strcmp(pos[0], "-") != 0 && (in = fopen(pos[0], "r")) == NULL) {
+        fprintf(stderr, "profiled import: cannot open %s: %s\n", pos[0], strerror(errno));
+        goto done;
+    }
+    code = 1;
+    if (storage_open(&st, db, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled import: %s\n", err);
+        goto done;
     }
     storage_use_definitions(st, defs);
     storage_tenant_t tenant = storage_tenant(client, account, brand);
@@ -111,11 +112,13 @@ cli_import(int argc, char **argv)
     if (rv == STORAGE_EIO || rv == STORAGE_EBUSY)
         fprintf(stderr, "profiled import: %s\n", storage_errmsg(st));
     fprintf(stderr, "profiled import: %llu imported, %llu rejected\n", (unsigned long long)imported, (unsigned long long)rejected);
+    code = rv == 0 ? 0 : 1;
+done:
     storage_close(st);
     storage_definitions_free(defs);
-    if (in != stdin)
+    if (in != stdin && in != NULL)
         fclose(in);
-    return rv == 0 ? 0 : 1;
+    return code;
 }
 
 static int
