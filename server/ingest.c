@@ -1,7 +1,7 @@
 /* ingest.c -- the Segment-compatible ingestion routes (/v1/batch, /v1/track,
  * ...). The loop thread checks the body's envelope and hands a copy to a
- * worker, which inflates, parses and validates every message (and checks a
- * body writeKey); the writer thread then commits it (writer.c). */
+ * worker, which inflates it and checks every message in place (and a body
+ * writeKey); the writer thread then commits it (writer.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -70,45 +70,34 @@ run_ingest_prepare(job_t *job, storage_t *st)
 {
     (void)st;
     server_t *srv = job->loop->srv;
-    const char *body = job->payload;
+    char *body = job->payload;
     size_t len = job->payload_len;
-    char *inflated = NULL;
-    json_object *root = NULL, *batch = NULL;
+    storage_batch_t *batch = NULL;
+    storage_batch_err_t err;
 
+    job->payload = NULL; /* the batch owns the body from here */
     if (job->gzip) {
-        int rc = gunzip_capped(job->payload, job->payload_len, (size_t)srv->cfg.max_body, &inflated, &len);
+        char *inflated;
+        int rc = gunzip_capped(body, len, (size_t)srv->cfg.max_body, &inflated, &len);
+        free(body);
         if (rc == -1) {
             job_error(job, ERR_TOO_LARGE, "The decompressed request body is larger than %d bytes.", srv->cfg.max_body);
-            goto done;
+            return;
         }
         if (rc != 0) {
             job_error(job, ERR_INVALID_REQUEST, "The request body is not valid gzip.");
-            goto done;
+            return;
         }
         body = inflated;
     }
-    json_tokener *tok = json_tokener_new_ex(64);
-    root = json_tokener_parse_ex(tok, body, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    while (jerr == json_tokener_success && used < len &&
-           (body[used] == ' ' || body[used] == '\n' || body[used] == '\r' || body[used] == '\t'))
-        used++;
-    if (jerr != json_tokener_success || used != len || !json_object_is_type(root, json_type_object)) {
-        job_error(job, ERR_INVALID_REQUEST, "The request body must be one JSON object%s%s.",
-                  jerr != json_tokener_success ? ": " : "",
-                  jerr == json_tokener_continue  ? "unexpected end of input"
-                  : jerr != json_tokener_success ? json_tokener_error_desc(jerr)
-                                                 : "");
-        goto done;
+    if (storage_batch_parse(body, len, kind_type[job->kind], &batch, &err) != 0) {
+        job_error(job, err.bad_body ? ERR_INVALID_REQUEST : ERR_VALIDATION, "%s", err.message);
+        return;
     }
-
     if (job->auth_deferred) {
-        json_object *wk = NULL;
-        h2o_iovec_t cred = h2o_iovec_init(NULL, 0);
-        if (json_object_object_get_ex(root, "writeKey", &wk) && json_object_is_type(wk, json_type_string))
-            cred = h2o_iovec_init(json_object_get_string(wk), (size_t)json_object_get_string_len(wk));
+        size_t key_len;
+        const char *key = storage_batch_write_key(batch, &key_len);
+        h2o_iovec_t cred = h2o_iovec_init(key, key != NULL ? key_len : 0);
         storage_tenant_t tenant = job->tenant;
         if (gate_check(srv, cred, job->peer, &tenant, job->tenant_from_token, 1, &job->gate) != 0) {
             const char *m = job->gate.message;
@@ -116,59 +105,19 @@ run_ingest_prepare(job_t *job, storage_t *st)
                 m = cred.len == 0 ? "Missing credentials: send an auth-token header, HTTP Basic or a writeKey."
                                   : "Invalid writeKey.";
             job_error(job, job->gate.err, m != NULL ? "%s" : NULL, m);
-            goto done;
+            storage_batch_free(batch);
+            return;
         }
         if (job->tenant_from_token)
             job_set_tenant(job, &tenant);
     }
-
-    if (job->kind == INGEST_BATCH) {
-        json_object *list = NULL;
-        if (!json_object_object_get_ex(root, "batch", &list) || !json_object_is_type(list, json_type_array)) {
-            job_error(job, ERR_VALIDATION, "batch: expected an array of messages.");
-            goto done;
-        }
-        batch = json_object_get(list);
-    } else {
-        json_object *type = NULL;
-        if (json_object_object_get_ex(root, "type", &type) &&
-            (!json_object_is_type(type, json_type_string) || strcmp(json_object_get_string(type), kind_type[job->kind]) != 0)) {
-            job_error(job, ERR_VALIDATION, "type: this route takes '%s' messages.", kind_type[job->kind]);
-            goto done;
-        }
-        if (type == NULL)
-            json_object_object_add(root, "type", json_object_new_string(kind_type[job->kind]));
-        json_object_object_del(root, "writeKey");
-        batch = json_object_new_array();
-        json_object_array_add(batch, json_object_get(root));
-    }
-
-    size_t n = json_object_array_length(batch);
-    for (size_t i = 0; i < n; i++) {
-        json_object *msg = json_object_array_get_idx(batch, i);
-        const char *field = NULL;
-        char why[200];
-        if (storage_message_validate(msg, &field, why, sizeof(why)) != 0) {
-            if (job->kind == INGEST_BATCH)
-                job_error(job, ERR_VALIDATION, "batch[%zu].%s: %s", i, field != NULL ? field : "message", why);
-            else
-                job_error(job, ERR_VALIDATION, "%s: %s", field != NULL ? field : "message", why);
-            goto done;
-        }
+    if (storage_batch_check(batch, &err) != 0) {
+        job_error(job, ERR_VALIDATION, "%s", err.message);
+        storage_batch_free(batch);
+        return;
     }
     job->batch = batch;
-    batch = NULL;
-done:
-    /* Everything this thread owns is released before the worker hands the
-     * job to the writer: json-c's reference counts are not atomic. */
-    if (batch != NULL)
-        json_object_put(batch);
-    if (root != NULL)
-        json_object_put(root);
-    free(inflated);
-    free(job->payload); /* parsed: the copy is not needed any more */
-    job->payload = NULL;
-    job->forwarded = job->batch != NULL; /* the worker passes it on */
+    job->forwarded = 1; /* the worker passes it on */
 }
 
 void

@@ -33,8 +33,7 @@ job_free(job_t *job)
     free(job->tenant_strings);
     free(job->extra);
     free(job->payload);
-    if (job->batch != NULL)
-        json_object_put(job->batch);
+    storage_batch_free(job->batch);
     free(job->body);
     free(job);
 }

@@ -159,10 +159,10 @@ struct job {
     int auth_deferred; /* check the body's writeKey */
     int tenant_from_token;
     uint64_t peer;
-    struct json_object *batch; /* validated messages, for the writer */
-    int forwarded;             /* set by the run function: the worker hands it to the writer */
-    job_t *next;               /* writer queue */
-    gate_result_t gate;        /* limit state found on the worker */
+    storage_batch_t *batch; /* checked messages, for the writer */
+    int forwarded;          /* set by the run function: the worker hands it to the writer */
+    job_t *next;            /* writer queue */
+    gate_result_t gate;     /* limit state found on the worker */
     /* outputs */
     int status; /* 0: failed, see err */
     char *body;

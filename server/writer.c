@@ -1,7 +1,8 @@
 /* writer.c -- the writer thread: owns the only read-write connection of the
  * server. Ingest jobs queued while a commit runs are committed together in
- * the next transaction (group commit), each inside its own savepoint so one
- * failing request rolls back alone. A job is answered only after COMMIT. */
+ * the next transaction (group commit), with their per-profile writes
+ * combined (storage_combine_writes); when that transaction fails, each
+ * request is tried again alone. A job is answered only after COMMIT. */
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
@@ -47,29 +48,6 @@ writer_push(writer_t *w, job_t *job)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Stores one job's messages inside a savepoint. */
-static void
-apply(writer_t *w, job_t *job, int64_t now)
-{
-    char why[256] = "";
-    int rc = storage_savepoint(w->st);
-    size_t n = json_object_array_length(job->batch), i = 0;
-    for (; rc == 0 && i < n; i++) {
-        rc = storage_ingest_message(w->st, &job->tenant, json_object_array_get_idx(job->batch, i), "api", now, why, sizeof(why));
-        if (rc == STORAGE_EEXIST) /* a retried message: already stored */
-            rc = 0;
-    }
-    if (rc == 0 && storage_savepoint_release(w->st) == 0) {
-        job->status = 200;
-        return;
-    }
-    storage_savepoint_rollback(w->st);
-    if (rc == STORAGE_EINVAL)
-        job_error(job, ERR_VALIDATION, "batch[%zu]: %s", i - 1, why);
-    else
-        job_fail(job, rc != 0 ? rc : STORAGE_EIO, "Storing the messages failed: %s", storage_errmsg(w->st));
-}
-
 size_t
 writer_depth(writer_t *w)
 {
@@ -88,40 +66,77 @@ writer_idle(writer_t *w)
     return idle;
 }
 
+/* Stores the jobs of a list in one transaction and commits it. On failure
+ * everything is rolled back and why says what happened. */
+static int
+store_all(writer_t *w, job_t *list, int64_t now, char *why, size_t whylen)
+{
+    char err[256] = "";
+    int rc = storage_begin(w->st);
+    if (rc != 0) {
+        snprintf(why, whylen, "Cannot begin a transaction: %s", storage_errmsg(w->st));
+        return rc;
+    }
+    for (job_t *j = list; j != NULL && rc == 0; j = j->next) {
+        if (atomic_load(&j->cancelled)) /* answered 504 already: store nothing */
+            continue;
+        if ((rc = storage_batch_store(w->st, &j->tenant, j->batch, "api", now, err, sizeof(err))) != 0)
+            snprintf(why, whylen, "Storing the messages failed: %s", err);
+    }
+    if (rc == 0 && (rc = storage_commit(w->st)) != 0) {
+        snprintf(why, whylen, "Commit failed: %s", storage_errmsg(w->st));
+        fprintf(stderr, "profiled: writer: %s\n", why);
+    }
+    if (rc != 0)
+        storage_rollback(w->st);
+    return rc;
+}
+
+/* Sets the answer of a job that store_all finished with rc. */
+static void
+settle(writer_t *w, job_t *j, int rc, const char *why, double seconds, int *first)
+{
+    static const char ok[] = "{\"success\":true}";
+    if (atomic_load(&j->cancelled)) {
+        job_error(j, ERR_TIMEOUT, NULL);
+    } else if (rc != 0) {
+        job_fail(j, rc, "%s", why);
+    } else {
+        j->status = 200;
+        metrics_ingest(w->srv->metrics, storage_batch_count(j->batch), seconds, *first);
+        *first = 0;
+        if ((j->body = malloc(sizeof(ok))) == NULL)
+            abort();
+        memcpy(j->body, ok, sizeof(ok));
+        j->body_len = sizeof(ok) - 1;
+    }
+}
+
+/* One transaction for the whole group (the common case). When it fails,
+ * each job is tried again alone, so a request that cannot be stored fails
+ * by itself and the others are still acknowledged. */
 static void
 commit_group(writer_t *w, job_t *group)
 {
+    char why[512] = "";
     int64_t now = now_wall_ms(), t0 = ratelimit_now_ns(1);
-    int rc = storage_begin(w->st);
-    for (job_t *j = group; j != NULL; j = j->next) {
-        if (rc != 0)
-            job_fail(j, rc, "Cannot begin a transaction: %s", storage_errmsg(w->st));
-        else if (atomic_load(&j->cancelled))
-            job_error(j, ERR_TIMEOUT, NULL); /* answered 504 already: store nothing */
-        else
-            apply(w, j, now);
-    }
-    if (rc == 0 && (rc = storage_commit(w->st)) != 0) {
-        fprintf(stderr, "profiled: writer: commit failed: %s\n", storage_errmsg(w->st));
-        storage_rollback(w->st);
+    int rc = store_all(w, group, now, why, sizeof(why)), first = 1;
+    if (rc == 0 || group->next == NULL) {
+        double seconds = (double)(ratelimit_now_ns(1) - t0) / 1e9;
         for (job_t *j = group; j != NULL; j = j->next)
-            if (j->status != 0)
-                job_fail(j, rc, "Commit failed: %s", storage_errmsg(w->st));
+            settle(w, j, rc, why, seconds, &first);
+    } else {
+        for (job_t *j = group; j != NULL; j = j->next) {
+            job_t *next = j->next;
+            j->next = NULL;
+            t0 = ratelimit_now_ns(1);
+            rc = store_all(w, j, now, why, sizeof(why));
+            settle(w, j, rc, why, (double)(ratelimit_now_ns(1) - t0) / 1e9, &first);
+            j->next = next;
+        }
     }
-    double seconds = (double)(ratelimit_now_ns(1) - t0) / 1e9;
-    int first = 1;
     while (group != NULL) {
         job_t *next = group->next;
-        if (group->status == 200) {
-            metrics_ingest(w->srv->metrics, json_object_array_length(group->batch), seconds, first);
-            first = 0;
-            static const char ok[] = "{\"success\":true}";
-            group->body = malloc(sizeof(ok));
-            if (group->body == NULL)
-                abort();
-            memcpy(group->body, ok, sizeof(ok));
-            group->body_len = sizeof(ok) - 1;
-        }
         job_complete(group);
         group = next;
     }
@@ -217,6 +232,7 @@ writer_new(server_t *srv, char *errbuf, size_t errlen)
         free(w);
         return NULL;
     }
+    storage_combine_writes(w->st, true);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {

@@ -456,3 +456,9 @@ stg_defer_dispose(storage_t *st)
     free(st->defer.index);
     memset(&st->defer, 0, sizeof(st->defer));
 }
+
+int
+storage_combine_writes(storage_t *st, bool on)
+{
+    return stg_defer_enable(st, on);
+}

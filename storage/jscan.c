@@ -8,6 +8,7 @@
 typedef struct {
     const char *p, *end;
     const char *why;
+    int max_depth;
 } scan_t;
 
 static void
@@ -155,7 +156,7 @@ static bool scan_value(scan_t *s, int depth);
 static bool
 scan_container(scan_t *s, int depth, char close)
 {
-    if (depth >= STG_JSON_MAX_DEPTH)
+    if (depth >= s->max_depth)
         return fail(s, "nested too deeply");
     s->p++;
     skip_ws(s);
@@ -219,7 +220,13 @@ scan_value(scan_t *s, int depth)
 const char *
 stg_json_check(const char *text, size_t n)
 {
-    scan_t s = {text, text + n, NULL};
+    return stg_json_check_depth(text, n, STG_JSON_MAX_DEPTH);
+}
+
+const char *
+stg_json_check_depth(const char *text, size_t n, int max_depth)
+{
+    scan_t s = {text, text + n, NULL, max_depth};
     skip_ws(&s);
     if (!scan_value(&s, 0))
         return s.why != NULL ? s.why : "invalid JSON";

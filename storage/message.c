@@ -119,8 +119,8 @@ is_string(span_t v)
     return v.p != NULL && v.p[0] == '"';
 }
 
-int
-stg_message_check(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen)
+static int
+check(const char *text, size_t n, bool valid, message_t *m, const char **field, char *err, size_t errlen)
 {
     const char *f = "message", *why = NULL;
     char whybuf[96];
@@ -133,7 +133,7 @@ stg_message_check(const char *text, size_t n, message_t *m, const char **field, 
         why = whybuf;
         goto fail;
     }
-    if ((why = stg_json_check(text, n)) != NULL) {
+    if (!valid && (why = stg_json_check(text, n)) != NULL) {
         snprintf(whybuf, sizeof(whybuf), "invalid JSON: %s", why);
         why = whybuf;
         goto fail;
@@ -281,6 +281,18 @@ fail:
     if (err != NULL && errlen > 0)
         snprintf(err, errlen, "%s", why);
     return STORAGE_EINVAL;
+}
+
+int
+stg_message_check(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen)
+{
+    return check(text, n, false, m, field, err, errlen);
+}
+
+int
+stg_message_fields(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen)
+{
+    return check(text, n, true, m, field, err, errlen);
 }
 
 void

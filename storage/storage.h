@@ -10,6 +10,7 @@
 #ifndef PROFILED_STORAGE_H
 #define PROFILED_STORAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -131,6 +132,38 @@ int storage_message_validate(struct json_object *msg, const char **field, char *
  * STORAGE_EINVAL (err says why; nothing stored), STORAGE_EIO. */
 int storage_ingest_message(storage_t *st, const storage_tenant_t *tenant, struct json_object *msg, const char *created_by_type,
                            int64_t now_ms, char *err, size_t errlen);
+
+/* A request body of messages (ingestion), checked and taken apart in place
+ * (storage_batch_parse takes ownership of body; storage_batch_free frees it). */
+typedef struct storage_batch storage_batch_t;
+typedef struct {
+    bool bad_body;     /* the body is not one JSON object (else: a message or the envelope failed the checks) */
+    char message[256]; /* "batch[3].userId: invalid userId", "type: ...", ... */
+} storage_batch_err_t;
+
+/* single_type NULL: body is {"batch":[message, ...]}; else body is one
+ * message of that type ("type" may be absent; it is added). A "writeKey"
+ * member of the body is kept apart (storage_batch_write_key) and never
+ * stored. 0, or STORAGE_EINVAL with e filled (nothing is kept). */
+int storage_batch_parse(char *body, size_t len, const char *single_type, storage_batch_t **out, storage_batch_err_t *e);
+/* Checks every message (after the credentials: a stranger learns nothing of
+ * the messages). 0, or STORAGE_EINVAL naming the first bad one in e. */
+int storage_batch_check(storage_batch_t *b, storage_batch_err_t *e);
+/* The body's writeKey string, decoded; NULL when none. */
+const char *storage_batch_write_key(const storage_batch_t *b, size_t *len);
+size_t storage_batch_count(const storage_batch_t *b);
+void storage_batch_free(storage_batch_t *b);
+/* Stores every message of b as storage_ingest_message does (duplicates are
+ * skipped). In the caller's transaction when one is open, else in its own.
+ * 0 or a STORAGE_* error (err says why). */
+int storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const storage_batch_t *b, const char *created_by_type,
+                        int64_t now_ms, char *err, size_t errlen);
+/* While on, the per-profile writes of ingested messages (traits, first/last
+ * events, activity times, computed state) are combined in memory and
+ * written at the transaction's commit: a group commit of many requests then
+ * writes each profile's rows once. Reads on other connections see them at
+ * the commit, as before. */
+int storage_combine_writes(storage_t *st, bool on);
 
 /* Imports NDJSON (one message per line) from in. Commits every 10,000 lines.
  * Prints each rejected line to errout as "line N: reason" and, when progress

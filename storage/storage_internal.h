@@ -241,6 +241,8 @@ typedef struct {
 /* NULL when text is exactly one strict JSON value (blanks around allowed),
  * else a static reason. */
 const char *stg_json_check(const char *text, size_t n);
+/* The same with containers nested at most max_depth deep. */
+const char *stg_json_check_depth(const char *text, size_t n, int max_depth);
 /* Iterates the members of an object span from text that passed the check:
  * key is the raw (still escaped) name between its quotes, value the
  * value's text. */
@@ -274,6 +276,9 @@ typedef struct {
  * stg_message_free, also after a failure). 0, or STORAGE_EINVAL with the
  * offending field and a reason. */
 int stg_message_check(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen);
+/* The same for text already known to be valid JSON within the depth limit
+ * (checked as part of a larger document). */
+int stg_message_fields(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen);
 void stg_message_free(message_t *m);
 
 /* Materialises a checked message inside the open transaction. raw is the

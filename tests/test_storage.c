@@ -1171,46 +1171,34 @@ strip_instance_fields(struct json_object *o)
 
 /* The same messages through storage_ingest_message one by one (tenant A)
  * and through the import (tenant B) give the same profiles. */
-START_TEST(test_import_matches_ingest)
-{
-    static const char *const lines[] = {
-        "{\"type\":\"page\",\"anonymousId\":\"anon-1\",\"messageId\":\"m1\",\"timestamp\":\"2020-05-01T10:00:00Z\","
-        "\"context\":{\"traits\":{\"email\":\"Kim@Example.com\",\"lang\":\"en\"}}}",
-        "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"Signed "
-        "Up\",\"messageId\":\"m2\",\"timestamp\":\"2020-05-01T09:00:00Z\","
-        "\"properties\":{\"plan\":\"trial\"}}",
-        "{\"type\":\"identify\",\"userId\":\"kim\",\"timestamp\":\"2020-05-02T00:00:00Z\",\"traits\":{\"plan\":\"pro\","
-        "\"email\":\"kim@example.com\"}}",
-        "{\"type\":\"identify\",\"userId\":\"kim\",\"timestamp\":\"2020-05-01T00:00:00Z\",\"traits\":{\"plan\":\"old\"}}",
-        "{\"type\":\"track\",\"userId\":\"kim\",\"anonymousId\":\"anon-1\",\"event\":\"Email Opened\",\"messageId\":\"m3\","
-        "\"timestamp\":\"2020-05-03T00:00:00Z\"}",
-        "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"Email "
-        "Opened\",\"messageId\":\"m3\",\"timestamp\":\"2020-06-03T00:00:00Z\"}",
-        "{\"type\":\"group\",\"userId\":\"kim\",\"groupId\":42,\"traits\":{\"name\":\"Acme\"}}",
-        "{\"type\":\"screen\",\"userId\":\"lee\",\"name\":\"Home\",\"messageId\":\"m4\",\"timestamp\":\"2020-05-04T00:00:00."
-        "250Z\"}",
-        "{\"type\":\"alias\",\"previousId\":\"lee\",\"userId\":\"lee2\"}",
-        "{\"type\":\"track\",\"userId\":\"lee2\",\"event\":\"Email "
-        "Opened\",\"messageId\":\"m5\",\"timestamp\":\"2020-05-02T00:00:00Z\"}",
-        "{\"type\":\"alias\",\"previousId\":\"lee2\",\"userId\":\"kim\"}",
-        "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"Email "
-        "Opened\",\"messageId\":\"m6\",\"timestamp\":\"2020-05-03T00:00:00Z\"}",
-    };
-    char *path, text[8192] = "";
-    storage_t *st = open_db(&path);
-    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-        int ret = ingest(st, &tenant_a, lines[i]);
-        ck_assert_msg(ret == 0 || ret == STORAGE_EEXIST, "line %zu: %d", i, ret);
-        strcat(text, lines[i]);
-        strcat(text, "\n");
-    }
-    FILE *in = file_with(text);
-    uint64_t imported, rejected;
-    ck_assert_int_eq(storage_import_ndjson(st, &tenant_b, in, stderr, NULL, NOW, &imported, &rejected), 0);
-    fclose(in);
-    ck_assert_uint_eq(list_count(st, &tenant_a), 1);
-    ck_assert_uint_eq(list_count(st, &tenant_b), 1);
+static const char *const merge_lines[] = {
+    "{\"type\":\"page\",\"anonymousId\":\"anon-1\",\"messageId\":\"m1\",\"timestamp\":\"2020-05-01T10:00:00Z\","
+    "\"context\":{\"traits\":{\"email\":\"Kim@Example.com\",\"lang\":\"en\"}}}",
+    "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"Signed "
+    "Up\",\"messageId\":\"m2\",\"timestamp\":\"2020-05-01T09:00:00Z\","
+    "\"properties\":{\"plan\":\"trial\"}}",
+    "{\"type\":\"identify\",\"userId\":\"kim\",\"timestamp\":\"2020-05-02T00:00:00Z\",\"traits\":{\"plan\":\"pro\","
+    "\"email\":\"kim@example.com\"}}",
+    "{\"type\":\"identify\",\"userId\":\"kim\",\"timestamp\":\"2020-05-01T00:00:00Z\",\"traits\":{\"plan\":\"old\"}}",
+    "{\"type\":\"track\",\"userId\":\"kim\",\"anonymousId\":\"anon-1\",\"event\":\"Email Opened\",\"messageId\":\"m3\","
+    "\"timestamp\":\"2020-05-03T00:00:00Z\"}",
+    "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"Email "
+    "Opened\",\"messageId\":\"m3\",\"timestamp\":\"2020-06-03T00:00:00Z\"}",
+    "{\"type\":\"group\",\"userId\":\"kim\",\"groupId\":42,\"traits\":{\"name\":\"Acme\"}}",
+    "{\"type\":\"screen\",\"userId\":\"lee\",\"name\":\"Home\",\"messageId\":\"m4\",\"timestamp\":\"2020-05-04T00:00:00."
+    "250Z\"}",
+    "{\"type\":\"alias\",\"previousId\":\"lee\",\"userId\":\"lee2\"}",
+    "{\"type\":\"track\",\"userId\":\"lee2\",\"event\":\"Email "
+    "Opened\",\"messageId\":\"m5\",\"timestamp\":\"2020-05-02T00:00:00Z\"}",
+    "{\"type\":\"alias\",\"previousId\":\"lee2\",\"userId\":\"kim\"}",
+    "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"Email "
+    "Opened\",\"messageId\":\"m6\",\"timestamp\":\"2020-05-03T00:00:00Z\"}",
+};
 
+/* Tenants a (message by message) and b (another way) hold the same. */
+static void
+same_as_ingest(storage_t *st)
+{
     static const storage_view_t views[] = {STORAGE_VIEW_TRAITS, STORAGE_VIEW_METADATA, STORAGE_VIEW_AUDIENCES};
     for (size_t v = 0; v < 3; v++) {
         struct json_object *a = view(st, &tenant_a, STORAGE_ID_USER, "lee", views[v]);
@@ -1240,6 +1228,67 @@ START_TEST(test_import_matches_ingest)
     ck_assert_uint_eq(json_object_array_length(get(pb, "externalIds")), 6);
     json_object_put(a);
     json_object_put(b);
+}
+
+START_TEST(test_import_matches_ingest)
+{
+    char *path, text[8192] = "";
+    storage_t *st = open_db(&path);
+    for (size_t i = 0; i < sizeof(merge_lines) / sizeof(merge_lines[0]); i++) {
+        int ret = ingest(st, &tenant_a, merge_lines[i]);
+        ck_assert_msg(ret == 0 || ret == STORAGE_EEXIST, "line %zu: %d", i, ret);
+        strcat(text, merge_lines[i]);
+        strcat(text, "\n");
+    }
+    FILE *in = file_with(text);
+    uint64_t imported, rejected;
+    ck_assert_int_eq(storage_import_ndjson(st, &tenant_b, in, stderr, NULL, NOW, &imported, &rejected), 0);
+    fclose(in);
+    ck_assert_uint_eq(list_count(st, &tenant_a), 1);
+    ck_assert_uint_eq(list_count(st, &tenant_b), 1);
+    same_as_ingest(st);
+    close_db(st, path);
+}
+END_TEST
+
+/* Request bodies through storage_batch_*, as the writer stores them: many
+ * bodies in one transaction with the profile writes combined. */
+START_TEST(test_batch_matches_ingest)
+{
+    char *path, err[256] = "";
+    storage_t *st = open_db(&path);
+    size_t n = sizeof(merge_lines) / sizeof(merge_lines[0]);
+    for (size_t i = 0; i < n; i++) {
+        int ret = ingest(st, &tenant_a, merge_lines[i]);
+        ck_assert_msg(ret == 0 || ret == STORAGE_EEXIST, "line %zu: %d", i, ret);
+    }
+    ck_assert_int_eq(storage_combine_writes(st, true), 0);
+    ck_assert_int_eq(storage_begin(st), 0);
+    /* the first message alone on its own route, then bodies of 1, 2, 3, ... */
+    for (size_t i = 0, k = 0; i < n; i += k, k++) {
+        char body[8192];
+        const char *single = i == 0 ? "page" : NULL;
+        if (i == 0) {
+            snprintf(body, sizeof(body), "%s", merge_lines[0]);
+            k = 1;
+        } else {
+            strcpy(body, "{ \"batch\" : [\n");
+            for (size_t j = i; j < i + k && j < n; j++) {
+                strcat(body, j > i ? ",\n  " : "  ");
+                strcat(body, merge_lines[j]);
+            }
+            strcat(body, "\n] }\n");
+        }
+        storage_batch_t *b;
+        storage_batch_err_t e;
+        ck_assert_int_eq(storage_batch_parse(strdup(body), strlen(body), single, &b, &e), 0);
+        ck_assert_int_eq(storage_batch_check(b, &e), 0);
+        ck_assert_int_eq(storage_batch_store(st, &tenant_b, b, "api", NOW, err, sizeof(err)), 0);
+        storage_batch_free(b);
+    }
+    ck_assert_int_eq(storage_commit(st), 0);
+    ck_assert_uint_eq(list_count(st, &tenant_b), 1);
+    same_as_ingest(st);
     close_db(st, path);
 }
 END_TEST
@@ -1802,6 +1851,97 @@ live_cursors(storage_t *st, int64_t now)
     ck_assert_int_eq(storage_cursor_count(st, now, &n), 0);
     return n;
 }
+
+static int
+batch_rc(const char *body, const char *single, storage_batch_err_t *e)
+{
+    storage_batch_t *b;
+    int ret = storage_batch_parse(strdup(body), strlen(body), single, &b, e);
+    if (ret == 0) {
+        ret = storage_batch_check(b, e);
+        storage_batch_free(b);
+    }
+    return ret;
+}
+
+START_TEST(test_batch_bodies)
+{
+    static const struct {
+        const char *body, *single;
+        bool bad_body;
+        const char *message;
+    } bad[] = {
+        {"", NULL, true, "The request body must be one JSON object: unexpected end."},
+        {"[1]", NULL, true, "The request body must be one JSON object."},
+        {"{\"batch\":[]} x", NULL, true, "The request body must be one JSON object: trailing characters."},
+        {"{\"batch\":{}}", NULL, false, "batch: expected an array of messages."},
+        {"{\"writeKey\":\"k\"}", NULL, false, "batch: expected an array of messages."},
+        {"{\"batch\":[{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"},{\"type\":\"track\",\"event\":\"E\"}]}", NULL, false,
+         "batch[1].userId: missing userId or anonymousId"},
+        {"{\"batch\":[7]}", NULL, false, "batch[0].message: message must be a JSON object"},
+        {"{\"type\":\"identify\",\"userId\":\"u\"}", "track", false, "type: this route takes 'track' messages."},
+        {"{\"type\":null,\"userId\":\"u\"}", "track", false, "type: this route takes 'track' messages."},
+        {"{\"userId\":\"u\"}", "track", false, "event: missing event"},
+    };
+    storage_batch_err_t e;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(batch_rc(bad[i].body, bad[i].single, &e), STORAGE_EINVAL);
+        ck_assert_msg(e.bad_body == bad[i].bad_body && strcmp(e.message, bad[i].message) == 0, "%s: %d %s", bad[i].body, e.bad_body,
+                      e.message);
+    }
+
+    /* Nesting: a message may nest 31 containers, in a batch or alone. */
+    for (int arrays = 29; arrays <= 30; arrays++) {
+        char deep[512], body[600];
+        strcpy(deep, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\",\"properties\":{\"a\":");
+        for (int d = 0; d < arrays; d++)
+            strcat(deep, "[");
+        for (int d = 0; d < arrays; d++)
+            strcat(deep, "]");
+        strcat(deep, "}}");
+        snprintf(body, sizeof(body), "{\"batch\":[%s]}", deep);
+        int want = arrays == 29 ? 0 : STORAGE_EINVAL;
+        ck_assert_msg(batch_rc(deep, "track", &e) == want, "%d arrays alone: %s", arrays, e.message);
+        ck_assert_msg(batch_rc(body, NULL, &e) == want, "%d arrays in a batch: %s", arrays, e.message);
+        if (want != 0)
+            ck_assert_ptr_nonnull(strstr(e.message, "nested too deeply"));
+    }
+
+    /* writeKey: handed over, never stored; a single message gets its type;
+     * a message's text is stored as it was sent. */
+    char *path, err[256];
+    storage_t *st = open_db(&path);
+    const char *one = "{\"writeKey\":\"s\\u0065cret\",\"userId\":\"u1\",\"event\":\"Signed Up\",\"messageId\":\"w1\"}";
+    storage_batch_t *b;
+    ck_assert_int_eq(storage_batch_parse(strdup(one), strlen(one), "track", &b, &e), 0);
+    size_t key_len;
+    const char *key = storage_batch_write_key(b, &key_len);
+    ck_assert_uint_eq(key_len, 6);
+    ck_assert_int_eq(memcmp(key, "secret", 6), 0);
+    ck_assert_int_eq(storage_batch_check(b, &e), 0);
+    ck_assert_int_eq(storage_batch_store(st, &tenant_a, b, "api", NOW, err, sizeof(err)), 0);
+    storage_batch_free(b);
+    const char *many = "{\"batch\":[ {\"type\":\"track\", \"userId\":\"u1\",\"event\":\"A\",\"messageId\":\"w2\",\n"
+                       "\"timestamp\":\"2020-01-01T00:00:00Z\"} ],\"writeKey\":\"other\"}";
+    ck_assert_int_eq(storage_batch_parse(strdup(many), strlen(many), NULL, &b, &e), 0);
+    ck_assert_int_eq(storage_batch_check(b, &e), 0);
+    ck_assert_uint_eq(storage_batch_count(b), 1);
+    ck_assert_int_eq(storage_batch_store(st, &tenant_a, b, "api", NOW, err, sizeof(err)), 0);
+    /* again: a retried batch stores nothing twice */
+    ck_assert_int_eq(storage_batch_store(st, &tenant_a, b, "api", NOW, err, sizeof(err)), 0);
+    storage_batch_free(b);
+    storage_event_query_t q = equery(100, 0);
+    struct json_object *o = ev_begin(st, &tenant_a, STORAGE_ID_USER, "u1", &q);
+    ck_assert_uint_eq(alen(o, "data"), 2);
+    struct json_object *raw0 = get(ev_at(o, 0), "rawData"), *raw1 = get(ev_at(o, 1), "rawData");
+    ck_assert_str_eq(gets(raw0, "messageId"), "w2");
+    ck_assert(!json_object_object_get_ex(raw1, "writeKey", NULL));
+    ck_assert_str_eq(gets(raw1, "type"), "track");
+    ck_assert_str_eq(gets(raw1, "event"), "Signed Up");
+    json_object_put(o);
+    close_db(st, path);
+}
+END_TEST
 
 START_TEST(test_events_page_shape)
 {
@@ -2581,6 +2721,8 @@ storage_suite(void)
     tcase_add_test(tc, test_import_strict_json_and_escapes);
     tcase_add_test(tc, test_import_batches_keep_newest_wins);
     tcase_add_test(tc, test_import_matches_ingest);
+    tcase_add_test(tc, test_batch_matches_ingest);
+    tcase_add_test(tc, test_batch_bodies);
     tcase_add_test(tc, test_tenant_isolation);
     tcase_add_test(tc, test_profile_list_paging);
     tcase_add_test(tc, test_transactions_and_savepoints);

@@ -1,0 +1,230 @@
+/* batch.c -- request bodies of Segment messages, taken apart in place: the
+ * body is checked once as JSON, each message is checked where it lies, and
+ * its text is what gets stored (as `profiled import` stores lines). Nothing
+ * is parsed into objects and serialised again. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "storage_internal.h"
+
+typedef struct {
+    message_t m;
+    span_t text;
+} batch_msg_t;
+
+struct storage_batch {
+    char *body; /* the request body (owned): texts point into it */
+    char *own;  /* a single message's text, rewritten (owned) */
+    char *write_key;
+    size_t write_key_len;
+    batch_msg_t *msgs;
+    size_t n;
+    bool single;
+};
+
+static void set_err(storage_batch_err_t *e, bool bad_body, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(storage_batch_err_t *e, bool bad_body, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+    e->bad_body = bad_body;
+}
+
+static span_t
+trim(span_t s)
+{
+    while (s.n > 0 && (*s.p == ' ' || *s.p == '\t' || *s.p == '\n' || *s.p == '\r'))
+        s.p++, s.n--;
+    while (s.n > 0 && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t' || s.p[s.n - 1] == '\n' || s.p[s.n - 1] == '\r'))
+        s.n--;
+    return s;
+}
+
+/* One message of its own route: "type" must be the route's (it is added
+ * when absent) and a "writeKey" member, a credential, is left out of the
+ * stored text. */
+static bool
+single_text(storage_batch_t *b, span_t all, const char *type, storage_batch_err_t *e)
+{
+    jiter_t it;
+    span_t key, value;
+    bool has_type = false, has_key = false;
+    size_t type_len = strlen(type);
+    stg_json_members(&it, all);
+    while (stg_json_next(&it, &key, &value)) {
+        if (stg_json_key_is(key, "type", 4)) {
+            has_type = true;
+            if (value.p[0] != '"' || !stg_json_key_is((span_t){value.p + 1, value.n - 2}, type, type_len)) {
+                set_err(e, false, "type: this route takes '%s' messages.", type);
+                return false;
+            }
+        } else if (stg_json_key_is(key, "writeKey", 8)) {
+            has_key = true;
+        }
+    }
+    if (has_type && !has_key) {
+        b->msgs[0].text = all;
+        return true;
+    }
+    jsonbuf_t out;
+    stg_jb_init(&out, all.n + type_len + 16);
+    stg_jb_open(&out, '{');
+    if (!has_type) {
+        stg_jb_key(&out, "type", 4);
+        stg_jb_str(&out, type, type_len);
+    }
+    stg_json_members(&it, all);
+    while (stg_json_next(&it, &key, &value)) {
+        if (stg_json_key_is(key, "writeKey", 8))
+            continue;
+        /* the member as it was sent: "name": value */
+        const char *from = key.p - 1;
+        stg_jb_raw(&out, from, (size_t)(value.p + value.n - from));
+    }
+    stg_jb_close(&out, '}');
+    b->own = out.data;
+    b->msgs[0].text = (span_t){out.data, out.len};
+    return true;
+}
+
+int
+storage_batch_parse(char *body, size_t len, const char *single_type, storage_batch_t **out, storage_batch_err_t *e)
+{
+    storage_batch_t *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        abort();
+    b->body = body;
+    b->single = single_type != NULL;
+    *out = NULL;
+    memset(e, 0, sizeof(*e));
+
+    /* A batch's messages sit two levels down: they get the same depth as
+     * a message of its own. */
+    const char *why = stg_json_check_depth(body, len, STG_JSON_MAX_DEPTH + (single_type == NULL ? 2 : 0));
+    span_t all = trim((span_t){body, len});
+    if (why != NULL || all.p[0] != '{') {
+        set_err(e, true, "The request body must be one JSON object%s%s.", why != NULL ? ": " : "", why != NULL ? why : "");
+        goto fail;
+    }
+    jiter_t it;
+    span_t key, value, list = {NULL, 0};
+    stg_json_members(&it, all);
+    /* A repeated member: the last one counts. */
+    while (stg_json_next(&it, &key, &value)) {
+        if (stg_json_key_is(key, "writeKey", 8)) {
+            free(b->write_key);
+            b->write_key = NULL;
+            b->write_key_len = 0;
+            if (value.p[0] == '"') {
+                if ((b->write_key = malloc(value.n)) == NULL)
+                    abort();
+                b->write_key_len = stg_json_unescape((span_t){value.p + 1, value.n - 2}, b->write_key);
+            }
+        } else if (single_type == NULL && stg_json_key_is(key, "batch", 5)) {
+            list = value;
+        }
+    }
+
+    if (single_type != NULL) {
+        if ((b->msgs = calloc(1, sizeof(*b->msgs))) == NULL)
+            abort();
+        b->n = 1;
+        if (!single_text(b, all, single_type, e))
+            goto fail;
+    } else {
+        if (list.p == NULL || list.p[0] != '[') {
+            set_err(e, false, "batch: expected an array of messages.");
+            goto fail;
+        }
+        size_t count = 0;
+        stg_json_items(&it, list);
+        while (stg_json_next_item(&it, &value))
+            count++;
+        if (count > 0 && (b->msgs = calloc(count, sizeof(*b->msgs))) == NULL)
+            abort();
+        stg_json_items(&it, list);
+        while (b->n < count && stg_json_next_item(&it, &value))
+            b->msgs[b->n++].text = value;
+    }
+    *out = b;
+    return 0;
+fail:
+    storage_batch_free(b);
+    return STORAGE_EINVAL;
+}
+
+int
+storage_batch_check(storage_batch_t *b, storage_batch_err_t *e)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const char *field = NULL;
+        char reason[160];
+        span_t t = b->msgs[i].text;
+        if (stg_message_fields(t.p, t.n, &b->msgs[i].m, &field, reason, sizeof(reason)) != 0) {
+            if (b->single)
+                set_err(e, false, "%s: %s", field != NULL ? field : "message", reason);
+            else
+                set_err(e, false, "batch[%zu].%s: %s", i, field != NULL ? field : "message", reason);
+            return STORAGE_EINVAL;
+        }
+    }
+    return 0;
+}
+
+const char *
+storage_batch_write_key(const storage_batch_t *b, size_t *len)
+{
+    *len = b->write_key_len;
+    return b->write_key;
+}
+
+size_t
+storage_batch_count(const storage_batch_t *b)
+{
+    return b->n;
+}
+
+void
+storage_batch_free(storage_batch_t *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        stg_message_free(&b->msgs[i].m);
+    free(b->msgs);
+    free(b->own);
+    free(b->write_key);
+    free(b->body);
+    free(b);
+}
+
+int
+storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const storage_batch_t *b, const char *created_by_type,
+                    int64_t now_ms, char *err, size_t errlen)
+{
+    /* In the caller's transaction, deferred writes stay deferred (the
+     * writer's group commit combines them across requests). */
+    bool own = !stg_in_txn(st);
+    int64_t tid;
+    int ret = own ? storage_begin(st) : 0;
+    if (ret == 0)
+        ret = stg_tenant_id(st, tenant, true, &tid);
+    for (size_t i = 0; ret == 0 && i < b->n; i++) {
+        const batch_msg_t *bm = &b->msgs[i];
+        ret = stg_ingest_checked(st, tid, &bm->m, bm->text.p, bm->text.n, created_by_type, now_ms, NULL, 0);
+        if (ret == STORAGE_EEXIST) /* a retried message: stored already */
+            ret = 0;
+    }
+    if (own && ret == 0)
+        ret = storage_commit(st);
+    if (own && ret != 0)
+        storage_rollback(st);
+    if (ret != 0 && err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", st->err);
+    return ret;
+}
