@@ -45,6 +45,8 @@ static const opt_t opts[] = {
     {"sync", OPT_STR, OFF(sync), "normal", 0, 0,
      "durability of ingest commits: normal (survives a crash of the process) or full (also power loss)", "normal|full"},
     {"ingest-rate", OPT_DOUBLE, OFF(ingest_rate), "1000", 0.001, 1e9, "ingestion requests per second per token", NULL},
+    {"wal-limit-mb", OPT_INT, OFF(wal_limit_mb), "64", 1, 65536,
+     "the write-ahead log is copied into the database and started over once a commit leaves it larger than this", NULL},
     {"scroll-ttl", OPT_INT, OFF(scroll_ttl), "300", 1, 86400, "seconds an unused events scrollId stays valid", NULL},
     {"ingest-burst", OPT_INT, OFF(ingest_burst), "5000", 1, 1000000000, "ingestion burst per token", NULL},
     {"config", OPT_STR, OFF(config), "", 0, 0, "file of 'name = value' lines for any of these settings", NULL},

@@ -24,6 +24,7 @@ typedef struct {
     double ingest_rate;
     int ingest_burst;
     int scroll_ttl;   /* seconds a scroll cursor lives unused */
+    int wal_limit_mb; /* the writer checkpoints past this log size */
     char *config;     /* the config file read, if any */
     char *access_log; /* PATH, "-" (stdout) or "off" */
     double drain_delay;

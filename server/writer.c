@@ -213,6 +213,12 @@ writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         adopt(w);
         commit_group(w, group);
+        /* The checkpointer thread (server.c) copies the log into the
+         * database, but under steady ingest it never catches up with the
+         * last commit, and only a complete copy lets the log start over:
+         * past --wal-limit-mb the writer finishes the copy itself. */
+        if (storage_wal_bytes(w->st) > (int64_t)w->srv->cfg.wal_limit_mb << 20 && storage_checkpoint(w->st) == STORAGE_EIO)
+            fprintf(stderr, "profiled: writer: checkpoint: %s\n", storage_errmsg(w->st));
         pthread_mutex_lock(&w->mu);
         w->busy = 0;
         pthread_mutex_unlock(&w->mu);

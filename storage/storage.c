@@ -93,6 +93,14 @@ stg_forget(storage_t *st)
     st->n_announced = 0;
 }
 
+static int
+on_wal(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+    (void)db, (void)name;
+    ((storage_t *)ctx)->wal_pages = pages;
+    return SQLITE_OK;
+}
+
 /* The identity cache is only valid inside the transaction that filled it:
  * another process may change identities between our transactions. */
 static int
@@ -227,8 +235,13 @@ storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t 
         goto fail;
     if ((ro ? check_version(st) : migrate(st)) != 0)
         goto fail;
-    if (flags & STORAGE_NO_AUTOCHECKPOINT)
-        sqlite3_wal_autocheckpoint(st->db, 0);
+    if (flags & STORAGE_NO_AUTOCHECKPOINT) {
+        sqlite3_wal_hook(st->db, on_wal, st); /* replaces the automatic checkpoints */
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+            st->page_bytes = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
 
     stg_idcache_init(&st->ids, ro ? 16 : IDCACHE_SLOTS);
     sqlite3_commit_hook(st->db, on_commit, st);
@@ -438,6 +451,12 @@ storage_checkpoint(storage_t *st)
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return stg_fail(st, STORAGE_EBUSY, "checkpoint: %s", sqlite3_errmsg(st->db));
     return rc == SQLITE_OK ? 0 : stg_db_error(st, rc);
+}
+
+int64_t
+storage_wal_bytes(const storage_t *st)
+{
+    return (int64_t)st->wal_pages * st->page_bytes;
 }
 
 int

@@ -57,6 +57,12 @@ const char *storage_errmsg(const storage_t *st);
  * their commits. Needs a connection that is not STORAGE_READONLY. 0,
  * STORAGE_EBUSY or STORAGE_EIO. */
 int storage_checkpoint(storage_t *st);
+/* Bytes in the write-ahead log after this connection's last commit (0
+ * before any; connections opened with STORAGE_NO_AUTOCHECKPOINT only). A
+ * log is only started over once a checkpoint has copied all of it while no
+ * commit came in between: under steady writes that takes the writer itself
+ * checkpointing now and then, or the log grows without bound. */
+int64_t storage_wal_bytes(const storage_t *st);
 
 /* Current schema version this build writes. */
 int storage_schema_version(void);

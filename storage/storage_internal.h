@@ -141,6 +141,8 @@ typedef struct {
 } defer_t;
 
 struct storage {
+    int wal_pages;  /* in the log after our last commit (wal hook) */
+    int page_bytes; /* of the database (with wal_pages) */
     sqlite3 *db;
     int flags;
     sqlite3_stmt *stmts[S_COUNT];

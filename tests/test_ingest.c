@@ -1,13 +1,15 @@
 /* test_ingest.c -- the Segment-compatible ingestion API over real HTTP:
  * every route and credential style, gzip, validation (nothing stored),
  * idempotent messageIds, identity merges, read-your-write, its own rate
- * limit, and no acknowledged batch lost to kill -9. */
+ * limit, no acknowledged batch lost to kill -9, and a write-ahead log that
+ * stays bounded under steady ingest. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <zlib.h>
 #include <openssl/evp.h>
@@ -429,6 +431,56 @@ START_TEST(test_kill9_loses_nothing_acknowledged)
 }
 END_TEST
 
+/* Streams 60 batches of 100 new profiles into a fresh database served with
+ * the given --wal-limit-mb, the checkpointer thread out of the way (it runs
+ * with the token reload, once a minute here); returns the largest size the
+ * write-ahead log file reached. */
+static off_t
+wal_high_water(const char *limit_mb)
+{
+    char *db2 = test_tmp_path("wal.db"), wal[4096], t2[128];
+    const char *imp[] = {"import", "--db", db2, "--client", "intilery", "--account", "marketing", "--brand", "INGEST", "-", NULL};
+    ck_assert_int_eq(test_cli(imp, NULL, NULL, NULL), 0);
+    test_token_create(db2, "intilery", "marketing", "INGEST", t2);
+    snprintf(wal, sizeof(wal), "%s-wal", db2);
+    const char *extra[] = {"--wal-limit-mb", limit_mb, "--token-reload-ms", "60000", NULL};
+    test_server_t s2;
+    test_server_start(&s2, db2, extra);
+    const char *h[] = {"auth-token", t2, NULL};
+    off_t high = 0;
+    for (int i = 0; i < 60; i++) {
+        static char body[100 * 160];
+        int n = snprintf(body, sizeof(body), "{\"batch\":[");
+        for (int k = 0; k < 100; k++)
+            n += snprintf(body + n, sizeof(body) - (size_t)n,
+                          "%s{\"type\":\"identify\",\"userId\":\"w-%d-%d\",\"traits\":{\"plan\":\"p%d\",\"n\":%d}}", k ? "," : "",
+                          i, k, k, i);
+        n += snprintf(body + n, sizeof(body) - (size_t)n, "]}");
+        test_resp_t r;
+        ck_assert_int_eq(test_http(s2.port, "POST", BASE "/batch", h, body, (size_t)n, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        test_resp_free(&r);
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > high)
+            high = sb.st_size;
+    }
+    test_server_stop(&s2);
+    test_rm_db(db2);
+    free(db2);
+    return high;
+}
+
+/* Under steady ingest only the writer can make the log start over: with a
+ * 1 MB limit the file stays small; with the default the same writes make
+ * it grow far past that (so the first check means something). */
+START_TEST(test_wal_stays_bounded)
+{
+    off_t bounded = wal_high_water("1"), unbounded = wal_high_water("64");
+    ck_assert_msg(bounded < (4 << 20), "log reached %lld bytes with a 1 MB limit", (long long)bounded);
+    ck_assert_msg(unbounded > (8 << 20), "log reached only %lld bytes without a limit", (long long)unbounded);
+}
+END_TEST
+
 static Suite *
 ingest_suite(void)
 {
@@ -443,6 +495,7 @@ ingest_suite(void)
     tcase_add_test(tc, test_merges);
     tcase_add_test(tc, test_ingest_rate_limit);
     tcase_add_test(tc, test_kill9_loses_nothing_acknowledged);
+    tcase_add_test(tc, test_wal_stays_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
