@@ -25,6 +25,8 @@ typedef struct {
     int ingest_burst;
     int scroll_ttl;   /* seconds a scroll cursor lives unused */
     int wal_limit_mb; /* the writer checkpoints past this log size */
+    int checkpoint_ms;
+    int writer_cache_mb;
     char *config;     /* the config file read, if any */
     char *access_log; /* PATH, "-" (stdout) or "off" */
     double drain_delay;

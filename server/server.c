@@ -158,6 +158,30 @@ loop_main(void *arg)
     return NULL;
 }
 
+/* The checkpointer: copies the write-ahead log into the database every
+ * --checkpoint-ms on its own connection, so the writer and workers never
+ * checkpoint on their commits and the copying runs beside the writer. Under
+ * steady ingest it never catches up with the last commit: the writer then
+ * finishes the copy itself past --wal-limit-mb (writer.c). */
+static void *
+checkpoint_main(void *arg)
+{
+    server_t *srv = arg;
+    storage_t *st = NULL;
+    char err[256];
+    if (storage_open(&st, srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled: checkpointer: %s\n", err);
+        return NULL;
+    }
+    for (;;) {
+        struct timespec ts = {srv->cfg.checkpoint_ms / 1000, (long)(srv->cfg.checkpoint_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (storage_checkpoint(st) == STORAGE_EIO)
+            fprintf(stderr, "profiled: checkpoint: %s\n", storage_errmsg(st));
+    }
+    return NULL;
+}
+
 typedef struct {
     auth_table_t *table;
     int64_t at_ms;
@@ -165,9 +189,7 @@ typedef struct {
 
 /* Polls the token table's generation and swaps in a new table when it
  * changed. An old table is freed only after a grace period far longer than
- * any use of it (a loop thread reads it within one dispatch). It is also
- * the server's checkpointer: the writer and workers never checkpoint on
- * their commits, so ingest latency has no checkpoint stalls in it. */
+ * any use of it (a loop thread reads it within one dispatch). */
 static void *
 reload_main(void *arg)
 {
@@ -193,8 +215,6 @@ reload_main(void *arg)
         atomic_store(&srv->db_ok, 1);
         if (storage_cursor_count(st, now_wall_ms(), &live) == 0)
             metrics_set_cursors(srv->metrics, live);
-        if (storage_checkpoint(st) == STORAGE_EIO)
-            fprintf(stderr, "profiled: checkpoint: %s\n", storage_errmsg(st));
         int64_t now = now_wall_ms();
         while (nretired > 0 && now - retired[0].at_ms > 30000) {
             auth_table_free(retired[0].table);
@@ -407,8 +427,9 @@ server_main(int argc, char **argv)
         fprintf(stderr, "profiled: cannot start the metrics listener\n");
         return 1;
     }
-    pthread_t reload_tid, recompute_tid;
+    pthread_t reload_tid, checkpoint_tid, recompute_tid;
     if (pthread_create(&reload_tid, NULL, reload_main, &srv) != 0 ||
+        pthread_create(&checkpoint_tid, NULL, checkpoint_main, &srv) != 0 ||
         (srv.cfg.definitions[0] != '\0' && pthread_create(&recompute_tid, NULL, recompute_main, &srv) != 0)) {
         fprintf(stderr, "profiled: cannot start background threads\n");
         return 1;

@@ -239,6 +239,7 @@ writer_new(server_t *srv, char *errbuf, size_t errlen)
         return NULL;
     }
     storage_combine_writes(w->st, true);
+    storage_cache_mb(w->st, srv->cfg.writer_cache_mb);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {

@@ -453,6 +453,14 @@ storage_checkpoint(storage_t *st)
     return rc == SQLITE_OK ? 0 : stg_db_error(st, rc);
 }
 
+int
+storage_cache_mb(storage_t *st, int mb)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%lld", (long long)mb * 1024);
+    return exec(st, sql);
+}
+
 int64_t
 storage_wal_bytes(const storage_t *st)
 {

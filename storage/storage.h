@@ -64,6 +64,9 @@ int storage_checkpoint(storage_t *st);
  * checkpointing now and then, or the log grows without bound. */
 int64_t storage_wal_bytes(const storage_t *st);
 
+/* Sets the connection's page cache size. 0 or STORAGE_EIO. */
+int storage_cache_mb(storage_t *st, int mb);
+
 /* Current schema version this build writes. */
 int storage_schema_version(void);
 

@@ -433,8 +433,8 @@ END_TEST
 
 /* Streams 60 batches of 100 new profiles into a fresh database served with
  * the given --wal-limit-mb, the checkpointer thread out of the way (it runs
- * with the token reload, once a minute here); returns the largest size the
- * write-ahead log file reached. */
+ * every 10 minutes here); returns the largest size the write-ahead log file
+ * reached. */
 static off_t
 wal_high_water(const char *limit_mb)
 {
@@ -443,7 +443,7 @@ wal_high_water(const char *limit_mb)
     ck_assert_int_eq(test_cli(imp, NULL, NULL, NULL), 0);
     test_token_create(db2, "intilery", "marketing", "INGEST", t2);
     snprintf(wal, sizeof(wal), "%s-wal", db2);
-    const char *extra[] = {"--wal-limit-mb", limit_mb, "--token-reload-ms", "60000", NULL};
+    const char *extra[] = {"--wal-limit-mb", limit_mb, "--checkpoint-ms", "600000", NULL};
     test_server_t s2;
     test_server_start(&s2, db2, extra);
     const char *h[] = {"auth-token", t2, NULL};
