@@ -141,11 +141,14 @@ touch_now(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bo
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, pk);
     sqlite3_bind_int64(s, 2, now_ms);
-    if (has_event)
-        sqlite3_bind_int64(s, 3, t);
-    else
-        sqlite3_bind_null(s, 3);
-    stg_bind_text(s, 4, user_id, user_id_len);
+    stg_bind_text(s, 3, user_id, user_id_len);
+    int ret = stg_step_done(st, s);
+    if (ret != 0 || !has_event)
+        return ret;
+    if ((s = stg_stmt(st, S_PROFILE_ACTIVITY)) == NULL)
+        return STORAGE_EIO;
+    sqlite3_bind_int64(s, 1, pk);
+    sqlite3_bind_int64(s, 2, t);
     return stg_step_done(st, s);
 }
 

@@ -87,13 +87,13 @@ const char *const stg_stmt_sql[S_COUNT] = {
 
     [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
                       " VALUES(?1, ?2, ?3, ?4, ?4, ?5)",
-    /* ?3 is the event time of an event (NULL otherwise), ?4 the message's
-     * userId: the most recent one becomes the externalId. */
-    [S_PROFILE_TOUCH] = "UPDATE profiles SET updated_ms = ?2,"
-                        " last_activity_ms = CASE WHEN ?3 IS NULL THEN last_activity_ms"
-                        "   WHEN last_activity_ms IS NULL OR ?3 > last_activity_ms THEN ?3 ELSE last_activity_ms END,"
-                        " user_id = COALESCE(?4, user_id)"
-                        " WHERE pk = ?1",
+    /* ?3 the message's userId: the most recent one becomes the externalId. */
+    [S_PROFILE_TOUCH] = "UPDATE profiles SET updated_ms = ?2, user_id = COALESCE(?3, user_id) WHERE pk = ?1",
+    /* Apart, and only when later: an UPDATE naming an indexed column
+     * rewrites its index entry (profiles_activity) even when the value
+     * stays, and most events are not a profile's latest. */
+    [S_PROFILE_ACTIVITY] = "UPDATE profiles SET last_activity_ms = ?2"
+                           " WHERE pk = ?1 AND (last_activity_ms IS NULL OR last_activity_ms < ?2)",
     [S_PROFILE_AGE] = "SELECT created_ms, merges FROM profiles WHERE pk = ?1",
 
     [S_TRAIT_UPSERT] = "INSERT INTO traits(profile_pk, key, value, ts_ms) VALUES(?1, ?2, ?3, ?4)"
