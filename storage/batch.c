@@ -141,15 +141,17 @@ storage_batch_parse(char *body, size_t len, const char *single_type, storage_bat
             set_err(e, false, "batch: expected an array of messages.");
             goto fail;
         }
-        size_t count = 0;
+        size_t cap = 0;
         stg_json_items(&it, list);
-        while (stg_json_next_item(&it, &value))
-            count++;
-        if (count > 0 && (b->msgs = calloc(count, sizeof(*b->msgs))) == NULL)
-            abort();
-        stg_json_items(&it, list);
-        while (b->n < count && stg_json_next_item(&it, &value))
+        while (stg_json_next_item(&it, &value)) {
+            if (b->n == cap) {
+                cap = cap == 0 ? 128 : cap * 2;
+                if ((b->msgs = realloc(b->msgs, cap * sizeof(*b->msgs))) == NULL)
+                    abort();
+            }
+            memset(&b->msgs[b->n], 0, sizeof(b->msgs[0]));
             b->msgs[b->n++].text = value;
+        }
     }
     *out = b;
     return 0;

@@ -236,6 +236,25 @@ stg_json_check_depth(const char *text, size_t n, int max_depth)
     return NULL;
 }
 
+/* Past the closing quote of a string whose body starts at p (valid
+ * text): memchr finds each quote, the backslashes before it tell whether
+ * it is escaped. */
+static const char *
+skip_string(const char *p, const char *end)
+{
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (q == NULL)
+            return end;
+        const char *b = q;
+        while (b > p && b[-1] == '\\')
+            b--;
+        if (((q - b) & 1) == 0)
+            return q + 1;
+        p = q + 1;
+    }
+}
+
 /* Past one value of text already known to be valid. */
 static const char *
 skip_value(const char *p, const char *end)
@@ -254,10 +273,7 @@ skip_value(const char *p, const char *end)
             p++;
             break;
         case '"':
-            for (p++; *p != '"'; p++)
-                if (*p == '\\')
-                    p++;
-            p++;
+            p = skip_string(p + 1, end);
             break;
         default:
             /* scalars, and the separators and blanks inside containers */

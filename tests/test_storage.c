@@ -1890,6 +1890,12 @@ START_TEST(test_batch_bodies)
                       e.message);
     }
 
+    /* Escaped quotes and backslashes before the members that matter. */
+    ck_assert_int_eq(batch_rc("{\"batch\":[{\"properties\":{\"q\":\"x\\\"y\\\\\",\"r\":[\"\\\\\",\"\\\"\"],\"s\":\"\\\\\\\"\"},"
+                              "\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"}]}",
+                              NULL, &e),
+                     0);
+
     /* Nesting: a message may nest 31 containers, in a batch or alone. */
     for (int arrays = 29; arrays <= 30; arrays++) {
         char deep[512], body[600];
