@@ -360,7 +360,6 @@ load "size-$N_SMALL.closed.pinned" pinned $PPORT --tokens "$WORK/tokens-small.tx
 load "size-$N_SMALL.open.pinned" pinned $PPORT --tokens "$WORK/tokens-small.txt" --profiles "$N_SMALL" --scenario traits-user \
     --rate 5000 --connections 16
 unserve
-rm -f "$WORK/small.db"*
 SIZES="$N_SMALL $N_MAIN"
 if [ "$FULL" = 1 ]; then
     say "BENCH_FULL: $N_BIG profiles x 20 events"
@@ -397,6 +396,22 @@ done
 DUR=$DUR_SAVE
 best ingest.profiled.pinned
 best ingest-full.profiled.pinned
+# The same unpinned (the server on both cores, as it is deployed), on the
+# main and the small database, with 64 and 128 connections: group commit
+# amortises each commit's page writes over the requests it holds, so
+# throughput follows concurrency and the size of the set of profiles written.
+DUR=$((DUR * 2))
+for db in main small; do
+    np=$N_MAIN tf=$WORK/tokens.txt
+    [ $db = main ] || np=$N_SMALL tf=$WORK/tokens-small.txt
+    for c in 64 128; do
+        serve "$WORK/$db.db" unpinned
+        load "ingest-$db-c$c.profiled.unpinned" unpinned $PPORT --tokens "$tf" --profiles "$np" --scenario ingest --connections $c
+        unserve
+    done
+done
+rm -f "$WORK/small.db"*
+DUR=$DUR_SAVE
 nginx_start "$WORK/body-ingest.json" pinned
 load ingest.nginx.pinned.r1 pinned $NPORT $(args_of ingest) --check status
 best ingest.nginx.pinned
@@ -462,6 +477,17 @@ row() { # KEY LABEL NGINX_KEY
         printf '  --sync %-7s %10s events/s  p50 %s ms  p99 %s ms  RSS %s MB\n' $sync "$(f2 "$(jnum "$f" events_per_s)" 0)" \
             "$(ms "$(jnum "$f" p50_us)")" "$(ms "$(jnum "$f" p99_us)")" \
             "$(awk -v k="$(cat "$RUNS/$k.profiled.pinned.rss" 2>/dev/null)" 'BEGIN { if (k == "") print "n/a"; else printf "%.0f", k / 1024 }')"
+    done
+    echo "ingest, server unpinned (--threads 2 --workers 2), --sync normal, by profiles written and connections:"
+    for db in main small; do
+        np=$N_MAIN
+        [ $db = main ] || np=$N_SMALL
+        for c in 64 128; do
+            f=$RUNS/ingest-$db-c$c.profiled.unpinned.json
+            [ -f "$f" ] || continue
+            printf '  %8s profiles, %3s connections: %10s events/s  p50 %s ms  p99 %s ms  errors %s\n' "$np" $c \
+                "$(f2 "$(jnum "$f" events_per_s)" 0)" "$(ms "$(jnum "$f" p50_us)")" "$(ms "$(jnum "$f" p99_us)")" "$(jnum "$f" errors)"
+        done
     done
     echo "import: $MSGS messages in ${IMPORT_S}s = $IMPORT_RATE messages/s (profiled import, one file)"
     f1=$RUNS/deep-first.profiled.pinned.json fd=$RUNS/deep-scroll.profiled.pinned.json
