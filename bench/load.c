@@ -907,6 +907,9 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit(cfg.connections);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    cfg.sc.id_salt = ((uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec) ^ ((uint64_t)getpid() << 40);
 
     load_result_t res = {0};
     res.latency = hist_new();

@@ -225,12 +225,16 @@ put_template(sbuf_t *out, const scenario_t *s, uint64_t profile)
 }
 
 /* {"type":"track",...} for one fresh event of a random dataset profile;
- * the messageId is random, so a batch is never deduplicated away. */
+ * the messageId is random and salted per run (the op picks repeat from run
+ * to run with the seed: ids that repeated would be deduplicated away, and a
+ * second run on one database would only measure duplicate checks). */
 static void
 put_ingest_event(sbuf_t *out, const scenario_t *s, uint64_t *rng)
 {
     char uid[32];
     uint64_t a = scenario_rng_next(rng), b = scenario_rng_next(rng), c = scenario_rng_next(rng);
+    a ^= s->id_salt;
+    b ^= s->id_salt * 0x9e3779b97f4a7c15ULL;
     dataset_user_id(c % s->profiles, uid, sizeof(uid));
     unsigned r = (unsigned)(c >> 32);
     sbuf_printf(out,

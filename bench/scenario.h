@@ -27,6 +27,7 @@ typedef struct {
     uint64_t seed;             /* the gendata seed of the dataset */
     int limit;                 /* events page size */
     int batch;                 /* events per ingest batch */
+    uint64_t id_salt;          /* mixed into ingest messageIds: fresh every run */
     unsigned weights[OP_COUNT];
     unsigned weight_total;
 } scenario_t;
