@@ -68,10 +68,8 @@ const char *const stg_stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN",
     [S_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
+    [S_DATA_VERSION] = "PRAGMA data_version",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_SAVEPOINT] = "SAVEPOINT pd",
-    [S_RELEASE] = "RELEASE pd",
-    [S_ROLLBACK_TO] = "ROLLBACK TO pd",
 
     [S_TENANT_GET] = "SELECT id FROM tenants WHERE client = ?1 AND account = ?2 AND brand = ?3",
     [S_TENANT_ADD] = "INSERT INTO tenants(client, account, brand) VALUES(?1, ?2, ?3)",

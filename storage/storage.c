@@ -1,6 +1,6 @@
 /* storage.c -- the connection: open with its pragmas and migrations, close,
- * error reporting, the prepared-statement cache, transactions and
- * savepoints, and tenant row ids. */
+ * error reporting, the prepared-statement cache, transactions, and tenant
+ * row ids. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,13 +101,10 @@ on_wal(void *ctx, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
-/* The identity cache is only valid inside the transaction that filled it:
- * another process may change identities between our transactions. */
 static int
 on_commit(void *ctx)
 {
     storage_t *st = ctx;
-    stg_idcache_clear(&st->ids);
     /* Announcements hold for one transaction (computed.c). */
     st->n_announced = 0;
     return 0;
@@ -285,10 +282,27 @@ run(storage_t *st, enum stmt_id id)
     return stg_step_done(st, s);
 }
 
+/* The identity cache outlives our transactions only while no other
+ * connection (of this process or another) commits: PRAGMA data_version
+ * changes exactly then. Checked when a transaction begins. */
+static int
+check_cache(storage_t *st)
+{
+    sqlite3_stmt *s = stg_stmt(st, S_DATA_VERSION);
+    int64_t v;
+    int ret = s != NULL ? stg_step_int64(st, s, &v) : STORAGE_EIO;
+    if (ret == 0 && v != st->data_version) {
+        stg_idcache_clear(&st->ids);
+        st->data_version = v;
+    }
+    return ret;
+}
+
 int
 storage_begin(storage_t *st)
 {
-    return run(st, S_BEGIN_IMMEDIATE);
+    int ret = run(st, S_BEGIN_IMMEDIATE);
+    return ret != 0 ? ret : check_cache(st);
 }
 
 int
@@ -304,31 +318,6 @@ storage_rollback(storage_t *st)
     if (!stg_in_txn(st))
         return 0;
     return run(st, S_ROLLBACK);
-}
-
-int
-storage_savepoint(storage_t *st)
-{
-    /* Deferred writes from before the savepoint must survive its rollback. */
-    int ret = stg_defer_flush(st);
-    return ret != 0 ? ret : run(st, S_SAVEPOINT);
-}
-
-int
-storage_savepoint_release(storage_t *st)
-{
-    return run(st, S_RELEASE);
-}
-
-int
-storage_savepoint_rollback(storage_t *st)
-{
-    /* No rollback hook fires for a savepoint: forget by hand. */
-    stg_forget(st);
-    int ret = run(st, S_ROLLBACK_TO);
-    if (ret == 0)
-        ret = run(st, S_RELEASE);
-    return ret;
 }
 
 storage_tenant_t
@@ -427,7 +416,7 @@ stg_txn_open(storage_t *st, bool immediate, bool *began)
         return STORAGE_EIO;
     int ret = stg_step_done(st, s);
     *began = ret == 0;
-    return ret;
+    return ret != 0 || !immediate ? ret : check_cache(st);
 }
 
 int

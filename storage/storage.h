@@ -85,15 +85,11 @@ storage_tenant_t storage_tenant(const char *client, const char *account, const c
 
 /* ---- transactions (read-write connection) ---------------------------------
  * storage_ingest_* and the audience/token writers run inside whatever
- * transaction is open; when none is open each call is its own transaction.
- * Savepoints let the writer thread group-commit several requests and still
- * roll back one of them alone. */
+ * transaction is open; when none is open each call is its own transaction
+ * (the writer thread group-commits several requests in one). */
 int storage_begin(storage_t *st);    /* BEGIN IMMEDIATE */
 int storage_commit(storage_t *st);   /* COMMIT */
 int storage_rollback(storage_t *st); /* ROLLBACK; safe when none open */
-int storage_savepoint(storage_t *st);
-int storage_savepoint_release(storage_t *st);
-int storage_savepoint_rollback(storage_t *st); /* rolls back to and releases it */
 
 /* ---- materialisation of Segment-spec messages ------------------------------
  * Message types: identify, track, page, screen, group, alias.

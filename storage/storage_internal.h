@@ -17,10 +17,8 @@ enum stmt_id {
     S_BEGIN,
     S_BEGIN_IMMEDIATE,
     S_COMMIT,
+    S_DATA_VERSION,
     S_ROLLBACK,
-    S_SAVEPOINT,
-    S_RELEASE,
-    S_ROLLBACK_TO,
     S_TENANT_GET,
     S_TENANT_ADD,
     S_IDENTITY_GET,
@@ -153,6 +151,7 @@ struct storage {
     size_t tenant_lens[3];
     int64_t tenant_id; /* 0: nothing cached */
     idcache_t ids;
+    int64_t data_version; /* when ids was last known valid (storage.c) */
     defer_t defer;
     /* Computed traits and audiences (computed.c): the definitions in use
      * (borrowed), the last tenant's entry in them, and the tenants whose
@@ -308,7 +307,7 @@ int stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_
                    const char *event_id, size_t event_id_len);
 /* Turns deferral on, or off after flushing. */
 int stg_defer_enable(storage_t *st, bool on);
-/* Writes what is pending: before a commit or savepoint, a merge, or a query
+/* Writes what is pending: before a commit, a merge, or a query
  * that reads those rows. */
 int stg_defer_flush(storage_t *st);
 /* Forgets it (its transaction was rolled back). */

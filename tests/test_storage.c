@@ -1369,23 +1369,26 @@ START_TEST(test_profile_list_paging)
 }
 END_TEST
 
-START_TEST(test_transactions_and_savepoints)
+START_TEST(test_transactions_and_combined_writes)
 {
     char *path;
     storage_t *st = open_db(&path);
     struct json_object *o;
+    /* Combined (deferred) profile writes go with their transaction: a
+     * rollback leaves none behind, a commit writes them all. */
+    ck_assert_int_eq(storage_combine_writes(st, true), 0);
     ck_assert_int_eq(storage_begin(st), 0);
-    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"kept\"}");
-    ck_assert_int_eq(storage_savepoint(st), 0);
-    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"dropped\"}");
-    ck_assert_int_eq(storage_savepoint_rollback(st), 0);
-    ck_assert_int_eq(storage_savepoint(st), 0);
-    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"released\"}");
-    ck_assert_int_eq(storage_savepoint_release(st), 0);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"dropped\",\"traits\":{\"plan\":\"x\"}}");
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"kept\",\"traits\":{\"plan\":\"x\"}}");
+    ck_assert_int_eq(storage_rollback(st), 0);
+    ck_assert_int_eq(storage_begin(st), 0);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"kept\",\"traits\":{\"plan\":\"pro\"}}");
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"kept\",\"traits\":{\"seats\":3}}");
     ck_assert_int_eq(storage_commit(st), 0);
-    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "kept", STORAGE_VIEW_TRAITS, &o), 0);
-    json_object_put(o);
-    ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "released", STORAGE_VIEW_TRAITS, &o), 0);
+    ck_assert_int_eq(storage_combine_writes(st, false), 0);
+    o = view(st, &tenant_a, STORAGE_ID_USER, "kept", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "plan"), "pro");
+    ck_assert_int_eq(json_object_get_int(get(o, "seats")), 3);
     json_object_put(o);
     ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "dropped", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
 
@@ -1403,6 +1406,27 @@ START_TEST(test_transactions_and_savepoints)
     ck_assert_int_eq(view_rc(st, &tenant_c, STORAGE_ID_USER, "bu", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
     ck_assert_int_eq(view_rc(st, &tenant_c, STORAGE_ID_USER, "cu", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
     close_db(st, path);
+}
+END_TEST
+
+/* A connection keeps the ids it resolved from one transaction to the next
+ * only while no other connection commits: here another one merges the
+ * profile behind a cached id away. */
+START_TEST(test_identity_cache_sees_other_connections)
+{
+    char *path, err[256];
+    storage_t *a = open_db(&path), *b = NULL;
+    ck_assert_int_eq(storage_open(&b, path, 0, err, sizeof(err)), 0);
+    INGEST_OK(a, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u0\",\"traits\":{\"plan\":\"old\"}}");
+    INGEST_OK(a, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"x\":\"1\"}}");
+    INGEST_OK(b, &tenant_a, "{\"type\":\"alias\",\"previousId\":\"u1\",\"userId\":\"u0\"}");
+    INGEST_OK(a, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"late\":\"yes\"}}");
+    struct json_object *o = view(a, &tenant_a, STORAGE_ID_USER, "u0", STORAGE_VIEW_TRAITS);
+    ck_assert_str_eq(gets(o, "x"), "1");
+    ck_assert_str_eq(gets(o, "late"), "yes");
+    json_object_put(o);
+    storage_close(b);
+    close_db(a, path);
 }
 END_TEST
 
@@ -2731,8 +2755,9 @@ storage_suite(void)
     tcase_add_test(tc, test_batch_bodies);
     tcase_add_test(tc, test_tenant_isolation);
     tcase_add_test(tc, test_profile_list_paging);
-    tcase_add_test(tc, test_transactions_and_savepoints);
+    tcase_add_test(tc, test_transactions_and_combined_writes);
     tcase_add_test(tc, test_readonly_connection_sees_commits);
+    tcase_add_test(tc, test_identity_cache_sees_other_connections);
     tcase_add_test(tc, test_subscription_id);
     tcase_add_test(tc, test_tokens);
     tcase_add_test(tc, test_time_parse_format);
