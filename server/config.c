@@ -46,7 +46,7 @@ static const opt_t opts[] = {
      "durability of ingest commits: normal (survives a crash of the process) or full (also power loss)", "normal|full"},
     {"ingest-rate", OPT_DOUBLE, OFF(ingest_rate), "1000", 0.001, 1e9, "ingestion requests per second per token", NULL},
     {"wal-limit-mb", OPT_INT, OFF(wal_limit_mb), "64", 1, 65536,
-     "the write-ahead log is copied into the database and started over once a commit leaves it larger than this", NULL},
+     "past this size the checkpointer holds the writer back to finish copying the write-ahead log, so that it starts over", NULL},
     {"checkpoint-ms", OPT_INT, OFF(checkpoint_ms), "100", 10, 600000,
      "how often a background thread copies the write-ahead log into the database", NULL},
     {"writer-cache-mb", OPT_INT, OFF(writer_cache_mb), "256", 2, 65536,

@@ -159,10 +159,12 @@ loop_main(void *arg)
 }
 
 /* The checkpointer: copies the write-ahead log into the database every
- * --checkpoint-ms on its own connection, so the writer and workers never
- * checkpoint on their commits and the copying runs beside the writer. Under
- * steady ingest it never catches up with the last commit: the writer then
- * finishes the copy itself past --wal-limit-mb (writer.c). */
+ * --checkpoint-ms on its own connection, beside the writer, so the writer
+ * and workers never checkpoint on their commits. The log only starts over
+ * at a commit whose transaction began after a complete copy, which under
+ * steady ingest never happens: past --wal-limit-mb it holds the writer
+ * back between two group commits and finishes the copy (RESTART: only what
+ * was committed during the last PASSIVE one is left). */
 static void *
 checkpoint_main(void *arg)
 {
@@ -173,10 +175,21 @@ checkpoint_main(void *arg)
         fprintf(stderr, "profiled: checkpointer: %s\n", err);
         return NULL;
     }
+    int64_t restarted = -1; /* the log's size at the last restart */
     for (;;) {
         struct timespec ts = {srv->cfg.checkpoint_ms / 1000, (long)(srv->cfg.checkpoint_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
-        if (storage_checkpoint(st) == STORAGE_EIO)
+        int64_t log_bytes = 0;
+        int rc = storage_checkpoint(st, false, &log_bytes, NULL);
+        /* Even a complete copy does not restart the log when the writer's
+         * transaction began before it ended, as under steady ingest. */
+        if (rc == 0 && log_bytes > (int64_t)srv->cfg.wal_limit_mb << 20 && log_bytes != restarted) {
+            writer_hold(srv->writer, 1);
+            rc = storage_checkpoint(st, true, NULL, NULL);
+            writer_hold(srv->writer, 0);
+            restarted = rc == 0 ? log_bytes : -1;
+        }
+        if (rc == STORAGE_EIO)
             fprintf(stderr, "profiled: checkpoint: %s\n", storage_errmsg(st));
     }
     return NULL;

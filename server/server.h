@@ -217,6 +217,9 @@ int writer_idle(writer_t *w);
 
 /* Wakes the writer so it adopts new definitions while idle. */
 void writer_wake(writer_t *w);
+/* While on, the writer starts no new transaction (its current one ends):
+ * the checkpointer finishing a copy of the log (server.c). */
+void writer_hold(writer_t *w, int on);
 
 /* ---- computed traits and audiences (definitions.c) ------------------------ */
 /* Loads --definitions at start (none when unset); -1 with a message. */

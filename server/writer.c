@@ -22,6 +22,7 @@ struct writer {
     job_t *head, *tail;
     size_t count;
     int busy; /* a group is being committed */
+    int hold; /* writer_hold: start no transaction */
     uint64_t defs_gen;
     int stop;
     pthread_t tid;
@@ -153,6 +154,15 @@ sweep(writer_t *w)
 }
 
 void
+writer_hold(writer_t *w, int on)
+{
+    pthread_mutex_lock(&w->mu);
+    w->hold = on;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void
 writer_wake(writer_t *w)
 {
     pthread_mutex_lock(&w->mu);
@@ -184,7 +194,11 @@ writer_main(void *arg)
     adopt(w);
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (w->count == 0 && !w->stop) {
+        while ((w->count == 0 || w->hold) && !w->stop) {
+            if (w->hold) { /* the checkpointer finishes a copy: wait for it */
+                pthread_cond_wait(&w->cv, &w->mu);
+                continue;
+            }
             int rc = pthread_cond_timedwait(&w->cv, &w->mu, &next_sweep);
             pthread_mutex_unlock(&w->mu);
             adopt(w);
@@ -213,12 +227,6 @@ writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         adopt(w);
         commit_group(w, group);
-        /* The checkpointer thread (server.c) copies the log into the
-         * database, but under steady ingest it never catches up with the
-         * last commit, and only a complete copy lets the log start over:
-         * past --wal-limit-mb the writer finishes the copy itself. */
-        if (storage_wal_bytes(w->st) > (int64_t)w->srv->cfg.wal_limit_mb << 20 && storage_checkpoint(w->st) == STORAGE_EIO)
-            fprintf(stderr, "profiled: writer: checkpoint: %s\n", storage_errmsg(w->st));
         pthread_mutex_lock(&w->mu);
         w->busy = 0;
         pthread_mutex_unlock(&w->mu);

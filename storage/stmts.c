@@ -69,6 +69,7 @@ const char *const stg_stmt_sql[S_COUNT] = {
     [S_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_DATA_VERSION] = "PRAGMA data_version",
+    [S_PAGE_SIZE] = "PRAGMA page_size",
     [S_ROLLBACK] = "ROLLBACK",
 
     [S_TENANT_GET] = "SELECT id FROM tenants WHERE client = ?1 AND account = ?2 AND brand = ?3",

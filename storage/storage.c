@@ -94,14 +94,6 @@ stg_forget(storage_t *st)
 }
 
 static int
-on_wal(void *ctx, sqlite3 *db, const char *name, int pages)
-{
-    (void)db, (void)name;
-    ((storage_t *)ctx)->wal_pages = pages;
-    return SQLITE_OK;
-}
-
-static int
 on_commit(void *ctx)
 {
     storage_t *st = ctx;
@@ -232,13 +224,8 @@ storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t 
         goto fail;
     if ((ro ? check_version(st) : migrate(st)) != 0)
         goto fail;
-    if (flags & STORAGE_NO_AUTOCHECKPOINT) {
-        sqlite3_wal_hook(st->db, on_wal, st); /* replaces the automatic checkpoints */
-        sqlite3_stmt *s = NULL;
-        if (sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-            st->page_bytes = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
-    }
+    if (flags & STORAGE_NO_AUTOCHECKPOINT)
+        sqlite3_wal_autocheckpoint(st->db, 0);
 
     stg_idcache_init(&st->ids, ro ? 16 : IDCACHE_SLOTS);
     sqlite3_commit_hook(st->db, on_commit, st);
@@ -434,9 +421,22 @@ stg_txn_close(storage_t *st, bool began, int ret)
 }
 
 int
-storage_checkpoint(storage_t *st)
+storage_checkpoint(storage_t *st, bool restart, int64_t *log_bytes, int64_t *left_bytes)
 {
-    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int frames = 0, copied = 0;
+    if (st->page_bytes == 0) {
+        sqlite3_stmt *s = stg_stmt(st, S_PAGE_SIZE);
+        int64_t v;
+        if (s == NULL || stg_step_int64(st, s, &v) != 0)
+            return STORAGE_EIO;
+        st->page_bytes = (int)v;
+    }
+    int rc =
+        sqlite3_wal_checkpoint_v2(st->db, NULL, restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    if (log_bytes != NULL)
+        *log_bytes = frames > 0 ? (int64_t)frames * st->page_bytes : 0;
+    if (left_bytes != NULL)
+        *left_bytes = frames > copied ? (int64_t)(frames - copied) * st->page_bytes : 0;
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return stg_fail(st, STORAGE_EBUSY, "checkpoint: %s", sqlite3_errmsg(st->db));
     return rc == SQLITE_OK ? 0 : stg_db_error(st, rc);
@@ -448,12 +448,6 @@ storage_cache_mb(storage_t *st, int mb)
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%lld", (long long)mb * 1024);
     return exec(st, sql);
-}
-
-int64_t
-storage_wal_bytes(const storage_t *st)
-{
-    return (int64_t)st->wal_pages * st->page_bytes;
 }
 
 int

@@ -18,6 +18,7 @@ enum stmt_id {
     S_BEGIN_IMMEDIATE,
     S_COMMIT,
     S_DATA_VERSION,
+    S_PAGE_SIZE,
     S_ROLLBACK,
     S_TENANT_GET,
     S_TENANT_ADD,
@@ -140,8 +141,7 @@ typedef struct {
 } defer_t;
 
 struct storage {
-    int wal_pages;  /* in the log after our last commit (wal hook) */
-    int page_bytes; /* of the database (with wal_pages) */
+    int page_bytes; /* of the database, once a checkpoint asked */
     sqlite3 *db;
     int flags;
     sqlite3_stmt *stmts[S_COUNT];
