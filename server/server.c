@@ -163,8 +163,9 @@ loop_main(void *arg)
  * and workers never checkpoint on their commits. The log only starts over
  * at a commit whose transaction began after a complete copy, which under
  * steady ingest never happens: past --wal-limit-mb it holds the writer
- * back between two group commits and finishes the copy (RESTART: only what
- * was committed during the last PASSIVE one is left). */
+ * back between two group commits and copies the rest (only what was
+ * committed during the last copy). Readers are never waited for: one still
+ * in the log only puts the restart off to a later round. */
 static void *
 checkpoint_main(void *arg)
 {
@@ -180,12 +181,12 @@ checkpoint_main(void *arg)
         struct timespec ts = {srv->cfg.checkpoint_ms / 1000, (long)(srv->cfg.checkpoint_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         int64_t log_bytes = 0;
-        int rc = storage_checkpoint(st, false, &log_bytes, NULL);
+        int rc = storage_checkpoint(st, &log_bytes);
         /* Even a complete copy does not restart the log when the writer's
          * transaction began before it ended, as under steady ingest. */
         if (rc == 0 && log_bytes > (int64_t)srv->cfg.wal_limit_mb << 20 && log_bytes != restarted) {
             writer_hold(srv->writer, 1);
-            rc = storage_checkpoint(st, true, NULL, NULL);
+            rc = storage_checkpoint(st, &log_bytes);
             writer_hold(srv->writer, 0);
             restarted = rc == 0 ? log_bytes : -1;
         }

@@ -217,8 +217,8 @@ int writer_idle(writer_t *w);
 
 /* Wakes the writer so it adopts new definitions while idle. */
 void writer_wake(writer_t *w);
-/* While on, the writer starts no new transaction (its current one ends):
- * the checkpointer finishing a copy of the log (server.c). */
+/* While on, the writer starts no new group commit; turning it on waits
+ * for the current one to end. For the checkpointer (server.c). */
 void writer_hold(writer_t *w, int on);
 
 /* ---- computed traits and audiences (definitions.c) ------------------------ */

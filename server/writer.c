@@ -159,6 +159,8 @@ writer_hold(writer_t *w, int on)
     pthread_mutex_lock(&w->mu);
     w->hold = on;
     pthread_cond_broadcast(&w->cv);
+    while (on && w->busy)
+        pthread_cond_wait(&w->cv, &w->mu);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -229,6 +231,8 @@ writer_main(void *arg)
         commit_group(w, group);
         pthread_mutex_lock(&w->mu);
         w->busy = 0;
+        if (w->hold)
+            pthread_cond_broadcast(&w->cv); /* writer_hold waits for this */
         pthread_mutex_unlock(&w->mu);
     }
 }

@@ -421,9 +421,9 @@ stg_txn_close(storage_t *st, bool began, int ret)
 }
 
 int
-storage_checkpoint(storage_t *st, bool restart, int64_t *log_bytes, int64_t *left_bytes)
+storage_checkpoint(storage_t *st, int64_t *log_bytes)
 {
-    int frames = 0, copied = 0;
+    int frames = 0;
     if (st->page_bytes == 0) {
         sqlite3_stmt *s = stg_stmt(st, S_PAGE_SIZE);
         int64_t v;
@@ -431,12 +431,9 @@ storage_checkpoint(storage_t *st, bool restart, int64_t *log_bytes, int64_t *lef
             return STORAGE_EIO;
         st->page_bytes = (int)v;
     }
-    int rc =
-        sqlite3_wal_checkpoint_v2(st->db, NULL, restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL);
     if (log_bytes != NULL)
         *log_bytes = frames > 0 ? (int64_t)frames * st->page_bytes : 0;
-    if (left_bytes != NULL)
-        *left_bytes = frames > copied ? (int64_t)(frames - copied) * st->page_bytes : 0;
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return stg_fail(st, STORAGE_EBUSY, "checkpoint: %s", sqlite3_errmsg(st->db));
     return rc == SQLITE_OK ? 0 : stg_db_error(st, rc);

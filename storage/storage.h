@@ -51,19 +51,16 @@ void storage_close(storage_t *st);
  * next call on st). Never NULL. */
 const char *storage_errmsg(const storage_t *st);
 
-/* Copies the write-ahead log into the database, so that connections opened
- * with STORAGE_NO_AUTOCHECKPOINT never pay for it on their commits. Not
- * restart (PASSIVE): what it can without waiting for readers or writers;
- * *left_bytes (may be NULL) receives how much of the log it could not copy
- * (commits made meanwhile) and *log_bytes its size. Under steady commits
- * that copy never catches up with the last one, and only a complete copy
- * lets the log start over: restart (RESTART) waits (busy timeout) for the
- * writer to finish, copies the rest and waits for readers to leave the
- * log, so that the next commit starts it over; its caller should keep its
- * own writers back meanwhile (they would keep it waiting). Needs a
+/* Copies what it can of the write-ahead log into the database without
+ * waiting for readers or writers (a PASSIVE checkpoint), so that
+ * connections opened with STORAGE_NO_AUTOCHECKPOINT never pay for it on
+ * their commits. *log_bytes (may be NULL) receives the log's size. The log
+ * starts over at the first commit whose transaction began after a copy
+ * that left nothing behind (and no reader is in the log): under steady
+ * commits, only if the caller holds its writers back during one. Needs a
  * connection that is not STORAGE_READONLY. 0, STORAGE_EBUSY or
  * STORAGE_EIO. */
-int storage_checkpoint(storage_t *st, bool restart, int64_t *log_bytes, int64_t *left_bytes);
+int storage_checkpoint(storage_t *st, int64_t *log_bytes);
 
 /* Sets the connection's page cache size. 0 or STORAGE_EIO. */
 int storage_cache_mb(storage_t *st, int mb);

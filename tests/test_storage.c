@@ -208,7 +208,7 @@ START_TEST(test_checkpoint_elsewhere)
      * KiB), still all in the log */
     ck_assert_int_gt(file_bytes(path, "-wal"), 1000LL * 16384);
     ck_assert_int_eq(file_bytes(path, ""), db_before);
-    ck_assert_int_eq(storage_checkpoint(other, false, NULL, NULL), 0);
+    ck_assert_int_eq(storage_checkpoint(other, NULL), 0);
     ck_assert_int_gt(file_bytes(path, ""), db_before + 1000LL * 1024);
     storage_close(st);
     close_db(other, path);
