@@ -169,6 +169,15 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(tenant_id, key)) WITHOUT ROWID;"
     /* Static audiences are listed and removed by name. */
     "CREATE INDEX audience_members_name ON audience_members(name, is_static);",
+
+    /* 4: a profile's events by time without the eventId: entries a third
+     * the size, so a group commit of ingested events dirties a third of
+     * the pages of this index (+30% ingest measured at 5k profiles). Event
+     * pages still order ties by eventId: SQLite sorts just the runs of equal
+     * times ("right part of ORDER BY"), from rows it reads anyway. Rebuilt
+     * once, at the first start after an upgrade. */
+    "DROP INDEX events_profile_time;"
+    "CREATE INDEX events_profile_time ON events(profile_pk, event_time_ms);",
 };
 
 int

@@ -21,10 +21,12 @@
 /* A scroll's page from one profile: ?1 profile, ?2/?3 start/end, ?4 the
  * snapshot mark, ?5 limit, ?6/?7 include/exclude (JSON arrays of lower-cased
  * keys, NULL: no filter), ?8/?9 the position. Each statement walks
- * events_profile_time from the position, so a page costs the same wherever
- * it is in the scroll; the key lists are read once per run (IN on an
- * uncorrelated subquery). The NEXT ones drop the bound the position already
- * implies, so the planner seeks on the position. */
+ * events_profile_time (profile, time) from the position's time, so a page
+ * costs the same wherever it is in the scroll; ties in time are ordered by
+ * eventId in a small sort of each run of equal times. The position is
+ * spelt as a time range plus a tie test (not a row value) so that the
+ * planner seeks on it. The key lists are read once per run (IN on an
+ * uncorrelated subquery). */
 #define EVENTS_SELECT                                                                                                              \
     "SELECT e.event_id, e.event_time_ms, e.received_ms, e.event_action, e.source, e.raw FROM events e"                             \
     " WHERE e.profile_pk = ?1 AND e.pk <= ?4"
@@ -155,11 +157,11 @@ const char *const stg_stmt_sql[S_COUNT] = {
     [S_TOKEN_GENERATION] = "SELECT value FROM meta WHERE key = 'token_generation'",
 
     [S_EVENTS_ASC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= ?2 AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_ASC,
-    [S_EVENTS_ASC_NEXT] =
-        EVENTS_SELECT " AND (e.event_time_ms, e.event_id) > (?8, ?9) AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_ASC,
+    [S_EVENTS_ASC_NEXT] = EVENTS_SELECT
+    " AND e.event_time_ms >= ?8 AND (e.event_time_ms > ?8 OR e.event_id > ?9) AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_ASC,
     [S_EVENTS_DESC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= ?2 AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_DESC,
-    [S_EVENTS_DESC_NEXT] =
-        EVENTS_SELECT " AND (e.event_time_ms, e.event_id) < (?8, ?9) AND e.event_time_ms >= ?2" EVENTS_FILTER EVENTS_DESC,
+    [S_EVENTS_DESC_NEXT] = EVENTS_SELECT
+    " AND e.event_time_ms <= ?8 AND (e.event_time_ms < ?8 OR e.event_id < ?9) AND e.event_time_ms >= ?2" EVENTS_FILTER EVENTS_DESC,
     /* Rowids only grow (events are never deleted): everything stored after
      * this has a larger pk. */
     [S_EVENTS_MARK] = "SELECT coalesce(max(pk), 0) FROM events",
