@@ -132,6 +132,7 @@ commit_group(writer_t *w, job_t *group)
             j->next = NULL;
             t0 = ratelimit_now_ns(1);
             rc = store_all(w, j, now, why, sizeof(why));
+            first = 1; /* a commit of its own */
             settle(w, j, rc, why, (double)(ratelimit_now_ns(1) - t0) / 1e9, &first);
             j->next = next;
         }
