@@ -166,8 +166,8 @@ trait_now(storage_t *st, int64_t pk, const char *key, size_t key_len, const char
 }
 
 static int
-mark_now(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t first_pk, int64_t first_t, const char *first_id,
-         size_t first_len, int64_t last_pk, int64_t last_t, const char *last_id, size_t last_len)
+mark_now(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t first_pk, int64_t first_t, int64_t last_pk,
+         int64_t last_t)
 {
     sqlite3_stmt *s = stg_stmt(st, S_MARK_UPSERT);
     if (s == NULL)
@@ -176,10 +176,8 @@ mark_now(storage_t *st, int64_t pk, const char *action, size_t action_len, int64
     stg_bind_text(s, 2, action, action_len);
     sqlite3_bind_int64(s, 3, first_pk);
     sqlite3_bind_int64(s, 4, first_t);
-    stg_bind_text(s, 5, first_id, first_len);
-    sqlite3_bind_int64(s, 6, last_pk);
-    sqlite3_bind_int64(s, 7, last_t);
-    stg_bind_text(s, 8, last_id, last_len);
+    sqlite3_bind_int64(s, 5, last_pk);
+    sqlite3_bind_int64(s, 6, last_t);
     return stg_step_done(st, s);
 }
 
@@ -283,7 +281,7 @@ stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_len,
 {
     bool fresh;
     if (!st->defer.enabled)
-        return mark_now(st, pk, action, action_len, event_pk, t, event_id, event_id_len, event_pk, t, event_id, event_id_len);
+        return mark_now(st, pk, action, action_len, event_pk, t, event_pk, t);
     deferred_t *e = pending(&st->defer, D_MARK, pk, action, action_len, &fresh);
     if (fresh || t < e->u.mark.first_t ||
         (t == e->u.mark.first_t && text_cmp(event_id, event_id_len, e->u.mark.first_id, e->u.mark.first_len) < 0)) {
@@ -424,8 +422,8 @@ stg_defer_flush(storage_t *st)
             ret = trait_now(st, e->pk, e->key, e->key_len, e->u.trait.value, e->u.trait.len, e->u.trait.ts);
             break;
         case D_MARK:
-            ret = mark_now(st, e->pk, e->key, e->key_len, e->u.mark.first_pk, e->u.mark.first_t, e->u.mark.first_id,
-                           e->u.mark.first_len, e->u.mark.last_pk, e->u.mark.last_t, e->u.mark.last_id, e->u.mark.last_len);
+            ret =
+                mark_now(st, e->pk, e->key, e->key_len, e->u.mark.first_pk, e->u.mark.first_t, e->u.mark.last_pk, e->u.mark.last_t);
             break;
         case D_COMP:
             ret = comp_now(st, e->pk, e->key, e->u.comp.comb, e->u.comp.num, e->u.comp.value, e->u.comp.value_len, e->u.comp.t,

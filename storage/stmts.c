@@ -5,18 +5,26 @@
 #include "storage_internal.h"
 
 /* Keeps the earliest (time, eventId) as first and the latest as last; shared
- * by the per-event upsert and the merge of two profiles' marks. */
+ * by the per-event upsert and the merge of two profiles' marks. The rows
+ * hold no eventIds (schema 5): a tie in time, rare, reads them from the
+ * events. */
 #define MARKS_MERGE                                                                                                                \
     " ON CONFLICT(profile_pk, event_action) DO UPDATE SET"                                                                         \
     "  first_pk = CASE WHEN " FIRST_EARLIER " THEN excluded.first_pk ELSE event_marks.first_pk END,"                               \
     "  first_time_ms = CASE WHEN " FIRST_EARLIER " THEN excluded.first_time_ms ELSE event_marks.first_time_ms END,"                \
-    "  first_event_id = CASE WHEN " FIRST_EARLIER " THEN excluded.first_event_id ELSE event_marks.first_event_id END,"             \
     "  last_pk = CASE WHEN " LAST_LATER " THEN excluded.last_pk ELSE event_marks.last_pk END,"                                     \
-    "  last_time_ms = CASE WHEN " LAST_LATER " THEN excluded.last_time_ms ELSE event_marks.last_time_ms END,"                      \
-    "  last_event_id = CASE WHEN " LAST_LATER " THEN excluded.last_event_id ELSE event_marks.last_event_id END"                    \
+    "  last_time_ms = CASE WHEN " LAST_LATER " THEN excluded.last_time_ms ELSE event_marks.last_time_ms END"                       \
     " WHERE " FIRST_EARLIER " OR " LAST_LATER
-#define FIRST_EARLIER "(excluded.first_time_ms, excluded.first_event_id) < (event_marks.first_time_ms, event_marks.first_event_id)"
-#define LAST_LATER "(excluded.last_time_ms, excluded.last_event_id) > (event_marks.last_time_ms, event_marks.last_event_id)"
+#define FIRST_TIE                                                                                                                  \
+    "(SELECT event_id FROM events WHERE pk = excluded.first_pk) < (SELECT event_id FROM events WHERE pk = event_marks.first_pk)"
+#define LAST_TIE                                                                                                                   \
+    "(SELECT event_id FROM events WHERE pk = excluded.last_pk) > (SELECT event_id FROM events WHERE pk = event_marks.last_pk)"
+#define FIRST_EARLIER                                                                                                              \
+    "(excluded.first_time_ms < event_marks.first_time_ms"                                                                          \
+    " OR (excluded.first_time_ms = event_marks.first_time_ms AND " FIRST_TIE "))"
+#define LAST_LATER                                                                                                                 \
+    "(excluded.last_time_ms > event_marks.last_time_ms"                                                                            \
+    " OR (excluded.last_time_ms = event_marks.last_time_ms AND " LAST_TIE "))"
 
 /* A scroll's page from one profile: ?1 profile, ?2/?3 start/end, ?4 the
  * snapshot mark, ?5 limit, ?6/?7 include/exclude (JSON arrays of lower-cased
@@ -104,8 +112,8 @@ const char *const stg_stmt_sql[S_COUNT] = {
     [S_EVENT_EXISTS] = "SELECT 1 FROM events WHERE tenant_id = ?1 AND event_key = ?2 AND event_id = ?3",
     [S_EVENT_ADD] = "INSERT INTO events(tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action,"
                     " event_name, type, source, raw, event_key) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [S_MARK_UPSERT] = "INSERT INTO event_marks(profile_pk, event_action, first_pk, first_time_ms, first_event_id,"
-                      " last_pk, last_time_ms, last_event_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" MARKS_MERGE,
+    [S_MARK_UPSERT] = "INSERT INTO event_marks(profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)" MARKS_MERGE,
 
     /* Merge of profile ?2 into ?1. Identities both profiles hold (a shared
      * email) stay once on ?1; traits of ?2 win only when strictly newer. */
@@ -117,10 +125,9 @@ const char *const stg_stmt_sql[S_COUNT] = {
                        " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms"
                        " WHERE excluded.ts_ms > traits.ts_ms",
     [S_MERGE_TRAITS_DROP] = "DELETE FROM traits WHERE profile_pk = ?1",
-    [S_MERGE_MARKS] = "INSERT INTO event_marks(profile_pk, event_action, first_pk, first_time_ms, first_event_id,"
-                      " last_pk, last_time_ms, last_event_id)"
-                      " SELECT ?1, event_action, first_pk, first_time_ms, first_event_id, last_pk, last_time_ms,"
-                      " last_event_id FROM event_marks WHERE profile_pk = ?2" MARKS_MERGE,
+    [S_MERGE_MARKS] = "INSERT INTO event_marks(profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms)"
+                      " SELECT ?1, event_action, first_pk, first_time_ms, last_pk, last_time_ms"
+                      " FROM event_marks WHERE profile_pk = ?2" MARKS_MERGE,
     [S_MERGE_MARKS_DROP] = "DELETE FROM event_marks WHERE profile_pk = ?1",
     [S_MERGE_AUDIENCES] = "INSERT INTO audience_members(profile_pk, name, is_static, added_ms)"
                           " SELECT ?1, name, is_static, added_ms FROM audience_members WHERE profile_pk = ?2"

@@ -577,6 +577,43 @@ START_TEST(test_first_last_per_action)
 }
 END_TEST
 
+/* Marks hold no eventIds (schema 5): a tie in time is broken by reading
+ * them from the events, whichever way the marks are written: one event at
+ * a time, combined in a group commit, or merged from another profile. */
+START_TEST(test_first_last_ties_by_event_id)
+{
+    static const char *const ids[] = {"m5", "m3", "m7", "m4"};
+    for (int way = 0; way < 3; way++) {
+        char *path, msg[512];
+        storage_t *st = open_db(&path);
+        if (way == 1) {
+            ck_assert_int_eq(storage_combine_writes(st, true), 0);
+            ck_assert_int_eq(storage_begin(st), 0);
+        }
+        for (size_t i = 0; i < 4; i++) {
+            /* way 2: m5, m7 on profile a; m3, m4 on b, merged into a */
+            const char *user = way == 2 && (i == 1 || i == 3) ? "b" : "a";
+            snprintf(msg, sizeof(msg),
+                     "{\"type\":\"track\",\"userId\":\"%s\",\"event\":\"Tied\",\"messageId\":\"%s\","
+                     "\"timestamp\":\"2020-11-01T00:00:00Z\"}",
+                     user, ids[i]);
+            INGEST_OK(st, &tenant_a, msg);
+        }
+        if (way == 1)
+            ck_assert_int_eq(storage_commit(st), 0);
+        if (way == 2)
+            INGEST_OK(st, &tenant_a, "{\"type\":\"alias\",\"previousId\":\"b\",\"userId\":\"a\"}");
+        struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "a", STORAGE_VIEW_METADATA);
+        ck_assert_msg(strcmp(gets(o, "firstEvent.tied.eventId"), "m3") == 0, "way %d: first %s", way,
+                      gets(o, "firstEvent.tied.eventId"));
+        ck_assert_msg(strcmp(gets(o, "lastEvent.tied.eventId"), "m7") == 0, "way %d: last %s", way,
+                      gets(o, "lastEvent.tied.eventId"));
+        json_object_put(o);
+        close_db(st, path);
+    }
+}
+END_TEST
+
 START_TEST(test_last_activity_time)
 {
     char *path;
@@ -2738,6 +2775,7 @@ storage_suite(void)
     tcase_add_test(tc, test_snake_case_actions);
     tcase_add_test(tc, test_idempotent_message_id);
     tcase_add_test(tc, test_first_last_per_action);
+    tcase_add_test(tc, test_first_last_ties_by_event_id);
     tcase_add_test(tc, test_last_activity_time);
     tcase_add_test(tc, test_email_shared_by_two_profiles);
     tcase_add_test(tc, test_lookups_and_external_ids);
