@@ -114,12 +114,9 @@ void *
 recompute_main(void *arg)
 {
     server_t *srv = arg;
-    storage_t *st = NULL;
-    char err[512];
-    if (storage_open(&st, srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, err, sizeof(err)) != 0) {
-        fprintf(stderr, "profiled: recompute: %s\n", err);
+    storage_t *st = side_connection(srv, "recompute");
+    if (st == NULL)
         return NULL;
-    }
     uint64_t done_gen = 0;
     for (;;) {
         pthread_mutex_lock(&srv->defs_mu);

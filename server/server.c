@@ -158,6 +158,20 @@ loop_main(void *arg)
     return NULL;
 }
 
+/* The connection of a background thread (NULL, logged, when the database
+ * cannot be opened). */
+storage_t *
+side_connection(server_t *srv, const char *who)
+{
+    storage_t *st = NULL;
+    char err[512];
+    if (storage_open(&st, srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled: %s: %s\n", who, err);
+        return NULL;
+    }
+    return st;
+}
+
 /* The checkpointer: copies the write-ahead log into the database every
  * --checkpoint-ms on its own connection, beside the writer, so the writer
  * and workers never checkpoint on their commits. The log only starts over
@@ -170,12 +184,9 @@ static void *
 checkpoint_main(void *arg)
 {
     server_t *srv = arg;
-    storage_t *st = NULL;
-    char err[256];
-    if (storage_open(&st, srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, err, sizeof(err)) != 0) {
-        fprintf(stderr, "profiled: checkpointer: %s\n", err);
+    storage_t *st = side_connection(srv, "checkpointer");
+    if (st == NULL)
         return NULL;
-    }
     int64_t restarted = -1; /* the log's size at the last restart */
     for (;;) {
         struct timespec ts = {srv->cfg.checkpoint_ms / 1000, (long)(srv->cfg.checkpoint_ms % 1000) * 1000000L};
@@ -208,15 +219,12 @@ static void *
 reload_main(void *arg)
 {
     server_t *srv = arg;
-    storage_t *st = NULL;
-    char err[256];
+    storage_t *st = side_connection(srv, "token reloader");
     int64_t last_gen = srv->tokens_gen;
     retired_t retired[64];
     size_t nretired = 0;
-    if (storage_open(&st, srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, err, sizeof(err)) != 0) {
-        fprintf(stderr, "profiled: token reloader: %s\n", err);
+    if (st == NULL)
         return NULL;
-    }
     for (;;) {
         struct timespec ts = {srv->cfg.token_reload_ms / 1000, (long)(srv->cfg.token_reload_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);

@@ -221,6 +221,10 @@ void writer_wake(writer_t *w);
  * for the current one to end. For the checkpointer (server.c). */
 void writer_hold(writer_t *w, int on);
 
+/* The connection of a background thread (NULL, logged, when the database
+ * cannot be opened). */
+storage_t *side_connection(server_t *srv, const char *who);
+
 /* ---- computed traits and audiences (definitions.c) ------------------------ */
 /* Loads --definitions at start (none when unset); -1 with a message. */
 int defs_init(server_t *srv);
