@@ -2,7 +2,7 @@
 # install-deps.sh -- install the Debian packages profiled needs to build and test.
 # Installs only what is missing; needs root (or sudo) the first time.
 set -e
-PKGS="build-essential cmake pkg-config libh2o-evloop-dev libsqlite3-dev libjson-c-dev libevent-dev check libssl-dev zlib1g-dev sqlite3 curl nginx yamllint"
+PKGS="build-essential cmake pkg-config libh2o-evloop-dev libsqlite3-dev libjson-c-dev libevent-dev check libssl-dev zlib1g-dev sqlite3 curl nginx yamllint systemd openssl"
 [ -n "$PROFILED_EXTRA_PKGS" ] && PKGS="$PKGS $PROFILED_EXTRA_PKGS"
 # the real-client ingestion test runs @segment/analytics-node under Node.js
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
@@ -15,7 +15,8 @@ done
 echo "install-deps: installing:$missing" >&2
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-# packaged services (nginx) must not start on install: tests run their own
+# packaged services (nginx) must not start on install: tests run their own.
+# systemd is there for `systemd-analyze verify` on deploy/profiled.service (tests/deploy).
 guard=""
 if [ ! -e /usr/sbin/policy-rc.d ]; then
     $SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'

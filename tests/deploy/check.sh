@@ -12,6 +12,19 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $1"; }
 bad() { fail=$((fail + 1)); echo "FAILED: $1" >&2; }
 
+# 0. every tool these tests run comes from a package the install script names,
+#    so a fresh machine has it after `make test` installs what is missing
+listed=$(sed -n 's/^PKGS="\(.*\)"$/\1/p; s/.*PKGS="\$PKGS \([a-z0-9.+-]*\)".*/\1/p' "$ROOT/scripts/install-deps.sh" | tr ' ' '\n')
+for tool in yamllint nginx systemd-analyze curl openssl sqlite3 node npm; do
+    path=$(command -v "$tool") || { bad "$tool is not installed (scripts/install-deps.sh must install it)"; continue; }
+    pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1)
+    if [ -n "$pkg" ] && echo "$listed" | grep -qx "$pkg"; then
+        ok "$tool comes from $pkg, which scripts/install-deps.sh installs"
+    else
+        bad "$tool (package '${pkg:-none}') is not installed by scripts/install-deps.sh"
+    fi
+done
+
 # 1. YAML
 for f in "$ROOT"/deploy/docker-compose.yml "$ROOT"/deploy/k8s/*.yaml; do
     if yamllint -d '{extends: default, rules: {line-length: {max: 140}, document-start: disable, comments: {min-spaces-from-content: 1}, truthy: {check-keys: false}}}' "$f" >"$TMP/yl" 2>&1; then
