@@ -2,7 +2,7 @@
  * `auth-token`, HTTP Basic or a body writeKey; scope against the tenant (or
  * the tenant taken from a brand-scoped token); then the token's bucket.
  * Safe on any thread: the token table is swapped atomically and buckets are
- * lock-free. */
+ * lock-free. Also the check of an HTTP/1 request's framing (smuggling). */
 #include <string.h>
 #include <stdio.h>
 #include <arpa/inet.h>
@@ -104,6 +104,70 @@ client_address(h2o_req_t *req, char *out, size_t len)
             return;
         end = start > 0 ? start - 1 : 0;
     }
+}
+
+/* picohttpparser, as bundled and exported by libh2o (no header installed):
+ * the framing check reads the head with the parser h2o used. */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path, size_t *path_len,
+                      int *minor_version, struct phr_header *headers, size_t *num_headers, size_t last_len);
+
+static int
+header_is(const struct phr_header *h, const char *lcname, size_t len)
+{
+    return h->name != NULL && h2o_lcstris(h->name, h->name_len, lcname, len);
+}
+
+const char *
+gate_framing(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return NULL; /* HTTP/2 frames its own messages */
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->input == NULL)
+        return NULL;
+    /* h2o keeps Host, Content-Length and Transfer-Encoding out of
+     * req->headers (the first Content-Length, or the last
+     * Transfer-Encoding, frames the body); the head of the request being
+     * served is still at the start of the socket's input buffer */
+    const char *method, *path;
+    size_t method_len, path_len, nheaders = H2O_MAX_HEADERS;
+    int minor;
+    struct phr_header headers[H2O_MAX_HEADERS];
+    size_t len = sock->input->size < H2O_MAX_REQLEN ? sock->input->size : H2O_MAX_REQLEN;
+    if (phr_parse_request(sock->input->bytes, len, &method, &method_len, &path, &path_len, &minor, headers, &nheaders, 0) <= 0)
+        return NULL; /* not the head h2o parsed: nothing to add */
+    size_t hosts = 0, lengths = 0, chunked = 0;
+    h2o_iovec_t length = {NULL, 0};
+    for (size_t i = 0; i < nheaders; i++) {
+        const struct phr_header *h = &headers[i];
+        if (header_is(h, H2O_STRLIT("host"))) {
+            hosts++;
+        } else if (header_is(h, H2O_STRLIT("transfer-encoding"))) {
+            chunked++;
+        } else if (header_is(h, H2O_STRLIT("content-length"))) {
+            /* repeats of one value are one length (RFC 9112 6.3) */
+            if (lengths++ > 0 && !h2o_memis(length.base, length.len, h->value, h->value_len))
+                return "The request has more than one Content-Length, with different values.";
+            length = h2o_iovec_init(h->value, h->value_len);
+        }
+    }
+    if (chunked > 0 && lengths > 0)
+        return "The request has both Content-Length and Transfer-Encoding.";
+    if (chunked > 1)
+        return "The request has more than one Transfer-Encoding.";
+    if (chunked > 0 && minor == 0)
+        return "Transfer-Encoding is not defined for HTTP/1.0.";
+    if (minor >= 1 && hosts == 0)
+        return "An HTTP/1.1 request must have a Host header.";
+    if (hosts > 1)
+        return "The request has more than one Host header.";
+    return NULL;
 }
 
 uint64_t

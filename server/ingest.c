@@ -12,8 +12,8 @@ static const char *const kind_type[] = {
     [INGEST_SCREEN] = "screen", [INGEST_GROUP] = "group", [INGEST_ALIAS] = "alias",
 };
 
-/* Inflates gzip data, stopping at cap bytes. 0, -1 over the cap, -2 not
- * valid gzip. *out is malloc'd. */
+/* Inflates one gzip stream, stopping at cap bytes. 0, -1 over the cap, -2
+ * not valid gzip (also: bytes after the stream). *out is malloc'd. */
 static int
 gunzip_capped(const char *in, size_t len, size_t cap, char **out, size_t *outlen)
 {
@@ -53,6 +53,10 @@ gunzip_capped(const char *in, size_t len, size_t cap, char **out, size_t *outlen
         }
     }
     size_t total = zs.total_out;
+    /* bytes after the stream (garbage, or a second member) are refused:
+     * what the body means must not depend on who reads it */
+    if (rc == Z_STREAM_END && zs.avail_in != 0)
+        rc = -2;
     inflateEnd(&zs);
     if (rc == Z_STREAM_END && total > cap)
         rc = -1;

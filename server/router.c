@@ -212,6 +212,14 @@ dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
     rc->start_ns = ratelimit_now_ns(1);
     rc->request_id = request_id(req);
 
+    const char *framing = gate_framing(req);
+    if (framing != NULL) {
+        /* what follows on the connection cannot be told apart: close it */
+        req->http1_is_persistent = 0;
+        respond_error(req, rc, ERR_INVALID_REQUEST, "%s", framing);
+        return 0;
+    }
+
     if (req->entity.base != NULL && req->entity.len > (size_t)srv->cfg.max_body) {
         respond_error(req, rc, ERR_TOO_LARGE, "The request body is larger than %d bytes.", srv->cfg.max_body);
         return 0;

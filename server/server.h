@@ -57,6 +57,13 @@ typedef struct {
  * Empty when neither is there. Points into req (or its pool). */
 h2o_iovec_t gate_credential(h2o_req_t *req);
 
+/* HTTP/1 framing the library lets through (RFC 9112): Content-Length
+ * headers with different values, Content-Length with Transfer-Encoding,
+ * Transfer-Encoding twice or in HTTP/1.0, an HTTP/1.1 request without Host
+ * or with two. Returns NULL when the request is sound, else the message of
+ * its 400 (static); the connection must then close. Loop thread only. */
+const char *gate_framing(h2o_req_t *req);
+
 /* Key of the client address for unauthenticated limits. */
 uint64_t gate_peer_key(h2o_req_t *req);
 
