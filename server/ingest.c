@@ -158,3 +158,9 @@ handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     job->peer = rc->peer;
     job_submit(job);
 }
+
+int
+ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen)
+{
+    return gunzip_capped(in, len, cap, out, outlen);
+}

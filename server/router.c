@@ -288,3 +288,9 @@ router_dispatch_ops(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     return dispatch(req, NOPS, 1);
 }
+
+int
+router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps)
+{
+    return match(pattern, path, len, caps, ncaps);
+}

@@ -269,6 +269,22 @@ void client_address(h2o_req_t *req, char *out, size_t len);
 
 enum { INGEST_BATCH = 0, INGEST_TRACK, INGEST_IDENTIFY, INGEST_PAGE, INGEST_SCREEN, INGEST_GROUP, INGEST_ALIAS };
 
+/* ---- the connection layer (conn.c) ---------------------------------------- */
+/* Reserves len bytes of --unsent-limit-mb for an answer about to be sent:
+ * 1, or 0 when it is larger than 64 KiB and would pass the limit (then
+ * answer 503). Any thread. */
+int conn_admit_answer(server_t *srv, size_t len);
+/* Hands an admitted answer (malloc'd body, len bytes) to req: it is freed,
+ * and its reservation given back, when the request is disposed; until then
+ * the connection is cut if its client takes no bytes for
+ * --write-timeout-ms. Loop thread. */
+void conn_hold_answer(h2o_req_t *req, char *body, size_t len);
+/* The listener's read callback: accepts one connection, or on EMFILE /
+ * ENFILE pauses the listener and tries again a little later. */
+void conn_on_accept(h2o_socket_t *listener, const char *err);
+/* The loop's timers for the above; after h2o_context_init. */
+void conn_loop_init(loop_t *loop);
+
 /* ---- loops and the server ------------------------------------------------ */
 struct loop {
     h2o_context_t ctx; /* first: req->conn->ctx leads back to the loop */
@@ -286,6 +302,12 @@ struct loop {
     h2o_timeout_t tick;
     h2o_timeout_entry_t tick_entry;
     h2o_multithread_receiver_t control; /* drain requests from the main thread */
+    /* conn.c */
+    h2o_linklist_t held; /* answers not yet taken by their clients */
+    h2o_timeout_t held_check;
+    h2o_timeout_entry_t held_entry;
+    h2o_timeout_t accept_retry;
+    h2o_timeout_entry_t accept_entry;
 };
 
 struct server {
@@ -312,6 +334,11 @@ struct server {
     config_cidr_t *trusted;
     size_t ntrusted;
     _Atomic int64_t inflight; /* jobs not yet freed */
+    /* the connection layer (conn.c), for /metrics */
+    _Atomic int64_t unsent_bytes;  /* answers handed to connections, not yet taken */
+    _Atomic uint64_t write_timeouts; /* connections cut by --write-timeout-ms */
+    _Atomic uint64_t accept_pauses;  /* listener paused for lack of descriptors */
+    _Atomic int64_t fd_starved_ms;   /* wall time of the last shortage; 0: none lately */
     /* computed traits and audiences (definitions.c) */
     _Atomic(storage_definitions_t *) defs;
     _Atomic uint64_t defs_gen;        /* bumped on every (re)load */
@@ -357,6 +384,12 @@ int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
 
 /* Percent-decodes s into req->pool ("+" stays "+"). -1 on a bad escape. */
 int percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out);
+
+/* For the fuzz targets (fuzz/): a route pattern's match against a raw path
+ * (router.c; *ncaps captures of at most ROUTE_MAX_PARAMS), and the capped
+ * gzip inflate of ingest bodies (ingest.c: 0, -1 over cap, -2 bad gzip). */
+int router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps);
+int ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen);
 
 /* Wall clock in ms since the epoch. */
 int64_t now_wall_ms(void);
