@@ -116,6 +116,9 @@ csv_row(csv_t *c, uint64_t *line, const char **why)
         }
     }
     *line = c->line;
+    /* fields point into buf, empty ones too: it is never NULL */
+    if (c->buf == NULL && (c->buf = malloc(c->cap = 256)) == NULL)
+        abort();
     c->len = 0;
     c->nfields = 0;
     field_begin(c);

@@ -190,6 +190,11 @@ perr(parser_t *p, const char *fmt, ...)
         } else {
             snprintf(p->err, p->errlen, "%s: %s: %s", p->name, path, why);
         }
+        /* one line, whatever keys or values it echoes (json-c lets raw
+         * control bytes through in strings) */
+        for (char *c = p->err; *c != '\0'; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
     }
     return STORAGE_EINVAL;
 }
