@@ -7,8 +7,11 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO_DB    ?= demo.db
 LISTEN     ?= 127.0.0.1:8080
 CMAKE_FLAGS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_WORK  ?=
 
-.PHONY: all deps build build-asan test test-fast test-asan run demo bench format clean
+.PHONY: all deps build build-asan test test-fast test-asan test-fuzz fuzz run demo bench format clean
 
 all: build
 
@@ -27,8 +30,9 @@ $(ASAN_BUILD)/Makefile: CMakeLists.txt | deps
 build-asan: deps $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# The whole suite, then the whole suite again under ASan+UBSan.
-test: test-fast test-asan
+# The whole suite, then the whole suite again under ASan+UBSan, then every
+# fuzz target over its corpus (a regression run of seconds).
+test: test-fast test-asan test-fuzz
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure
@@ -36,6 +40,15 @@ test-fast: build
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure
+
+# libFuzzer targets (fuzz/, clang, ASan+UBSan) built in $(FUZZ_BUILD).
+test-fuzz: deps
+	@sh tests/fuzz/run.sh --build $(FUZZ_BUILD)
+
+# Fuzzes each target FUZZ_SECONDS; new inputs and crashes go to FUZZ_WORK
+# (default: a new scratch dir), never into fuzz/corpus.
+fuzz: deps
+	@sh tests/fuzz/run.sh --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) $(if $(FUZZ_WORK),--work $(FUZZ_WORK))
 
 demo: build
 	@sh scripts/demo.sh $(BUILD)/profiled $(DEMO_DB) $(LISTEN) prepare
@@ -50,4 +63,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

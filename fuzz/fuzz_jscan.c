@@ -72,11 +72,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(tok != NULL);
     struct json_object *o = json_tokener_parse_ex(tok, text, (int)size);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
-    if (o == NULL && jerr == json_tokener_continue) /* a bare number needs its end */
+    if (jerr == json_tokener_continue) { /* a bare number needs its end */
         o = json_tokener_parse_ex(tok, "", 1);
-    if (o == NULL)
-        fprintf(stderr, "json-c refused what jscan accepted: %s\n", json_tokener_error_desc(json_tokener_get_error(tok)));
-    FUZZ_ASSERT(o != NULL);
+        jerr = json_tokener_get_error(tok);
+    }
+    if (jerr != json_tokener_success) /* (o is NULL for null itself) */
+        fprintf(stderr, "json-c refused what jscan accepted: %s\n", json_tokener_error_desc(jerr));
+    FUZZ_ASSERT(jerr == json_tokener_success);
     json_object_put(o);
     json_tokener_free(tok);
     return 0;

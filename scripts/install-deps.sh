@@ -4,6 +4,8 @@
 set -e
 PKGS="build-essential cmake pkg-config libh2o-evloop-dev libsqlite3-dev libjson-c-dev libevent-dev check libssl-dev zlib1g-dev sqlite3 curl nginx yamllint systemd openssl"
 [ -n "$PROFILED_EXTRA_PKGS" ] && PKGS="$PKGS $PROFILED_EXTRA_PKGS"
+# the libFuzzer targets of fuzz/ (make fuzz, make test-fuzz): clang and its fuzzer runtime
+PKGS="$PKGS clang-14 libclang-rt-14-dev"
 # the real-client ingestion test runs @segment/analytics-node under Node.js
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
