@@ -261,27 +261,48 @@ access_log_open(server_t *srv)
     return 0;
 }
 
-/* Appends s as a JSON string (escaped). */
-static size_t
-json_str(char *out, size_t cap, const char *s, size_t n)
+/* Longest parts of a request that a log line carries; a longer one is cut
+ * (on a character boundary) and ends with LOG_CUT. With these the fixed
+ * fields and the worst escaping (6 bytes a byte) fit in LOG_LINE_MAX, so a
+ * line is always one whole JSON object. */
+#define LOG_LINE_MAX 4096
+#define LOG_METHOD_MAX 64
+#define LOG_TENANT_PART_MAX 128
+#define LOG_CUT "\xe2\x80\xa6" /* U+2026 */
+
+typedef struct {
+    char buf[LOG_LINE_MAX];
+    size_t len;
+    bool cut; /* a fixed part did not fit: never with the limits above */
+} log_line_t;
+
+static void __attribute__((format(printf, 2, 3))) log_printf(log_line_t *l, const char *fmt, ...)
 {
-    size_t o = 0;
-    if (o < cap)
-        out[o++] = '"';
-    for (size_t i = 0; i < n && o + 7 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    if (o < cap)
-        out[o++] = '"';
-    return o;
+    va_list ap;
+    va_start(ap, fmt);
+    if (!storage_vappendf(l->buf, sizeof(l->buf), &l->len, fmt, ap))
+        l->cut = true;
+    va_end(ap);
+}
+
+/* The JSON-escaped text of at most max bytes of s, without quotes. */
+static void
+log_text(log_line_t *l, const char *s, size_t n, size_t max)
+{
+    size_t room = sizeof(l->buf) - 1 - l->len, used;
+    size_t take = storage_utf8_prefix(s, n, max);
+    size_t w = storage_json_escape(s, take, l->buf + l->len, room, &used);
+    l->len += w;
+    if (used < n)
+        log_printf(l, "%s", LOG_CUT);
+}
+
+static void
+log_str(log_line_t *l, const char *s, size_t n, size_t max)
+{
+    log_printf(l, "\"");
+    log_text(l, s, n, max);
+    log_printf(l, "\"");
 }
 
 void
@@ -290,33 +311,39 @@ access_log_write(server_t *srv, h2o_req_t *req, const reqctx_t *rc, int status, 
     int fd = atomic_load_explicit(&srv->access_log_fd, memory_order_relaxed);
     if (fd < 0)
         return;
-    char line[2048], ts[32], addr[64];
-    size_t o = 0;
+    log_line_t l;
+    char ts[32], addr[64];
+    l.len = 0;
+    l.cut = false;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     storage_format_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts);
     client_address(req, addr, sizeof(addr));
     const char *route = rc->route != NULL ? rc->route->pattern : "unmatched";
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "{\"time\":\"%s\",\"request_id\":", ts);
-    o += json_str(line + o, sizeof(line) - o, rc->request_id.base, rc->request_id.len);
-    o += (size_t)snprintf(line + o, sizeof(line) - o, ",\"client\":\"%s\",\"method\":", addr);
-    o += json_str(line + o, sizeof(line) - o, req->method.base, req->method.len);
-    o += (size_t)snprintf(line + o, sizeof(line) - o,
-                          ",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,\"latency_ms\":%.3f,\"tenant\":", route, status, bytes,
-                          seconds * 1000);
+    log_printf(&l, "{\"time\":\"%s\",\"request_id\":", ts);
+    log_str(&l, rc->request_id.base, rc->request_id.len, 128);
+    log_printf(&l, ",\"client\":");
+    log_str(&l, addr, strlen(addr), sizeof(addr));
+    log_printf(&l, ",\"method\":");
+    log_str(&l, req->method.base, req->method.len, LOG_METHOD_MAX);
+    log_printf(&l, ",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,\"latency_ms\":%.3f,\"tenant\":", route, status, bytes,
+               seconds * 1000);
     if (rc->tenant.client != NULL) {
-        char tenant[400];
-        int n = snprintf(tenant, sizeof(tenant), "%.*s/%.*s/%.*s", (int)rc->tenant.client_len, rc->tenant.client,
-                         (int)rc->tenant.account_len, rc->tenant.account, (int)rc->tenant.brand_len, rc->tenant.brand);
-        o += json_str(line + o, sizeof(line) - o, tenant, n > 0 && (size_t)n < sizeof(tenant) ? (size_t)n : 0);
+        log_printf(&l, "\"");
+        log_text(&l, rc->tenant.client, rc->tenant.client_len, LOG_TENANT_PART_MAX);
+        log_printf(&l, "/");
+        log_text(&l, rc->tenant.account, rc->tenant.account_len, LOG_TENANT_PART_MAX);
+        log_printf(&l, "/");
+        log_text(&l, rc->tenant.brand, rc->tenant.brand_len, LOG_TENANT_PART_MAX);
+        log_printf(&l, "\"");
     } else {
-        o += (size_t)snprintf(line + o, sizeof(line) - o, "null");
+        log_printf(&l, "null");
     }
-    if (o + 2 >= sizeof(line))
-        o = sizeof(line) - 2;
-    line[o++] = '}';
-    line[o++] = '\n';
+    log_printf(&l, "}\n");
+    if (l.cut) /* still one JSON line, without the request's parts */
+        l.len =
+            (size_t)snprintf(l.buf, sizeof(l.buf), "{\"time\":\"%s\",\"status\":%d,\"log_error\":\"line too long\"}\n", ts, status);
     /* one write per line on an O_APPEND descriptor: lines never interleave */
-    ssize_t w = write(fd, line, o);
+    ssize_t w = write(fd, l.buf, l.len);
     (void)w;
 }

@@ -179,22 +179,48 @@ respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
         h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
     }
 }
+/* Longest error message, in bytes: a message that echoes request text is
+ * cut to it on a character boundary and ends with "…". */
+#define ERR_MESSAGE_MAX 512
+
 
 void
 respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[ERR_MESSAGE_MAX];
+    size_t text_len = strlen(text);
     const char *text = errors[kind].message;
+        /* formatted whole first, so the cut below sees whole characters */
+        char first[2048], *full = first;
     if (fmt != NULL) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        int n = vsnprintf(first, sizeof(first), fmt, ap);
+        if (n < 0)
+            n = 0;
+        if ((size_t)n >= sizeof(first)) {
+            if ((full = malloc((size_t)n + 1)) == NULL)
+                abort();
+            va_start(ap, fmt);
+            vsnprintf(full, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+        }
+        /* echoed request bytes need not be UTF-8: the body must be */
+        size_t used;
+        text_len = storage_utf8_copy(full, (size_t)n, msg, sizeof(msg) - 4, &used);
+        if (used < (size_t)n) {
+            memcpy(msg + text_len, "\xe2\x80\xa6", 3); /* U+2026 */
+            text_len += 3;
+        }
+        msg[text_len] = '\0';
+        if (full != first)
+            free(full);
         va_end(ap);
         text = msg;
     }
     json_object *root = json_object_new_object(), *err = json_object_new_object();
     json_object_object_add(err, "code", json_object_new_string(errors[kind].code));
-    json_object_object_add(err, "message", json_object_new_string(text));
+    json_object_object_add(err, "message", json_object_new_string_len(text, (int)text_len));
     json_object_object_add(root, "error", err);
     size_t len;
     const char *s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);

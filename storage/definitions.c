@@ -233,8 +233,9 @@ check_members(parser_t *p, struct json_object *obj, const char *const *allowed, 
         if (!ok) {
             char list[256] = "";
             size_t n = 0;
-            for (const char *const *a = allowed; *a != NULL && n < sizeof(list); a++)
-                n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n > 0 ? ", " : "", *a);
+            for (const char *const *a = allowed; *a != NULL; a++)
+                if (!storage_appendf(list, sizeof(list), &n, "%s%s", n > 0 ? ", " : "", *a))
+                    break;
             push_key(p, key);
             int ret = perr(p, "unknown member \"%s\" in %s (expected %s)", key, what, list);
             pop(p);
@@ -541,16 +542,16 @@ canon_value(char *buf, size_t cap, size_t *n, const cval_t *v)
 {
     switch (v->type) {
     case CV_NUM:
-        *n += (size_t)snprintf(buf + *n, cap - *n, "n%.17g", v->num);
+        storage_appendf(buf, cap, n, "n%.17g", v->num);
         break;
     case CV_STR:
-        *n += (size_t)snprintf(buf + *n, cap - *n, "s%zu:", v->n);
+        storage_appendf(buf, cap, n, "s%zu:", v->n);
         break;
     case CV_BOOL:
-        *n += (size_t)snprintf(buf + *n, cap - *n, "%s", v->b ? "t" : "f");
+        storage_appendf(buf, cap, n, "%s", v->b ? "t" : "f");
         break;
     default:
-        *n += (size_t)snprintf(buf + *n, cap - *n, "z");
+        storage_appendf(buf, cap, n, "z");
     }
 }
 
@@ -577,7 +578,8 @@ static void
 def_key(comp_def_t *d)
 {
     char buf[128];
-    size_t n = (size_t)snprintf(buf, sizeof(buf), "v1|%s|w%d|", kind_names[d->kind], d->window_days);
+    size_t n = 0;
+    storage_appendf(buf, sizeof(buf), &n, "v1|%s|w%d|", kind_names[d->kind], d->window_days);
     uint64_t h = fnv(14695981039346656037ull, buf, n);
     h = fnv(h, d->action != NULL ? d->action : "\x1d", d->action != NULL ? d->action_len + 1 : 1);
     h = fnv_path(h, &d->property);
@@ -585,7 +587,7 @@ def_key(comp_def_t *d)
         const cond_t *c = &d->where[i];
         h = fnv_path(h, &c->path);
         n = 0;
-        n += (size_t)snprintf(buf, sizeof(buf), "%s|", op_names[c->op]);
+        storage_appendf(buf, sizeof(buf), &n, "%s|", op_names[c->op]);
         canon_value(buf, sizeof(buf), &n, &c->value);
         h = fnv(h, buf, n);
         if (c->value.type == CV_STR)

@@ -38,38 +38,13 @@ hexval(char c)
     return -1;
 }
 
-/* One UTF-8 character of two or more bytes at s->p (RFC 3629: no overlong
- * forms, no surrogates, nothing past U+10FFFF). */
+/* One UTF-8 character of two or more bytes at s->p. */
 static bool
 utf8_char(scan_t *s)
 {
-    const unsigned char *u = (const unsigned char *)s->p;
-    size_t left = (size_t)(s->end - s->p);
-    unsigned char c = u[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
+    size_t n = storage_utf8_char(s->p, (size_t)(s->end - s->p));
+    if (n == 0)
         return fail(s, "invalid UTF-8");
-    }
-    if (left < n || u[1] < lo || u[1] > hi)
-        return fail(s, "invalid UTF-8");
-    for (size_t i = 2; i < n; i++)
-        if (u[i] < 0x80 || u[i] > 0xbf)
-            return fail(s, "invalid UTF-8");
     s->p += n;
     return true;
 }
@@ -444,6 +419,31 @@ stg_json_unescape(span_t raw, char *out)
         }
     }
     return o;
+}
+
+bool
+stg_json_lone_surrogate(span_t raw)
+{
+    for (size_t i = 0; i + 1 < raw.n; i++) {
+        if (raw.p[i] != '\\')
+            continue;
+        if (raw.p[++i] != 'u')
+            continue;
+        unsigned cp = hex4(raw.p + i + 1);
+        i += 4;
+        if (cp < 0xd800 || cp > 0xdfff)
+            continue;
+        /* the pairing rule of stg_json_unescape */
+        if (cp <= 0xdbff && i + 6 < raw.n && raw.p[i + 1] == '\\' && raw.p[i + 2] == 'u') {
+            unsigned lo = hex4(raw.p + i + 3);
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                i += 6;
+                continue;
+            }
+        }
+        return true;
+    }
+    return false;
 }
 
 bool

@@ -1,7 +1,7 @@
 /* jsonbuf.c -- a growing buffer that views write JSON text into. Commas are
  * placed automatically: a value or key written after another member of the
  * same container gets one. Stored JSON (trait values, createdBy) is spliced
- * in as is, without re-parsing. */
+ * in as is, without re-parsing. Strings come out as valid UTF-8. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,43 +79,17 @@ stg_jb_raw(jsonbuf_t *b, const char *s, size_t n)
 void
 stg_jb_str(jsonbuf_t *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     sep(b);
-    reserve(b, n + 2);
     put_char(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        put(b, s + run, i - run);
-        run = i + 1;
-        char esc[7] = {'\\', 0};
-        switch (c) {
-        case '"':
-        case '\\':
-            esc[1] = (char)c;
-            put(b, esc, 2);
-            break;
-        case '\n':
-            put(b, "\\n", 2);
-            break;
-        case '\r':
-            put(b, "\\r", 2);
-            break;
-        case '\t':
-            put(b, "\\t", 2);
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            put(b, esc, 6);
-        }
+    /* escaped piece by piece: room for the plain text plus a few escapes,
+     * more when they run out; what is not UTF-8 comes out as U+FFFD */
+    for (size_t done = 0; done < n;) {
+        reserve(b, n - done + 8);
+        size_t used;
+        b->len += storage_json_escape(s + done, n - done, b->data + b->len, b->cap - b->len - 1, &used);
+        done += used;
     }
-    put(b, s + run, n - run);
+    b->data[b->len] = '\0';
     put_char(b, '"');
 }
 

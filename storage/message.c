@@ -72,16 +72,26 @@ string_value(message_t *m, span_t v, size_t text_len)
     return (span_t){out, n};
 }
 
+/* Why a string value is refused as an id: "\ud800" and "\udfff" would both
+ * decode to U+FFFD, and so be one id. */
+static const char lone_surrogate[] = "lone surrogate (\\ud800-\\udfff) is not a character";
+
 /* An id: a non-empty string, or an integer (some libraries send numeric
- * userIds) taken as its digits. Absent, null and "" are all "no id". */
+ * userIds) taken as its digits. Absent, null and "" are all "no id". On
+ * failure *why (when it has a reason more precise than the caller's) is
+ * set. */
 static bool
-id_value(message_t *m, span_t v, size_t text_len, span_t *out)
+id_value(message_t *m, span_t v, size_t text_len, span_t *out, const char **why)
 {
     *out = (span_t){NULL, 0};
     if (absent(v))
         return true;
     span_t id;
     if (v.p[0] == '"') {
+        if (stg_json_lone_surrogate((span_t){v.p + 1, v.n - 2})) {
+            *why = lone_surrogate;
+            return false;
+        }
         id = string_value(m, v, text_len);
         if (memchr(id.p, '\0', id.n) != NULL)
             return false;
@@ -111,6 +121,22 @@ object_value(span_t v, span_t *out)
         return false;
     *out = v;
     return true;
+}
+
+/* Whether an email member of a traits object holds a lone surrogate: the
+ * email is an id too (ingest.c links it). */
+static bool
+email_lone_surrogate(span_t traits)
+{
+    jiter_t it;
+    span_t key, value;
+    if (traits.p == NULL || memmem(traits.p, traits.n, "\\u", 2) == NULL)
+        return false;
+    stg_json_members(&it, traits);
+    while (stg_json_next(&it, &key, &value))
+        if (stg_json_key_is(key, "email", 5) && value.p[0] == '"' && stg_json_lone_surrogate((span_t){value.p + 1, value.n - 2}))
+            return true;
+    return false;
 }
 
 static bool
@@ -179,16 +205,16 @@ check(const char *text, size_t n, bool valid, message_t *m, const char **field, 
 
     f = "userId";
     why = "invalid userId";
-    if (!id_value(m, v[F_USER_ID], n, &m->user_id))
+    if (!id_value(m, v[F_USER_ID], n, &m->user_id, &why))
         goto fail;
     f = "anonymousId";
     why = "invalid anonymousId";
-    if (!id_value(m, v[F_ANON_ID], n, &m->anon_id))
+    if (!id_value(m, v[F_ANON_ID], n, &m->anon_id, &why))
         goto fail;
     if (m->type == MSG_ALIAS) {
         f = "previousId";
         why = "missing previousId";
-        if (!id_value(m, v[F_PREVIOUS_ID], n, &m->previous_id) || m->previous_id.p == NULL)
+        if (!id_value(m, v[F_PREVIOUS_ID], n, &m->previous_id, &why) || m->previous_id.p == NULL)
             goto fail;
         f = "userId";
         why = "missing userId";
@@ -212,7 +238,7 @@ check(const char *text, size_t n, bool valid, message_t *m, const char **field, 
     }
     f = "messageId";
     why = "invalid messageId";
-    if (!id_value(m, v[F_MESSAGE_ID], n, &m->message_id))
+    if (!id_value(m, v[F_MESSAGE_ID], n, &m->message_id, &why))
         goto fail;
 
     f = "traits";
@@ -231,6 +257,13 @@ check(const char *text, size_t n, bool valid, message_t *m, const char **field, 
             if (stg_json_key_is(key, "traits", 6) && !object_value(value, &m->context_traits))
                 goto fail;
     }
+    why = lone_surrogate;
+    f = "traits.email";
+    if (m->type == MSG_IDENTIFY && email_lone_surrogate(m->traits))
+        goto fail;
+    f = "context.traits.email";
+    if (email_lone_surrogate(m->context_traits))
+        goto fail;
     f = "properties";
     why = "properties must be an object";
     if (!object_value(v[F_PROPERTIES], &props))
@@ -265,7 +298,7 @@ check(const char *text, size_t n, bool valid, message_t *m, const char **field, 
     case MSG_GROUP:
         f = "groupId";
         why = "missing groupId";
-        if (!id_value(m, v[F_GROUP_ID], n, &m->group_id) || m->group_id.p == NULL)
+        if (!id_value(m, v[F_GROUP_ID], n, &m->group_id, &why) || m->group_id.p == NULL)
             goto fail;
         break;
     case MSG_IDENTIFY:

@@ -268,6 +268,9 @@ typedef struct {
     span_t traits, context_traits, properties;                                /* object JSON text */
     bool has_time;
     int64_t time_ms;
+/* Whether a raw string body holds a \u escape of a surrogate that is not
+ * half of a pair (which stg_json_unescape turns into U+FFFD). */
+bool stg_json_lone_surrogate(span_t raw);
     char action[128]; /* eventAction of track/page/screen */
     size_t action_len;
     char *arena;

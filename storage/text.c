@@ -1,0 +1,179 @@
+/* text.c -- bounded text, the one copy every part uses: well-formed UTF-8
+ * (RFC 3629) for the JSON scanner and for ids, a copy of untrusted bytes as
+ * UTF-8 that never cuts a character, JSON string escaping into a fixed
+ * buffer (views, the access log), and a printf appender that clamps instead
+ * of running past its buffer. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "storage.h"
+
+static const char replacement[3] = {(char)0xef, (char)0xbf, (char)0xbd}; /* U+FFFD */
+
+size_t
+storage_utf8_char(const char *s, size_t left)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (left == 0)
+        return 0;
+    unsigned char c = u[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f; /* U+D800..U+DFFF: surrogates are no characters */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f; /* past U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (left < n || u[1] < lo || u[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (u[i] < 0x80 || u[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+bool
+storage_utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = storage_utf8_char(s + i, n - i);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+size_t
+storage_utf8_prefix(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    /* back to the start of the character that max falls in (at most three
+     * continuation bytes), and cut before it when it is one that goes on */
+    size_t k = max;
+    while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xc0) == 0x80)
+        k--;
+    size_t len = storage_utf8_char(s + k, n - k);
+    return len > 0 && k + len > max ? k : max;
+}
+
+size_t
+storage_utf8_copy(const char *s, size_t n, char *out, size_t cap, size_t *used)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t k = storage_utf8_char(s + i, n - i);
+        const char *src = k > 0 ? s + i : replacement;
+        size_t w = k > 0 ? k : sizeof(replacement);
+        if (w > cap - o)
+            break;
+        memcpy(out + o, src, w);
+        o += w;
+        i += k > 0 ? k : 1;
+    }
+    if (used != NULL)
+        *used = i;
+    return o;
+}
+
+size_t
+storage_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0, o = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[6];
+        const char *src = esc;
+        size_t w, k = 1;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            /* a run of plain ASCII: the common case, copied at once */
+            size_t j = i + 1;
+            while (j < n && (unsigned char)s[j] >= 0x20 && (unsigned char)s[j] < 0x80 && s[j] != '"' && s[j] != '\\')
+                j++;
+            w = k = j - i;
+            if (w > cap - o)
+                w = k = cap - o;
+            if (w == 0)
+                break;
+            src = s + i;
+        } else if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            w = 2;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            esc[0] = '\\';
+            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            w = 2;
+        } else if (c < 0x20) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            w = 6;
+        } else if ((k = storage_utf8_char(s + i, n - i)) > 0) {
+            src = s + i;
+            w = k;
+        } else {
+            src = replacement;
+            w = sizeof(replacement);
+            k = 1;
+        }
+        if (w > cap - o)
+            break;
+        memcpy(out + o, src, w);
+        o += w;
+        i += k;
+    }
+    if (used != NULL)
+        *used = i;
+    return o;
+}
+
+bool
+storage_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap)
+{
+    if (*len + 1 >= cap) {
+        *len = cap > 0 ? cap - 1 : 0;
+        return false;
+    }
+    int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    if (n < 0) {
+        buf[*len] = '\0';
+        return false;
+    }
+    if ((size_t)n >= cap - *len) {
+        *len = cap - 1;
+        return false;
+    }
+    *len += (size_t)n;
+    return true;
+}
+
+bool
+storage_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bool ok = storage_vappendf(buf, cap, len, fmt, ap);
+    va_end(ap);
+    return ok;
+}
