@@ -71,6 +71,10 @@ static const opt_t opts[] = {
      "JSON file of computed traits and audiences (docs/DEFINITIONS.md); SIGHUP reloads it", NULL},
     {"compress-min-size", OPT_INT, OFF(compress_min_size), "1024", 0, 1 << 30,
      "gzip responses at least this large when the client accepts it (0: never)", NULL},
+    {"write-timeout-ms", OPT_INT, OFF(write_timeout_ms), "10000", 100, 3600000,
+     "a connection whose client takes no bytes of an answer for this long is closed", NULL},
+    {"unsent-limit-mb", OPT_INT, OFF(unsent_limit_mb), "256", 1, 1 << 20,
+     "answers held until their clients take them; beyond it answers over 64 KiB get 503", NULL},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

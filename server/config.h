@@ -37,6 +37,8 @@ typedef struct {
     char *tls_key;
     int http2;
     int compress_min_size;
+    int write_timeout_ms; /* a client taking no bytes of an answer this long is cut */
+    int unsent_limit_mb;  /* answers held for clients; beyond it large ones get 503 */
     char *definitions;
 } config_t;
 

@@ -231,6 +231,16 @@ metrics_render(server_t *srv, size_t *len)
          "# HELP profiled_draining 1 while shutting down.\n# TYPE profiled_draining gauge\nprofiled_draining %d\n",
          file_size(srv->cfg.db, ""), file_size(srv->cfg.db, "-wal"), (long long)atomic_load(&m->recompute_done),
          (long long)atomic_load(&m->recompute_total), atomic_load(&srv->draining));
+    /* the connection layer (conn.c) */
+    emit(&t,
+         "# HELP profiled_unsent_answer_bytes Bytes of answers held until their clients take them (--unsent-limit-mb).\n"
+         "# TYPE profiled_unsent_answer_bytes gauge\nprofiled_unsent_answer_bytes %lld\n"
+         "# HELP profiled_write_timeouts_total Connections closed because the client took no bytes for --write-timeout-ms.\n"
+         "# TYPE profiled_write_timeouts_total counter\nprofiled_write_timeouts_total %llu\n"
+         "# HELP profiled_accept_paused_total Times a listener stopped accepting for lack of file descriptors.\n"
+         "# TYPE profiled_accept_paused_total counter\nprofiled_accept_paused_total %llu\n",
+         (long long)atomic_load(&srv->unsent_bytes), (unsigned long long)atomic_load(&srv->write_timeouts),
+         (unsigned long long)atomic_load(&srv->accept_pauses));
     *len = t.len;
     return t.buf;
 }

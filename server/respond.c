@@ -88,12 +88,6 @@ maybe_gzip(h2o_req_t *req, const char *body, size_t len, size_t *outlen)
 }
 
 static void
-free_body(void *p)
-{
-    free(*(char **)p);
-}
-
-static void
 add_header_str(h2o_req_t *req, const char *name, const char *value, size_t len)
 {
     h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
@@ -143,6 +137,12 @@ respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
     static h2o_generator_t generator = {NULL, NULL};
     size_t plain_len = len, zlen;
     char *z = maybe_gzip(req, body, len, &zlen);
+    if (!conn_admit_answer(loop_of(req)->srv, z != NULL ? zlen : len)) {
+        free(z);
+        free(body);
+        respond_error(req, rc, ERR_UNAVAILABLE, "Too many answers are waiting for slow clients; retry later.");
+        return;
+    }
     if (z != NULL) {
         free(body);
         body = z;
@@ -151,8 +151,7 @@ respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
     }
     if (loop_of(req)->srv->cfg.compress_min_size > 0 && plain_len >= (size_t)loop_of(req)->srv->cfg.compress_min_size)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept-encoding"));
-    char **owned = h2o_mem_alloc_shared(&req->pool, sizeof(*owned), free_body);
-    *owned = body;
+    conn_hold_answer(req, body, len);
 
     req->res.status = status;
     req->res.reason = reason_of(status);

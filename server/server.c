@@ -85,17 +85,6 @@ bound_port(int fd)
     return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
-static void
-on_accept(h2o_socket_t *listener, const char *err)
-{
-    if (err != NULL)
-        return;
-    loop_t *loop = listener->data;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(&loop->accept_ctx, sock);
-}
-
 static size_t
 list_length(h2o_linklist_t *anchor)
 {
@@ -145,12 +134,13 @@ loop_main(void *arg)
     h2o_timeout_init(loop->ctx.loop, &loop->tick, 1000);
     loop->tick_entry.cb = on_tick;
     h2o_timeout_link(loop->ctx.loop, &loop->tick, &loop->tick_entry);
+    conn_loop_init(loop);
     loop->accept_ctx.ctx = &loop->ctx;
     loop->accept_ctx.hosts = loop->h2o_config->hosts;
     loop->accept_ctx.ssl_ctx = loop->index >= 0 ? srv->ssl_ctx : NULL;
     loop->listener = h2o_evloop_socket_create(loop->ctx.loop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     loop->listener->data = loop;
-    h2o_socket_read_start(loop->listener, on_accept);
+    h2o_socket_read_start(loop->listener, conn_on_accept);
     atomic_fetch_add(&srv->loops_started, 1);
     /* h2o_evloop_run returns -1 on EINTR: keep going */
     for (;;)

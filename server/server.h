@@ -335,7 +335,7 @@ struct server {
     size_t ntrusted;
     _Atomic int64_t inflight; /* jobs not yet freed */
     /* the connection layer (conn.c), for /metrics */
-    _Atomic int64_t unsent_bytes;  /* answers handed to connections, not yet taken */
+    _Atomic int64_t unsent_bytes;    /* answers handed to connections, not yet taken */
     _Atomic uint64_t write_timeouts; /* connections cut by --write-timeout-ms */
     _Atomic uint64_t accept_pauses;  /* listener paused for lack of descriptors */
     _Atomic int64_t fd_starved_ms;   /* wall time of the last shortage; 0: none lately */
