@@ -178,23 +178,24 @@ respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
         h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
     }
 }
+
 /* Longest error message, in bytes: a message that echoes request text is
  * cut to it on a character boundary and ends with "…". */
 #define ERR_MESSAGE_MAX 512
-
 
 void
 respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ...)
 {
     char msg[ERR_MESSAGE_MAX];
-    size_t text_len = strlen(text);
     const char *text = errors[kind].message;
+    size_t text_len = strlen(text);
+    if (fmt != NULL) {
         /* formatted whole first, so the cut below sees whole characters */
         char first[2048], *full = first;
-    if (fmt != NULL) {
         va_list ap;
         va_start(ap, fmt);
         int n = vsnprintf(first, sizeof(first), fmt, ap);
+        va_end(ap);
         if (n < 0)
             n = 0;
         if ((size_t)n >= sizeof(first)) {
@@ -214,7 +215,6 @@ respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ..
         msg[text_len] = '\0';
         if (full != first)
             free(full);
-        va_end(ap);
         text = msg;
     }
     json_object *root = json_object_new_object(), *err = json_object_new_object();

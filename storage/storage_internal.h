@@ -253,6 +253,9 @@ bool stg_json_next(jiter_t *it, span_t *key, span_t *value);
 /* Decodes the escapes of a raw string body into out (at least raw.n
  * bytes: decoding never grows text); returns the decoded length. */
 size_t stg_json_unescape(span_t raw, char *out);
+/* Whether a raw string body holds a \u escape of a surrogate that is not
+ * half of a pair (which stg_json_unescape turns into U+FFFD). */
+bool stg_json_lone_surrogate(span_t raw);
 /* Whether a raw member name is name (escapes decoded). */
 bool stg_json_key_is(span_t key, const char *name, size_t n);
 
@@ -268,9 +271,6 @@ typedef struct {
     span_t traits, context_traits, properties;                                /* object JSON text */
     bool has_time;
     int64_t time_ms;
-/* Whether a raw string body holds a \u escape of a surrogate that is not
- * half of a pair (which stg_json_unescape turns into U+FFFD). */
-bool stg_json_lone_surrogate(span_t raw);
     char action[128]; /* eventAction of track/page/screen */
     size_t action_len;
     char *arena;
