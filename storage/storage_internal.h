@@ -25,9 +25,6 @@ enum stmt_id {
     S_IDENTITY_GET,
     S_IDENTITY_ADD,
     S_EMAIL_CANDIDATES,
-    S_EMAIL_RECENT,
-    S_IDENTITY_COUNT,
-    S_IDENTITY_HAS,
     S_PROFILE_ADD,
     S_PROFILE_TOUCH,
     S_PROFILE_ACTIVITY,
@@ -166,8 +163,6 @@ struct storage {
     size_t n_announced;
     storage_clock_fn clock; /* NULL: the wall clock */
     void *clock_ctx;
-    storage_id_limits_t id_limits; /* when id_limits_set, else the defaults */
-    bool id_limits_set;
 };
 
 /* The statement id of st, prepared on first use; NULL (and st->err set)
@@ -220,16 +215,6 @@ void stg_jb_close(jsonbuf_t *b, char c);
  * email trait (email: that trait's JSON text, a string), else null. Shared
  * by the views and the events timeline. */
 void stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, const char *email, size_t email_len);
-
-/* A stored message's JSON text (raw, n bytes; NULL: none), spliced in
- * exactly as stored, never parsed and re-serialised (events.c). With drop
- * NULL it is a whole value (null when there is none): the events' rawData.
- * Otherwise it is written as an object left open for the caller to add its
- * members to and close (first/last events): the top-level members named in
- * drop (a NULL-ended list) are left out, and text that is not a valid
- * object opens an empty one. Shared by the events timeline and the
- * metadata view. */
-void stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop);
 
 /* ---- text helpers (timeutil.c) ---- */
 /* The dedup key of an eventId: a 47-bit hash (see the events table). */
@@ -305,16 +290,6 @@ void stg_message_free(message_t *m);
  * message's JSON text (stored as the event's raw data). */
 int stg_ingest_checked(storage_t *st, int64_t tenant_id, const message_t *m, const char *raw, size_t raw_len,
                        const char *created_by_type, int64_t now_ms, char *err, size_t errlen);
-
-/* ---- identity limits (idlimits.c) ---- */
-/* The limit of id type (storage_id_type_t) on st; 0: none. */
-int stg_id_limit(const storage_t *st, int type);
-/* Distinct ids of type on profiles a and b together (b may equal a),
- * counting at most cap (reads at most about 2 * cap rows). */
-int stg_id_count(storage_t *st, int64_t tid, int64_t a, int64_t b, int type, int cap, int *count);
-/* Whether profiles a and b together (b may equal a: one profile) can also
- * take add[type] new ids of each type within st's limits. */
-int stg_ids_fit(storage_t *st, int64_t tid, int64_t a, int64_t b, const int add[3], bool *fits);
 
 /* Merges profile drop into keep (merge.c). Returns 0, 1 when the merge cap
  * forbids it (nothing changed) or a STORAGE_* error. */
