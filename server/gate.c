@@ -140,8 +140,10 @@ gate_framing(h2o_req_t *req)
     int minor;
     struct phr_header headers[H2O_MAX_HEADERS];
     size_t len = sock->input->size < H2O_MAX_REQLEN ? sock->input->size : H2O_MAX_REQLEN;
-    if (phr_parse_request(sock->input->bytes, len, &method, &method_len, &path, &path_len, &minor, headers, &nheaders, 0) <= 0)
-        return NULL; /* not the head h2o parsed: nothing to add */
+    if (phr_parse_request(sock->input->bytes, len, &method, &method_len, &path, &path_len, &minor, headers, &nheaders, 0) <= 0 ||
+        !h2o_memis(method, method_len, req->input.method.base, req->input.method.len) ||
+        !h2o_memis(path, path_len, req->input.path.base, req->input.path.len))
+        return NULL; /* not the head h2o parsed (never seen): nothing to add */
     size_t hosts = 0, lengths = 0, chunked = 0;
     h2o_iovec_t length = {NULL, 0};
     for (size_t i = 0; i < nheaders; i++) {
