@@ -72,13 +72,16 @@ cli_import(int argc, char **argv)
 {
     const char *db = env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL;
     const char *definitions = env_or("PROFILED_DEFINITIONS", NULL);
-    const flag_t flags[] = {
-        {"db", &db}, {"client", &client}, {"account", &account}, {"brand", &brand}, {"definitions", &definitions}};
+    const char *id_limits = env_or("PROFILED_ID_LIMITS", STORAGE_ID_LIMITS_DEFAULT);
+    const flag_t flags[] = {{"db", &db},       {"client", &client},           {"account", &account},
+                            {"brand", &brand}, {"definitions", &definitions}, {"id-limits", &id_limits}};
     const char *pos[1] = {NULL};
     size_t npos = 1;
     if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        printf("usage: profiled import --db PATH --client C --account A --brand B [--definitions FILE] [FILE|-]\n"
+        printf("usage: profiled import --db PATH --client C --account A --brand B [--definitions FILE]\n"
+               "                       [--id-limits userId=1,...] [FILE|-]\n"
                "Loads Segment-spec messages, one JSON object per line, into the tenant's profiles.\n"
+               "--id-limits (PROFILED_ID_LIMITS) as for serve: give both the same.\n"
                "Rejected lines are reported with their line number; the exit status is 1 if any was.\n"
                "With the server's --definitions, computed traits are kept up to date during the import\n"
                "(without, the server recomputes that tenant when it next starts or reloads).\n");
@@ -92,6 +95,11 @@ cli_import(int argc, char **argv)
     FILE *in = stdin;
     storage_t *st = NULL;
     storage_definitions_t *defs = NULL;
+    storage_id_limits_t limits;
+    if (storage_id_limits_parse(id_limits, &limits, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled import: invalid --id-limits %s\n", err);
+        goto done;
+    }
     if (definitions != NULL && storage_definitions_load(definitions, &defs, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled import: invalid definitions: %s\n", err);
         goto done;
@@ -106,6 +114,7 @@ cli_import(int argc, char **argv)
         goto done;
     }
     storage_use_definitions(st, defs);
+    storage_set_id_limits(st, &limits);
     storage_tenant_t tenant = storage_tenant(client, account, brand);
     uint64_t imported = 0, rejected = 0;
     int rv = storage_import_ndjson(st, &tenant, in, stderr, stderr, now_wall_ms(), &imported, &rejected);

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include "config.h"
+#include "storage.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_DOUBLE, OPT_ADDR, OPT_BOOL } opt_type_t;
 
@@ -69,6 +70,8 @@ static const opt_t opts[] = {
      NULL},
     {"definitions", OPT_STR, OFF(definitions), "", 0, 0,
      "JSON file of computed traits and audiences (docs/DEFINITIONS.md); SIGHUP reloads it", NULL},
+    {"id-limits", OPT_STR, OFF(id_limits), "userId=1", 0, 0,
+     "most ids of a type one profile may gain, e.g. userId=1,email=5 (alias ignores them; see the README)", NULL},
     {"compress-min-size", OPT_INT, OFF(compress_min_size), "1024", 0, 1 << 30,
      "gzip responses at least this large when the client accepts it (0: never)", NULL},
     {"write-timeout-ms", OPT_INT, OFF(write_timeout_ms), "10000", 100, 3600000,
@@ -347,6 +350,12 @@ validate(const config_t *cfg, FILE *err)
     free(trusted);
     if (cfg->metrics_listen[0] != '\0' && check_addr(cfg->metrics_listen) != 0) {
         fprintf(err, "profiled: invalid metrics-listen '%s': expected ADDR:PORT\n", cfg->metrics_listen);
+        return -1;
+    }
+    storage_id_limits_t limits;
+    char why[160];
+    if (storage_id_limits_parse(cfg->id_limits, &limits, why, sizeof(why)) != 0) {
+        fprintf(err, "profiled: invalid id-limits %s\n", why);
         return -1;
     }
     if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0')) {

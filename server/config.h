@@ -40,6 +40,7 @@ typedef struct {
     int write_timeout_ms; /* a client taking no bytes of an answer this long is cut */
     int unsent_limit_mb;  /* answers held for clients; beyond it large ones get 503 */
     char *definitions;
+    char *id_limits; /* per-type identity limits (storage_id_limits_parse) */
 } config_t;
 
 /* Parses "a.b.c.d[/n]" or an IPv6 address[/n] into family, 16 address

@@ -253,6 +253,13 @@ writer_new(server_t *srv, char *errbuf, size_t errlen)
     }
     storage_combine_writes(w->st, true);
     storage_cache_mb(w->st, srv->cfg.writer_cache_mb);
+    storage_id_limits_t limits;
+    if (storage_id_limits_parse(srv->cfg.id_limits, &limits, errbuf, errlen) != 0) {
+        storage_close(w->st);
+        free(w);
+        return NULL;
+    }
+    storage_set_id_limits(w->st, &limits);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {

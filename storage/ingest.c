@@ -1,6 +1,7 @@
 /* ingest.c -- checked Segment-spec messages into profiles: finding or
  * creating the profile a message belongs to (linking its ids, merging
- * profiles they disagree on), newest-wins traits, events with their
+ * profiles they disagree on, within the per-type identity limits of
+ * idlimits.c), newest-wins traits, events with their
  * first/last marks, and the profile's activity times. */
 #include <ctype.h>
 #include <stdio.h>
@@ -84,31 +85,60 @@ link_identity(storage_t *st, int64_t tid, int type, const char *v, size_t n, int
     return ret;
 }
 
-/* A profile with this email to attach an otherwise unknown message to: the
- * most recently active one, and never one that already has a userId when
- * the message brings its own (two people may share an email). */
+/* The id type of each of a message's ids (previousId: see find_ids). */
+typedef struct {
+    int type;
+    const char *v;
+    size_t n;
+    int64_t pk;   /* the profile it leads to; 0: none */
+    bool dropped; /* joining it would break a limit: left as it is */
+} id_ref_t;
+
 static int
-email_candidate(storage_t *st, int64_t tid, const char *email, size_t n, bool has_user_id, int64_t *pk)
+id_type_of(const id_ref_t *id)
+{
+    /* An unknown previousId is linked as a userId: alias names a former
+     * identity of the user. */
+    return id->type == ID_PREVIOUS ? STORAGE_ID_USER : id->type;
+}
+
+/* A profile with this email to attach a message none of whose ids leads
+ * anywhere: among the STORAGE_EMAIL_CANDIDATES newest profiles with the
+ * email, the most recently active that can take the message's new ids
+ * (add, per type) within the limits; none (0) when none can. Bounded
+ * whatever the number of profiles sharing the email. */
+static int
+email_candidate(storage_t *st, int64_t tid, const char *email, size_t n, const int add[3], int64_t *pk)
 {
     /* The order is by activity: deferred activity times first. */
     int ret = stg_defer_flush(st);
     if (ret != 0)
         return ret;
-    sqlite3_stmt *s = stg_stmt(st, S_EMAIL_CANDIDATES);
+    sqlite3_stmt *s = stg_stmt(st, S_EMAIL_RECENT);
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, tid);
     stg_bind_text(s, 2, email, n);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!has_user_id || sqlite3_column_int(s, 1) == 0) {
-            *pk = sqlite3_column_int64(s, 0);
+    sqlite3_bind_int(s, 3, STORAGE_EMAIL_CANDIDATES);
+    int rc = SQLITE_DONE, count = 0;
+    int64_t pks[STORAGE_EMAIL_CANDIDATES];
+    /* A profile with a userId (the column is set with the first one) has
+     * no room for another under a limit of one: skipped without a count. */
+    bool full = add[STORAGE_ID_USER] > 0 && stg_id_limit(st, STORAGE_ID_USER) > 0 &&
+                stg_id_limit(st, STORAGE_ID_USER) - add[STORAGE_ID_USER] < 1;
+    while (count < STORAGE_EMAIL_CANDIDATES && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (!full || sqlite3_column_int(s, 1) == 0)
+            pks[count++] = sqlite3_column_int64(s, 0);
+    if (count < STORAGE_EMAIL_CANDIDATES && rc != SQLITE_DONE)
+        ret = stg_db_error(st, rc);
+    sqlite3_reset(s);
+    for (int i = 0; ret == 0 && i < count; i++) {
+        bool fits;
+        if ((ret = stg_ids_fit(st, tid, pks[i], pks[i], add, &fits)) == 0 && fits) {
+            *pk = pks[i];
             break;
         }
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
     return ret;
 }
 
@@ -142,29 +172,20 @@ create_profile(storage_t *st, int64_t tid, const message_t *m, const char *creat
     return ret;
 }
 
-typedef struct {
-    int type;
-    const char *v;
-    size_t n;
-    int64_t pk;
-} id_ref_t;
-
-/* The ids a message carries, each with the profile it leads to now (0:
- * none). userId comes first: when the merge cap stops a merge, the message
- * stays with the userId's profile. */
+/* The ids a message carries, in priority order (userId, previousId,
+ * anonymousId), each with the profile it leads to now (0: none). */
 static int
 find_ids(storage_t *st, int64_t tid, const message_t *m, id_ref_t ids[3], int *count)
 {
     int n = 0, ret;
     if (m->user_id.p != NULL)
-        ids[n++] = (id_ref_t){STORAGE_ID_USER, m->user_id.p, m->user_id.n, 0};
-    if (m->anon_id.p != NULL)
-        ids[n++] = (id_ref_t){STORAGE_ID_ANONYMOUS, m->anon_id.p, m->anon_id.n, 0};
+        ids[n++] = (id_ref_t){STORAGE_ID_USER, m->user_id.p, m->user_id.n, 0, false};
     if (m->previous_id.p != NULL)
-        ids[n++] = (id_ref_t){ID_PREVIOUS, m->previous_id.p, m->previous_id.n, 0};
+        ids[n++] = (id_ref_t){ID_PREVIOUS, m->previous_id.p, m->previous_id.n, 0, false};
+    if (m->anon_id.p != NULL)
+        ids[n++] = (id_ref_t){STORAGE_ID_ANONYMOUS, m->anon_id.p, m->anon_id.n, 0, false};
     for (int i = 0; i < n; i++) {
-        int type = ids[i].type == ID_PREVIOUS ? STORAGE_ID_USER : ids[i].type;
-        if ((ret = find_identity(st, tid, type, ids[i].v, ids[i].n, &ids[i].pk)) != 0)
+        if ((ret = find_identity(st, tid, id_type_of(&ids[i]), ids[i].v, ids[i].n, &ids[i].pk)) != 0)
             return ret;
         if (ids[i].pk == 0 && ids[i].type == ID_PREVIOUS &&
             (ret = find_identity(st, tid, STORAGE_ID_ANONYMOUS, ids[i].v, ids[i].n, &ids[i].pk)) != 0)
@@ -191,49 +212,103 @@ settled_profile(storage_t *st, int64_t tid, const id_ref_t *ids, int n, const ch
     return pk;
 }
 
-/* The profile the message belongs to, after merging the profiles its ids
- * led to, creating one when none, and linking the ids (see storage.h). */
+/* Links the message's email to its profile unless the profile is at its
+ * email limit without it. */
+static int
+link_email(storage_t *st, int64_t tid, const char *email, size_t n, int64_t pk, bool override)
+{
+    if (stg_idcache_get(&st->ids, tid, STORAGE_ID_EMAIL, email, n) == pk)
+        return 0;
+    if (!override && stg_id_limit(st, STORAGE_ID_EMAIL) > 0) {
+        sqlite3_stmt *s = stg_stmt(st, S_IDENTITY_HAS);
+        if (s == NULL)
+            return STORAGE_EIO;
+        sqlite3_bind_int64(s, 1, tid);
+        sqlite3_bind_int(s, 2, STORAGE_ID_EMAIL);
+        stg_bind_text(s, 3, email, n);
+        sqlite3_bind_int64(s, 4, pk);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return stg_db_error(st, rc);
+        if (rc == SQLITE_ROW) {
+            stg_idcache_put(&st->ids, tid, STORAGE_ID_EMAIL, email, n, pk);
+            return 0;
+        }
+        const int add[3] = {[STORAGE_ID_EMAIL] = 1};
+        bool fits;
+        int ret = stg_ids_fit(st, tid, pk, pk, add, &fits);
+        if (ret != 0 || !fits)
+            return ret;
+    }
+    return link_identity(st, tid, STORAGE_ID_EMAIL, email, n, pk);
+}
+
+/* The profile the message belongs to (see storage.h): its ids in priority
+ * order each join what the earlier ones led to -- a new id to be linked, a
+ * known one's profile merged -- unless that breaks a per-type limit (alias
+ * ignores them) or the merge cap; then the email's candidate, or a new
+ * profile; then the new ids are linked. */
 static int
 settle_profile(storage_t *st, int64_t tid, const message_t *m, id_ref_t *ids, int n, const char *email, size_t email_len,
                const char *created_by_type, int64_t now_ms, int64_t *out)
 {
-    int ret;
+    bool override = m->type == MSG_ALIAS;
+    int add[3] = {0, 0, 0}; /* new ids joining so far, by type */
     int64_t target = 0;
+    bool fits = true;
+    int ret;
     for (int i = 0; i < n; i++) {
-        if (ids[i].pk == 0 || ids[i].pk == target)
+        id_ref_t *id = &ids[i];
+        if (id->pk != 0 && id->pk == target)
             continue;
+        if (id->pk == 0) {
+            add[id_type_of(id)]++;
+            if (!override && target != 0 && (ret = stg_ids_fit(st, tid, target, target, add, &fits)) != 0)
+                return ret;
+            if (!fits) {
+                add[id_type_of(id)]--;
+                id->dropped = true;
+            }
+            continue;
+        }
+        if (!override && (ret = stg_ids_fit(st, tid, target != 0 ? target : id->pk, id->pk, add, &fits)) != 0)
+            return ret;
+        if (!fits) {
+            id->dropped = true;
+            continue;
+        }
         if (target == 0) {
-            target = ids[i].pk;
+            target = id->pk;
             continue;
         }
         int64_t older, newer;
-        if ((ret = stg_profile_order(st, target, ids[i].pk, &older, &newer)) != 0)
+        if ((ret = stg_profile_order(st, target, id->pk, &older, &newer)) != 0)
             return ret;
         if ((ret = stg_profile_merge(st, older, newer, now_ms)) < 0)
             return ret;
-        if (ret == 0) {
-            for (int j = 0; j < n; j++)
-                if (ids[j].pk == newer)
-                    ids[j].pk = older;
-            target = older;
+        if (ret == 1) { /* the merge cap: it stays apart */
+            id->dropped = true;
+            continue;
         }
+        for (int j = 0; j < n; j++)
+            if (ids[j].pk == newer)
+                ids[j].pk = older;
+        target = older;
     }
 
-    if (target == 0 && email_len > 0 && (ret = email_candidate(st, tid, email, email_len, m->user_id.p != NULL, &target)) != 0)
+    if (target == 0 && email_len > 0 && (ret = email_candidate(st, tid, email, email_len, add, &target)) != 0)
         return ret;
     if (target == 0 && (ret = create_profile(st, tid, m, created_by_type, now_ms, &target)) != 0)
         return ret;
 
     for (int i = 0; i < n; i++) {
-        if (ids[i].pk != 0)
+        if (ids[i].pk != 0 || ids[i].dropped)
             continue;
-        /* An unknown previousId is linked as a userId: alias names a former
-         * identity of the user. */
-        int type = ids[i].type == ID_PREVIOUS ? STORAGE_ID_USER : ids[i].type;
-        if ((ret = link_identity(st, tid, type, ids[i].v, ids[i].n, target)) != 0)
+        if ((ret = link_identity(st, tid, id_type_of(&ids[i]), ids[i].v, ids[i].n, target)) != 0)
             return ret;
     }
-    if (email_len > 0 && (ret = link_identity(st, tid, STORAGE_ID_EMAIL, email, email_len, target)) != 0)
+    if (email_len > 0 && (ret = link_email(st, tid, email, email_len, target, override)) != 0)
         return ret;
     *out = target;
     return 0;

@@ -93,6 +93,19 @@ const char *const stg_stmt_sql[S_COUNT] = {
     [S_EMAIL_CANDIDATES] = "SELECT p.pk, p.user_id IS NOT NULL FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
                            " WHERE i.tenant_id = ?1 AND i.id_type = 2 AND i.value = ?2 AND p.tenant_id = ?1"
                            " ORDER BY p.last_activity_ms DESC, p.pk DESC",
+    /* Ingest's email match: only the ?3 newest profiles with the email (a
+     * walk down the primary key), so a message costs the same however many
+     * profiles share it; those by activity. */
+    [S_EMAIL_RECENT] = "SELECT p.pk, p.user_id IS NOT NULL FROM (SELECT profile_pk FROM identities"
+                       " WHERE tenant_id = ?1 AND id_type = 2 AND value = ?2 ORDER BY profile_pk DESC LIMIT ?3) i"
+                       " CROSS JOIN profiles p ON p.pk = i.profile_pk"
+                       " WHERE p.tenant_id = ?1 ORDER BY p.last_activity_ms DESC, p.pk DESC",
+    /* Distinct ids of type ?4 on profiles ?1 and ?2, at most ?5 of them.
+     * INDEXED BY: the planner would walk every id of that type of the
+     * tenant otherwise (the index holds the key's columns after profile_pk). */
+    [S_IDENTITY_COUNT] = "SELECT count(*) FROM (SELECT DISTINCT value FROM identities INDEXED BY identities_profile"
+                         " WHERE profile_pk IN (?1, ?2) AND tenant_id = ?3 AND id_type = ?4 LIMIT ?5)",
+    [S_IDENTITY_HAS] = "SELECT 1 FROM identities WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3 AND profile_pk = ?4",
 
     [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
                       " VALUES(?1, ?2, ?3, ?4, ?4, ?5)",

@@ -99,11 +99,23 @@ int storage_rollback(storage_t *st); /* ROLLBACK; safe when none open */
  *    userId, anonymousId, email (lower-cased; from traits.email or
  *    context.traits.email). When none exists a profile is created with a new
  *    UUID v4 `id` and createdBy {"type": created_by_type, "createdTime": ISO}.
- *    A message carrying both anonymousId and userId links them; if they lead
- *    to two different profiles those are merged into the older one (events,
- *    traits newest-wins, first/last events, audiences, identities); alias
- *    (previousId -> userId) merges the same way. Merges into one profile are
- *    capped (STORAGE_MERGE_CAP); beyond it ids are linked no more.
+ *    A message's ids are taken in priority order (userId, previousId,
+ *    anonymousId): each joins the profile the earlier ones lead to (linked
+ *    when new; when it leads to another profile the two are merged into
+ *    the older one: events, traits newest-wins, first/last events,
+ *    audiences, identities) only if the result keeps within the per-type
+ *    identity limits (storage_set_id_limits; by default a profile holds at
+ *    most one userId) and the merge cap (STORAGE_MERGE_CAP). An id that
+ *    would break one is left where it is: a known one stays with its
+ *    profile, a new one is not linked. So a shared anonymousId never joins
+ *    two userIds: the second user gets a profile of their own, the
+ *    anonymousId stays with the first. Only alias (previousId -> userId)
+ *    joins userIds on purpose: it ignores the limits (not the cap). When
+ *    no id leads anywhere, the email attaches the message to a profile
+ *    with that email (the most recently active one, among the
+ *    STORAGE_EMAIL_CANDIDATES newest, that can take the message's ids),
+ *    else a profile is created. No step reads more than a bounded number
+ *    of rows, however many profiles share an email.
  *  - identify: traits merged per top-level key; the value with the newer
  *    timestamp wins (equal: the later write wins). context.traits of any
  *    message are merged the same way.
@@ -122,6 +134,28 @@ int storage_rollback(storage_t *st); /* ROLLBACK; safe when none open */
  * ("missing userId or anonymousId", "invalid timestamp", "unknown type", ...)
  * and store nothing. */
 #define STORAGE_MERGE_CAP 100
+#define STORAGE_EMAIL_CANDIDATES 16
+
+/* Per-type identity limits: max[storage_id_type_t] distinct ids of that
+ * type a profile may gain (0: no limit; STORAGE_ID_INTERNAL unused). */
+typedef struct {
+    int max[3];
+} storage_id_limits_t;
+
+/* The default of storage_open: at most one userId, other types unlimited. */
+#define STORAGE_ID_LIMITS_DEFAULT "userId=1"
+
+/* Parses "type=N[,type=N...]" (type userId, anonymousId or email, also
+ * user_id / anonymous_id; N 1..1000000 or "unlimited") on top of the
+ * defaults into *out. 0, or STORAGE_EINVAL with a reason in err. */
+int storage_id_limits_parse(const char *text, storage_id_limits_t *out, char *err, size_t errlen);
+
+/* The limits ingest applies on st from now on (NULL: the defaults). */
+void storage_set_id_limits(storage_t *st, const storage_id_limits_t *limits);
+
+/* SQLite virtual-machine steps run by st's prepared statements so far: a
+ * deterministic measure of work (tests and benchmarks). */
+uint64_t storage_vm_steps(storage_t *st);
 #define STORAGE_MAX_MESSAGE_BYTES (32 * 1024)
 
 /* Checks one message without storing it. 0 or STORAGE_EINVAL with a reason

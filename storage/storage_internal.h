@@ -25,6 +25,9 @@ enum stmt_id {
     S_IDENTITY_GET,
     S_IDENTITY_ADD,
     S_EMAIL_CANDIDATES,
+    S_EMAIL_RECENT,
+    S_IDENTITY_COUNT,
+    S_IDENTITY_HAS,
     S_PROFILE_ADD,
     S_PROFILE_TOUCH,
     S_PROFILE_ACTIVITY,
@@ -163,6 +166,8 @@ struct storage {
     size_t n_announced;
     storage_clock_fn clock; /* NULL: the wall clock */
     void *clock_ctx;
+    storage_id_limits_t id_limits; /* when id_limits_set, else the defaults */
+    bool id_limits_set;
 };
 
 /* The statement id of st, prepared on first use; NULL (and st->err set)
@@ -301,6 +306,16 @@ int stg_profile_order(storage_t *st, int64_t a, int64_t b, int64_t *older, int64
  * memory while deferral is on and written by stg_defer_flush. ---- */
 /* Sets updatedTime (now_ms), lastActivityTime (max with t when has_event)
  * and, when user_id is not NULL, the profile's userId. */
+/* ---- identity limits (idlimits.c) ---- */
+/* The limit of id type (storage_id_type_t) on st; 0: none. */
+int stg_id_limit(const storage_t *st, int type);
+/* Distinct ids of type on profiles a and b together (b may equal a),
+ * counting at most cap (reads at most about 2 * cap rows). */
+int stg_id_count(storage_t *st, int64_t tid, int64_t a, int64_t b, int type, int cap, int *count);
+/* Whether profiles a and b together (b may equal a: one profile) can also
+ * take add[type] new ids of each type within st's limits. */
+int stg_ids_fit(storage_t *st, int64_t tid, int64_t a, int64_t b, const int add[3], bool *fits);
+
 int stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t,
                       int64_t now_ms);
 /* Upserts a trait: value is JSON text; the newer ts wins, equal: this one. */
