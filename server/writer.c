@@ -2,16 +2,25 @@
  * server. Ingest jobs queued while a commit runs are committed together in
  * the next transaction (group commit), with their per-profile writes
  * combined (storage_combine_writes); when that transaction fails, each
- * request is tried again alone. A job is answered only after COMMIT. */
+ * request is tried again alone. A job is answered only after COMMIT.
+ * The queue is fair between tenants (fairq.c): each tenant has its own
+ * FIFO, a group takes one request per tenant in turn up to a budget of
+ * messages, and no tenant may hold more than a share of the queue, so one
+ * tenant's flood neither starves nor crowds out another's requests. */
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fairq.h"
 #include "server.h"
 
 #define WRITER_QUEUE_MAX 4096
+#define WRITER_TENANT_MAX 1024 /* requests one tenant may have queued */
 #define WRITER_GROUP_MAX 256
+/* Messages a group takes at most (but always one request): what one
+ * tenant's large batches can make another's request wait for. */
+#define WRITER_GROUP_MESSAGES 2000
 #define SWEEP_INTERVAL_S 10
 
 struct writer {
@@ -19,10 +28,9 @@ struct writer {
     storage_t *st;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job_t *head, *tail;
-    size_t count;
-    int busy; /* a group is being committed */
-    int hold; /* writer_hold: start no transaction */
+    fairq_t *queue; /* of job_t, by tenant */
+    int busy;       /* a group is being committed */
+    int hold;       /* writer_hold: start no transaction */
     uint64_t defs_gen;
     int stop;
     pthread_t tid;
@@ -31,29 +39,39 @@ struct writer {
 void
 writer_push(writer_t *w, job_t *job)
 {
-    pthread_mutex_lock(&w->mu);
-    if (w->count >= WRITER_QUEUE_MAX || w->stop) {
-        pthread_mutex_unlock(&w->mu);
-        job_error(job, ERR_UNAVAILABLE, "The write queue is full; retry later.");
-        job_complete(job);
-        return;
-    }
+    /* The tenant's three strings, each ended by a NUL: one key. */
+    const storage_tenant_t *t = &job->tenant;
+    size_t key_len = t->client_len + t->account_len + t->brand_len + 3;
+    char small[512], *key = key_len <= sizeof(small) ? small : malloc(key_len);
+    if (key == NULL)
+        abort();
+    memcpy(key, t->client, t->client_len);
+    key[t->client_len] = '\0';
+    memcpy(key + t->client_len + 1, t->account, t->account_len);
+    key[t->client_len + 1 + t->account_len] = '\0';
+    memcpy(key + t->client_len + t->account_len + 2, t->brand, t->brand_len);
+    key[key_len - 1] = '\0';
     job->next = NULL;
-    if (w->tail != NULL)
-        w->tail->next = job;
-    else
-        w->head = job;
-    w->tail = job;
-    w->count++;
-    pthread_cond_signal(&w->cv);
+    pthread_mutex_lock(&w->mu);
+    int rc = w->stop ? FAIRQ_FULL : fairq_push(w->queue, key, key_len, job, storage_batch_count(job->batch));
+    if (rc == 0)
+        pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    if (key != small)
+        free(key);
+    if (rc != 0) {
+        job_error(job, ERR_UNAVAILABLE,
+                  rc == FAIRQ_KEY_FULL ? "This tenant's write queue is full; retry later."
+                                       : "The write queue is full; retry later.");
+        job_complete(job);
+    }
 }
 
 size_t
 writer_depth(writer_t *w)
 {
     pthread_mutex_lock(&w->mu);
-    size_t n = w->count;
+    size_t n = fairq_count(w->queue);
     pthread_mutex_unlock(&w->mu);
     return n;
 }
@@ -62,7 +80,7 @@ int
 writer_idle(writer_t *w)
 {
     pthread_mutex_lock(&w->mu);
-    int idle = w->count == 0 && !w->busy;
+    int idle = fairq_count(w->queue) == 0 && !w->busy;
     pthread_mutex_unlock(&w->mu);
     return idle;
 }
@@ -197,7 +215,7 @@ writer_main(void *arg)
     adopt(w);
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while ((w->count == 0 || w->hold) && !w->stop) {
+        while ((fairq_count(w->queue) == 0 || w->hold) && !w->stop) {
             if (w->hold) { /* the checkpointer finishes a copy: wait for it */
                 pthread_cond_wait(&w->cv, &w->mu);
                 continue;
@@ -212,20 +230,17 @@ writer_main(void *arg)
             }
             pthread_mutex_lock(&w->mu);
         }
-        if (w->count == 0 && w->stop) {
+        if (fairq_count(w->queue) == 0 && w->stop) {
             pthread_mutex_unlock(&w->mu);
             return NULL;
         }
-        /* everything queued while the last commit ran goes in this one */
-        job_t *group = w->head, *last = group;
-        size_t n = 1;
-        while (n < WRITER_GROUP_MAX && last->next != NULL)
-            last = last->next, n++;
-        w->head = last->next;
-        if (w->head == NULL)
-            w->tail = NULL;
-        last->next = NULL;
-        w->count -= n;
+        /* what was queued while the last commit ran goes in this one, each
+         * tenant in turn, up to the budget */
+        void *taken[WRITER_GROUP_MAX];
+        size_t n = fairq_take(w->queue, taken, WRITER_GROUP_MAX, WRITER_GROUP_MESSAGES);
+        job_t *group = taken[0];
+        for (size_t i = 0; i < n; i++)
+            ((job_t *)taken[i])->next = i + 1 < n ? taken[i + 1] : NULL;
         w->busy = 1;
         pthread_mutex_unlock(&w->mu);
         adopt(w);
@@ -260,11 +275,13 @@ writer_new(server_t *srv, char *errbuf, size_t errlen)
         return NULL;
     }
     storage_set_id_limits(w->st, &limits);
+    w->queue = fairq_new(WRITER_QUEUE_MAX, WRITER_TENANT_MAX);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {
         snprintf(errbuf, errlen, "cannot start the writer thread");
         storage_close(w->st);
+        fairq_free(w->queue);
         free(w);
         return NULL;
     }
@@ -282,6 +299,7 @@ writer_free(writer_t *w)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->tid, NULL);
     storage_close(w->st);
+    fairq_free(w->queue);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);
