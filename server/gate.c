@@ -35,7 +35,9 @@ gate_credential(h2o_req_t *req)
     int n = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)blen);
     if (n < 0)
         return h2o_iovec_init(NULL, 0);
-    for (size_t pad = blen; pad > 0 && b64[pad - 1] == '='; pad--)
+    /* at most two '=' pad a block: "cB==========" decodes to 9 bytes and
+     * counting all ten made n negative, a read far past dec */
+    for (size_t pad = blen; pad > blen - 2 && n > 0 && b64[pad - 1] == '='; pad--)
         n--;
     const unsigned char *colon = memchr(dec, ':', (size_t)n);
     size_t ulen = colon != NULL ? (size_t)(colon - dec) : (size_t)n;
