@@ -289,10 +289,10 @@ fetch_rows(storage_t *st, const scroll_t *sc, int64_t pk, size_t profile, row_t 
         r->action_len = len[1];
         r->source = f[2];
         r->source_len = len[2];
-        /* NOT NULL, stored after a strict check: "null" only if SQLite
+        /* NOT NULL, stored after a strict check: none only if SQLite
          * failed to hand the text over. */
-        r->raw = len[3] > 0 ? f[3] : "null";
-        r->raw_len = len[3] > 0 ? len[3] : 4;
+        r->raw = len[3] > 0 ? f[3] : NULL;
+        r->raw_len = len[3];
         r->time_ms = sqlite3_column_int64(s, 1);
         r->received_ms = sqlite3_column_int64(s, 2);
         r->profile = profile;
@@ -323,6 +323,67 @@ write_null_or_raw(jsonbuf_t *b, const char *s, size_t n)
         stg_jb_raw(b, s, n);
     else
         stg_jb_raw(b, "null", 4);
+}
+
+static bool
+is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool
+is_dropped(span_t key, const char *const *drop)
+{
+    for (; *drop != NULL; drop++)
+        if (stg_json_key_is(key, *drop, strlen(*drop)))
+            return true;
+    return false;
+}
+
+void
+stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop)
+{
+    if (drop == NULL) {
+        if (raw != NULL && n > 0)
+            stg_jb_raw(b, raw, n);
+        else
+            stg_jb_raw(b, "null", 4);
+        return;
+    }
+    /* The member iteration trusts its text: check it, as nothing else did
+     * since it was stored. */
+    span_t obj = {raw, n};
+    while (obj.n > 0 && is_blank(obj.p[obj.n - 1]))
+        obj.n--;
+    while (obj.n > 0 && is_blank(obj.p[0])) {
+        obj.p++;
+        obj.n--;
+    }
+    if (raw == NULL || obj.n < 2 || obj.p[0] != '{' || stg_json_check(obj.p, obj.n) != NULL) {
+        stg_jb_open(b, '{');
+        return;
+    }
+    jiter_t it;
+    span_t key, value;
+    bool clash = false;
+    stg_json_members(&it, obj);
+    while (!clash && stg_json_next(&it, &key, &value))
+        clash = is_dropped(key, drop);
+    if (!clash) {
+        /* As stored, up to (not including) its closing brace. */
+        size_t end = obj.n - 1;
+        while (end > 1 && is_blank(obj.p[end - 1]))
+            end--;
+        stg_jb_raw(b, obj.p, end);
+        return;
+    }
+    /* Each member the caller does not replace, its text as stored: only the
+     * blanks between members are lost. */
+    stg_jb_open(b, '{');
+    stg_json_members(&it, obj);
+    while (stg_json_next(&it, &key, &value))
+        if (!is_dropped(key, drop))
+            stg_jb_raw(b, key.p - 1, (size_t)(value.p + value.n - (key.p - 1)));
 }
 
 static void
@@ -358,7 +419,7 @@ write_event(jsonbuf_t *b, const storage_tenant_t *t, const profile_t *p, const r
     stg_jb_key(b, "source", 6);
     stg_jb_str(b, r->source, r->source_len);
     stg_jb_key(b, "rawData", 7);
-    stg_jb_raw(b, r->raw, r->raw_len);
+    stg_jb_message(b, r->raw, r->raw_len, NULL);
     stg_jb_close(b, '}');
 }
 

@@ -221,6 +221,16 @@ void stg_jb_close(jsonbuf_t *b, char c);
  * by the views and the events timeline. */
 void stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, const char *email, size_t email_len);
 
+/* A stored message's JSON text (raw, n bytes; NULL: none), spliced in
+ * exactly as stored, never parsed and re-serialised (events.c). With drop
+ * NULL it is a whole value (null when there is none): the events' rawData.
+ * Otherwise it is written as an object left open for the caller to add its
+ * members to and close (first/last events): the top-level members named in
+ * drop (a NULL-ended list) are left out, and text that is not a valid
+ * object opens an empty one. Shared by the events timeline and the
+ * metadata view. */
+void stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop);
+
 /* ---- text helpers (timeutil.c) ---- */
 /* The dedup key of an eventId: a 47-bit hash (see the events table). */
 int64_t stg_event_key(const char *id, size_t n);

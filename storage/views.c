@@ -1,14 +1,12 @@
 /* views.c -- the JSON bodies of the profile endpoints (traits, metadata,
  * audiences, external ids) and of the profile list, each read inside one
- * read transaction. Trait values are stored as JSON text and spliced in;
- * only the raw messages of first/last events are parsed, to add fields.
+ * read transaction. Trait values and the messages of first/last events
+ * are stored as JSON text and spliced in as stored, never re-serialised.
  * Computed traits and dynamic audiences come from evaluate.c. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "storage_internal.h"
-
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 typedef struct {
     int64_t pk;
@@ -141,47 +139,49 @@ write_traits(storage_t *st, const profile_row_t *p, const char *const *skip, boo
     return ret;
 }
 
-/* firstEvent / lastEvent: {eventAction: raw message + eventId,
- * receivedTime, eventTime, action}. */
+/* The members a first/last event adds to its stored message. */
+static const char *const mark_fields[] = {"eventId", "receivedTime", "eventTime", "action", NULL};
+
+/* A text column as a JSON string (null if SQLite hands over none). */
+static void
+write_column_str(jsonbuf_t *b, sqlite3_stmt *s, int col)
+{
+    const char *p = (const char *)sqlite3_column_text(s, col);
+    if (p != NULL)
+        stg_jb_str(b, p, (size_t)sqlite3_column_bytes(s, col));
+    else
+        stg_jb_raw(b, "null", 4);
+}
+
+/* firstEvent / lastEvent: {eventAction: the stored message, its text as
+ * stored, + eventId, receivedTime, eventTime, action}. */
 static int
 write_marks(storage_t *st, const profile_row_t *p, bool last, jsonbuf_t *b)
 {
     sqlite3_stmt *s = stg_stmt(st, S_VIEW_MARKS);
     if (s == NULL)
         return STORAGE_EIO;
-    /* Exactly the nesting ingest accepts, whatever json-c's default. */
-    struct json_tokener *tok = json_tokener_new_ex(STG_JSON_MAX_DEPTH + 1);
-    if (tok == NULL)
-        abort();
     sqlite3_bind_int64(s, 1, p->pk);
     sqlite3_bind_int(s, 2, last);
     stg_jb_key(b, last ? "lastEvent" : "firstEvent", last ? 9 : 10);
     stg_jb_open(b, '{');
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        char iso[32];
+        const char *action = (const char *)sqlite3_column_text(s, 0);
+        stg_jb_key(b, action != NULL ? action : "", action != NULL ? (size_t)sqlite3_column_bytes(s, 0) : 0);
         const char *raw = (const char *)sqlite3_column_text(s, 5);
-        struct json_object *ev = NULL;
-        if (raw != NULL) {
-            json_tokener_reset(tok);
-            ev = json_tokener_parse_ex(tok, raw, sqlite3_column_bytes(s, 5));
-        }
-        if (ev == NULL || !json_object_is_type(ev, json_type_object)) {
-            json_object_put(ev);
-            ev = json_object_new_object();
-        }
-        json_object_object_add(ev, "eventId", json_object_new_string((const char *)sqlite3_column_text(s, 1)));
-        json_object_object_add(ev, "receivedTime", json_object_new_string(storage_format_time(sqlite3_column_int64(s, 3), iso)));
-        json_object_object_add(ev, "eventTime", json_object_new_string(storage_format_time(sqlite3_column_int64(s, 2), iso)));
-        json_object_object_add(ev, "action", json_object_new_string((const char *)sqlite3_column_text(s, 4)));
-        size_t n;
-        const char *text = json_object_to_json_string_length(ev, JSON_FLAGS, &n);
-        stg_jb_key(b, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
-        stg_jb_raw(b, text, n);
-        json_object_put(ev);
+        stg_jb_message(b, raw, (size_t)sqlite3_column_bytes(s, 5), mark_fields);
+        stg_jb_key(b, "eventId", 7);
+        write_column_str(b, s, 1);
+        stg_jb_key(b, "receivedTime", 12);
+        stg_jb_time(b, sqlite3_column_int64(s, 3));
+        stg_jb_key(b, "eventTime", 9);
+        stg_jb_time(b, sqlite3_column_int64(s, 2));
+        stg_jb_key(b, "action", 6);
+        write_column_str(b, s, 4);
+        stg_jb_close(b, '}');
     }
     stg_jb_close(b, '}');
-    json_tokener_free(tok);
     int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
     sqlite3_reset(s);
     return ret;
