@@ -16,6 +16,10 @@
 #define MAX_DAYS 3650
 #define MAX_RULE_DEPTH 16
 #define MAX_PATH_DEPTH 64 /* of the JSON path reported in messages */
+/* Containers the file may nest: json-c's limit, and the scanner that
+ * finds a node's position walks as deep (with a lower limit of its own,
+ * positions would vanish from messages about any deeper file). */
+#define MAX_FILE_DEPTH (MAX_RULE_DEPTH * 3 + 16)
 
 static const char *const kind_names[] = {
     [CK_COUNT] = "count",
@@ -48,7 +52,6 @@ typedef struct {
     const char *text;
     size_t len;
     const char *name;
-    bool locatable; /* text is strict JSON jscan can walk */
     seg_t seg[MAX_PATH_DEPTH];
     size_t depth;
     char *err;
@@ -97,12 +100,10 @@ pop(parser_t *p)
     p->depth--;
 }
 
-/* Where the current node starts in the text, or NULL. */
+/* Where the current node starts in the text (which the scanner passed). */
 static const char *
 locate(const parser_t *p)
 {
-    if (!p->locatable)
-        return NULL;
     span_t cur = {p->text, p->len};
     while (cur.n > 0 && (*cur.p == ' ' || *cur.p == '\t' || *cur.p == '\n' || *cur.p == '\r')) {
         cur.p++;
@@ -970,6 +971,7 @@ compile(parser_t *p, struct json_object *root, storage_definitions_t *d)
 {
     static const char *const allowed[] = {"tenants", "version", "description", NULL};
     struct json_object *tenants, *v;
+    size_t n;
     int ret;
     if (!json_object_is_type(root, json_type_object))
         return perr(p, "the definitions must be an object {\"tenants\": [...]}, not %s", type_name(root));
@@ -981,9 +983,11 @@ compile(parser_t *p, struct json_object *root, storage_definitions_t *d)
         pop(p);
         return ret;
     }
+    const char *s;
+    if ((ret = get_string(p, root, "description", false, &s, &n)) != 0)
+        return ret;
     if (!json_object_object_get_ex(root, "tenants", &tenants))
         return perr(p, "missing \"tenants\"");
-    size_t n;
     if ((ret = compile_array(p, root, "tenants", &tenants, &n)) != 0)
         return ret;
     d->tenants = xcalloc(n, sizeof(*d->tenants));
@@ -1023,7 +1027,7 @@ storage_definitions_parse(const char *text, size_t len, const char *name, storag
         snprintf(errbuf, errlen, "%s:%zu:%zu: a NUL byte", p.name, line, col);
         return STORAGE_EINVAL;
     }
-    if ((tok = json_tokener_new_ex(MAX_RULE_DEPTH * 3 + 16)) == NULL)
+    if ((tok = json_tokener_new_ex(MAX_FILE_DEPTH)) == NULL)
         abort();
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     root = json_tokener_parse_ex(tok, text, (int)len);
@@ -1035,18 +1039,25 @@ storage_definitions_parse(const char *text, size_t len, const char *name, storag
         if (end < len)
             jerr = json_tokener_error_parse_unexpected;
     }
+    const char *why = NULL;
     if (jerr != json_tokener_success) {
-        size_t line, col;
-        const char *why = jerr == json_tokener_continue ? "unexpected end of file" : json_tokener_error_desc(jerr);
+        why = jerr == json_tokener_continue ? "unexpected end of file" : json_tokener_error_desc(jerr);
         /* json-c stops at the offending character. */
         if (jerr == json_tokener_continue)
             end = len;
+    } else {
+        /* json-c 0.16 lets raw control characters and invalid UTF-8 through
+         * even when strict: the scanner refuses them, so what is accepted
+         * is text the position lookup walks (at any depth json-c takes). */
+        why = stg_json_check_at(text, len, MAX_FILE_DEPTH, &end);
+    }
+    if (why != NULL) {
+        size_t line, col;
         line_col(text, text + (end < len ? end : len), &line, &col);
         snprintf(errbuf, errlen, "%s:%zu:%zu: invalid JSON: %s", p.name, line, col, why);
         ret = STORAGE_EINVAL;
         goto done;
     }
-    p.locatable = stg_json_check(text, len) == NULL;
     d = xcalloc(1, sizeof(*d));
     if ((ret = compile(&p, root, d)) != 0) {
         defs_free(d);

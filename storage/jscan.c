@@ -201,14 +201,25 @@ stg_json_check(const char *text, size_t n)
 const char *
 stg_json_check_depth(const char *text, size_t n, int max_depth)
 {
+    size_t at;
+    return stg_json_check_at(text, n, max_depth, &at);
+}
+
+const char *
+stg_json_check_at(const char *text, size_t n, int max_depth, size_t *at)
+{
     scan_t s = {text, text + n, NULL, max_depth};
+    const char *why = NULL;
     skip_ws(&s);
-    if (!scan_value(&s, 0))
-        return s.why != NULL ? s.why : "invalid JSON";
-    skip_ws(&s);
-    if (s.p != s.end)
-        return "trailing characters";
-    return NULL;
+    if (!scan_value(&s, 0)) {
+        why = s.why != NULL ? s.why : "invalid JSON";
+    } else {
+        skip_ws(&s);
+        if (s.p != s.end)
+            why = "trailing characters";
+    }
+    *at = why != NULL ? (size_t)(s.p - text) : n;
+    return why;
 }
 
 /* Past the closing quote of a string whose body starts at p (valid

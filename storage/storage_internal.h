@@ -260,6 +260,9 @@ typedef struct {
 const char *stg_json_check(const char *text, size_t n);
 /* The same with containers nested at most max_depth deep. */
 const char *stg_json_check_depth(const char *text, size_t n, int max_depth);
+/* The same, and *at receives the offset of the offending byte (n when
+ * the text is valid). */
+const char *stg_json_check_at(const char *text, size_t n, int max_depth, size_t *at);
 /* Iterates the members of an object span from text that passed the check:
  * key is the raw (still escaped) name between its quotes, value the
  * value's text. */

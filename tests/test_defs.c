@@ -1,7 +1,9 @@
 /* test_defs.c -- computed traits and audiences in the running server: a
  * --definitions file, values current on the next read after ingestion,
  * static audiences from the CLI, recompute of existing profiles at start
- * and after SIGHUP, and a bad file on SIGHUP leaving the old set in force. */
+ * and after SIGHUP, a bad file on SIGHUP leaving the old set in force, and
+ * `profiled definitions check` (descriptions are strings; every message
+ * keeps its LINE:COL, however deep the file nests). */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -214,6 +216,114 @@ START_TEST(test_reload_recomputes_and_bad_file_is_refused)
 }
 END_TEST
 
+/* `profiled definitions check` on text: its exit status; *err the message
+ * with the file's path cut off (from the LINE:COL on), or "" (static). */
+static int
+check_text(const char *text, size_t len, const char **msg)
+{
+    static char buf[1024];
+    char *path = test_tmp_path("check.json"), *err = NULL;
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fwrite(text, 1, len, f) != len)
+        abort();
+    fclose(f);
+    const char *argv[] = {"definitions", "check", path, NULL};
+    int status = test_cli(argv, NULL, NULL, &err);
+    const char *at = err != NULL ? strstr(err, path) : NULL;
+    snprintf(buf, sizeof(buf), "%s", at != NULL ? at + strlen(path) : (err != NULL ? err : ""));
+    buf[strcspn(buf, "\n")] = '\0';
+    *msg = buf;
+    unlink(path);
+    free(path);
+    free(err);
+    return status;
+}
+
+static void
+expect_refused(const char *text, const char *want)
+{
+    const char *msg;
+    int status = check_text(text, strlen(text), &msg);
+    ck_assert_msg(status == 1 && strcmp(msg, want) == 0, "%s\n-> %d \"%s\", want \"%s\"", text, status, msg, want);
+}
+
+#define TENANT "{\"client\":\"a\",\"account\":\"b\",\"brand\":\"c\""
+
+START_TEST(test_check_descriptions)
+{
+    const char *msg;
+    const char *good = "{\"description\":\"ok\",\"tenants\":[" TENANT ",\"description\":\"t\",\"computedTraits\":["
+                       "{\"name\":\"n\",\"kind\":\"count\",\"description\":\"c\"}],\"audiences\":[{\"name\":\"x\","
+                       "\"rule\":{\"activeWithinDays\":2},\"description\":\"d\"}]}]}";
+    ck_assert_int_eq(check_text(good, strlen(good), &msg), 0);
+    expect_refused("{\"tenants\":[],\"description\":5}", ":1:29: description: \"description\" must be a string, not a number");
+    expect_refused("{\"tenants\":[],\n \"description\": null}", ":2:17: description: \"description\" must be a string, not null");
+    expect_refused("{\"description\":{\"a\":1},\"tenants\":[]}",
+                   ":1:16: description: \"description\" must be a string, not an object");
+    expect_refused("{\"tenants\":[" TENANT ",\"description\":[]}]}",
+                   ":1:67: tenants[0].description: \"description\" must be a string, not an array");
+    expect_refused("{\"tenants\":[" TENANT ",\"computedTraits\":[{\"name\":\"n\",\"kind\":\"count\",\"description\":true}]}]}",
+                   ":1:112: tenants[0].computedTraits[0].description: \"description\" must be a string, not a boolean");
+    expect_refused("{\"tenants\":[" TENANT
+                   ",\"audiences\":[{\"name\":\"x\",\"rule\":{\"activeWithinDays\":2},\"description\":1}]}]}",
+                   ":1:122: tenants[0].audiences[0].description: \"description\" must be a string, not a number");
+}
+END_TEST
+
+/* Past the scanner's old limit (31 containers) messages kept no position. */
+START_TEST(test_check_positions_in_deep_files)
+{
+    char text[4096];
+    size_t n = 0;
+    /* rules 20 deep, two containers a level: the 18th is one too deep */
+    n += (size_t)snprintf(text + n, sizeof(text) - n, "{\"tenants\":[" TENANT ",\"audiences\":[{\"name\":\"x\",\"rule\":");
+    size_t col = 0;
+    for (int i = 0; i < 20; i++) {
+        if (i == 17)
+            col = n + 1;
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "{\"and\":[");
+    }
+    n += (size_t)snprintf(text + n, sizeof(text) - n, "{\"activeWithinDays\":1}");
+    for (int i = 0; i < 20; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "]}");
+    n += (size_t)snprintf(text + n, sizeof(text) - n, "}]}]}");
+    char want[1024];
+    size_t w = (size_t)snprintf(want, sizeof(want), ":1:%zu: tenants[0].audiences[0].rule", col);
+    for (int i = 0; i < 17; i++)
+        w += (size_t)snprintf(want + w, sizeof(want) - w, ".and[0]");
+    snprintf(want + w, sizeof(want) - w, ": rules nest deeper than 16");
+    expect_refused(text, want);
+
+    /* an unknown member beside 40 nested arrays */
+    n = (size_t)snprintf(text, sizeof(text), "{\"tenants\":[],\"x\":");
+    for (int i = 0; i < 40; i++)
+        text[n++] = '[';
+    for (int i = 0; i < 40; i++)
+        text[n++] = ']';
+    snprintf(text + n, sizeof(text) - n, ",\n  \"bogus\":1}");
+    expect_refused(text, ":1:19: x: unknown member \"x\" in the definitions (expected tenants, version, description)");
+
+    /* deeper than json-c takes: its own message, with its position */
+    const char *msg;
+    n = (size_t)snprintf(text, sizeof(text), "{\"tenants\":[],\"description\":");
+    for (int i = 0; i < 100; i++)
+        text[n++] = '[';
+    text[n] = '\0';
+    ck_assert_int_eq(check_text(text, n, &msg), 1);
+    ck_assert_msg(strncmp(msg, ":1:", 3) == 0 && strstr(msg, "invalid JSON") != NULL, "%s", msg);
+}
+END_TEST
+
+/* What json-c 0.16 lets through even when strict is refused with its place. */
+START_TEST(test_check_strict_text)
+{
+    expect_refused("{\"tenants\":[],\"description\":\"a\tb\"}", ":1:31: invalid JSON: control character in string");
+    expect_refused("{\"tenants\":[],\n\"description\":\"a\xff\"}", ":2:17: invalid JSON: invalid UTF-8");
+    expect_refused("{\"tenants\":[],\"description\":\"\xed\xa0\x80\"}", ":1:30: invalid JSON: invalid UTF-8"); /* a surrogate */
+    expect_refused("{\"tenants\":[],\"description\":\"\xc0\x80\"}", ":1:30: invalid JSON: invalid UTF-8");     /* overlong */
+}
+END_TEST
+
 static Suite *
 defs_suite(void)
 {
@@ -224,6 +334,11 @@ defs_suite(void)
     tcase_add_test(tc, test_static_audience_from_cli);
     tcase_add_test(tc, test_reload_recomputes_and_bad_file_is_refused);
     suite_add_tcase(s, tc);
+    TCase *check = tcase_create("check");
+    tcase_add_test(check, test_check_descriptions);
+    tcase_add_test(check, test_check_positions_in_deep_files);
+    tcase_add_test(check, test_check_strict_text);
+    suite_add_tcase(s, check);
     return s;
 }
 
