@@ -110,7 +110,8 @@ id_type_of(const id_ref_t *id)
 static int
 email_candidate(storage_t *st, int64_t tid, const char *email, size_t n, const int add[3], int64_t *pk)
 {
-    /* The order is by activity: deferred activity times first. */
+    /* The order is by activity: deferred activity times first. Limits
+     * apply even to an alias here: the email is a guess, not its words. */
     int ret = stg_defer_flush(st);
     if (ret != 0)
         return ret;
@@ -260,6 +261,7 @@ settle_profile(storage_t *st, int64_t tid, const message_t *m, id_ref_t *ids, in
     int ret;
     for (int i = 0; i < n; i++) {
         id_ref_t *id = &ids[i];
+        fits = true;
         if (id->pk != 0 && id->pk == target)
             continue;
         if (id->pk == 0) {
