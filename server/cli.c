@@ -1,9 +1,11 @@
 /* cli.c -- the offline subcommands: `profiled import` (NDJSON into a
- * database) and `profiled token create|list|revoke`. */
+ * database), `profiled check` (is the file damaged?) and `profiled token
+ * create|list|revoke`. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "server.h"
 
 typedef struct {
@@ -128,6 +130,37 @@ done:
     if (in != stdin && in != NULL)
         fclose(in);
     return code;
+}
+
+int
+cli_check(int argc, char **argv)
+{
+    const char *db = env_or("PROFILED_DB", "./profiled.db");
+    const flag_t flags[] = {{"db", &db}};
+    size_t npos = 0;
+    if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        printf("usage: profiled check --db PATH\n"
+               "Checks a database file without changing it: SQLite's integrity check of every page and\n"
+               "index, then that every identity, trait, event and first/last mark has its profile.\n"
+               "Prints each problem found; the exit status is 0 when there is none, 1 on damage.\n"
+               "Run it on a stopped server's file, or on a copy.\n");
+        return 0;
+    }
+    if (parse_flags(argc, argv, flags, 1, NULL, &npos, "check") != 0 || need(db, "db", "check") != 0)
+        return 2;
+    if (access(db, F_OK) != 0) {
+        fprintf(stderr, "profiled check: %s: %s\n", db, strerror(errno));
+        return 2;
+    }
+    uint64_t problems = 0;
+    int rv = storage_check(db, stdout, &problems);
+    if (rv == 0 && problems == 0) {
+        printf("%s: ok\n", db);
+        return 0;
+    }
+    fprintf(stderr, "profiled check: %s is damaged: %llu problem%s (stop the server, restore a backup)\n", db,
+            (unsigned long long)problems, problems == 1 ? "" : "s");
+    return 1;
 }
 
 static int

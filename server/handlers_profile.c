@@ -38,6 +38,12 @@ handle_ready(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
         respond_error(req, rc, ERR_UNAVAILABLE, "The database is not reachable.");
         return;
     }
+    const char *damage;
+    if (storage_damaged(&damage)) {
+        respond_error(req, rc, ERR_UNAVAILABLE, "The database is damaged (%s): writes are refused; restore it from a backup.",
+                      damage);
+        return;
+    }
     respond_fixed(req, rc, "{\"status\":\"ready\"}");
 }
 

@@ -128,6 +128,10 @@ void
 handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 {
     (void)params;
+    if (storage_damaged(NULL)) {
+        respond_error(req, rc, ERR_UNAVAILABLE, "The database is damaged: writes are refused until it is restored.");
+        return;
+    }
     if (req->entity.base == NULL || req->entity.len == 0) {
         respond_error(req, rc, ERR_INVALID_REQUEST, "The request body must be a JSON object.");
         return;

@@ -10,6 +10,7 @@ usage(FILE *out)
                  "commands:\n"
                  "  serve     run the HTTP API server (profiled serve --help)\n"
                  "  import    load Segment-spec NDJSON messages into a database\n"
+                 "  check     check a database file for damage (exit 1 on damage)\n"
                  "  token     create, list or revoke API tokens\n"
                  "  audience  import, remove or list static audiences (CSV member lists)\n"
                  "  definitions  list or check a definitions file of computed traits and audiences\n"
@@ -28,6 +29,8 @@ main(int argc, char **argv)
         return server_main(argc - 2, argv + 2);
     if (strcmp(cmd, "import") == 0)
         return cli_import(argc - 2, argv + 2);
+    if (strcmp(cmd, "check") == 0)
+        return cli_check(argc - 2, argv + 2);
     if (strcmp(cmd, "token") == 0)
         return cli_token(argc - 2, argv + 2);
     if (strcmp(cmd, "audience") == 0)

@@ -1,7 +1,8 @@
 /* ops.c -- what operators watch: Prometheus metrics (requests by route and
  * status, latency histograms, limits, queue, workers, connections, scroll
- * cursors, ingest batches and commits, database size), readiness, and the
- * JSON access log. Counters are relaxed atomics written by any thread. */
+ * cursors, ingest batches and commits, database size), readiness (and the
+ * watch for a damaged database), and the JSON access log. Counters are
+ * relaxed atomics written by any thread. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -243,6 +244,26 @@ metrics_render(server_t *srv, size_t *len)
          (unsigned long long)atomic_load(&srv->accept_pauses));
     *len = t.len;
     return t.buf;
+}
+
+/* ---- readiness: a damaged database ---- */
+
+static void
+on_damage(void *ctx, const char *what)
+{
+    server_t *srv = ctx;
+    fprintf(stderr,
+            "profiled: DATABASE DAMAGED: %s\n"
+            "profiled: DATABASE DAMAGED: not ready from now on (/readyz 503), ingest refused (503), reads that still work"
+            " are served\n"
+            "profiled: DATABASE DAMAGED: stop this server, run `profiled check --db %s`, restore the file from a backup\n",
+            what, srv->cfg.db);
+}
+
+void
+ops_watch_damage(server_t *srv)
+{
+    storage_watch_damage(on_damage, srv);
 }
 
 /* ---- access log ---- */

@@ -349,6 +349,7 @@ server_main(int argc, char **argv)
         return 2;
     }
 
+    ops_watch_damage(&srv); /* before SQLite is first used */
     if (defs_init(&srv) != 0)
         return 2;
 

@@ -257,6 +257,11 @@ void metrics_set_recompute(metrics_t *m, int64_t done, int64_t total);
 /* Prometheus text; malloc'd. */
 char *metrics_render(server_t *srv, size_t *len);
 
+/* Before any connection opens: a damaged database found by any thread is
+ * logged once, loudly, and from then on /readyz answers 503 and ingest is
+ * refused (storage_damaged). */
+void ops_watch_damage(server_t *srv);
+
 /* Opens (or, called again, reopens in place) --access-log. -1 on failure. */
 int access_log_open(server_t *srv);
 /* One JSON line for an answered request (no-op when the log is off). */
@@ -396,6 +401,7 @@ int64_t now_wall_ms(void);
 
 /* Command-line subcommands (cli.c). */
 int cli_import(int argc, char **argv);
+int cli_check(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_audience(int argc, char **argv);    /* cli_audience.c */
 int cli_definitions(int argc, char **argv); /* cli_definitions.c */

@@ -1,7 +1,8 @@
 /* storage.c -- the connection: open with its pragmas and migrations, close,
- * error reporting, the prepared-statement cache, transactions, and tenant
- * row ids. */
+ * error reporting (and the watch for a damaged database), the
+ * prepared-statement cache, transactions, and tenant row ids. */
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,61 @@
 #define RO_CACHE_KIB 16384
 #define BUSY_TIMEOUT_MS 5000
 #define IDCACHE_SLOTS (1u << 15)
+
+/* The damage watch (storage_watch_damage): set before any thread starts,
+ * then only read, but for the once-only report. */
+static storage_damage_fn damage_fn;
+static void *damage_ctx;
+static bool damage_watched;
+static _Atomic int damage_state; /* 0 none, 1 being recorded, 2 recorded */
+static char damage_what[256];
+
+static bool
+is_damage(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
+static void
+report_damage(const char *what)
+{
+    int none = 0;
+    if (!damage_watched || !atomic_compare_exchange_strong(&damage_state, &none, 1))
+        return;
+    snprintf(damage_what, sizeof(damage_what), "%s", what != NULL ? what : "database damaged");
+    atomic_store(&damage_state, 2);
+    if (damage_fn != NULL)
+        damage_fn(damage_ctx, damage_what);
+}
+
+/* SQLite's error log: it reports corruption where it finds it, also inside
+ * statements whose callers see only a generic failure. */
+static void
+on_sqlite_log(void *ctx, int code, const char *msg)
+{
+    (void)ctx;
+    if (is_damage(code))
+        report_damage(msg);
+}
+
+void
+storage_watch_damage(storage_damage_fn fn, void *ctx)
+{
+    damage_fn = fn;
+    damage_ctx = ctx;
+    damage_watched = true;
+    sqlite3_config(SQLITE_CONFIG_LOG, on_sqlite_log, NULL);
+}
+
+bool
+storage_damaged(const char **what)
+{
+    bool seen = atomic_load(&damage_state) == 2;
+    if (what != NULL)
+        *what = seen ? damage_what : NULL;
+    return seen;
+}
 
 static void
 put_err(char *errbuf, size_t errlen, const char *msg)
@@ -39,6 +95,8 @@ int
 stg_db_error(storage_t *st, int rc)
 {
     snprintf(st->err, sizeof(st->err), "sqlite: %s", sqlite3_errmsg(st->db));
+    if (is_damage(rc))
+        report_damage(st->err);
     rc &= 0xff;
     return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? STORAGE_EBUSY : STORAGE_EIO;
 }
@@ -118,6 +176,8 @@ exec(storage_t *st, const char *sql)
     if (rc != SQLITE_OK) {
         snprintf(st->err, sizeof(st->err), "sqlite: %s", msg != NULL ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
+        if (is_damage(rc))
+            report_damage(st->err);
         return (rc & 0xff) == SQLITE_BUSY ? STORAGE_EBUSY : STORAGE_EIO;
     }
     return 0;
@@ -288,6 +348,8 @@ check_cache(storage_t *st)
 int
 storage_begin(storage_t *st)
 {
+    if (storage_damaged(NULL))
+        return stg_fail(st, STORAGE_EIO, "the database is damaged: writes are refused (see profiled check)");
     int ret = run(st, S_BEGIN_IMMEDIATE);
     return ret != 0 ? ret : check_cache(st);
 }

@@ -66,6 +66,30 @@ int storage_checkpoint(storage_t *st, int64_t *log_bytes);
 /* Sets the connection's page cache size. 0 or STORAGE_EIO. */
 int storage_cache_mb(storage_t *st, int mb);
 
+/* ---- a damaged database ---------------------------------------------------
+ * Process-wide, as SQLite's error log is. After storage_watch_damage, the
+ * first time SQLite finds the database damaged (SQLITE_CORRUPT or
+ * SQLITE_NOTADB, on any connection and thread) fn(ctx, what) is called on
+ * that thread, once, with SQLite's message (borrowed); from then on
+ * storage_damaged says so and storage_begin refuses (STORAGE_EIO): a
+ * damaged file takes no more writes. Call it once, before any connection
+ * opens and any thread starts; fn may be NULL, and must be thread safe. */
+typedef void (*storage_damage_fn)(void *ctx, const char *what);
+void storage_watch_damage(storage_damage_fn fn, void *ctx);
+/* Whether damage was found since the watch began; *what (may be NULL)
+ * receives the first report (static, valid for the process's life). */
+bool storage_damaged(const char **what);
+
+/* `profiled check`: opens the database at path without changing it (no
+ * migration, nothing written) and runs PRAGMA integrity_check plus checks
+ * that every identity, trait, event and first/last mark belongs to a
+ * profile that exists. Writes each problem found to out, one line each,
+ * and *problems receives their number. Returns 0 when the checks ran
+ * (problems may be > 0), or STORAGE_EIO when the file cannot be opened or
+ * read as a database at all (that is damage too: *problems is then >= 1
+ * and the reason is in out). */
+int storage_check(const char *path, FILE *out, uint64_t *problems);
+
 /* Current schema version this build writes. */
 int storage_schema_version(void);
 

@@ -1,0 +1,103 @@
+/* integrity.c -- `profiled check`: SQLite's integrity check of the whole
+ * file, then whether the rows that hang off a profile (identities, traits,
+ * events, first/last marks) all have one. Opens its own connection and
+ * changes nothing: no migration, no journal mode, query_only. */
+#include <stdio.h>
+#include <string.h>
+#include "storage_internal.h"
+
+/* Rows that point at a profile, or an event, that is not there. */
+static const struct {
+    const char *what;
+    const char *sql;
+} orphans[] = {
+    {"identities of a missing profile",
+     "SELECT count(*) FROM identities i WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.pk = i.profile_pk)"},
+    {"traits of a missing profile",
+     "SELECT count(*) FROM traits t WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.pk = t.profile_pk)"},
+    {"events of a missing profile",
+     "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.pk = e.profile_pk)"},
+    {"first/last marks of a missing event",
+     "SELECT count(*) FROM event_marks m WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = m.first_pk)"
+     " OR NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = m.last_pk)"},
+};
+
+/* One problem: a line on out. */
+static void
+note(FILE *out, uint64_t *problems, const char *fmt, const char *a, const char *b)
+{
+    fprintf(out, fmt, a, b);
+    fputc('\n', out);
+    (*problems)++;
+}
+
+/* Runs sql and reports each row that is not "ok" (integrity_check) or not
+ * 0 (a count). -1 when SQLite could not run it at all (reported). */
+static int
+run_check(sqlite3 *db, FILE *out, uint64_t *problems, const char *what, const char *sql, bool count)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        note(out, problems, "%s: cannot run: %s", what, sqlite3_errmsg(db));
+        return -1;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(s, 0);
+        if (count) {
+            if (sqlite3_column_int64(s, 0) != 0)
+                note(out, problems, "%s: %s rows", what, text != NULL ? text : "?");
+        } else if (text == NULL) {
+            note(out, problems, "%s: %s", what, "?");
+        } else if (strcmp(text, "ok") != 0) {
+            /* integrity_check may put several problems in one row */
+            for (const char *line = text; *line != '\0';) {
+                size_t n = strcspn(line, "\n");
+                char one[512];
+                snprintf(one, sizeof(one), "%.*s", (int)n, line);
+                if (n > 0 && strncmp(one, "*** in database", 15) != 0)
+                    note(out, problems, "%s: %s", what, one);
+                line += n + (line[n] == '\n');
+            }
+        }
+    }
+    int ret = 0;
+    if (rc != SQLITE_DONE) {
+        note(out, problems, "%s: stopped: %s", what, sqlite3_errmsg(db));
+        ret = -1;
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int
+storage_check(const char *path, FILE *out, uint64_t *problems)
+{
+    sqlite3 *db = NULL;
+    *problems = 0;
+    /* Read-write without create: a read-only connection cannot open a WAL
+     * database whose -shm is gone; query_only keeps it from writing. */
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        note(out, problems, "%s: cannot open: %s", path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(db);
+        return STORAGE_EIO;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+    /* Reading the schema is the first thing that fails on a file that is
+     * no database, or whose first page is gone. */
+    int ret = 0;
+    if (run_check(db, out, problems, "schema", "SELECT 'ok' FROM sqlite_schema LIMIT 1", false) != 0) {
+        ret = STORAGE_EIO;
+        goto done;
+    }
+    /* The whole file, not quick_check: it also compares every index with
+     * its table. */
+    run_check(db, out, problems, "integrity_check", "PRAGMA integrity_check(100)", false);
+    for (size_t i = 0; i < sizeof(orphans) / sizeof(orphans[0]); i++)
+        run_check(db, out, problems, orphans[i].what, orphans[i].sql, true);
+done:
+    sqlite3_close_v2(db);
+    return ret;
+}
