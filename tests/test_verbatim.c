@@ -1,11 +1,13 @@
 /* test_verbatim.c -- stored message text comes back exactly as it was sent,
  * over real HTTP: numbers json-c would rewrite (a 30-digit integer, -0,
  * 1e400), member names with \u0000, escapes and blanks, in trait values, in
- * the metadata's first/last events and in the events' rawData. */
+ * the metadata's first/last events and in the events' rawData, sent to the
+ * API or loaded by `profiled import`. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "testhttp.h"
 #include "testutil.h"
 
@@ -19,12 +21,15 @@ static char tok[128];
 #define TRAITS                                                                                                                     \
     "{\"big\":123456789012345678901234567890,\"neg\":-0,\"huge\":1e400,\"a\\u0000b\":\"nul\",\"frac\":-0.0E-0,"                    \
     "\"nested\":{\"n\":[1E+2, -0, 123456789012345678901234567890],\"k\\u0000\":{}},\"esc\":\"\\u00e9\\/\"}"
-#define IDENTIFY "{\"type\":\"identify\",\"userId\":\"v1\",\"messageId\":\"v-i\",\"traits\":" TRAITS "}"
+#define IDENTIFY_OF(user) "{\"type\":\"identify\",\"userId\":\"" user "\",\"messageId\":\"" user "-i\",\"traits\":" TRAITS "}"
 /* The first event of "big": its text is the metadata's firstEvent.big up
  * to the added members. */
-#define TRACK_BIG                                                                                                                  \
-    "{\"type\":\"track\",\"userId\":\"v1\",\"event\":\"Big\",\"messageId\":\"v-t1\",\"timestamp\":\"2020-01-01T00:00:00Z\","       \
+#define TRACK_BIG_OF(user)                                                                                                         \
+    "{\"type\":\"track\",\"userId\":\"" user "\",\"event\":\"Big\",\"messageId\":\"" user                                          \
+    "-t1\",\"timestamp\":\"2020-01-01T00:00:00Z\","                                                                                \
     "\"properties\":{\"n\":123456789012345678901234567890,\"z\":-0,\"e\":1e400,\"k\\u0000x\":\"v\",\"s\":\"\\u00e9\\/\"}}"
+#define IDENTIFY IDENTIFY_OF("v1")
+#define TRACK_BIG TRACK_BIG_OF("v1")
 /* Members named like those the metadata adds (action, eventTime, an
  * escaped eventId): replaced, never duplicated; the rest as sent. */
 #define TRACK_CLASH                                                                                                                \
@@ -88,14 +93,33 @@ static const char *const trait_members[] = {
     NULL,
 };
 
+/* v1 came through the API, imp through `profiled import`. */
 START_TEST(test_traits_as_sent)
 {
-    char *traits = body_of("userId:v1/traits"), *meta = body_of("userId:v1/metadata");
-    for (int i = 0; trait_members[i] != NULL; i++) {
-        assert_has(traits, trait_members[i], "traits");
-        assert_has(meta, trait_members[i], "metadata");
+    static const char *const users[] = {"v1", "imp"};
+    for (size_t u = 0; u < 2; u++) {
+        char path[64];
+        snprintf(path, sizeof(path), "userId:%s/traits", users[u]);
+        char *traits = body_of(path);
+        snprintf(path, sizeof(path), "userId:%s/metadata", users[u]);
+        char *meta = body_of(path);
+        for (int i = 0; trait_members[i] != NULL; i++) {
+            assert_has(traits, trait_members[i], "traits");
+            assert_has(meta, trait_members[i], "metadata");
+        }
+        free(traits);
+        free(meta);
     }
-    free(traits);
+}
+END_TEST
+
+START_TEST(test_imported_marks_as_sent)
+{
+    char *meta = body_of("userId:imp/metadata");
+    char want[1024];
+    snprintf(want, sizeof(want), "\"big\":%.*s,\"eventId\":\"imp-t1\",\"receivedTime\":", (int)strlen(TRACK_BIG_OF("imp")) - 1,
+             TRACK_BIG_OF("imp"));
+    ck_assert_uint_eq(count_of(meta, want), 2);
     free(meta);
 }
 END_TEST
@@ -105,7 +129,7 @@ START_TEST(test_marks_as_sent)
     char *meta = body_of("userId:v1/metadata");
     /* the stored text up to its closing brace, then the added members */
     char want[1024];
-    snprintf(want, sizeof(want), "\"big\":%.*s,\"eventId\":\"v-t1\",\"receivedTime\":", (int)strlen(TRACK_BIG) - 1, TRACK_BIG);
+    snprintf(want, sizeof(want), "\"big\":%.*s,\"eventId\":\"v1-t1\",\"receivedTime\":", (int)strlen(TRACK_BIG) - 1, TRACK_BIG);
     assert_has(meta, want, "firstEvent");
     ck_assert_uint_eq(count_of(meta, want), 2); /* firstEvent and lastEvent */
 
@@ -120,7 +144,7 @@ START_TEST(test_marks_as_sent)
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(test_jstr(j, "firstEvent.clash.action"), "track");
     ck_assert_str_eq(test_jstr(j, "firstEvent.clash.eventTime"), "2020-01-02T00:00:00.000Z");
-    ck_assert_str_eq(test_jstr(j, "lastEvent.big.eventId"), "v-t1");
+    ck_assert_str_eq(test_jstr(j, "lastEvent.big.eventId"), "v1-t1");
     json_object_put(j);
     free(meta);
 }
@@ -147,6 +171,7 @@ verbatim_suite(void)
     tcase_add_test(tc, test_ingest);
     tcase_add_test(tc, test_traits_as_sent);
     tcase_add_test(tc, test_marks_as_sent);
+    tcase_add_test(tc, test_imported_marks_as_sent);
     tcase_add_test(tc, test_events_as_sent);
     suite_add_tcase(s, tc);
     return s;
@@ -156,8 +181,16 @@ int
 main(void)
 {
     db = test_tmp_path("verbatim.db");
-    const char *imp[] = {"import", "--db", db, "--client", "acme", "--account", "verbatim", "--brand", "WEB", "-", NULL};
-    if (test_cli(imp, NULL, NULL, NULL) != 0)
+    char *lines = test_tmp_path("verbatim.ndjson");
+    FILE *f = fopen(lines, "w");
+    if (f == NULL || fputs(IDENTIFY_OF("imp") "\n" TRACK_BIG_OF("imp") "\n", f) < 0)
+        abort();
+    fclose(f);
+    const char *imp[] = {"import", "--db", db, "--client", "acme", "--account", "verbatim", "--brand", "WEB", lines, NULL};
+    int imported = test_cli(imp, NULL, NULL, NULL);
+    unlink(lines);
+    free(lines);
+    if (imported != 0)
         return 1;
     test_token_create(db, "acme", "verbatim", "WEB", tok);
     const char *extra[] = {"--threads", "1", "--workers", "2", NULL};
