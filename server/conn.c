@@ -116,7 +116,7 @@ on_held_check(h2o_timeout_entry_t *entry)
     }
     int64_t starved = atomic_load(&srv->fd_starved_ms), wall = now_wall_ms();
     if (starved != 0 && wall - starved > STARVED_QUIET_MS && atomic_compare_exchange_strong(&srv->fd_starved_ms, &starved, 0))
-        fprintf(stderr, "profiled: file descriptors available again: accepting normally for %d s\n", STARVED_QUIET_MS / 1000);
+        fprintf(stderr, "profiled: file descriptors available again (no shortage for %d s)\n", STARVED_QUIET_MS / 1000);
     h2o_timeout_link(loop->ctx.loop, &loop->held_check, &loop->held_entry);
 }
 
