@@ -242,6 +242,10 @@ metrics_render(server_t *srv, size_t *len)
          "# TYPE profiled_accept_paused_total counter\nprofiled_accept_paused_total %llu\n",
          (long long)atomic_load(&srv->unsent_bytes), (unsigned long long)atomic_load(&srv->write_timeouts),
          (unsigned long long)atomic_load(&srv->accept_pauses));
+    emit(&t,
+         "# HELP profiled_database_damaged 1 once SQLite found the database damaged (not ready, writes refused).\n"
+         "# TYPE profiled_database_damaged gauge\nprofiled_database_damaged %d\n",
+         storage_damaged(NULL) ? 1 : 0);
     *len = t.len;
     return t.buf;
 }

@@ -202,6 +202,9 @@ START_TEST(test_server_on_damaged_db)
     ck_assert_int_eq(test_http(srv.port, "GET", "/readyz", NULL, NULL, 0, &r), 0);
     ck_assert_int_eq(r.status, 200);
     test_resp_free(&r);
+    ck_assert_int_eq(test_http(srv.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    ck_assert_msg(strstr(r.body, "\nprofiled_database_damaged 0\n") != NULL, "%s", r.body);
+    test_resp_free(&r);
     ck_assert_int_eq(status_of(srv.port, BASE "/profiles/userId:small3/traits"), 200);
 
     /* a read that reaches them fails, and from then on ... */
@@ -215,6 +218,10 @@ START_TEST(test_server_on_damaged_db)
     test_assert_error(&r, j, 503, "internal_server_error");
     ck_assert_msg(strstr(test_jstr(j, "error.message"), "damaged") != NULL, "%s", r.body);
     json_object_put(j);
+    test_resp_free(&r);
+
+    ck_assert_int_eq(test_http(srv.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    ck_assert_msg(strstr(r.body, "\nprofiled_database_damaged 1\n") != NULL, "%s", r.body);
     test_resp_free(&r);
 
     /* ingest refused, on every route */
