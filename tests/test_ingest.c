@@ -501,7 +501,11 @@ START_TEST(test_wal_stays_bounded)
 {
     off_t bounded = wal_high_water("1", "10"), unbounded = wal_high_water("64", "600000");
     ck_assert_msg(bounded < (6 << 20), "log reached %lld bytes with a 1 MB limit", (long long)bounded);
-    ck_assert_msg(unbounded > (12 << 20), "log reached only %lld bytes without checkpoints", (long long)unbounded);
+    /* how far the unchecked log grows depends on how requests were grouped
+     * into commits (fewer, larger groups on a busy machine): ask only that
+     * it clearly outgrows the bound */
+    ck_assert_msg(unbounded > (8 << 20) && unbounded > 2 * bounded, "log reached only %lld bytes without checkpoints (%lld with)",
+                  (long long)unbounded, (long long)bounded);
 }
 END_TEST
 
