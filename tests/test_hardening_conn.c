@@ -265,7 +265,7 @@ START_TEST(test_slow_reader_is_cut_off)
     char *db2 = test_tmp_path("slow.db");
     char t2[128];
     test_token_create(db2, "intilery", "marketing", "CONN", t2);
-    const char *extra[] = {"--threads", "1", "--write-timeout-ms", "2500", "--unsent-limit-mb", "5", "--compress-min-size",
+    const char *extra[] = {"--threads", "1", "--write-timeout-ms", "4000", "--unsent-limit-mb", "5", "--compress-min-size",
                            "0",         NULL};
     test_server_t s2;
     test_server_start(&s2, db2, extra);
