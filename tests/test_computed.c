@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "storage.h"
 #include "testhttp.h"
+#include "testdb.h"
 #include "testutil.h"
 
 /* 2020-11-19T13:39:17.912Z, the receivedTime of the spec's example. */
@@ -42,21 +43,9 @@ setup(void)
 static storage_t *
 open_db(char **path)
 {
-    storage_t *st = NULL;
-    char err[256] = "";
-    *path = test_tmp_path("computed.db");
-    ck_assert_msg(storage_open(&st, *path, 0, err, sizeof(err)) == 0, "open: %s", err);
+    storage_t *st = test_db_open("computed.db", path);
     storage_set_clock(st, test_clock, &clock_ms);
     return st;
-}
-
-static void
-close_db(storage_t *st, char *path)
-{
-    storage_close(st);
-    test_rm_db(path);
-    rmdir(dirname(path));
-    free(path);
 }
 
 static storage_definitions_t *
@@ -86,12 +75,8 @@ defs_error(const char *json)
 static void
 ingest_at(storage_t *st, const storage_tenant_t *t, const char *json, int64_t now)
 {
-    struct json_object *m = json_tokener_parse(json);
-    ck_assert_msg(m != NULL, "bad test JSON: %s", json);
-    char err[256] = "";
-    int ret = storage_ingest_message(st, t, m, "api", now, err, sizeof(err));
-    json_object_put(m);
-    ck_assert_msg(ret == 0, "ingest: %d %s: %s", ret, err, json);
+    int ret = test_db_ingest(st, t, json, now);
+    ck_assert_msg(ret == 0, "ingest: %d: %s", ret, json);
 }
 
 /* A track event of user at time t, with properties (JSON text). */
@@ -223,7 +208,7 @@ START_TEST(test_count)
     c = computed_text(st, &tenant_a, "joe.bloggs");
     ck_assert_str_eq(c, "{}");
     free(c);
-    close_db(st, path);
+    test_db_close(st, path);
     storage_definitions_free(d);
 }
 END_TEST
@@ -255,7 +240,7 @@ START_TEST(test_sum_min_max)
     expect_computed(st, "u2", "revenue", "0");
     expect_computed(st, "u2", "smallest", "null");
     expect_computed(st, "u2", "largest", "null");
-    close_db(st, path);
+    test_db_close(st, path);
     storage_definitions_free(d);
 }
 END_TEST
@@ -294,7 +279,7 @@ START_TEST(test_first_last)
               NOW);
     expect_computed(st, "u3", "first_campaign", "\"one\"");
     expect_computed(st, "u3", "last_campaign", "\"two\"");
-    close_db(st, path);
+    test_db_close(st, path);
     storage_definitions_free(d);
 }
 END_TEST
@@ -326,7 +311,7 @@ START_TEST(test_most_frequent)
     expect_computed(st, "reader", "usual_quantity", "2");
     identify(st, "new", "{}");
     expect_computed(st, "new", "favorite_blog_category", "null");
-    close_db(st, path);
+    test_db_close(st, path);
     storage_definitions_free(d);
 }
 END_TEST
@@ -378,7 +363,7 @@ START_TEST(test_windows_and_clock)
     expect_computed(st, "u1", "spent_30", "0");
     expect_computed(st, "u1", "top_30", "null");
     expect_audiences(st, "u2", "");
-    close_db(st, path);
+    test_db_close(st, path);
     storage_definitions_free(d);
 }
 END_TEST
@@ -422,7 +407,7 @@ START_TEST(test_rules)
     /* A trait change shows on the next read. */
     identify(st, "bob", "{\"plan\":\"pro\",\"age\":17,\"address\":{\"city\":\"London\"}}");
     expect_audiences(st, "bob", "pro,londoner,vip,no_orders");
-    close_db(st, path);
+    test_db_close(st, path);
     storage_definitions_free(d);
 }
 END_TEST
@@ -469,8 +454,8 @@ START_TEST(test_merge)
     ck_assert_str_eq(a, "{\"n\":5,\"n7\":3,\"s\":20,\"lo\":1,\"hi\":9,\"f\":\"w\",\"l\":\"z\",\"m\":\"y\"}");
     free(a);
     free(b);
-    close_db(merged, path1);
-    close_db(single, path2);
+    test_db_close(merged, path1);
+    test_db_close(single, path2);
     storage_definitions_free(d);
 }
 END_TEST
@@ -592,9 +577,9 @@ START_TEST(test_import_equals_ingest_equals_recompute)
     ck_assert(json_object_object_get_ex(j, "sent", &v) && json_object_get_int(v) > 0);
     json_object_put(j);
     free(c);
-    close_db(ingested, p1);
-    close_db(imported, p2);
-    close_db(later, p3);
+    test_db_close(ingested, p1);
+    test_db_close(imported, p2);
+    test_db_close(later, p3);
     storage_definitions_free(d);
 }
 END_TEST
@@ -669,8 +654,8 @@ START_TEST(test_recompute_after_change)
     ck_assert_int_eq(storage_begin(st), 0);
     ck_assert_int_eq(storage_recompute(st, v2, NOW, NULL, NULL), STORAGE_EINVAL);
     storage_rollback(st);
-    close_db(st, path);
-    close_db(fresh, fresh_path);
+    test_db_close(st, path);
+    test_db_close(fresh, fresh_path);
     storage_definitions_free(v1);
     storage_definitions_free(v2);
 }
@@ -700,7 +685,7 @@ START_TEST(test_merge_during_recompute)
     expect_computed(st, "early", "n", "2");
     ck_assert_int_eq(storage_recompute(st, d, NOW, NULL, NULL), 0);
     expect_computed(st, "early", "n", "2");
-    close_db(st, path);
+    test_db_close(st, path);
     storage_definitions_free(d);
 }
 END_TEST
@@ -725,7 +710,7 @@ START_TEST(test_wildcard_brand)
     c = computed_text(st, &tenant_a, "u");
     ck_assert_str_eq(c, "{\"own\":1}");
     free(c);
-    close_db(st, path);
+    test_db_close(st, path);
     storage_definitions_free(d);
 }
 END_TEST
@@ -759,7 +744,7 @@ START_TEST(test_readonly_connection)
     ck_assert_str_eq(c, "{\"n\":0}");
     free(c);
     storage_close(ro);
-    close_db(st, path);
+    test_db_close(st, path);
     storage_definitions_free(d);
 }
 END_TEST
@@ -813,7 +798,7 @@ START_TEST(test_audience_csv)
     ck_assert_int_eq(storage_audience_remove(st, &tenant_a, "board", NULL, NULL, &c), 0);
     ck_assert_uint_eq(c.changed, 4);
     ck_assert_int_eq(storage_audience_remove(st, &tenant_a, "board", NULL, NULL, &c), STORAGE_ENOTFOUND);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 

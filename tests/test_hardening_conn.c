@@ -18,7 +18,6 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <zlib.h>
 #include "testhttp.h"
 #include "testutil.h"
 
@@ -165,27 +164,11 @@ START_TEST(test_host_required)
 }
 END_TEST
 
-static size_t
-gzip_buf(const char *in, size_t len, unsigned char *out, size_t cap)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    ck_assert_int_eq(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = out;
-    zs.avail_out = (uInt)cap;
-    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    size_t n = zs.total_out;
-    deflateEnd(&zs);
-    return n;
-}
-
 START_TEST(test_gzip_trailing_bytes)
 {
     const char *body = "{\"batch\":[{\"type\":\"identify\",\"userId\":\"gz-t\",\"traits\":{\"plan\":\"pro\"}}]}";
     unsigned char z[1024];
-    size_t n = gzip_buf(body, strlen(body), z, sizeof(z) - 16);
+    size_t n = test_gzip_body(body, strlen(body), z, sizeof(z) - 16);
     const char *h[] = {"auth-token", tok, "content-encoding", "gzip", NULL};
     test_resp_t r;
     memcpy(z + n, "GARBAGE", 7);

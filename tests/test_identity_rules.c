@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "storage.h"
 #include "testhttp.h"
+#include "testdb.h"
 #include "testutil.h"
 
 #define NOW 1605793157912LL
@@ -24,35 +25,11 @@ static test_server_t srv;
 static char *srv_db;
 static char tok[128];
 
-static storage_t *
-open_db(char **path)
-{
-    storage_t *st = NULL;
-    char err[256] = "";
-    *path = test_tmp_path("ids.db");
-    int ret = storage_open(&st, *path, 0, err, sizeof(err));
-    ck_assert_msg(ret == 0, "open: %s", err);
-    return st;
-}
-
-static void
-close_db(storage_t *st, char *path)
-{
-    storage_close(st);
-    test_rm_db(path);
-    rmdir(dirname(path));
-    free(path);
-}
-
 static int
 ingest(storage_t *st, const char *json)
 {
-    struct json_object *m = json_tokener_parse(json);
-    ck_assert_msg(m != NULL, "bad test JSON: %s", json);
-    char err[256] = "";
-    int ret = storage_ingest_message(st, &tenant, m, "api", NOW, err, sizeof(err));
-    ck_assert_msg(ret == 0 || ret == STORAGE_EEXIST, "ingest %s: %d %s", json, ret, err);
-    json_object_put(m);
+    int ret = test_db_ingest(st, &tenant, json, NOW);
+    ck_assert_msg(ret == 0 || ret == STORAGE_EEXIST, "ingest %s: %d", json, ret);
     return ret;
 }
 
@@ -134,7 +111,7 @@ limits(const char *text)
 START_TEST(test_kiosk_keeps_strangers_apart)
 {
     char *path, alice[64], bob[64], kiosk[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("ids.db", &path);
     ingest(st, "{\"type\":\"identify\",\"userId\":\"alice\",\"anonymousId\":\"kiosk-7\",\"traits\":{\"alice_secret\":\"A1\"}}");
     ingest(st, "{\"type\":\"identify\",\"userId\":\"bob\",\"anonymousId\":\"kiosk-7\",\"traits\":{\"bob_thing\":\"B1\"}}");
     pid(st, STORAGE_ID_USER, "alice", alice);
@@ -172,14 +149,14 @@ START_TEST(test_kiosk_keeps_strangers_apart)
         ck_assert(!has_trait(st, STORAGE_ID_USER, id, "alice_secret"));
         ck_assert(!has_trait(st, STORAGE_ID_USER, id, "bob_thing"));
     }
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_profiles_with_userids_stay_apart)
 {
     char *path, a[64], b[64], x[64], y[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("ids.db", &path);
     ingest(st, "{\"type\":\"identify\",\"userId\":\"ann\",\"traits\":{\"ann_only\":1}}");
     ingest(st, "{\"type\":\"page\",\"anonymousId\":\"x\"}");
     ingest(st, "{\"type\":\"identify\",\"userId\":\"ben\",\"anonymousId\":\"x\",\"traits\":{\"ben_only\":1}}");
@@ -204,7 +181,7 @@ START_TEST(test_profiles_with_userids_stay_apart)
     ck_assert_str_eq(y, a);
     ck_assert(has_trait(st, STORAGE_ID_USER, "ann", "y_only"));
     ck_assert_uint_eq(profiles(st), 2);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -212,7 +189,7 @@ END_TEST
 START_TEST(test_alias_joins_userids)
 {
     char *path, a[64], b[64], c[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("ids.db", &path);
     ingest(st, "{\"type\":\"identify\",\"userId\":\"old\",\"anonymousId\":\"dev\",\"traits\":{\"plan\":\"free\"}}");
     ingest(st, "{\"type\":\"identify\",\"userId\":\"new\",\"traits\":{\"city\":\"York\"}}");
     ingest(st, "{\"type\":\"alias\",\"previousId\":\"old\",\"userId\":\"new\"}");
@@ -230,7 +207,7 @@ START_TEST(test_alias_joins_userids)
     ck_assert_str_ne(c, a);
     ck_assert(!has_trait(st, STORAGE_ID_USER, "eve", "plan"));
     ck_assert(!has_trait(st, STORAGE_ID_USER, "new", "eve"));
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -261,7 +238,7 @@ END_TEST
 START_TEST(test_limits_configurable)
 {
     char *path, a[64], b[64], c[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("ids.db", &path);
     storage_id_limits_t l = limits("userId=2,anonymousId=2,email=1");
     storage_set_id_limits(st, &l);
     /* two userIds may share a profile, not three */
@@ -295,7 +272,7 @@ START_TEST(test_limits_configurable)
     ingest(st, "{\"type\":\"identify\",\"userId\":\"u4\",\"anonymousId\":\"k2\"}");
     pid(st, STORAGE_ID_USER, "u4", b);
     ck_assert_str_ne(b, a);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -304,7 +281,7 @@ END_TEST
 START_TEST(test_email_attaches_within_limits)
 {
     char *path, anon[64], got[64], msg[256];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("ids.db", &path);
     /* twenty people share a placeholder email, then someone signs up with
      * it anonymously */
     for (int i = 0; i < 20; i++) {
@@ -329,7 +306,7 @@ START_TEST(test_email_attaches_within_limits)
     ck_assert_uint_eq(profiles(st), 21);
     ingest(st, "{\"type\":\"identify\",\"userId\":\"another\",\"traits\":{\"email\":\"x@example.com\"}}");
     ck_assert_uint_eq(profiles(st), 22);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -352,7 +329,7 @@ static void
 email_costs(int sharing, uint64_t out[2])
 {
     char *path, msg[256];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("ids.db", &path);
     storage_combine_writes(st, true);
     ck_assert_int_eq(storage_begin(st), 0);
     for (int i = 0; i < sharing; i++) {
@@ -376,7 +353,7 @@ email_costs(int sharing, uint64_t out[2])
         s = steps_of(st, msg);
         out[1] = s > out[1] ? s : out[1];
     }
-    close_db(st, path);
+    test_db_close(st, path);
 }
 
 /* Item 3 of issue 18: ingest was quadratic in the profiles sharing an email
@@ -400,7 +377,7 @@ static uint64_t
 held_cost(int held)
 {
     char *path, msg[256];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("ids.db", &path);
     ingest(st, "{\"type\":\"identify\",\"userId\":\"hub\",\"anonymousId\":\"shared-device\"}");
     ck_assert_int_eq(storage_begin(st), 0);
     for (int i = 0; i < held; i++) {
@@ -418,7 +395,7 @@ held_cost(int held)
     pid(st, STORAGE_ID_USER, "hub", hub);
     pid(st, STORAGE_ID_USER, "stranger-0", stranger);
     ck_assert_str_ne(hub, stranger);
-    close_db(st, path);
+    test_db_close(st, path);
     return most;
 }
 

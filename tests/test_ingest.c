@@ -157,27 +157,11 @@ START_TEST(test_root_routes_and_credentials)
 }
 END_TEST
 
-static size_t
-gzip_buf(const char *in, size_t len, unsigned char *out, size_t cap)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = out;
-    zs.avail_out = (uInt)cap;
-    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    size_t n = zs.total_out;
-    deflateEnd(&zs);
-    return n;
-}
-
 START_TEST(test_gzip)
 {
     const char *body = "{\"batch\":[{\"type\":\"identify\",\"userId\":\"gz-1\",\"traits\":{\"firstName\":\"Zipped\"}}]}";
     unsigned char z[1024];
-    size_t n = gzip_buf(body, strlen(body), z, sizeof(z));
+    size_t n = test_gzip_body(body, strlen(body), z, sizeof(z));
     const char *h[] = {"auth-token", tok, "content-encoding", "gzip", NULL};
     test_resp_t r;
     json_object *j = test_post(srv.port, BASE "/batch", h, (const char *)z, n, &r);
@@ -194,7 +178,7 @@ START_TEST(test_gzip)
     memcpy(plain, head, strlen(head));
     plain[big - 1] = '}';
     unsigned char *zb = malloc(big);
-    n = gzip_buf(plain, big, zb, big);
+    n = test_gzip_body(plain, big, zb, big);
     ck_assert_int_lt((int)n, 1024 * 1024);
     j = test_post(srv.port, BASE "/batch", h, (const char *)zb, n, &r);
     test_assert_error(&r, j, 413, "invalid_request_error");

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "storage.h"
+#include "testdb.h"
 #include "testutil.h"
 
 /* 2020-11-19T13:39:17.912Z, the receivedTime of the spec's example. */
@@ -29,41 +30,10 @@ setup_tenants(void)
     tenant_b = storage_tenant("intilery", "sales", "MARKETING");
 }
 
-static storage_t *
-open_db(char **path)
-{
-    storage_t *st = NULL;
-    char err[256] = "";
-    *path = test_tmp_path("profiles.db");
-    int ret = storage_open(&st, *path, 0, err, sizeof(err));
-    ck_assert_msg(ret == 0, "open: %s", err);
-    return st;
-}
-
-static void
-close_db(storage_t *st, char *path)
-{
-    storage_close(st);
-    test_rm_db(path);
-    rmdir(dirname(path));
-    free(path);
-}
-
-static int
-ingest_at(storage_t *st, const storage_tenant_t *t, const char *json, int64_t now)
-{
-    struct json_object *m = json_tokener_parse(json);
-    ck_assert_msg(m != NULL, "bad test JSON: %s", json);
-    char err[256] = "";
-    int ret = storage_ingest_message(st, t, m, "api", now, err, sizeof(err));
-    json_object_put(m);
-    return ret;
-}
-
 static int
 ingest(storage_t *st, const storage_tenant_t *t, const char *json)
 {
-    return ingest_at(st, t, json, NOW);
+    return test_db_ingest(st, t, json, NOW);
 }
 
 #define INGEST_OK(st, t, json) ck_assert_int_eq(ingest((st), (t), (json)), 0)
@@ -194,7 +164,7 @@ START_TEST(test_checkpoint_elsewhere)
 {
     char *path;
     char err[256] = "";
-    storage_t *other = open_db(&path), *st = NULL;
+    storage_t *other = test_db_open("profiles.db", &path), *st = NULL;
     ck_assert_int_eq(storage_open(&st, path, STORAGE_NO_AUTOCHECKPOINT, err, sizeof(err)), 0);
     long long db_before = file_bytes(path, "");
     ck_assert_int_eq(storage_begin(st), 0);
@@ -211,7 +181,7 @@ START_TEST(test_checkpoint_elsewhere)
     ck_assert_int_eq(storage_checkpoint(other, NULL), 0);
     ck_assert_int_gt(file_bytes(path, ""), db_before + 1000LL * 1024);
     storage_close(st);
-    close_db(other, path);
+    test_db_close(other, path);
 }
 END_TEST
 
@@ -219,7 +189,7 @@ START_TEST(test_migrations)
 {
     char *path;
     char err[256] = "";
-    storage_t *st = open_db(&path), *ro = NULL, *again = NULL;
+    storage_t *st = test_db_open("profiles.db", &path), *ro = NULL, *again = NULL;
     ck_assert_int_ge(storage_schema_version(), 1);
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"name\":\"Joe\"}}");
     storage_close(st);
@@ -232,7 +202,7 @@ START_TEST(test_migrations)
     json_object_put(o);
     storage_close(ro);
     storage_close(again);
-    close_db(NULL, path);
+    test_db_close(NULL, path);
 }
 END_TEST
 
@@ -262,7 +232,7 @@ START_TEST(test_readonly_open_fails_clearly)
     fclose(f);
     ck_assert_int_eq(storage_open(&st, path, STORAGE_READONLY, err, sizeof(err)), STORAGE_EIO);
     ck_assert_int_eq(storage_open(&st, path, 0, err, sizeof(err)), STORAGE_EIO);
-    close_db(NULL, path);
+    test_db_close(NULL, path);
 }
 END_TEST
 
@@ -270,7 +240,7 @@ END_TEST
 START_TEST(test_newer_schema_refused)
 {
     char *path, err[256] = "";
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\"}");
     storage_close(st); /* the last connection checkpoints the WAL away */
     FILE *f = fopen(path, "r+b");
@@ -290,7 +260,7 @@ START_TEST(test_newer_schema_refused)
     err[0] = '\0';
     ck_assert_int_eq(storage_open(&st, path, 0, err, sizeof(err)), STORAGE_EIO);
     ck_assert_msg(strstr(err, "newer") != NULL, "message: %s", err);
-    close_db(NULL, path);
+    test_db_close(NULL, path);
 }
 END_TEST
 
@@ -308,7 +278,7 @@ START_TEST(test_sync_full_and_readonly_writes_refused)
     ck_assert_uint_eq(list_count(ro, &tenant_a), 1);
     storage_close(ro);
     storage_close(st);
-    close_db(NULL, path);
+    test_db_close(NULL, path);
 }
 END_TEST
 
@@ -317,7 +287,7 @@ END_TEST
 START_TEST(test_identify_traits_view)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"identify\",\"userId\":\"joe.bloggs@intilery.com\",\"timestamp\":\"2020-11-19T13:37:50.929Z\","
               "\"traits\":{\"firstName\":\"Joe\",\"lastName\":\"Bloggs\",\"email\":\"joe.bloggs@intilery.com\","
@@ -359,14 +329,14 @@ START_TEST(test_identify_traits_view)
     /* Only the traits view adds "computed": here it is the user's trait. */
     ck_assert_int_eq(geti(o, "computed"), 5);
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_track_page_screen_events)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Email Opened\",\"messageId\":\"m-1\","
               "\"timestamp\":\"2020-11-19T13:39:17.380Z\",\"sendType\":\"email\","
@@ -409,14 +379,14 @@ START_TEST(test_track_page_screen_events)
     o = view(st, &tenant_a, STORAGE_ID_EMAIL, "JOE.bloggs@intilery.com", STORAGE_VIEW_TRAITS);
     ck_assert_uint_eq(alen(o, "data"), 1);
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_group_message)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"group\",\"anonymousId\":\"a1\",\"groupId\":\"acme\",\"traits\":{\"name\":\"Acme Ltd\","
               "\"employees\":42}}");
@@ -434,14 +404,14 @@ START_TEST(test_group_message)
     json_object_put(o);
 
     ck_assert_int_eq(ingest(st, &tenant_a, "{\"type\":\"group\",\"anonymousId\":\"a1\"}"), STORAGE_EINVAL);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_traits_newest_wins)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"identify\",\"userId\":\"u1\",\"timestamp\":\"2020-01-02T00:00:00Z\","
               "\"traits\":{\"plan\":\"pro\",\"city\":\"Leeds\"}}");
@@ -478,7 +448,7 @@ START_TEST(test_traits_newest_wins)
     ck_assert_str_eq(gets(o, "plan"), "own");
     ck_assert_str_eq(gets(o, "lang"), "en");
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -496,7 +466,7 @@ START_TEST(test_snake_case_actions)
         {"Café Visité", "café_visité"},
     };
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char msg[256];
         snprintf(msg, sizeof(msg), "{\"type\":\"track\",\"userId\":\"u%zu\",\"event\":\"%s\"}", i, cases[i].event);
@@ -512,14 +482,14 @@ START_TEST(test_snake_case_actions)
     }
     /* No letters or digits: rejected. */
     ck_assert_int_eq(ingest(st, &tenant_a, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\" !! \"}"), STORAGE_EINVAL);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_idempotent_message_id)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     const char *m1 = "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Bought\",\"messageId\":\"dup-1\","
                      "\"timestamp\":\"2020-01-01T00:00:00Z\"}";
     INGEST_OK(st, &tenant_a, m1);
@@ -540,14 +510,14 @@ START_TEST(test_idempotent_message_id)
 
     /* messageIds are per tenant. */
     INGEST_OK(st, &tenant_b, m1);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_first_last_per_action)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     static const char *const msgs[] = {
         "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Email "
         "Opened\",\"messageId\":\"e2\",\"timestamp\":\"2020-11-02T00:00:00Z\"}",
@@ -573,7 +543,7 @@ START_TEST(test_first_last_per_action)
     ck_assert_int_eq(json_object_object_length(get(o, "firstEvent")), 2);
     ck_assert_str_eq(gets(o, "lastActivityTime"), "2020-11-03T00:00:00.000Z");
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -585,7 +555,7 @@ START_TEST(test_first_last_ties_by_event_id)
     static const char *const ids[] = {"m5", "m3", "m7", "m4"};
     for (int way = 0; way < 3; way++) {
         char *path, msg[512];
-        storage_t *st = open_db(&path);
+        storage_t *st = test_db_open("profiles.db", &path);
         if (way == 1) {
             ck_assert_int_eq(storage_combine_writes(st, true), 0);
             ck_assert_int_eq(storage_begin(st), 0);
@@ -609,7 +579,7 @@ START_TEST(test_first_last_ties_by_event_id)
         ck_assert_msg(strcmp(gets(o, "lastEvent.tied.eventId"), "m7") == 0, "way %d: last %s", way,
                       gets(o, "lastEvent.tied.eventId"));
         json_object_put(o);
-        close_db(st, path);
+        test_db_close(st, path);
     }
 }
 END_TEST
@@ -617,7 +587,7 @@ END_TEST
 START_TEST(test_last_activity_time)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     /* No timestamp: the event happened now. */
     INGEST_OK(st, &tenant_a, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Opened\"}");
     struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
@@ -626,14 +596,15 @@ START_TEST(test_last_activity_time)
     json_object_put(o);
     /* An older event and an identify do not move it back. */
     INGEST_OK(st, &tenant_a, "{\"type\":\"page\",\"userId\":\"u1\",\"timestamp\":\"2019-01-01\"}");
-    ck_assert_int_eq(ingest_at(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}", NOW + 5000), 0);
+    ck_assert_int_eq(test_db_ingest(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}", NOW + 5000),
+                     0);
     o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
     ck_assert_str_eq(gets(o, "lastActivityTime"), NOW_ISO);
     ck_assert_str_eq(gets(o, "firstEvent.page.eventTime"), "2019-01-01T00:00:00.000Z");
     ck_assert_str_eq(gets(o, "updatedTime"), "2020-11-19T13:39:22.912Z");
     ck_assert_str_eq(gets(o, "createdTime"), NOW_ISO);
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -642,7 +613,7 @@ END_TEST
 START_TEST(test_email_shared_by_two_profiles)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"Shared@Example.com\",\"n\":1}}");
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u2\",\"traits\":{\"email\":\"shared@example.com\",\"n\":2}}");
     /* u2 was active last: first in the answer. */
@@ -664,14 +635,14 @@ START_TEST(test_email_shared_by_two_profiles)
     }
     struct json_object *o;
     ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_EMAIL, "nobody@example.com", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_lookups_and_external_ids)
 {
     char *path, id[64], other[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"identify\",\"userId\":\"user-1\",\"anonymousId\":\"anon-1\","
               "\"traits\":{\"email\":\"Joe@Example.com\"}}");
@@ -700,14 +671,14 @@ START_TEST(test_lookups_and_external_ids)
     ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_USER, "anon-1", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
     ck_assert_int_eq(view_rc(st, &tenant_a, STORAGE_ID_INTERNAL, "00000000-0000-4000-8000-000000000000", STORAGE_VIEW_TRAITS, &o),
                      STORAGE_ENOTFOUND);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_anonymous_then_identified)
 {
     char *path, anon_id[64], user_id[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"page\",\"anonymousId\":\"a1\",\"name\":\"Pricing\",\"timestamp\":\"2020-01-01T00:00:00Z\"}");
     profile_id(st, &tenant_a, STORAGE_ID_ANONYMOUS, "a1", anon_id);
@@ -726,14 +697,14 @@ START_TEST(test_anonymous_then_identified)
     ck_assert_str_eq(gets(o, "lastEvent.bought.event"), "Bought");
     json_object_put(o);
     ck_assert_uint_eq(list_count(st, &tenant_a), 1);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_alias_merge)
 {
     char *path, old_id[64], new_id[64], merged[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"identify\",\"userId\":\"old\",\"timestamp\":\"2020-01-01T00:00:00Z\","
               "\"traits\":{\"plan\":\"free\",\"city\":\"York\"}}");
@@ -741,10 +712,10 @@ START_TEST(test_alias_merge)
               "{\"type\":\"track\",\"userId\":\"old\",\"event\":\"Email Opened\",\"messageId\":\"o1\","
               "\"timestamp\":\"2020-01-05T00:00:00Z\"}");
     profile_id(st, &tenant_a, STORAGE_ID_USER, "old", old_id);
-    ck_assert_int_eq(ingest_at(st, &tenant_a,
-                               "{\"type\":\"identify\",\"userId\":\"new\",\"timestamp\":\"2020-02-01T00:00:00Z\","
-                               "\"traits\":{\"plan\":\"pro\",\"email\":\"n@example.com\"}}",
-                               NOW + 1000),
+    ck_assert_int_eq(test_db_ingest(st, &tenant_a,
+                                    "{\"type\":\"identify\",\"userId\":\"new\",\"timestamp\":\"2020-02-01T00:00:00Z\","
+                                    "\"traits\":{\"plan\":\"pro\",\"email\":\"n@example.com\"}}",
+                                    NOW + 1000),
                      0);
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"track\",\"userId\":\"new\",\"event\":\"Email Opened\",\"messageId\":\"n1\","
@@ -783,23 +754,23 @@ START_TEST(test_alias_merge)
     ck_assert_str_eq(merged, old_id);
     ck_assert_int_eq(ingest(st, &tenant_a, "{\"type\":\"alias\",\"userId\":\"new\"}"), STORAGE_EINVAL);
     ck_assert_int_eq(ingest(st, &tenant_a, "{\"type\":\"alias\",\"previousId\":\"x\",\"anonymousId\":\"y\"}"), STORAGE_EINVAL);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_two_known_profiles_merge)
 {
     char *path, anon_pid[64], user_pid[64], merged[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     /* The userId's profile is created first: it is the older one. */
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Signed In\",\"messageId\":\"u-ev\","
               "\"timestamp\":\"2020-03-01T00:00:00Z\",\"context\":{\"traits\":{\"tier\":\"gold\"}}}");
-    ck_assert_int_eq(ingest_at(st, &tenant_a,
-                               "{\"type\":\"track\",\"anonymousId\":\"a1\",\"event\":\"Viewed\",\"messageId\":\"a-ev\","
-                               "\"timestamp\":\"2020-02-01T00:00:00Z\",\"context\":{\"traits\":{\"device\":\"ios\","
-                               "\"email\":\"a1@example.com\"}}}",
-                               NOW + 10),
+    ck_assert_int_eq(test_db_ingest(st, &tenant_a,
+                                    "{\"type\":\"track\",\"anonymousId\":\"a1\",\"event\":\"Viewed\",\"messageId\":\"a-ev\","
+                                    "\"timestamp\":\"2020-02-01T00:00:00Z\",\"context\":{\"traits\":{\"device\":\"ios\","
+                                    "\"email\":\"a1@example.com\"}}}",
+                                    NOW + 10),
                      0);
     profile_id(st, &tenant_a, STORAGE_ID_USER, "u1", user_pid);
     profile_id(st, &tenant_a, STORAGE_ID_ANONYMOUS, "a1", anon_pid);
@@ -837,14 +808,14 @@ START_TEST(test_two_known_profiles_merge)
     ck_assert_int_eq(
         ingest(st, &tenant_a, "{\"type\":\"track\",\"anonymousId\":\"zz\",\"event\":\"Viewed\",\"messageId\":\"a-ev\"}"),
         STORAGE_EEXIST);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_merge_cap)
 {
     char *path, msg[256], keep[64], pid[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     const int n = STORAGE_MERGE_CAP + 2;
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"hub\"}");
     ck_assert_int_eq(storage_begin(st), 0);
@@ -868,7 +839,7 @@ START_TEST(test_merge_cap)
             ck_assert_msg(strcmp(pid, keep) != 0, "a%d merged past the cap", i);
     }
     ck_assert_uint_eq(list_count(st, &tenant_a), 1 + (size_t)(n - STORAGE_MERGE_CAP));
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -895,7 +866,7 @@ START_TEST(test_validation_errors_store_nothing)
     };
     char *path, err[256];
     const char *field;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct json_object *m = json_tokener_parse(bad[i].json);
         ck_assert_ptr_nonnull(m);
@@ -948,7 +919,7 @@ START_TEST(test_validation_errors_store_nothing)
     struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "12345", STORAGE_VIEW_TRAITS);
     ck_assert_str_eq(gets(o, "externalId"), "12345");
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -977,7 +948,7 @@ read_all(FILE *f)
 START_TEST(test_import_ndjson_with_bad_lines)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     FILE *in = file_with("{\"type\":\"identify\",\"userId\":\"i1\",\"traits\":{\"name\":\"One\"}}\n"
                          "\n"
                          "{\"type\":\"track\",\"userId\":\"i1\",\"event\":\"Go\",\"messageId\":\"g1\"\n"
@@ -1021,7 +992,7 @@ START_TEST(test_import_ndjson_with_bad_lines)
     ck_assert_uint_eq(imported, 1);
     ck_assert_uint_eq(rejected, 0);
     fclose(in);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1029,7 +1000,7 @@ END_TEST
 START_TEST(test_import_many_lines)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     FILE *in = tmpfile(), *progress = tmpfile();
     const int users = 50, lines = 100000;
     for (int i = 0; i < lines; i++) {
@@ -1057,7 +1028,7 @@ START_TEST(test_import_many_lines)
     ck_assert_uint_eq(alen(o, "data"), 1);
     ck_assert_int_eq(json_object_object_length(get(json_object_array_get_idx(get(o, "data"), 0), "firstEvent")), 3);
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1079,7 +1050,7 @@ START_TEST(test_import_strict_json_and_escapes)
         "\"just a string\"",
     };
     char *path, text[8192] = "";
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         strcat(text, bad[i]);
         strcat(text, "\n");
@@ -1129,7 +1100,7 @@ START_TEST(test_import_strict_json_and_escapes)
         d = get(d, "d");
     ck_assert_int_eq(json_object_get_int(d), 1);
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1141,7 +1112,7 @@ START_TEST(test_import_batches_keep_newest_wins)
     enum { LINES = 35000, USERS = 7 };
     const int64_t base = 1577836800000LL; /* 2020-01-01 */
     char *path, iso[32];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     FILE *in = tmpfile();
     int64_t first_t[USERS], last_t[USERS], score_t[USERS];
     int first_i[USERS], last_i[USERS], score[USERS];
@@ -1193,7 +1164,7 @@ START_TEST(test_import_batches_keep_newest_wins)
         ck_assert_str_eq(gets(o, "lastActivityTime"), storage_format_time(last_t[u], iso));
         json_object_put(o);
     }
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1270,7 +1241,7 @@ same_as_ingest(storage_t *st)
 START_TEST(test_import_matches_ingest)
 {
     char *path, text[8192] = "";
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     for (size_t i = 0; i < sizeof(merge_lines) / sizeof(merge_lines[0]); i++) {
         int ret = ingest(st, &tenant_a, merge_lines[i]);
         ck_assert_msg(ret == 0 || ret == STORAGE_EEXIST, "line %zu: %d", i, ret);
@@ -1284,7 +1255,7 @@ START_TEST(test_import_matches_ingest)
     ck_assert_uint_eq(list_count(st, &tenant_a), 1);
     ck_assert_uint_eq(list_count(st, &tenant_b), 1);
     same_as_ingest(st);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1293,7 +1264,7 @@ END_TEST
 START_TEST(test_batch_matches_ingest)
 {
     char *path, err[256] = "";
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     size_t n = sizeof(merge_lines) / sizeof(merge_lines[0]);
     for (size_t i = 0; i < n; i++) {
         int ret = ingest(st, &tenant_a, merge_lines[i]);
@@ -1326,7 +1297,7 @@ START_TEST(test_batch_matches_ingest)
     ck_assert_int_eq(storage_commit(st), 0);
     ck_assert_uint_eq(list_count(st, &tenant_b), 1);
     same_as_ingest(st);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1335,7 +1306,7 @@ END_TEST
 START_TEST(test_tenant_isolation)
 {
     char *path, id_a[64], id_b[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     storage_tenant_t brand2 = storage_tenant("intilery", "marketing", "OTHER");
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"same\",\"traits\":{\"who\":\"A\",\"email\":\"s@x.com\"}}");
     INGEST_OK(st, &tenant_b, "{\"type\":\"identify\",\"userId\":\"same\",\"traits\":{\"who\":\"B\",\"email\":\"s@x.com\"}}");
@@ -1356,14 +1327,14 @@ START_TEST(test_tenant_isolation)
     ck_assert_uint_eq(list_count(st, &tenant_a), 1);
     ck_assert_uint_eq(list_count(st, &tenant_b), 1);
     ck_assert_uint_eq(list_count(st, &brand2), 0);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_profile_list_paging)
 {
     char *path, msg[256];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     /* p0..p4 active (p3 most recently), n0, n1 never active. */
     static const int minute[] = {10, 30, 20, 50, 40};
     for (int i = 0; i < 5; i++) {
@@ -1402,14 +1373,14 @@ START_TEST(test_profile_list_paging)
     ck_assert_int_eq(storage_profile_list(st, &tenant_a, 0, 0, &body, &len), STORAGE_EINVAL);
     ck_assert_int_eq(storage_profile_list(st, &tenant_a, 0, 101, &body, &len), STORAGE_EINVAL);
     ck_assert_int_eq(storage_profile_list(st, &tenant_a, -1, 10, &body, &len), STORAGE_EINVAL);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_transactions_and_combined_writes)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     struct json_object *o;
     /* Combined (deferred) profile writes go with their transaction: a
      * rollback leaves none behind, a commit writes them all. */
@@ -1442,7 +1413,7 @@ START_TEST(test_transactions_and_combined_writes)
     ck_assert_uint_eq(list_count(st, &tenant_c), 1);
     ck_assert_int_eq(view_rc(st, &tenant_c, STORAGE_ID_USER, "bu", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
     ck_assert_int_eq(view_rc(st, &tenant_c, STORAGE_ID_USER, "cu", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1452,7 +1423,7 @@ END_TEST
 START_TEST(test_identity_cache_sees_other_connections)
 {
     char *path, err[256];
-    storage_t *a = open_db(&path), *b = NULL;
+    storage_t *a = test_db_open("profiles.db", &path), *b = NULL;
     ck_assert_int_eq(storage_open(&b, path, 0, err, sizeof(err)), 0);
     INGEST_OK(a, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u0\",\"traits\":{\"plan\":\"old\"}}");
     INGEST_OK(a, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"x\":\"1\"}}");
@@ -1463,14 +1434,14 @@ START_TEST(test_identity_cache_sees_other_connections)
     ck_assert_str_eq(gets(o, "late"), "yes");
     json_object_put(o);
     storage_close(b);
-    close_db(a, path);
+    test_db_close(a, path);
 }
 END_TEST
 
 START_TEST(test_readonly_connection_sees_commits)
 {
     char *path, err[256];
-    storage_t *st = open_db(&path), *ro;
+    storage_t *st = test_db_open("profiles.db", &path), *ro;
     ck_assert_int_eq(storage_open(&ro, path, STORAGE_READONLY, err, sizeof(err)), 0);
     struct json_object *o;
     ck_assert_int_eq(view_rc(ro, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_TRAITS, &o), STORAGE_ENOTFOUND);
@@ -1490,7 +1461,7 @@ START_TEST(test_readonly_connection_sees_commits)
     ck_assert_int_eq(geti(o, "v"), 2);
     json_object_put(o);
     storage_close(ro);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1525,7 +1496,7 @@ START_TEST(test_subscription_id)
     base64_decode("aW50aWxlcnk6bWFya2V0aW5nOjg3MzA1NWVmLTdmYmYtNDYyNS1iMWNkLTEwYjRlNDc5YjIwZA==", decoded);
     ck_assert_str_eq((char *)decoded, "intilery:marketing:873055ef-7fbf-4625-b1cd-10b4e479b20d");
 
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\"}");
     profile_id(st, &tenant_a, STORAGE_ID_USER, "u1", id);
     struct json_object *o = view(st, &tenant_a, STORAGE_ID_USER, "u1", STORAGE_VIEW_METADATA);
@@ -1539,7 +1510,7 @@ START_TEST(test_subscription_id)
     ck_assert_uint_eq(strlen(sub), 76);
     ck_assert_str_eq(sub + 74, "==");
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1574,7 +1545,7 @@ collect_token(void *ctx, const storage_token_row_t *row)
 START_TEST(test_tokens)
 {
     char *path, err[256];
-    storage_t *st = open_db(&path), *ro;
+    storage_t *st = test_db_open("profiles.db", &path), *ro;
     uint8_t hash[32];
     for (int i = 0; i < 32; i++)
         hash[i] = (uint8_t)(i * 7);
@@ -1634,7 +1605,7 @@ START_TEST(test_tokens)
     ck_assert_int_eq(storage_token_foreach(ro, collect_token, &seen_ro), 0);
     ck_assert_int_eq(seen_ro.seen, 2);
     storage_close(ro);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -1977,7 +1948,7 @@ START_TEST(test_batch_bodies)
     /* writeKey: handed over, never stored; a single message gets its type;
      * a message's text is stored as it was sent. */
     char *path, err[256];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     const char *one = "{\"writeKey\":\"s\\u0065cret\",\"userId\":\"u1\",\"event\":\"Signed Up\",\"messageId\":\"w1\"}";
     storage_batch_t *b;
     ck_assert_int_eq(storage_batch_parse(strdup(one), strlen(one), "track", &b, &e), 0);
@@ -2006,14 +1977,14 @@ START_TEST(test_batch_bodies)
     ck_assert_str_eq(gets(raw1, "type"), "track");
     ck_assert_str_eq(gets(raw1, "event"), "Signed Up");
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_page_shape)
 {
     char *path, pid[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"joe.bloggs@intilery.com\"}}");
     INGEST_OK(st, &tenant_a,
               "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Email Opened\",\"messageId\":\"ec717144\","
@@ -2084,14 +2055,14 @@ START_TEST(test_events_page_shape)
     ck_assert(has(ev_at(o, 0), "email") && get(ev_at(o, 0), "email") == NULL);
     ck_assert(get(ev_at(o, 0), "externalId") == NULL);
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_filters)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     track_at(st, &tenant_a, "u1", "Email Opened", "e1", T0 + 1000);
     track_at(st, &tenant_a, "u1", "Page Viewed", "e2", T0 + 2000);
     INGEST_OK(
@@ -2136,14 +2107,14 @@ START_TEST(test_events_filters)
     ck_assert_str_eq(filtered(st, "say \"HI\" \\ now", NULL, 100), "e7");
     ck_assert_str_eq(filtered(st, "say_hi_now,\xff,']\"),page", NULL, 100), "e3,e7");
     ck_assert_str_eq(filtered(st, NULL, "\xff,e1,%,_,page_viewed,say \"hi\" \\ now", 100), "e1,e3,e4,e5,e6");
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_time_bounds_and_sort)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     track_n(st, "u1", "t", 10);
     storage_event_query_t q = equery(100, 0);
     q.start_ms = T0 + 3000; /* inclusive */
@@ -2181,14 +2152,14 @@ START_TEST(test_events_time_bounds_and_sort)
     ck_assert_str_eq(ids, "t9,t8,t7,t6");
     ck_assert_str_eq(gets(ev_at(o, 0), "eventTime"), "2020-01-01T00:00:09.000Z");
     json_object_put(o);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_ties_by_event_id)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     static const char *const ids[] = {"b", "d", "a", "e", "c"};
     for (int i = 0; i < 5; i++)
         track_at(st, &tenant_a, "u1", "Tie", ids[i], T0);
@@ -2200,7 +2171,7 @@ START_TEST(test_events_ties_by_event_id)
         q.descending = 1;
         ck_assert_str_eq(scroll_ids(st, &tenant_a, STORAGE_ID_USER, "u1", &q), "0,e,d,c,b,a,z");
     }
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -2243,7 +2214,7 @@ walk_strict(storage_t *st, const storage_event_query_t *q)
 START_TEST(test_events_long_scroll)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     FILE *in = tmpfile();
     const int n = 10000;
     /* About four events per millisecond value, ids not in time order. */
@@ -2269,14 +2240,14 @@ START_TEST(test_events_long_scroll)
     q.descending = 0;
     q.limit = 100;
     ck_assert_uint_eq(walk_strict(st, &q), (size_t)(n / 3));
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_expiry)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     track_n(st, "u1", "x", 5);
     storage_event_query_t q = equery(1, 0);
     struct json_object *a, *b, *c, *o;
@@ -2304,14 +2275,14 @@ START_TEST(test_events_expiry)
     json_object_put(a);
     json_object_put(b);
     json_object_put(c);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_snapshot)
 {
     char *path, err[256];
-    storage_t *st = open_db(&path), *writer;
+    storage_t *st = test_db_open("profiles.db", &path), *writer;
     /* Writes come from another connection, as from the server's writer. */
     ck_assert_int_eq(storage_open(&writer, path, 0, err, sizeof(err)), 0);
     track_n(writer, "u1", "s", 6);
@@ -2349,14 +2320,14 @@ START_TEST(test_events_snapshot)
     q = equery(3, 0);
     ck_assert_str_eq(scroll_ids(st, &tenant_a, STORAGE_ID_USER, "u1", &q), "n0,s0,s1,s1a,s2,n1,s3,s4,s4a,s5,n2");
     storage_close(writer);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_scroll_ids_checked)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     track_n(st, "u1", "x", 3);
     INGEST_OK(st, &tenant_b, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Other\"}");
     storage_event_query_t q = equery(1, 0);
@@ -2409,14 +2380,14 @@ START_TEST(test_events_scroll_ids_checked)
     ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x2");
     json_object_put(o);
     json_object_put(a);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_survive_reopen)
 {
     char *path, err[256], sid[64], ids[256] = "";
-    storage_t *st = open_db(&path), *other;
+    storage_t *st = test_db_open("profiles.db", &path), *other;
     track_n(st, "u1", "r", 10);
     storage_event_query_t q = equery(3, 1);
     q.exclude = "nothing";
@@ -2442,14 +2413,14 @@ START_TEST(test_events_survive_reopen)
     ck_assert_uint_eq(alen(o, "data"), 0);
     json_object_put(o);
     ck_assert_str_eq(ids, "r9,r8,r7,r6,r5,r4,r3,r2,r1");
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_email_merges_profiles)
 {
     char *path, p1[64], p2[64];
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"Joe@X.com\"}}");
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u2\",\"traits\":{\"email\":\"joe@x.com\"}}");
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u3\",\"traits\":{\"email\":\"other@x.com\"}}");
@@ -2494,14 +2465,14 @@ START_TEST(test_events_email_merges_profiles)
     q.exclude = "nothing,";
     q.exclude_len = 8;
     ck_assert_str_eq(scroll_ids(st, &tenant_a, STORAGE_ID_EMAIL, "joe@x.com", &q), "b9,a8,b7,a6,b5,a4,b3");
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_not_found_and_invalid)
 {
     char *path, err[256];
-    storage_t *st = open_db(&path), *ro;
+    storage_t *st = test_db_open("profiles.db", &path), *ro;
     struct json_object *o;
     storage_event_query_t q = equery(10, 1);
     /* No tenant yet, then no such profile: no cursor either way. */
@@ -2544,14 +2515,14 @@ START_TEST(test_events_not_found_and_invalid)
     json_object_put(n);
     json_object_put(o);
     ck_assert_int_eq(live_cursors(st, NOW), 1);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_events_end_of_scroll)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     track_n(st, "u1", "x", 4);
     for (int limit = 1; limit <= 5; limit++) {
         storage_event_query_t q = equery(limit, limit % 2);
@@ -2575,14 +2546,14 @@ START_TEST(test_events_end_of_scroll)
             json_object_put(o);
         }
     }
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
 START_TEST(test_cursor_sweep_and_count)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     track_n(st, "u1", "x", 3);
     storage_event_query_t q = equery(1, 0);
     struct json_object *c[3], *o;
@@ -2612,7 +2583,7 @@ START_TEST(test_cursor_sweep_and_count)
     ck_assert_int_eq(live_cursors(st, 0), 0);
     for (int i = 0; i < 3; i++)
         json_object_put(c[i]);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -2622,7 +2593,7 @@ END_TEST
 START_TEST(test_events_busy_and_in_transaction)
 {
     char *path, err[256], sid[64];
-    storage_t *st = open_db(&path), *writer;
+    storage_t *st = test_db_open("profiles.db", &path), *writer;
     ck_assert_int_eq(storage_open(&writer, path, 0, err, sizeof(err)), 0);
     track_n(st, "u1", "x", 4);
     storage_event_query_t q = equery(1, 0);
@@ -2649,7 +2620,7 @@ START_TEST(test_events_busy_and_in_transaction)
     ck_assert_int_eq(storage_commit(writer), 0);
     ck_assert_int_eq(live_cursors(st, NOW), 2);
     storage_close(writer);
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 
@@ -2680,7 +2651,7 @@ median(double *v, size_t n)
 START_TEST(test_events_page_cost_flat)
 {
     char *path;
-    storage_t *st = open_db(&path);
+    storage_t *st = test_db_open("profiles.db", &path);
     FILE *in = tmpfile();
     const int n = 100000;
     for (int i = 0; i < n; i++)
@@ -2752,7 +2723,7 @@ START_TEST(test_events_page_cost_flat)
         ck_assert_msg(m_late < 2 * (m_first < m_early ? m_first : m_early) + 0.2, "page cost grows: %.3f ms vs %.3f ms", m_late,
                       m_early);
     }
-    close_db(st, path);
+    test_db_close(st, path);
 }
 END_TEST
 

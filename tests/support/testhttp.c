@@ -18,6 +18,7 @@
 #include <event2/http.h>
 #include <sys/queue.h>
 #include <check.h>
+#include <zlib.h>
 #include "testhttp.h"
 
 static void
@@ -388,4 +389,20 @@ test_assert_error(const test_resp_t *r, json_object *j, int status, const char *
     ck_assert_str_eq(test_jstr(j, "error.code"), code);
     ck_assert_ptr_nonnull(test_jget(j, "error.message"));
     ck_assert_str_eq(test_header(r, "Content-Type"), "application/json; charset=utf-8");
+}
+
+size_t
+test_gzip_body(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t n = zs.total_out;
+    deflateEnd(&zs);
+    return n;
 }

@@ -1,0 +1,22 @@
+/* testdb.h -- storage-level test helpers shared by the Check suites: a
+ * database in a fresh temporary directory, and one message ingested from
+ * JSON text. */
+#ifndef PROFILED_TESTDB_H
+#define PROFILED_TESTDB_H
+
+#include <stdint.h>
+#include "storage.h"
+
+/* Opens a new database "<fresh temp dir>/<name>"; *path receives its path
+ * (malloc'd: test_db_close frees it). Fails the test when it cannot. */
+storage_t *test_db_open(const char *name, char **path);
+
+/* Closes st, removes the database files and their directory, frees path. */
+void test_db_close(storage_t *st, char *path);
+
+/* Ingests one message given as JSON text (which must parse: the test fails
+ * otherwise) for tenant t at `now` (ms), source "api". Returns what
+ * storage_ingest_message returned; the caller judges it. */
+int test_db_ingest(storage_t *st, const storage_tenant_t *t, const char *json, int64_t now);
+
+#endif
