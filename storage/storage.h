@@ -373,6 +373,30 @@ int storage_parse_time(const char *s, size_t len, int64_t *ms);
 /* Writes a new random UUID v4 (36 chars + NUL) into out. */
 void storage_uuid_v4(char out[37]);
 
+/* Bounded text (text.c). Length of the well-formed UTF-8 character at s
+ * (of at most left bytes; RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF): 1 to 4, or 0 when s does not start one. */
+size_t storage_utf8_char(const char *s, size_t left);
+/* Whether s[0..n) is well-formed UTF-8. */
+bool storage_utf8_valid(const char *s, size_t n);
+/* The length of s[0..n) cut to at most max bytes without splitting a
+ * character: n when n <= max. */
+size_t storage_utf8_prefix(const char *s, size_t n, size_t max);
+/* Copies s[0..n) into out[0..cap) as well-formed UTF-8: a byte that starts
+ * no character becomes U+FFFD; stops before a character that would not fit
+ * whole. Returns the bytes written (no NUL); *used (may be NULL) receives
+ * the input bytes taken, n unless cut. Cannot fail. */
+size_t storage_utf8_copy(const char *s, size_t n, char *out, size_t cap, size_t *used);
+/* The same as the body of a JSON string (no quotes): '"', '\\' and control
+ * characters escaped, what is not UTF-8 replaced; never splits an escape or
+ * a character. Returns bytes written, *used (may be NULL) bytes taken. */
+size_t storage_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *used);
+/* Appends printf output at buf + *len, buf holding cap bytes (always
+ * NUL-terminated). Returns false when it was cut, *len then cap - 1: *len
+ * never passes the buffer, unlike `len += snprintf(...)`. */
+bool storage_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+bool storage_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 /* ---- computed traits and audiences -----------------------------------------
  * Definitions (docs/DEFINITIONS.md) say, per tenant, which computed traits
  * to keep (count, sum, min, max, first, last, most_frequent of events, all
@@ -407,30 +431,6 @@ int storage_definitions_parse(const char *text, size_t len, const char *name, st
 
 /* Frees definitions no connection uses any more. NULL is a no-op. */
 void storage_definitions_free(storage_definitions_t *defs);
-/* Bounded text (text.c). Length of the well-formed UTF-8 character at s
- * (of at most left bytes; RFC 3629: no overlong forms, no surrogates,
- * nothing past U+10FFFF): 1 to 4, or 0 when s does not start one. */
-size_t storage_utf8_char(const char *s, size_t left);
-/* Whether s[0..n) is well-formed UTF-8. */
-bool storage_utf8_valid(const char *s, size_t n);
-/* The length of s[0..n) cut to at most max bytes without splitting a
- * character: n when n <= max. */
-size_t storage_utf8_prefix(const char *s, size_t n, size_t max);
-/* Copies s[0..n) into out[0..cap) as well-formed UTF-8: a byte that starts
- * no character becomes U+FFFD; stops before a character that would not fit
- * whole. Returns the bytes written (no NUL); *used (may be NULL) receives
- * the input bytes taken, n unless cut. Cannot fail. */
-size_t storage_utf8_copy(const char *s, size_t n, char *out, size_t cap, size_t *used);
-/* The same as the body of a JSON string (no quotes): '"', '\\' and control
- * characters escaped, what is not UTF-8 replaced; never splits an escape or
- * a character. Returns bytes written, *used (may be NULL) bytes taken. */
-size_t storage_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *used);
-/* Appends printf output at buf + *len, buf holding cap bytes (always
- * NUL-terminated). Returns false when it was cut, *len then cap - 1: *len
- * never passes the buffer, unlike `len += snprintf(...)`. */
-bool storage_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-bool storage_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
-
 
 /* Writes what defs holds, per tenant, one line per computed trait and
  * audience, for humans (`profiled definitions list`). Cannot fail. */

@@ -309,16 +309,6 @@ void stg_message_free(message_t *m);
 int stg_ingest_checked(storage_t *st, int64_t tenant_id, const message_t *m, const char *raw, size_t raw_len,
                        const char *created_by_type, int64_t now_ms, char *err, size_t errlen);
 
-/* Merges profile drop into keep (merge.c). Returns 0, 1 when the merge cap
- * forbids it (nothing changed) or a STORAGE_* error. */
-int stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms);
-/* Orders two profiles by age (creation time, then pk). */
-int stg_profile_order(storage_t *st, int64_t a, int64_t b, int64_t *older, int64_t *newer);
-
-/* ---- per-message profile writes (defer.c): immediate, or combined in
- * memory while deferral is on and written by stg_defer_flush. ---- */
-/* Sets updatedTime (now_ms), lastActivityTime (max with t when has_event)
- * and, when user_id is not NULL, the profile's userId. */
 /* ---- identity limits (idlimits.c) ---- */
 /* The limit of id type (storage_id_type_t) on st; 0: none. */
 int stg_id_limit(const storage_t *st, int type);
@@ -329,6 +319,16 @@ int stg_id_count(storage_t *st, int64_t tid, int64_t a, int64_t b, int type, int
  * take add[type] new ids of each type within st's limits. */
 int stg_ids_fit(storage_t *st, int64_t tid, int64_t a, int64_t b, const int add[3], bool *fits);
 
+/* Merges profile drop into keep (merge.c). Returns 0, 1 when the merge cap
+ * forbids it (nothing changed) or a STORAGE_* error. */
+int stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms);
+/* Orders two profiles by age (creation time, then pk). */
+int stg_profile_order(storage_t *st, int64_t a, int64_t b, int64_t *older, int64_t *newer);
+
+/* ---- per-message profile writes (defer.c): immediate, or combined in
+ * memory while deferral is on and written by stg_defer_flush. ---- */
+/* Sets updatedTime (now_ms), lastActivityTime (max with t when has_event)
+ * and, when user_id is not NULL, the profile's userId. */
 int stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t,
                       int64_t now_ms);
 /* Upserts a trait: value is JSON text; the newer ts wins, equal: this one. */
