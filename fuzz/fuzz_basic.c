@@ -48,8 +48,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (storage_batch_parse(body, blen, "track", &b, &e) == 0) {
             size_t klen = 0;
             const char *key = storage_batch_write_key(b, &klen);
-            FUZZ_ASSERT(key != NULL && klen <= vlen);
-            verify(key, klen);
+            /* (the text may close the string and repeat the member: the
+             * last one counts, and a writeKey that is not a string is none) */
+            FUZZ_ASSERT(key == NULL || klen <= vlen);
+            if (key != NULL)
+                verify(key, klen);
             storage_batch_free(b);
         }
         return 0;
