@@ -421,6 +421,15 @@ nginx_stop
 say "rate-limit micro-benchmark"
 taskset -c 1 $BUILD/bench_ratelimit >"$OUT/ratelimit.txt" 2>&1 || true
 
+# ---- fairness: one tenant floods while another sends one-event batches -----------
+say "ingest flood (scripts/ingest-flood.py: 8 sequential shared-email batches, then 8 connections for ${DUR}s)"
+{
+    echo "sequential batches of 1,000 identifies sharing one email:"
+    python3 scripts/ingest-flood.py "$BIN" 2>&1 | sed 's/^/  /'
+    echo "8 flood connections for ${DUR}s:"
+    python3 scripts/ingest-flood.py "$BIN" --connections 8 --seconds "$DUR" 2>&1 | sed 's/^/  /'
+} >"$OUT/flood.txt" || true
+
 # ---- the table ---------------------------------------------------------------------
 f2() { awk -v v="${1:-}" -v d="${2:-1}" 'BEGIN { if (v == "") print "n/a"; else printf "%.*f", d, v }'; }
 ms() { awk -v v="${1:-}" 'BEGIN { if (v == "") print "n/a"; else printf "%.2f", v / 1000 }'; }
@@ -508,6 +517,8 @@ row() { # KEY LABEL NGINX_KEY
     done
     echo "rate-limit check (bench_ratelimit, core 1):"
     sed 's/^/  /' "$OUT/ratelimit.txt"
+    echo "ingest flood (one tenant floods /v1/batch; another tenant's one-event batch every 100 ms):"
+    sed 's/^/  /' "$OUT/flood.txt"
     echo "client CPU (share of core 1) in the pinned runs: $(for s in $SCENARIOS; do
         f=$RUNS/$s.nginx.pinned.json
         [ -f "$f" ] && ! skipped "$f" && printf '%s nginx %s%%, ' "$s" "$(awk -v c="$(jnum "$f" client_cpu)" 'BEGIN { printf "%.0f", c * 100 }')"
