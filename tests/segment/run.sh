@@ -1,13 +1,14 @@
 #!/bin/sh
 # run.sh -- the real-client test: installs @segment/analytics-node releases
-# from npm (first run), starts profiled on an ephemeral port with a temporary
-# database, and runs send.js against it.  usage: run.sh PROFILED_BIN
+# from npm (first run; `npm ci`, so exactly what package-lock.json pins),
+# starts profiled on an ephemeral port with a temporary database, and runs
+# send.js against it.  usage: run.sh PROFILED_BIN
 set -e
 BIN=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 command -v node >/dev/null && command -v npm >/dev/null || { echo "segment client test: node and npm are required (scripts/install-deps.sh installs them)" >&2; exit 1; }
 if [ ! -d "$HERE/node_modules/analytics-node-3.1" ]; then
-    (cd "$HERE" && timeout 300 npm install --no-audit --no-fund --no-package-lock --silent)
+    (cd "$HERE" && timeout 300 npm ci --no-audit --no-fund --silent)
 fi
 TMP=$(mktemp -d)
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$TMP"' EXIT
