@@ -472,9 +472,6 @@ auth_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(auth_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(auth_suite());
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

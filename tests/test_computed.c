@@ -1087,9 +1087,6 @@ computed_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(computed_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(computed_suite());
     return failed == 0 ? 0 : 1;
 }

@@ -366,10 +366,7 @@ main(void)
     if (test_cli(imp, NULL, NULL, NULL) != 0)
         return 1;
     test_token_create(db, "acme", "shop", "DEFS", tok);
-    SRunner *sr = srunner_create(defs_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(defs_suite());
     test_rm_db(db);
     unlink(fixture);
     free(fixture);

@@ -377,10 +377,7 @@ main(void)
     test_token_create(db, "acme", "shop", "OTHER", tok_other);
     const char *extra[] = {"--threads", "2", "--workers", "2", "--rate", "100000", "--burst", "100000", NULL};
     test_server_start(&srv, db, extra);
-    SRunner *sr = srunner_create(events_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(events_suite());
     test_server_stop(&srv);
     test_rm_db(db);
     unlink(fixture);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "../server/fairq.c"
+#include "testutil.h"
 
 #define GROUP_MAX 256
 #define BUDGET 2000
@@ -138,9 +139,6 @@ fairq_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(fairq_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(fairq_suite());
     return failed == 0 ? 0 : 1;
 }

@@ -413,10 +413,7 @@ main(void)
     test_token_create(db, "intilery", "marketing", "CONN", tok);
     const char *extra[] = {"--threads", "2", "--workers", "2", NULL};
     test_server_start(&srv, db, extra);
-    SRunner *sr = srunner_create(conn_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(conn_suite());
     test_server_stop(&srv);
     test_rm_db(db);
     free(db);

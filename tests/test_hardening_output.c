@@ -418,10 +418,7 @@ main(void)
     test_token_create(db, "intilery", "marketing", "OUT", tok);
     const char *extra[] = {"--threads", "1", "--workers", "1", "--access-log", logpath, NULL};
     test_server_start(&srv, db, extra);
-    SRunner *sr = srunner_create(output_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(output_suite());
     test_server_stop(&srv);
     test_rm_db(db);
     free(db);

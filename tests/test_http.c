@@ -630,10 +630,7 @@ main(void)
 
     const char *extra[] = {"--threads", "2", "--workers", "2", "--token-reload-ms", "200", NULL};
     test_server_start(&srv, db, extra);
-    SRunner *sr = srunner_create(http_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(http_suite());
     test_server_stop(&srv);
     test_rm_db(db);
     free(db);

@@ -564,10 +564,7 @@ main(void)
     srv_db = test_tmp_path("http.db");
     test_token_create(srv_db, "kiosk", "shop", "MAIN", tok);
     test_server_start(&srv, srv_db, NULL);
-    SRunner *sr = srunner_create(identity_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(identity_suite());
     test_server_stop(&srv);
     test_rm_db(srv_db);
     free(srv_db);

@@ -277,10 +277,7 @@ main(void)
     /* four pages among the big profile's events */
     const double at[] = {0.4, 0.55, 0.7, 0.85};
     overwrite_pages(bad, at, 4);
-    SRunner *sr = srunner_create(integrity_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(integrity_suite());
     test_rm_db(good);
     test_rm_db(bad);
     unlink(fixture);

@@ -418,10 +418,7 @@ main(void)
     if (test_cli(imp, NULL, NULL, NULL) != 0)
         return 1;
     test_token_create(db, "intilery", "marketing", "MARKETING", tok);
-    SRunner *sr = srunner_create(lb_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(lb_suite());
     test_rm_db(db);
     free(db);
     return failed == 0 ? 0 : 1;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include "ratelimit.h"
+#include "testutil.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
@@ -412,9 +413,6 @@ ratelimit_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(ratelimit_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(ratelimit_suite());
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -2804,9 +2804,6 @@ storage_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(storage_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = test_run_suite(storage_suite());
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -29,3 +29,13 @@ test_rm_db(const char *path)
     snprintf(buf, sizeof(buf), "%s-shm", path);
     unlink(buf);
 }
+
+int
+test_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed;
+}
