@@ -14,8 +14,8 @@ static const char *const kind_type[] = {
 
 /* Inflates one gzip stream, stopping at cap bytes. 0, -1 over the cap, -2
  * not valid gzip (also: bytes after the stream). *out is malloc'd. */
-static int
-gunzip_capped(const char *in, size_t len, size_t cap, char **out, size_t *outlen)
+int
+ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen)
 {
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
@@ -82,7 +82,7 @@ run_ingest_prepare(job_t *job, storage_t *st)
     job->payload = NULL; /* the batch owns the body from here */
     if (job->gzip) {
         char *inflated;
-        int rc = gunzip_capped(body, len, (size_t)srv->cfg.max_body, &inflated, &len);
+        int rc = ingest_gunzip(body, len, (size_t)srv->cfg.max_body, &inflated, &len);
         free(body);
         if (rc == -1) {
             job_error(job, ERR_TOO_LARGE, "The decompressed request body is larger than %d bytes.", srv->cfg.max_body);
@@ -161,10 +161,4 @@ handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     job->tenant_from_token = !(rc->route->flags & ROUTE_TENANT);
     job->peer = rc->peer;
     job_submit(job);
-}
-
-int
-ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen)
-{
-    return gunzip_capped(in, len, cap, out, outlen);
 }

@@ -190,31 +190,22 @@ respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ..
     const char *text = errors[kind].message;
     size_t text_len = strlen(text);
     if (fmt != NULL) {
-        /* formatted whole first, so the cut below sees whole characters */
-        char first[2048], *full = first;
+        /* formatted into more room than the message may take, so the cut
+         * below is made on a character boundary, not by vsnprintf */
+        char full[4 * ERR_MESSAGE_MAX];
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(first, sizeof(first), fmt, ap);
+        int n = vsnprintf(full, sizeof(full), fmt, ap);
         va_end(ap);
-        if (n < 0)
-            n = 0;
-        if ((size_t)n >= sizeof(first)) {
-            if ((full = malloc((size_t)n + 1)) == NULL)
-                abort();
-            va_start(ap, fmt);
-            vsnprintf(full, (size_t)n + 1, fmt, ap);
-            va_end(ap);
-        }
+        size_t have = n < 0 ? 0 : (size_t)n < sizeof(full) ? (size_t)n : sizeof(full) - 1;
         /* echoed request bytes need not be UTF-8: the body must be */
         size_t used;
-        text_len = storage_utf8_copy(full, (size_t)n, msg, sizeof(msg) - 4, &used);
-        if (used < (size_t)n) {
+        text_len = storage_utf8_copy(full, have, msg, sizeof(msg) - 4, &used);
+        if (used < (n < 0 ? 0 : (size_t)n)) {
             memcpy(msg + text_len, "\xe2\x80\xa6", 3); /* U+2026 */
             text_len += 3;
         }
         msg[text_len] = '\0';
-        if (full != first)
-            free(full);
         text = msg;
     }
     json_object *root = json_object_new_object(), *err = json_object_new_object();

@@ -57,8 +57,8 @@ router_route_name(size_t index)
 }
 
 /* Matches path (raw, without query) against pattern; captures raw segments. */
-static int
-match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps)
+int
+router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps)
 {
     const char *p = pattern, *s = path, *end = path + len;
     *ncaps = 0;
@@ -236,7 +236,7 @@ dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
         /* with a separate operations listener, /metrics lives only there */
         if ((routes[r].flags & ROUTE_OPS_ONLY) && !ops_listener && srv->cfg.metrics_listen[0] != '\0')
             continue;
-        if (!match(routes[r].pattern, req->path.base, plen, caps, &ncaps))
+        if (!router_match(routes[r].pattern, req->path.base, plen, caps, &ncaps))
             continue;
         int is_get = strcmp(routes[r].method, "GET") == 0;
         if (h2o_memis(req->method.base, req->method.len, routes[r].method, strlen(routes[r].method)) ||
@@ -287,10 +287,4 @@ router_dispatch_ops(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     return dispatch(req, NOPS, 1);
-}
-
-int
-router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps)
-{
-    return match(pattern, path, len, caps, ncaps);
 }

@@ -390,9 +390,10 @@ int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
 /* Percent-decodes s into req->pool ("+" stays "+"). -1 on a bad escape. */
 int percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out);
 
-/* For the fuzz targets (fuzz/): a route pattern's match against a raw path
- * (router.c; *ncaps captures of at most ROUTE_MAX_PARAMS), and the capped
- * gzip inflate of ingest bodies (ingest.c: 0, -1 over cap, -2 bad gzip). */
+/* Public for the fuzz targets (fuzz/) too: a route pattern's match against
+ * a raw path (router.c; *ncaps captures of at most ROUTE_MAX_PARAMS; true
+ * on a match), and the capped gzip inflate of ingest bodies (ingest.c: 0,
+ * -1 over cap, -2 bad gzip, *out malloc'd). */
 int router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps);
 int ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen);
 
