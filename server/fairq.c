@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fairq.h"
+#include "storage.h"
 
 #define BUCKETS 1024
 
@@ -34,9 +35,7 @@ struct fairq {
 static uint64_t
 hash_key(const char *k, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    uint64_t h = storage_fnv1a(1469598103934665603ull, k, n);
     return h ^ (h >> 29);
 }
 

@@ -179,10 +179,7 @@ gate_peer_key(h2o_req_t *req)
 {
     char addr[64];
     client_address(req, addr, sizeof(addr));
-    /* FNV-1a */
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = addr; *p != '\0'; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = storage_fnv1a(1469598103934665603ULL, addr, strlen(addr));
     return h == 0 ? 1 : h;
 }
 

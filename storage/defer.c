@@ -76,9 +76,7 @@ text_cmp(const char *a, size_t an, const char *b, size_t bn)
 static uint64_t
 entry_hash(int kind, int64_t pk, const char *key, size_t n)
 {
-    uint64_t h = ((uint64_t)pk * 0x9e3779b97f4a7c15ull) ^ (uint64_t)kind;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+    uint64_t h = storage_fnv1a(((uint64_t)pk * 0x9e3779b97f4a7c15ull) ^ (uint64_t)kind, key, n);
     return h ^ (h >> 31);
 }
 

@@ -557,22 +557,13 @@ canon_value(char *buf, size_t cap, size_t *n, const cval_t *v)
 }
 
 static uint64_t
-fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *c = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ c[i]) * 1099511628211ull;
-    return h;
-}
-
-static uint64_t
 fnv_path(uint64_t h, const path_t *path)
 {
     for (size_t i = 0; i < path->depth; i++) {
-        h = fnv(h, path->seg[i], path->len[i]);
-        h = fnv(h, "\x1f", 1);
+        h = storage_fnv1a(h, path->seg[i], path->len[i]);
+        h = storage_fnv1a(h, "\x1f", 1);
     }
-    return fnv(h, "\x1e", 1);
+    return storage_fnv1a(h, "\x1e", 1);
 }
 
 static void
@@ -581,8 +572,8 @@ def_key(comp_def_t *d)
     char buf[128];
     size_t n = 0;
     storage_appendf(buf, sizeof(buf), &n, "v1|%s|w%d|", kind_names[d->kind], d->window_days);
-    uint64_t h = fnv(14695981039346656037ull, buf, n);
-    h = fnv(h, d->action != NULL ? d->action : "\x1d", d->action != NULL ? d->action_len + 1 : 1);
+    uint64_t h = storage_fnv1a(14695981039346656037ull, buf, n);
+    h = storage_fnv1a(h, d->action != NULL ? d->action : "\x1d", d->action != NULL ? d->action_len + 1 : 1);
     h = fnv_path(h, &d->property);
     for (size_t i = 0; i < d->nwhere; i++) {
         const cond_t *c = &d->where[i];
@@ -590,9 +581,9 @@ def_key(comp_def_t *d)
         n = 0;
         storage_appendf(buf, sizeof(buf), &n, "%s|", op_names[c->op]);
         canon_value(buf, sizeof(buf), &n, &c->value);
-        h = fnv(h, buf, n);
+        h = storage_fnv1a(h, buf, n);
         if (c->value.type == CV_STR)
-            h = fnv(h, c->value.s, c->value.n);
+            h = storage_fnv1a(h, c->value.s, c->value.n);
     }
     /* Mix the bits so near-identical definitions differ everywhere. */
     h ^= h >> 33;

@@ -396,6 +396,9 @@ size_t storage_json_escape(const char *s, size_t n, char *out, size_t cap, size_
  * never passes the buffer, unlike `len += snprintf(...)`. */
 bool storage_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 bool storage_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+/* FNV-1a of n bytes of p, starting from h: each caller keeps the seed its
+ * values were made with (some are stored). Cannot fail. */
+uint64_t storage_fnv1a(uint64_t h, const void *p, size_t n);
 
 /* ---- computed traits and audiences -----------------------------------------
  * Definitions (docs/DEFINITIONS.md) say, per tenant, which computed traits

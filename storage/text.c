@@ -177,3 +177,12 @@ storage_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
     va_end(ap);
     return ok;
 }
+
+uint64_t
+storage_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 1099511628211ull;
+    return h;
+}

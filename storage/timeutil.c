@@ -213,9 +213,7 @@ int64_t
 stg_event_key(const char *id, size_t n)
 {
     /* FNV-1a, folded: only the spread matters, collisions are checked. */
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
+    uint64_t h = storage_fnv1a(1469598103934665603ull, id, n);
     h ^= h >> 29;
     return (int64_t)(h & ((1ull << 47) - 1));
 }
