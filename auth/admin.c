@@ -89,8 +89,8 @@ list_row(void *arg, const storage_token_row_t *row)
     put_field(out, row->brand != NULL ? row->brand : "*");
     fputc('\t', out);
     put_field(out, row->name);
-    fprintf(out, "\t%s\t%s\n", storage_format_time(row->created_ms, created),
-            row->revoked_ms != 0 ? storage_format_time(row->revoked_ms, revoked) : "-");
+    fprintf(out, "\t%s\t%s\n", base_format_time(row->created_ms, created),
+            row->revoked_ms != 0 ? base_format_time(row->revoked_ms, revoked) : "-");
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /* fuzz_basic.c -- where a request's credential comes from (server/gate.c
  * gate_credential: `auth-token`, or the user name of HTTP Basic) and the
- * writeKey of an ingest body (storage_batch_write_key). The first byte
+ * writeKey of an ingest body (segment_batch_write_key). The first byte
  * says which headers the rest fills: 0 Authorization, 1 auth-token, 2 both
  * (split at the first newline), 3 a body {"writeKey":"<rest>"}. Whatever is
  * extracted is then verified as gate_check does, against one live token. */
@@ -43,17 +43,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (vlen > 0)
             memcpy(body + sizeof(pre) - 1, v, vlen);
         memcpy(body + sizeof(pre) - 1 + vlen, post, sizeof(post) - 1);
-        storage_batch_t *b = NULL;
-        storage_batch_err_t e;
-        if (storage_batch_parse(body, blen, "track", &b, &e) == 0) {
+        segment_batch_t *b = NULL;
+        segment_batch_err_t e;
+        if (segment_batch_parse(body, blen, "track", &b, &e) == 0) {
             size_t klen = 0;
-            const char *key = storage_batch_write_key(b, &klen);
+            const char *key = segment_batch_write_key(b, &klen);
             /* (the text may close the string and repeat the member: the
              * last one counts, and a writeKey that is not a string is none) */
             FUZZ_ASSERT(key == NULL || klen <= vlen);
             if (key != NULL)
                 verify(key, klen);
-            storage_batch_free(b);
+            segment_batch_free(b);
         }
         return 0;
     }

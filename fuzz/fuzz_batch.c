@@ -18,20 +18,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const char *type = types[data[0] % (sizeof(types) / sizeof(types[0]))];
     char *body = fuzz_copy(data + 1, size - 1, 0);
-    storage_batch_t *b = NULL;
-    storage_batch_err_t e;
-    if (storage_batch_parse(body, size - 1, type, &b, &e) != 0) {
+    segment_batch_t *b = NULL;
+    segment_batch_err_t e;
+    if (segment_batch_parse(body, size - 1, type, &b, &e) != 0) {
         FUZZ_ASSERT(b == NULL);
         FUZZ_ASSERT(memchr(e.message, '\0', sizeof(e.message)) != NULL);
         return 0;
     }
     size_t klen = 0;
-    const char *key = storage_batch_write_key(b, &klen);
+    const char *key = segment_batch_write_key(b, &klen);
     if (key != NULL)
         FUZZ_ASSERT(klen <= size);
     if (type != NULL)
-        FUZZ_ASSERT(storage_batch_count(b) == 1);
-    if (storage_batch_check(b, &e) == 0) {
+        FUZZ_ASSERT(segment_batch_count(b) == 1);
+    if (segment_batch_check(b, &e) == 0) {
         storage_tenant_t t = storage_tenant("fuzz", "acct", "brand");
         char err[256];
         FUZZ_ASSERT(storage_begin(st) == 0);
@@ -39,6 +39,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(rc == 0 || rc == STORAGE_EINVAL || rc == STORAGE_EEXIST);
         storage_rollback(st);
     }
-    storage_batch_free(b);
+    segment_batch_free(b);
     return 0;
 }

@@ -15,10 +15,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         devnull = fopen("/dev/null", "w");
         FUZZ_ASSERT(devnull != NULL);
     }
-    storage_definitions_t *defs = NULL;
+    definitions_t *defs = NULL;
     char err[512];
     err[0] = '\0';
-    int rc = storage_definitions_parse((const char *)data, size, "fuzz.json", &defs, err, sizeof(err));
+    int rc = definitions_parse((const char *)data, size, "fuzz.json", &defs, err, sizeof(err));
     if (rc != 0) {
         FUZZ_ASSERT(rc == STORAGE_EINVAL && defs == NULL);
         FUZZ_ASSERT(strncmp(err, "fuzz.json", 9) == 0);
@@ -27,9 +27,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_ASSERT(defs != NULL);
-    storage_definitions_print(defs, devnull);
+    definitions_print(defs, devnull);
     size_t tenants, traits, audiences;
-    storage_definitions_stats(defs, &tenants, &traits, &audiences);
+    definitions_stats(defs, &tenants, &traits, &audiences);
     /* a connection with them stores an event and reads a profile */
     storage_use_definitions(st, defs);
     storage_tenant_t t = storage_tenant("fuzz", "acct", "brand");
@@ -39,18 +39,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *body = malloc(sizeof(msg) - 1);
     FUZZ_ASSERT(body != NULL);
     memcpy(body, msg, sizeof(msg) - 1);
-    storage_batch_t *b = NULL;
-    storage_batch_err_t e;
-    FUZZ_ASSERT(storage_batch_parse(body, sizeof(msg) - 1, "track", &b, &e) == 0 && storage_batch_check(b, &e) == 0);
+    segment_batch_t *b = NULL;
+    segment_batch_err_t e;
+    FUZZ_ASSERT(segment_batch_parse(body, sizeof(msg) - 1, "track", &b, &e) == 0 && segment_batch_check(b, &e) == 0);
     char serr[256];
     FUZZ_ASSERT(storage_batch_store(st, &t, b, "api", 1603620000000LL, serr, sizeof(serr)) == 0);
-    storage_batch_free(b);
+    segment_batch_free(b);
     char *view = NULL;
     size_t vlen = 0;
     FUZZ_ASSERT(storage_profile_view(st, &t, STORAGE_ID_USER, "joe", 3, STORAGE_VIEW_METADATA, &view, &vlen) == 0);
     free(view);
     storage_rollback(st);
     storage_use_definitions(st, NULL);
-    storage_definitions_free(defs);
+    definitions_free(defs);
     return 0;
 }

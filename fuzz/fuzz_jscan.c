@@ -5,7 +5,7 @@
  * accept it too. */
 #include <json-c/json.h>
 #include "fuzz.h"
-#include "storage_internal.h"
+#include "base.h"
 
 static void walk(span_t v, int depth);
 
@@ -14,7 +14,7 @@ unescape_check(span_t raw)
 {
     char *out = malloc(raw.n + 1);
     FUZZ_ASSERT(out != NULL);
-    size_t n = stg_json_unescape(raw, out);
+    size_t n = base_json_unescape(raw, out);
     FUZZ_ASSERT(n <= raw.n);
     FUZZ_ASSERT(fuzz_utf8_ok(out, n));
     free(out);
@@ -24,23 +24,23 @@ static void
 walk(span_t v, int depth)
 {
     FUZZ_ASSERT(v.n > 0);
-    FUZZ_ASSERT(depth <= STG_JSON_MAX_DEPTH + 1);
+    FUZZ_ASSERT(depth <= BASE_JSON_MAX_DEPTH + 1);
     /* every value the iterators hand out is itself one valid value */
-    FUZZ_ASSERT(stg_json_check(v.p, v.n) == NULL);
+    FUZZ_ASSERT(base_json_check(v.p, v.n) == NULL);
     jiter_t it;
     span_t key, value;
     switch (v.p[0]) {
     case '{':
-        stg_json_members(&it, v);
-        while (stg_json_next(&it, &key, &value)) {
+        base_json_members(&it, v);
+        while (base_json_next(&it, &key, &value)) {
             unescape_check(key);
-            (void)stg_json_key_is(key, "userId", 6);
+            (void)base_json_key_is(key, "userId", 6);
             walk(value, depth + 1);
         }
         break;
     case '[':
-        stg_json_items(&it, v);
-        while (stg_json_next_item(&it, &value))
+        base_json_items(&it, v);
+        while (base_json_next_item(&it, &value))
             walk(value, depth + 1);
         break;
     case '"':
@@ -56,7 +56,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
-    const char *why = stg_json_check_depth(text, size, STG_JSON_MAX_DEPTH);
+    const char *why = base_json_check_depth(text, size, BASE_JSON_MAX_DEPTH);
     if (why != NULL)
         return 0;
     span_t all = {text, size};

@@ -3,7 +3,7 @@
  * text or the message's arena, decoded ids are valid UTF-8, and the
  * eventAction fits its buffer. */
 #include "fuzz.h"
-#include "storage_internal.h"
+#include "segment.h"
 
 static void
 span_ok(const message_t *m, span_t s, const char *text, size_t n)
@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *field = NULL;
     char err[160];
     memset(&m, 0, sizeof(m));
-    int rc = stg_message_check(text, size, &m, &field, err, sizeof(err));
+    int rc = segment_message_check(text, size, &m, &field, err, sizeof(err));
     if (rc == 0) {
         span_t ids[] = {m.user_id, m.anon_id, m.previous_id, m.message_id, m.group_id, m.name, m.source};
         for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
@@ -35,13 +35,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
             span_ok(&m, objs[i], text, size);
             if (objs[i].p != NULL)
-                FUZZ_ASSERT(stg_json_check(objs[i].p, objs[i].n) == NULL);
+                FUZZ_ASSERT(base_json_check(objs[i].p, objs[i].n) == NULL);
         }
         FUZZ_ASSERT(m.action_len < sizeof(m.action));
     } else {
         FUZZ_ASSERT(rc == STORAGE_EINVAL);
         FUZZ_ASSERT(memchr(err, '\0', sizeof(err)) != NULL);
     }
-    stg_message_free(&m);
+    segment_message_free(&m);
     return 0;
 }

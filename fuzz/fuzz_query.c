@@ -1,5 +1,5 @@
 /* fuzz_query.c -- query parameters (server/router.c query_param, the
- * handlers' parse_int and the date bounds, storage_parse_time): the input is
+ * handlers' parse_int and the date bounds, base_parse_time): the input is
  * the query string of a request. Each parameter of the profile list (from,
  * size) and of the events route (start, end, sort, limit, include, exclude)
  * is read as the handlers read it; what the events handler would accept
@@ -26,10 +26,10 @@ time_bound(const char *name, int64_t *ms)
     h2o_iovec_t v;
     if (!query_param(&req, name, &v))
         return 0;
-    if (storage_parse_time(v.base, v.len, ms) != 0)
+    if (base_parse_time(v.base, v.len, ms) != 0)
         return -1;
     char iso[32];
-    storage_format_time(*ms, iso); /* every parsed bound prints */
+    base_format_time(*ms, iso); /* every parsed bound prints */
     FUZZ_ASSERT(strlen(iso) < sizeof(iso));
     return 0;
 }

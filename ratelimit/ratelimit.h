@@ -47,7 +47,4 @@ size_t ratelimit_table_memory(const ratelimit_table_t *t);
 /* ratelimit_take on the bucket of key (any value but 0). */
 int ratelimit_table_take(ratelimit_table_t *t, uint64_t key, const ratelimit_policy_t *p, int64_t now_ns, ratelimit_result_t *res);
 
-/* Monotonic clock in ns (CLOCK_MONOTONIC_COARSE when fine is 0). */
-int64_t ratelimit_now_ns(int fine);
-
 #endif

@@ -114,7 +114,7 @@ on_held_check(h2o_timeout_entry_t *entry)
             h2o_linklist_unlink(&h->link);
         }
     }
-    int64_t starved = atomic_load(&srv->fd_starved_ms), wall = now_wall_ms();
+    int64_t starved = atomic_load(&srv->fd_starved_ms), wall = base_wall_ms();
     if (starved != 0 && wall - starved > STARVED_QUIET_MS && atomic_compare_exchange_strong(&srv->fd_starved_ms, &starved, 0))
         fprintf(stderr, "profiled: file descriptors available again (no shortage for %d s)\n", STARVED_QUIET_MS / 1000);
     h2o_timeout_link(loop->ctx.loop, &loop->held_check, &loop->held_entry);
@@ -137,7 +137,7 @@ pause_accepting(loop_t *loop, int err)
     h2o_socket_read_stop(loop->listener);
     h2o_timeout_link(loop->ctx.loop, &loop->accept_retry, &loop->accept_entry);
     atomic_fetch_add(&srv->accept_pauses, 1);
-    if (atomic_exchange(&srv->fd_starved_ms, now_wall_ms()) == 0)
+    if (atomic_exchange(&srv->fd_starved_ms, base_wall_ms()) == 0)
         fprintf(stderr,
                 "profiled: out of file descriptors (%s): accepting paused, retried every %d ms (raise the limit: ulimit -n / "
                 "LimitNOFILE)\n",

@@ -18,13 +18,13 @@ defs_init(server_t *srv)
     if (srv->cfg.definitions[0] == '\0')
         return 0;
     char err[1024];
-    storage_definitions_t *defs = NULL;
-    if (storage_definitions_load(srv->cfg.definitions, &defs, err, sizeof(err)) != 0) {
+    definitions_t *defs = NULL;
+    if (definitions_load(srv->cfg.definitions, &defs, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled: invalid definitions: %s\n", err);
         return -1;
     }
     size_t tenants, traits, audiences;
-    storage_definitions_stats(defs, &tenants, &traits, &audiences);
+    definitions_stats(defs, &tenants, &traits, &audiences);
     fprintf(stderr, "profiled: definitions %s: %zu tenants, %zu computed traits, %zu audiences\n", srv->cfg.definitions, tenants,
             traits, audiences);
     atomic_store(&srv->defs, defs);
@@ -48,13 +48,13 @@ defs_reload(server_t *srv)
     if (srv->cfg.definitions[0] == '\0')
         return;
     char err[1024];
-    storage_definitions_t *fresh = NULL;
-    if (storage_definitions_load(srv->cfg.definitions, &fresh, err, sizeof(err)) != 0) {
+    definitions_t *fresh = NULL;
+    if (definitions_load(srv->cfg.definitions, &fresh, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled: SIGHUP: definitions refused, the previous ones stay in force: %s\n", err);
         return;
     }
     pthread_mutex_lock(&srv->defs_mu);
-    storage_definitions_t *old = atomic_exchange(&srv->defs, fresh);
+    definitions_t *old = atomic_exchange(&srv->defs, fresh);
     atomic_fetch_add(&srv->defs_gen, 1);
     /* connections switch before their next job; the old set is freed once
      * nothing can still be inside a call that uses it */
@@ -63,7 +63,7 @@ defs_reload(server_t *srv)
         if (srv->retired_defs == NULL)
             abort();
         srv->retired_defs[srv->nretired_defs].defs = old;
-        srv->retired_defs[srv->nretired_defs].at_ms = now_wall_ms();
+        srv->retired_defs[srv->nretired_defs].at_ms = base_wall_ms();
         srv->nretired_defs++;
     }
     pthread_cond_broadcast(&srv->defs_cv);
@@ -75,12 +75,12 @@ defs_reload(server_t *srv)
 void
 defs_housekeeping(server_t *srv)
 {
-    int64_t now = now_wall_ms();
+    int64_t now = base_wall_ms();
     pthread_mutex_lock(&srv->defs_mu);
     size_t keep = 0;
     for (size_t i = 0; i < srv->nretired_defs; i++) {
         if (now - srv->retired_defs[i].at_ms > RETIRE_AFTER_MS)
-            storage_definitions_free(srv->retired_defs[i].defs);
+            definitions_free(srv->retired_defs[i].defs);
         else
             srv->retired_defs[keep++] = srv->retired_defs[i];
     }
@@ -99,7 +99,7 @@ on_progress(void *arg, uint64_t done, uint64_t total)
 {
     recompute_ctx_t *c = arg;
     metrics_set_recompute(c->srv->metrics, (int64_t)done, (int64_t)total);
-    int64_t now = now_wall_ms();
+    int64_t now = base_wall_ms();
     if (total > 0 && (now - c->last_log_ms >= 5000 || done == total)) {
         fprintf(stderr, "profiled: recompute: %llu of %llu profiles\n", (unsigned long long)done, (unsigned long long)total);
         c->last_log_ms = now;
@@ -127,16 +127,16 @@ recompute_main(void *arg)
             pthread_cond_timedwait(&srv->defs_cv, &srv->defs_mu, &ts);
         }
         recompute_ctx_t c = {srv, atomic_load(&srv->defs_gen), 0};
-        storage_definitions_t *defs = atomic_load(&srv->defs);
+        definitions_t *defs = atomic_load(&srv->defs);
         pthread_mutex_unlock(&srv->defs_mu);
         if (defs == NULL) {
             done_gen = c.gen;
             continue;
         }
-        int64_t t0 = now_wall_ms();
-        int rc = storage_recompute(st, defs, now_wall_ms(), on_progress, &c);
+        int64_t t0 = base_wall_ms();
+        int rc = storage_recompute(st, defs, base_wall_ms(), on_progress, &c);
         if (rc == 0) {
-            fprintf(stderr, "profiled: recompute: complete in %.1f s\n", (double)(now_wall_ms() - t0) / 1000);
+            fprintf(stderr, "profiled: recompute: complete in %.1f s\n", (double)(base_wall_ms() - t0) / 1000);
             done_gen = c.gen;
         } else if (rc != 1) {
             fprintf(stderr, "profiled: recompute: %s; retrying in 5 s\n", storage_errmsg(st));

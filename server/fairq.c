@@ -35,7 +35,7 @@ struct fairq {
 static uint64_t
 hash_key(const char *k, size_t n)
 {
-    uint64_t h = storage_fnv1a(1469598103934665603ull, k, n);
+    uint64_t h = base_fnv1a(1469598103934665603ull, k, n);
     return h ^ (h >> 29);
 }
 

@@ -179,7 +179,7 @@ gate_peer_key(h2o_req_t *req)
 {
     char addr[64];
     client_address(req, addr, sizeof(addr));
-    uint64_t h = storage_fnv1a(1469598103934665603ULL, addr, strlen(addr));
+    uint64_t h = base_fnv1a(1469598103934665603ULL, addr, strlen(addr));
     return h == 0 ? 1 : h;
 }
 
@@ -187,7 +187,7 @@ int
 gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token, int ingest,
            gate_result_t *out)
 {
-    int64_t now = ratelimit_now_ns(0);
+    int64_t now = base_clock_ns(0);
     memset(out, 0, sizeof(*out));
     auth_token_t *token = NULL;
     auth_table_t *table = atomic_load_explicit(&srv->tokens, memory_order_acquire);

@@ -10,7 +10,7 @@ static void
 run_events_begin(job_t *job, storage_t *st)
 {
     int rc = storage_events_begin(st, &job->tenant, (storage_id_type_t)job->id_type, job->id, job->id_len, &job->events,
-                                  now_wall_ms(), (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
+                                  base_wall_ms(), (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
     if (rc == 0)
         job->status = 200;
     else
@@ -20,7 +20,7 @@ run_events_begin(job_t *job, storage_t *st)
 static void
 run_events_next(job_t *job, storage_t *st)
 {
-    int rc = storage_events_next(st, &job->tenant, job->id, job->id_len, now_wall_ms(),
+    int rc = storage_events_next(st, &job->tenant, job->id, job->id_len, base_wall_ms(),
                                  (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
     if (rc == 0)
         job->status = 200;
@@ -37,7 +37,7 @@ time_param(h2o_req_t *req, reqctx_t *rc, const char *name, int64_t *ms)
     h2o_iovec_t v;
     if (!query_param(req, name, &v))
         return 0;
-    if (storage_parse_time(v.base, v.len, ms) != 0) {
+    if (base_parse_time(v.base, v.len, ms) != 0) {
         respond_error(req, rc, ERR_VALIDATION,
                       "Parameter '%s' must be an ISO 8601 date or date-time (e.g. 2018-01-02 or 2018-01-02T10:00:00Z).", name);
         return -1;

@@ -97,7 +97,7 @@ parse_profile_id(h2o_req_t *req, reqctx_t *rc, h2o_iovec_t pid, int *type, h2o_i
     *id = h2o_iovec_init(colon + 1, pid.len - tlen - 1);
     /* ids are stored as UTF-8; percent-encoded surrogates (%ED%A0%80) or
      * stray bytes name no profile, and must not be turned into one */
-    if (!storage_utf8_valid(id->base, id->len)) {
+    if (!base_utf8_valid(id->base, id->len)) {
         respond_error(req, rc, ERR_VALIDATION, "The id in the ProfileID must be UTF-8 (no surrogates, no stray bytes).");
         return -1;
     }

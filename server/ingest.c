@@ -76,8 +76,8 @@ run_ingest_prepare(job_t *job, storage_t *st)
     server_t *srv = job->loop->srv;
     char *body = job->payload;
     size_t len = job->payload_len;
-    storage_batch_t *batch = NULL;
-    storage_batch_err_t err;
+    segment_batch_t *batch = NULL;
+    segment_batch_err_t err;
 
     job->payload = NULL; /* the batch owns the body from here */
     if (job->gzip) {
@@ -94,13 +94,13 @@ run_ingest_prepare(job_t *job, storage_t *st)
         }
         body = inflated;
     }
-    if (storage_batch_parse(body, len, kind_type[job->kind], &batch, &err) != 0) {
+    if (segment_batch_parse(body, len, kind_type[job->kind], &batch, &err) != 0) {
         job_error(job, err.bad_body ? ERR_INVALID_REQUEST : ERR_VALIDATION, "%s", err.message);
         return;
     }
     if (job->auth_deferred) {
         size_t key_len;
-        const char *key = storage_batch_write_key(batch, &key_len);
+        const char *key = segment_batch_write_key(batch, &key_len);
         h2o_iovec_t cred = h2o_iovec_init(key, key != NULL ? key_len : 0);
         storage_tenant_t tenant = job->tenant;
         if (gate_check(srv, cred, job->peer, &tenant, job->tenant_from_token, 1, &job->gate) != 0) {
@@ -109,15 +109,15 @@ run_ingest_prepare(job_t *job, storage_t *st)
                 m = cred.len == 0 ? "Missing credentials: send an auth-token header, HTTP Basic or a writeKey."
                                   : "Invalid writeKey.";
             job_error(job, job->gate.err, m != NULL ? "%s" : NULL, m);
-            storage_batch_free(batch);
+            segment_batch_free(batch);
             return;
         }
         if (job->tenant_from_token)
             job_set_tenant(job, &tenant);
     }
-    if (storage_batch_check(batch, &err) != 0) {
+    if (segment_batch_check(batch, &err) != 0) {
         job_error(job, ERR_VALIDATION, "%s", err.message);
-        storage_batch_free(batch);
+        segment_batch_free(batch);
         return;
     }
     job->batch = batch;

@@ -315,7 +315,7 @@ static void __attribute__((format(printf, 2, 3))) log_printf(log_line_t *l, cons
 {
     va_list ap;
     va_start(ap, fmt);
-    if (!storage_vappendf(l->buf, sizeof(l->buf), &l->len, fmt, ap))
+    if (!base_vappendf(l->buf, sizeof(l->buf), &l->len, fmt, ap))
         l->cut = true;
     va_end(ap);
 }
@@ -325,8 +325,8 @@ static void
 log_text(log_line_t *l, const char *s, size_t n, size_t max)
 {
     size_t room = sizeof(l->buf) - 1 - l->len, used;
-    size_t take = storage_utf8_prefix(s, n, max);
-    size_t w = storage_json_escape(s, take, l->buf + l->len, room, &used);
+    size_t take = base_utf8_prefix(s, n, max);
+    size_t w = base_json_escape(s, take, l->buf + l->len, room, &used);
     l->len += w;
     if (used < n)
         log_printf(l, "%s", LOG_CUT);
@@ -352,7 +352,7 @@ access_log_write(server_t *srv, h2o_req_t *req, const reqctx_t *rc, int status, 
     l.cut = false;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    storage_format_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts);
+    base_format_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts);
     client_address(req, addr, sizeof(addr));
     const char *route = rc->route != NULL ? rc->route->pattern : "unmatched";
     log_printf(&l, "{\"time\":\"%s\",\"request_id\":", ts);

@@ -33,7 +33,7 @@ job_free(job_t *job)
     free(job->tenant_strings);
     free(job->extra);
     free(job->payload);
-    storage_batch_free(job->batch);
+    segment_batch_free(job->batch);
     free(job->body);
     free(job);
 }
@@ -255,9 +255,9 @@ worker_main(void *arg)
         if (atomic_load(&job->cancelled))
             job_fail(job, STORAGE_EBUSY, "The request took too long; retry later.");
         else {
-            int64_t t0 = ratelimit_now_ns(1);
+            int64_t t0 = base_clock_ns(1);
             job->run(job, st);
-            metrics_worker_busy(p->srv->metrics, (uint64_t)(ratelimit_now_ns(1) - t0));
+            metrics_worker_busy(p->srv->metrics, (uint64_t)(base_clock_ns(1) - t0));
         }
         /* the job is this thread's until it is passed on: decide here */
         if (job->forwarded)

@@ -166,7 +166,7 @@ respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
     }
     if (rc != NULL) {
         server_t *srv = loop_of(req)->srv;
-        double seconds = (double)(ratelimit_now_ns(1) - rc->start_ns) / 1e9;
+        double seconds = (double)(base_clock_ns(1) - rc->start_ns) / 1e9;
         metrics_request(srv->metrics, rc->route, status, seconds);
         access_log_write(srv, req, rc, status, len, seconds);
     }
@@ -200,7 +200,7 @@ respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ..
         size_t have = n < 0 ? 0 : (size_t)n < sizeof(full) ? (size_t)n : sizeof(full) - 1;
         /* echoed request bytes need not be UTF-8: the body must be */
         size_t used;
-        text_len = storage_utf8_copy(full, have, msg, sizeof(msg) - 4, &used);
+        text_len = base_utf8_copy(full, have, msg, sizeof(msg) - 4, &used);
         if (used < (n < 0 ? 0 : (size_t)n)) {
             memcpy(msg + text_len, "\xe2\x80\xa6", 3); /* U+2026 */
             text_len += 3;

@@ -87,18 +87,6 @@ router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *cap
     return s == end;
 }
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int
 percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out)
 {
@@ -113,7 +101,7 @@ percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out)
             int hi, lo;
             if (i + 2 >= s.len)
                 return -1;
-            if ((hi = hexval(s.base[i + 1])) < 0 || (lo = hexval(s.base[i + 2])) < 0)
+            if ((hi = base_hex_digit(s.base[i + 1])) < 0 || (lo = base_hex_digit(s.base[i + 2])) < 0)
                 return -1;
             d[n++] = (char)(hi << 4 | lo);
             i += 2;
@@ -209,7 +197,7 @@ dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
     server_t *srv = loop_of(req)->srv;
     reqctx_t *rc = h2o_mem_alloc_pool(&req->pool, sizeof(*rc));
     memset(rc, 0, sizeof(*rc));
-    rc->start_ns = ratelimit_now_ns(1);
+    rc->start_ns = base_clock_ns(1);
     rc->request_id = request_id(req);
 
     const char *framing = gate_framing(req);

@@ -19,14 +19,6 @@
 #include <sys/socket.h>
 #include "server.h"
 
-int64_t
-now_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Splits "host:port" / "[v6]:port". */
 static int
 split_addr(const char *addr, char *host, size_t hlen, char *port, size_t plen)
@@ -225,9 +217,9 @@ reload_main(void *arg)
             continue;
         }
         atomic_store(&srv->db_ok, 1);
-        if (storage_cursor_count(st, now_wall_ms(), &live) == 0)
+        if (storage_cursor_count(st, base_wall_ms(), &live) == 0)
             metrics_set_cursors(srv->metrics, live);
-        int64_t now = now_wall_ms();
+        int64_t now = base_wall_ms();
         while (nretired > 0 && now - retired[0].at_ms > 30000) {
             auth_table_free(retired[0].table);
             memmove(retired, retired + 1, (--nretired) * sizeof(retired[0]));
@@ -302,7 +294,7 @@ drain(server_t *srv, const char *why)
 {
     fprintf(stderr, "profiled: %s: draining (readyz 503, closing listeners in %.1f s)\n", why, srv->cfg.drain_delay);
     atomic_store(&srv->draining, 1);
-    int64_t t0 = ratelimit_now_ns(1);
+    int64_t t0 = base_clock_ns(1);
     struct timespec ts = {(time_t)srv->cfg.drain_delay,
                           (long)((srv->cfg.drain_delay - (double)(time_t)srv->cfg.drain_delay) * 1e9)};
     nanosleep(&ts, NULL);
@@ -313,7 +305,7 @@ drain(server_t *srv, const char *why)
         h2o_multithread_send_message(&srv->loops[i].control, msg);
     }
     int64_t deadline = t0 + (int64_t)((srv->cfg.drain_delay + srv->cfg.shutdown_timeout) * 1e9);
-    while (ratelimit_now_ns(1) < deadline) {
+    while (base_clock_ns(1) < deadline) {
         if (atomic_load(&srv->inflight) == 0 && writer_idle(srv->writer)) {
             /* answers are handed to the kernel; give slow readers a moment */
             struct timespec settle = {0, 100000000};
@@ -375,7 +367,7 @@ server_main(int argc, char **argv)
     if (srv.addr_limits == NULL)
         abort();
     if (RAND_bytes((unsigned char *)&srv.instance_id, sizeof(srv.instance_id)) != 1)
-        srv.instance_id = (uint64_t)now_wall_ms() ^ ((uint64_t)getpid() << 32);
+        srv.instance_id = (uint64_t)base_wall_ms() ^ ((uint64_t)getpid() << 32);
 
     char host[256], port[16];
     if (split_addr(srv.cfg.listen, host, sizeof(host), port, sizeof(port)) != 0) {

@@ -166,7 +166,7 @@ struct job {
     int auth_deferred; /* check the body's writeKey */
     int tenant_from_token;
     uint64_t peer;
-    storage_batch_t *batch; /* checked messages, for the writer */
+    segment_batch_t *batch; /* checked messages, for the writer */
     int forwarded;          /* set by the run function: the worker hands it to the writer */
     job_t *next;            /* writer queue */
     gate_result_t gate;     /* limit state found on the worker */
@@ -345,13 +345,13 @@ struct server {
     _Atomic uint64_t accept_pauses;  /* listener paused for lack of descriptors */
     _Atomic int64_t fd_starved_ms;   /* wall time of the last shortage; 0: none lately */
     /* computed traits and audiences (definitions.c) */
-    _Atomic(storage_definitions_t *) defs;
+    _Atomic(definitions_t *) defs;
     _Atomic uint64_t defs_gen;        /* bumped on every (re)load */
     _Atomic uint64_t writer_defs_gen; /* the set the writer stores with */
     pthread_mutex_t defs_mu;
     pthread_cond_t defs_cv;
     struct {
-        storage_definitions_t *defs;
+        definitions_t *defs;
         int64_t at_ms;
     } * retired_defs;
     size_t nretired_defs;
@@ -396,9 +396,6 @@ int percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out);
  * -1 over cap, -2 bad gzip, *out malloc'd). */
 int router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps);
 int ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen);
-
-/* Wall clock in ms since the epoch. */
-int64_t now_wall_ms(void);
 
 /* Command-line subcommands (cli.c). */
 int cli_import(int argc, char **argv);

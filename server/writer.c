@@ -53,7 +53,7 @@ writer_push(writer_t *w, job_t *job)
     key[key_len - 1] = '\0';
     job->next = NULL;
     pthread_mutex_lock(&w->mu);
-    int rc = w->stop ? FAIRQ_FULL : fairq_push(w->queue, key, key_len, job, storage_batch_count(job->batch));
+    int rc = w->stop ? FAIRQ_FULL : fairq_push(w->queue, key, key_len, job, segment_batch_count(job->batch));
     if (rc == 0)
         pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -122,7 +122,7 @@ settle(writer_t *w, job_t *j, int rc, const char *why, double seconds, int *firs
         job_fail(j, rc, "%s", why);
     } else {
         j->status = 200;
-        metrics_ingest(w->srv->metrics, storage_batch_count(j->batch), seconds, *first);
+        metrics_ingest(w->srv->metrics, segment_batch_count(j->batch), seconds, *first);
         *first = 0;
         if ((j->body = malloc(sizeof(ok))) == NULL)
             abort();
@@ -138,20 +138,20 @@ static void
 commit_group(writer_t *w, job_t *group)
 {
     char why[512] = "";
-    int64_t now = now_wall_ms(), t0 = ratelimit_now_ns(1);
+    int64_t now = base_wall_ms(), t0 = base_clock_ns(1);
     int rc = store_all(w, group, now, why, sizeof(why)), first = 1;
     if (rc == 0 || group->next == NULL) {
-        double seconds = (double)(ratelimit_now_ns(1) - t0) / 1e9;
+        double seconds = (double)(base_clock_ns(1) - t0) / 1e9;
         for (job_t *j = group; j != NULL; j = j->next)
             settle(w, j, rc, why, seconds, &first);
     } else {
         for (job_t *j = group; j != NULL; j = j->next) {
             job_t *next = j->next;
             j->next = NULL;
-            t0 = ratelimit_now_ns(1);
+            t0 = base_clock_ns(1);
             rc = store_all(w, j, now, why, sizeof(why));
             first = 1; /* a commit of its own */
-            settle(w, j, rc, why, (double)(ratelimit_now_ns(1) - t0) / 1e9, &first);
+            settle(w, j, rc, why, (double)(base_clock_ns(1) - t0) / 1e9, &first);
             j->next = next;
         }
     }
@@ -168,7 +168,7 @@ static void
 sweep(writer_t *w)
 {
     int64_t deleted = 0;
-    if (storage_cursor_sweep(w->st, now_wall_ms(), &deleted) != 0)
+    if (storage_cursor_sweep(w->st, base_wall_ms(), &deleted) != 0)
         fprintf(stderr, "profiled: writer: cursor sweep failed: %s\n", storage_errmsg(w->st));
 }
 

@@ -16,15 +16,19 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <json-c/json.h>
+#include "base.h"
+#include "definitions.h"
+#include "segment.h"
 
-/* Return codes: 0 on success, one of these on failure. */
+/* Return codes: 0 on success, one of these on failure (the values of
+ * base.h's, which segment/ and definitions/ return too). */
 enum {
     STORAGE_OK = 0,
-    STORAGE_ENOTFOUND = -1, /* no such profile / token / row */
-    STORAGE_EINVAL = -2,    /* invalid argument or message (see storage_errmsg) */
-    STORAGE_EIO = -3,       /* SQLite failed (see storage_errmsg) */
-    STORAGE_EBUSY = -4,     /* database locked past the busy timeout */
-    STORAGE_EEXIST = -5,    /* already there (duplicate) */
+    STORAGE_ENOTFOUND = BASE_ENOTFOUND, /* no such profile / token / row */
+    STORAGE_EINVAL = BASE_EINVAL,       /* invalid argument or message (see storage_errmsg) */
+    STORAGE_EIO = BASE_EIO,             /* the database failed (see storage_errmsg) */
+    STORAGE_EBUSY = BASE_EBUSY,         /* database locked past the busy timeout */
+    STORAGE_EEXIST = BASE_EEXIST,       /* already there (duplicate) */
 };
 
 /* storage_open flags */
@@ -180,12 +184,6 @@ void storage_set_id_limits(storage_t *st, const storage_id_limits_t *limits);
 /* SQLite virtual-machine steps run by st's prepared statements so far: a
  * deterministic measure of work (tests and benchmarks). */
 uint64_t storage_vm_steps(storage_t *st);
-#define STORAGE_MAX_MESSAGE_BYTES (32 * 1024)
-
-/* Checks one message without storing it. 0 or STORAGE_EINVAL with a reason
- * naming the field ("userId", "timestamp", "type", ...). field (may be NULL)
- * receives the offending field name (a static string). */
-int storage_message_validate(struct json_object *msg, const char **field, char *err, size_t errlen);
 
 /* Stores one message for the tenant (validates it first). created_by_type is
  * the createdBy.type of a profile it creates ("import", "api"). now_ms is
@@ -195,30 +193,10 @@ int storage_message_validate(struct json_object *msg, const char **field, char *
 int storage_ingest_message(storage_t *st, const storage_tenant_t *tenant, struct json_object *msg, const char *created_by_type,
                            int64_t now_ms, char *err, size_t errlen);
 
-/* A request body of messages (ingestion), checked and taken apart in place
- * (storage_batch_parse takes ownership of body; storage_batch_free frees it). */
-typedef struct storage_batch storage_batch_t;
-typedef struct {
-    bool bad_body;     /* the body is not one JSON object (else: a message or the envelope failed the checks) */
-    char message[256]; /* "batch[3].userId: invalid userId", "type: ...", ... */
-} storage_batch_err_t;
-
-/* single_type NULL: body is {"batch":[message, ...]}; else body is one
- * message of that type ("type" may be absent; it is added). A "writeKey"
- * member of the body is kept apart (storage_batch_write_key) and never
- * stored. 0, or STORAGE_EINVAL with e filled (nothing is kept). */
-int storage_batch_parse(char *body, size_t len, const char *single_type, storage_batch_t **out, storage_batch_err_t *e);
-/* Checks every message (after the credentials: a stranger learns nothing of
- * the messages). 0, or STORAGE_EINVAL naming the first bad one in e. */
-int storage_batch_check(storage_batch_t *b, storage_batch_err_t *e);
-/* The body's writeKey string, decoded; NULL when none. */
-const char *storage_batch_write_key(const storage_batch_t *b, size_t *len);
-size_t storage_batch_count(const storage_batch_t *b);
-void storage_batch_free(storage_batch_t *b);
 /* Stores every message of b as storage_ingest_message does (duplicates are
  * skipped). In the caller's transaction when one is open, else in its own.
  * 0 or a STORAGE_* error (err says why). */
-int storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const storage_batch_t *b, const char *created_by_type,
+int storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const segment_batch_t *b, const char *created_by_type,
                         int64_t now_ms, char *err, size_t errlen);
 /* While on, the per-profile writes of ingested messages (traits, first/last
  * events, activity times, computed state) are combined in memory and
@@ -359,47 +337,6 @@ int storage_token_foreach(storage_t *st, storage_token_cb cb, void *ctx);
  * polling). 0 or STORAGE_EIO. */
 int storage_token_generation(storage_t *st, int64_t *gen);
 
-/* ---- helpers shared with the server --------------------------------------- */
-
-/* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (at
- * least 25 bytes). Returns out. */
-char *storage_format_time(int64_t ms, char out[32]);
-
-/* Parses ISO 8601: a date ("2006-01-02"), or date-time with optional
- * fraction and "Z" / "+hh:mm" / "-hhmm" offset. Returns 0 and *ms, or
- * STORAGE_EINVAL. */
-int storage_parse_time(const char *s, size_t len, int64_t *ms);
-
-/* Writes a new random UUID v4 (36 chars + NUL) into out. */
-void storage_uuid_v4(char out[37]);
-
-/* Bounded text (text.c). Length of the well-formed UTF-8 character at s
- * (of at most left bytes; RFC 3629: no overlong forms, no surrogates,
- * nothing past U+10FFFF): 1 to 4, or 0 when s does not start one. */
-size_t storage_utf8_char(const char *s, size_t left);
-/* Whether s[0..n) is well-formed UTF-8. */
-bool storage_utf8_valid(const char *s, size_t n);
-/* The length of s[0..n) cut to at most max bytes without splitting a
- * character: n when n <= max. */
-size_t storage_utf8_prefix(const char *s, size_t n, size_t max);
-/* Copies s[0..n) into out[0..cap) as well-formed UTF-8: a byte that starts
- * no character becomes U+FFFD; stops before a character that would not fit
- * whole. Returns the bytes written (no NUL); *used (may be NULL) receives
- * the input bytes taken, n unless cut. Cannot fail. */
-size_t storage_utf8_copy(const char *s, size_t n, char *out, size_t cap, size_t *used);
-/* The same as the body of a JSON string (no quotes): '"', '\\' and control
- * characters escaped, what is not UTF-8 replaced; never splits an escape or
- * a character. Returns bytes written, *used (may be NULL) bytes taken. */
-size_t storage_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *used);
-/* Appends printf output at buf + *len, buf holding cap bytes (always
- * NUL-terminated). Returns false when it was cut, *len then cap - 1: *len
- * never passes the buffer, unlike `len += snprintf(...)`. */
-bool storage_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-bool storage_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
-/* FNV-1a of n bytes of p, starting from h: each caller keeps the seed its
- * values were made with (some are stored). Cannot fail. */
-uint64_t storage_fnv1a(uint64_t h, const void *p, size_t n);
-
 /* ---- computed traits and audiences -----------------------------------------
  * Definitions (docs/DEFINITIONS.md) say, per tenant, which computed traits
  * to keep (count, sum, min, max, first, last, most_frequent of events, all
@@ -417,38 +354,13 @@ uint64_t storage_fnv1a(uint64_t h, const void *p, size_t n);
  * events since it was loaded give. State is keyed by what a definition
  * computes, not its name: renaming one or reloading the same file needs no
  * recompute. */
-typedef struct storage_definitions storage_definitions_t;
-
-/* Reads and checks the definitions file at path. All or nothing: on any
- * problem nothing is returned and errbuf receives one line
- * "PATH:LINE:COL: WHERE: REASON" (WHERE a JSON path such as
- * tenants[0].computedTraits[2].kind). Returns 0 with *out the caller's (free
- * with storage_definitions_free), STORAGE_EINVAL (bad content) or
- * STORAGE_EIO (cannot read the file). The result is immutable: any number
- * of threads and connections may share it read-only. */
-int storage_definitions_load(const char *path, storage_definitions_t **out, char *errbuf, size_t errlen);
-
-/* The same from len bytes of text; name stands for the file in messages. */
-int storage_definitions_parse(const char *text, size_t len, const char *name, storage_definitions_t **out, char *errbuf,
-                              size_t errlen);
-
-/* Frees definitions no connection uses any more. NULL is a no-op. */
-void storage_definitions_free(storage_definitions_t *defs);
-
-/* Writes what defs holds, per tenant, one line per computed trait and
- * audience, for humans (`profiled definitions list`). Cannot fail. */
-void storage_definitions_print(const storage_definitions_t *defs, FILE *out);
-
-/* Counts of tenant entries, computed traits and audiences in defs (any
- * pointer may be NULL). */
-void storage_definitions_stats(const storage_definitions_t *defs, size_t *tenants, size_t *traits, size_t *audiences);
 
 /* Makes st maintain and show defs (borrowed: it must outlive its use on st;
  * replace it, or pass NULL for none, before freeing it). Call on the thread
  * that uses st, between transactions. A connection that stores events
  * without the definitions another one maintains marks their state
  * incomplete, which the next storage_recompute repairs. Cannot fail. */
-void storage_use_definitions(storage_t *st, const storage_definitions_t *defs);
+void storage_use_definitions(storage_t *st, const definitions_t *defs);
 
 /* The clock read-time evaluation uses (windows, activeWithinDays): fn(ctx)
  * returns ms since the epoch. NULL restores the wall clock. For tests. */
@@ -472,7 +384,7 @@ void storage_set_clock(storage_t *st, storage_clock_fn fn, void *ctx);
  * (a transaction is open on st), STORAGE_EIO / STORAGE_EBUSY (the batch in
  * flight is rolled back; call again later). */
 typedef int (*storage_progress_cb)(void *ctx, uint64_t done, uint64_t total);
-int storage_recompute(storage_t *st, const storage_definitions_t *defs, int64_t now_ms, storage_progress_cb progress, void *ctx);
+int storage_recompute(storage_t *st, const definitions_t *defs, int64_t now_ms, storage_progress_cb progress, void *ctx);
 
 /* ---- static audiences -------------------------------------------------------
  * Static audience membership lives in the database (audience_members,

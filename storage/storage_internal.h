@@ -159,7 +159,7 @@ struct storage {
     /* Computed traits and audiences (computed.c): the definitions in use
      * (borrowed), the last tenant's entry in them, and the tenants whose
      * computed keys this transaction has announced. */
-    const storage_definitions_t *defs;
+    const definitions_t *defs;
     int64_t comp_tid; /* 0: nothing cached */
     const struct tenant_defs *comp_td;
     int64_t announced[8];
@@ -199,23 +199,6 @@ void stg_forget(storage_t *st);
 /* SQL of migration step version -> version+1 (schema.c); NULL past the end. */
 const char *stg_migration_sql(int version);
 
-/* ---- JSON text building (jsonbuf.c) ---- */
-typedef struct {
-    char *data;
-    size_t len;
-    size_t cap;
-} jsonbuf_t;
-
-void stg_jb_init(jsonbuf_t *b, size_t cap);
-void stg_jb_free(jsonbuf_t *b);
-void stg_jb_raw(jsonbuf_t *b, const char *s, size_t n); /* a value already in JSON */
-void stg_jb_str(jsonbuf_t *b, const char *s, size_t n); /* a string value */
-void stg_jb_key(jsonbuf_t *b, const char *s, size_t n);
-void stg_jb_int(jsonbuf_t *b, int64_t v);
-void stg_jb_time(jsonbuf_t *b, int64_t ms); /* ISO string */
-void stg_jb_open(jsonbuf_t *b, char c);     /* '{' or '[' as a value */
-void stg_jb_close(jsonbuf_t *b, char c);
-
 /* The "externalId" member of a profile (views.c): its userId, else its
  * email trait (email: that trait's JSON text, a string), else null. Shared
  * by the views and the events timeline. */
@@ -230,79 +213,6 @@ void stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, c
  * object opens an empty one. Shared by the events timeline and the
  * metadata view. */
 void stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop);
-
-/* ---- text helpers (timeutil.c) ---- */
-/* The dedup key of an eventId: a 47-bit hash (see the events table). */
-int64_t stg_event_key(const char *id, size_t n);
-/* snake_case of n bytes of in into out (cap bytes incl. NUL); returns the
- * length written, 0 when in has no letters or digits. */
-size_t stg_snake_case(const char *in, size_t n, char *out, size_t cap);
-/* Standard base64 with padding; out needs 4*((n+2)/3)+1 bytes. */
-size_t stg_base64(const unsigned char *in, size_t n, char *out);
-
-/* ---- JSON text scanning (jscan.c) ---- */
-typedef struct {
-    const char *p;
-    size_t n;
-} span_t;
-
-typedef struct {
-    const char *p, *end;
-} jiter_t;
-
-/* Containers nested in a message at most: what json-c's default tokener
- * accepts (31), so whatever the server parsed is accepted, and stored text
- * parses again. */
-#define STG_JSON_MAX_DEPTH 31
-
-/* NULL when text is exactly one strict JSON value (blanks around allowed),
- * else a static reason. */
-const char *stg_json_check(const char *text, size_t n);
-/* The same with containers nested at most max_depth deep. */
-const char *stg_json_check_depth(const char *text, size_t n, int max_depth);
-/* The same, and *at receives the offset of the offending byte (n when
- * the text is valid). */
-const char *stg_json_check_at(const char *text, size_t n, int max_depth, size_t *at);
-/* Iterates the members of an object span from text that passed the check:
- * key is the raw (still escaped) name between its quotes, value the
- * value's text. */
-void stg_json_members(jiter_t *it, span_t object);
-bool stg_json_next(jiter_t *it, span_t *key, span_t *value);
-/* Decodes the escapes of a raw string body into out (at least raw.n
- * bytes: decoding never grows text); returns the decoded length. */
-size_t stg_json_unescape(span_t raw, char *out);
-/* Whether a raw string body holds a \u escape of a surrogate that is not
- * half of a pair (which stg_json_unescape turns into U+FFFD). */
-bool stg_json_lone_surrogate(span_t raw);
-/* Whether a raw member name is name (escapes decoded). */
-bool stg_json_key_is(span_t key, const char *name, size_t n);
-
-/* ---- messages (message.c, ingest.c) ---- */
-enum msg_type { MSG_IDENTIFY, MSG_TRACK, MSG_PAGE, MSG_SCREEN, MSG_GROUP, MSG_ALIAS };
-
-/* A checked message: spans into its JSON text (which must outlive it), or
- * into its arena for strings that had escapes. Absent fields: p == NULL. */
-typedef struct {
-    enum msg_type type;
-    const char *type_name;
-    span_t user_id, anon_id, previous_id, message_id, group_id, name, source; /* decoded text */
-    span_t traits, context_traits, properties;                                /* object JSON text */
-    bool has_time;
-    int64_t time_ms;
-    char action[128]; /* eventAction of track/page/screen */
-    size_t action_len;
-    char *arena;
-    size_t arena_used;
-} message_t;
-
-/* Validates the n bytes of JSON text of a message and fills m (release with
- * stg_message_free, also after a failure). 0, or STORAGE_EINVAL with the
- * offending field and a reason. */
-int stg_message_check(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen);
-/* The same for text already known to be valid JSON within the depth limit
- * (checked as part of a larger document). */
-int stg_message_fields(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen);
-void stg_message_free(message_t *m);
 
 /* Materialises a checked message inside the open transaction. raw is the
  * message's JSON text (stored as the event's raw data). */
@@ -345,97 +255,8 @@ int stg_defer_flush(storage_t *st);
 void stg_defer_discard(storage_t *st);
 void stg_defer_dispose(storage_t *st);
 
-/* ---- computed traits and audiences ----------------------------------------
- * Compiled definitions (definitions.c), their incremental state (computed.c,
- * written through defer.c), read-time values and rules (evaluate.c).
- * State rows are keyed by a definition's key: 16 hex digits of a hash of
- * everything that decides its value (kind, eventAction, property, where,
- * window), not of its name, so a changed definition starts from nothing
- * and an unchanged one survives a reload and a rename. */
-#define STG_KEY_LEN 16
-#define STG_MAX_PATH 8 /* segments of a property or trait path */
-#define STG_DAY_MS 86400000LL
-
-typedef enum { CK_COUNT, CK_SUM, CK_MIN, CK_MAX, CK_FIRST, CK_LAST, CK_MOST_FREQUENT } comp_kind_t;
-/* How two partial states combine (stored with each row, so merges need no
- * definitions). */
-typedef enum { COMB_ADD = 0, COMB_MIN = 1, COMB_MAX = 2, COMB_FIRST = 3, COMB_LAST = 4 } comb_t;
-typedef enum { OP_EQ, OP_NE, OP_GT, OP_GTE, OP_LT, OP_LTE, OP_EXISTS, OP_CONTAINS } cmp_op_t;
-
-/* A JSON scalar to compare (CV_ABSENT: no such value; CV_OTHER: object or
- * array). s points into whatever holds the text. */
-typedef enum { CV_ABSENT, CV_NULL, CV_BOOL, CV_NUM, CV_STR, CV_OTHER } cval_type_t;
-typedef struct {
-    cval_type_t type;
-    bool b;
-    double num;
-    const char *s;
-    size_t n;
-} cval_t;
-
-typedef struct {
-    char *seg[STG_MAX_PATH];
-    size_t len[STG_MAX_PATH];
-    size_t depth; /* 0: no path */
-} path_t;
-
-typedef struct {
-    path_t path;
-    cmp_op_t op;
-    cval_t value; /* its string owned by the definitions */
-} cond_t;
-
-typedef struct {
-    char *name; /* "" for the hidden ones behind eventCount rules */
-    bool hidden;
-    comp_kind_t kind;
-    comb_t comb;
-    char *action; /* NULL: every event */
-    size_t action_len;
-    path_t property;
-    cond_t *where;
-    size_t nwhere;
-    int window_days; /* 0: all time */
-    char key[STG_KEY_LEN + 1];
-    bool dup; /* an earlier definition of the tenant has the same key */
-} comp_def_t;
-
-typedef enum { R_AND, R_OR, R_NOT, R_TRAIT, R_COMPUTED, R_ACTIVE } rule_type_t;
-typedef struct rule {
-    rule_type_t type;
-    struct rule *kids; /* and / or / not */
-    size_t nkids;
-    path_t path; /* trait */
-    size_t def;  /* computed, eventCount: index in the tenant's defs */
-    cmp_op_t op; /* trait, computed */
-    cval_t value;
-    int days; /* activeWithinDays */
-} rule_t;
-
-typedef struct {
-    char *name;
-    rule_t rule;
-} audience_def_t;
-
-typedef struct tenant_defs {
-    char *client, *account, *brand; /* brand "*": every brand of the account */
-    comp_def_t *defs;               /* visible ones first, in file order, then hidden */
-    size_t ndefs, nvisible;
-    audience_def_t *auds;
-    size_t nauds;
-    char *keys_json; /* JSON array of the distinct keys of defs */
-} tenant_defs_t;
-
-struct storage_definitions {
-    tenant_defs_t *tenants;
-    size_t n;
-};
-
-/* The entry of defs for a tenant: its own brand's, else the account's "*"
- * one, else NULL. */
-const tenant_defs_t *stg_defs_find(const storage_definitions_t *defs, const char *client, size_t client_len, const char *account,
-                                   size_t account_len, const char *brand, size_t brand_len);
-
+/* ---- computed traits and audiences (computed/): see definitions.h for
+ * the compiled form. */
 /* The definitions entry of tenant row tid under st->defs (cached; NULL
  * when none). 0 or a STORAGE_* error. */
 int stg_computed_tenant(storage_t *st, int64_t tid, const tenant_defs_t **td);
@@ -487,27 +308,6 @@ int stg_computed_json(storage_t *st, int64_t tid, int64_t pk, jsonbuf_t *b);
 int stg_audiences_json(storage_t *st, int64_t tid, int64_t pk, bool active, int64_t last_activity_ms, jsonbuf_t *b);
 /* The clock of read-time evaluation. */
 int64_t stg_now(const storage_t *st);
-
-/* Value comparison shared by where conditions and rules (evaluate.c). */
-bool stg_cval_match(cmp_op_t op, const cval_t *actual, const cval_t *expected);
-/* The text of the value at path (segments from `from` on) inside the JSON
- * text v, which passed stg_json_check; false when there is none. */
-bool stg_json_at(span_t v, const path_t *path, size_t from, span_t *out);
-/* The scalar the JSON text v is (v.p NULL: CV_ABSENT). A string with
- * escapes is decoded into *scratch, which is freed first (malloc'd; the
- * caller frees the last one): one value at a time per scratch. */
-void stg_cval_of(span_t v, cval_t *out, char **scratch);
-
-/* UTC day number of ms since the epoch (floor division). */
-static inline int64_t
-stg_day_of(int64_t ms)
-{
-    return ms >= 0 ? ms / STG_DAY_MS : -((-ms + STG_DAY_MS - 1) / STG_DAY_MS);
-}
-
-/* Array items of JSON text that passed stg_json_check (jscan.c). */
-void stg_json_items(jiter_t *it, span_t array);
-bool stg_json_next_item(jiter_t *it, span_t *value);
 
 /* Opens a transaction (BEGIN, or BEGIN IMMEDIATE for one that will write)
  * unless one is open, in which case pending deferred writes are flushed and

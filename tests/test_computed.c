@@ -48,12 +48,12 @@ open_db(char **path)
     return st;
 }
 
-static storage_definitions_t *
+static definitions_t *
 defs_of(const char *json)
 {
-    storage_definitions_t *d = NULL;
+    definitions_t *d = NULL;
     char err[512] = "";
-    int ret = storage_definitions_parse(json, strlen(json), "test", &d, err, sizeof(err));
+    int ret = definitions_parse(json, strlen(json), "test", &d, err, sizeof(err));
     ck_assert_msg(ret == 0, "definitions refused: %s", err);
     return d;
 }
@@ -63,9 +63,9 @@ static const char *
 defs_error(const char *json)
 {
     static char err[512];
-    storage_definitions_t *d = (storage_definitions_t *)1;
+    definitions_t *d = (definitions_t *)1;
     err[0] = '\0';
-    int ret = storage_definitions_parse(json, strlen(json), "defs.json", &d, err, sizeof(err));
+    int ret = definitions_parse(json, strlen(json), "defs.json", &d, err, sizeof(err));
     ck_assert_msg(ret == STORAGE_EINVAL, "accepted: %s", json);
     ck_assert_ptr_null(d);
     ck_assert_msg(err[0] != '\0', "no message for %s", json);
@@ -84,7 +84,7 @@ static void
 track(storage_t *st, const char *user, const char *event, const char *props, int64_t t)
 {
     char iso[32], json[2048];
-    storage_format_time(t, iso);
+    base_format_time(t, iso);
     snprintf(json, sizeof(json), "{\"type\":\"track\",\"userId\":\"%s\",\"event\":\"%s\",\"properties\":%s,\"timestamp\":\"%s\"}",
              user, event, props != NULL ? props : "{}", iso);
     ingest_at(st, &tenant_a, json, NOW);
@@ -94,7 +94,7 @@ static void
 page(storage_t *st, const char *user, const char *props, int64_t t)
 {
     char iso[32], json[2048];
-    storage_format_time(t, iso);
+    base_format_time(t, iso);
     snprintf(json, sizeof(json), "{\"type\":\"page\",\"userId\":\"%s\",\"properties\":%s,\"timestamp\":\"%s\"}", user, props, iso);
     ingest_at(st, &tenant_a, json, NOW);
 }
@@ -170,7 +170,7 @@ START_TEST(test_count)
 {
     char *path;
     storage_t *st = open_db(&path);
-    storage_definitions_t *d =
+    definitions_t *d =
         defs_of("{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
                 "{\"name\":\"number_email_delivered_all_time\",\"kind\":\"count\",\"eventAction\":\"email_delivered\"},"
                 "{\"name\":\"gbp_orders\",\"kind\":\"count\",\"eventAction\":\"Order Completed\","
@@ -209,7 +209,7 @@ START_TEST(test_count)
     ck_assert_str_eq(c, "{}");
     free(c);
     test_db_close(st, path);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
@@ -217,7 +217,7 @@ START_TEST(test_sum_min_max)
 {
     char *path;
     storage_t *st = open_db(&path);
-    storage_definitions_t *d =
+    definitions_t *d =
         defs_of("{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
                 "{\"name\":\"revenue\",\"kind\":\"sum\",\"eventAction\":\"order_completed\",\"property\":\"revenue\"},"
                 "{\"name\":\"smallest\",\"kind\":\"min\",\"eventAction\":\"order_completed\",\"property\":\"revenue\"},"
@@ -241,7 +241,7 @@ START_TEST(test_sum_min_max)
     expect_computed(st, "u2", "smallest", "null");
     expect_computed(st, "u2", "largest", "null");
     test_db_close(st, path);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
@@ -249,7 +249,7 @@ START_TEST(test_first_last)
 {
     char *path;
     storage_t *st = open_db(&path);
-    storage_definitions_t *d =
+    definitions_t *d =
         defs_of("{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
                 "{\"name\":\"first_campaign\",\"kind\":\"first\",\"eventAction\":\"email_delivered\",\"property\":\"campaign_id\"},"
                 "{\"name\":\"last_campaign\",\"kind\":\"last\",\"eventAction\":\"email_delivered\",\"property\":\"campaign_id\"},"
@@ -280,7 +280,7 @@ START_TEST(test_first_last)
     expect_computed(st, "u3", "first_campaign", "\"one\"");
     expect_computed(st, "u3", "last_campaign", "\"two\"");
     test_db_close(st, path);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
@@ -288,7 +288,7 @@ START_TEST(test_most_frequent)
 {
     char *path;
     storage_t *st = open_db(&path);
-    storage_definitions_t *d = defs_of(
+    definitions_t *d = defs_of(
         "{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
         "{\"name\":\"favorite_blog_category\",\"kind\":\"most_frequent\",\"eventAction\":\"page\",\"property\":\"category\","
         " \"where\":{\"property\":\"path\",\"op\":\"contains\",\"value\":\"/blog/\"}},"
@@ -312,7 +312,7 @@ START_TEST(test_most_frequent)
     identify(st, "new", "{}");
     expect_computed(st, "new", "favorite_blog_category", "null");
     test_db_close(st, path);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
@@ -320,7 +320,7 @@ START_TEST(test_windows_and_clock)
 {
     char *path;
     storage_t *st = open_db(&path);
-    storage_definitions_t *d = defs_of(
+    definitions_t *d = defs_of(
         "{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
         "{\"name\":\"opened_7\",\"kind\":\"count\",\"eventAction\":\"email_opened\",\"windowDays\":7},"
         "{\"name\":\"opened_2\",\"kind\":\"count\",\"eventAction\":\"email_opened\",\"windowDays\":2},"
@@ -364,7 +364,7 @@ START_TEST(test_windows_and_clock)
     expect_computed(st, "u1", "top_30", "null");
     expect_audiences(st, "u2", "");
     test_db_close(st, path);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
@@ -372,7 +372,7 @@ START_TEST(test_rules)
 {
     char *path;
     storage_t *st = open_db(&path);
-    storage_definitions_t *d =
+    definitions_t *d =
         defs_of("{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
                 "{\"name\":\"revenue\",\"kind\":\"sum\",\"eventAction\":\"order_completed\",\"property\":\"revenue\"},"
                 "{\"name\":\"favorite\",\"kind\":\"most_frequent\",\"property\":\"category\"}],"
@@ -408,7 +408,7 @@ START_TEST(test_rules)
     identify(st, "bob", "{\"plan\":\"pro\",\"age\":17,\"address\":{\"city\":\"London\"}}");
     expect_audiences(st, "bob", "pro,londoner,vip,no_orders");
     test_db_close(st, path);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
@@ -438,7 +438,7 @@ START_TEST(test_merge)
         /* links the anonymous profile to mia's: a merge */
         "{\"type\":\"identify\",\"userId\":\"mia\",\"anonymousId\":\"anon-1\",\"traits\":{}}",
     };
-    storage_definitions_t *d = defs_of(defs_json);
+    definitions_t *d = defs_of(defs_json);
     char *path1, *path2;
     storage_t *merged = open_db(&path1), *single = open_db(&path2);
     storage_use_definitions(merged, d);
@@ -456,7 +456,7 @@ START_TEST(test_merge)
     free(b);
     test_db_close(merged, path1);
     test_db_close(single, path2);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
@@ -549,7 +549,7 @@ expect_same_profiles(storage_t *a, storage_t *b)
 
 START_TEST(test_import_equals_ingest_equals_recompute)
 {
-    storage_definitions_t *d = defs_of(sample_defs);
+    definitions_t *d = defs_of(sample_defs);
     char *p1, *p2, *p3;
     storage_t *ingested = open_db(&p1), *imported = open_db(&p2), *later = open_db(&p3);
     storage_use_definitions(ingested, d);
@@ -580,17 +580,17 @@ START_TEST(test_import_equals_ingest_equals_recompute)
     test_db_close(ingested, p1);
     test_db_close(imported, p2);
     test_db_close(later, p3);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
 START_TEST(test_recompute_after_change)
 {
-    storage_definitions_t *v1 =
+    definitions_t *v1 =
         defs_of("{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
                 "{\"name\":\"opens\",\"kind\":\"count\",\"eventAction\":\"email_opened\"}]}]}");
     /* opens renamed (same computation), one changed, one new. */
-    storage_definitions_t *v2 =
+    definitions_t *v2 =
         defs_of("{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
                 "{\"name\":\"email_opens\",\"kind\":\"count\",\"eventAction\":\"email_opened\"},"
                 "{\"name\":\"opens_7\",\"kind\":\"count\",\"eventAction\":\"email_opened\",\"windowDays\":7},"
@@ -656,15 +656,15 @@ START_TEST(test_recompute_after_change)
     storage_rollback(st);
     test_db_close(st, path);
     test_db_close(fresh, fresh_path);
-    storage_definitions_free(v1);
-    storage_definitions_free(v2);
+    definitions_free(v1);
+    definitions_free(v2);
 }
 END_TEST
 
 START_TEST(test_merge_during_recompute)
 {
     /* A merge into a profile the recompute has passed rebuilds it. */
-    storage_definitions_t *d =
+    definitions_t *d =
         defs_of("{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
                 "{\"name\":\"n\",\"kind\":\"count\"}]}]}");
     char *path;
@@ -686,18 +686,17 @@ START_TEST(test_merge_during_recompute)
     ck_assert_int_eq(storage_recompute(st, d, NOW, NULL, NULL), 0);
     expect_computed(st, "early", "n", "2");
     test_db_close(st, path);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
 START_TEST(test_wildcard_brand)
 {
-    storage_definitions_t *d =
-        defs_of("{\"tenants\":["
-                "{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"*\",\"computedTraits\":["
-                "{\"name\":\"any_brand\",\"kind\":\"count\"}]},"
-                "{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
-                "{\"name\":\"own\",\"kind\":\"count\"}]}]}");
+    definitions_t *d = defs_of("{\"tenants\":["
+                               "{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"*\",\"computedTraits\":["
+                               "{\"name\":\"any_brand\",\"kind\":\"count\"}]},"
+                               "{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
+                               "{\"name\":\"own\",\"kind\":\"count\"}]}]}");
     char *path;
     storage_t *st = open_db(&path);
     storage_use_definitions(st, d);
@@ -711,14 +710,14 @@ START_TEST(test_wildcard_brand)
     ck_assert_str_eq(c, "{\"own\":1}");
     free(c);
     test_db_close(st, path);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
 START_TEST(test_readonly_connection)
 {
     /* The server's workers read through read-only connections. */
-    storage_definitions_t *d =
+    definitions_t *d =
         defs_of("{\"tenants\":[{\"client\":\"intilery\",\"account\":\"marketing\",\"brand\":\"MARKETING\",\"computedTraits\":["
                 "{\"name\":\"n\",\"kind\":\"count\",\"windowDays\":2}],"
                 "\"audiences\":[{\"name\":\"audience_2_days\",\"rule\":{\"activeWithinDays\":2}}]}]}");
@@ -745,7 +744,7 @@ START_TEST(test_readonly_connection)
     free(c);
     storage_close(ro);
     test_db_close(st, path);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 
@@ -871,25 +870,25 @@ START_TEST(test_definition_errors)
     fputs("{\"tenants\": [\n  {\"client\": \"c\", \"account\": \"a\", \"brand\": \"b\", \"computedTraits\": [{\"name\": 5}]}\n]}\n",
           f);
     fclose(f);
-    storage_definitions_t *d = NULL;
-    ck_assert_int_eq(storage_definitions_load(path, &d, err, sizeof(err)), STORAGE_EINVAL);
+    definitions_t *d = NULL;
+    ck_assert_int_eq(definitions_load(path, &d, err, sizeof(err)), STORAGE_EINVAL);
     ck_assert_ptr_null(d);
     char want[600];
     snprintf(want, sizeof(want), "%s:2:77: tenants[0].computedTraits[0].name: \"name\" must be a string, not a number", path);
     ck_assert_str_eq(err, want);
     unlink(path);
-    ck_assert_int_eq(storage_definitions_load(path, &d, err, sizeof(err)), STORAGE_EIO);
+    ck_assert_int_eq(definitions_load(path, &d, err, sizeof(err)), STORAGE_EIO);
     rmdir(dirname(path));
     free(path);
 
     /* The documented example loads. */
-    ck_assert_int_eq(storage_definitions_load(DEFS_FIXTURE, &d, err, sizeof(err)), 0);
+    ck_assert_int_eq(definitions_load(DEFS_FIXTURE, &d, err, sizeof(err)), 0);
     size_t tenants, traits, audiences;
-    storage_definitions_stats(d, &tenants, &traits, &audiences);
+    definitions_stats(d, &tenants, &traits, &audiences);
     ck_assert_uint_eq(tenants, 2);
     ck_assert_uint_eq(traits, 9);
     ck_assert_uint_eq(audiences, 4);
-    storage_definitions_free(d);
+    definitions_free(d);
 }
 END_TEST
 

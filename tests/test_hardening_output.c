@@ -354,40 +354,40 @@ START_TEST(test_text_helpers)
 {
     char buf[16];
     size_t len = 0;
-    ck_assert(storage_appendf(buf, sizeof(buf), &len, "%s", "0123456789"));
-    ck_assert(!storage_appendf(buf, sizeof(buf), &len, "%s", "0123456789")); /* cut */
+    ck_assert(base_appendf(buf, sizeof(buf), &len, "%s", "0123456789"));
+    ck_assert(!base_appendf(buf, sizeof(buf), &len, "%s", "0123456789")); /* cut */
     ck_assert_uint_eq(len, sizeof(buf) - 1);
-    ck_assert(!storage_appendf(buf, sizeof(buf), &len, "more")); /* len stays inside */
+    ck_assert(!base_appendf(buf, sizeof(buf), &len, "more")); /* len stays inside */
     ck_assert_uint_eq(len, sizeof(buf) - 1);
     ck_assert_str_eq(buf, "012345678901234");
 
     const char e3[] = "a\xe2\x82\xac\xe2\x82\xac"; /* a, then two U+20AC */
-    ck_assert_uint_eq(storage_utf8_prefix(e3, 7, 7), 7);
-    ck_assert_uint_eq(storage_utf8_prefix(e3, 7, 6), 4);
-    ck_assert_uint_eq(storage_utf8_prefix(e3, 7, 5), 4);
-    ck_assert_uint_eq(storage_utf8_prefix(e3, 7, 3), 1);
+    ck_assert_uint_eq(base_utf8_prefix(e3, 7, 7), 7);
+    ck_assert_uint_eq(base_utf8_prefix(e3, 7, 6), 4);
+    ck_assert_uint_eq(base_utf8_prefix(e3, 7, 5), 4);
+    ck_assert_uint_eq(base_utf8_prefix(e3, 7, 3), 1);
 
     char out[32];
-    size_t used, w = storage_utf8_copy("x\xff\xed\xa0\x80y", 6, out, sizeof(out), &used);
+    size_t used, w = base_utf8_copy("x\xff\xed\xa0\x80y", 6, out, sizeof(out), &used);
     ck_assert_uint_eq(used, 6);
     ck_assert_uint_eq(w, 2 + 4 * 3); /* each stray byte: U+FFFD */
     ck_assert(utf8_ok((const unsigned char *)out, w));
-    w = storage_utf8_copy(e3, 7, out, 6, &used); /* room for a and one character */
+    w = base_utf8_copy(e3, 7, out, 6, &used); /* room for a and one character */
     ck_assert_uint_eq(w, 4);
     ck_assert_uint_eq(used, 4);
 
-    w = storage_json_escape("q\"\\\n\x01\xc3\xa9\xc3", 8, out, sizeof(out), &used);
+    w = base_json_escape("q\"\\\n\x01\xc3\xa9\xc3", 8, out, sizeof(out), &used);
     ck_assert_uint_eq(used, 8);
     out[w] = '\0';
     ck_assert_str_eq(out, "q\\\"\\\\\\n\\u0001\xc3\xa9\xef\xbf\xbd");
-    w = storage_json_escape("ab\x01", 3, out, 7, &used); /* the escape would not fit whole */
+    w = base_json_escape("ab\x01", 3, out, 7, &used); /* the escape would not fit whole */
     ck_assert_uint_eq(w, 2);
     ck_assert_uint_eq(used, 2);
 
-    ck_assert(storage_utf8_valid("\xf0\x9f\x98\x80", 4));
-    ck_assert(!storage_utf8_valid("\xed\xa0\x80", 3));     /* a surrogate */
-    ck_assert(!storage_utf8_valid("\xc0\xaf", 2));         /* overlong */
-    ck_assert(!storage_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    ck_assert(base_utf8_valid("\xf0\x9f\x98\x80", 4));
+    ck_assert(!base_utf8_valid("\xed\xa0\x80", 3));     /* a surrogate */
+    ck_assert(!base_utf8_valid("\xc0\xaf", 2));         /* overlong */
+    ck_assert(!base_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
 }
 END_TEST
 

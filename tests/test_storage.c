@@ -872,7 +872,7 @@ START_TEST(test_validation_errors_store_nothing)
         ck_assert_ptr_nonnull(m);
         field = NULL;
         err[0] = '\0';
-        ck_assert_int_eq(storage_message_validate(m, &field, err, sizeof(err)), STORAGE_EINVAL);
+        ck_assert_int_eq(segment_message_validate(m, &field, err, sizeof(err)), STORAGE_EINVAL);
         ck_assert_msg(field != NULL && strcmp(field, bad[i].field) == 0, "%s: field %s", bad[i].json, field);
         ck_assert_msg(strlen(err) > 0, "no reason for %s", bad[i].json);
         err[0] = '\0';
@@ -894,14 +894,14 @@ START_TEST(test_validation_errors_store_nothing)
     json_object_put(m);
 
     /* Over 32 KB. */
-    size_t big = STORAGE_MAX_MESSAGE_BYTES + 100;
+    size_t big = SEGMENT_MAX_MESSAGE_BYTES + 100;
     char *pad = malloc(big + 1);
     memset(pad, 'x', big);
     pad[big] = '\0';
     m = json_tokener_parse("{\"type\":\"track\",\"userId\":\"big\",\"event\":\"x\"}");
     json_object_object_add(m, "properties", json_object_new_object());
     json_object_object_add(json_object_object_get(m, "properties"), "pad", json_object_new_string(pad));
-    ck_assert_int_eq(storage_message_validate(m, &field, err, sizeof(err)), STORAGE_EINVAL);
+    ck_assert_int_eq(segment_message_validate(m, &field, err, sizeof(err)), STORAGE_EINVAL);
     ck_assert_str_eq(field, "message");
     ck_assert_int_eq(storage_ingest_message(st, &tenant_a, m, "api", NOW, err, sizeof(err)), STORAGE_EINVAL);
     json_object_put(m);
@@ -911,7 +911,7 @@ START_TEST(test_validation_errors_store_nothing)
     ck_assert_uint_eq(list_count(st, &tenant_a), 0);
     /* Good messages validate. */
     m = json_tokener_parse("{\"type\":\"screen\",\"anonymousId\":\"a\",\"timestamp\":\"2020-01-01T10:00:00.5+02:00\"}");
-    ck_assert_int_eq(storage_message_validate(m, NULL, NULL, 0), 0);
+    ck_assert_int_eq(segment_message_validate(m, NULL, NULL, 0), 0);
     json_object_put(m);
     m = json_tokener_parse("{\"type\":\"identify\",\"userId\":12345}");
     ck_assert_int_eq(storage_ingest_message(st, &tenant_a, m, "api", NOW, err, sizeof(err)), 0);
@@ -1124,7 +1124,7 @@ START_TEST(test_import_batches_keep_newest_wins)
         int u = i % USERS;
         /* A permutation of times: later lines are not later events. */
         int64_t t = base + (int64_t)((i * 7919LL) % LINES) * 1000;
-        storage_format_time(t, iso);
+        base_format_time(t, iso);
         if (i % 1000 == 3) {
             fprintf(in, "{\"type\":\"identify\",\"userId\":\"w%d\",\"timestamp\":\"%s\",\"traits\":{\"score\":%d}}\n", u, iso, i);
             if (t >= score_t[u]) {
@@ -1158,10 +1158,10 @@ START_TEST(test_import_batches_keep_newest_wins)
         ck_assert_int_eq(geti(o, "score"), score[u]);
         snprintf(want, sizeof(want), "p%06d", first_i[u]);
         ck_assert_str_eq(gets(o, "firstEvent.ping.eventId"), want);
-        ck_assert_str_eq(gets(o, "firstEvent.ping.eventTime"), storage_format_time(first_t[u], iso));
+        ck_assert_str_eq(gets(o, "firstEvent.ping.eventTime"), base_format_time(first_t[u], iso));
         snprintf(want, sizeof(want), "p%06d", last_i[u]);
         ck_assert_str_eq(gets(o, "lastEvent.ping.eventId"), want);
-        ck_assert_str_eq(gets(o, "lastActivityTime"), storage_format_time(last_t[u], iso));
+        ck_assert_str_eq(gets(o, "lastActivityTime"), base_format_time(last_t[u], iso));
         json_object_put(o);
     }
     test_db_close(st, path);
@@ -1287,12 +1287,12 @@ START_TEST(test_batch_matches_ingest)
             }
             strcat(body, "\n] }\n");
         }
-        storage_batch_t *b;
-        storage_batch_err_t e;
-        ck_assert_int_eq(storage_batch_parse(strdup(body), strlen(body), single, &b, &e), 0);
-        ck_assert_int_eq(storage_batch_check(b, &e), 0);
+        segment_batch_t *b;
+        segment_batch_err_t e;
+        ck_assert_int_eq(segment_batch_parse(strdup(body), strlen(body), single, &b, &e), 0);
+        ck_assert_int_eq(segment_batch_check(b, &e), 0);
         ck_assert_int_eq(storage_batch_store(st, &tenant_b, b, "api", NOW, err, sizeof(err)), 0);
-        storage_batch_free(b);
+        segment_batch_free(b);
     }
     ck_assert_int_eq(storage_commit(st), 0);
     ck_assert_uint_eq(list_count(st, &tenant_b), 1);
@@ -1615,7 +1615,7 @@ static int64_t
 parse(const char *s)
 {
     int64_t ms = 0;
-    ck_assert_msg(storage_parse_time(s, strlen(s), &ms) == 0, "cannot parse %s", s);
+    ck_assert_msg(base_parse_time(s, strlen(s), &ms) == 0, "cannot parse %s", s);
     return ms;
 }
 
@@ -1642,7 +1642,7 @@ START_TEST(test_time_parse_format)
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         int64_t ms = parse(ok[i].in);
-        ck_assert_str_eq(storage_format_time(ms, out), ok[i].out);
+        ck_assert_str_eq(base_format_time(ms, out), ok[i].out);
         /* and back */
         ck_assert_int_eq(parse(out), ms);
     }
@@ -1674,7 +1674,7 @@ START_TEST(test_time_parse_format)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t ms = 42;
-        ck_assert_msg(storage_parse_time(bad[i], strlen(bad[i]), &ms) == STORAGE_EINVAL, "accepted %s", bad[i]);
+        ck_assert_msg(base_parse_time(bad[i], strlen(bad[i]), &ms) == STORAGE_EINVAL, "accepted %s", bad[i]);
     }
     /* The formatter agrees with gmtime over years 0001-9999, both sides of
      * 1970 and leap days. */
@@ -1691,20 +1691,20 @@ START_TEST(test_time_parse_format)
         char want[64];
         snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
-        ck_assert_str_eq(storage_format_time(t, out), want);
+        ck_assert_str_eq(base_format_time(t, out), want);
     }
     /* Length is honoured: no NUL needed. */
     int64_t ms;
-    ck_assert_int_eq(storage_parse_time("2006-01-02garbage", 10, &ms), 0);
-    ck_assert_str_eq(storage_format_time(ms, out), "2006-01-02T00:00:00.000Z");
+    ck_assert_int_eq(base_parse_time("2006-01-02garbage", 10, &ms), 0);
+    ck_assert_str_eq(base_format_time(ms, out), "2006-01-02T00:00:00.000Z");
 }
 END_TEST
 
 START_TEST(test_uuid_v4)
 {
     char a[37], b[37];
-    storage_uuid_v4(a);
-    storage_uuid_v4(b);
+    base_uuid_v4(a);
+    base_uuid_v4(b);
     ck_assert_str_ne(a, b);
     ck_assert_uint_eq(strlen(a), 36);
     for (int i = 0; i < 36; i++) {
@@ -1858,7 +1858,7 @@ static void
 track_at(storage_t *st, const storage_tenant_t *t, const char *user, const char *event, const char *msg_id, int64_t ms)
 {
     char iso[32], json[512];
-    storage_format_time(ms, iso);
+    base_format_time(ms, iso);
     snprintf(json, sizeof(json),
              "{\"type\":\"track\",\"userId\":\"%s\",\"event\":\"%s\",\"messageId\":\"%s\",\"timestamp\":\"%s\"}", user, event,
              msg_id, iso);
@@ -1885,13 +1885,13 @@ live_cursors(storage_t *st, int64_t now)
 }
 
 static int
-batch_rc(const char *body, const char *single, storage_batch_err_t *e)
+batch_rc(const char *body, const char *single, segment_batch_err_t *e)
 {
-    storage_batch_t *b;
-    int ret = storage_batch_parse(strdup(body), strlen(body), single, &b, e);
+    segment_batch_t *b;
+    int ret = segment_batch_parse(strdup(body), strlen(body), single, &b, e);
     if (ret == 0) {
-        ret = storage_batch_check(b, e);
-        storage_batch_free(b);
+        ret = segment_batch_check(b, e);
+        segment_batch_free(b);
     }
     return ret;
 }
@@ -1915,7 +1915,7 @@ START_TEST(test_batch_bodies)
         {"{\"type\":null,\"userId\":\"u\"}", "track", false, "type: this route takes 'track' messages."},
         {"{\"userId\":\"u\"}", "track", false, "event: missing event"},
     };
-    storage_batch_err_t e;
+    segment_batch_err_t e;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_int_eq(batch_rc(bad[i].body, bad[i].single, &e), STORAGE_EINVAL);
         ck_assert_msg(e.bad_body == bad[i].bad_body && strcmp(e.message, bad[i].message) == 0, "%s: %d %s", bad[i].body, e.bad_body,
@@ -1950,24 +1950,24 @@ START_TEST(test_batch_bodies)
     char *path, err[256];
     storage_t *st = test_db_open("profiles.db", &path);
     const char *one = "{\"writeKey\":\"s\\u0065cret\",\"userId\":\"u1\",\"event\":\"Signed Up\",\"messageId\":\"w1\"}";
-    storage_batch_t *b;
-    ck_assert_int_eq(storage_batch_parse(strdup(one), strlen(one), "track", &b, &e), 0);
+    segment_batch_t *b;
+    ck_assert_int_eq(segment_batch_parse(strdup(one), strlen(one), "track", &b, &e), 0);
     size_t key_len;
-    const char *key = storage_batch_write_key(b, &key_len);
+    const char *key = segment_batch_write_key(b, &key_len);
     ck_assert_uint_eq(key_len, 6);
     ck_assert_int_eq(memcmp(key, "secret", 6), 0);
-    ck_assert_int_eq(storage_batch_check(b, &e), 0);
+    ck_assert_int_eq(segment_batch_check(b, &e), 0);
     ck_assert_int_eq(storage_batch_store(st, &tenant_a, b, "api", NOW, err, sizeof(err)), 0);
-    storage_batch_free(b);
+    segment_batch_free(b);
     const char *many = "{\"batch\":[ {\"type\":\"track\", \"userId\":\"u1\",\"event\":\"A\",\"messageId\":\"w2\",\n"
                        "\"timestamp\":\"2020-01-01T00:00:00Z\"} ],\"writeKey\":\"other\"}";
-    ck_assert_int_eq(storage_batch_parse(strdup(many), strlen(many), NULL, &b, &e), 0);
-    ck_assert_int_eq(storage_batch_check(b, &e), 0);
-    ck_assert_uint_eq(storage_batch_count(b), 1);
+    ck_assert_int_eq(segment_batch_parse(strdup(many), strlen(many), NULL, &b, &e), 0);
+    ck_assert_int_eq(segment_batch_check(b, &e), 0);
+    ck_assert_uint_eq(segment_batch_count(b), 1);
     ck_assert_int_eq(storage_batch_store(st, &tenant_a, b, "api", NOW, err, sizeof(err)), 0);
     /* again: a retried batch stores nothing twice */
     ck_assert_int_eq(storage_batch_store(st, &tenant_a, b, "api", NOW, err, sizeof(err)), 0);
-    storage_batch_free(b);
+    segment_batch_free(b);
     storage_event_query_t q = equery(100, 0);
     struct json_object *o = ev_begin(st, &tenant_a, STORAGE_ID_USER, "u1", &q);
     ck_assert_uint_eq(alen(o, "data"), 2);
@@ -2191,7 +2191,7 @@ walk_strict(storage_t *st, const storage_event_query_t *q)
             struct json_object *e = ev_at(o, i);
             int64_t t;
             const char *iso = gets(e, "eventTime"), *id = gets(e, "eventId");
-            ck_assert_int_eq(storage_parse_time(iso, strlen(iso), &t), 0);
+            ck_assert_int_eq(base_parse_time(iso, strlen(iso), &t), 0);
             if (total > 0) {
                 int c = t != prev_t ? (t < prev_t ? -1 : 1) : strcmp(id, prev_id);
                 ck_assert_msg(q->descending ? c < 0 : c > 0, "out of order at %zu: %s after %s", total, id, prev_id);

@@ -50,20 +50,20 @@ cli_definitions(int argc, char **argv)
         fprintf(stderr, "profiled definitions %s: give the definitions file (or set PROFILED_DEFINITIONS)\n", cmd);
         return 2;
     }
-    storage_definitions_t *defs = NULL;
+    definitions_t *defs = NULL;
     char err[1024];
-    if (storage_definitions_load(path, &defs, err, sizeof(err)) != 0) {
+    if (definitions_load(path, &defs, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled definitions %s: %s\n", cmd, err);
         return 1;
     }
     if (list) {
-        storage_definitions_print(defs, stdout);
+        definitions_print(defs, stdout);
     } else {
         size_t tenants, traits, audiences;
-        storage_definitions_stats(defs, &tenants, &traits, &audiences);
+        definitions_stats(defs, &tenants, &traits, &audiences);
         printf("%s: ok: %zu tenant entr%s, %zu computed trait%s, %zu audience%s\n", path, tenants, tenants == 1 ? "y" : "ies",
                traits, traits == 1 ? "" : "s", audiences, audiences == 1 ? "" : "s");
     }
-    storage_definitions_free(defs);
+    definitions_free(defs);
     return 0;
 }

@@ -65,18 +65,10 @@ set_text(char **dst, size_t *dst_len, const char *src, size_t n)
     *dst_len = n;
 }
 
-/* SQLite's BINARY collation on UTF-8 text: bytes, then length. */
-static int
-text_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c != 0 ? c : (an > bn) - (an < bn);
-}
-
 static uint64_t
 entry_hash(int kind, int64_t pk, const char *key, size_t n)
 {
-    uint64_t h = storage_fnv1a(((uint64_t)pk * 0x9e3779b97f4a7c15ull) ^ (uint64_t)kind, key, n);
+    uint64_t h = base_fnv1a(((uint64_t)pk * 0x9e3779b97f4a7c15ull) ^ (uint64_t)kind, key, n);
     return h ^ (h >> 31);
 }
 
@@ -187,7 +179,7 @@ comp_now(storage_t *st, int64_t pk, const char *key, comb_t comb, double num, co
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, pk);
-    stg_bind_text(s, 2, key, STG_KEY_LEN);
+    stg_bind_text(s, 2, key, DEFS_KEY_LEN);
     sqlite3_bind_int(s, 3, comb);
     if (comb == COMB_FIRST || comb == COMB_LAST) {
         sqlite3_bind_null(s, 4);
@@ -210,7 +202,7 @@ day_now(storage_t *st, int64_t pk, const char *key, comb_t comb, int64_t day, do
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, pk);
-    stg_bind_text(s, 2, key, STG_KEY_LEN);
+    stg_bind_text(s, 2, key, DEFS_KEY_LEN);
     sqlite3_bind_int64(s, 3, day);
     sqlite3_bind_int(s, 4, comb);
     sqlite3_bind_double(s, 5, num);
@@ -218,7 +210,7 @@ day_now(storage_t *st, int64_t pk, const char *key, comb_t comb, int64_t day, do
     if (ret != 0 || (s = stg_stmt(st, S_COMP_DAY_PRUNE)) == NULL)
         return ret != 0 ? ret : STORAGE_EIO;
     sqlite3_bind_int64(s, 1, pk);
-    stg_bind_text(s, 2, key, STG_KEY_LEN);
+    stg_bind_text(s, 2, key, DEFS_KEY_LEN);
     sqlite3_bind_int64(s, 3, floor_day);
     return stg_step_done(st, s);
 }
@@ -230,7 +222,7 @@ freq_now(storage_t *st, int64_t pk, const char *key, const char *value, size_t v
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, pk);
-    stg_bind_text(s, 2, key, STG_KEY_LEN);
+    stg_bind_text(s, 2, key, DEFS_KEY_LEN);
     stg_bind_text(s, 3, value, value_len);
     sqlite3_bind_int64(s, 4, count);
     sqlite3_bind_int64(s, 5, last_ms);
@@ -252,7 +244,7 @@ stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id
     }
     /* The latest userId wins, as with immediate updates. */
     if (user_id != NULL &&
-        text_cmp(e->u.touch.user_id != NULL ? e->u.touch.user_id : "", e->u.touch.user_id_len, user_id, user_id_len) != 0)
+        base_text_cmp(e->u.touch.user_id != NULL ? e->u.touch.user_id : "", e->u.touch.user_id_len, user_id, user_id_len) != 0)
         set_text(&e->u.touch.user_id, &e->u.touch.user_id_len, user_id, user_id_len);
     return 0;
 }
@@ -266,7 +258,7 @@ stg_trait_put(storage_t *st, int64_t pk, const char *key, size_t key_len, const 
     deferred_t *e = pending(&st->defer, D_TRAIT, pk, key, key_len, &fresh);
     /* Equal timestamps: the later write wins, as in the upsert. */
     if (fresh || ts >= e->u.trait.ts) {
-        if (fresh || text_cmp(e->u.trait.value, e->u.trait.len, value, value_len) != 0)
+        if (fresh || base_text_cmp(e->u.trait.value, e->u.trait.len, value, value_len) != 0)
             set_text(&e->u.trait.value, &e->u.trait.len, value, value_len);
         e->u.trait.ts = ts;
     }
@@ -282,13 +274,13 @@ stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_len,
         return mark_now(st, pk, action, action_len, event_pk, t, event_pk, t);
     deferred_t *e = pending(&st->defer, D_MARK, pk, action, action_len, &fresh);
     if (fresh || t < e->u.mark.first_t ||
-        (t == e->u.mark.first_t && text_cmp(event_id, event_id_len, e->u.mark.first_id, e->u.mark.first_len) < 0)) {
+        (t == e->u.mark.first_t && base_text_cmp(event_id, event_id_len, e->u.mark.first_id, e->u.mark.first_len) < 0)) {
         e->u.mark.first_pk = event_pk;
         e->u.mark.first_t = t;
         set_text(&e->u.mark.first_id, &e->u.mark.first_len, event_id, event_id_len);
     }
     if (fresh || t > e->u.mark.last_t ||
-        (t == e->u.mark.last_t && text_cmp(event_id, event_id_len, e->u.mark.last_id, e->u.mark.last_len) > 0)) {
+        (t == e->u.mark.last_t && base_text_cmp(event_id, event_id_len, e->u.mark.last_id, e->u.mark.last_len) > 0)) {
         e->u.mark.last_pk = event_pk;
         e->u.mark.last_t = t;
         set_text(&e->u.mark.last_id, &e->u.mark.last_len, event_id, event_id_len);
@@ -300,7 +292,7 @@ stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_len,
 static bool
 event_before(int64_t t, const char *id, size_t n, int64_t ot, const char *oid, size_t on)
 {
-    return t < ot || (t == ot && text_cmp(id, n, oid, on) < 0);
+    return t < ot || (t == ot && base_text_cmp(id, n, oid, on) < 0);
 }
 
 int
@@ -310,7 +302,7 @@ stg_comp_put(storage_t *st, int64_t pk, const char *key, comb_t comb, double num
     bool fresh;
     if (!st->defer.enabled)
         return comp_now(st, pk, key, comb, num, value, value_len, t, event_id, event_id_len);
-    deferred_t *e = pending(&st->defer, D_COMP, pk, key, STG_KEY_LEN, &fresh);
+    deferred_t *e = pending(&st->defer, D_COMP, pk, key, DEFS_KEY_LEN, &fresh);
     bool replace = fresh;
     if (fresh) {
         e->u.comp.comb = comb;
@@ -340,9 +332,9 @@ stg_comp_day(storage_t *st, int64_t pk, const char *key, comb_t comb, int64_t da
     bool fresh;
     if (!st->defer.enabled)
         return day_now(st, pk, key, comb, day, num, floor_day);
-    char k[STG_KEY_LEN + sizeof(day)];
-    memcpy(k, key, STG_KEY_LEN);
-    memcpy(k + STG_KEY_LEN, &day, sizeof(day));
+    char k[DEFS_KEY_LEN + sizeof(day)];
+    memcpy(k, key, DEFS_KEY_LEN);
+    memcpy(k + DEFS_KEY_LEN, &day, sizeof(day));
     deferred_t *e = pending(&st->defer, D_DAY, pk, k, sizeof(k), &fresh);
     if (fresh) {
         e->u.day.comb = comb;
@@ -366,12 +358,12 @@ stg_comp_freq(storage_t *st, int64_t pk, const char *key, const char *value, siz
     bool fresh;
     if (!st->defer.enabled)
         return freq_now(st, pk, key, value, value_len, 1, t);
-    char small[256], *k = STG_KEY_LEN + value_len <= sizeof(small) ? small : malloc(STG_KEY_LEN + value_len);
+    char small[256], *k = DEFS_KEY_LEN + value_len <= sizeof(small) ? small : malloc(DEFS_KEY_LEN + value_len);
     if (k == NULL)
         abort();
-    memcpy(k, key, STG_KEY_LEN);
-    memcpy(k + STG_KEY_LEN, value, value_len);
-    deferred_t *e = pending(&st->defer, D_FREQ, pk, k, STG_KEY_LEN + value_len, &fresh);
+    memcpy(k, key, DEFS_KEY_LEN);
+    memcpy(k + DEFS_KEY_LEN, value, value_len);
+    deferred_t *e = pending(&st->defer, D_FREQ, pk, k, DEFS_KEY_LEN + value_len, &fresh);
     if (k != small)
         free(k);
     e->u.freq.count++;
@@ -431,7 +423,7 @@ stg_defer_flush(storage_t *st)
             ret = day_now(st, e->pk, e->key, e->u.day.comb, e->u.day.day, e->u.day.num, e->u.day.floor_day);
             break;
         default:
-            ret = freq_now(st, e->pk, e->key, e->key + STG_KEY_LEN, e->key_len - STG_KEY_LEN, e->u.freq.count, e->u.freq.last_ms);
+            ret = freq_now(st, e->pk, e->key, e->key + DEFS_KEY_LEN, e->key_len - DEFS_KEY_LEN, e->u.freq.count, e->u.freq.last_ms);
         }
     }
     /* On failure the caller rolls back: the pending writes go either way. */

@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include <json-c/json.h>
+#include "definitions.h"
 
 #define MAX_FILE_BYTES (16 * 1024 * 1024)
 #define MAX_NAME_BYTES 128
@@ -22,17 +23,17 @@
 #define MAX_FILE_DEPTH (MAX_RULE_DEPTH * 3 + 16)
 
 static const char *const kind_names[] = {
-    [CK_COUNT] = "count",
-    [CK_SUM] = "sum",
-    [CK_MIN] = "min",
-    [CK_MAX] = "max",
-    [CK_FIRST] = "first",
-    [CK_LAST] = "last",
-    [CK_MOST_FREQUENT] = "most_frequent",
+    [DK_COUNT] = "count",
+    [DK_SUM] = "sum",
+    [DK_MIN] = "min",
+    [DK_MAX] = "max",
+    [DK_FIRST] = "first",
+    [DK_LAST] = "last",
+    [DK_MOST_FREQUENT] = "most_frequent",
 };
 static const comb_t kind_comb[] = {
-    [CK_COUNT] = COMB_ADD,   [CK_SUM] = COMB_ADD,   [CK_MIN] = COMB_MIN,           [CK_MAX] = COMB_MAX,
-    [CK_FIRST] = COMB_FIRST, [CK_LAST] = COMB_LAST, [CK_MOST_FREQUENT] = COMB_ADD,
+    [DK_COUNT] = COMB_ADD,   [DK_SUM] = COMB_ADD,   [DK_MIN] = COMB_MIN,           [DK_MAX] = COMB_MAX,
+    [DK_FIRST] = COMB_FIRST, [DK_LAST] = COMB_LAST, [DK_MOST_FREQUENT] = COMB_ADD,
 };
 static const char *const op_names[] = {
     [OP_EQ] = "eq", [OP_NE] = "ne",   [OP_GT] = "gt",         [OP_GTE] = "gte",
@@ -57,26 +58,6 @@ typedef struct {
     char *err;
     size_t errlen;
 } parser_t;
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *
-xstrndup(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d == NULL)
-        abort();
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
 
 static void
 push_key(parser_t *p, const char *key)
@@ -116,16 +97,16 @@ locate(const parser_t *p)
         if (p->seg[i].key != NULL) {
             if (cur.n == 0 || cur.p[0] != '{')
                 return cur.p;
-            stg_json_members(&it, cur);
+            base_json_members(&it, cur);
             /* The last of repeated members is the one json-c keeps. */
-            while (stg_json_next(&it, &key, &value))
-                if (stg_json_key_is(key, p->seg[i].key, strlen(p->seg[i].key)))
+            while (base_json_next(&it, &key, &value))
+                if (base_json_key_is(key, p->seg[i].key, strlen(p->seg[i].key)))
                     found = value;
         } else {
             if (cur.n == 0 || cur.p[0] != '[')
                 return cur.p;
-            stg_json_items(&it, cur);
-            for (size_t k = 0; stg_json_next_item(&it, &value); k++)
+            base_json_items(&it, cur);
+            for (size_t k = 0; base_json_next_item(&it, &value); k++)
                 if (k == p->seg[i].index) {
                     found = value;
                     break;
@@ -197,7 +178,7 @@ perr(parser_t *p, const char *fmt, ...)
             if ((unsigned char)*c < 0x20 || *c == 0x7f)
                 *c = '?';
     }
-    return STORAGE_EINVAL;
+    return BASE_EINVAL;
 }
 
 static const char *
@@ -235,7 +216,7 @@ check_members(parser_t *p, struct json_object *obj, const char *const *allowed, 
             char list[256] = "";
             size_t n = 0;
             for (const char *const *a = allowed; *a != NULL; a++)
-                if (!storage_appendf(list, sizeof(list), &n, "%s%s", n > 0 ? ", " : "", *a))
+                if (!base_appendf(list, sizeof(list), &n, "%s%s", n > 0 ? ", " : "", *a))
                     break;
             push_key(p, key);
             int ret = perr(p, "unknown member \"%s\" in %s (expected %s)", key, what, list);
@@ -322,7 +303,7 @@ get_name(parser_t *p, struct json_object *obj, const char **out, size_t *len)
     return ret;
 }
 
-/* "a.b.c": up to STG_MAX_PATH non-empty segments. */
+/* "a.b.c": up to DEFS_MAX_PATH non-empty segments. */
 static int
 compile_path(parser_t *p, const char *s, size_t n, path_t *out)
 {
@@ -333,9 +314,9 @@ compile_path(parser_t *p, const char *s, size_t n, path_t *out)
             continue;
         if (i == start)
             return perr(p, "path \"%s\" has an empty segment", s);
-        if (out->depth == STG_MAX_PATH)
-            return perr(p, "path \"%s\" is deeper than %d segments", s, STG_MAX_PATH);
-        out->seg[out->depth] = xstrndup(s + start, i - start);
+        if (out->depth == DEFS_MAX_PATH)
+            return perr(p, "path \"%s\" is deeper than %d segments", s, DEFS_MAX_PATH);
+        out->seg[out->depth] = base_xstrndup(s + start, i - start);
         out->len[out->depth] = i - start;
         out->depth++;
         start = i + 1;
@@ -433,7 +414,7 @@ get_value(parser_t *p, struct json_object *obj, cmp_op_t op, bool numeric, cval_
     case json_type_string:
         out->type = CV_STR;
         out->n = (size_t)json_object_get_string_len(v);
-        out->s = xstrndup(json_object_get_string(v), out->n);
+        out->s = base_xstrndup(json_object_get_string(v), out->n);
         break;
     default:
         ret = perr(p, "value must be a string, number, boolean or null, not %s", type_name(v));
@@ -488,7 +469,7 @@ compile_where(parser_t *p, struct json_object *obj, comp_def_t *d)
         size_t n = json_object_array_length(w);
         if (n == 0)
             ret = perr(p, "where must not be an empty array");
-        d->where = xcalloc(n, sizeof(*d->where));
+        d->where = base_xcalloc(n, sizeof(*d->where));
         for (size_t i = 0; i < n && ret == 0; i++) {
             push_index(p, i);
             ret = compile_cond(p, json_object_array_get_idx(w, i), &d->where[i]);
@@ -496,7 +477,7 @@ compile_where(parser_t *p, struct json_object *obj, comp_def_t *d)
             d->nwhere = i + 1;
         }
     } else {
-        d->where = xcalloc(1, sizeof(*d->where));
+        d->where = base_xcalloc(1, sizeof(*d->where));
         d->nwhere = 1;
         ret = compile_cond(p, w, &d->where[0]);
     }
@@ -515,14 +496,14 @@ compile_action(parser_t *p, struct json_object *obj, comp_def_t *d)
         return ret;
     /* Events are stored under the snake_case of their name: "Email
      * Opened" and "email_opened" name the same events. */
-    size_t m = stg_snake_case(s, n, snake, sizeof(snake));
+    size_t m = base_snake_case(s, n, snake, sizeof(snake));
     if (m == 0) {
         push_key(p, "eventAction");
         ret = perr(p, "eventAction \"%s\" has no letters or digits", s);
         pop(p);
         return ret;
     }
-    d->action = xstrndup(snake, m);
+    d->action = base_xstrndup(snake, m);
     d->action_len = m;
     return 0;
 }
@@ -543,16 +524,16 @@ canon_value(char *buf, size_t cap, size_t *n, const cval_t *v)
 {
     switch (v->type) {
     case CV_NUM:
-        storage_appendf(buf, cap, n, "n%.17g", v->num);
+        base_appendf(buf, cap, n, "n%.17g", v->num);
         break;
     case CV_STR:
-        storage_appendf(buf, cap, n, "s%zu:", v->n);
+        base_appendf(buf, cap, n, "s%zu:", v->n);
         break;
     case CV_BOOL:
-        storage_appendf(buf, cap, n, "%s", v->b ? "t" : "f");
+        base_appendf(buf, cap, n, "%s", v->b ? "t" : "f");
         break;
     default:
-        storage_appendf(buf, cap, n, "z");
+        base_appendf(buf, cap, n, "z");
     }
 }
 
@@ -560,10 +541,10 @@ static uint64_t
 fnv_path(uint64_t h, const path_t *path)
 {
     for (size_t i = 0; i < path->depth; i++) {
-        h = storage_fnv1a(h, path->seg[i], path->len[i]);
-        h = storage_fnv1a(h, "\x1f", 1);
+        h = base_fnv1a(h, path->seg[i], path->len[i]);
+        h = base_fnv1a(h, "\x1f", 1);
     }
-    return storage_fnv1a(h, "\x1e", 1);
+    return base_fnv1a(h, "\x1e", 1);
 }
 
 static void
@@ -571,19 +552,19 @@ def_key(comp_def_t *d)
 {
     char buf[128];
     size_t n = 0;
-    storage_appendf(buf, sizeof(buf), &n, "v1|%s|w%d|", kind_names[d->kind], d->window_days);
-    uint64_t h = storage_fnv1a(14695981039346656037ull, buf, n);
-    h = storage_fnv1a(h, d->action != NULL ? d->action : "\x1d", d->action != NULL ? d->action_len + 1 : 1);
+    base_appendf(buf, sizeof(buf), &n, "v1|%s|w%d|", kind_names[d->kind], d->window_days);
+    uint64_t h = base_fnv1a(14695981039346656037ull, buf, n);
+    h = base_fnv1a(h, d->action != NULL ? d->action : "\x1d", d->action != NULL ? d->action_len + 1 : 1);
     h = fnv_path(h, &d->property);
     for (size_t i = 0; i < d->nwhere; i++) {
         const cond_t *c = &d->where[i];
         h = fnv_path(h, &c->path);
         n = 0;
-        storage_appendf(buf, sizeof(buf), &n, "%s|", op_names[c->op]);
+        base_appendf(buf, sizeof(buf), &n, "%s|", op_names[c->op]);
         canon_value(buf, sizeof(buf), &n, &c->value);
-        h = storage_fnv1a(h, buf, n);
+        h = base_fnv1a(h, buf, n);
         if (c->value.type == CV_STR)
-            h = storage_fnv1a(h, c->value.s, c->value.n);
+            h = base_fnv1a(h, c->value.s, c->value.n);
     }
     /* Mix the bits so near-identical definitions differ everywhere. */
     h ^= h >> 33;
@@ -604,7 +585,7 @@ compile_trait(parser_t *p, struct json_object *obj, comp_def_t *d)
         return perr(p, "a computed trait must be an object, not %s", type_name(obj));
     if ((ret = check_members(p, obj, allowed, "a computed trait")) != 0 || (ret = get_name(p, obj, &s, &n)) != 0)
         return ret;
-    d->name = xstrndup(s, n);
+    d->name = base_xstrndup(s, n);
     if ((ret = get_string(p, obj, "kind", true, &s, &n)) != 0)
         return ret;
     size_t k = 0;
@@ -618,9 +599,9 @@ compile_trait(parser_t *p, struct json_object *obj, comp_def_t *d)
     }
     d->kind = (comp_kind_t)k;
     d->comb = kind_comb[k];
-    if ((ret = compile_action(p, obj, d)) != 0 || (ret = get_path(p, obj, "property", d->kind != CK_COUNT, &d->property)) != 0)
+    if ((ret = compile_action(p, obj, d)) != 0 || (ret = get_path(p, obj, "property", d->kind != DK_COUNT, &d->property)) != 0)
         return ret;
-    if (d->kind == CK_COUNT && d->property.depth > 0) {
+    if (d->kind == DK_COUNT && d->property.depth > 0) {
         push_key(p, "property");
         ret = perr(p, "kind count takes no property (use where to count events by a property)");
         pop(p);
@@ -629,7 +610,7 @@ compile_trait(parser_t *p, struct json_object *obj, comp_def_t *d)
     if ((ret = get_string(p, obj, "description", false, &s, &n)) != 0 || (ret = compile_where(p, obj, d)) != 0 ||
         (ret = get_days(p, obj, "windowDays", &d->window_days)) != 0)
         return ret;
-    if (d->window_days > 0 && d->kind > CK_MAX) {
+    if (d->window_days > 0 && d->kind > DK_MAX) {
         push_key(p, "windowDays");
         ret = perr(p, "kind %s is all time only (windowDays applies to count, sum, min and max)", kind_names[d->kind]);
         pop(p);
@@ -686,7 +667,7 @@ compile_event_count(parser_t *p, struct json_object *obj, tenant_defs_t *t, size
         def_free(&d);
         return ret;
     }
-    d.kind = CK_COUNT;
+    d.kind = DK_COUNT;
     d.comb = COMB_ADD;
     def_key(&d);
     for (size_t i = 0; i < t->ndefs; i++) {
@@ -703,7 +684,7 @@ compile_event_count(parser_t *p, struct json_object *obj, tenant_defs_t *t, size
             abort();
         t->defs = n;
     }
-    d.name = xstrndup("", 0);
+    d.name = base_xstrndup("", 0);
     d.hidden = true;
     *index = t->ndefs;
     t->defs[t->ndefs++] = d;
@@ -723,7 +704,7 @@ compile_rule_list(parser_t *p, struct json_object *list, const char *key, tenant
     else if (n == 0)
         ret = perr(p, "%s must not be empty", key);
     if (ret == 0)
-        r->kids = xcalloc(n, sizeof(*r->kids));
+        r->kids = base_xcalloc(n, sizeof(*r->kids));
     for (size_t i = 0; i < n && ret == 0; i++) {
         push_index(p, i);
         ret = compile_rule(p, json_object_array_get_idx(list, i), t, cap, &r->kids[i], depth + 1);
@@ -781,7 +762,7 @@ compile_rule(parser_t *p, struct json_object *obj, tenant_defs_t *t, size_t *cap
     }
     if (strcmp(which, "not") == 0) {
         r->type = R_NOT;
-        r->kids = xcalloc(1, sizeof(*r->kids));
+        r->kids = base_xcalloc(1, sizeof(*r->kids));
         r->nkids = 1;
         push_key(p, "not");
         ret = compile_rule(p, form, t, cap, &r->kids[0], depth + 1);
@@ -852,19 +833,19 @@ static void
 keys_json(tenant_defs_t *t)
 {
     jsonbuf_t b;
-    stg_jb_init(&b, 32 + t->ndefs * (STG_KEY_LEN + 3));
-    stg_jb_open(&b, '[');
+    base_jb_init(&b, 32 + t->ndefs * (DEFS_KEY_LEN + 3));
+    base_jb_open(&b, '[');
     for (size_t i = 0; i < t->ndefs; i++) {
         bool seen = false;
         for (size_t k = 0; k < i && !seen; k++)
             seen = strcmp(t->defs[k].key, t->defs[i].key) == 0;
         t->defs[i].dup = seen;
         if (!seen)
-            stg_jb_str(&b, t->defs[i].key, STG_KEY_LEN);
+            base_jb_str(&b, t->defs[i].key, DEFS_KEY_LEN);
     }
-    stg_jb_close(&b, ']');
-    t->keys_json = xstrndup(b.data, b.len);
-    stg_jb_free(&b);
+    base_jb_close(&b, ']');
+    t->keys_json = base_xstrndup(b.data, b.len);
+    base_jb_free(&b);
 }
 
 static int
@@ -879,13 +860,13 @@ compile_tenant(parser_t *p, struct json_object *obj, tenant_defs_t *t)
         return perr(p, "a tenant entry must be an object {\"client\", \"account\", \"brand\", ...}, not %s", type_name(obj));
     if ((ret = check_members(p, obj, allowed, "a tenant entry")) != 0 || (ret = get_string(p, obj, "client", true, &s, &n)) != 0)
         return ret;
-    t->client = xstrndup(s, n);
+    t->client = base_xstrndup(s, n);
     if ((ret = get_string(p, obj, "account", true, &s, &n)) != 0)
         return ret;
-    t->account = xstrndup(s, n);
+    t->account = base_xstrndup(s, n);
     if ((ret = get_string(p, obj, "brand", true, &s, &n)) != 0)
         return ret;
-    t->brand = xstrndup(s, n);
+    t->brand = base_xstrndup(s, n);
     if ((ret = get_string(p, obj, "description", false, &s, &n)) != 0 ||
         (ret = compile_array(p, obj, "computedTraits", &traits, &ntraits)) != 0 ||
         (ret = compile_array(p, obj, "audiences", &auds, &nauds)) != 0)
@@ -893,7 +874,7 @@ compile_tenant(parser_t *p, struct json_object *obj, tenant_defs_t *t)
 
     /* All computed traits first: audiences may name any of them. */
     cap = ntraits;
-    t->defs = xcalloc(cap, sizeof(*t->defs));
+    t->defs = base_xcalloc(cap, sizeof(*t->defs));
     push_key(p, "computedTraits");
     for (size_t i = 0; i < ntraits && ret == 0; i++) {
         push_index(p, i);
@@ -912,7 +893,7 @@ compile_tenant(parser_t *p, struct json_object *obj, tenant_defs_t *t)
     if (ret != 0)
         return ret;
 
-    t->auds = xcalloc(nauds, sizeof(*t->auds));
+    t->auds = base_xcalloc(nauds, sizeof(*t->auds));
     push_key(p, "audiences");
     for (size_t i = 0; i < nauds && ret == 0; i++) {
         static const char *const aud_allowed[] = {"name", "rule", "description", NULL};
@@ -923,7 +904,7 @@ compile_tenant(parser_t *p, struct json_object *obj, tenant_defs_t *t)
         if (!json_object_is_type(a, json_type_object))
             ret = perr(p, "an audience must be an object {\"name\", \"rule\"}, not %s", type_name(a));
         else if ((ret = check_members(p, a, aud_allowed, "an audience")) == 0 && (ret = get_name(p, a, &s, &n)) == 0)
-            ad->name = xstrndup(s, n);
+            ad->name = base_xstrndup(s, n);
         for (size_t k = 0; k < i && ret == 0; k++) {
             if (strcmp(t->auds[k].name, ad->name) == 0) {
                 push_key(p, "name");
@@ -949,7 +930,7 @@ compile_tenant(parser_t *p, struct json_object *obj, tenant_defs_t *t)
 }
 
 static void
-defs_free(storage_definitions_t *d)
+defs_free(definitions_t *d)
 {
     for (size_t i = 0; i < d->n; i++)
         tenant_free(&d->tenants[i]);
@@ -958,7 +939,7 @@ defs_free(storage_definitions_t *d)
 }
 
 static int
-compile(parser_t *p, struct json_object *root, storage_definitions_t *d)
+compile(parser_t *p, struct json_object *root, definitions_t *d)
 {
     static const char *const allowed[] = {"tenants", "version", "description", NULL};
     struct json_object *tenants, *v;
@@ -981,7 +962,7 @@ compile(parser_t *p, struct json_object *root, storage_definitions_t *d)
         return perr(p, "missing \"tenants\"");
     if ((ret = compile_array(p, root, "tenants", &tenants, &n)) != 0)
         return ret;
-    d->tenants = xcalloc(n, sizeof(*d->tenants));
+    d->tenants = base_xcalloc(n, sizeof(*d->tenants));
     push_key(p, "tenants");
     for (size_t i = 0; i < n && ret == 0; i++) {
         tenant_defs_t *t = &d->tenants[i];
@@ -1000,12 +981,12 @@ compile(parser_t *p, struct json_object *root, storage_definitions_t *d)
 }
 
 int
-storage_definitions_parse(const char *text, size_t len, const char *name, storage_definitions_t **out, char *errbuf, size_t errlen)
+definitions_parse(const char *text, size_t len, const char *name, definitions_t **out, char *errbuf, size_t errlen)
 {
     parser_t p = {.text = text, .len = len, .name = name != NULL ? name : "definitions", .err = errbuf, .errlen = errlen};
     struct json_tokener *tok = NULL;
     struct json_object *root = NULL;
-    storage_definitions_t *d = NULL;
+    definitions_t *d = NULL;
     int ret;
     *out = NULL;
     if (errbuf != NULL && errlen > 0)
@@ -1016,7 +997,7 @@ storage_definitions_parse(const char *text, size_t len, const char *name, storag
         size_t line, col;
         line_col(text, nul, &line, &col);
         snprintf(errbuf, errlen, "%s:%zu:%zu: a NUL byte", p.name, line, col);
-        return STORAGE_EINVAL;
+        return BASE_EINVAL;
     }
     if ((tok = json_tokener_new_ex(MAX_FILE_DEPTH)) == NULL)
         abort();
@@ -1040,16 +1021,16 @@ storage_definitions_parse(const char *text, size_t len, const char *name, storag
         /* json-c 0.16 lets raw control characters and invalid UTF-8 through
          * even when strict: the scanner refuses them, so what is accepted
          * is text the position lookup walks (at any depth json-c takes). */
-        why = stg_json_check_at(text, len, MAX_FILE_DEPTH, &end);
+        why = base_json_check_at(text, len, MAX_FILE_DEPTH, &end);
     }
     if (why != NULL) {
         size_t line, col;
         line_col(text, text + (end < len ? end : len), &line, &col);
         snprintf(errbuf, errlen, "%s:%zu:%zu: invalid JSON: %s", p.name, line, col, why);
-        ret = STORAGE_EINVAL;
+        ret = BASE_EINVAL;
         goto done;
     }
-    d = xcalloc(1, sizeof(*d));
+    d = base_xcalloc(1, sizeof(*d));
     if ((ret = compile(&p, root, d)) != 0) {
         defs_free(d);
         goto done;
@@ -1063,13 +1044,13 @@ done:
 }
 
 int
-storage_definitions_load(const char *path, storage_definitions_t **out, char *errbuf, size_t errlen)
+definitions_load(const char *path, definitions_t **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return STORAGE_EIO;
+        return BASE_EIO;
     }
     size_t cap = 64 * 1024, n = 0;
     char *text = malloc(cap);
@@ -1089,12 +1070,12 @@ storage_definitions_load(const char *path, storage_definitions_t **out, char *er
     int ret;
     if (ferror(f)) {
         snprintf(errbuf, errlen, "%s: read error: %s", path, strerror(errno));
-        ret = STORAGE_EIO;
+        ret = BASE_EIO;
     } else if (n > MAX_FILE_BYTES) {
         snprintf(errbuf, errlen, "%s: larger than %d bytes", path, MAX_FILE_BYTES);
-        ret = STORAGE_EINVAL;
+        ret = BASE_EINVAL;
     } else {
-        ret = storage_definitions_parse(text, n, path, out, errbuf, errlen);
+        ret = definitions_parse(text, n, path, out, errbuf, errlen);
     }
     free(text);
     fclose(f);
@@ -1102,14 +1083,14 @@ storage_definitions_load(const char *path, storage_definitions_t **out, char *er
 }
 
 void
-storage_definitions_free(storage_definitions_t *defs)
+definitions_free(definitions_t *defs)
 {
     if (defs != NULL)
         defs_free(defs);
 }
 
 void
-storage_definitions_stats(const storage_definitions_t *defs, size_t *tenants, size_t *traits, size_t *audiences)
+definitions_stats(const definitions_t *defs, size_t *tenants, size_t *traits, size_t *audiences)
 {
     size_t nt = 0, nc = 0, na = 0;
     for (size_t i = 0; defs != NULL && i < defs->n; i++) {
@@ -1126,8 +1107,8 @@ storage_definitions_stats(const storage_definitions_t *defs, size_t *tenants, si
 }
 
 const tenant_defs_t *
-stg_defs_find(const storage_definitions_t *defs, const char *client, size_t client_len, const char *account, size_t account_len,
-              const char *brand, size_t brand_len)
+definitions_find(const definitions_t *defs, const char *client, size_t client_len, const char *account, size_t account_len,
+                 const char *brand, size_t brand_len)
 {
     const tenant_defs_t *any = NULL;
     for (size_t i = 0; defs != NULL && i < defs->n; i++) {
@@ -1161,10 +1142,10 @@ print_value(FILE *out, const cval_t *v)
         break;
     case CV_STR: {
         jsonbuf_t b;
-        stg_jb_init(&b, v->n + 8);
-        stg_jb_str(&b, v->s, v->n);
+        base_jb_init(&b, v->n + 8);
+        base_jb_str(&b, v->s, v->n);
         fwrite(b.data, 1, b.len, out);
-        stg_jb_free(&b);
+        base_jb_free(&b);
         break;
     }
     case CV_BOOL:
@@ -1209,10 +1190,10 @@ print_events(FILE *out, const comp_def_t *d)
 static void
 print_def(FILE *out, const comp_def_t *d)
 {
-    if (d->kind == CK_COUNT) {
+    if (d->kind == DK_COUNT) {
         fputs("count of ", out);
     } else {
-        fprintf(out, "%s ", d->kind == CK_MOST_FREQUENT ? "most frequent" : kind_names[d->kind]);
+        fprintf(out, "%s ", d->kind == DK_MOST_FREQUENT ? "most frequent" : kind_names[d->kind]);
         print_path(out, &d->property);
         fputs(" of ", out);
     }
@@ -1269,7 +1250,7 @@ print_rule(FILE *out, const tenant_defs_t *t, const rule_t *r, bool nested)
 }
 
 void
-storage_definitions_print(const storage_definitions_t *defs, FILE *out)
+definitions_print(const definitions_t *defs, FILE *out)
 {
     for (size_t i = 0; defs != NULL && i < defs->n; i++) {
         const tenant_defs_t *t = &defs->tenants[i];

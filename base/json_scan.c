@@ -3,7 +3,7 @@
  * and taken apart this way: the text of a trait value or of a whole message
  * is stored as is, so nothing is parsed into objects and re-serialised. */
 #include <string.h>
-#include "storage_internal.h"
+#include "base.h"
 
 typedef struct {
     const char *p, *end;
@@ -26,23 +26,11 @@ fail(scan_t *s, const char *why)
     return false;
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One UTF-8 character of two or more bytes at s->p. */
 static bool
 utf8_char(scan_t *s)
 {
-    size_t n = storage_utf8_char(s->p, (size_t)(s->end - s->p));
+    size_t n = base_utf8_char(s->p, (size_t)(s->end - s->p));
     if (n == 0)
         return fail(s, "invalid UTF-8");
     s->p += n;
@@ -64,7 +52,8 @@ scan_string(scan_t *s)
                 break;
             char e = s->p[1];
             if (e == 'u') {
-                if (s->end - s->p < 6 || hexval(s->p[2]) < 0 || hexval(s->p[3]) < 0 || hexval(s->p[4]) < 0 || hexval(s->p[5]) < 0)
+                if (s->end - s->p < 6 || base_hex_digit(s->p[2]) < 0 || base_hex_digit(s->p[3]) < 0 ||
+                    base_hex_digit(s->p[4]) < 0 || base_hex_digit(s->p[5]) < 0)
                     return fail(s, "bad \\u escape");
                 s->p += 6;
             } else if (strchr("\"\\/bfnrt", e) != NULL && e != '\0') {
@@ -193,20 +182,20 @@ scan_value(scan_t *s, int depth)
 }
 
 const char *
-stg_json_check(const char *text, size_t n)
+base_json_check(const char *text, size_t n)
 {
-    return stg_json_check_depth(text, n, STG_JSON_MAX_DEPTH);
+    return base_json_check_depth(text, n, BASE_JSON_MAX_DEPTH);
 }
 
 const char *
-stg_json_check_depth(const char *text, size_t n, int max_depth)
+base_json_check_depth(const char *text, size_t n, int max_depth)
 {
     size_t at;
-    return stg_json_check_at(text, n, max_depth, &at);
+    return base_json_check_at(text, n, max_depth, &at);
 }
 
 const char *
-stg_json_check_at(const char *text, size_t n, int max_depth, size_t *at)
+base_json_check_at(const char *text, size_t n, int max_depth, size_t *at)
 {
     scan_t s = {text, text + n, NULL, max_depth};
     const char *why = NULL;
@@ -299,13 +288,13 @@ take_value(const char *p, const char *end, span_t *value)
 }
 
 void
-stg_json_members(jiter_t *it, span_t object)
+base_json_members(jiter_t *it, span_t object)
 {
     enter(it, object, '{');
 }
 
 bool
-stg_json_next(jiter_t *it, span_t *key, span_t *value)
+base_json_next(jiter_t *it, span_t *key, span_t *value)
 {
     const char *p = it->p, *end = it->end;
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ','))
@@ -331,13 +320,13 @@ stg_json_next(jiter_t *it, span_t *key, span_t *value)
 }
 
 void
-stg_json_items(jiter_t *it, span_t array)
+base_json_items(jiter_t *it, span_t array)
 {
     enter(it, array, '[');
 }
 
 bool
-stg_json_next_item(jiter_t *it, span_t *value)
+base_json_next_item(jiter_t *it, span_t *value)
 {
     const char *p = it->p, *end = it->end;
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ','))
@@ -378,11 +367,11 @@ put_utf8(char *out, unsigned cp)
 static unsigned
 hex4(const char *p)
 {
-    return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+    return (unsigned)(base_hex_digit(p[0]) << 12 | base_hex_digit(p[1]) << 8 | base_hex_digit(p[2]) << 4 | base_hex_digit(p[3]));
 }
 
 size_t
-stg_json_unescape(span_t raw, char *out)
+base_json_unescape(span_t raw, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < raw.n; i++) {
@@ -433,7 +422,7 @@ stg_json_unescape(span_t raw, char *out)
 }
 
 bool
-stg_json_lone_surrogate(span_t raw)
+base_json_lone_surrogate(span_t raw)
 {
     for (size_t i = 0; i + 1 < raw.n; i++) {
         if (raw.p[i] != '\\')
@@ -444,7 +433,7 @@ stg_json_lone_surrogate(span_t raw)
         i += 4;
         if (cp < 0xd800 || cp > 0xdfff)
             continue;
-        /* the pairing rule of stg_json_unescape */
+        /* the pairing rule of base_json_unescape */
         if (cp <= 0xdbff && i + 6 < raw.n && raw.p[i + 1] == '\\' && raw.p[i + 2] == 'u') {
             unsigned lo = hex4(raw.p + i + 3);
             if (lo >= 0xdc00 && lo <= 0xdfff) {
@@ -458,7 +447,7 @@ stg_json_lone_surrogate(span_t raw)
 }
 
 bool
-stg_json_key_is(span_t key, const char *name, size_t n)
+base_json_key_is(span_t key, const char *name, size_t n)
 {
     if (memchr(key.p, '\\', key.n) == NULL)
         return key.n == n && memcmp(key.p, name, n) == 0;
@@ -467,6 +456,6 @@ stg_json_key_is(span_t key, const char *name, size_t n)
     char buf[128];
     if (key.n > sizeof(buf) || n > sizeof(buf))
         return false;
-    size_t m = stg_json_unescape(key, buf);
+    size_t m = base_json_unescape(key, buf);
     return m == n && memcmp(buf, name, n) == 0;
 }

@@ -43,7 +43,7 @@ stg_idcache_clear(idcache_t *c)
 static uint64_t
 hash_key(int64_t tenant_id, int id_type, const char *v, size_t n)
 {
-    uint64_t h = storage_fnv1a(1469598103934665603ull ^ (uint64_t)tenant_id * 0x9e3779b97f4a7c15ull ^ (uint64_t)id_type, v, n);
+    uint64_t h = base_fnv1a(1469598103934665603ull ^ (uint64_t)tenant_id * 0x9e3779b97f4a7c15ull ^ (uint64_t)id_type, v, n);
     return h ^ (h >> 29);
 }
 

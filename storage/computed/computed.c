@@ -10,7 +10,7 @@
 #include "storage_internal.h"
 
 void
-storage_use_definitions(storage_t *st, const storage_definitions_t *defs)
+storage_use_definitions(storage_t *st, const definitions_t *defs)
 {
     st->defs = defs;
     st->comp_tid = 0;
@@ -35,9 +35,9 @@ stg_computed_tenant(storage_t *st, int64_t tid, const tenant_defs_t **td)
     sqlite3_bind_int64(s, 1, tid);
     int rc = sqlite3_step(s), ret = 0;
     if (rc == SQLITE_ROW) {
-        *td = stg_defs_find(st->defs, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0),
-                            (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1),
-                            (const char *)sqlite3_column_text(s, 2), (size_t)sqlite3_column_bytes(s, 2));
+        *td = definitions_find(st->defs, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+                               (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1),
+                               (const char *)sqlite3_column_text(s, 2), (size_t)sqlite3_column_bytes(s, 2));
         st->comp_tid = tid;
         st->comp_td = *td;
     } else if (rc != SQLITE_DONE) {
@@ -96,10 +96,10 @@ where_holds(const comp_def_t *d, span_t props)
     for (size_t i = 0; i < d->nwhere && ok; i++) {
         span_t v = {NULL, 0};
         cval_t a;
-        if (!stg_json_at(props, &d->where[i].path, 0, &v))
+        if (!defs_json_at(props, &d->where[i].path, 0, &v))
             v.p = NULL;
-        stg_cval_of(v, &a, &scratch);
-        ok = stg_cval_match(d->where[i].op, &a, &d->where[i].value);
+        defs_cval_of(v, &a, &scratch);
+        ok = defs_cval_match(d->where[i].op, &a, &d->where[i].value);
     }
     free(scratch);
     return ok;
@@ -115,35 +115,35 @@ apply_one(storage_t *st, int64_t pk, const comp_def_t *d, const comp_event_t *ev
     double num = 1;
     int ret = 0;
 
-    if (d->kind != CK_COUNT) {
-        if (!stg_json_at(ev->properties, &d->property, 0, &v))
+    if (d->kind != DK_COUNT) {
+        if (!defs_json_at(ev->properties, &d->property, 0, &v))
             return 0;
-        stg_cval_of(v, &a, &scratch);
+        defs_cval_of(v, &a, &scratch);
         /* A null value is no value; sums, mins and maxes take numbers. */
-        if (a.type == CV_NULL || a.type == CV_ABSENT || (d->kind <= CK_MAX && a.type != CV_NUM))
+        if (a.type == CV_NULL || a.type == CV_ABSENT || (d->kind <= DK_MAX && a.type != CV_NUM))
             goto done;
         num = a.num;
     }
     if (d->window_days > 0) {
-        int64_t day = stg_day_of(ev->t), floor_day = stg_day_of(now_ms) - d->window_days + 1;
+        int64_t day = defs_day_of(ev->t), floor_day = defs_day_of(now_ms) - d->window_days + 1;
         /* Already out of the window, and it never comes back. */
         if (day >= floor_day)
             ret = stg_comp_day(st, pk, d->key, d->comb, day, num, floor_day);
         goto done;
     }
     switch (d->kind) {
-    case CK_FIRST:
-    case CK_LAST:
+    case DK_FIRST:
+    case DK_LAST:
         ret = stg_comp_put(st, pk, d->key, d->comb, 0, v.p, v.n, ev->t, ev->event_id, ev->event_id_len);
         break;
-    case CK_MOST_FREQUENT:
+    case DK_MOST_FREQUENT:
         if (a.type == CV_STR) {
             /* One text per string, however it was escaped. */
             jsonbuf_t b;
-            stg_jb_init(&b, a.n + 8);
-            stg_jb_str(&b, a.s, a.n);
+            base_jb_init(&b, a.n + 8);
+            base_jb_str(&b, a.s, a.n);
             ret = stg_comp_freq(st, pk, d->key, b.data, b.len, ev->t);
-            stg_jb_free(&b);
+            base_jb_free(&b);
         } else if (a.type == CV_NUM || a.type == CV_BOOL) {
             ret = stg_comp_freq(st, pk, d->key, v.p, v.n, ev->t);
         }
@@ -182,9 +182,9 @@ raw_properties(const char *raw, size_t n)
     span_t key, value, found = {NULL, 0};
     if (raw == NULL)
         return found;
-    stg_json_members(&it, (span_t){raw, n});
-    while (stg_json_next(&it, &key, &value))
-        if (stg_json_key_is(key, "properties", 10))
+    base_json_members(&it, (span_t){raw, n});
+    while (base_json_next(&it, &key, &value))
+        if (base_json_key_is(key, "properties", 10))
             found = value;
     if (found.p != NULL && found.p[0] != '{')
         found.p = NULL;
@@ -208,12 +208,12 @@ stg_computed_rebuild(storage_t *st, int64_t pk, const tenant_defs_t *td, const b
 {
     jsonbuf_t keys;
     int ret;
-    stg_jb_init(&keys, 32 + td->ndefs * (STG_KEY_LEN + 3));
-    stg_jb_open(&keys, '[');
+    base_jb_init(&keys, 32 + td->ndefs * (DEFS_KEY_LEN + 3));
+    base_jb_open(&keys, '[');
     for (size_t i = 0; i < td->ndefs; i++)
         if (!td->defs[i].dup && (only == NULL || only[i]))
-            stg_jb_str(&keys, td->defs[i].key, STG_KEY_LEN);
-    stg_jb_close(&keys, ']');
+            base_jb_str(&keys, td->defs[i].key, DEFS_KEY_LEN);
+    base_jb_close(&keys, ']');
     if ((ret = clear(st, S_COMP_CLEAR, pk, keys.data, keys.len, td->keys_json)) != 0 ||
         (ret = clear(st, S_COMP_DAYS_CLEAR, pk, keys.data, keys.len, td->keys_json)) != 0 ||
         (ret = clear(st, S_COMP_FREQ_CLEAR, pk, keys.data, keys.len, td->keys_json)) != 0)
@@ -246,7 +246,7 @@ stg_computed_rebuild(storage_t *st, int64_t pk, const tenant_defs_t *td, const b
         ret = stg_db_error(st, rc);
     sqlite3_reset(s);
 done:
-    stg_jb_free(&keys);
+    base_jb_free(&keys);
     return ret;
 }
 
@@ -257,7 +257,7 @@ stg_computed_after_merge(storage_t *st, int64_t keep, int64_t now_ms)
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, keep);
-    char(*keys)[STG_KEY_LEN + 1] = NULL;
+    char(*keys)[DEFS_KEY_LEN + 1] = NULL;
     size_t n = 0, cap = 0;
     int64_t tid = 0;
     int rc, ret = 0;
@@ -268,7 +268,7 @@ stg_computed_after_merge(storage_t *st, int64_t keep, int64_t now_ms)
                 abort();
         }
         const char *k = (const char *)sqlite3_column_text(s, 0);
-        snprintf(keys[n++], STG_KEY_LEN + 1, "%s", k != NULL ? k : "");
+        snprintf(keys[n++], DEFS_KEY_LEN + 1, "%s", k != NULL ? k : "");
         tid = sqlite3_column_int64(s, 1);
     }
     if (rc != SQLITE_DONE)

@@ -96,13 +96,13 @@ cli_import(int argc, char **argv)
     int code = 2;
     FILE *in = stdin;
     storage_t *st = NULL;
-    storage_definitions_t *defs = NULL;
+    definitions_t *defs = NULL;
     storage_id_limits_t limits;
     if (storage_id_limits_parse(id_limits, &limits, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled import: invalid --id-limits %s\n", err);
         goto done;
     }
-    if (definitions != NULL && storage_definitions_load(definitions, &defs, err, sizeof(err)) != 0) {
+    if (definitions != NULL && definitions_load(definitions, &defs, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled import: invalid definitions: %s\n", err);
         goto done;
     }
@@ -119,14 +119,14 @@ cli_import(int argc, char **argv)
     storage_set_id_limits(st, &limits);
     storage_tenant_t tenant = storage_tenant(client, account, brand);
     uint64_t imported = 0, rejected = 0;
-    int rv = storage_import_ndjson(st, &tenant, in, stderr, stderr, now_wall_ms(), &imported, &rejected);
+    int rv = storage_import_ndjson(st, &tenant, in, stderr, stderr, base_wall_ms(), &imported, &rejected);
     if (rv == STORAGE_EIO || rv == STORAGE_EBUSY)
         fprintf(stderr, "profiled import: %s\n", storage_errmsg(st));
     fprintf(stderr, "profiled import: %llu imported, %llu rejected\n", (unsigned long long)imported, (unsigned long long)rejected);
     code = rv == 0 ? 0 : 1;
 done:
     storage_close(st);
-    storage_definitions_free(defs);
+    definitions_free(defs);
     if (in != stdin && in != NULL)
         fclose(in);
     return code;
@@ -191,7 +191,7 @@ token_create(int argc, char **argv, const char *pepper)
         return 1;
     }
     int rv = auth_token_create(st, pepper, client, account, brand != NULL && brand[0] != '\0' ? brand : NULL, name, rate, burst,
-                               now_wall_ms(), secret, sizeof(secret));
+                               base_wall_ms(), secret, sizeof(secret));
     if (rv != AUTH_OK)
         fprintf(stderr, "profiled token create: %s\n", storage_errmsg(st));
     else
@@ -220,7 +220,7 @@ token_list_or_revoke(int argc, char **argv, int revoke)
         fprintf(stderr, "profiled %s: %s\n", cmd, err);
         return 1;
     }
-    int rv = revoke ? auth_token_revoke(st, pos[0], now_wall_ms()) : auth_token_list(st, stdout);
+    int rv = revoke ? auth_token_revoke(st, pos[0], base_wall_ms()) : auth_token_list(st, stdout);
     if (rv == AUTH_ENOTFOUND)
         fprintf(stderr, "profiled token revoke: no live token with id '%s'\n", pos[0]);
     else if (rv != AUTH_OK)

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "segment.h"
 
 #define MAX_ID_BYTES 1024
 
@@ -67,7 +67,7 @@ string_value(message_t *m, span_t v, size_t text_len)
     if (m->arena == NULL && (m->arena = malloc(text_len + 1)) == NULL)
         abort();
     char *out = m->arena + m->arena_used;
-    size_t n = stg_json_unescape(raw, out);
+    size_t n = base_json_unescape(raw, out);
     m->arena_used += n;
     return (span_t){out, n};
 }
@@ -88,7 +88,7 @@ id_value(message_t *m, span_t v, size_t text_len, span_t *out, const char **why)
         return true;
     span_t id;
     if (v.p[0] == '"') {
-        if (stg_json_lone_surrogate((span_t){v.p + 1, v.n - 2})) {
+        if (base_json_lone_surrogate((span_t){v.p + 1, v.n - 2})) {
             *why = lone_surrogate;
             return false;
         }
@@ -132,9 +132,9 @@ email_lone_surrogate(span_t traits)
     span_t key, value;
     if (traits.p == NULL || memmem(traits.p, traits.n, "\\u", 2) == NULL)
         return false;
-    stg_json_members(&it, traits);
-    while (stg_json_next(&it, &key, &value))
-        if (stg_json_key_is(key, "email", 5) && value.p[0] == '"' && stg_json_lone_surrogate((span_t){value.p + 1, value.n - 2}))
+    base_json_members(&it, traits);
+    while (base_json_next(&it, &key, &value))
+        if (base_json_key_is(key, "email", 5) && value.p[0] == '"' && base_json_lone_surrogate((span_t){value.p + 1, value.n - 2}))
             return true;
     return false;
 }
@@ -154,12 +154,12 @@ check(const char *text, size_t n, bool valid, message_t *m, const char **field, 
     jiter_t it;
     memset(m, 0, sizeof(*m));
 
-    if (n > STORAGE_MAX_MESSAGE_BYTES) {
-        snprintf(whybuf, sizeof(whybuf), "message larger than %d bytes", STORAGE_MAX_MESSAGE_BYTES);
+    if (n > SEGMENT_MAX_MESSAGE_BYTES) {
+        snprintf(whybuf, sizeof(whybuf), "message larger than %d bytes", SEGMENT_MAX_MESSAGE_BYTES);
         why = whybuf;
         goto fail;
     }
-    if (!valid && (why = stg_json_check(text, n)) != NULL) {
+    if (!valid && (why = base_json_check(text, n)) != NULL) {
         snprintf(whybuf, sizeof(whybuf), "invalid JSON: %s", why);
         why = whybuf;
         goto fail;
@@ -174,10 +174,10 @@ check(const char *text, size_t n, bool valid, message_t *m, const char **field, 
         goto fail;
     why = NULL;
     /* A repeated member: the last one counts, as with json-c. */
-    stg_json_members(&it, all);
-    while (stg_json_next(&it, &key, &value)) {
+    base_json_members(&it, all);
+    while (base_json_next(&it, &key, &value)) {
         for (int i = 0; i < F_COUNT; i++) {
-            if (stg_json_key_is(key, field_names[i], strlen(field_names[i]))) {
+            if (base_json_key_is(key, field_names[i], strlen(field_names[i]))) {
                 v[i] = value;
                 break;
             }
@@ -232,7 +232,7 @@ check(const char *text, size_t n, bool valid, message_t *m, const char **field, 
         if (!is_string(v[F_TIMESTAMP]))
             goto fail;
         span_t ts = string_value(m, v[F_TIMESTAMP], n);
-        if (storage_parse_time(ts.p, ts.n, &m->time_ms) != 0)
+        if (base_parse_time(ts.p, ts.n, &m->time_ms) != 0)
             goto fail;
         m->has_time = true;
     }
@@ -252,9 +252,9 @@ check(const char *text, size_t n, bool valid, message_t *m, const char **field, 
     if (context.p != NULL) {
         f = "context.traits";
         why = "context.traits must be an object";
-        stg_json_members(&it, context);
-        while (stg_json_next(&it, &key, &value))
-            if (stg_json_key_is(key, "traits", 6) && !object_value(value, &m->context_traits))
+        base_json_members(&it, context);
+        while (base_json_next(&it, &key, &value))
+            if (base_json_key_is(key, "traits", 6) && !object_value(value, &m->context_traits))
                 goto fail;
     }
     why = lone_surrogate;
@@ -280,7 +280,7 @@ check(const char *text, size_t n, bool valid, message_t *m, const char **field, 
         if (m->name.n == 0)
             goto fail;
         why = "event name has no letters or digits";
-        if ((m->action_len = stg_snake_case(m->name.p, m->name.n, m->action, sizeof(m->action))) == 0)
+        if ((m->action_len = base_snake_case(m->name.p, m->name.n, m->action, sizeof(m->action))) == 0)
             goto fail;
         break;
     case MSG_PAGE:
@@ -313,23 +313,23 @@ fail:
         *field = f;
     if (err != NULL && errlen > 0)
         snprintf(err, errlen, "%s", why);
-    return STORAGE_EINVAL;
+    return BASE_EINVAL;
 }
 
 int
-stg_message_check(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen)
+segment_message_check(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen)
 {
     return check(text, n, false, m, field, err, errlen);
 }
 
 int
-stg_message_fields(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen)
+segment_message_fields(const char *text, size_t n, message_t *m, const char **field, char *err, size_t errlen)
 {
     return check(text, n, true, m, field, err, errlen);
 }
 
 void
-stg_message_free(message_t *m)
+segment_message_free(message_t *m)
 {
     free(m->arena);
     m->arena = NULL;
@@ -337,7 +337,7 @@ stg_message_free(message_t *m)
 }
 
 int
-storage_message_validate(struct json_object *msg, const char **field, char *err, size_t errlen)
+segment_message_validate(struct json_object *msg, const char **field, char *err, size_t errlen)
 {
     message_t m;
     size_t n = 0;
@@ -348,7 +348,7 @@ storage_message_validate(struct json_object *msg, const char **field, char *err,
         text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
     else
         n = 4;
-    int ret = stg_message_check(text, n, &m, field, err, errlen);
-    stg_message_free(&m);
+    int ret = segment_message_check(text, n, &m, field, err, errlen);
+    segment_message_free(&m);
     return ret;
 }

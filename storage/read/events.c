@@ -89,8 +89,8 @@ key_list(const char *list, size_t n)
     if (lower == NULL)
         abort();
     size_t items = 0, start = 0;
-    stg_jb_init(&b, n + 16);
-    stg_jb_open(&b, '[');
+    base_jb_init(&b, n + 16);
+    base_jb_open(&b, '[');
     for (size_t i = 0; i <= n; i++) {
         if (i < n && list[i] != ',')
             continue;
@@ -99,15 +99,15 @@ key_list(const char *list, size_t n)
                 char c = list[j];
                 lower[j - start] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
             }
-            stg_jb_str(&b, lower, i - start);
+            base_jb_str(&b, lower, i - start);
             items++;
         }
         start = i + 1;
     }
-    stg_jb_close(&b, ']');
+    base_jb_close(&b, ']');
     free(lower);
     if (items == 0) {
-        stg_jb_free(&b);
+        base_jb_free(&b);
         return NULL;
     }
     return b.data;
@@ -119,7 +119,7 @@ new_scroll_id(char out[SCROLL_ID_LEN + 1])
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char b[SCROLL_ID_BYTES];
     if (RAND_bytes(b, sizeof(b)) != 1) {
-        /* As storage_uuid_v4: the kernel, or nothing. */
+        /* As base_uuid_v4: the kernel, or nothing. */
         if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
             abort();
     }
@@ -162,12 +162,12 @@ find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char 
     sqlite3_stmt *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
     if (s == NULL)
         return STORAGE_EIO;
-    stg_jb_open(pks, '[');
+    base_jb_open(pks, '[');
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        stg_jb_int(pks, sqlite3_column_int64(s, 0));
+        base_jb_int(pks, sqlite3_column_int64(s, 0));
         (*count)++;
     }
-    stg_jb_close(pks, ']');
+    base_jb_close(pks, ']');
     if (rc != SQLITE_DONE)
         ret = stg_db_error(st, rc);
     sqlite3_reset(s);
@@ -320,9 +320,9 @@ static void
 write_null_or_raw(jsonbuf_t *b, const char *s, size_t n)
 {
     if (s != NULL)
-        stg_jb_raw(b, s, n);
+        base_jb_raw(b, s, n);
     else
-        stg_jb_raw(b, "null", 4);
+        base_jb_raw(b, "null", 4);
 }
 
 static bool
@@ -335,7 +335,7 @@ static bool
 is_dropped(span_t key, const char *const *drop)
 {
     for (; *drop != NULL; drop++)
-        if (stg_json_key_is(key, *drop, strlen(*drop)))
+        if (base_json_key_is(key, *drop, strlen(*drop)))
             return true;
     return false;
 }
@@ -345,9 +345,9 @@ stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop)
 {
     if (drop == NULL) {
         if (raw != NULL && n > 0)
-            stg_jb_raw(b, raw, n);
+            base_jb_raw(b, raw, n);
         else
-            stg_jb_raw(b, "null", 4);
+            base_jb_raw(b, "null", 4);
         return;
     }
     /* The member iteration trusts its text: check it, as nothing else did
@@ -359,68 +359,68 @@ stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop)
         obj.p++;
         obj.n--;
     }
-    if (raw == NULL || obj.n < 2 || obj.p[0] != '{' || stg_json_check(obj.p, obj.n) != NULL) {
-        stg_jb_open(b, '{');
+    if (raw == NULL || obj.n < 2 || obj.p[0] != '{' || base_json_check(obj.p, obj.n) != NULL) {
+        base_jb_open(b, '{');
         return;
     }
     jiter_t it;
     span_t key, value;
     bool clash = false;
-    stg_json_members(&it, obj);
-    while (!clash && stg_json_next(&it, &key, &value))
+    base_json_members(&it, obj);
+    while (!clash && base_json_next(&it, &key, &value))
         clash = is_dropped(key, drop);
     if (!clash) {
         /* As stored, up to (not including) its closing brace. */
         size_t end = obj.n - 1;
         while (end > 1 && is_blank(obj.p[end - 1]))
             end--;
-        stg_jb_raw(b, obj.p, end);
+        base_jb_raw(b, obj.p, end);
         return;
     }
     /* Each member the caller does not replace, its text as stored: only the
      * blanks between members are lost. */
-    stg_jb_open(b, '{');
-    stg_json_members(&it, obj);
-    while (stg_json_next(&it, &key, &value))
+    base_jb_open(b, '{');
+    base_json_members(&it, obj);
+    while (base_json_next(&it, &key, &value))
         if (!is_dropped(key, drop))
-            stg_jb_raw(b, key.p - 1, (size_t)(value.p + value.n - (key.p - 1)));
+            base_jb_raw(b, key.p - 1, (size_t)(value.p + value.n - (key.p - 1)));
 }
 
 static void
 write_event(jsonbuf_t *b, const storage_tenant_t *t, const profile_t *p, const row_t *r)
 {
-    stg_jb_open(b, '{');
-    stg_jb_key(b, "id", 2);
-    stg_jb_str(b, p->uuid, p->uuid_len);
+    base_jb_open(b, '{');
+    base_jb_key(b, "id", 2);
+    base_jb_str(b, p->uuid, p->uuid_len);
     stg_jb_external_id(b, p->user_id, p->user_id_len, p->email, p->email_len);
-    stg_jb_key(b, "email", 5);
+    base_jb_key(b, "email", 5);
     write_null_or_raw(b, p->email, p->email_len);
-    stg_jb_key(b, "eventId", 7);
-    stg_jb_str(b, r->id, r->id_len);
-    stg_jb_key(b, "eventTime", 9);
-    stg_jb_time(b, r->time_ms);
-    stg_jb_key(b, "receivedTime", 12);
-    stg_jb_time(b, r->received_ms);
-    stg_jb_key(b, "eventAction", 11);
-    stg_jb_str(b, r->action, r->action_len);
-    stg_jb_key(b, "clientId", 8);
-    stg_jb_str(b, t->client, t->client_len);
-    stg_jb_key(b, "accountId", 9);
-    stg_jb_str(b, t->account, t->account_len);
-    stg_jb_key(b, "brandId", 7);
-    stg_jb_str(b, t->brand != NULL ? t->brand : "", t->brand != NULL ? t->brand_len : 0);
-    stg_jb_key(b, "customerId", 10);
-    stg_jb_str(b, p->uuid, p->uuid_len);
-    stg_jb_key(b, "userId", 6);
+    base_jb_key(b, "eventId", 7);
+    base_jb_str(b, r->id, r->id_len);
+    base_jb_key(b, "eventTime", 9);
+    base_jb_time(b, r->time_ms);
+    base_jb_key(b, "receivedTime", 12);
+    base_jb_time(b, r->received_ms);
+    base_jb_key(b, "eventAction", 11);
+    base_jb_str(b, r->action, r->action_len);
+    base_jb_key(b, "clientId", 8);
+    base_jb_str(b, t->client, t->client_len);
+    base_jb_key(b, "accountId", 9);
+    base_jb_str(b, t->account, t->account_len);
+    base_jb_key(b, "brandId", 7);
+    base_jb_str(b, t->brand != NULL ? t->brand : "", t->brand != NULL ? t->brand_len : 0);
+    base_jb_key(b, "customerId", 10);
+    base_jb_str(b, p->uuid, p->uuid_len);
+    base_jb_key(b, "userId", 6);
     if (p->user_id != NULL)
-        stg_jb_str(b, p->user_id, p->user_id_len);
+        base_jb_str(b, p->user_id, p->user_id_len);
     else
-        stg_jb_raw(b, "null", 4);
-    stg_jb_key(b, "source", 6);
-    stg_jb_str(b, r->source, r->source_len);
-    stg_jb_key(b, "rawData", 7);
+        base_jb_raw(b, "null", 4);
+    base_jb_key(b, "source", 6);
+    base_jb_str(b, r->source, r->source_len);
+    base_jb_key(b, "rawData", 7);
     stg_jb_message(b, r->raw, r->raw_len, NULL);
-    stg_jb_close(b, '}');
+    base_jb_close(b, '}');
 }
 
 /* Builds {"scrollId", "data"} of the page after sc's position into b and
@@ -445,11 +445,11 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, scroll_t *sc, c
         end[i] = nr;
     }
 
-    stg_jb_open(b, '{');
-    stg_jb_key(b, "scrollId", 8);
-    stg_jb_str(b, scroll_id, strlen(scroll_id));
-    stg_jb_key(b, "data", 4);
-    stg_jb_open(b, '[');
+    base_jb_open(b, '{');
+    base_jb_key(b, "scrollId", 8);
+    base_jb_str(b, scroll_id, strlen(scroll_id));
+    base_jb_key(b, "data", 4);
+    base_jb_open(b, '[');
     const row_t *last = NULL;
     for (int k = 0; k < sc->limit; k++) {
         size_t best = np;
@@ -469,8 +469,8 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, scroll_t *sc, c
         last = &rows[head[best]++];
         write_event(b, t, &profiles[last->profile], last);
     }
-    stg_jb_close(b, ']');
-    stg_jb_close(b, '}');
+    base_jb_close(b, ']');
+    base_jb_close(b, '}');
     if (last != NULL) {
         free(sc->pos_id);
         if ((sc->pos_id = malloc(last->id_len + 1)) == NULL)
@@ -508,30 +508,30 @@ cursor_add(storage_t *st, const char *id, int64_t tid, const scroll_t *sc, int64
     if (s == NULL)
         return STORAGE_EIO;
     jsonbuf_t q;
-    stg_jb_init(&q, 256);
-    stg_jb_open(&q, '{');
-    stg_jb_key(&q, "p", 1);
-    stg_jb_raw(&q, sc->profiles, strlen(sc->profiles));
-    stg_jb_key(&q, "i", 1);
+    base_jb_init(&q, 256);
+    base_jb_open(&q, '{');
+    base_jb_key(&q, "p", 1);
+    base_jb_raw(&q, sc->profiles, strlen(sc->profiles));
+    base_jb_key(&q, "i", 1);
     write_null_or_raw(&q, sc->include, sc->include != NULL ? strlen(sc->include) : 0);
-    stg_jb_key(&q, "x", 1);
+    base_jb_key(&q, "x", 1);
     write_null_or_raw(&q, sc->exclude, sc->exclude != NULL ? strlen(sc->exclude) : 0);
     /* No bound is null: the extremes need not survive a JSON round trip. */
-    stg_jb_key(&q, "s", 1);
+    base_jb_key(&q, "s", 1);
     if (sc->start_ms != INT64_MIN)
-        stg_jb_int(&q, sc->start_ms);
+        base_jb_int(&q, sc->start_ms);
     else
-        stg_jb_raw(&q, "null", 4);
-    stg_jb_key(&q, "e", 1);
+        base_jb_raw(&q, "null", 4);
+    base_jb_key(&q, "e", 1);
     if (sc->end_ms != INT64_MAX)
-        stg_jb_int(&q, sc->end_ms);
+        base_jb_int(&q, sc->end_ms);
     else
-        stg_jb_raw(&q, "null", 4);
-    stg_jb_key(&q, "d", 1);
-    stg_jb_int(&q, sc->desc);
-    stg_jb_key(&q, "l", 1);
-    stg_jb_int(&q, sc->limit);
-    stg_jb_close(&q, '}');
+        base_jb_raw(&q, "null", 4);
+    base_jb_key(&q, "d", 1);
+    base_jb_int(&q, sc->desc);
+    base_jb_key(&q, "l", 1);
+    base_jb_int(&q, sc->limit);
+    base_jb_close(&q, '}');
 
     stg_bind_text(s, 1, id, strlen(id));
     sqlite3_bind_int64(s, 2, tid);
@@ -541,7 +541,7 @@ cursor_add(storage_t *st, const char *id, int64_t tid, const scroll_t *sc, int64
     sqlite3_bind_int64(s, 7, expires_ms);
     sqlite3_bind_int64(s, 8, now_ms);
     int ret = stg_step_done(st, s);
-    stg_jb_free(&q);
+    base_jb_free(&q);
     return ret;
 }
 
@@ -642,7 +642,7 @@ storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_t
         goto done;
     if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
         goto done;
-    stg_jb_init(&pks, 64);
+    base_jb_init(&pks, 64);
     if ((ret = find_profiles(st, tid, id_type, id, id_len, &pks, &count)) != 0)
         goto done;
     if (count == 0) {
@@ -656,7 +656,7 @@ storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_t
         goto done;
 
     new_scroll_id(scroll_id);
-    stg_jb_init(&b, 4096);
+    base_jb_init(&b, 4096);
     if ((ret = read_page(st, tenant, tid, &sc, scroll_id, &b)) != 0)
         goto done;
     ret = cursor_add(st, scroll_id, tid, &sc, now_ms, expiry(now_ms, ttl_ms));
@@ -665,9 +665,9 @@ done:
         stg_fail(st, ret, "profile not found");
     ret = stg_txn_close(st, began, ret);
     scroll_free(&sc);
-    stg_jb_free(&pks);
+    base_jb_free(&pks);
     if (ret != 0) {
-        stg_jb_free(&b);
+        base_jb_free(&b);
         return ret;
     }
     *body = b.data;
@@ -700,7 +700,7 @@ storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *s
         goto done;
     if ((ret = cursor_get(st, id, SCROLL_ID_LEN, tid, now_ms, &sc)) != 0)
         goto done;
-    stg_jb_init(&b, 4096);
+    base_jb_init(&b, 4096);
     if ((ret = read_page(st, tenant, tid, &sc, id, &b)) != 0)
         goto done;
     ret = cursor_move(st, id, &sc, expiry(now_ms, ttl_ms));
@@ -710,7 +710,7 @@ done:
     ret = stg_txn_close(st, began, ret);
     scroll_free(&sc);
     if (ret != 0) {
-        stg_jb_free(&b);
+        base_jb_free(&b);
         return ret;
     }
     *body = b.data;

@@ -6,14 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "segment.h"
 
 typedef struct {
     message_t m;
     span_t text;
 } batch_msg_t;
 
-struct storage_batch {
+struct segment_batch {
     char *body; /* the request body (owned): texts point into it */
     char *own;  /* a single message's text, rewritten (owned) */
     char *write_key;
@@ -23,10 +23,10 @@ struct storage_batch {
     bool single;
 };
 
-static void set_err(storage_batch_err_t *e, bool bad_body, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(segment_batch_err_t *e, bool bad_body, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
-set_err(storage_batch_err_t *e, bool bad_body, const char *fmt, ...)
+set_err(segment_batch_err_t *e, bool bad_body, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -49,21 +49,21 @@ trim(span_t s)
  * when absent) and a "writeKey" member, a credential, is left out of the
  * stored text. */
 static bool
-single_text(storage_batch_t *b, span_t all, const char *type, storage_batch_err_t *e)
+single_text(segment_batch_t *b, span_t all, const char *type, segment_batch_err_t *e)
 {
     jiter_t it;
     span_t key, value;
     bool has_type = false, has_key = false;
     size_t type_len = strlen(type);
-    stg_json_members(&it, all);
-    while (stg_json_next(&it, &key, &value)) {
-        if (stg_json_key_is(key, "type", 4)) {
+    base_json_members(&it, all);
+    while (base_json_next(&it, &key, &value)) {
+        if (base_json_key_is(key, "type", 4)) {
             has_type = true;
-            if (value.p[0] != '"' || !stg_json_key_is((span_t){value.p + 1, value.n - 2}, type, type_len)) {
+            if (value.p[0] != '"' || !base_json_key_is((span_t){value.p + 1, value.n - 2}, type, type_len)) {
                 set_err(e, false, "type: this route takes '%s' messages.", type);
                 return false;
             }
-        } else if (stg_json_key_is(key, "writeKey", 8)) {
+        } else if (base_json_key_is(key, "writeKey", 8)) {
             has_key = true;
         }
     }
@@ -72,30 +72,30 @@ single_text(storage_batch_t *b, span_t all, const char *type, storage_batch_err_
         return true;
     }
     jsonbuf_t out;
-    stg_jb_init(&out, all.n + type_len + 16);
-    stg_jb_open(&out, '{');
+    base_jb_init(&out, all.n + type_len + 16);
+    base_jb_open(&out, '{');
     if (!has_type) {
-        stg_jb_key(&out, "type", 4);
-        stg_jb_str(&out, type, type_len);
+        base_jb_key(&out, "type", 4);
+        base_jb_str(&out, type, type_len);
     }
-    stg_json_members(&it, all);
-    while (stg_json_next(&it, &key, &value)) {
-        if (stg_json_key_is(key, "writeKey", 8))
+    base_json_members(&it, all);
+    while (base_json_next(&it, &key, &value)) {
+        if (base_json_key_is(key, "writeKey", 8))
             continue;
         /* the member as it was sent: "name": value */
         const char *from = key.p - 1;
-        stg_jb_raw(&out, from, (size_t)(value.p + value.n - from));
+        base_jb_raw(&out, from, (size_t)(value.p + value.n - from));
     }
-    stg_jb_close(&out, '}');
+    base_jb_close(&out, '}');
     b->own = out.data;
     b->msgs[0].text = (span_t){out.data, out.len};
     return true;
 }
 
 int
-storage_batch_parse(char *body, size_t len, const char *single_type, storage_batch_t **out, storage_batch_err_t *e)
+segment_batch_parse(char *body, size_t len, const char *single_type, segment_batch_t **out, segment_batch_err_t *e)
 {
-    storage_batch_t *b = calloc(1, sizeof(*b));
+    segment_batch_t *b = calloc(1, sizeof(*b));
     if (b == NULL)
         abort();
     b->body = body;
@@ -105,7 +105,7 @@ storage_batch_parse(char *body, size_t len, const char *single_type, storage_bat
 
     /* A batch's messages sit two levels down: they get the same depth as
      * a message of its own. */
-    const char *why = stg_json_check_depth(body, len, STG_JSON_MAX_DEPTH + (single_type == NULL ? 2 : 0));
+    const char *why = base_json_check_depth(body, len, BASE_JSON_MAX_DEPTH + (single_type == NULL ? 2 : 0));
     span_t all = trim((span_t){body, len});
     if (why != NULL || all.p[0] != '{') {
         set_err(e, true, "The request body must be one JSON object%s%s.", why != NULL ? ": " : "", why != NULL ? why : "");
@@ -113,19 +113,19 @@ storage_batch_parse(char *body, size_t len, const char *single_type, storage_bat
     }
     jiter_t it;
     span_t key, value, list = {NULL, 0};
-    stg_json_members(&it, all);
+    base_json_members(&it, all);
     /* A repeated member: the last one counts. */
-    while (stg_json_next(&it, &key, &value)) {
-        if (stg_json_key_is(key, "writeKey", 8)) {
+    while (base_json_next(&it, &key, &value)) {
+        if (base_json_key_is(key, "writeKey", 8)) {
             free(b->write_key);
             b->write_key = NULL;
             b->write_key_len = 0;
             if (value.p[0] == '"') {
                 if ((b->write_key = malloc(value.n)) == NULL)
                     abort();
-                b->write_key_len = stg_json_unescape((span_t){value.p + 1, value.n - 2}, b->write_key);
+                b->write_key_len = base_json_unescape((span_t){value.p + 1, value.n - 2}, b->write_key);
             }
-        } else if (single_type == NULL && stg_json_key_is(key, "batch", 5)) {
+        } else if (single_type == NULL && base_json_key_is(key, "batch", 5)) {
             list = value;
         }
     }
@@ -142,8 +142,8 @@ storage_batch_parse(char *body, size_t len, const char *single_type, storage_bat
             goto fail;
         }
         size_t cap = 0;
-        stg_json_items(&it, list);
-        while (stg_json_next_item(&it, &value)) {
+        base_json_items(&it, list);
+        while (base_json_next_item(&it, &value)) {
             if (b->n == cap) {
                 cap = cap == 0 ? 128 : cap * 2;
                 if ((b->msgs = realloc(b->msgs, cap * sizeof(*b->msgs))) == NULL)
@@ -156,48 +156,48 @@ storage_batch_parse(char *body, size_t len, const char *single_type, storage_bat
     *out = b;
     return 0;
 fail:
-    storage_batch_free(b);
-    return STORAGE_EINVAL;
+    segment_batch_free(b);
+    return BASE_EINVAL;
 }
 
 int
-storage_batch_check(storage_batch_t *b, storage_batch_err_t *e)
+segment_batch_check(segment_batch_t *b, segment_batch_err_t *e)
 {
     for (size_t i = 0; i < b->n; i++) {
         const char *field = NULL;
         char reason[160];
         span_t t = b->msgs[i].text;
-        if (stg_message_fields(t.p, t.n, &b->msgs[i].m, &field, reason, sizeof(reason)) != 0) {
+        if (segment_message_fields(t.p, t.n, &b->msgs[i].m, &field, reason, sizeof(reason)) != 0) {
             if (b->single)
                 set_err(e, false, "%s: %s", field != NULL ? field : "message", reason);
             else
                 set_err(e, false, "batch[%zu].%s: %s", i, field != NULL ? field : "message", reason);
-            return STORAGE_EINVAL;
+            return BASE_EINVAL;
         }
     }
     return 0;
 }
 
 const char *
-storage_batch_write_key(const storage_batch_t *b, size_t *len)
+segment_batch_write_key(const segment_batch_t *b, size_t *len)
 {
     *len = b->write_key_len;
     return b->write_key;
 }
 
 size_t
-storage_batch_count(const storage_batch_t *b)
+segment_batch_count(const segment_batch_t *b)
 {
     return b->n;
 }
 
 void
-storage_batch_free(storage_batch_t *b)
+segment_batch_free(segment_batch_t *b)
 {
     if (b == NULL)
         return;
     for (size_t i = 0; i < b->n; i++)
-        stg_message_free(&b->msgs[i].m);
+        segment_message_free(&b->msgs[i].m);
     free(b->msgs);
     free(b->own);
     free(b->write_key);
@@ -205,28 +205,9 @@ storage_batch_free(storage_batch_t *b)
     free(b);
 }
 
-int
-storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const storage_batch_t *b, const char *created_by_type,
-                    int64_t now_ms, char *err, size_t errlen)
+const message_t *
+segment_batch_message(const segment_batch_t *b, size_t i, span_t *text)
 {
-    /* In the caller's transaction, deferred writes stay deferred (the
-     * writer's group commit combines them across requests). */
-    bool own = !stg_in_txn(st);
-    int64_t tid;
-    int ret = own ? storage_begin(st) : 0;
-    if (ret == 0)
-        ret = stg_tenant_id(st, tenant, true, &tid);
-    for (size_t i = 0; ret == 0 && i < b->n; i++) {
-        const batch_msg_t *bm = &b->msgs[i];
-        ret = stg_ingest_checked(st, tid, &bm->m, bm->text.p, bm->text.n, created_by_type, now_ms, NULL, 0);
-        if (ret == STORAGE_EEXIST) /* a retried message: stored already */
-            ret = 0;
-    }
-    if (own && ret == 0)
-        ret = storage_commit(st);
-    if (own && ret != 0)
-        storage_rollback(st);
-    if (ret != 0 && err != NULL && errlen > 0)
-        snprintf(err, errlen, "%s", st->err);
-    return ret;
+    *text = b->msgs[i].text;
+    return &b->msgs[i].m;
 }

@@ -126,7 +126,7 @@ cli_audience(int argc, char **argv)
         if ((rv = storage_audience_list(st, &tenant, print_audience, NULL)) != 0)
             fprintf(stderr, "profiled audience list: %s\n", storage_errmsg(st));
     } else if (strcmp(cmd, "import") == 0) {
-        rv = storage_audience_import_csv(st, &tenant, a.name, in, a.file, stderr, now_wall_ms(), &c);
+        rv = storage_audience_import_csv(st, &tenant, a.name, in, a.file, stderr, base_wall_ms(), &c);
         if (rv != 0 && (rv != STORAGE_EINVAL || c.rejected == 0))
             fprintf(stderr, "profiled audience import: %s\n", storage_errmsg(st));
         fprintf(stderr, "profiled audience import: %llu rows: %llu members added, %llu profiles created, %llu rejected\n",

@@ -12,188 +12,6 @@
 #define MAX_EMAIL_BYTES 320
 #define MAX_AUDIENCE_NAME 256
 
-/* ---- CSV (RFC 4180, forgiving: blanks around unquoted fields go, a lone
- * CR is ignored) ---- */
-typedef struct {
-    FILE *in;
-    uint64_t line; /* of the next character */
-    int back[4];   /* pushed-back characters */
-    int nback;
-    bool started;
-    char *buf; /* the row's fields, back to back */
-    size_t len, cap;
-    size_t *start, *flen;
-    size_t nfields, fcap;
-} csv_t;
-
-static int
-next_char(csv_t *c)
-{
-    if (c->nback > 0)
-        return c->back[--c->nback];
-    return getc(c->in);
-}
-
-static void
-push_back(csv_t *c, int ch)
-{
-    c->back[c->nback++] = ch;
-}
-
-static void
-put_byte(csv_t *c, char ch)
-{
-    if (c->len == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 256;
-        if ((c->buf = realloc(c->buf, c->cap)) == NULL)
-            abort();
-    }
-    c->buf[c->len++] = ch;
-}
-
-static void
-field_begin(csv_t *c)
-{
-    if (c->nfields == c->fcap) {
-        c->fcap = c->fcap ? c->fcap * 2 : 8;
-        if ((c->start = realloc(c->start, c->fcap * sizeof(*c->start))) == NULL ||
-            (c->flen = realloc(c->flen, c->fcap * sizeof(*c->flen))) == NULL)
-            abort();
-    }
-    c->start[c->nfields] = c->len;
-    c->flen[c->nfields] = 0;
-    c->nfields++;
-}
-
-static void
-field_end(csv_t *c, bool quoted)
-{
-    size_t i = c->nfields - 1, s = c->start[i], e = c->len;
-    if (!quoted) {
-        while (s < e && (c->buf[s] == ' ' || c->buf[s] == '\t'))
-            s++;
-        while (e > s && (c->buf[e - 1] == ' ' || c->buf[e - 1] == '\t'))
-            e--;
-    }
-    c->start[i] = s;
-    c->flen[i] = e - s;
-}
-
-/* Skips the rest of a bad row. */
-static void
-skip_line(csv_t *c)
-{
-    int ch;
-    while ((ch = next_char(c)) != EOF && ch != '\n')
-        ;
-    if (ch == '\n')
-        c->line++;
-}
-
-/* Reads one row: 1, 0 at the end, -1 for a bad one (why says how; the row
- * is skipped). *line: where the row starts. */
-static int
-csv_row(csv_t *c, uint64_t *line, const char **why)
-{
-    int ch;
-    bool quoted = false, in_quotes = false, closed = false, any = false;
-    if (!c->started) {
-        c->started = true;
-        c->line = 1;
-        /* A UTF-8 byte order mark is no data. */
-        int b0 = next_char(c);
-        if (b0 == 0xef) {
-            int b1 = next_char(c), b2 = b1 != EOF ? next_char(c) : EOF;
-            if (b1 != 0xbb || b2 != 0xbf) {
-                if (b2 != EOF)
-                    push_back(c, b2);
-                if (b1 != EOF)
-                    push_back(c, b1);
-                push_back(c, b0);
-            }
-        } else if (b0 != EOF) {
-            push_back(c, b0);
-        }
-    }
-    *line = c->line;
-    /* fields point into buf, empty ones too: it is never NULL */
-    if (c->buf == NULL && (c->buf = malloc(c->cap = 256)) == NULL)
-        abort();
-    c->len = 0;
-    c->nfields = 0;
-    field_begin(c);
-    for (;;) {
-        ch = next_char(c);
-        if (ch == EOF) {
-            if (in_quotes) {
-                *why = "unterminated quoted field";
-                return -1;
-            }
-            if (!any)
-                return 0;
-            field_end(c, quoted);
-            return 1;
-        }
-        any = true;
-        if (in_quotes) {
-            if (ch == '"') {
-                int nx = next_char(c);
-                if (nx == '"') {
-                    put_byte(c, '"');
-                    continue;
-                }
-                if (nx != EOF)
-                    push_back(c, nx);
-                in_quotes = false;
-                closed = true;
-                continue;
-            }
-            if (ch == '\n')
-                c->line++;
-            put_byte(c, (char)ch);
-            continue;
-        }
-        if (ch == '\r')
-            continue;
-        if (ch == ',' || ch == '\n') {
-            field_end(c, quoted);
-            if (ch == '\n') {
-                c->line++;
-                return 1;
-            }
-            field_begin(c);
-            quoted = closed = false;
-            continue;
-        }
-        if (closed) {
-            if (ch == ' ' || ch == '\t')
-                continue;
-            *why = "text after a closing quote";
-            skip_line(c);
-            return -1;
-        }
-        if (ch == '"') {
-            bool blank = true;
-            for (size_t i = c->start[c->nfields - 1]; i < c->len && blank; i++)
-                blank = c->buf[i] == ' ' || c->buf[i] == '\t';
-            if (blank) {
-                c->len = c->start[c->nfields - 1];
-                quoted = in_quotes = true;
-                continue;
-            }
-        }
-        put_byte(c, (char)ch);
-    }
-}
-
-static void
-csv_dispose(csv_t *c)
-{
-    free(c->buf);
-    free(c->start);
-    free(c->flen);
-}
-
 /* ---- members ---- */
 typedef struct {
     storage_t *st;
@@ -221,10 +39,10 @@ bad_row(members_t *m, uint64_t line, const char *fmt, const char *value, size_t 
     if (value != NULL) {
         /* Quoted as JSON: a value may hold anything. */
         jsonbuf_t b;
-        stg_jb_init(&b, n + 8);
-        stg_jb_str(&b, value, n > 200 ? 200 : n);
+        base_jb_init(&b, n + 8);
+        base_jb_str(&b, value, n > 200 ? 200 : n);
         fprintf(m->errout, fmt, b.data);
-        stg_jb_free(&b);
+        base_jb_free(&b);
     } else {
         fputs(fmt, m->errout);
     }
@@ -235,10 +53,10 @@ static bool
 utf8_ok(const char *s, size_t n)
 {
     jsonbuf_t b;
-    stg_jb_init(&b, n + 8);
-    stg_jb_str(&b, s, n);
-    bool ok = stg_json_check(b.data, b.len) == NULL;
-    stg_jb_free(&b);
+    base_jb_init(&b, n + 8);
+    base_jb_str(&b, s, n);
+    bool ok = base_json_check(b.data, b.len) == NULL;
+    base_jb_free(&b);
     return ok;
 }
 
@@ -282,7 +100,7 @@ static int
 create_member(members_t *m, int type, const char *v, size_t n, const char *original, size_t original_len)
 {
     char uuid[37];
-    storage_uuid_v4(uuid);
+    base_uuid_v4(uuid);
     sqlite3_stmt *s = stg_stmt(m->st, S_PROFILE_ADD);
     if (s == NULL)
         return STORAGE_EIO;
@@ -305,10 +123,10 @@ create_member(members_t *m, int type, const char *v, size_t n, const char *origi
         return ret;
     if (type == STORAGE_ID_EMAIL) {
         jsonbuf_t b;
-        stg_jb_init(&b, original_len + 8);
-        stg_jb_str(&b, original, original_len);
+        base_jb_init(&b, original_len + 8);
+        base_jb_str(&b, original, original_len);
         ret = stg_trait_put(m->st, pk, "email", 5, b.data, b.len, m->now_ms);
-        stg_jb_free(&b);
+        base_jb_free(&b);
         if (ret != 0)
             return ret;
     }
@@ -362,7 +180,7 @@ apply_member(members_t *m, uint64_t line, int type, const char *v, size_t n)
 /* The first row: a header naming the id columns, or the first member of
  * a single column. 1: it was a header; 0: data; STORAGE_EINVAL: unusable. */
 static int
-read_header(members_t *m, const csv_t *c, uint64_t line)
+read_header(members_t *m, const base_csv_t *c, uint64_t line)
 {
     m->uid_col = m->email_col = -1;
     for (size_t i = 0; i < c->nfields; i++) {
@@ -386,7 +204,7 @@ read_header(members_t *m, const csv_t *c, uint64_t line)
 }
 
 static int
-member_row(members_t *m, const csv_t *c, uint64_t line)
+member_row(members_t *m, const base_csv_t *c, uint64_t line)
 {
     const char *v = NULL;
     size_t n = 0;
@@ -449,33 +267,33 @@ static char *
 created_by(const char *filename, int64_t now_ms)
 {
     jsonbuf_t b;
-    stg_jb_init(&b, 128);
-    stg_jb_open(&b, '{');
+    base_jb_init(&b, 128);
+    base_jb_open(&b, '{');
     if (filename != NULL && strcmp(filename, "-") != 0) {
         const char *base = strrchr(filename, '/');
         base = base != NULL ? base + 1 : filename;
-        stg_jb_key(&b, "filename", 8);
-        stg_jb_str(&b, base, strlen(base));
+        base_jb_key(&b, "filename", 8);
+        base_jb_str(&b, base, strlen(base));
     }
-    stg_jb_key(&b, "createdTime", 11);
-    stg_jb_time(&b, now_ms);
-    stg_jb_key(&b, "type", 4);
-    stg_jb_str(&b, "audience-csv", 12);
-    stg_jb_close(&b, '}');
+    base_jb_key(&b, "createdTime", 11);
+    base_jb_time(&b, now_ms);
+    base_jb_key(&b, "type", 4);
+    base_jb_str(&b, "audience-csv", 12);
+    base_jb_close(&b, '}');
     return b.data;
 }
 
 static int
 run_members(members_t *m, FILE *in)
 {
-    csv_t c = {.in = in};
+    base_csv_t c = {.in = in};
     bool own = !stg_in_txn(m->st);
     uint64_t line, since_commit = 0;
     const char *why = NULL;
     int r, ret = 0;
     if (own && (ret = storage_begin(m->st)) != 0)
         goto done;
-    while ((r = csv_row(&c, &line, &why)) != 0) {
+    while ((r = base_csv_row(&c, &line, &why)) != 0) {
         if (r < 0) {
             m->c.rows++;
             bad_row(m, line, why, NULL, 0);
@@ -516,7 +334,7 @@ done:
      * committed goes. */
     if (own)
         storage_rollback(m->st);
-    csv_dispose(&c);
+    base_csv_dispose(&c);
     return ret;
 }
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include "storage_internal.h"
+#include "base.h"
 
 /* Writes v as exactly n digits. */
 static void
@@ -20,7 +20,7 @@ put_digits(char *p, unsigned v, int n)
 }
 
 char *
-storage_format_time(int64_t ms, char out[32])
+base_format_time(int64_t ms, char out[32])
 {
     /* Floor division, so times before 1970 keep a positive millisecond. */
     int64_t secs = ms / 1000, frac = ms % 1000;
@@ -145,27 +145,27 @@ parse_offset(const char *s, size_t len, size_t *pos, int *offset_min)
 }
 
 int
-storage_parse_time(const char *s, size_t len, int64_t *ms)
+base_parse_time(const char *s, size_t len, int64_t *ms)
 {
     size_t pos = 0;
     int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, frac_ms = 0, offset_min = 0;
     if (s == NULL)
-        return STORAGE_EINVAL;
+        return BASE_EINVAL;
     if (!digits(s, len, &pos, 4, &y) || !expect(s, len, &pos, '-') || !digits(s, len, &pos, 2, &mo) || !expect(s, len, &pos, '-') ||
         !digits(s, len, &pos, 2, &d))
-        return STORAGE_EINVAL;
+        return BASE_EINVAL;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-        return STORAGE_EINVAL;
+        return BASE_EINVAL;
     if (pos < len) {
         if (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ')
-            return STORAGE_EINVAL;
+            return BASE_EINVAL;
         pos++;
         if (!digits(s, len, &pos, 2, &h) || !expect(s, len, &pos, ':') || !digits(s, len, &pos, 2, &mi))
-            return STORAGE_EINVAL;
+            return BASE_EINVAL;
         if (pos < len && s[pos] == ':') {
             pos++;
             if (!digits(s, len, &pos, 2, &sec))
-                return STORAGE_EINVAL;
+                return BASE_EINVAL;
             if (pos < len && (s[pos] == '.' || s[pos] == ',')) {
                 int scale = 100, ndig = 0;
                 for (pos++; pos < len && s[pos] >= '0' && s[pos] <= '9'; pos++, ndig++) {
@@ -173,13 +173,13 @@ storage_parse_time(const char *s, size_t len, int64_t *ms)
                     scale /= 10;
                 }
                 if (ndig == 0)
-                    return STORAGE_EINVAL;
+                    return BASE_EINVAL;
             }
         }
         if (h > 23 || mi > 59 || sec > 59)
-            return STORAGE_EINVAL;
+            return BASE_EINVAL;
         if (!parse_offset(s, len, &pos, &offset_min))
-            return STORAGE_EINVAL;
+            return BASE_EINVAL;
     }
     int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)offset_min * 60;
     *ms = t * 1000 + frac_ms;
@@ -187,7 +187,7 @@ storage_parse_time(const char *s, size_t len, int64_t *ms)
 }
 
 void
-storage_uuid_v4(char out[37])
+base_uuid_v4(char out[37])
 {
     unsigned char b[16];
     if (RAND_bytes(b, sizeof(b)) != 1) {
@@ -209,17 +209,8 @@ storage_uuid_v4(char out[37])
     out[o] = '\0';
 }
 
-int64_t
-stg_event_key(const char *id, size_t n)
-{
-    /* FNV-1a, folded: only the spread matters, collisions are checked. */
-    uint64_t h = storage_fnv1a(1469598103934665603ull, id, n);
-    h ^= h >> 29;
-    return (int64_t)(h & ((1ull << 47) - 1));
-}
-
 size_t
-stg_base64(const unsigned char *in, size_t n, char *out)
+base_base64(const unsigned char *in, size_t n, char *out)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t o = 0, i = 0;
@@ -254,7 +245,7 @@ is_lower_or_digit(unsigned char c)
 }
 
 size_t
-stg_snake_case(const char *in, size_t n, char *out, size_t cap)
+base_snake_case(const char *in, size_t n, char *out, size_t cap)
 {
     size_t o = 0;
     bool sep = false, truncated = false;

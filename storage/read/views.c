@@ -130,8 +130,8 @@ write_traits(storage_t *st, const profile_row_t *p, const char *const *skip, boo
                 abort();
         }
         if (emit && !is_reserved(skip, key, key_len)) {
-            stg_jb_key(b, key, key_len);
-            stg_jb_raw(b, value, value_len);
+            base_jb_key(b, key, key_len);
+            base_jb_raw(b, value, value_len);
         }
     }
     int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
@@ -148,9 +148,9 @@ write_column_str(jsonbuf_t *b, sqlite3_stmt *s, int col)
 {
     const char *p = (const char *)sqlite3_column_text(s, col);
     if (p != NULL)
-        stg_jb_str(b, p, (size_t)sqlite3_column_bytes(s, col));
+        base_jb_str(b, p, (size_t)sqlite3_column_bytes(s, col));
     else
-        stg_jb_raw(b, "null", 4);
+        base_jb_raw(b, "null", 4);
 }
 
 /* firstEvent / lastEvent: {eventAction: the stored message, its text as
@@ -163,25 +163,25 @@ write_marks(storage_t *st, const profile_row_t *p, bool last, jsonbuf_t *b)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, p->pk);
     sqlite3_bind_int(s, 2, last);
-    stg_jb_key(b, last ? "lastEvent" : "firstEvent", last ? 9 : 10);
-    stg_jb_open(b, '{');
+    base_jb_key(b, last ? "lastEvent" : "firstEvent", last ? 9 : 10);
+    base_jb_open(b, '{');
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *action = (const char *)sqlite3_column_text(s, 0);
-        stg_jb_key(b, action != NULL ? action : "", action != NULL ? (size_t)sqlite3_column_bytes(s, 0) : 0);
+        base_jb_key(b, action != NULL ? action : "", action != NULL ? (size_t)sqlite3_column_bytes(s, 0) : 0);
         const char *raw = (const char *)sqlite3_column_text(s, 5);
         stg_jb_message(b, raw, (size_t)sqlite3_column_bytes(s, 5), mark_fields);
-        stg_jb_key(b, "eventId", 7);
+        base_jb_key(b, "eventId", 7);
         write_column_str(b, s, 1);
-        stg_jb_key(b, "receivedTime", 12);
-        stg_jb_time(b, sqlite3_column_int64(s, 3));
-        stg_jb_key(b, "eventTime", 9);
-        stg_jb_time(b, sqlite3_column_int64(s, 2));
-        stg_jb_key(b, "action", 6);
+        base_jb_key(b, "receivedTime", 12);
+        base_jb_time(b, sqlite3_column_int64(s, 3));
+        base_jb_key(b, "eventTime", 9);
+        base_jb_time(b, sqlite3_column_int64(s, 2));
+        base_jb_key(b, "action", 6);
         write_column_str(b, s, 4);
-        stg_jb_close(b, '}');
+        base_jb_close(b, '}');
     }
-    stg_jb_close(b, '}');
+    base_jb_close(b, '}');
     int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
     sqlite3_reset(s);
     return ret;
@@ -193,8 +193,8 @@ write_marks(storage_t *st, const profile_row_t *p, bool last, jsonbuf_t *b)
 static int
 write_audiences(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b)
 {
-    stg_jb_key(b, "audiences", 9);
-    stg_jb_open(b, '[');
+    base_jb_key(b, "audiences", 9);
+    base_jb_open(b, '[');
     int ret = stg_audiences_json(st, tid, p->pk, p->active, p->last_ms, b);
     if (ret != 0)
         return ret;
@@ -206,18 +206,18 @@ write_audiences(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (sqlite3_column_int(s, 1) != 0 && !in_static) {
-            stg_jb_close(b, ']');
-            stg_jb_key(b, "audiencesStatic", 15);
-            stg_jb_open(b, '[');
+            base_jb_close(b, ']');
+            base_jb_key(b, "audiencesStatic", 15);
+            base_jb_open(b, '[');
             in_static = true;
         }
-        stg_jb_str(b, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+        base_jb_str(b, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
     }
-    stg_jb_close(b, ']');
+    base_jb_close(b, ']');
     if (!in_static) {
-        stg_jb_key(b, "audiencesStatic", 15);
-        stg_jb_open(b, '[');
-        stg_jb_close(b, ']');
+        base_jb_key(b, "audiencesStatic", 15);
+        base_jb_open(b, '[');
+        base_jb_close(b, ']');
     }
     ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
     sqlite3_reset(s);
@@ -232,27 +232,27 @@ write_external_ids(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, p->pk);
     sqlite3_bind_int64(s, 2, tid);
-    stg_jb_key(b, "externalIds", 11);
-    stg_jb_open(b, '[');
+    base_jb_key(b, "externalIds", 11);
+    base_jb_open(b, '[');
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int type = sqlite3_column_int(s, 0);
         if (type < 0 || type > STORAGE_ID_EMAIL)
             continue;
-        stg_jb_open(b, '{');
-        stg_jb_key(b, "type", 4);
-        stg_jb_str(b, id_type_names[type], strlen(id_type_names[type]));
-        stg_jb_key(b, "id", 2);
-        stg_jb_str(b, (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1));
-        stg_jb_close(b, '}');
+        base_jb_open(b, '{');
+        base_jb_key(b, "type", 4);
+        base_jb_str(b, id_type_names[type], strlen(id_type_names[type]));
+        base_jb_key(b, "id", 2);
+        base_jb_str(b, (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+        base_jb_close(b, '}');
     }
-    stg_jb_open(b, '{');
-    stg_jb_key(b, "type", 4);
-    stg_jb_str(b, "id", 2);
-    stg_jb_key(b, "id", 2);
-    stg_jb_str(b, p->uuid, strlen(p->uuid));
-    stg_jb_close(b, '}');
-    stg_jb_close(b, ']');
+    base_jb_open(b, '{');
+    base_jb_key(b, "type", 4);
+    base_jb_str(b, "id", 2);
+    base_jb_key(b, "id", 2);
+    base_jb_str(b, p->uuid, strlen(p->uuid));
+    base_jb_close(b, '}');
+    base_jb_close(b, ']');
     int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
     sqlite3_reset(s);
     return ret;
@@ -273,9 +273,9 @@ write_subscription_id(const storage_tenant_t *t, const profile_row_t *p, jsonbuf
     memcpy(plain + t->client_len + 1, t->account, t->account_len);
     plain[t->client_len + 1 + t->account_len] = ':';
     memcpy(plain + t->client_len + t->account_len + 2, p->uuid, uuid_len);
-    size_t enc_len = stg_base64(plain, n, enc);
-    stg_jb_key(b, "_subscriptionId", 15);
-    stg_jb_str(b, enc, enc_len);
+    size_t enc_len = base_base64(plain, n, enc);
+    base_jb_key(b, "_subscriptionId", 15);
+    base_jb_str(b, enc, enc_len);
     free(plain);
     free(enc);
 }
@@ -283,13 +283,13 @@ write_subscription_id(const storage_tenant_t *t, const profile_row_t *p, jsonbuf
 void
 stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, const char *email, size_t email_len)
 {
-    stg_jb_key(b, "externalId", 10);
+    base_jb_key(b, "externalId", 10);
     if (user_id != NULL)
-        stg_jb_str(b, user_id, user_id_len);
+        base_jb_str(b, user_id, user_id_len);
     else if (email != NULL)
-        stg_jb_raw(b, email, email_len);
+        base_jb_raw(b, email, email_len);
     else
-        stg_jb_raw(b, "null", 4);
+        base_jb_raw(b, "null", 4);
 }
 
 static int
@@ -297,39 +297,39 @@ build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const profile_
 {
     char *email = NULL;
     int ret;
-    stg_jb_open(b, '{');
+    base_jb_open(b, '{');
     if ((ret = write_traits(st, p, reserved[view], view != STORAGE_VIEW_EXTERNAL_IDS, b, &email)) != 0)
         goto fail;
-    stg_jb_key(b, "id", 2);
-    stg_jb_str(b, p->uuid, strlen(p->uuid));
+    base_jb_key(b, "id", 2);
+    base_jb_str(b, p->uuid, strlen(p->uuid));
     stg_jb_external_id(b, p->user_id, p->user_id != NULL ? strlen(p->user_id) : 0, email, email != NULL ? strlen(email) : 0);
 
     switch (view) {
     case STORAGE_VIEW_TRAITS:
-        stg_jb_key(b, "computed", 8);
+        base_jb_key(b, "computed", 8);
         if ((ret = stg_computed_json(st, tid, p->pk, b)) != 0)
             goto fail;
         break;
     case STORAGE_VIEW_METADATA:
         write_subscription_id(t, p, b);
-        stg_jb_key(b, "createdBy", 9);
+        base_jb_key(b, "createdBy", 9);
         if (p->created_by != NULL)
-            stg_jb_raw(b, p->created_by, strlen(p->created_by));
+            base_jb_raw(b, p->created_by, strlen(p->created_by));
         else
-            stg_jb_raw(b, "null", 4);
-        stg_jb_key(b, "createdTime", 11);
-        stg_jb_time(b, p->created_ms);
-        stg_jb_key(b, "updatedTime", 11);
-        stg_jb_time(b, p->updated_ms);
+            base_jb_raw(b, "null", 4);
+        base_jb_key(b, "createdTime", 11);
+        base_jb_time(b, p->created_ms);
+        base_jb_key(b, "updatedTime", 11);
+        base_jb_time(b, p->updated_ms);
         if ((ret = write_marks(st, p, false, b)) != 0 || (ret = write_marks(st, p, true, b)) != 0)
             goto fail;
         if ((ret = write_audiences(st, tid, p, b)) != 0)
             goto fail;
-        stg_jb_key(b, "lastActivityTime", 16);
+        base_jb_key(b, "lastActivityTime", 16);
         if (p->active)
-            stg_jb_time(b, p->last_ms);
+            base_jb_time(b, p->last_ms);
         else
-            stg_jb_raw(b, "null", 4);
+            base_jb_raw(b, "null", 4);
         break;
     case STORAGE_VIEW_AUDIENCES:
         if ((ret = write_audiences(st, tid, p, b)) != 0)
@@ -340,7 +340,7 @@ build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const profile_
             goto fail;
         break;
     }
-    stg_jb_close(b, '}');
+    base_jb_close(b, '}');
 fail:
     free(email);
     return ret;
@@ -411,17 +411,17 @@ storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_t
         ret = stg_fail(st, STORAGE_ENOTFOUND, "profile not found");
         goto done;
     }
-    stg_jb_init(&b, 1024);
+    base_jb_init(&b, 1024);
     if (id_type == STORAGE_ID_EMAIL) {
-        stg_jb_open(&b, '{');
-        stg_jb_key(&b, "data", 4);
-        stg_jb_open(&b, '[');
+        base_jb_open(&b, '{');
+        base_jb_key(&b, "data", 4);
+        base_jb_open(&b, '[');
     }
     for (size_t i = 0; i < n && ret == 0; i++)
         ret = build_view(st, tenant, tid, &rows[i], view, &b);
     if (id_type == STORAGE_ID_EMAIL) {
-        stg_jb_close(&b, ']');
-        stg_jb_close(&b, '}');
+        base_jb_close(&b, ']');
+        base_jb_close(&b, '}');
     }
 done:
     if (ret == STORAGE_ENOTFOUND)
@@ -429,7 +429,7 @@ done:
     ret = stg_txn_close(st, began, ret);
     rows_free(rows, n);
     if (ret != 0) {
-        stg_jb_free(&b);
+        base_jb_free(&b);
         return ret;
     }
     *body = b.data;
@@ -453,10 +453,10 @@ storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, in
     int ret = stg_txn_open(st, false, &began);
     if (ret != 0)
         return ret;
-    stg_jb_init(&b, 4096);
-    stg_jb_open(&b, '{');
-    stg_jb_key(&b, "data", 4);
-    stg_jb_open(&b, '[');
+    base_jb_init(&b, 4096);
+    base_jb_open(&b, '{');
+    base_jb_key(&b, "data", 4);
+    base_jb_open(&b, '[');
     /* A tenant that never sent anything has an empty list, not an error. */
     ret = stg_tenant_id(st, tenant, false, &tid);
     if (ret == 0) {
@@ -478,17 +478,17 @@ storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, in
         goto done;
     }
     ret = 0;
-    stg_jb_close(&b, ']');
-    stg_jb_key(&b, "from", 4);
-    stg_jb_int(&b, from);
-    stg_jb_key(&b, "size", 4);
-    stg_jb_int(&b, size);
-    stg_jb_close(&b, '}');
+    base_jb_close(&b, ']');
+    base_jb_key(&b, "from", 4);
+    base_jb_int(&b, from);
+    base_jb_key(&b, "size", 4);
+    base_jb_int(&b, size);
+    base_jb_close(&b, '}');
 done:
     ret = stg_txn_close(st, began, ret);
     rows_free(rows, n);
     if (ret != 0) {
-        stg_jb_free(&b);
+        base_jb_free(&b);
         return ret;
     }
     *body = b.data;

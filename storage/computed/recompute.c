@@ -19,7 +19,7 @@ typedef struct {
 } plan_t;
 
 typedef struct {
-    char key[STG_KEY_LEN + 1];
+    char key[DEFS_KEY_LEN + 1];
     bool ready;
     int64_t next_pk;
 } key_row_t;
@@ -69,7 +69,7 @@ key_put(storage_t *st, int64_t tid, const char *key, bool ready, int64_t next_pk
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, tid);
-    stg_bind_text(s, 2, key, STG_KEY_LEN);
+    stg_bind_text(s, 2, key, DEFS_KEY_LEN);
     sqlite3_bind_int(s, 3, ready);
     sqlite3_bind_int64(s, 4, next_pk);
     return stg_step_done(st, s);
@@ -152,7 +152,7 @@ typedef struct {
 } tenant_row_t;
 
 static int
-make_plans(storage_t *st, const storage_definitions_t *defs, plan_t **out, size_t *nplans, uint64_t *total)
+make_plans(storage_t *st, const definitions_t *defs, plan_t **out, size_t *nplans, uint64_t *total)
 {
     tenant_row_t *tenants = NULL;
     size_t nt = 0, cap = 0;
@@ -191,7 +191,7 @@ make_plans(storage_t *st, const storage_definitions_t *defs, plan_t **out, size_
     for (size_t i = 0; i < nt && ret == 0; i++) {
         const tenant_row_t *t = &tenants[i];
         const tenant_defs_t *td =
-            stg_defs_find(defs, t->client, strlen(t->client), t->account, strlen(t->account), t->brand, strlen(t->brand));
+            definitions_find(defs, t->client, strlen(t->client), t->account, strlen(t->account), t->brand, strlen(t->brand));
         bool any;
         uint64_t add;
         if ((ret = plan_tenant(st, t->id, td, &plans[np], &any, &add)) != 0)
@@ -324,7 +324,7 @@ fail:
 }
 
 int
-storage_recompute(storage_t *st, const storage_definitions_t *defs, int64_t now_ms, storage_progress_cb progress, void *ctx)
+storage_recompute(storage_t *st, const definitions_t *defs, int64_t now_ms, storage_progress_cb progress, void *ctx)
 {
     plan_t *plans = NULL;
     size_t np = 0;

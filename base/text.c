@@ -6,12 +6,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "storage.h"
+#include "base.h"
 
 static const char replacement[3] = {(char)0xef, (char)0xbf, (char)0xbd}; /* U+FFFD */
 
 size_t
-storage_utf8_char(const char *s, size_t left)
+base_utf8_char(const char *s, size_t left)
 {
     const unsigned char *u = (const unsigned char *)s;
     if (left == 0)
@@ -47,14 +47,14 @@ storage_utf8_char(const char *s, size_t left)
 }
 
 bool
-storage_utf8_valid(const char *s, size_t n)
+base_utf8_valid(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         if ((unsigned char)s[i] < 0x80) {
             i++;
             continue;
         }
-        size_t k = storage_utf8_char(s + i, n - i);
+        size_t k = base_utf8_char(s + i, n - i);
         if (k == 0)
             return false;
         i += k;
@@ -63,7 +63,7 @@ storage_utf8_valid(const char *s, size_t n)
 }
 
 size_t
-storage_utf8_prefix(const char *s, size_t n, size_t max)
+base_utf8_prefix(const char *s, size_t n, size_t max)
 {
     if (n <= max)
         return n;
@@ -72,16 +72,16 @@ storage_utf8_prefix(const char *s, size_t n, size_t max)
     size_t k = max;
     while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xc0) == 0x80)
         k--;
-    size_t len = storage_utf8_char(s + k, n - k);
+    size_t len = base_utf8_char(s + k, n - k);
     return len > 0 && k + len > max ? k : max;
 }
 
 size_t
-storage_utf8_copy(const char *s, size_t n, char *out, size_t cap, size_t *used)
+base_utf8_copy(const char *s, size_t n, char *out, size_t cap, size_t *used)
 {
     size_t i = 0, o = 0;
     while (i < n) {
-        size_t k = storage_utf8_char(s + i, n - i);
+        size_t k = base_utf8_char(s + i, n - i);
         const char *src = k > 0 ? s + i : replacement;
         size_t w = k > 0 ? k : sizeof(replacement);
         if (w > cap - o)
@@ -96,7 +96,7 @@ storage_utf8_copy(const char *s, size_t n, char *out, size_t cap, size_t *used)
 }
 
 size_t
-storage_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *used)
+base_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *used)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i = 0, o = 0;
@@ -129,7 +129,7 @@ storage_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *used
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             w = 6;
-        } else if ((k = storage_utf8_char(s + i, n - i)) > 0) {
+        } else if ((k = base_utf8_char(s + i, n - i)) > 0) {
             src = s + i;
             w = k;
         } else {
@@ -149,7 +149,7 @@ storage_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *used
 }
 
 bool
-storage_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap)
+base_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap)
 {
     if (*len + 1 >= cap) {
         *len = cap > 0 ? cap - 1 : 0;
@@ -169,20 +169,41 @@ storage_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap
 }
 
 bool
-storage_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+base_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    bool ok = storage_vappendf(buf, cap, len, fmt, ap);
+    bool ok = base_vappendf(buf, cap, len, fmt, ap);
     va_end(ap);
     return ok;
 }
 
 uint64_t
-storage_fnv1a(uint64_t h, const void *p, size_t n)
+base_fnv1a(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *c = p;
     for (size_t i = 0; i < n; i++)
         h = (h ^ c[i]) * 1099511628211ull;
     return h;
+}
+
+int
+base_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* SQLite's BINARY collation on UTF-8 text: bytes, then length. */
+int
+base_text_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    return c != 0 ? c : (an > bn) - (an < bn);
 }

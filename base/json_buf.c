@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "base.h"
 
 void
-stg_jb_init(jsonbuf_t *b, size_t cap)
+base_jb_init(jsonbuf_t *b, size_t cap)
 {
     b->cap = cap < 64 ? 64 : cap;
     b->len = 0;
@@ -19,7 +19,7 @@ stg_jb_init(jsonbuf_t *b, size_t cap)
 }
 
 void
-stg_jb_free(jsonbuf_t *b)
+base_jb_free(jsonbuf_t *b)
 {
     free(b->data);
     b->data = NULL;
@@ -70,14 +70,14 @@ sep(jsonbuf_t *b)
 }
 
 void
-stg_jb_raw(jsonbuf_t *b, const char *s, size_t n)
+base_jb_raw(jsonbuf_t *b, const char *s, size_t n)
 {
     sep(b);
     put(b, s, n);
 }
 
 void
-stg_jb_str(jsonbuf_t *b, const char *s, size_t n)
+base_jb_str(jsonbuf_t *b, const char *s, size_t n)
 {
     sep(b);
     put_char(b, '"');
@@ -86,7 +86,7 @@ stg_jb_str(jsonbuf_t *b, const char *s, size_t n)
     for (size_t done = 0; done < n;) {
         reserve(b, n - done + 8);
         size_t used;
-        b->len += storage_json_escape(s + done, n - done, b->data + b->len, b->cap - b->len - 1, &used);
+        b->len += base_json_escape(s + done, n - done, b->data + b->len, b->cap - b->len - 1, &used);
         done += used;
     }
     b->data[b->len] = '\0';
@@ -94,37 +94,37 @@ stg_jb_str(jsonbuf_t *b, const char *s, size_t n)
 }
 
 void
-stg_jb_key(jsonbuf_t *b, const char *s, size_t n)
+base_jb_key(jsonbuf_t *b, const char *s, size_t n)
 {
-    stg_jb_str(b, s, n);
+    base_jb_str(b, s, n);
     put_char(b, ':');
 }
 
 void
-stg_jb_int(jsonbuf_t *b, int64_t v)
+base_jb_int(jsonbuf_t *b, int64_t v)
 {
     char num[24];
     int n = snprintf(num, sizeof(num), "%lld", (long long)v);
-    stg_jb_raw(b, num, (size_t)n);
+    base_jb_raw(b, num, (size_t)n);
 }
 
 void
-stg_jb_time(jsonbuf_t *b, int64_t ms)
+base_jb_time(jsonbuf_t *b, int64_t ms)
 {
     char iso[32];
-    storage_format_time(ms, iso);
-    stg_jb_str(b, iso, strlen(iso));
+    base_format_time(ms, iso);
+    base_jb_str(b, iso, strlen(iso));
 }
 
 void
-stg_jb_open(jsonbuf_t *b, char c)
+base_jb_open(jsonbuf_t *b, char c)
 {
     sep(b);
     put_char(b, c);
 }
 
 void
-stg_jb_close(jsonbuf_t *b, char c)
+base_jb_close(jsonbuf_t *b, char c)
 {
     put_char(b, c);
 }

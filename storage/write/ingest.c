@@ -26,13 +26,13 @@ message_email(const message_t *m, char out[MAX_EMAIL_BYTES + 1])
         span_t key, value;
         if (sources[i].p == NULL)
             continue;
-        stg_json_members(&it, sources[i]);
-        while (stg_json_next(&it, &key, &value)) {
+        base_json_members(&it, sources[i]);
+        while (base_json_next(&it, &key, &value)) {
             /* Escapes may double the raw length of an address that fits. */
-            if (!stg_json_key_is(key, "email", 5) || value.p[0] != '"' || value.n - 2 > 2 * MAX_EMAIL_BYTES)
+            if (!base_json_key_is(key, "email", 5) || value.p[0] != '"' || value.n - 2 > 2 * MAX_EMAIL_BYTES)
                 continue;
             char decoded[2 * MAX_EMAIL_BYTES];
-            size_t n = stg_json_unescape((span_t){value.p + 1, value.n - 2}, decoded);
+            size_t n = base_json_unescape((span_t){value.p + 1, value.n - 2}, decoded);
             if (n == 0 || n > MAX_EMAIL_BYTES || memchr(decoded, '\0', n) != NULL)
                 continue;
             for (size_t k = 0; k < n; k++)
@@ -148,14 +148,14 @@ create_profile(storage_t *st, int64_t tid, const message_t *m, const char *creat
 {
     char uuid[37];
     jsonbuf_t by;
-    storage_uuid_v4(uuid);
-    stg_jb_init(&by, 96);
-    stg_jb_open(&by, '{');
-    stg_jb_key(&by, "type", 4);
-    stg_jb_str(&by, created_by_type, strlen(created_by_type));
-    stg_jb_key(&by, "createdTime", 11);
-    stg_jb_time(&by, now_ms);
-    stg_jb_close(&by, '}');
+    base_uuid_v4(uuid);
+    base_jb_init(&by, 96);
+    base_jb_open(&by, '{');
+    base_jb_key(&by, "type", 4);
+    base_jb_str(&by, created_by_type, strlen(created_by_type));
+    base_jb_key(&by, "createdTime", 11);
+    base_jb_time(&by, now_ms);
+    base_jb_close(&by, '}');
 
     int ret = STORAGE_EIO;
     sqlite3_stmt *s = stg_stmt(st, S_PROFILE_ADD);
@@ -167,7 +167,7 @@ create_profile(storage_t *st, int64_t tid, const message_t *m, const char *creat
         stg_bind_text(s, 5, by.data, by.len);
         ret = stg_step_done(st, s);
     }
-    stg_jb_free(&by);
+    base_jb_free(&by);
     if (ret == 0)
         *pk = sqlite3_last_insert_rowid(st->db);
     return ret;
@@ -323,12 +323,12 @@ merge_traits(storage_t *st, int64_t pk, span_t traits, int64_t ts)
     jiter_t it;
     span_t key, value;
     char small[256];
-    stg_json_members(&it, traits);
-    while (stg_json_next(&it, &key, &value)) {
+    base_json_members(&it, traits);
+    while (base_json_next(&it, &key, &value)) {
         char *name = key.n <= sizeof(small) ? small : malloc(key.n);
         if (name == NULL)
             abort();
-        size_t n = stg_json_unescape(key, name);
+        size_t n = base_json_unescape(key, name);
         int ret = stg_trait_put(st, pk, name, n, value.p, value.n, ts);
         if (name != small)
             free(name);
@@ -343,24 +343,34 @@ static int
 group_traits(storage_t *st, int64_t pk, const message_t *m, int64_t ts)
 {
     jsonbuf_t b;
-    stg_jb_init(&b, 256);
-    stg_jb_str(&b, m->group_id.p, m->group_id.n);
+    base_jb_init(&b, 256);
+    base_jb_str(&b, m->group_id.p, m->group_id.n);
     int ret = stg_trait_put(st, pk, "groupId", 7, b.data, b.len, ts);
     if (ret == 0) {
         b.len = 0;
-        stg_jb_open(&b, '{');
-        stg_jb_key(&b, "id", 2);
-        stg_jb_str(&b, m->group_id.p, m->group_id.n);
-        stg_jb_key(&b, "traits", 6);
+        base_jb_open(&b, '{');
+        base_jb_key(&b, "id", 2);
+        base_jb_str(&b, m->group_id.p, m->group_id.n);
+        base_jb_key(&b, "traits", 6);
         if (m->traits.p != NULL)
-            stg_jb_raw(&b, m->traits.p, m->traits.n);
+            base_jb_raw(&b, m->traits.p, m->traits.n);
         else
-            stg_jb_raw(&b, "{}", 2);
-        stg_jb_close(&b, '}');
+            base_jb_raw(&b, "{}", 2);
+        base_jb_close(&b, '}');
         ret = stg_trait_put(st, pk, "group", 5, b.data, b.len, ts);
     }
-    stg_jb_free(&b);
+    base_jb_free(&b);
     return ret;
+}
+
+/* The dedup key of an eventId: a 47-bit hash (see the events table). */
+static int64_t
+event_key(const char *id, size_t n)
+{
+    /* FNV-1a, folded: only the spread matters, collisions are checked. */
+    uint64_t h = base_fnv1a(1469598103934665603ull, id, n);
+    h ^= h >> 29;
+    return (int64_t)(h & ((1ull << 47) - 1));
 }
 
 static int
@@ -370,7 +380,7 @@ event_exists(storage_t *st, int64_t tid, const char *id, size_t n, bool *exists)
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, tid);
-    sqlite3_bind_int64(s, 2, stg_event_key(id, n));
+    sqlite3_bind_int64(s, 2, event_key(id, n));
     stg_bind_text(s, 3, id, n);
     int rc = sqlite3_step(s), ret = 0;
     *exists = rc == SQLITE_ROW;
@@ -400,7 +410,7 @@ add_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char
     else
         stg_bind_text(s, 9, DEFAULT_SOURCE, sizeof(DEFAULT_SOURCE) - 1);
     stg_bind_text(s, 10, raw, raw_len);
-    sqlite3_bind_int64(s, 11, stg_event_key(event_id, event_id_len));
+    sqlite3_bind_int64(s, 11, event_key(event_id, event_id_len));
     int ret = stg_step_done(st, s);
     if (ret != 0)
         return ret;
@@ -441,7 +451,7 @@ stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *r
     int n = 0, ret;
 
     if (is_event && event_id == NULL) {
-        storage_uuid_v4(uuid);
+        base_uuid_v4(uuid);
         event_id = uuid;
         event_id_len = 36;
     }
@@ -500,7 +510,7 @@ storage_ingest_message(storage_t *st, const storage_tenant_t *tenant, struct jso
     /* The text serves both the checks and the event's raw data. */
     if (msg != NULL)
         raw = json_object_to_json_string_length(msg, JSON_FLAGS, &raw_len);
-    if ((ret = stg_message_check(raw, raw_len, &m, NULL, st->err, sizeof(st->err))) != 0)
+    if ((ret = segment_message_check(raw, raw_len, &m, NULL, st->err, sizeof(st->err))) != 0)
         goto fail;
     own = !stg_in_txn(st);
     if (own && (ret = storage_begin(st)) != 0)
@@ -516,15 +526,42 @@ storage_ingest_message(storage_t *st, const storage_tenant_t *tenant, struct jso
             goto fail;
         }
     }
-    stg_message_free(&m);
+    segment_message_free(&m);
     if (ret == STORAGE_EEXIST && err != NULL && errlen > 0)
         snprintf(err, errlen, "%s", st->err);
     return ret;
 fail:
     if (own)
         storage_rollback(st);
-    stg_message_free(&m);
+    segment_message_free(&m);
     if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", st->err);
+    return ret;
+}
+
+int
+storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const segment_batch_t *b, const char *created_by_type,
+                    int64_t now_ms, char *err, size_t errlen)
+{
+    /* In the caller's transaction, deferred writes stay deferred (the
+     * writer's group commit combines them across requests). */
+    bool own = !stg_in_txn(st);
+    int64_t tid;
+    int ret = own ? storage_begin(st) : 0;
+    if (ret == 0)
+        ret = stg_tenant_id(st, tenant, true, &tid);
+    for (size_t i = 0; ret == 0 && i < segment_batch_count(b); i++) {
+        span_t text;
+        const message_t *m = segment_batch_message(b, i, &text);
+        ret = stg_ingest_checked(st, tid, m, text.p, text.n, created_by_type, now_ms, NULL, 0);
+        if (ret == STORAGE_EEXIST) /* a retried message: stored already */
+            ret = 0;
+    }
+    if (own && ret == 0)
+        ret = storage_commit(st);
+    if (own && ret != 0)
+        storage_rollback(st);
+    if (ret != 0 && err != NULL && errlen > 0)
         snprintf(err, errlen, "%s", st->err);
     return ret;
 }

@@ -22,9 +22,7 @@ stg_now(const storage_t *st)
 {
     if (st->clock != NULL)
         return st->clock(st->clock_ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return base_wall_ms();
 }
 
 void
@@ -32,144 +30,6 @@ storage_set_clock(storage_t *st, storage_clock_fn fn, void *ctx)
 {
     st->clock = fn;
     st->clock_ctx = ctx;
-}
-
-bool
-stg_json_at(span_t v, const path_t *path, size_t from, span_t *out)
-{
-    if (v.p == NULL)
-        return false;
-    for (size_t i = from; i < path->depth; i++) {
-        jiter_t it;
-        span_t key, value, found = {NULL, 0};
-        if (v.n == 0 || v.p[0] != '{')
-            return false;
-        stg_json_members(&it, v);
-        /* A repeated member: the last one counts, as everywhere. */
-        while (stg_json_next(&it, &key, &value))
-            if (stg_json_key_is(key, path->seg[i], path->len[i]))
-                found = value;
-        if (found.p == NULL)
-            return false;
-        v = found;
-    }
-    *out = v;
-    return true;
-}
-
-void
-stg_cval_of(span_t v, cval_t *out, char **scratch)
-{
-    memset(out, 0, sizeof(*out));
-    if (v.p == NULL || v.n == 0) {
-        out->type = CV_ABSENT;
-        return;
-    }
-    switch (v.p[0]) {
-    case 'n':
-        out->type = CV_NULL;
-        return;
-    case 't':
-    case 'f':
-        out->type = CV_BOOL;
-        out->b = v.p[0] == 't';
-        return;
-    case '{':
-    case '[':
-        out->type = CV_OTHER;
-        out->s = v.p;
-        out->n = v.n;
-        return;
-    case '"': {
-        span_t raw = {v.p + 1, v.n - 2};
-        out->type = CV_STR;
-        if (memchr(raw.p, '\\', raw.n) == NULL) {
-            out->s = raw.p;
-            out->n = raw.n;
-            return;
-        }
-        free(*scratch);
-        if ((*scratch = malloc(raw.n + 1)) == NULL)
-            abort();
-        out->n = stg_json_unescape(raw, *scratch);
-        out->s = *scratch;
-        return;
-    }
-    default: {
-        char small[64], *buf = small;
-        if (v.n >= sizeof(small) && (buf = malloc(v.n + 1)) == NULL)
-            abort();
-        memcpy(buf, v.p, v.n);
-        buf[v.n] = '\0';
-        out->type = CV_NUM;
-        out->num = strtod(buf, NULL);
-        if (buf != small)
-            free(buf);
-    }
-    }
-}
-
-static int
-text_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c != 0 ? c : (an > bn) - (an < bn);
-}
-
-static bool
-cval_eq(const cval_t *a, const cval_t *e)
-{
-    cval_type_t at = a->type == CV_ABSENT ? CV_NULL : a->type;
-    if (at != e->type)
-        return false;
-    switch (at) {
-    case CV_NULL:
-        return true;
-    case CV_BOOL:
-        return a->b == e->b;
-    case CV_NUM:
-        return a->num == e->num;
-    case CV_STR:
-        return a->n == e->n && memcmp(a->s, e->s, a->n) == 0;
-    default:
-        return false;
-    }
-}
-
-bool
-stg_cval_match(cmp_op_t op, const cval_t *a, const cval_t *e)
-{
-    switch (op) {
-    case OP_EXISTS: {
-        bool present = a->type != CV_ABSENT && a->type != CV_NULL;
-        return e->b ? present : !present;
-    }
-    case OP_EQ:
-        return cval_eq(a, e);
-    case OP_NE:
-        return !cval_eq(a, e);
-    case OP_CONTAINS:
-        return a->type == CV_STR && e->type == CV_STR && (e->n == 0 || (a->n >= e->n && memmem(a->s, a->n, e->s, e->n) != NULL));
-    default:
-        break;
-    }
-    int c;
-    if (a->type == CV_NUM && e->type == CV_NUM)
-        c = (a->num > e->num) - (a->num < e->num);
-    else if (a->type == CV_STR && e->type == CV_STR)
-        c = text_cmp(a->s, a->n, e->s, e->n);
-    else
-        return false;
-    switch (op) {
-    case OP_GT:
-        return c > 0;
-    case OP_GTE:
-        return c >= 0;
-    case OP_LT:
-        return c < 0;
-    default:
-        return c <= 0;
-    }
 }
 
 static void
@@ -191,26 +51,26 @@ value_text(comp_value_t *v, sqlite3_stmt *s, int col)
 static int
 read_value(storage_t *st, int64_t pk, const comp_def_t *d, int64_t now_ms, comp_value_t *v)
 {
-    enum stmt_id id = d->window_days > 0 ? S_COMP_DAYS_GET : d->kind == CK_MOST_FREQUENT ? S_COMP_FREQ_TOP : S_COMP_GET;
+    enum stmt_id id = d->window_days > 0 ? S_COMP_DAYS_GET : d->kind == DK_MOST_FREQUENT ? S_COMP_FREQ_TOP : S_COMP_GET;
     sqlite3_stmt *s = stg_stmt(st, id);
     memset(v, 0, sizeof(*v));
     v->type = CV_NULL;
     if (s == NULL)
         return STORAGE_EIO;
     sqlite3_bind_int64(s, 1, pk);
-    stg_bind_text(s, 2, d->key, STG_KEY_LEN);
+    stg_bind_text(s, 2, d->key, DEFS_KEY_LEN);
     if (id == S_COMP_DAYS_GET)
-        sqlite3_bind_int64(s, 3, stg_day_of(now_ms) - d->window_days + 1);
+        sqlite3_bind_int64(s, 3, defs_day_of(now_ms) - d->window_days + 1);
     int rc = sqlite3_step(s), ret = 0;
-    bool additive = d->kind == CK_COUNT || d->kind == CK_SUM;
+    bool additive = d->kind == DK_COUNT || d->kind == DK_SUM;
     if (rc == SQLITE_ROW) {
         if (id == S_COMP_DAYS_GET) {
-            int col = additive ? 1 : d->kind == CK_MIN ? 2 : 3;
+            int col = additive ? 1 : d->kind == DK_MIN ? 2 : 3;
             if (sqlite3_column_int64(s, 0) > 0 || additive) {
                 v->type = CV_NUM;
                 v->num = sqlite3_column_double(s, col);
             }
-        } else if (id == S_COMP_FREQ_TOP || d->kind == CK_FIRST || d->kind == CK_LAST) {
+        } else if (id == S_COMP_FREQ_TOP || d->kind == DK_FIRST || d->kind == DK_LAST) {
             value_text(v, s, id == S_COMP_FREQ_TOP ? 0 : 1);
         } else if (sqlite3_column_type(s, 0) != SQLITE_NULL) {
             v->type = CV_NUM;
@@ -258,18 +118,18 @@ write_number(jsonbuf_t *b, double x)
 {
     char num[40];
     if (!isfinite(x)) {
-        stg_jb_raw(b, "null", 4);
+        base_jb_raw(b, "null", 4);
         return;
     }
     if (x == floor(x) && fabs(x) < 1e15) {
-        stg_jb_int(b, (int64_t)x);
+        base_jb_int(b, (int64_t)x);
         return;
     }
     /* The shortest text that reads back as the same double. */
     int n = snprintf(num, sizeof(num), "%.15g", x);
     if (strtod(num, NULL) != x)
         n = snprintf(num, sizeof(num), "%.17g", x);
-    stg_jb_raw(b, num, (size_t)n);
+    base_jb_raw(b, num, (size_t)n);
 }
 
 int
@@ -278,20 +138,20 @@ stg_computed_json(storage_t *st, int64_t tid, int64_t pk, jsonbuf_t *b)
     const tenant_defs_t *td;
     comp_value_t *v = NULL;
     int ret = stg_computed_tenant(st, tid, &td);
-    stg_jb_open(b, '{');
+    base_jb_open(b, '{');
     if (ret == 0 && td != NULL && td->nvisible > 0 && (ret = read_values(st, pk, td, td->nvisible, stg_now(st), &v)) == 0) {
         for (size_t i = 0; i < td->nvisible; i++) {
-            stg_jb_key(b, td->defs[i].name, strlen(td->defs[i].name));
+            base_jb_key(b, td->defs[i].name, strlen(td->defs[i].name));
             if (v[i].type == CV_NUM)
                 write_number(b, v[i].num);
             else if (v[i].type == CV_OTHER)
-                stg_jb_raw(b, v[i].text, v[i].len);
+                base_jb_raw(b, v[i].text, v[i].len);
             else
-                stg_jb_raw(b, "null", 4);
+                base_jb_raw(b, "null", 4);
         }
         values_free(v, td->nvisible);
     }
-    stg_jb_close(b, '}');
+    base_jb_close(b, '}');
     return ret;
 }
 
@@ -318,13 +178,13 @@ eval_trait(eval_t *e, const rule_t *r, bool *out)
     span_t v;
     if (rc == SQLITE_ROW) {
         span_t text = {(const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0)};
-        if (stg_json_at(text, &r->path, 1, &v))
-            stg_cval_of(v, &a, &scratch);
+        if (defs_json_at(text, &r->path, 1, &v))
+            defs_cval_of(v, &a, &scratch);
     } else if (rc != SQLITE_DONE) {
         ret = stg_db_error(e->st, rc);
     }
     /* a may point into the row: compare before the reset. */
-    *out = stg_cval_match(r->op, &a, &r->value);
+    *out = defs_cval_match(r->op, &a, &r->value);
     sqlite3_reset(s);
     free(scratch);
     return ret;
@@ -364,14 +224,14 @@ eval_rule(eval_t *e, const rule_t *r, bool *out)
             a.type = CV_NUM;
             a.num = v->num;
         } else if (v->type == CV_OTHER) {
-            stg_cval_of((span_t){v->text, v->len}, &a, &scratch);
+            defs_cval_of((span_t){v->text, v->len}, &a, &scratch);
         }
-        *out = stg_cval_match(r->op, &a, &r->value);
+        *out = defs_cval_match(r->op, &a, &r->value);
         free(scratch);
         return 0;
     }
     case R_ACTIVE:
-        *out = e->active && e->last_ms >= e->now_ms - (int64_t)r->days * STG_DAY_MS;
+        *out = e->active && e->last_ms >= e->now_ms - (int64_t)r->days * DEFS_DAY_MS;
         return 0;
     }
     return 0;
@@ -388,7 +248,7 @@ stg_audiences_json(storage_t *st, int64_t tid, int64_t pk, bool active, int64_t 
     for (size_t i = 0; i < td->nauds && ret == 0; i++) {
         bool in = false;
         if ((ret = eval_rule(&e, &td->auds[i].rule, &in)) == 0 && in)
-            stg_jb_str(b, td->auds[i].name, strlen(td->auds[i].name));
+            base_jb_str(b, td->auds[i].name, strlen(td->auds[i].name));
     }
     if (e.values != NULL)
         values_free(e.values, td->ndefs);

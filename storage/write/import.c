@@ -65,7 +65,7 @@ static void
 batch_clear(batch_t *b)
 {
     for (size_t i = 0; i < b->n; i++)
-        stg_message_free(&b->lines[i].m);
+        segment_message_free(&b->lines[i].m);
     for (chunk_t *c = b->chunks; c != NULL; c = c->next)
         c->used = 0;
     b->cur = b->chunks;
@@ -113,15 +113,15 @@ read_one(batch_t *b, uint64_t lineno, const char *p, size_t n)
     l->lineno = lineno;
     memset(&l->m, 0, sizeof(l->m));
     l->status = STORAGE_EINVAL;
-    if (n > STORAGE_MAX_MESSAGE_BYTES) {
-        snprintf(l->err, sizeof(l->err), "message larger than %d bytes", STORAGE_MAX_MESSAGE_BYTES);
+    if (n > SEGMENT_MAX_MESSAGE_BYTES) {
+        snprintf(l->err, sizeof(l->err), "message larger than %d bytes", SEGMENT_MAX_MESSAGE_BYTES);
         return;
     }
     char *text = batch_text(b, n);
     memcpy(text, p, n);
     l->text = text;
     l->text_len = n;
-    l->status = stg_message_check(text, n, &l->m, NULL, l->err, sizeof(l->err));
+    l->status = segment_message_check(text, n, &l->m, NULL, l->err, sizeof(l->err));
 }
 
 /* A batch to fill: recycled from the writer, or new while few exist. NULL

@@ -1,0 +1,163 @@
+/* base.h -- what every folder may use and that uses nothing of ours: the
+ * clock, one hash, allocation that aborts, bounded text and UTF-8, time and
+ * UUID text, base64 and snake_case, the JSON scanner and writer, and a CSV
+ * reader. No SQL, no HTTP, no json-c. */
+#ifndef PROFILED_BASE_H
+#define PROFILED_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Return codes of every folder: 0 on success, one of these on failure. */
+enum {
+    BASE_ENOTFOUND = -1, /* no such thing */
+    BASE_EINVAL = -2,    /* invalid input */
+    BASE_EIO = -3,       /* reading or writing failed */
+    BASE_EBUSY = -4,     /* locked past the timeout */
+    BASE_EEXIST = -5,    /* already there (duplicate) */
+};
+
+/* ---- clock (clock.c) ---- */
+/* Monotonic clock in ns (CLOCK_MONOTONIC_COARSE when fine is 0). */
+int64_t base_clock_ns(int fine);
+/* The wall clock in ms since the epoch. */
+int64_t base_wall_ms(void);
+
+/* ---- allocation (alloc.c): these abort when memory runs out ---- */
+void *base_xmalloc(size_t n);
+void *base_xcalloc(size_t n, size_t size); /* n may be 0 */
+void *base_xrealloc(void *p, size_t n);
+char *base_xstrndup(const char *s, size_t n);
+
+/* ---- bytes (text.c) ---- */
+/* The value of a hexadecimal digit, -1 for any other byte. */
+int base_hex_digit(int c);
+/* Byte order of a[0..an) and b[0..bn) (memcmp, then the shorter first):
+ * <0, 0 or >0. */
+int base_text_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* ---- time and UUID text (time.c) ---- */
+
+/* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (at
+ * least 25 bytes). Returns out. */
+char *base_format_time(int64_t ms, char out[32]);
+
+/* Parses ISO 8601: a date ("2006-01-02"), or date-time with optional
+ * fraction and "Z" / "+hh:mm" / "-hhmm" offset. Returns 0 and *ms, or BASE_EINVAL. */
+int base_parse_time(const char *s, size_t len, int64_t *ms);
+
+/* Writes a new random UUID v4 (36 chars + NUL) into out. */
+void base_uuid_v4(char out[37]);
+
+/* Bounded text (text.c). Length of the well-formed UTF-8 character at s
+ * (of at most left bytes; RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF): 1 to 4, or 0 when s does not start one. */
+size_t base_utf8_char(const char *s, size_t left);
+/* Whether s[0..n) is well-formed UTF-8. */
+bool base_utf8_valid(const char *s, size_t n);
+/* The length of s[0..n) cut to at most max bytes without splitting a
+ * character: n when n <= max. */
+size_t base_utf8_prefix(const char *s, size_t n, size_t max);
+/* Copies s[0..n) into out[0..cap) as well-formed UTF-8: a byte that starts
+ * no character becomes U+FFFD; stops before a character that would not fit
+ * whole. Returns the bytes written (no NUL); *used (may be NULL) receives
+ * the input bytes taken, n unless cut. Cannot fail. */
+size_t base_utf8_copy(const char *s, size_t n, char *out, size_t cap, size_t *used);
+/* The same as the body of a JSON string (no quotes): '"', '\\' and control
+ * characters escaped, what is not UTF-8 replaced; never splits an escape or
+ * a character. Returns bytes written, *used (may be NULL) bytes taken. */
+size_t base_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *used);
+/* Appends printf output at buf + *len, buf holding cap bytes (always
+ * NUL-terminated). Returns false when it was cut, *len then cap - 1: *len
+ * never passes the buffer, unlike `len += snprintf(...)`. */
+bool base_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+bool base_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+/* FNV-1a of n bytes of p, starting from h: each caller keeps the seed its
+ * values were made with (some are stored). Cannot fail. */
+uint64_t base_fnv1a(uint64_t h, const void *p, size_t n);
+
+/* ---- text (time.c) ---- */
+/* snake_case of n bytes of in into out (cap bytes incl. NUL); returns the
+ * length written, 0 when in has no letters or digits. */
+size_t base_snake_case(const char *in, size_t n, char *out, size_t cap);
+/* Standard base64 with padding; out needs 4*((n+2)/3)+1 bytes. */
+size_t base_base64(const unsigned char *in, size_t n, char *out);
+
+/* ---- JSON text building (json_buf.c) ---- */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} jsonbuf_t;
+
+void base_jb_init(jsonbuf_t *b, size_t cap);
+void base_jb_free(jsonbuf_t *b);
+void base_jb_raw(jsonbuf_t *b, const char *s, size_t n); /* a value already in JSON */
+void base_jb_str(jsonbuf_t *b, const char *s, size_t n); /* a string value */
+void base_jb_key(jsonbuf_t *b, const char *s, size_t n);
+void base_jb_int(jsonbuf_t *b, int64_t v);
+void base_jb_time(jsonbuf_t *b, int64_t ms); /* ISO string */
+void base_jb_open(jsonbuf_t *b, char c);     /* '{' or '[' as a value */
+void base_jb_close(jsonbuf_t *b, char c);
+
+/* ---- JSON text scanning (json_scan.c) ---- */
+typedef struct {
+    const char *p;
+    size_t n;
+} span_t;
+
+typedef struct {
+    const char *p, *end;
+} jiter_t;
+
+/* Containers nested in a message at most: what json-c's default tokener
+ * accepts (31), so whatever the server parsed is accepted, and stored text
+ * parses again. */
+#define BASE_JSON_MAX_DEPTH 31
+
+/* NULL when text is exactly one strict JSON value (blanks around allowed),
+ * else a static reason. */
+const char *base_json_check(const char *text, size_t n);
+/* The same with containers nested at most max_depth deep. */
+const char *base_json_check_depth(const char *text, size_t n, int max_depth);
+/* The same, and *at receives the offset of the offending byte (n when
+ * the text is valid). */
+const char *base_json_check_at(const char *text, size_t n, int max_depth, size_t *at);
+/* Iterates the members of an object span from text that passed the check:
+ * key is the raw (still escaped) name between its quotes, value the
+ * value's text. */
+void base_json_members(jiter_t *it, span_t object);
+bool base_json_next(jiter_t *it, span_t *key, span_t *value);
+/* Decodes the escapes of a raw string body into out (at least raw.n
+ * bytes: decoding never grows text); returns the decoded length. */
+size_t base_json_unescape(span_t raw, char *out);
+/* Whether a raw string body holds a \u escape of a surrogate that is not
+ * half of a pair (which base_json_unescape turns into U+FFFD). */
+bool base_json_lone_surrogate(span_t raw);
+/* Whether a raw member name is name (escapes decoded). */
+bool base_json_key_is(span_t key, const char *name, size_t n);
+/* Array items of JSON text that passed base_json_check (json_scan.c). */
+void base_json_items(jiter_t *it, span_t array);
+bool base_json_next_item(jiter_t *it, span_t *value);
+
+/* ---- CSV (csv.c) ---- */
+typedef struct {
+    FILE *in;
+    uint64_t line; /* of the next character */
+    int back[4];   /* pushed-back characters */
+    int nback;
+    bool started;
+    char *buf; /* the row's fields, back to back */
+    size_t len, cap;
+    size_t *start, *flen;
+    size_t nfields, fcap;
+} base_csv_t;
+/* Reads one row: 1, 0 at the end, -1 for a bad one (why says how; the row
+ * is skipped). *line: where the row starts. Start from {.in = file}. */
+int base_csv_row(base_csv_t *c, uint64_t *line, const char **why);
+void base_csv_dispose(base_csv_t *c);
+
+#endif
