@@ -10,8 +10,9 @@ CMAKE_FLAGS ?=
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_WORK  ?=
+BASELINE   ?= HEAD~1
 
-.PHONY: all deps build build-asan test test-fast test-asan test-fuzz fuzz run demo bench format clean
+.PHONY: all deps build build-asan test test-fast test-asan test-fuzz fuzz run demo bench bench-ab format clean
 
 all: build
 
@@ -58,6 +59,10 @@ run: build
 
 bench:
 	@sh scripts/bench.sh
+
+# This checkout against BASELINE (a commit, default HEAD~1), side by side.
+bench-ab:
+	@BASELINE=$(BASELINE) sh scripts/bench-ab.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,0 +1,89 @@
+#!/bin/sh
+# bench-ab.sh -- `make bench-ab BASELINE=REV`: this checkout against another
+# commit, side by side in one go. Both are built Release (the baseline in a
+# temporary git worktree), serve copies of one generated database, pinned to
+# core 0 (--threads 1 --workers 1, access log off) under profiled-load on
+# core 1, in alternating runs (baseline, then this), and the medians are
+# printed with their ratio. Nothing listens outside 127.0.0.1.
+#   env: BASELINE (commit, default HEAD~1), AB_PROFILES (20000),
+#        AB_EVENTS (events a profile, 20), AB_REPEAT (runs each, 3),
+#        AB_DURATION (seconds a run, 4), AB_SCENARIOS (traits-user metadata
+#        events-first ingest), AB_CONNECTIONS (32), AB_PORT (18990)
+# shellcheck disable=SC2086
+set -eu
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+cd "$HERE"
+REV=${BASELINE:-HEAD~1}
+NP=${AB_PROFILES:-20000} NE=${AB_EVENTS:-20} REPEAT=${AB_REPEAT:-3} DUR=${AB_DURATION:-4}
+SCENARIOS=${AB_SCENARIOS:-traits-user metadata events-first ingest}
+CONNS=${AB_CONNECTIONS:-32} PORT=${AB_PORT:-18990}
+HIGH="--rate 1000000000 --burst 1000000000 --ingest-rate 1000000000 --ingest-burst 1000000000"
+say() { printf 'bench-ab: %s\n' "$*" >&2; }
+
+SHA=$(git rev-parse --verify "$REV^{commit}") || { say "no commit $REV"; exit 2; }
+W=$(mktemp -d /tmp/profiled-ab.XXXXXX)
+PID=
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null
+    git worktree remove --force "$W/base-src" 2>/dev/null || true
+    rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+sh scripts/install-deps.sh
+say "building this checkout (Release, build-bench/)"
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-bench -j "$(nproc)" --target profiled profiled-gendata profiled-load >/dev/null
+say "building the baseline $(git log -1 --format='%h %s' "$SHA" | cut -c1-60)"
+git worktree add -q --detach "$W/base-src" "$SHA"
+cmake -S "$W/base-src" -B "$W/base-build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$W/base-build" -j "$(nproc)" --target profiled >/dev/null
+NEW=build-bench/profiled OLD=$W/base-build/profiled LOAD=build-bench/profiled-load
+
+say "data: $NP profiles, $NE events each"
+build-bench/profiled-gendata --profiles "$NP" --events "$NE" >"$W/data.ndjson"
+"$OLD" import --db "$W/old.db" --client intilery --account marketing --brand MARKETING "$W/data.ndjson" 2>/dev/null
+cp "$W/old.db" "$W/new.db"
+for i in 1 2 3 4 5 6 7 8; do
+    "$OLD" token create --db "$W/old.db" --client intilery --account marketing --name "ab$i" >>"$W/old.tokens"
+    "$NEW" token create --db "$W/new.db" --client intilery --account marketing --name "ab$i" >>"$W/new.tokens"
+done
+
+# run NAME BINARY DB TOKENS SCENARIO: one measured run, its req/s to $W/NAME.SCENARIO
+run() {
+    taskset -c 0 "$2" serve --listen "127.0.0.1:$PORT" --db "$3" --threads 1 --workers 1 --access-log off $HIGH \
+        >"$W/serve.out" 2>"$W/serve.err" &
+    PID=$!
+    i=0
+    until curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { cat "$W/serve.err" >&2; say "the server did not start"; exit 1; }
+        sleep 0.1
+    done
+    taskset -c 1 "$LOAD" --url "http://127.0.0.1:$PORT" --connections "$CONNS" --duration "$DUR" --warmup 1 \
+        --profiles "$NP" --tokens "$4" --scenario "$5" --json "$W/r.json" --quiet --check status >/dev/null
+    grep -o '"rps": *[0-9.]*' "$W/r.json" | head -n 1 | tr -dc '0-9.' >>"$W/$1.$5"
+    echo >>"$W/$1.$5"
+    kill "$PID"
+    wait "$PID" 2>/dev/null || true
+    PID=
+}
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+for sc in $SCENARIOS; do
+    r=0
+    while [ $r -lt "$REPEAT" ]; do
+        run old "$OLD" "$W/old.db" "$W/old.tokens" "$sc"
+        run new "$NEW" "$W/new.db" "$W/new.tokens" "$sc"
+        r=$((r + 1))
+    done
+    say "$sc: baseline $(tr '\n' ' ' <"$W/old.$sc")/ this $(tr '\n' ' ' <"$W/new.$sc")"
+done
+
+printf '\nbaseline %s, this %s; %s profiles x %s events, %s connections, %s s runs, medians of %s\n' \
+    "$(git rev-parse --short "$SHA")" "$(git describe --always --dirty)" "$NP" "$NE" "$CONNS" "$DUR" "$REPEAT"
+printf '%-14s %14s %14s %7s\n' scenario "baseline req/s" "this req/s" ratio
+for sc in $SCENARIOS; do
+    a=$(median "$W/old.$sc") b=$(median "$W/new.$sc")
+    printf '%-14s %14.0f %14.0f %7.2f\n' "$sc" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { print (a > 0) ? b / a : 0 }')"
+done
