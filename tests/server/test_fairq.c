@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include "../server/fairq.c"
+#include "../../server/fairq.c"
 #include "testutil.h"
 
 #define GROUP_MAX 256
