@@ -1,11 +1,11 @@
-/* fuzz_basic.c -- where a request's credential comes from (server/gate.c
+/* fuzz_basic.c -- where a request's credential comes from (server/http/gate.c
  * gate_credential: `auth-token`, or the user name of HTTP Basic) and the
  * writeKey of an ingest body (segment_batch_write_key). The first byte
  * says which headers the rest fills: 0 Authorization, 1 auth-token, 2 both
  * (split at the first newline), 3 a body {"writeKey":"<rest>"}. Whatever is
  * extracted is then verified as gate_check does, against one live token. */
 #include "fuzz.h"
-#include "server.h"
+#include "../server/http/http.h"
 
 static storage_t *st;
 static auth_table_t *table;

@@ -1,10 +1,10 @@
-/* fuzz_gunzip.c -- the capped gzip inflate of ingest bodies (server/ingest.c):
+/* fuzz_gunzip.c -- the capped gzip inflate of ingest bodies (server/api/ingest.c):
  * two bytes pick the cap (what --max-body sets), the rest is the body. An
  * answer of 0 is never over the cap and is what zlib inflates; -1 (over
  * the cap) only when the stream really gives more than cap bytes. */
 #include <zlib.h>
 #include "fuzz.h"
-#include "server.h"
+#include "../server/api/api.h"
 
 /* Reference: inflates at most cap + 1 bytes of the first gzip member in one
  * call. Returns the bytes produced (into ref), or -1 for a bad stream. */

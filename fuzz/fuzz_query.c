@@ -1,4 +1,4 @@
-/* fuzz_query.c -- query parameters (server/router.c query_param, the
+/* fuzz_query.c -- query parameters (server/http/router.c query_param, the
  * handlers' parse_int and the date bounds, base_parse_time): the input is
  * the query string of a request. Each parameter of the profile list (from,
  * size) and of the events route (start, end, sort, limit, include, exclude)
@@ -6,7 +6,8 @@
  * starts a scroll on an in-memory database, so the include/exclude lists
  * reach the storage's key lists. */
 #include "fuzz.h"
-#include "server.h"
+#include "../server/http/http.h"
+#include "../server/api/api.h"
 
 static storage_t *st;
 static h2o_req_t req;

@@ -1,9 +1,10 @@
 /* fuzz_router.c -- the route match and the path's percent-decoding
- * (server/router.c): the input is a raw request path (a query after '?'
+ * (server/http/router.c): the input is a raw request path (a query after '?'
  * and one trailing '/' are cut as dispatch cuts them), matched against
  * every pattern of the route table; each capture is percent-decoded. */
 #include "fuzz.h"
-#include "server.h"
+#include "../server/http/http.h"
+#include "../server/api/api.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -15,6 +16,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         plen = (size_t)(q - path);
     if (plen > 1 && path[plen - 1] == '/')
         plen--;
+    router_init(api_routes, api_nroutes, API_NOPS); /* the server's table, as server_main installs it */
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
     for (size_t r = 0; r < router_route_count(); r++) {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "server.h"
+#include "serve.h"
 
 #define RETIRE_AFTER_MS 60000
 
@@ -30,16 +30,6 @@ defs_init(server_t *srv)
     atomic_store(&srv->defs, defs);
     atomic_store(&srv->defs_gen, 1);
     return 0;
-}
-
-void
-defs_adopt(server_t *srv, storage_t *st, uint64_t *local_gen)
-{
-    uint64_t gen = atomic_load_explicit(&srv->defs_gen, memory_order_acquire);
-    if (gen == *local_gen)
-        return;
-    storage_use_definitions(st, atomic_load_explicit(&srv->defs, memory_order_acquire));
-    *local_gen = gen;
 }
 
 void

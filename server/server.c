@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include "server.h"
+#include "serve.h"
 
 /* Splits "host:port" / "[v6]:port". */
 static int
@@ -121,7 +122,7 @@ loop_main(void *arg)
     server_t *srv = loop->srv;
     h2o_context_init(&loop->ctx, h2o_evloop_create(), loop->h2o_config);
     if (loop->index >= 0)
-        pool_loop_init(loop);
+        job_loop_init(loop);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
     h2o_timeout_init(loop->ctx.loop, &loop->tick, 1000);
     loop->tick_entry.cb = on_tick;
@@ -140,8 +141,6 @@ loop_main(void *arg)
     return NULL;
 }
 
-/* The connection of a background thread (NULL, logged, when the database
- * cannot be opened). */
 storage_t *
 side_connection(server_t *srv, const char *who)
 {
@@ -280,6 +279,26 @@ init_h2o_config(server_t *srv, h2o_globalconf_t *config, int (*on_req)(h2o_handl
     handler->on_req = on_req;
 }
 
+/* What /metrics reports of the loops, the pool, the writer and the
+ * connection layer (ops/ renders it). */
+static void
+sample_gauges(void *ctx, metrics_sample_t *out)
+{
+    server_t *srv = ctx;
+    int64_t conns = 0;
+    for (int i = 0; i < srv->cfg.threads; i++)
+        conns += atomic_load_explicit(&srv->loops[i].open_connections, memory_order_relaxed);
+    out->job_queue_depth = pool_depth(srv->pool);
+    out->write_queue_depth = writer_depth(srv->writer);
+    out->workers = srv->cfg.workers;
+    out->open_connections = conns;
+    out->draining = atomic_load(&srv->draining);
+    out->db = srv->cfg.db;
+    out->unsent_bytes = atomic_load(&srv->unsent_bytes);
+    out->write_timeouts = atomic_load(&srv->write_timeouts);
+    out->accept_pauses = atomic_load(&srv->accept_pauses);
+}
+
 static int
 start_loop(loop_t *loop)
 {
@@ -328,9 +347,9 @@ server_main(int argc, char **argv)
     int rv = config_load(&srv.cfg, argc, argv, stdout, stderr);
     if (rv != 0)
         return rv > 0 ? 0 : 2;
-    srv.metrics = metrics_new();
-    atomic_store(&srv.access_log_fd, -1);
-    if (access_log_open(&srv) != 0) {
+    router_init(api_routes, api_nroutes, API_NOPS);
+    srv.metrics = metrics_new(router_route_count(), router_route_name, sample_gauges, &srv);
+    if (access_log_open(srv.cfg.access_log) != 0) {
         fprintf(stderr, "profiled: invalid access-log '%s': %s\n", srv.cfg.access_log, strerror(errno));
         return 2;
     }
@@ -341,7 +360,7 @@ server_main(int argc, char **argv)
         return 2;
     }
 
-    ops_watch_damage(&srv); /* before SQLite is first used */
+    ops_watch_damage(srv.cfg.db); /* before SQLite is first used */
     if (defs_init(&srv) != 0)
         return 2;
 
@@ -459,7 +478,7 @@ server_main(int argc, char **argv)
             continue;
         }
         if (sig == SIGHUP) {
-            if (access_log_open(&srv) != 0)
+            if (access_log_open(srv.cfg.access_log) != 0)
                 fprintf(stderr, "profiled: SIGHUP: cannot reopen access-log '%s': %s\n", srv.cfg.access_log, strerror(errno));
             else
                 fprintf(stderr, "profiled: SIGHUP: reopened the access log\n");

@@ -1,4 +1,4 @@
-/* test_fairq.c -- the writer's fair queue (server/fairq.c, compiled in
+/* test_fairq.c -- the writer's fair queue (server/jobs/fairq.c, compiled in
  * here: it knows nothing of h2o): one tenant's flood of large batches never
  * keeps another tenant's request out of the next group commit, a group's
  * messages stay within the budget, a tenant's requests keep their order,
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include "../../server/fairq.c"
+#include "../../server/jobs/fairq.c"
 #include "testutil.h"
 
 #define GROUP_MAX 256

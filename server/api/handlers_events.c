@@ -4,30 +4,40 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "server.h"
+#include "api.h"
 
-static void
+/* The first page of a profile's events: the query, whose include and
+ * exclude lists point into text after the id. */
+typedef struct {
+    job_t job;
+    storage_id_type_t id_type;
+    storage_event_query_t q;
+    size_t id_len;
+    char text[]; /* the id, include and exclude, each ended by a NUL */
+} events_job_t;
+
+static int
 run_events_begin(job_t *job, storage_t *st)
 {
-    int rc = storage_events_begin(st, &job->tenant, (storage_id_type_t)job->id_type, job->id, job->id_len, &job->events,
-                                  base_wall_ms(), (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
-    if (rc == 0)
-        job->status = 200;
-    else
-        job_fail(job, rc, rc == STORAGE_ENOTFOUND ? "Profile was not found." : NULL);
+    events_job_t *ev = (events_job_t *)job;
+    int rc = storage_events_begin(st, &job->tenant, ev->id_type, ev->text, ev->id_len, &ev->q, base_wall_ms(),
+                                  (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
+    return job_read_result(job, rc, "Profile was not found.");
 }
 
-static void
+static int
 run_events_next(job_t *job, storage_t *st)
 {
-    int rc = storage_events_next(st, &job->tenant, job->id, job->id_len, base_wall_ms(),
-                                 (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
+    id_job_t *s = (id_job_t *)job; /* the scrollId */
+    int rc = storage_events_next(st, &job->tenant, s->id, s->id_len, base_wall_ms(), (int64_t)job->loop->srv->cfg.scroll_ttl * 1000,
+                                 &job->body, &job->body_len);
     if (rc == 0)
         job->status = 200;
     else if (rc == STORAGE_ENOTFOUND)
         job_error(job, ERR_INVALID_REQUEST, "scrollId is invalid or has timed out");
     else
         job_fail(job, rc, NULL);
+    return JOB_DONE;
 }
 
 /* A time bound: ISO 8601 date or date-time. */
@@ -55,8 +65,7 @@ handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 
     /* a scroll continues its original query: other parameters are ignored */
     if (query_param(req, "scrollId", &v)) {
-        job_t *job = job_new(req, rc, run_events_next, &rc->tenant, v.base, v.len);
-        job_submit(job);
+        job_submit(&id_job_new(req, rc, run_events_next, v)->job);
         return;
     }
 
@@ -78,25 +87,25 @@ handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
         return;
     }
 
-    job_t *job = job_new(req, rc, run_events_begin, &rc->tenant, id.base, id.len);
-    job->id_type = type;
-    job->extra = malloc(include.len + exclude.len + 2);
-    if (job->extra == NULL)
-        abort();
+    /* one allocation: the id, then include, then exclude */
+    events_job_t *ev = job_new(req, rc, sizeof(*ev) + id.len + include.len + exclude.len + 3, run_events_begin, &rc->tenant);
+    char *text = ev->text, *inc = text + id.len + 1, *exc = inc + include.len + 1;
+    ev->id_type = (storage_id_type_t)type;
+    ev->id_len = id.len;
+    if (id.len > 0)
+        memcpy(text, id.base, id.len);
     if (include.len > 0)
-        memcpy(job->extra, include.base, include.len);
-    job->extra[include.len] = '\0';
+        memcpy(inc, include.base, include.len);
     if (exclude.len > 0)
-        memcpy(job->extra + include.len + 1, exclude.base, exclude.len);
-    job->extra[include.len + 1 + exclude.len] = '\0';
+        memcpy(exc, exclude.base, exclude.len);
     if (has_include) {
-        q.include = job->extra;
+        q.include = inc;
         q.include_len = include.len;
     }
     if (has_exclude) {
-        q.exclude = job->extra + include.len + 1;
+        q.exclude = exc;
         q.exclude_len = exclude.len;
     }
-    job->events = q;
-    job_submit(job);
+    ev->q = q;
+    job_submit(&ev->job);
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_acked */
-#include "server.h"
+#include "http.h"
 
 /* Answers up to this size are always admitted: errors, health and most
  * reads stay possible while large answers are refused. */

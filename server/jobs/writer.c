@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fairq.h"
-#include "server.h"
+#include "jobs.h"
 
 #define WRITER_QUEUE_MAX 4096
 #define WRITER_TENANT_MAX 1024 /* requests one tenant may have queued */
@@ -28,7 +28,7 @@ struct writer {
     storage_t *st;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    fairq_t *queue; /* of job_t, by tenant */
+    fairq_t *queue; /* of write_job_t, by tenant */
     int busy;       /* a group is being committed */
     int hold;       /* writer_hold: start no transaction */
     uint64_t defs_gen;
@@ -37,10 +37,10 @@ struct writer {
 };
 
 void
-writer_push(writer_t *w, job_t *job)
+writer_push(writer_t *w, write_job_t *job)
 {
     /* The tenant's three strings, each ended by a NUL: one key. */
-    const storage_tenant_t *t = &job->tenant;
+    const storage_tenant_t *t = &job->job.tenant;
     size_t key_len = t->client_len + t->account_len + t->brand_len + 3;
     char small[512], *key = key_len <= sizeof(small) ? small : malloc(key_len);
     if (key == NULL)
@@ -60,10 +60,10 @@ writer_push(writer_t *w, job_t *job)
     if (key != small)
         free(key);
     if (rc != 0) {
-        job_error(job, ERR_UNAVAILABLE,
+        job_error(&job->job, ERR_UNAVAILABLE,
                   rc == FAIRQ_KEY_FULL ? "This tenant's write queue is full; retry later."
                                        : "The write queue is full; retry later.");
-        job_complete(job);
+        job_complete(&job->job);
     }
 }
 
@@ -88,7 +88,7 @@ writer_idle(writer_t *w)
 /* Stores the jobs of a list in one transaction and commits it. On failure
  * everything is rolled back and why says what happened. */
 static int
-store_all(writer_t *w, job_t *list, int64_t now, char *why, size_t whylen)
+store_all(writer_t *w, write_job_t *list, int64_t now, char *why, size_t whylen)
 {
     char err[256] = "";
     int rc = storage_begin(w->st);
@@ -96,10 +96,10 @@ store_all(writer_t *w, job_t *list, int64_t now, char *why, size_t whylen)
         snprintf(why, whylen, "Cannot begin a transaction: %s", storage_errmsg(w->st));
         return rc;
     }
-    for (job_t *j = list; j != NULL && rc == 0; j = j->next) {
-        if (atomic_load(&j->cancelled)) /* answered 504 already: store nothing */
+    for (write_job_t *j = list; j != NULL && rc == 0; j = j->next) {
+        if (atomic_load(&j->job.cancelled)) /* answered 504 already: store nothing */
             continue;
-        if ((rc = storage_batch_store(w->st, &j->tenant, j->batch, "api", now, err, sizeof(err))) != 0)
+        if ((rc = storage_batch_store(w->st, &j->job.tenant, j->batch, "api", now, err, sizeof(err))) != 0)
             snprintf(why, whylen, "Storing the messages failed: %s", err);
     }
     if (rc == 0 && (rc = storage_commit(w->st)) != 0) {
@@ -113,16 +113,17 @@ store_all(writer_t *w, job_t *list, int64_t now, char *why, size_t whylen)
 
 /* Sets the answer of a job that store_all finished with rc. */
 static void
-settle(writer_t *w, job_t *j, int rc, const char *why, double seconds, int *first)
+settle(writer_t *w, write_job_t *wj, int rc, const char *why, double seconds, int *first)
 {
     static const char ok[] = "{\"success\":true}";
+    job_t *j = &wj->job;
     if (atomic_load(&j->cancelled)) {
         job_error(j, ERR_TIMEOUT, NULL);
     } else if (rc != 0) {
         job_fail(j, rc, "%s", why);
     } else {
         j->status = 200;
-        metrics_ingest(w->srv->metrics, segment_batch_count(j->batch), seconds, *first);
+        metrics_ingest(w->srv->metrics, segment_batch_count(wj->batch), seconds, *first);
         *first = 0;
         if ((j->body = malloc(sizeof(ok))) == NULL)
             abort();
@@ -135,18 +136,18 @@ settle(writer_t *w, job_t *j, int rc, const char *why, double seconds, int *firs
  * each job is tried again alone, so a request that cannot be stored fails
  * by itself and the others are still acknowledged. */
 static void
-commit_group(writer_t *w, job_t *group)
+commit_group(writer_t *w, write_job_t *group)
 {
     char why[512] = "";
     int64_t now = base_wall_ms(), t0 = base_clock_ns(1);
     int rc = store_all(w, group, now, why, sizeof(why)), first = 1;
     if (rc == 0 || group->next == NULL) {
         double seconds = (double)(base_clock_ns(1) - t0) / 1e9;
-        for (job_t *j = group; j != NULL; j = j->next)
+        for (write_job_t *j = group; j != NULL; j = j->next)
             settle(w, j, rc, why, seconds, &first);
     } else {
-        for (job_t *j = group; j != NULL; j = j->next) {
-            job_t *next = j->next;
+        for (write_job_t *j = group; j != NULL; j = j->next) {
+            write_job_t *next = j->next;
             j->next = NULL;
             t0 = base_clock_ns(1);
             rc = store_all(w, j, now, why, sizeof(why));
@@ -156,8 +157,8 @@ commit_group(writer_t *w, job_t *group)
         }
     }
     while (group != NULL) {
-        job_t *next = group->next;
-        job_complete(group);
+        write_job_t *next = group->next;
+        job_complete(&group->job);
         group = next;
     }
 }
@@ -196,7 +197,7 @@ writer_wake(writer_t *w)
 static void
 adopt(writer_t *w)
 {
-    defs_adopt(w->srv, w->st, &w->defs_gen);
+    jobs_adopt_definitions(w->srv, w->st, &w->defs_gen);
     if (atomic_load(&w->srv->writer_defs_gen) != w->defs_gen) {
         atomic_store(&w->srv->writer_defs_gen, w->defs_gen);
         pthread_mutex_lock(&w->srv->defs_mu);
@@ -238,9 +239,9 @@ writer_main(void *arg)
          * tenant in turn, up to the budget */
         void *taken[WRITER_GROUP_MAX];
         size_t n = fairq_take(w->queue, taken, WRITER_GROUP_MAX, WRITER_GROUP_MESSAGES);
-        job_t *group = taken[0];
+        write_job_t *group = taken[0];
         for (size_t i = 0; i < n; i++)
-            ((job_t *)taken[i])->next = i + 1 < n ? taken[i + 1] : NULL;
+            ((write_job_t *)taken[i])->next = i + 1 < n ? taken[i + 1] : NULL;
         w->busy = 1;
         pthread_mutex_unlock(&w->mu);
         adopt(w);

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "server.h"
+#include "api.h"
 
 /* 200 with a fixed JSON text. */
 static void
@@ -52,7 +52,7 @@ handle_metrics(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 {
     (void)params;
     size_t len;
-    char *body = metrics_render(loop_of(req)->srv, &len);
+    char *body = metrics_render(loop_of(req)->srv->metrics, &len);
     respond_text(req, rc, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
@@ -65,15 +65,22 @@ static const struct {
     {"email", STORAGE_ID_EMAIL},           {"id", STORAGE_ID_INTERNAL},
 };
 
-static void
+id_job_t *
+id_job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, h2o_iovec_t id)
+{
+    id_job_t *j = job_new(req, rc, sizeof(*j) + id.len + 1, run, &rc->tenant);
+    j->id_len = id.len;
+    if (id.len > 0)
+        memcpy(j->id, id.base, id.len);
+    return j;
+}
+
+static int
 run_profile_view(job_t *job, storage_t *st)
 {
-    int rc = storage_profile_view(st, &job->tenant, (storage_id_type_t)job->id_type, job->id, job->id_len,
-                                  (storage_view_t)job->view, &job->body, &job->body_len);
-    if (rc == 0)
-        job->status = 200;
-    else
-        job_fail(job, rc, rc == STORAGE_ENOTFOUND ? "Profile was not found." : NULL);
+    id_job_t *v = (id_job_t *)job;
+    int rc = storage_profile_view(st, &job->tenant, v->id_type, v->id, v->id_len, v->view, &job->body, &job->body_len);
+    return job_read_result(job, rc, "Profile was not found.");
 }
 
 int
@@ -111,10 +118,10 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     h2o_iovec_t id;
     if (parse_profile_id(req, rc, params[3], &type, &id) != 0)
         return;
-    job_t *job = job_new(req, rc, run_profile_view, &rc->tenant, id.base, id.len);
-    job->id_type = type;
-    job->view = rc->route->arg;
-    job_submit(job);
+    id_job_t *v = id_job_new(req, rc, run_profile_view, id);
+    v->id_type = (storage_id_type_t)type;
+    v->view = (storage_view_t)rc->route->arg;
+    job_submit(&v->job);
 }
 
 int
@@ -134,14 +141,18 @@ parse_int(h2o_iovec_t v, long min, long max, int *out)
     return 0;
 }
 
-static void
+/* A page of the profile list. */
+typedef struct {
+    job_t job;
+    int from, size;
+} list_job_t;
+
+static int
 run_profile_list(job_t *job, storage_t *st)
 {
-    int rc = storage_profile_list(st, &job->tenant, job->from, job->size, &job->body, &job->body_len);
-    if (rc == 0)
-        job->status = 200;
-    else
-        job_fail(job, rc, NULL);
+    list_job_t *l = (list_job_t *)job;
+    int rc = storage_profile_list(st, &job->tenant, l->from, l->size, &job->body, &job->body_len);
+    return job_read_result(job, rc, NULL);
 }
 
 void
@@ -158,8 +169,8 @@ handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
         respond_error(req, rc, ERR_VALIDATION, "Parameter 'size' must be an integer from 1 to 100.");
         return;
     }
-    job_t *job = job_new(req, rc, run_profile_list, &rc->tenant, NULL, 0);
-    job->from = from;
-    job->size = size;
-    job_submit(job);
+    list_job_t *l = job_new(req, rc, sizeof(*l), run_profile_list, &rc->tenant);
+    l->from = from;
+    l->size = size;
+    job_submit(&l->job);
 }

@@ -1,17 +1,15 @@
-/* ops.c -- what operators watch: Prometheus metrics (requests by route and
- * status, latency histograms, limits, queue, workers, connections, scroll
- * cursors, ingest batches and commits, database size), readiness (and the
- * watch for a damaged database), and the JSON access log. Counters are
- * relaxed atomics written by any thread. */
-#include <fcntl.h>
+/* metrics.c -- what operators watch: Prometheus metrics (requests by route
+ * and status, latency histograms, limits, queue, workers, connections,
+ * scroll cursors, ingest batches and commits, database size) and the watch
+ * for a damaged database. Counters are relaxed atomics written by any
+ * thread; gauges kept elsewhere come from the sample callback. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <sys/stat.h>
-#include "server.h"
+#include <stdatomic.h>
+#include "ops.h"
 
 static const int status_codes[] = {200, 400, 401, 403, 404, 405, 413, 429, 500, 503, 504};
 #define NSTATUS (sizeof(status_codes) / sizeof(status_codes[0]) + 1) /* + other */
@@ -34,6 +32,9 @@ typedef struct {
 
 struct metrics {
     size_t nroutes;
+    const char *(*route_name)(size_t index);
+    metrics_sample_fn sample;
+    void *sample_ctx;
     route_metrics_t *routes; /* nroutes + 1: the last is "unmatched" */
     _Atomic uint64_t rate_limited;
     _Atomic uint64_t worker_busy_ns;
@@ -46,12 +47,15 @@ struct metrics {
 };
 
 metrics_t *
-metrics_new(void)
+metrics_new(size_t nroutes, const char *(*route_name)(size_t index), metrics_sample_fn sample, void *ctx)
 {
     metrics_t *m = calloc(1, sizeof(*m));
     if (m == NULL)
         abort();
-    m->nroutes = router_route_count();
+    m->nroutes = nroutes;
+    m->route_name = route_name;
+    m->sample = sample;
+    m->sample_ctx = ctx;
     m->routes = calloc(m->nroutes + 1, sizeof(*m->routes));
     if (m->routes == NULL)
         abort();
@@ -70,9 +74,9 @@ observe(histogram_t *h, const double *bounds, size_t n, double v)
 }
 
 void
-metrics_request(metrics_t *m, const route_t *route, int status, double seconds)
+metrics_request(metrics_t *m, size_t route_index, int status, double seconds)
 {
-    size_t r = route != NULL ? router_route_index(route) : m->nroutes, s = 0;
+    size_t r = route_index < m->nroutes ? route_index : m->nroutes, s = 0;
     while (s < NSTATUS - 1 && status_codes[s] != status)
         s++;
     atomic_fetch_add_explicit(&m->routes[r].status[s], 1, memory_order_relaxed);
@@ -161,16 +165,18 @@ file_size(const char *path, const char *suffix)
 }
 
 char *
-metrics_render(server_t *srv, size_t *len)
+metrics_render(metrics_t *m, size_t *len)
 {
-    metrics_t *m = srv->metrics;
+    metrics_sample_t g;
+    memset(&g, 0, sizeof(g));
+    m->sample(m->sample_ctx, &g);
     text_t t = {malloc(16384), 0, 16384};
     if (t.buf == NULL)
         abort();
     emit(&t, "# HELP profiled_requests_total Requests answered, by route pattern and status.\n"
              "# TYPE profiled_requests_total counter\n");
     for (size_t r = 0; r <= m->nroutes; r++) {
-        const char *name = r < m->nroutes ? router_route_name(r) : "unmatched";
+        const char *name = r < m->nroutes ? m->route_name(r) : "unmatched";
         for (size_t s = 0; s < NSTATUS; s++) {
             uint64_t v = atomic_load_explicit(&m->routes[r].status[s], memory_order_relaxed);
             if (v == 0)
@@ -188,12 +194,9 @@ metrics_render(server_t *srv, size_t *len)
         if (atomic_load_explicit(&m->routes[r].latency.count, memory_order_relaxed) == 0)
             continue;
         char labels[300];
-        snprintf(labels, sizeof(labels), "route=\"%s\"", r < m->nroutes ? router_route_name(r) : "unmatched");
+        snprintf(labels, sizeof(labels), "route=\"%s\"", r < m->nroutes ? m->route_name(r) : "unmatched");
         emit_histogram(&t, "profiled_request_duration_seconds", labels, &m->routes[r].latency, latency_bounds, NLAT);
     }
-    int64_t conns = 0;
-    for (int i = 0; i < srv->cfg.threads; i++)
-        conns += atomic_load_explicit(&srv->loops[i].open_connections, memory_order_relaxed);
     emit(&t,
          "# HELP profiled_rate_limited_total Requests answered 429.\n# TYPE profiled_rate_limited_total counter\n"
          "profiled_rate_limited_total %llu\n"
@@ -213,9 +216,10 @@ metrics_render(server_t *srv, size_t *len)
          "profiled_scroll_cursors %lld\n"
          "# HELP profiled_ingest_messages_total Messages committed by the ingestion API.\n"
          "# TYPE profiled_ingest_messages_total counter\nprofiled_ingest_messages_total %llu\n",
-         (unsigned long long)atomic_load(&m->rate_limited), pool_depth(srv->pool), writer_depth(srv->writer),
-         (double)atomic_load(&m->worker_busy_ns) / 1e9, srv->cfg.workers, (unsigned long long)atomic_load(&m->jobs_timed_out),
-         (long long)conns, (long long)atomic_load(&m->scroll_cursors), (unsigned long long)atomic_load(&m->ingest_messages));
+         (unsigned long long)atomic_load(&m->rate_limited), g.job_queue_depth, g.write_queue_depth,
+         (double)atomic_load(&m->worker_busy_ns) / 1e9, g.workers, (unsigned long long)atomic_load(&m->jobs_timed_out),
+         (long long)g.open_connections, (long long)atomic_load(&m->scroll_cursors),
+         (unsigned long long)atomic_load(&m->ingest_messages));
     emit(&t, "# HELP profiled_ingest_batch_messages Messages per ingest request.\n"
              "# TYPE profiled_ingest_batch_messages histogram\n");
     emit_histogram(&t, "profiled_ingest_batch_messages", "", &m->ingest_batch, batch_bounds, NBATCH);
@@ -230,8 +234,8 @@ metrics_render(server_t *srv, size_t *len)
          "# TYPE profiled_recompute_profiles gauge\n"
          "profiled_recompute_profiles{state=\"done\"} %lld\nprofiled_recompute_profiles{state=\"total\"} %lld\n"
          "# HELP profiled_draining 1 while shutting down.\n# TYPE profiled_draining gauge\nprofiled_draining %d\n",
-         file_size(srv->cfg.db, ""), file_size(srv->cfg.db, "-wal"), (long long)atomic_load(&m->recompute_done),
-         (long long)atomic_load(&m->recompute_total), atomic_load(&srv->draining));
+         file_size(g.db, ""), file_size(g.db, "-wal"), (long long)atomic_load(&m->recompute_done),
+         (long long)atomic_load(&m->recompute_total), g.draining);
     /* the connection layer (conn.c) */
     emit(&t,
          "# HELP profiled_unsent_answer_bytes Bytes of answers held until their clients take them (--unsent-limit-mb).\n"
@@ -240,8 +244,7 @@ metrics_render(server_t *srv, size_t *len)
          "# TYPE profiled_write_timeouts_total counter\nprofiled_write_timeouts_total %llu\n"
          "# HELP profiled_accept_paused_total Times a listener stopped accepting for lack of file descriptors.\n"
          "# TYPE profiled_accept_paused_total counter\nprofiled_accept_paused_total %llu\n",
-         (long long)atomic_load(&srv->unsent_bytes), (unsigned long long)atomic_load(&srv->write_timeouts),
-         (unsigned long long)atomic_load(&srv->accept_pauses));
+         (long long)g.unsent_bytes, (unsigned long long)g.write_timeouts, (unsigned long long)g.accept_pauses);
     emit(&t,
          "# HELP profiled_database_damaged 1 once SQLite found the database damaged (not ready, writes refused).\n"
          "# TYPE profiled_database_damaged gauge\nprofiled_database_damaged %d\n",
@@ -255,130 +258,17 @@ metrics_render(server_t *srv, size_t *len)
 static void
 on_damage(void *ctx, const char *what)
 {
-    server_t *srv = ctx;
+    const char *db = ctx;
     fprintf(stderr,
             "profiled: DATABASE DAMAGED: %s\n"
             "profiled: DATABASE DAMAGED: not ready from now on (/readyz 503), ingest refused (503), reads that still work"
             " are served\n"
             "profiled: DATABASE DAMAGED: stop this server, run `profiled check --db %s`, restore the file from a backup\n",
-            what, srv->cfg.db);
+            what, db);
 }
 
 void
-ops_watch_damage(server_t *srv)
+ops_watch_damage(const char *db)
 {
-    storage_watch_damage(on_damage, srv);
-}
-
-/* ---- access log ---- */
-
-int
-access_log_open(server_t *srv)
-{
-    const char *path = srv->cfg.access_log;
-    int fd;
-    if (strcmp(path, "off") == 0)
-        fd = -1;
-    else if (strcmp(path, "-") == 0)
-        fd = dup(1);
-    else
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (strcmp(path, "off") != 0 && fd < 0)
-        return -1;
-    int old = atomic_load(&srv->access_log_fd);
-    if (old >= 0 && fd >= 0) {
-        /* swap in place: writers keep using the same descriptor number */
-        dup2(fd, old);
-        close(fd);
-    } else {
-        atomic_store(&srv->access_log_fd, fd);
-    }
-    return 0;
-}
-
-/* Longest parts of a request that a log line carries; a longer one is cut
- * (on a character boundary) and ends with LOG_CUT. With these the fixed
- * fields and the worst escaping (6 bytes a byte) fit in LOG_LINE_MAX, so a
- * line is always one whole JSON object. */
-#define LOG_LINE_MAX 4096
-#define LOG_METHOD_MAX 64
-#define LOG_TENANT_PART_MAX 128
-#define LOG_CUT "\xe2\x80\xa6" /* U+2026 */
-
-typedef struct {
-    char buf[LOG_LINE_MAX];
-    size_t len;
-    bool cut; /* a fixed part did not fit: never with the limits above */
-} log_line_t;
-
-static void __attribute__((format(printf, 2, 3))) log_printf(log_line_t *l, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (!base_vappendf(l->buf, sizeof(l->buf), &l->len, fmt, ap))
-        l->cut = true;
-    va_end(ap);
-}
-
-/* The JSON-escaped text of at most max bytes of s, without quotes. */
-static void
-log_text(log_line_t *l, const char *s, size_t n, size_t max)
-{
-    size_t room = sizeof(l->buf) - 1 - l->len, used;
-    size_t take = base_utf8_prefix(s, n, max);
-    size_t w = base_json_escape(s, take, l->buf + l->len, room, &used);
-    l->len += w;
-    if (used < n)
-        log_printf(l, "%s", LOG_CUT);
-}
-
-static void
-log_str(log_line_t *l, const char *s, size_t n, size_t max)
-{
-    log_printf(l, "\"");
-    log_text(l, s, n, max);
-    log_printf(l, "\"");
-}
-
-void
-access_log_write(server_t *srv, h2o_req_t *req, const reqctx_t *rc, int status, size_t bytes, double seconds)
-{
-    int fd = atomic_load_explicit(&srv->access_log_fd, memory_order_relaxed);
-    if (fd < 0)
-        return;
-    log_line_t l;
-    char ts[32], addr[64];
-    l.len = 0;
-    l.cut = false;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    base_format_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts);
-    client_address(req, addr, sizeof(addr));
-    const char *route = rc->route != NULL ? rc->route->pattern : "unmatched";
-    log_printf(&l, "{\"time\":\"%s\",\"request_id\":", ts);
-    log_str(&l, rc->request_id.base, rc->request_id.len, 128);
-    log_printf(&l, ",\"client\":");
-    log_str(&l, addr, strlen(addr), sizeof(addr));
-    log_printf(&l, ",\"method\":");
-    log_str(&l, req->method.base, req->method.len, LOG_METHOD_MAX);
-    log_printf(&l, ",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,\"latency_ms\":%.3f,\"tenant\":", route, status, bytes,
-               seconds * 1000);
-    if (rc->tenant.client != NULL) {
-        log_printf(&l, "\"");
-        log_text(&l, rc->tenant.client, rc->tenant.client_len, LOG_TENANT_PART_MAX);
-        log_printf(&l, "/");
-        log_text(&l, rc->tenant.account, rc->tenant.account_len, LOG_TENANT_PART_MAX);
-        log_printf(&l, "/");
-        log_text(&l, rc->tenant.brand, rc->tenant.brand_len, LOG_TENANT_PART_MAX);
-        log_printf(&l, "\"");
-    } else {
-        log_printf(&l, "null");
-    }
-    log_printf(&l, "}\n");
-    if (l.cut) /* still one JSON line, without the request's parts */
-        l.len =
-            (size_t)snprintf(l.buf, sizeof(l.buf), "{\"time\":\"%s\",\"status\":%d,\"log_error\":\"line too long\"}\n", ts, status);
-    /* one write per line on an O_APPEND descriptor: lines never interleave */
-    ssize_t w = write(fd, l.buf, l.len);
-    (void)w;
+    storage_watch_damage(on_damage, (void *)db);
 }

@@ -1,47 +1,26 @@
-/* router.c -- the route table and the one dispatch path every request takes:
+/* router.c -- the one dispatch path every request takes, over the route
+ * table api/ gives router_init:
  * request id, body cap, route match (404 / 405), authentication and tenant
  * scope (401 / 403), rate limit (429), then the route's handler. */
 #include <stdio.h>
 #include <string.h>
-#include "server.h"
+#include "http.h"
 
-#define TENANT_PREFIX "/track/{client}/{account}/{brand}/v1"
-#define AUTH_TENANT (ROUTE_AUTH | ROUTE_TENANT)
+static const route_t *routes; /* router_init */
+static size_t nroutes_all, nroutes_ops;
 
-static const route_t routes[] = {
-    {"GET", "/healthz", 0, handle_health, 0},
-    {"GET", "/readyz", 0, handle_ready, 0},
-    {"GET", "/metrics", ROUTE_OPS_ONLY, handle_metrics, 0},
-    {"GET", TENANT_PREFIX "/profiles", AUTH_TENANT, handle_profile_list, 0},
-    {"GET", TENANT_PREFIX "/profiles/{profile}/traits", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_TRAITS},
-    {"GET", TENANT_PREFIX "/profiles/{profile}/metadata", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_METADATA},
-    {"GET", TENANT_PREFIX "/profiles/{profile}/meta", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_METADATA},
-    {"GET", TENANT_PREFIX "/profiles/{profile}/audiences", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_AUDIENCES},
-    {"GET", TENANT_PREFIX "/profiles/{profile}/external_ids", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_EXTERNAL_IDS},
-    {"GET", TENANT_PREFIX "/profiles/{profile}/events", AUTH_TENANT, handle_events, 0},
-    {"POST", TENANT_PREFIX "/batch", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
-    {"POST", TENANT_PREFIX "/track", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
-    {"POST", TENANT_PREFIX "/identify", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
-    {"POST", TENANT_PREFIX "/page", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
-    {"POST", TENANT_PREFIX "/screen", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
-    {"POST", TENANT_PREFIX "/group", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
-    {"POST", TENANT_PREFIX "/alias", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
-    {"POST", "/v1/batch", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
-    {"POST", "/v1/track", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
-    {"POST", "/v1/identify", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
-    {"POST", "/v1/page", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
-    {"POST", "/v1/screen", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
-    {"POST", "/v1/group", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
-    {"POST", "/v1/alias", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
-};
-
-#define NROUTES (sizeof(routes) / sizeof(routes[0]))
-#define NOPS 3 /* the first entries: /healthz, /readyz, /metrics */
+void
+router_init(const route_t *table, size_t n, size_t nops)
+{
+    routes = table;
+    nroutes_all = n;
+    nroutes_ops = nops;
+}
 
 size_t
 router_route_count(void)
 {
-    return NROUTES;
+    return nroutes_all;
 }
 
 size_t
@@ -267,12 +246,12 @@ int
 router_dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    return dispatch(req, NROUTES, 0);
+    return dispatch(req, nroutes_all, 0);
 }
 
 int
 router_dispatch_ops(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    return dispatch(req, NOPS, 1);
+    return dispatch(req, nroutes_ops, 1);
 }

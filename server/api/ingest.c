@@ -1,11 +1,13 @@
 /* ingest.c -- the Segment-compatible ingestion routes (/v1/batch, /v1/track,
  * ...). The loop thread checks the body's envelope and hands a copy to a
- * worker, which inflates it and checks every message in place (and a body
- * writeKey); the writer thread then commits it (writer.c). */
+ * worker, which in one straight line parses the batch (segment/), checks a
+ * body writeKey (auth) and takes from its ingest bucket (rate limit), checks
+ * every message in place (segment/) and hands the job to the writer thread
+ * (jobs/writer.c), which commits it. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "server.h"
+#include "api.h"
 
 static const char *const kind_type[] = {
     [INGEST_BATCH] = NULL,      [INGEST_TRACK] = "track", [INGEST_IDENTIFY] = "identify", [INGEST_PAGE] = "page",
@@ -69,59 +71,106 @@ ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen
     return 0;
 }
 
+/* An ingest request's job: the body as it came, then its checked batch
+ * (the writer's part, first). */
+typedef struct {
+    write_job_t w;
+    char *payload; /* copy of the request body; the batch owns it once parsed */
+    size_t payload_len;
+    int gzip;
+    int kind;          /* INGEST_* */
+    int auth_deferred; /* check the body's writeKey */
+    int tenant_from_token;
+    uint64_t peer;
+} ingest_job_t;
+
 static void
-run_ingest_prepare(job_t *job, storage_t *st)
+ingest_dispose(job_t *job)
 {
-    (void)st;
-    server_t *srv = job->loop->srv;
-    char *body = job->payload;
-    size_t len = job->payload_len;
-    segment_batch_t *batch = NULL;
+    ingest_job_t *ij = (ingest_job_t *)job;
+    free(ij->payload);
+    segment_batch_free(ij->w.batch);
+}
+
+/* The body, inflated when it came gzip'd, parsed into *batch (which owns
+ * it from here). 0, or -1 with the job's error set. */
+static int
+ingest_parse(ingest_job_t *ij, segment_batch_t **batch)
+{
+    job_t *job = &ij->w.job;
+    int max_body = job->loop->srv->cfg.max_body;
+    char *body = ij->payload;
+    size_t len = ij->payload_len;
     segment_batch_err_t err;
 
-    job->payload = NULL; /* the batch owns the body from here */
-    if (job->gzip) {
+    ij->payload = NULL;
+    if (ij->gzip) {
         char *inflated;
-        int rc = ingest_gunzip(body, len, (size_t)srv->cfg.max_body, &inflated, &len);
+        int rc = ingest_gunzip(body, len, (size_t)max_body, &inflated, &len);
         free(body);
         if (rc == -1) {
-            job_error(job, ERR_TOO_LARGE, "The decompressed request body is larger than %d bytes.", srv->cfg.max_body);
-            return;
+            job_error(job, ERR_TOO_LARGE, "The decompressed request body is larger than %d bytes.", max_body);
+            return -1;
         }
         if (rc != 0) {
             job_error(job, ERR_INVALID_REQUEST, "The request body is not valid gzip.");
-            return;
+            return -1;
         }
         body = inflated;
     }
-    if (segment_batch_parse(body, len, kind_type[job->kind], &batch, &err) != 0) {
+    if (segment_batch_parse(body, len, kind_type[ij->kind], batch, &err) != 0) {
         job_error(job, err.bad_body ? ERR_INVALID_REQUEST : ERR_VALIDATION, "%s", err.message);
-        return;
+        return -1;
     }
-    if (job->auth_deferred) {
+    return 0;
+}
+
+/* The gate's failure as the job's error; a missing or unknown writeKey
+ * says so. */
+static void
+ingest_refuse(job_t *job, h2o_iovec_t cred)
+{
+    const char *m = job->gate.message;
+    if (job->gate.err == ERR_UNAUTHENTICATED)
+        m = cred.len == 0 ? "Missing credentials: send an auth-token header, HTTP Basic or a writeKey." : "Invalid writeKey.";
+    job_error(job, job->gate.err, m != NULL ? "%s" : NULL, m);
+}
+
+/* The worker's step, in order: parse, authenticate the body's writeKey
+ * (when no header credential came) and take from its ingest bucket, check
+ * the messages, hand the job to the writer. Nothing about the messages
+ * beyond the parse is told before the credential passes. */
+static int
+run_ingest(job_t *job, storage_t *st)
+{
+    (void)st;
+    ingest_job_t *ij = (ingest_job_t *)job;
+    server_t *srv = job->loop->srv;
+    segment_batch_t *batch = NULL;
+    segment_batch_err_t err;
+
+    if (ingest_parse(ij, &batch) != 0)
+        return JOB_DONE;
+    ij->w.batch = batch; /* freed with the job from here */
+    if (ij->auth_deferred) {
         size_t key_len;
         const char *key = segment_batch_write_key(batch, &key_len);
         h2o_iovec_t cred = h2o_iovec_init(key, key != NULL ? key_len : 0);
         storage_tenant_t tenant = job->tenant;
-        if (gate_check(srv, cred, job->peer, &tenant, job->tenant_from_token, 1, &job->gate) != 0) {
-            const char *m = job->gate.message;
-            if (job->gate.err == ERR_UNAUTHENTICATED)
-                m = cred.len == 0 ? "Missing credentials: send an auth-token header, HTTP Basic or a writeKey."
-                                  : "Invalid writeKey.";
-            job_error(job, job->gate.err, m != NULL ? "%s" : NULL, m);
-            segment_batch_free(batch);
-            return;
+        if (gate_authenticate(srv, cred, ij->peer, &tenant, ij->tenant_from_token, &job->gate) != 0 ||
+            gate_limit(srv, 1, &job->gate) != 0) {
+            ingest_refuse(job, cred);
+            return JOB_DONE;
         }
-        if (job->tenant_from_token)
+        if (ij->tenant_from_token)
             job_set_tenant(job, &tenant);
     }
     if (segment_batch_check(batch, &err) != 0) {
         job_error(job, ERR_VALIDATION, "%s", err.message);
-        segment_batch_free(batch);
-        return;
+        return JOB_DONE;
     }
-    job->batch = batch;
-    job->forwarded = 1; /* the worker passes it on */
+    writer_push(srv->writer, &ij->w);
+    return JOB_PASSED;
 }
 
 void
@@ -148,17 +197,18 @@ handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
             return;
         }
     }
-    job_t *job =
-        job_new(req, rc, run_ingest_prepare, rc->auth_deferred && !(rc->route->flags & ROUTE_TENANT) ? NULL : &rc->tenant, NULL, 0);
-    job->payload = malloc(req->entity.len);
-    if (job->payload == NULL)
+    int tenant_from_token = !(rc->route->flags & ROUTE_TENANT);
+    ingest_job_t *ij = job_new(req, rc, sizeof(*ij), run_ingest, rc->auth_deferred && tenant_from_token ? NULL : &rc->tenant);
+    ij->w.job.dispose = ingest_dispose;
+    ij->payload = malloc(req->entity.len);
+    if (ij->payload == NULL)
         abort();
-    memcpy(job->payload, req->entity.base, req->entity.len);
-    job->payload_len = req->entity.len;
-    job->gzip = gzip;
-    job->kind = rc->route->arg;
-    job->auth_deferred = rc->auth_deferred;
-    job->tenant_from_token = !(rc->route->flags & ROUTE_TENANT);
-    job->peer = rc->peer;
-    job_submit(job);
+    memcpy(ij->payload, req->entity.base, req->entity.len);
+    ij->payload_len = req->entity.len;
+    ij->gzip = gzip;
+    ij->kind = rc->route->arg;
+    ij->auth_deferred = rc->auth_deferred;
+    ij->tenant_from_token = tenant_from_token;
+    ij->peer = rc->peer;
+    job_submit(&ij->w.job);
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <json-c/json.h>
 #include <zlib.h>
-#include "server.h"
+#include "http.h"
 
 static const struct {
     int status;
@@ -125,6 +125,30 @@ add_limit_headers(h2o_req_t *req, const reqctx_t *rc)
     }
 }
 
+/* Counts the answer in the metrics and writes its access log line. */
+static void
+report(h2o_req_t *req, const reqctx_t *rc, int status, size_t len)
+{
+    double seconds = (double)(base_clock_ns(1) - rc->start_ns) / 1e9;
+    metrics_request(loop_of(req)->srv->metrics, rc->route != NULL ? router_route_index(rc->route) : router_route_count(), status,
+                    seconds);
+    if (!access_log_enabled())
+        return;
+    char addr[64];
+    client_address(req, addr, sizeof(addr));
+    access_entry_t e = {rc->request_id.base,
+                        rc->request_id.len,
+                        addr,
+                        req->method.base,
+                        req->method.len,
+                        rc->route != NULL ? rc->route->pattern : "unmatched",
+                        &rc->tenant,
+                        status,
+                        len,
+                        seconds};
+    access_log_write(&e);
+}
+
 void
 respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len)
 {
@@ -164,12 +188,8 @@ respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
         if (rc->gate.has_limit)
             add_limit_headers(req, rc);
     }
-    if (rc != NULL) {
-        server_t *srv = loop_of(req)->srv;
-        double seconds = (double)(base_clock_ns(1) - rc->start_ns) / 1e9;
-        metrics_request(srv->metrics, rc->route, status, seconds);
-        access_log_write(srv, req, rc, status, len, seconds);
-    }
+    if (rc != NULL)
+        report(req, rc, status, len);
     h2o_start_response(req, &generator);
     if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"))) {
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);

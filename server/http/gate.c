@@ -9,7 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <openssl/evp.h>
-#include "server.h"
+#include "http.h"
 
 h2o_iovec_t
 gate_credential(h2o_req_t *req)
@@ -184,10 +184,9 @@ gate_peer_key(h2o_req_t *req)
 }
 
 int
-gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token, int ingest,
-           gate_result_t *out)
+gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token,
+                  gate_result_t *out)
 {
-    int64_t now = base_clock_ns(0);
     memset(out, 0, sizeof(*out));
     auth_token_t *token = NULL;
     auth_table_t *table = atomic_load_explicit(&srv->tokens, memory_order_acquire);
@@ -196,7 +195,7 @@ gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_
     if (rv != AUTH_OK) {
         /* guesses are limited by client address */
         out->policy = srv->default_policy;
-        if (!ratelimit_table_take(srv->addr_limits, peer, &srv->default_policy, now, &out->limit)) {
+        if (!ratelimit_table_take(srv->addr_limits, peer, &srv->default_policy, base_clock_ns(0), &out->limit)) {
             out->has_limit = 1;
             out->err = ERR_RATE_LIMITED;
             return -1;
@@ -217,6 +216,14 @@ gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_
         out->err = ERR_FORBIDDEN;
         return -1;
     }
+    out->token = token;
+    return 0;
+}
+
+int
+gate_limit(server_t *srv, int ingest, gate_result_t *out)
+{
+    auth_token_t *token = out->token;
     if (ingest)
         out->policy = srv->ingest_policy;
     else if (token->rate > 0 || token->burst > 0)
@@ -225,10 +232,19 @@ gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_
     else
         out->policy = srv->default_policy;
     out->has_limit = 1;
-    if (!ratelimit_take(ingest ? &token->ingest_tat : &token->tat, &out->policy, now, &out->limit)) {
+    if (!ratelimit_take(ingest ? &token->ingest_tat : &token->tat, &out->policy, base_clock_ns(0), &out->limit)) {
+        out->token = NULL;
         out->err = ERR_RATE_LIMITED;
         return -1;
     }
-    out->token = token;
     return 0;
+}
+
+int
+gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token, int ingest,
+           gate_result_t *out)
+{
+    if (gate_authenticate(srv, credential, peer, tenant, tenant_from_token, out) != 0)
+        return -1;
+    return gate_limit(srv, ingest, out);
 }

@@ -1,0 +1,56 @@
+/* api.h -- the API (server/api/): the route table and its handlers, the
+ * profile and events reads (handlers_profile.c, handlers_events.c) and
+ * Segment-compatible ingestion (ingest.c). Each handler validates on the
+ * loop thread and submits a job of its own kind (jobs/). Uses jobs/,
+ * http/ and ops/. */
+#ifndef PROFILED_SERVER_API_H
+#define PROFILED_SERVER_API_H
+
+#include <stddef.h>
+#include "../http/http.h"
+#include "../jobs/jobs.h"
+#include "../ops/ops.h"
+
+/* The route table (routes.c), for router_init: api_nroutes entries, the
+ * first API_NOPS of them all the operations listener serves. */
+extern const route_t api_routes[];
+extern const size_t api_nroutes;
+#define API_NOPS 3 /* /healthz, /readyz, /metrics */
+
+enum { INGEST_BATCH = 0, INGEST_TRACK, INGEST_IDENTIFY, INGEST_PAGE, INGEST_SCREEN, INGEST_GROUP, INGEST_ALIAS };
+
+/* Route handlers. */
+void handle_health(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_ready(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_metrics(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+
+/* A job about one id (a profile's, or a scrollId): the kind of the
+ * profile views and of a scroll's next page. */
+typedef struct {
+    job_t job;
+    storage_id_type_t id_type;
+    storage_view_t view;
+    size_t id_len;
+    char id[]; /* id_len bytes and a NUL */
+} id_job_t;
+
+/* A new id job for req, with rc's tenant and a copy of id. Never fails
+ * (out of memory aborts). */
+id_job_t *id_job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, h2o_iovec_t id);
+
+/* Splits "{idType}:{id}" (decoded); answers 400 and returns -1 when it is
+ * malformed or the idType unknown. */
+int parse_profile_id(h2o_req_t *req, reqctx_t *rc, h2o_iovec_t pid, int *type, h2o_iovec_t *id);
+
+/* Parses a decimal integer within [min, max]: 0, or -1. */
+int parse_int(h2o_iovec_t v, long min, long max, int *out);
+
+/* The capped gzip inflate of ingest bodies (also for fuzz/): 0, -1 over
+ * cap, -2 bad gzip, *out malloc'd. */
+int ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen);
+
+#endif

@@ -1,0 +1,255 @@
+/* http.h -- the HTTP side of the server (server/http/): the process-wide
+ * server context and the event loops that carry it, the one dispatch path
+ * over a route table, credentials, limits and framing checks (gate.c), the
+ * connection layer's limits (conn.c) and the JSON responses (respond.c).
+ * Uses ops/ (metrics and the access log) and nothing else of server/; the
+ * route table itself comes from api/ through router_init. */
+#ifndef PROFILED_SERVER_HTTP_H
+#define PROFILED_SERVER_HTTP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <h2o.h>
+#include "auth.h"
+#include "definitions.h"
+#include "ratelimit.h"
+#include "storage.h"
+#include "../config.h"
+#include "../ops/ops.h"
+
+typedef struct server server_t;
+typedef struct loop loop_t;
+
+/* ---- errors: one table maps each kind to status, reason and code -------- */
+typedef enum {
+    ERR_VALIDATION,      /* 400 validation_error */
+    ERR_INVALID_REQUEST, /* 400 invalid_request_error */
+    ERR_UNAUTHENTICATED, /* 401 authentication_error */
+    ERR_FORBIDDEN,       /* 403 authentication_error */
+    ERR_NOT_FOUND,       /* 404 not_found (a profile) */
+    ERR_NO_ROUTE,        /* 404 invalid_request_error */
+    ERR_METHOD,          /* 405 invalid_request_error */
+    ERR_TOO_LARGE,       /* 413 invalid_request_error */
+    ERR_RATE_LIMITED,    /* 429 rate_limit_error */
+    ERR_INTERNAL,        /* 500 internal_server_error */
+    ERR_UNAVAILABLE,     /* 503 internal_server_error */
+    ERR_TIMEOUT,         /* 504 internal_server_error */
+} err_kind_t;
+
+/* Maps a storage return code to an error kind (STORAGE_ENOTFOUND ->
+ * ERR_NOT_FOUND, STORAGE_EINVAL -> ERR_VALIDATION, STORAGE_EBUSY ->
+ * ERR_UNAVAILABLE, anything else -> ERR_INTERNAL). */
+err_kind_t err_from_storage(int rc);
+
+typedef struct route route_t;
+
+/* ---- credentials and limits (gate.c): callable from any thread ---------- */
+typedef struct {
+    err_kind_t err;      /* when a gate_* check fails */
+    const char *message; /* NULL: the kind's default */
+    int has_limit;
+    ratelimit_result_t limit;
+    ratelimit_policy_t policy;
+    auth_token_t *token; /* borrowed from the live table */
+} gate_result_t;
+
+/* The presented token: `auth-token`, else the user name of HTTP Basic.
+ * Empty when neither is there. Points into req (or its pool). */
+h2o_iovec_t gate_credential(h2o_req_t *req);
+
+/* HTTP/1 framing the library lets through (RFC 9112): Content-Length
+ * headers with different values, Content-Length with Transfer-Encoding,
+ * Transfer-Encoding twice or in HTTP/1.0, an HTTP/1.1 request without Host
+ * or with two. Returns NULL when the request is sound, else the message of
+ * its 400 (static); the connection must then close. Loop thread only. */
+const char *gate_framing(h2o_req_t *req);
+
+/* Key of the client address for unauthenticated limits. */
+uint64_t gate_peer_key(h2o_req_t *req);
+
+/* Authentication: verifies credential (a failure takes from the peer
+ * address's bucket: 429 once it is empty, else 401); checks its scope
+ * against *tenant, or with tenant_from_token fills *tenant from a
+ * brand-scoped token. Returns 0 with out->token, or -1 with out->err. */
+int gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token,
+                      gate_result_t *out);
+
+/* The rate limit of an authenticated out->token: takes one request from its
+ * read (ingest 0) or ingest bucket. Returns 0, or -1 with out->err. */
+int gate_limit(server_t *srv, int ingest, gate_result_t *out);
+
+/* gate_authenticate, then gate_limit. */
+int gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token, int ingest,
+               gate_result_t *out);
+
+/* The client's address: the peer, or when the peer is a --trusted-proxy the
+ * right-most untrusted X-Forwarded-For entry. Writes a NUL-terminated
+ * string. */
+void client_address(h2o_req_t *req, char *out, size_t len);
+
+/* ---- a request's context and its answers (respond.c) --------------------- */
+typedef struct {
+    int64_t start_ns; /* monotonic, at dispatch */
+    h2o_iovec_t request_id;
+    const route_t *route;
+    gate_result_t gate;      /* has_limit: rate-limit fields to send */
+    storage_tenant_t tenant; /* once authorised (borrowed from req or the token) */
+    int auth_deferred;       /* ingest without a header credential: the body's writeKey decides */
+    uint64_t peer;
+} reqctx_t;
+
+/* Sends body (len bytes) as a JSON response with the standard headers
+ * (Content-Type, Content-Length, x-amzn-RequestId, rate-limit fields).
+ * Takes ownership of the malloc'd body: it is freed with the request. */
+void respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len);
+
+/* The same with another content type (a static string). */
+void respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len);
+
+/* Sends {"error":{"code":...,"message":...}} for kind; message is printf
+ * formatted (NULL: the kind's default message). */
+void respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- routes (router.c) ---------------------------------------------------- */
+enum {
+    ROUTE_AUTH = 1,     /* a token is required, scoped to the tenant */
+    ROUTE_TENANT = 2,   /* params 0..2 are the tenant; else it comes from the token */
+    ROUTE_INGEST = 4,   /* ingestion: its own limits; the token may come in the body */
+    ROUTE_OPS_ONLY = 8, /* only on the operations listener when there is one */
+};
+
+#define ROUTE_MAX_PARAMS 8
+
+/* Loop-thread part of a route: validates the request and either answers
+ * (respond_*) or submits a job. params are the pattern's captures,
+ * percent-decoded, in order. */
+typedef void (*route_fn)(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+
+struct route {
+    const char *method;
+    const char *pattern; /* "{name}" segments capture; also the route's name in logs */
+    unsigned flags;
+    route_fn handler;
+    int arg; /* handler specific (the profile view) */
+};
+
+/* Installs the route table (n entries; its first nops are all the
+ * operations listener serves), before any loop starts. */
+void router_init(const route_t *routes, size_t n, size_t nops);
+
+/* The dispatch path over the table (auth, limits, body cap, errors). */
+int router_dispatch(h2o_handler_t *self, h2o_req_t *req);
+
+/* The same for the operations listener (--metrics-listen): only its nops
+ * routes (/healthz, /readyz and /metrics). */
+int router_dispatch_ops(h2o_handler_t *self, h2o_req_t *req);
+
+/* Route table introspection, for metrics: count, index of an entry, its
+ * pattern. */
+size_t router_route_count(void);
+size_t router_route_index(const route_t *route);
+const char *router_route_name(size_t index);
+
+/* A route pattern's match against a raw path: *ncaps captures of at most
+ * ROUTE_MAX_PARAMS; true on a match. */
+int router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps);
+
+/* Finds a query parameter in req's query string, decoded into req->pool.
+ * Returns 1 and *value, or 0 when absent. */
+int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
+
+/* Percent-decodes s into req->pool ("+" stays "+"). -1 on a bad escape. */
+int percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out);
+
+/* ---- the connection layer (conn.c) ---------------------------------------- */
+/* Reserves len bytes of --unsent-limit-mb for an answer about to be sent:
+ * 1, or 0 when it is larger than 64 KiB and would pass the limit (then
+ * answer 503). Any thread. */
+int conn_admit_answer(server_t *srv, size_t len);
+/* Hands an admitted answer (malloc'd body, len bytes) to req: it is freed,
+ * and its reservation given back, when the request is disposed; until then
+ * the connection is cut if its client takes no bytes for
+ * --write-timeout-ms. Loop thread. */
+void conn_hold_answer(h2o_req_t *req, char *body, size_t len);
+/* The listener's read callback: accepts one connection, or on EMFILE /
+ * ENFILE pauses the listener and tries again a little later. */
+void conn_on_accept(h2o_socket_t *listener, const char *err);
+/* The loop's timers for the above; after h2o_context_init. */
+void conn_loop_init(loop_t *loop);
+
+/* ---- loops and the server context ----------------------------------------- */
+struct loop {
+    h2o_context_t ctx; /* first: req->conn->ctx leads back to the loop */
+    server_t *srv;
+    int index; /* -1: the operations listener's loop */
+    h2o_globalconf_t *h2o_config;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_multithread_receiver_t done; /* finished jobs (jobs/) */
+    h2o_timeout_t job_timeout;
+    int listen_fd;
+    h2o_socket_t *listener;
+    uint64_t request_seq;
+    pthread_t tid;
+    _Atomic int64_t open_connections; /* sampled by the loop each second */
+    h2o_timeout_t tick;
+    h2o_timeout_entry_t tick_entry;
+    h2o_multithread_receiver_t control; /* drain requests from the main thread */
+    /* conn.c */
+    h2o_linklist_t held; /* answers not yet taken by their clients */
+    h2o_timeout_t held_check;
+    h2o_timeout_entry_t held_entry;
+    h2o_timeout_t accept_retry;
+    h2o_timeout_entry_t accept_entry;
+};
+
+/* The process-wide context, set up by server.c; one per process. */
+struct server {
+    config_t cfg;
+    h2o_globalconf_t h2o_config;
+    h2o_globalconf_t ops_config; /* --metrics-listen */
+    loop_t *loops;
+    loop_t ops_loop;
+    _Atomic int loops_started;
+    struct pool *pool; /* jobs/ */
+    _Atomic(auth_table_t *) tokens;
+    int64_t tokens_gen; /* generation the loaded table reflects */
+    ratelimit_policy_t default_policy;
+    ratelimit_policy_t ingest_policy;
+    struct writer *writer; /* jobs/ */
+    ratelimit_table_t *addr_limits;
+    uint64_t instance_id; /* random, for request ids */
+    char listen_host[64];
+    int listen_port;
+    _Atomic int draining;
+    _Atomic int db_ok; /* the reloader's last look at the database worked */
+    metrics_t *metrics;
+    config_cidr_t *trusted;
+    size_t ntrusted;
+    _Atomic int64_t inflight; /* jobs not yet freed */
+    /* the connection layer (conn.c), for /metrics */
+    _Atomic int64_t unsent_bytes;    /* answers handed to connections, not yet taken */
+    _Atomic uint64_t write_timeouts; /* connections cut by --write-timeout-ms */
+    _Atomic uint64_t accept_pauses;  /* listener paused for lack of descriptors */
+    _Atomic int64_t fd_starved_ms;   /* wall time of the last shortage; 0: none lately */
+    /* computed traits and audiences (definitions.c publishes, jobs/ adopt) */
+    _Atomic(definitions_t *) defs;
+    _Atomic uint64_t defs_gen;        /* bumped on every (re)load */
+    _Atomic uint64_t writer_defs_gen; /* the set the writer stores with */
+    pthread_mutex_t defs_mu;
+    pthread_cond_t defs_cv;
+    struct {
+        definitions_t *defs;
+        int64_t at_ms;
+    } * retired_defs;
+    size_t nretired_defs;
+    void *ssl_ctx; /* SSL_CTX * when TLS is on */
+};
+
+static inline loop_t *
+loop_of(h2o_req_t *req)
+{
+    return (loop_t *)req->conn->ctx;
+}
+
+#endif
