@@ -5,7 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "fuzz.h"
-#include "config.h"
+#include "config/config.h"
 
 static int fd = -1;
 static char path[64];

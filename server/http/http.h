@@ -15,7 +15,7 @@
 #include "definitions.h"
 #include "ratelimit.h"
 #include "storage.h"
-#include "../config.h"
+#include "../config/config.h"
 #include "../ops/ops.h"
 
 typedef struct server server_t;
