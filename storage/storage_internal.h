@@ -6,198 +6,11 @@
 #ifndef PROFILED_STORAGE_INTERNAL_H
 #define PROFILED_STORAGE_INTERNAL_H
 
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include "storage.h"
 
-/* Every SQL statement of the module, prepared lazily once per connection
- * (stmts.c holds the text). */
-enum stmt_id {
-    S_BEGIN,
-    S_BEGIN_IMMEDIATE,
-    S_COMMIT,
-    S_DATA_VERSION,
-    S_PAGE_SIZE,
-    S_ROLLBACK,
-    S_TENANT_GET,
-    S_TENANT_ADD,
-    S_IDENTITY_GET,
-    S_IDENTITY_ADD,
-    S_EMAIL_CANDIDATES,
-    S_EMAIL_RECENT,
-    S_IDENTITY_COUNT,
-    S_IDENTITY_HAS,
-    S_PROFILE_ADD,
-    S_PROFILE_TOUCH,
-    S_PROFILE_ACTIVITY,
-    S_PROFILE_AGE,
-    S_TRAIT_UPSERT,
-    S_EVENT_EXISTS,
-    S_EVENT_ADD,
-    S_MARK_UPSERT,
-    S_MERGE_IDENTITIES,
-    S_MERGE_IDENTITIES_DROP,
-    S_MERGE_EVENTS,
-    S_MERGE_TRAITS,
-    S_MERGE_TRAITS_DROP,
-    S_MERGE_MARKS,
-    S_MERGE_MARKS_DROP,
-    S_MERGE_AUDIENCES,
-    S_MERGE_AUDIENCES_DROP,
-    S_MERGE_PROFILE,
-    S_MERGE_PROFILE_DROP,
-    S_VIEW_BY_UUID,
-    S_VIEW_BY_IDENTITY,
-    S_VIEW_TRAITS,
-    S_VIEW_MARKS,
-    S_VIEW_AUDIENCES,
-    S_VIEW_IDENTITIES,
-    S_LIST,
-    S_TOKEN_ADD,
-    S_TOKEN_REVOKE,
-    S_TOKEN_ALL,
-    S_TOKEN_GENERATION,
-    S_EVENTS_ASC_FIRST,
-    S_EVENTS_ASC_NEXT,
-    S_EVENTS_DESC_FIRST,
-    S_EVENTS_DESC_NEXT,
-    S_EVENTS_MARK,
-    S_EVENTS_PROFILES,
-    S_CURSOR_ADD,
-    S_CURSOR_GET,
-    S_CURSOR_MOVE,
-    S_CURSOR_SWEEP,
-    S_CURSOR_COUNT,
-    /* computed traits and audiences */
-    S_TENANT_NAMES,
-    S_TENANTS_ALL,
-    S_TRAIT_GET,
-    S_COMP_UPSERT,
-    S_COMP_DAY_UPSERT,
-    S_COMP_DAY_PRUNE,
-    S_COMP_FREQ_UPSERT,
-    S_COMP_GET,
-    S_COMP_DAYS_GET,
-    S_COMP_FREQ_TOP,
-    S_COMP_CLEAR,
-    S_COMP_DAYS_CLEAR,
-    S_COMP_FREQ_CLEAR,
-    S_MERGE_COMP,
-    S_MERGE_COMP_DROP,
-    S_MERGE_COMP_DAYS,
-    S_MERGE_COMP_DAYS_DROP,
-    S_MERGE_COMP_FREQ,
-    S_MERGE_COMP_FREQ_DROP,
-    S_KEYS_ANNOUNCE,
-    S_KEYS_FRESH_TENANT,
-    S_KEYS_GET,
-    S_KEYS_PUT,
-    S_KEYS_PASSED,
-    S_RECOMPUTE_PROFILES,
-    S_RECOMPUTE_COUNT,
-    S_PROFILE_EVENTS,
-    S_AUD_ADD,
-    S_AUD_REMOVE_MEMBER,
-    S_AUD_DELETE,
-    S_AUD_LIST,
-    S_COUNT
-};
-
-extern const char *const stg_stmt_sql[S_COUNT];
-
-/* Identity cache: (tenant, id type, value) -> profile pk, valid for one
- * transaction. Cleared in O(1) by bumping a generation number. */
-typedef struct {
-    uint64_t hash;
-    int64_t tenant_id;
-    int64_t profile_pk;
-    char *value;
-    uint32_t len;
-    uint32_t cap;
-    uint32_t gen;
-    int id_type;
-} idcache_slot_t;
-
-typedef struct {
-    idcache_slot_t *slots;
-    size_t mask;
-    size_t used;
-    uint32_t gen;
-} idcache_t;
-
-void stg_idcache_init(idcache_t *c, size_t slots_pow2);
-void stg_idcache_dispose(idcache_t *c);
-void stg_idcache_clear(idcache_t *c);
-/* Returns the cached pk or 0. */
-int64_t stg_idcache_get(const idcache_t *c, int64_t tenant_id, int id_type, const char *v, size_t n);
-void stg_idcache_put(idcache_t *c, int64_t tenant_id, int id_type, const char *v, size_t n, int64_t pk);
-
-/* Pending writes of a bulk import (defer.c). */
-typedef struct deferred deferred_t;
-typedef struct {
-    deferred_t *items;
-    size_t n, cap;
-    uint32_t *index; /* open addressing: item index + 1, 0 empty */
-    size_t index_mask;
-    bool enabled;
-} defer_t;
-
-struct storage {
-    int page_bytes; /* of the database, once a checkpoint asked */
-    sqlite3 *db;
-    int flags;
-    sqlite3_stmt *stmts[S_COUNT];
-    char err[512];
-    /* Last tenant resolved: API calls come in runs for one tenant. */
-    char *tenant_key; /* client, account and brand bytes, back to back */
-    size_t tenant_lens[3];
-    int64_t tenant_id; /* 0: nothing cached */
-    idcache_t ids;
-    int64_t data_version; /* when ids was last known valid (storage.c) */
-    defer_t defer;
-    /* Computed traits and audiences (computed.c): the definitions in use
-     * (borrowed), the last tenant's entry in them, and the tenants whose
-     * computed keys this transaction has announced. */
-    const definitions_t *defs;
-    int64_t comp_tid; /* 0: nothing cached */
-    const struct tenant_defs *comp_td;
-    int64_t announced[8];
-    size_t n_announced;
-    storage_clock_fn clock; /* NULL: the wall clock */
-    void *clock_ctx;
-    storage_id_limits_t id_limits; /* when id_limits_set, else the defaults */
-    bool id_limits_set;
-};
-
-/* The statement id of st, prepared on first use; NULL (and st->err set)
- * when SQLite refuses it. */
-sqlite3_stmt *stg_stmt(storage_t *st, enum stmt_id id);
-
-/* Records SQLite's message for rc and maps rc to STORAGE_EBUSY/EIO. */
-int stg_db_error(storage_t *st, int rc);
-
-/* Formats a message into st->err and returns code. */
-int stg_fail(storage_t *st, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Steps a statement that returns no rows and resets it. */
-int stg_step_done(storage_t *st, sqlite3_stmt *s);
-
-/* Binds text with SQLITE_TRANSIENT; NULL binds NULL. */
-int stg_bind_text(sqlite3_stmt *s, int idx, const char *p, size_t n);
-
-/* Resolves the tenant to its row id; creates the row when create is set
- * (read-write connection). 0, STORAGE_ENOTFOUND or STORAGE_EIO. */
-int stg_tenant_id(storage_t *st, const storage_tenant_t *t, bool create, int64_t *id);
-
-/* Whether a transaction is open on st. */
-bool stg_in_txn(const storage_t *st);
-
-/* Forgets everything cached about rows (after a rollback). */
-void stg_forget(storage_t *st);
-
-/* SQL of migration step version -> version+1 (schema.c); NULL past the end. */
-const char *stg_migration_sql(int version);
+#include "db/db.h"
 
 /* The "externalId" member of a profile (views.c): its userId, else its
  * email trait (email: that trait's JSON text, a string), else null. Shared
@@ -309,26 +122,10 @@ int stg_audiences_json(storage_t *st, int64_t tid, int64_t pk, bool active, int6
 /* The clock of read-time evaluation. */
 int64_t stg_now(const storage_t *st);
 
-/* Opens a transaction (BEGIN, or BEGIN IMMEDIATE for one that will write)
- * unless one is open, in which case pending deferred writes are flushed and
- * the caller's transaction is joined. *began says whether stg_txn_close must
- * end it. 0 or a STORAGE_* code. */
-int stg_txn_open(storage_t *st, bool immediate, bool *began);
-
-/* Ends what stg_txn_open began: COMMIT when ret is 0, else ROLLBACK.
- * Returns ret, or the COMMIT's failure. */
-int stg_txn_close(storage_t *st, bool began, int ret);
-
 /* The statement (bound, not yet stepped) whose rows are the profiles an id
  * leads to in tenant tid, the columns the views read. *lower receives a
  * malloc'd lower-cased copy of an email that the caller frees once done
  * with the statement (NULL otherwise). NULL on failure (see errmsg). */
-sqlite3_stmt *stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len,
-                                 char **lower);
-
-/* Steps a bound statement that yields one row and reads its first column
- * as an integer into *out, then resets it. 0, or STORAGE_EIO (also when no
- * row came). */
-int stg_step_int64(storage_t *st, sqlite3_stmt *s, int64_t *out);
+stg_stmt_t *stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, char **lower);
 
 #endif

@@ -74,7 +74,7 @@
 
 #define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
 
-const char *const stg_stmt_sql[S_COUNT] = {
+const char *const stg_sqlite_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN",
     [S_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",

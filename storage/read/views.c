@@ -39,9 +39,9 @@ static const char *const id_type_names[] = {
 };
 
 static char *
-column_dup(sqlite3_stmt *s, int col)
+column_dup(stg_stmt_t *s, int col)
 {
-    const unsigned char *p = sqlite3_column_text(s, col);
+    const char *p = stg_col_text(s, col);
     if (p == NULL)
         return NULL;
     char *d = strdup((const char *)p);
@@ -64,12 +64,12 @@ rows_free(profile_row_t *rows, size_t n)
 /* Collects the profile rows of a query on PROFILE_COLS, so the statement is
  * reset before the per-profile queries run. */
 static int
-collect_rows(storage_t *st, sqlite3_stmt *s, profile_row_t **out, size_t *count)
+collect_rows(storage_t *st, stg_stmt_t *s, profile_row_t **out, size_t *count)
 {
     profile_row_t *rows = NULL;
     size_t n = 0, cap = 0;
     int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = stg_step(st, s)) == STG_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 4;
             profile_row_t *p = realloc(rows, cap * sizeof(*rows));
@@ -78,18 +78,18 @@ collect_rows(storage_t *st, sqlite3_stmt *s, profile_row_t **out, size_t *count)
             rows = p;
         }
         profile_row_t *r = &rows[n++];
-        r->pk = sqlite3_column_int64(s, 0);
+        r->pk = stg_col_int64(s, 0);
         r->uuid = column_dup(s, 1);
         r->user_id = column_dup(s, 2);
-        r->created_ms = sqlite3_column_int64(s, 3);
-        r->updated_ms = sqlite3_column_int64(s, 4);
-        r->active = sqlite3_column_type(s, 5) != SQLITE_NULL;
-        r->last_ms = sqlite3_column_int64(s, 5);
+        r->created_ms = stg_col_int64(s, 3);
+        r->updated_ms = stg_col_int64(s, 4);
+        r->active = stg_col_type(s, 5) != STG_NULL;
+        r->last_ms = stg_col_int64(s, 5);
         r->created_by = column_dup(s, 6);
     }
-    if (rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    if (rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     if (ret != 0) {
         rows_free(rows, n);
         return ret;
@@ -113,16 +113,16 @@ is_reserved(const char *const *list, const char *key, size_t n)
 static int
 write_traits(storage_t *st, const profile_row_t *p, const char *const *skip, bool emit, jsonbuf_t *b, char **email)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_VIEW_TRAITS);
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_TRAITS);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, p->pk);
+    stg_bind_int64(s, 1, p->pk);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(s, 0);
-        size_t key_len = (size_t)sqlite3_column_bytes(s, 0);
-        const char *value = (const char *)sqlite3_column_text(s, 1);
-        size_t value_len = (size_t)sqlite3_column_bytes(s, 1);
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        const char *key = stg_col_text(s, 0);
+        size_t key_len = (size_t)stg_col_bytes(s, 0);
+        const char *value = stg_col_text(s, 1);
+        size_t value_len = (size_t)stg_col_bytes(s, 1);
         if (key == NULL || value == NULL)
             continue;
         if (key_len == 5 && memcmp(key, "email", 5) == 0 && value[0] == '"' && *email == NULL) {
@@ -134,8 +134,8 @@ write_traits(storage_t *st, const profile_row_t *p, const char *const *skip, boo
             base_jb_raw(b, value, value_len);
         }
     }
-    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    int ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     return ret;
 }
 
@@ -144,11 +144,11 @@ static const char *const mark_fields[] = {"eventId", "receivedTime", "eventTime"
 
 /* A text column as a JSON string (null if SQLite hands over none). */
 static void
-write_column_str(jsonbuf_t *b, sqlite3_stmt *s, int col)
+write_column_str(jsonbuf_t *b, stg_stmt_t *s, int col)
 {
-    const char *p = (const char *)sqlite3_column_text(s, col);
+    const char *p = stg_col_text(s, col);
     if (p != NULL)
-        base_jb_str(b, p, (size_t)sqlite3_column_bytes(s, col));
+        base_jb_str(b, p, (size_t)stg_col_bytes(s, col));
     else
         base_jb_raw(b, "null", 4);
 }
@@ -158,32 +158,32 @@ write_column_str(jsonbuf_t *b, sqlite3_stmt *s, int col)
 static int
 write_marks(storage_t *st, const profile_row_t *p, bool last, jsonbuf_t *b)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_VIEW_MARKS);
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_MARKS);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, p->pk);
-    sqlite3_bind_int(s, 2, last);
+    stg_bind_int64(s, 1, p->pk);
+    stg_bind_int(s, 2, last);
     base_jb_key(b, last ? "lastEvent" : "firstEvent", last ? 9 : 10);
     base_jb_open(b, '{');
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *action = (const char *)sqlite3_column_text(s, 0);
-        base_jb_key(b, action != NULL ? action : "", action != NULL ? (size_t)sqlite3_column_bytes(s, 0) : 0);
-        const char *raw = (const char *)sqlite3_column_text(s, 5);
-        stg_jb_message(b, raw, (size_t)sqlite3_column_bytes(s, 5), mark_fields);
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        const char *action = stg_col_text(s, 0);
+        base_jb_key(b, action != NULL ? action : "", action != NULL ? (size_t)stg_col_bytes(s, 0) : 0);
+        const char *raw = stg_col_text(s, 5);
+        stg_jb_message(b, raw, (size_t)stg_col_bytes(s, 5), mark_fields);
         base_jb_key(b, "eventId", 7);
         write_column_str(b, s, 1);
         base_jb_key(b, "receivedTime", 12);
-        base_jb_time(b, sqlite3_column_int64(s, 3));
+        base_jb_time(b, stg_col_int64(s, 3));
         base_jb_key(b, "eventTime", 9);
-        base_jb_time(b, sqlite3_column_int64(s, 2));
+        base_jb_time(b, stg_col_int64(s, 2));
         base_jb_key(b, "action", 6);
         write_column_str(b, s, 4);
         base_jb_close(b, '}');
     }
     base_jb_close(b, '}');
-    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    int ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     return ret;
 }
 
@@ -198,20 +198,20 @@ write_audiences(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b
     int ret = stg_audiences_json(st, tid, p->pk, p->active, p->last_ms, b);
     if (ret != 0)
         return ret;
-    sqlite3_stmt *s = stg_stmt(st, S_VIEW_AUDIENCES);
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_AUDIENCES);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, p->pk);
+    stg_bind_int64(s, 1, p->pk);
     bool in_static = false;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (sqlite3_column_int(s, 1) != 0 && !in_static) {
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        if (stg_col_int(s, 1) != 0 && !in_static) {
             base_jb_close(b, ']');
             base_jb_key(b, "audiencesStatic", 15);
             base_jb_open(b, '[');
             in_static = true;
         }
-        base_jb_str(b, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+        base_jb_str(b, stg_col_text(s, 0), (size_t)stg_col_bytes(s, 0));
     }
     base_jb_close(b, ']');
     if (!in_static) {
@@ -219,31 +219,31 @@ write_audiences(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b
         base_jb_open(b, '[');
         base_jb_close(b, ']');
     }
-    ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     return ret;
 }
 
 static int
 write_external_ids(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_VIEW_IDENTITIES);
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_IDENTITIES);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, p->pk);
-    sqlite3_bind_int64(s, 2, tid);
+    stg_bind_int64(s, 1, p->pk);
+    stg_bind_int64(s, 2, tid);
     base_jb_key(b, "externalIds", 11);
     base_jb_open(b, '[');
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int type = sqlite3_column_int(s, 0);
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        int type = stg_col_int(s, 0);
         if (type < 0 || type > STORAGE_ID_EMAIL)
             continue;
         base_jb_open(b, '{');
         base_jb_key(b, "type", 4);
         base_jb_str(b, id_type_names[type], strlen(id_type_names[type]));
         base_jb_key(b, "id", 2);
-        base_jb_str(b, (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+        base_jb_str(b, stg_col_text(s, 1), (size_t)stg_col_bytes(s, 1));
         base_jb_close(b, '}');
     }
     base_jb_open(b, '{');
@@ -253,8 +253,8 @@ write_external_ids(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t
     base_jb_str(b, p->uuid, strlen(p->uuid));
     base_jb_close(b, '}');
     base_jb_close(b, ']');
-    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    int ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     return ret;
 }
 
@@ -346,22 +346,22 @@ fail:
     return ret;
 }
 
-sqlite3_stmt *
+stg_stmt_t *
 stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, char **lower)
 {
-    sqlite3_stmt *s;
+    stg_stmt_t *s;
     *lower = NULL;
     if (id_type == STORAGE_ID_INTERNAL) {
         if ((s = stg_stmt(st, S_VIEW_BY_UUID)) == NULL)
             return NULL;
-        sqlite3_bind_int64(s, 1, tid);
+        stg_bind_int64(s, 1, tid);
         stg_bind_text(s, 2, id, id_len);
         return s;
     }
     if ((s = stg_stmt(st, S_VIEW_BY_IDENTITY)) == NULL)
         return NULL;
-    sqlite3_bind_int64(s, 1, tid);
-    sqlite3_bind_int(s, 2, id_type);
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int(s, 2, id_type);
     if (id_type == STORAGE_ID_EMAIL) {
         /* Emails are stored lower-cased. */
         if ((*lower = malloc(id_len + 1)) == NULL)
@@ -378,7 +378,7 @@ static int
 load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, profile_row_t **rows, size_t *n)
 {
     char *lower;
-    sqlite3_stmt *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
+    stg_stmt_t *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
     if (s == NULL)
         return STORAGE_EIO;
     int ret = collect_rows(st, s, rows, n);
@@ -460,14 +460,14 @@ storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, in
     /* A tenant that never sent anything has an empty list, not an error. */
     ret = stg_tenant_id(st, tenant, false, &tid);
     if (ret == 0) {
-        sqlite3_stmt *s = stg_stmt(st, S_LIST);
+        stg_stmt_t *s = stg_stmt(st, S_LIST);
         if (s == NULL) {
             ret = STORAGE_EIO;
             goto done;
         }
-        sqlite3_bind_int64(s, 1, tid);
-        sqlite3_bind_int(s, 2, size);
-        sqlite3_bind_int64(s, 3, (int64_t)from * size);
+        stg_bind_int64(s, 1, tid);
+        stg_bind_int(s, 2, size);
+        stg_bind_int64(s, 3, (int64_t)from * size);
         if ((ret = collect_rows(st, s, &rows, &n)) != 0)
             goto done;
         for (size_t i = 0; i < n && ret == 0; i++)
