@@ -5,7 +5,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../computed/computed.h"
 
 #define COMMIT_ROWS 10000
 #define MAX_ID_BYTES 1024

@@ -7,7 +7,7 @@
  * from its events (recompute, merges during a recompute). */
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../computed/computed.h"
 
 void
 storage_use_definitions(storage_t *st, const definitions_t *defs)

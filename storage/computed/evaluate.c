@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "storage_internal.h"
+#include "../computed/computed.h"
 
 /* A definition's value for one profile: a number, JSON text, or null. */
 typedef struct {

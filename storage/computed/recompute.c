@@ -6,7 +6,7 @@
  * (stg_computed_announce), which sends the rebuild back to the start. */
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../computed/computed.h"
 
 #define BATCH_PROFILES 500
 #define BATCH_EVENTS 5000 /* a batch holds the write lock for tens of ms at most */

@@ -278,6 +278,36 @@ int stg_txn_open(storage_t *st, bool immediate, bool *began);
  * Returns ret, or the COMMIT's failure. */
 int stg_txn_close(storage_t *st, bool began, int ret);
 
+/* ---- the row writes of one message (defer.c): immediate, or -- while
+ * deferral is on -- combined in memory per (profile, key) and written by
+ * stg_defer_flush, which the transaction code runs before a commit or a
+ * read that joins the transaction (and stg_forget discards after a
+ * rollback). Used by write/ (touch, traits, marks) and computed/ (state):
+ * so it sits here, below both. ---- */
+/* Sets updatedTime (now_ms), lastActivityTime (max with t when has_event)
+ * and, when user_id is not NULL, the profile's userId. */
+int stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t,
+                      int64_t now_ms);
+/* Upserts a trait: value is JSON text; the newer ts wins, equal: this one. */
+int stg_trait_put(storage_t *st, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ts);
+/* Records an event as a candidate first/last of its action. */
+int stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t event_pk, int64_t t,
+                   const char *event_id, size_t event_id_len);
+/* Turns deferral on, or off after flushing. */
+int stg_defer_enable(storage_t *st, bool on);
+/* Writes what is pending: before a commit, a merge, or a query
+ * that reads those rows. */
+int stg_defer_flush(storage_t *st);
+/* Forgets it (its transaction was rolled back). */
+void stg_defer_discard(storage_t *st);
+void stg_defer_dispose(storage_t *st);
+
+/* Computed trait state (see definitions.h for comb_t), combined the same way. */
+int stg_comp_put(storage_t *st, int64_t pk, const char *key, comb_t comb, double num, const char *value, size_t value_len,
+                 int64_t t, const char *event_id, size_t event_id_len);
+int stg_comp_day(storage_t *st, int64_t pk, const char *key, comb_t comb, int64_t day, double num, int64_t floor_day);
+int stg_comp_freq(storage_t *st, int64_t pk, const char *key, const char *value, size_t value_len, int64_t t);
+
 /* ---- shared by the SQLite backend's files only ---- */
 
 /* The SQL text of each statement id (stmts.c). */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sqlite3.h>
-#include "db.h"
+#include "../db/db.h"
 
 /* Rows that point at a profile, or an event, that is not there. */
 static const struct {

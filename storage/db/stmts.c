@@ -2,7 +2,7 @@
  * enum stmt_id. Each is prepared once per connection (stg_stmt) and reset
  * after use; every query that starts from outside a profile is keyed by
  * tenant. */
-#include "storage_internal.h"
+#include "../db/db.h"
 
 /* Keeps the earliest (time, eventId) as first and the latest as last; shared
  * by the per-event upsert and the merge of two profiles' marks. The rows

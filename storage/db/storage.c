@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../db/db.h"
 
 /* A write transaction of an import touches tens of MB: keep it in memory. */
 #define RW_CACHE_KIB 65536

@@ -3,7 +3,7 @@
  * in the schema, so writes from any process count). Hashing and token
  * formats belong to auth/. */
 #include <string.h>
-#include "storage_internal.h"
+#include "../db/db.h"
 
 #define TOKEN_HASH_BYTES 32
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include "storage_internal.h"
+#include "../read/read.h"
 
 #define SCROLL_ID_BYTES 16
 #define SCROLL_ID_LEN 22 /* URL-safe base64 of 16 bytes, no padding */

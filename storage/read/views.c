@@ -6,7 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../read/read.h"
 
 typedef struct {
     int64_t pk;

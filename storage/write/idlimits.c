@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../write/write.h"
 
 #define LIMIT_MAX 1000000
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../write/write.h"
 
 #define IMPORT_COMMIT_LINES 10000
 #define IMPORT_PROGRESS_LINES 100000

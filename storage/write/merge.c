@@ -3,7 +3,7 @@
  * keeps its id and createdBy and receives everything of the other (computed
  * state included), which is deleted; merges are counted and capped at
  * STORAGE_MERGE_CAP. */
-#include "storage_internal.h"
+#include "../write/write.h"
 
 static int
 profile_age(storage_t *st, int64_t pk, int64_t *created_ms, int64_t *merges)

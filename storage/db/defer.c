@@ -6,7 +6,7 @@
  * result is the same with far fewer writes. */
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../db/db.h"
 
 enum { D_TOUCH, D_TRAIT, D_MARK, D_COMP, D_DAY, D_FREQ };
 
