@@ -4,8 +4,8 @@
  * errors, the identity cache and the transaction's combined writes.
  *
  * The statement interface is the backend boundary: only the SQLite backend
- * (sqlite.c, with its SQL text in stmts.c and schema.c, and integrity.c)
- * includes <sqlite3.h>. A second backend implements the functions marked
+ * (sqlite.c, and integrity.c for `profiled check`) sees SQLite's header;
+ * its SQL text is in stmts.c and schema.c. A second backend implements the functions marked
  * "backend" below and its own table of statement texts; what sits above
  * (view building, event pages, merge rules, computed traits) is unchanged.
  * Cross-file functions carry the stg_ prefix so they cannot be mistaken
@@ -140,15 +140,13 @@ void stg_reset(stg_stmt_t *s);
 /* The statement's text, for messages. */
 const char *stg_stmt_text(stg_stmt_t *s);
 
-/* Parameters are numbered from 1. Text and blobs are copied, but for
- * stg_bind_text_static whose bytes must outlive the statement's run. */
+/* Parameters are numbered from 1. Text and blobs are copied. */
 void stg_bind_int64(stg_stmt_t *s, int idx, int64_t v);
 void stg_bind_int(stg_stmt_t *s, int idx, int v);
 void stg_bind_double(stg_stmt_t *s, int idx, double v);
 void stg_bind_null(stg_stmt_t *s, int idx);
 /* NULL p binds NULL. */
 void stg_bind_text(stg_stmt_t *s, int idx, const char *p, size_t n);
-void stg_bind_text_static(stg_stmt_t *s, int idx, const char *p, size_t n);
 void stg_bind_blob(stg_stmt_t *s, int idx, const void *p, size_t n);
 
 /* Columns of the current row, numbered from 0. Text and blob pointers stay
@@ -277,6 +275,16 @@ int stg_txn_open(storage_t *st, bool immediate, bool *began);
 /* Ends what stg_txn_open began: COMMIT when ret is 0, else ROLLBACK.
  * Returns ret, or the COMMIT's failure. */
 int stg_txn_close(storage_t *st, bool began, int ret);
+
+/* The tail of a read that built a JSON body in b: ends the transaction as
+ * stg_txn_close does, then hands b's text over to the caller (*body, *len;
+ * theirs to free) when all went well, else frees it. Returns what
+ * stg_txn_close returned. */
+int stg_txn_close_body(storage_t *st, bool began, int ret, jsonbuf_t *b, char **body, size_t *len);
+
+/* A malloc'd, NUL-terminated copy of text column col of s's current row,
+ * its length in *len; NULL (and 0) when the column is NULL. */
+char *stg_col_copy(stg_stmt_t *s, int col, size_t *len);
 
 /* ---- the row writes of one message (defer.c): immediate, or -- while
  * deferral is on -- combined in memory per (profile, key) and written by

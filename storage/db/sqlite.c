@@ -169,15 +169,6 @@ stg_bind_text(stg_stmt_t *s, int idx, const char *p, size_t n)
 }
 
 void
-stg_bind_text_static(stg_stmt_t *s, int idx, const char *p, size_t n)
-{
-    if (p == NULL)
-        sqlite3_bind_null(S(s), idx);
-    else
-        sqlite3_bind_text64(S(s), idx, p, n, SQLITE_STATIC, SQLITE_UTF8);
-}
-
-void
 stg_bind_blob(stg_stmt_t *s, int idx, const void *p, size_t n)
 {
     sqlite3_bind_blob64(S(s), idx, p, n, SQLITE_TRANSIENT);

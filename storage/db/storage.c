@@ -243,6 +243,36 @@ stg_txn_close(storage_t *st, bool began, int ret)
 }
 
 int
+stg_txn_close_body(storage_t *st, bool began, int ret, jsonbuf_t *b, char **body, size_t *len)
+{
+    ret = stg_txn_close(st, began, ret);
+    if (ret != 0) {
+        base_jb_free(b);
+        return ret;
+    }
+    *body = b->data;
+    *len = b->len;
+    return 0;
+}
+
+char *
+stg_col_copy(stg_stmt_t *s, int col, size_t *len)
+{
+    const char *p = stg_col_text(s, col);
+    *len = 0;
+    if (p == NULL)
+        return NULL;
+    size_t n = (size_t)stg_col_bytes(s, col);
+    char *d = malloc(n + 1);
+    if (d == NULL)
+        abort();
+    memcpy(d, p, n);
+    d[n] = '\0';
+    *len = n;
+    return d;
+}
+
+int
 stg_step_int64(storage_t *st, stg_stmt_t *s, int64_t *out)
 {
     int rc = stg_step(st, s), ret = 0;

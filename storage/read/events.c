@@ -28,12 +28,6 @@ typedef struct {
 } scroll_t;
 
 typedef struct {
-    int64_t pk;
-    char *uuid, *user_id, *email; /* email: JSON text of the trait, a string */
-    size_t uuid_len, user_id_len, email_len;
-} profile_t;
-
-typedef struct {
     int64_t time_ms, received_ms;
     size_t profile; /* index into the page's profiles */
     char *id;       /* one allocation holding the four texts */
@@ -48,23 +42,6 @@ scroll_free(scroll_t *sc)
     free(sc->include);
     free(sc->exclude);
     free(sc->pos_id);
-}
-
-static char *
-column_copy(stg_stmt_t *s, int col, size_t *len)
-{
-    const char *p = stg_col_text(s, col);
-    *len = 0;
-    if (p == NULL)
-        return NULL;
-    size_t n = (size_t)stg_col_bytes(s, col);
-    char *d = malloc(n + 1);
-    if (d == NULL)
-        abort();
-    memcpy(d, p, n);
-    d[n] = '\0';
-    *len = n;
-    return d;
 }
 
 static int64_t
@@ -175,62 +152,17 @@ find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char 
     return ret;
 }
 
-static void
-profiles_free(profile_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(p[i].uuid);
-        free(p[i].user_id);
-        free(p[i].email);
-    }
-    free(p);
-}
-
 static int
-load_profiles(storage_t *st, int64_t tid, const char *pks, profile_t **out, size_t *count)
+load_profiles(storage_t *st, int64_t tid, const char *pks, stg_profile_t **out, size_t *count)
 {
     stg_stmt_t *s = stg_stmt(st, S_EVENTS_PROFILES);
-    profile_t *p = NULL;
-    size_t n = 0, cap = 0;
-    int rc, ret = 0;
     *out = NULL;
     *count = 0;
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_text(s, 1, pks, strlen(pks));
     stg_bind_int64(s, 2, tid);
-    while ((rc = stg_step(st, s)) == STG_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 4;
-            profile_t *q = realloc(p, cap * sizeof(*p));
-            if (q == NULL)
-                abort();
-            p = q;
-        }
-        profile_t *r = &p[n++];
-        r->pk = stg_col_int64(s, 0);
-        r->uuid = column_copy(s, 1, &r->uuid_len);
-        r->user_id = column_copy(s, 2, &r->user_id_len);
-        r->email = column_copy(s, 3, &r->email_len);
-        if (r->uuid == NULL && (r->uuid = strdup("")) == NULL) /* NOT NULL: only if SQLite ran out of memory */
-            abort();
-        /* Only a string trait is an email (the views' rule). */
-        if (r->email != NULL && r->email[0] != '"') {
-            free(r->email);
-            r->email = NULL;
-            r->email_len = 0;
-        }
-    }
-    if (rc != STG_DONE)
-        ret = rc;
-    stg_reset(s);
-    if (ret != 0) {
-        profiles_free(p, n);
-        return ret;
-    }
-    *out = p;
-    *count = n;
-    return 0;
+    return stg_profile_rows(st, s, true, out, count);
 }
 
 /* Appends up to sc->limit events of profile pk after the position, in the
@@ -387,7 +319,7 @@ stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop)
 }
 
 static void
-write_event(jsonbuf_t *b, const storage_tenant_t *t, const profile_t *p, const row_t *r)
+write_event(jsonbuf_t *b, const storage_tenant_t *t, const stg_profile_t *p, const row_t *r)
 {
     base_jb_open(b, '{');
     base_jb_key(b, "id", 2);
@@ -429,7 +361,7 @@ write_event(jsonbuf_t *b, const storage_tenant_t *t, const profile_t *p, const r
 static int
 read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, scroll_t *sc, const char *scroll_id, jsonbuf_t *b)
 {
-    profile_t *profiles = NULL;
+    stg_profile_t *profiles = NULL;
     row_t *rows = NULL;
     size_t np = 0, nr = 0, cap = 0, *head = NULL, *end = NULL;
     int ret = load_profiles(st, tid, sc->profiles, &profiles, &np);
@@ -485,7 +417,7 @@ fail:
         free(rows[i].id);
     free(rows);
     free(head);
-    profiles_free(profiles, np);
+    stg_profiles_free(profiles, np);
     return ret;
 }
 
@@ -565,12 +497,12 @@ cursor_get(storage_t *st, const char *id, size_t id_len, int64_t tid, int64_t no
         goto done;
     }
     sc->mark = stg_col_int64(s, 1);
-    sc->pos_id = column_copy(s, 3, &sc->pos_id_len);
+    sc->pos_id = stg_col_copy(s, 3, &sc->pos_id_len);
     sc->has_pos = stg_col_type(s, 2) != STG_NULL && sc->pos_id != NULL;
     sc->pos_time_ms = stg_col_int64(s, 2);
-    sc->profiles = column_copy(s, 5, &n);
-    sc->include = column_copy(s, 6, &n);
-    sc->exclude = column_copy(s, 7, &n);
+    sc->profiles = stg_col_copy(s, 5, &n);
+    sc->include = stg_col_copy(s, 6, &n);
+    sc->exclude = stg_col_copy(s, 7, &n);
     sc->start_ms = stg_col_type(s, 8) == STG_NULL ? INT64_MIN : stg_col_int64(s, 8);
     sc->end_ms = stg_col_type(s, 9) == STG_NULL ? INT64_MAX : stg_col_int64(s, 9);
     sc->desc = stg_col_int(s, 10) != 0;
@@ -663,16 +595,10 @@ storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_t
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "profile not found");
-    ret = stg_txn_close(st, began, ret);
+    ret = stg_txn_close_body(st, began, ret, &b, body, len);
     scroll_free(&sc);
     base_jb_free(&pks);
-    if (ret != 0) {
-        base_jb_free(&b);
-        return ret;
-    }
-    *body = b.data;
-    *len = b.len;
-    return 0;
+    return ret;
 }
 
 int
@@ -707,15 +633,9 @@ storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *s
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "scrollId is invalid or has timed out");
-    ret = stg_txn_close(st, began, ret);
+    ret = stg_txn_close_body(st, began, ret, &b, body, len);
     scroll_free(&sc);
-    if (ret != 0) {
-        base_jb_free(&b);
-        return ret;
-    }
-    *body = b.data;
-    *len = b.len;
-    return 0;
+    return ret;
 }
 
 int

@@ -23,6 +23,29 @@ void stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, c
  * metadata view. */
 void stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop);
 
+/* A profile as the views and the events timeline read it. */
+typedef struct {
+    int64_t pk;
+    char *uuid, *user_id; /* uuid "" rather than NULL */
+    size_t uuid_len, user_id_len;
+    /* the views' columns (see stg_profile_rows) */
+    int64_t created_ms, updated_ms, last_ms;
+    bool active; /* last_ms is set */
+    char *created_by;
+    size_t created_by_len;
+    /* the timeline's: JSON text of the "email" trait when it is a string */
+    char *email;
+    size_t email_len;
+} stg_profile_t;
+
+/* Collects the profile rows of the bound statement s (views.c), so it is
+ * reset before any per-profile query runs. Its columns are pk, uuid,
+ * user_id, then either (with_email) the email trait's JSON text, or the
+ * created, updated and last-activity times and created_by (the views').
+ * The array is the caller's to release with stg_profiles_free. */
+int stg_profile_rows(storage_t *st, stg_stmt_t *s, bool with_email, stg_profile_t **out, size_t *count);
+void stg_profiles_free(stg_profile_t *p, size_t n);
+
 /* The statement (bound, not yet stepped) whose rows are the profiles an id
  * leads to in tenant tid, the columns the views read. *lower receives a
  * malloc'd lower-cased copy of an email that the caller frees once done
