@@ -5,9 +5,14 @@
  *
  * The statement interface is the backend boundary: only the SQLite backend
  * (sqlite.c, and integrity.c for `profiled check`) sees SQLite's header;
- * its SQL text is in stmts.c and schema.c. A second backend implements the functions marked
- * "backend" below and its own table of statement texts; what sits above
- * (view building, event pages, merge rules, computed traits) is unchanged.
+ * its SQL text is in stmts.c and schema.c. A second backend implements
+ * the section marked "backend" below, its own table of statement texts
+ * (keyed by the same ids) and the public calls that are about the database
+ * itself (storage_open, storage_close, storage_checkpoint,
+ * storage_cache_mb, storage_vm_steps, storage_watch_damage,
+ * storage_damaged, storage_check); what sits above -- view building,
+ * event pages, merge rules, computed traits, the write combiner -- is
+ * unchanged.
  * Cross-file functions carry the stg_ prefix so they cannot be mistaken
  * for the public storage_* API. */
 #ifndef PROFILED_STORAGE_DB_H

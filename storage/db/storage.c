@@ -1,22 +1,13 @@
-/* storage.c -- the connection: open with its pragmas and migrations, close,
- * error reporting (and the watch for a damaged database), the
- * prepared-statement cache, transactions, and tenant row ids. */
-#include <assert.h>
-#include <stdatomic.h>
+/* storage.c -- the connection above its backend: the connection struct's
+ * life, errors, transactions (and the identity cache's validity across
+ * them), tenant row ids, and the small statement helpers every layer uses.
+ * Backend-neutral: it speaks the statement interface of db.h only. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../db/db.h"
 
-/* A write transaction of an import touches tens of MB: keep it in memory. */
-#define RW_CACHE_KIB 65536
-/* Events are rows of about a kilobyte, written in bulk: 16 KiB pages halve
- * the WAL traffic of an import compared with 4 KiB (measured). */
-#define PAGE_BYTES 16384
-/* A WAL that grew during an import is cut back to this after a reset. */
-#define WAL_LIMIT_BYTES (64 * 1024 * 1024)
-#define RO_CACHE_KIB 16384
-#define BUSY_TIMEOUT_MS 5000
 #define IDCACHE_SLOTS (1u << 15)
 
 int
