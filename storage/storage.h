@@ -1,7 +1,7 @@
 /* storage.h -- the SQLite store behind profiled: schema and migrations,
  * materialisation of Segment-spec messages into profiles, the JSON views the
- * API serves, and token rows. The only part of profiled that includes
- * sqlite3.h; every query is keyed by tenant (clientId, accountId, brandId).
+ * API serves, and token rows. The only part of profiled that uses SQLite
+ * (behind storage/db/); every query is keyed by tenant (clientId, accountId, brandId).
  *
  * A storage_t is one SQLite connection and its prepared statements. It is not
  * thread safe: use one per thread (the server gives each worker its own,

@@ -5,7 +5,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../computed/computed.h"
 
 #define COMMIT_ROWS 10000
 #define MAX_ID_BYTES 1024
@@ -71,28 +71,28 @@ static int
 resolve(members_t *m, int type, const char *v, size_t n)
 {
     m->npks = 0;
-    sqlite3_stmt *s = stg_stmt(m->st, type == STORAGE_ID_USER ? S_IDENTITY_GET : S_EMAIL_CANDIDATES);
+    stg_stmt_t *s = stg_stmt(m->st, type == STORAGE_ID_USER ? S_IDENTITY_GET : S_EMAIL_CANDIDATES);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, m->tid);
+    stg_bind_int64(s, 1, m->tid);
     if (type == STORAGE_ID_USER) {
-        sqlite3_bind_int(s, 2, STORAGE_ID_USER);
+        stg_bind_int(s, 2, STORAGE_ID_USER);
         stg_bind_text(s, 3, v, n);
     } else {
         stg_bind_text(s, 2, v, n);
     }
     int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = stg_step(m->st, s)) == STG_ROW) {
         if (m->npks == m->pk_cap) {
             m->pk_cap = m->pk_cap ? m->pk_cap * 2 : 8;
             if ((m->pks = realloc(m->pks, m->pk_cap * sizeof(*m->pks))) == NULL)
                 abort();
         }
-        m->pks[m->npks++] = sqlite3_column_int64(s, 0);
+        m->pks[m->npks++] = stg_col_int64(s, 0);
     }
-    if (rc != SQLITE_DONE)
-        ret = stg_db_error(m->st, rc);
-    sqlite3_reset(s);
+    if (rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     return ret;
 }
 
@@ -101,24 +101,24 @@ create_member(members_t *m, int type, const char *v, size_t n, const char *origi
 {
     char uuid[37];
     base_uuid_v4(uuid);
-    sqlite3_stmt *s = stg_stmt(m->st, S_PROFILE_ADD);
+    stg_stmt_t *s = stg_stmt(m->st, S_PROFILE_ADD);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, m->tid);
+    stg_bind_int64(s, 1, m->tid);
     stg_bind_text(s, 2, uuid, 36);
     stg_bind_text(s, 3, type == STORAGE_ID_USER ? v : NULL, n);
-    sqlite3_bind_int64(s, 4, m->now_ms);
+    stg_bind_int64(s, 4, m->now_ms);
     stg_bind_text(s, 5, m->created_by, strlen(m->created_by));
     int ret = stg_step_done(m->st, s);
     if (ret != 0)
         return ret;
-    int64_t pk = sqlite3_last_insert_rowid(m->st->db);
+    int64_t pk = stg_last_id(m->st);
     if ((s = stg_stmt(m->st, S_IDENTITY_ADD)) == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, m->tid);
-    sqlite3_bind_int(s, 2, type);
+    stg_bind_int64(s, 1, m->tid);
+    stg_bind_int(s, 2, type);
     stg_bind_text(s, 3, v, n);
-    sqlite3_bind_int64(s, 4, pk);
+    stg_bind_int64(s, 4, pk);
     if ((ret = stg_step_done(m->st, s)) != 0)
         return ret;
     if (type == STORAGE_ID_EMAIL) {
@@ -162,17 +162,17 @@ apply_member(members_t *m, uint64_t line, int type, const char *v, size_t n)
         if ((ret = create_member(m, type, key, n, v, n)) != 0)
             return ret;
     }
-    sqlite3_stmt *s = stg_stmt(m->st, m->remove ? S_AUD_REMOVE_MEMBER : S_AUD_ADD);
+    stg_stmt_t *s = stg_stmt(m->st, m->remove ? S_AUD_REMOVE_MEMBER : S_AUD_ADD);
     if (s == NULL)
         return STORAGE_EIO;
     for (size_t i = 0; i < m->npks; i++) {
-        sqlite3_bind_int64(s, 1, m->pks[i]);
+        stg_bind_int64(s, 1, m->pks[i]);
         stg_bind_text(s, 2, m->name, m->name_len);
         if (!m->remove)
-            sqlite3_bind_int64(s, 3, m->now_ms);
+            stg_bind_int64(s, 3, m->now_ms);
         if ((ret = stg_step_done(m->st, s)) != 0)
             return ret;
-        m->c.changed += (uint64_t)sqlite3_changes(m->st->db);
+        m->c.changed += (uint64_t)stg_changes(m->st);
     }
     return 0;
 }
@@ -377,15 +377,15 @@ storage_audience_remove(storage_t *st, const storage_tenant_t *tenant, const cha
         ret = run_members(&m, in);
         goto done;
     }
-    sqlite3_stmt *s = stg_stmt(st, S_AUD_DELETE);
+    stg_stmt_t *s = stg_stmt(st, S_AUD_DELETE);
     if (s == NULL) {
         ret = STORAGE_EIO;
         goto done;
     }
-    sqlite3_bind_int64(s, 1, m.tid);
+    stg_bind_int64(s, 1, m.tid);
     stg_bind_text(s, 2, name, m.name_len);
     if ((ret = stg_step_done(st, s)) == 0) {
-        m.c.changed = (uint64_t)sqlite3_changes(st->db);
+        m.c.changed = (uint64_t)stg_changes(st);
         if (m.c.changed == 0)
             ret = stg_fail(st, STORAGE_ENOTFOUND, "no static audience \"%s\"", name);
     }
@@ -407,17 +407,17 @@ storage_audience_list(storage_t *st, const storage_tenant_t *tenant, storage_aud
         return 0;
     if (ret != 0)
         return ret;
-    sqlite3_stmt *s = stg_stmt(st, S_AUD_LIST);
+    stg_stmt_t *s = stg_stmt(st, S_AUD_LIST);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
+    stg_bind_int64(s, 1, tid);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((ret = cb(ctx, (const char *)sqlite3_column_text(s, 0), (uint64_t)sqlite3_column_int64(s, 1))) != 0)
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        if ((ret = cb(ctx, stg_col_text(s, 0), (uint64_t)stg_col_int64(s, 1))) != 0)
             break;
     }
-    if (ret == 0 && rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    if (ret == 0 && rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     return ret;
 }

@@ -7,7 +7,7 @@
  * from its events (recompute, merges during a recompute). */
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../computed/computed.h"
 
 void
 storage_use_definitions(storage_t *st, const definitions_t *defs)
@@ -29,31 +29,30 @@ stg_computed_tenant(storage_t *st, int64_t tid, const tenant_defs_t **td)
         *td = st->comp_td;
         return 0;
     }
-    sqlite3_stmt *s = stg_stmt(st, S_TENANT_NAMES);
+    stg_stmt_t *s = stg_stmt(st, S_TENANT_NAMES);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW) {
-        *td = definitions_find(st->defs, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0),
-                               (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1),
-                               (const char *)sqlite3_column_text(s, 2), (size_t)sqlite3_column_bytes(s, 2));
+    stg_bind_int64(s, 1, tid);
+    int rc = stg_step(st, s), ret = 0;
+    if (rc == STG_ROW) {
+        *td = definitions_find(st->defs, stg_col_text(s, 0), (size_t)stg_col_bytes(s, 0), stg_col_text(s, 1),
+                               (size_t)stg_col_bytes(s, 1), stg_col_text(s, 2), (size_t)stg_col_bytes(s, 2));
         st->comp_tid = tid;
         st->comp_td = *td;
-    } else if (rc != SQLITE_DONE) {
-        ret = stg_db_error(st, rc);
+    } else if (rc != STG_DONE) {
+        ret = rc;
     }
-    sqlite3_reset(s);
+    stg_reset(s);
     return ret;
 }
 
 int
 stg_keys_announce(storage_t *st, int64_t tid, const tenant_defs_t *td)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_KEYS_ANNOUNCE);
+    stg_stmt_t *s = stg_stmt(st, S_KEYS_ANNOUNCE);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
+    stg_bind_int64(s, 1, tid);
     const char *keys = td != NULL ? td->keys_json : "[]";
     stg_bind_text(s, 2, keys, strlen(keys));
     return stg_step_done(st, s);
@@ -73,10 +72,10 @@ stg_computed_announce(storage_t *st, int64_t tid)
         return ret;
     /* From its first profile on, this connection keeps all of them. */
     if (td != NULL && td->ndefs > 0) {
-        sqlite3_stmt *s = stg_stmt(st, S_KEYS_FRESH_TENANT);
+        stg_stmt_t *s = stg_stmt(st, S_KEYS_FRESH_TENANT);
         if (s == NULL)
             return STORAGE_EIO;
-        sqlite3_bind_int64(s, 1, tid);
+        stg_bind_int64(s, 1, tid);
         stg_bind_text(s, 2, td->keys_json, strlen(td->keys_json));
         if ((ret = stg_step_done(st, s)) != 0)
             return ret;
@@ -194,10 +193,10 @@ raw_properties(const char *raw, size_t n)
 static int
 clear(storage_t *st, enum stmt_id id, int64_t pk, const char *pending, size_t pending_len, const char *all)
 {
-    sqlite3_stmt *s = stg_stmt(st, id);
+    stg_stmt_t *s = stg_stmt(st, id);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, pending, pending_len);
     stg_bind_text(s, 3, all, strlen(all));
     return stg_step_done(st, s);
@@ -219,22 +218,22 @@ stg_computed_rebuild(storage_t *st, int64_t pk, const tenant_defs_t *td, const b
         (ret = clear(st, S_COMP_FREQ_CLEAR, pk, keys.data, keys.len, td->keys_json)) != 0)
         goto done;
 
-    sqlite3_stmt *s = stg_stmt(st, S_PROFILE_EVENTS);
+    stg_stmt_t *s = stg_stmt(st, S_PROFILE_EVENTS);
     if (s == NULL) {
         ret = STORAGE_EIO;
         goto done;
     }
-    sqlite3_bind_int64(s, 1, pk);
-    int rc = SQLITE_DONE;
-    while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *raw = (const char *)sqlite3_column_text(s, 3);
+    stg_bind_int64(s, 1, pk);
+    int rc = STG_DONE;
+    while (ret == 0 && (rc = stg_step(st, s)) == STG_ROW) {
+        const char *raw = stg_col_text(s, 3);
         comp_event_t ev = {
-            .action = (const char *)sqlite3_column_text(s, 2),
-            .action_len = (size_t)sqlite3_column_bytes(s, 2),
-            .properties = raw_properties(raw, (size_t)sqlite3_column_bytes(s, 3)),
-            .event_id = (const char *)sqlite3_column_text(s, 0),
-            .event_id_len = (size_t)sqlite3_column_bytes(s, 0),
-            .t = sqlite3_column_int64(s, 1),
+            .action = stg_col_text(s, 2),
+            .action_len = (size_t)stg_col_bytes(s, 2),
+            .properties = raw_properties(raw, (size_t)stg_col_bytes(s, 3)),
+            .event_id = stg_col_text(s, 0),
+            .event_id_len = (size_t)stg_col_bytes(s, 0),
+            .t = stg_col_int64(s, 1),
         };
         if (ev.action == NULL || ev.event_id == NULL)
             continue;
@@ -242,9 +241,9 @@ stg_computed_rebuild(storage_t *st, int64_t pk, const tenant_defs_t *td, const b
         if (events != NULL)
             (*events)++;
     }
-    if (ret == 0 && rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    if (ret == 0 && rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
 done:
     base_jb_free(&keys);
     return ret;
@@ -253,27 +252,27 @@ done:
 int
 stg_computed_after_merge(storage_t *st, int64_t keep, int64_t now_ms)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_KEYS_PASSED);
+    stg_stmt_t *s = stg_stmt(st, S_KEYS_PASSED);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, keep);
+    stg_bind_int64(s, 1, keep);
     char(*keys)[DEFS_KEY_LEN + 1] = NULL;
     size_t n = 0, cap = 0;
     int64_t tid = 0;
     int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = stg_step(st, s)) == STG_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             if ((keys = realloc(keys, cap * sizeof(*keys))) == NULL)
                 abort();
         }
-        const char *k = (const char *)sqlite3_column_text(s, 0);
+        const char *k = stg_col_text(s, 0);
         snprintf(keys[n++], DEFS_KEY_LEN + 1, "%s", k != NULL ? k : "");
-        tid = sqlite3_column_int64(s, 1);
+        tid = stg_col_int64(s, 1);
     }
-    if (rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    if (rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     const tenant_defs_t *td = NULL;
     if (ret == 0 && n > 0 && (ret = stg_computed_tenant(st, tid, &td)) == 0 && td != NULL) {
         bool *only = calloc(td->ndefs, sizeof(*only));

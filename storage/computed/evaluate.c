@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "storage_internal.h"
+#include "../computed/computed.h"
 
 /* A definition's value for one profile: a number, JSON text, or null. */
 typedef struct {
@@ -33,14 +33,14 @@ storage_set_clock(storage_t *st, storage_clock_fn fn, void *ctx)
 }
 
 static void
-value_text(comp_value_t *v, sqlite3_stmt *s, int col)
+value_text(comp_value_t *v, stg_stmt_t *s, int col)
 {
-    const char *t = (const char *)sqlite3_column_text(s, col);
+    const char *t = stg_col_text(s, col);
     if (t == NULL) {
         v->type = CV_NULL;
         return;
     }
-    v->len = (size_t)sqlite3_column_bytes(s, col);
+    v->len = (size_t)stg_col_bytes(s, col);
     if ((v->text = malloc(v->len + 1)) == NULL)
         abort();
     memcpy(v->text, t, v->len + 1);
@@ -52,39 +52,39 @@ static int
 read_value(storage_t *st, int64_t pk, const comp_def_t *d, int64_t now_ms, comp_value_t *v)
 {
     enum stmt_id id = d->window_days > 0 ? S_COMP_DAYS_GET : d->kind == DK_MOST_FREQUENT ? S_COMP_FREQ_TOP : S_COMP_GET;
-    sqlite3_stmt *s = stg_stmt(st, id);
+    stg_stmt_t *s = stg_stmt(st, id);
     memset(v, 0, sizeof(*v));
     v->type = CV_NULL;
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, d->key, DEFS_KEY_LEN);
     if (id == S_COMP_DAYS_GET)
-        sqlite3_bind_int64(s, 3, defs_day_of(now_ms) - d->window_days + 1);
-    int rc = sqlite3_step(s), ret = 0;
+        stg_bind_int64(s, 3, defs_day_of(now_ms) - d->window_days + 1);
+    int rc = stg_step(st, s), ret = 0;
     bool additive = d->kind == DK_COUNT || d->kind == DK_SUM;
-    if (rc == SQLITE_ROW) {
+    if (rc == STG_ROW) {
         if (id == S_COMP_DAYS_GET) {
             int col = additive ? 1 : d->kind == DK_MIN ? 2 : 3;
-            if (sqlite3_column_int64(s, 0) > 0 || additive) {
+            if (stg_col_int64(s, 0) > 0 || additive) {
                 v->type = CV_NUM;
-                v->num = sqlite3_column_double(s, col);
+                v->num = stg_col_double(s, col);
             }
         } else if (id == S_COMP_FREQ_TOP || d->kind == DK_FIRST || d->kind == DK_LAST) {
             value_text(v, s, id == S_COMP_FREQ_TOP ? 0 : 1);
-        } else if (sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        } else if (stg_col_type(s, 0) != STG_NULL) {
             v->type = CV_NUM;
-            v->num = sqlite3_column_double(s, 0);
+            v->num = stg_col_double(s, 0);
         }
-    } else if (rc != SQLITE_DONE) {
-        ret = stg_db_error(st, rc);
+    } else if (rc != STG_DONE) {
+        ret = rc;
     }
     /* No events yet: a count or a sum is 0, anything else null. */
-    if (rc == SQLITE_DONE && additive) {
+    if (rc == STG_DONE && additive) {
         v->type = CV_NUM;
         v->num = 0;
     }
-    sqlite3_reset(s);
+    stg_reset(s);
     return ret;
 }
 
@@ -167,25 +167,25 @@ typedef struct {
 static int
 eval_trait(eval_t *e, const rule_t *r, bool *out)
 {
-    sqlite3_stmt *s = stg_stmt(e->st, S_TRAIT_GET);
+    stg_stmt_t *s = stg_stmt(e->st, S_TRAIT_GET);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, e->pk);
+    stg_bind_int64(s, 1, e->pk);
     stg_bind_text(s, 2, r->path.seg[0], r->path.len[0]);
-    int rc = sqlite3_step(s), ret = 0;
+    int rc = stg_step(e->st, s), ret = 0;
     cval_t a = {.type = CV_ABSENT};
     char *scratch = NULL;
     span_t v;
-    if (rc == SQLITE_ROW) {
-        span_t text = {(const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0)};
+    if (rc == STG_ROW) {
+        span_t text = {stg_col_text(s, 0), (size_t)stg_col_bytes(s, 0)};
         if (defs_json_at(text, &r->path, 1, &v))
             defs_cval_of(v, &a, &scratch);
-    } else if (rc != SQLITE_DONE) {
-        ret = stg_db_error(e->st, rc);
+    } else if (rc != STG_DONE) {
+        ret = rc;
     }
     /* a may point into the row: compare before the reset. */
     *out = defs_cval_match(r->op, &a, &r->value);
-    sqlite3_reset(s);
+    stg_reset(s);
     free(scratch);
     return ret;
 }

@@ -6,7 +6,7 @@
  * (stg_computed_announce), which sends the rebuild back to the start. */
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../computed/computed.h"
 
 #define BATCH_PROFILES 500
 #define BATCH_EVENTS 5000 /* a batch holds the write lock for tens of ms at most */
@@ -27,29 +27,29 @@ typedef struct {
 static int
 keys_get(storage_t *st, int64_t tid, key_row_t **rows, size_t *n)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_KEYS_GET);
+    stg_stmt_t *s = stg_stmt(st, S_KEYS_GET);
     size_t cap = 0;
     *rows = NULL;
     *n = 0;
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
+    stg_bind_int64(s, 1, tid);
     int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = stg_step(st, s)) == STG_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             if ((*rows = realloc(*rows, cap * sizeof(**rows))) == NULL)
                 abort();
         }
         key_row_t *r = &(*rows)[(*n)++];
-        const char *k = (const char *)sqlite3_column_text(s, 0);
+        const char *k = stg_col_text(s, 0);
         snprintf(r->key, sizeof(r->key), "%s", k != NULL ? k : "");
-        r->ready = sqlite3_column_int(s, 1) != 0;
-        r->next_pk = sqlite3_column_int64(s, 2);
+        r->ready = stg_col_int(s, 1) != 0;
+        r->next_pk = stg_col_int64(s, 2);
     }
-    if (rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    if (rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     return ret;
 }
 
@@ -65,24 +65,24 @@ key_find(const key_row_t *rows, size_t n, const char *key)
 static int
 key_put(storage_t *st, int64_t tid, const char *key, bool ready, int64_t next_pk)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_KEYS_PUT);
+    stg_stmt_t *s = stg_stmt(st, S_KEYS_PUT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
+    stg_bind_int64(s, 1, tid);
     stg_bind_text(s, 2, key, DEFS_KEY_LEN);
-    sqlite3_bind_int(s, 3, ready);
-    sqlite3_bind_int64(s, 4, next_pk);
+    stg_bind_int(s, 3, ready);
+    stg_bind_int64(s, 4, next_pk);
     return stg_step_done(st, s);
 }
 
 static int
 count_after(storage_t *st, int64_t tid, int64_t cursor, uint64_t *n)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_RECOMPUTE_COUNT);
+    stg_stmt_t *s = stg_stmt(st, S_RECOMPUTE_COUNT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
-    sqlite3_bind_int64(s, 2, cursor);
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int64(s, 2, cursor);
     int64_t count = 0;
     int ret = stg_step_int64(st, s, &count);
     *n = (uint64_t)count;
@@ -162,27 +162,27 @@ make_plans(storage_t *st, const definitions_t *defs, plan_t **out, size_t *nplan
     *total = 0;
     if ((ret = storage_begin(st)) != 0)
         return ret;
-    sqlite3_stmt *s = stg_stmt(st, S_TENANTS_ALL);
+    stg_stmt_t *s = stg_stmt(st, S_TENANTS_ALL);
     if (s == NULL) {
         ret = STORAGE_EIO;
         goto fail;
     }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = stg_step(st, s)) == STG_ROW) {
         if (nt == cap) {
             cap = cap ? cap * 2 : 16;
             if ((tenants = realloc(tenants, cap * sizeof(*tenants))) == NULL)
                 abort();
         }
         tenant_row_t *t = &tenants[nt++];
-        t->id = sqlite3_column_int64(s, 0);
-        t->client = strdup((const char *)sqlite3_column_text(s, 1));
-        t->account = strdup((const char *)sqlite3_column_text(s, 2));
-        t->brand = strdup((const char *)sqlite3_column_text(s, 3));
+        t->id = stg_col_int64(s, 0);
+        t->client = strdup(stg_col_text(s, 1));
+        t->account = strdup(stg_col_text(s, 2));
+        t->brand = strdup(stg_col_text(s, 3));
         if (t->client == NULL || t->account == NULL || t->brand == NULL)
             abort();
     }
-    ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     if (ret != 0)
         goto fail;
     /* One spare entry: the one being planned when something fails. */
@@ -284,18 +284,18 @@ run_batch(storage_t *st, plan_t *p, int64_t now_ms, uint64_t *total, uint64_t *d
         *finished = true;
         return storage_commit(st);
     }
-    sqlite3_stmt *s = stg_stmt(st, S_RECOMPUTE_PROFILES);
+    stg_stmt_t *s = stg_stmt(st, S_RECOMPUTE_PROFILES);
     if (s == NULL) {
         ret = STORAGE_EIO;
         goto fail;
     }
-    sqlite3_bind_int64(s, 1, p->tid);
-    sqlite3_bind_int64(s, 2, p->cursor);
-    sqlite3_bind_int(s, 3, BATCH_PROFILES);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        pks[n++] = sqlite3_column_int64(s, 0);
-    ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    stg_bind_int64(s, 1, p->tid);
+    stg_bind_int64(s, 2, p->cursor);
+    stg_bind_int(s, 3, BATCH_PROFILES);
+    while ((rc = stg_step(st, s)) == STG_ROW)
+        pks[n++] = stg_col_int64(s, 0);
+    ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     if (ret != 0)
         goto fail;
 

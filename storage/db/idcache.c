@@ -4,7 +4,7 @@
  * addressing; emptied in O(1) by bumping a generation number. */
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../db/db.h"
 
 void
 stg_idcache_init(idcache_t *c, size_t slots_pow2)

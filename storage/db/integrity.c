@@ -5,7 +5,8 @@
  * checkpoint when it closes. */
 #include <stdio.h>
 #include <string.h>
-#include "storage_internal.h"
+#include <sqlite3.h>
+#include "../db/db.h"
 
 /* Rows that point at a profile, or an event, that is not there. */
 static const struct {

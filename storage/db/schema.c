@@ -1,7 +1,7 @@
 /* schema.c -- the database schema as an ordered list of migration steps.
  * Step i brings PRAGMA user_version from i to i+1; storage_open applies the
  * missing ones in one transaction. Never edit a released step: append one. */
-#include "storage_internal.h"
+#include "../db/db.h"
 
 static const char *const migrations[] = {
     /* 1: tenants, profiles and what hangs off them, tokens. */

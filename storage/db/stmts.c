@@ -2,7 +2,7 @@
  * enum stmt_id. Each is prepared once per connection (stg_stmt) and reset
  * after use; every query that starts from outside a profile is keyed by
  * tenant. */
-#include "storage_internal.h"
+#include "../db/db.h"
 
 /* Keeps the earliest (time, eventId) as first and the latest as last; shared
  * by the per-event upsert and the merge of two profiles' marks. The rows
@@ -74,7 +74,7 @@
 
 #define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
 
-const char *const stg_stmt_sql[S_COUNT] = {
+const char *const stg_sqlite_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN",
     [S_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include "storage_internal.h"
+#include "../read/read.h"
 
 #define SCROLL_ID_BYTES 16
 #define SCROLL_ID_LEN 22 /* URL-safe base64 of 16 bytes, no padding */
@@ -28,12 +28,6 @@ typedef struct {
 } scroll_t;
 
 typedef struct {
-    int64_t pk;
-    char *uuid, *user_id, *email; /* email: JSON text of the trait, a string */
-    size_t uuid_len, user_id_len, email_len;
-} profile_t;
-
-typedef struct {
     int64_t time_ms, received_ms;
     size_t profile; /* index into the page's profiles */
     char *id;       /* one allocation holding the four texts */
@@ -48,23 +42,6 @@ scroll_free(scroll_t *sc)
     free(sc->include);
     free(sc->exclude);
     free(sc->pos_id);
-}
-
-static char *
-column_copy(sqlite3_stmt *s, int col, size_t *len)
-{
-    const unsigned char *p = sqlite3_column_text(s, col);
-    *len = 0;
-    if (p == NULL)
-        return NULL;
-    size_t n = (size_t)sqlite3_column_bytes(s, col);
-    char *d = malloc(n + 1);
-    if (d == NULL)
-        abort();
-    memcpy(d, p, n);
-    d[n] = '\0';
-    *len = n;
-    return d;
 }
 
 static int64_t
@@ -159,78 +136,33 @@ find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char 
     char *lower;
     int rc, ret = 0;
     *count = 0;
-    sqlite3_stmt *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
+    stg_stmt_t *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
     if (s == NULL)
         return STORAGE_EIO;
     base_jb_open(pks, '[');
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        base_jb_int(pks, sqlite3_column_int64(s, 0));
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        base_jb_int(pks, stg_col_int64(s, 0));
         (*count)++;
     }
     base_jb_close(pks, ']');
-    if (rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    if (rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     free(lower);
     return ret;
 }
 
-static void
-profiles_free(profile_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(p[i].uuid);
-        free(p[i].user_id);
-        free(p[i].email);
-    }
-    free(p);
-}
-
 static int
-load_profiles(storage_t *st, int64_t tid, const char *pks, profile_t **out, size_t *count)
+load_profiles(storage_t *st, int64_t tid, const char *pks, stg_profile_t **out, size_t *count)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_EVENTS_PROFILES);
-    profile_t *p = NULL;
-    size_t n = 0, cap = 0;
-    int rc, ret = 0;
+    stg_stmt_t *s = stg_stmt(st, S_EVENTS_PROFILES);
     *out = NULL;
     *count = 0;
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_text(s, 1, pks, strlen(pks));
-    sqlite3_bind_int64(s, 2, tid);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 4;
-            profile_t *q = realloc(p, cap * sizeof(*p));
-            if (q == NULL)
-                abort();
-            p = q;
-        }
-        profile_t *r = &p[n++];
-        r->pk = sqlite3_column_int64(s, 0);
-        r->uuid = column_copy(s, 1, &r->uuid_len);
-        r->user_id = column_copy(s, 2, &r->user_id_len);
-        r->email = column_copy(s, 3, &r->email_len);
-        if (r->uuid == NULL && (r->uuid = strdup("")) == NULL) /* NOT NULL: only if SQLite ran out of memory */
-            abort();
-        /* Only a string trait is an email (the views' rule). */
-        if (r->email != NULL && r->email[0] != '"') {
-            free(r->email);
-            r->email = NULL;
-            r->email_len = 0;
-        }
-    }
-    if (rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
-    if (ret != 0) {
-        profiles_free(p, n);
-        return ret;
-    }
-    *out = p;
-    *count = n;
-    return 0;
+    stg_bind_int64(s, 2, tid);
+    return stg_profile_rows(st, s, true, out, count);
 }
 
 /* Appends up to sc->limit events of profile pk after the position, in the
@@ -240,22 +172,22 @@ fetch_rows(storage_t *st, const scroll_t *sc, int64_t pk, size_t profile, row_t 
 {
     enum stmt_id id = sc->desc ? (sc->has_pos ? S_EVENTS_DESC_NEXT : S_EVENTS_DESC_FIRST)
                                : (sc->has_pos ? S_EVENTS_ASC_NEXT : S_EVENTS_ASC_FIRST);
-    sqlite3_stmt *s = stg_stmt(st, id);
+    stg_stmt_t *s = stg_stmt(st, id);
     int rc, ret = 0;
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
-    sqlite3_bind_int64(s, 2, sc->start_ms);
-    sqlite3_bind_int64(s, 3, sc->end_ms);
-    sqlite3_bind_int64(s, 4, sc->mark);
-    sqlite3_bind_int(s, 5, sc->limit);
+    stg_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 2, sc->start_ms);
+    stg_bind_int64(s, 3, sc->end_ms);
+    stg_bind_int64(s, 4, sc->mark);
+    stg_bind_int(s, 5, sc->limit);
     stg_bind_text(s, 6, sc->include, sc->include != NULL ? strlen(sc->include) : 0);
     stg_bind_text(s, 7, sc->exclude, sc->exclude != NULL ? strlen(sc->exclude) : 0);
     if (sc->has_pos) {
-        sqlite3_bind_int64(s, 8, sc->pos_time_ms);
+        stg_bind_int64(s, 8, sc->pos_time_ms);
         stg_bind_text(s, 9, sc->pos_id, sc->pos_id_len);
     }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = stg_step(st, s)) == STG_ROW) {
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : (size_t)sc->limit;
             row_t *p = realloc(*rows, *cap * sizeof(**rows));
@@ -268,8 +200,8 @@ fetch_rows(storage_t *st, const scroll_t *sc, int64_t pk, size_t profile, row_t 
         size_t len[4], total = 0;
         static const int cols[4] = {0, 3, 4, 5}; /* event_id, event_action, source, raw */
         for (int i = 0; i < 4; i++) {
-            text[i] = (const char *)sqlite3_column_text(s, cols[i]);
-            len[i] = text[i] != NULL ? (size_t)sqlite3_column_bytes(s, cols[i]) : 0;
+            text[i] = stg_col_text(s, cols[i]);
+            len[i] = text[i] != NULL ? (size_t)stg_col_bytes(s, cols[i]) : 0;
             total += len[i] + 1;
         }
         char *mem = malloc(total);
@@ -293,13 +225,13 @@ fetch_rows(storage_t *st, const scroll_t *sc, int64_t pk, size_t profile, row_t 
          * failed to hand the text over. */
         r->raw = len[3] > 0 ? f[3] : NULL;
         r->raw_len = len[3];
-        r->time_ms = sqlite3_column_int64(s, 1);
-        r->received_ms = sqlite3_column_int64(s, 2);
+        r->time_ms = stg_col_int64(s, 1);
+        r->received_ms = stg_col_int64(s, 2);
         r->profile = profile;
     }
-    if (rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    if (rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     return ret;
 }
 
@@ -387,7 +319,7 @@ stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop)
 }
 
 static void
-write_event(jsonbuf_t *b, const storage_tenant_t *t, const profile_t *p, const row_t *r)
+write_event(jsonbuf_t *b, const storage_tenant_t *t, const stg_profile_t *p, const row_t *r)
 {
     base_jb_open(b, '{');
     base_jb_key(b, "id", 2);
@@ -429,7 +361,7 @@ write_event(jsonbuf_t *b, const storage_tenant_t *t, const profile_t *p, const r
 static int
 read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, scroll_t *sc, const char *scroll_id, jsonbuf_t *b)
 {
-    profile_t *profiles = NULL;
+    stg_profile_t *profiles = NULL;
     row_t *rows = NULL;
     size_t np = 0, nr = 0, cap = 0, *head = NULL, *end = NULL;
     int ret = load_profiles(st, tid, sc->profiles, &profiles, &np);
@@ -485,26 +417,26 @@ fail:
         free(rows[i].id);
     free(rows);
     free(head);
-    profiles_free(profiles, np);
+    stg_profiles_free(profiles, np);
     return ret;
 }
 
 static void
-bind_position(sqlite3_stmt *s, int idx, const scroll_t *sc)
+bind_position(stg_stmt_t *s, int idx, const scroll_t *sc)
 {
     if (sc->has_pos) {
-        sqlite3_bind_int64(s, idx, sc->pos_time_ms);
+        stg_bind_int64(s, idx, sc->pos_time_ms);
         stg_bind_text(s, idx + 1, sc->pos_id, sc->pos_id_len);
     } else {
-        sqlite3_bind_null(s, idx);
-        sqlite3_bind_null(s, idx + 1);
+        stg_bind_null(s, idx);
+        stg_bind_null(s, idx + 1);
     }
 }
 
 static int
 cursor_add(storage_t *st, const char *id, int64_t tid, const scroll_t *sc, int64_t now_ms, int64_t expires_ms)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_ADD);
+    stg_stmt_t *s = stg_stmt(st, S_CURSOR_ADD);
     if (s == NULL)
         return STORAGE_EIO;
     jsonbuf_t q;
@@ -534,12 +466,12 @@ cursor_add(storage_t *st, const char *id, int64_t tid, const scroll_t *sc, int64
     base_jb_close(&q, '}');
 
     stg_bind_text(s, 1, id, strlen(id));
-    sqlite3_bind_int64(s, 2, tid);
+    stg_bind_int64(s, 2, tid);
     stg_bind_text(s, 3, q.data, q.len);
-    sqlite3_bind_int64(s, 4, sc->mark);
+    stg_bind_int64(s, 4, sc->mark);
     bind_position(s, 5, sc);
-    sqlite3_bind_int64(s, 7, expires_ms);
-    sqlite3_bind_int64(s, 8, now_ms);
+    stg_bind_int64(s, 7, expires_ms);
+    stg_bind_int64(s, 8, now_ms);
     int ret = stg_step_done(st, s);
     base_jb_free(&q);
     return ret;
@@ -550,47 +482,47 @@ cursor_add(storage_t *st, const char *id, int64_t tid, const scroll_t *sc, int64
 static int
 cursor_get(storage_t *st, const char *id, size_t id_len, int64_t tid, int64_t now_ms, scroll_t *sc)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_GET);
+    stg_stmt_t *s = stg_stmt(st, S_CURSOR_GET);
     size_t n;
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_text(s, 1, id, id_len);
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc != SQLITE_ROW) {
-        ret = rc == SQLITE_DONE ? STORAGE_ENOTFOUND : stg_db_error(st, rc);
+    int rc = stg_step(st, s), ret = 0;
+    if (rc != STG_ROW) {
+        ret = rc == STG_DONE ? STORAGE_ENOTFOUND : rc;
         goto done;
     }
-    if (sqlite3_column_int64(s, 0) != tid || sqlite3_column_int64(s, 4) <= now_ms) {
+    if (stg_col_int64(s, 0) != tid || stg_col_int64(s, 4) <= now_ms) {
         ret = STORAGE_ENOTFOUND;
         goto done;
     }
-    sc->mark = sqlite3_column_int64(s, 1);
-    sc->pos_id = column_copy(s, 3, &sc->pos_id_len);
-    sc->has_pos = sqlite3_column_type(s, 2) != SQLITE_NULL && sc->pos_id != NULL;
-    sc->pos_time_ms = sqlite3_column_int64(s, 2);
-    sc->profiles = column_copy(s, 5, &n);
-    sc->include = column_copy(s, 6, &n);
-    sc->exclude = column_copy(s, 7, &n);
-    sc->start_ms = sqlite3_column_type(s, 8) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, 8);
-    sc->end_ms = sqlite3_column_type(s, 9) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(s, 9);
-    sc->desc = sqlite3_column_int(s, 10) != 0;
-    sc->limit = sqlite3_column_int(s, 11);
+    sc->mark = stg_col_int64(s, 1);
+    sc->pos_id = stg_col_copy(s, 3, &sc->pos_id_len);
+    sc->has_pos = stg_col_type(s, 2) != STG_NULL && sc->pos_id != NULL;
+    sc->pos_time_ms = stg_col_int64(s, 2);
+    sc->profiles = stg_col_copy(s, 5, &n);
+    sc->include = stg_col_copy(s, 6, &n);
+    sc->exclude = stg_col_copy(s, 7, &n);
+    sc->start_ms = stg_col_type(s, 8) == STG_NULL ? INT64_MIN : stg_col_int64(s, 8);
+    sc->end_ms = stg_col_type(s, 9) == STG_NULL ? INT64_MAX : stg_col_int64(s, 9);
+    sc->desc = stg_col_int(s, 10) != 0;
+    sc->limit = stg_col_int(s, 11);
     if (sc->profiles == NULL || sc->limit < 1 || sc->limit > MAX_LIMIT)
         ret = stg_fail(st, STORAGE_EIO, "cursor %.*s is corrupt", (int)id_len, id);
 done:
-    sqlite3_reset(s);
+    stg_reset(s);
     return ret;
 }
 
 static int
 cursor_move(storage_t *st, const char *id, const scroll_t *sc, int64_t expires_ms)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_MOVE);
+    stg_stmt_t *s = stg_stmt(st, S_CURSOR_MOVE);
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_text(s, 1, id, strlen(id));
     bind_position(s, 2, sc);
-    sqlite3_bind_int64(s, 4, expires_ms);
+    stg_bind_int64(s, 4, expires_ms);
     return stg_step_done(st, s);
 }
 
@@ -598,7 +530,7 @@ cursor_move(storage_t *st, const char *id, const scroll_t *sc, int64_t expires_m
 static int
 read_mark(storage_t *st, int64_t *mark)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_EVENTS_MARK);
+    stg_stmt_t *s = stg_stmt(st, S_EVENTS_MARK);
     if (s == NULL)
         return STORAGE_EIO;
     return stg_step_int64(st, s, mark);
@@ -663,16 +595,10 @@ storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_t
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "profile not found");
-    ret = stg_txn_close(st, began, ret);
+    ret = stg_txn_close_body(st, began, ret, &b, body, len);
     scroll_free(&sc);
     base_jb_free(&pks);
-    if (ret != 0) {
-        base_jb_free(&b);
-        return ret;
-    }
-    *body = b.data;
-    *len = b.len;
-    return 0;
+    return ret;
 }
 
 int
@@ -707,15 +633,9 @@ storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *s
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "scrollId is invalid or has timed out");
-    ret = stg_txn_close(st, began, ret);
+    ret = stg_txn_close_body(st, began, ret, &b, body, len);
     scroll_free(&sc);
-    if (ret != 0) {
-        base_jb_free(&b);
-        return ret;
-    }
-    *body = b.data;
-    *len = b.len;
-    return 0;
+    return ret;
 }
 
 int
@@ -723,13 +643,13 @@ storage_cursor_sweep(storage_t *st, int64_t now_ms, int64_t *deleted)
 {
     if (deleted != NULL)
         *deleted = 0;
-    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_SWEEP);
+    stg_stmt_t *s = stg_stmt(st, S_CURSOR_SWEEP);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, now_ms);
+    stg_bind_int64(s, 1, now_ms);
     int ret = stg_step_done(st, s);
     if (ret == 0 && deleted != NULL)
-        *deleted = sqlite3_changes64(st->db);
+        *deleted = stg_changes(st);
     return ret;
 }
 
@@ -737,9 +657,9 @@ int
 storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live)
 {
     *live = 0;
-    sqlite3_stmt *s = stg_stmt(st, S_CURSOR_COUNT);
+    stg_stmt_t *s = stg_stmt(st, S_CURSOR_COUNT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, now_ms);
+    stg_bind_int64(s, 1, now_ms);
     return stg_step_int64(st, s, live);
 }

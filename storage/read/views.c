@@ -6,16 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
-
-typedef struct {
-    int64_t pk;
-    char *uuid;
-    char *user_id;
-    char *created_by;
-    int64_t created_ms, updated_ms, last_ms;
-    bool active;
-} profile_row_t;
+#include "../read/read.h"
 
 /* Fields each view adds after the traits: a trait of the same name is left
  * out so the body never has duplicate keys. */
@@ -38,63 +29,65 @@ static const char *const id_type_names[] = {
     [STORAGE_ID_INTERNAL] = "id",
 };
 
-static char *
-column_dup(sqlite3_stmt *s, int col)
-{
-    const unsigned char *p = sqlite3_column_text(s, col);
-    if (p == NULL)
-        return NULL;
-    char *d = strdup((const char *)p);
-    if (d == NULL)
-        abort();
-    return d;
-}
-
-static void
-rows_free(profile_row_t *rows, size_t n)
+void
+stg_profiles_free(stg_profile_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        free(rows[i].uuid);
-        free(rows[i].user_id);
-        free(rows[i].created_by);
+        free(p[i].uuid);
+        free(p[i].user_id);
+        free(p[i].created_by);
+        free(p[i].email);
     }
-    free(rows);
+    free(p);
 }
 
-/* Collects the profile rows of a query on PROFILE_COLS, so the statement is
- * reset before the per-profile queries run. */
-static int
-collect_rows(storage_t *st, sqlite3_stmt *s, profile_row_t **out, size_t *count)
+int
+stg_profile_rows(storage_t *st, stg_stmt_t *s, bool with_email, stg_profile_t **out, size_t *count)
 {
-    profile_row_t *rows = NULL;
+    stg_profile_t *p = NULL;
     size_t n = 0, cap = 0;
     int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    *out = NULL;
+    *count = 0;
+    while ((rc = stg_step(st, s)) == STG_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 4;
-            profile_row_t *p = realloc(rows, cap * sizeof(*rows));
-            if (p == NULL)
+            stg_profile_t *q = realloc(p, cap * sizeof(*p));
+            if (q == NULL)
                 abort();
-            rows = p;
+            p = q;
         }
-        profile_row_t *r = &rows[n++];
-        r->pk = sqlite3_column_int64(s, 0);
-        r->uuid = column_dup(s, 1);
-        r->user_id = column_dup(s, 2);
-        r->created_ms = sqlite3_column_int64(s, 3);
-        r->updated_ms = sqlite3_column_int64(s, 4);
-        r->active = sqlite3_column_type(s, 5) != SQLITE_NULL;
-        r->last_ms = sqlite3_column_int64(s, 5);
-        r->created_by = column_dup(s, 6);
+        stg_profile_t *r = &p[n++];
+        memset(r, 0, sizeof(*r));
+        r->pk = stg_col_int64(s, 0);
+        r->uuid = stg_col_copy(s, 1, &r->uuid_len);
+        r->user_id = stg_col_copy(s, 2, &r->user_id_len);
+        if (r->uuid == NULL && (r->uuid = strdup("")) == NULL) /* NOT NULL: only if SQLite ran out of memory */
+            abort();
+        if (with_email) {
+            r->email = stg_col_copy(s, 3, &r->email_len);
+            /* Only a string trait is an email (as in write_traits). */
+            if (r->email != NULL && r->email[0] != '"') {
+                free(r->email);
+                r->email = NULL;
+                r->email_len = 0;
+            }
+            continue;
+        }
+        r->created_ms = stg_col_int64(s, 3);
+        r->updated_ms = stg_col_int64(s, 4);
+        r->active = stg_col_type(s, 5) != STG_NULL;
+        r->last_ms = stg_col_int64(s, 5);
+        r->created_by = stg_col_copy(s, 6, &r->created_by_len);
     }
-    if (rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    if (rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     if (ret != 0) {
-        rows_free(rows, n);
+        stg_profiles_free(p, n);
         return ret;
     }
-    *out = rows;
+    *out = p;
     *count = n;
     return 0;
 }
@@ -111,18 +104,18 @@ is_reserved(const char *const *list, const char *key, size_t n)
 /* Writes the profile's traits as members (when emit) and returns the JSON
  * text of its "email" trait when that is a string (for externalId). */
 static int
-write_traits(storage_t *st, const profile_row_t *p, const char *const *skip, bool emit, jsonbuf_t *b, char **email)
+write_traits(storage_t *st, const stg_profile_t *p, const char *const *skip, bool emit, jsonbuf_t *b, char **email)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_VIEW_TRAITS);
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_TRAITS);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, p->pk);
+    stg_bind_int64(s, 1, p->pk);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(s, 0);
-        size_t key_len = (size_t)sqlite3_column_bytes(s, 0);
-        const char *value = (const char *)sqlite3_column_text(s, 1);
-        size_t value_len = (size_t)sqlite3_column_bytes(s, 1);
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        const char *key = stg_col_text(s, 0);
+        size_t key_len = (size_t)stg_col_bytes(s, 0);
+        const char *value = stg_col_text(s, 1);
+        size_t value_len = (size_t)stg_col_bytes(s, 1);
         if (key == NULL || value == NULL)
             continue;
         if (key_len == 5 && memcmp(key, "email", 5) == 0 && value[0] == '"' && *email == NULL) {
@@ -134,8 +127,8 @@ write_traits(storage_t *st, const profile_row_t *p, const char *const *skip, boo
             base_jb_raw(b, value, value_len);
         }
     }
-    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    int ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     return ret;
 }
 
@@ -144,11 +137,11 @@ static const char *const mark_fields[] = {"eventId", "receivedTime", "eventTime"
 
 /* A text column as a JSON string (null if SQLite hands over none). */
 static void
-write_column_str(jsonbuf_t *b, sqlite3_stmt *s, int col)
+write_column_str(jsonbuf_t *b, stg_stmt_t *s, int col)
 {
-    const char *p = (const char *)sqlite3_column_text(s, col);
+    const char *p = stg_col_text(s, col);
     if (p != NULL)
-        base_jb_str(b, p, (size_t)sqlite3_column_bytes(s, col));
+        base_jb_str(b, p, (size_t)stg_col_bytes(s, col));
     else
         base_jb_raw(b, "null", 4);
 }
@@ -156,34 +149,34 @@ write_column_str(jsonbuf_t *b, sqlite3_stmt *s, int col)
 /* firstEvent / lastEvent: {eventAction: the stored message, its text as
  * stored, + eventId, receivedTime, eventTime, action}. */
 static int
-write_marks(storage_t *st, const profile_row_t *p, bool last, jsonbuf_t *b)
+write_marks(storage_t *st, const stg_profile_t *p, bool last, jsonbuf_t *b)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_VIEW_MARKS);
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_MARKS);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, p->pk);
-    sqlite3_bind_int(s, 2, last);
+    stg_bind_int64(s, 1, p->pk);
+    stg_bind_int(s, 2, last);
     base_jb_key(b, last ? "lastEvent" : "firstEvent", last ? 9 : 10);
     base_jb_open(b, '{');
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *action = (const char *)sqlite3_column_text(s, 0);
-        base_jb_key(b, action != NULL ? action : "", action != NULL ? (size_t)sqlite3_column_bytes(s, 0) : 0);
-        const char *raw = (const char *)sqlite3_column_text(s, 5);
-        stg_jb_message(b, raw, (size_t)sqlite3_column_bytes(s, 5), mark_fields);
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        const char *action = stg_col_text(s, 0);
+        base_jb_key(b, action != NULL ? action : "", action != NULL ? (size_t)stg_col_bytes(s, 0) : 0);
+        const char *raw = stg_col_text(s, 5);
+        stg_jb_message(b, raw, (size_t)stg_col_bytes(s, 5), mark_fields);
         base_jb_key(b, "eventId", 7);
         write_column_str(b, s, 1);
         base_jb_key(b, "receivedTime", 12);
-        base_jb_time(b, sqlite3_column_int64(s, 3));
+        base_jb_time(b, stg_col_int64(s, 3));
         base_jb_key(b, "eventTime", 9);
-        base_jb_time(b, sqlite3_column_int64(s, 2));
+        base_jb_time(b, stg_col_int64(s, 2));
         base_jb_key(b, "action", 6);
         write_column_str(b, s, 4);
         base_jb_close(b, '}');
     }
     base_jb_close(b, '}');
-    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    int ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     return ret;
 }
 
@@ -191,27 +184,27 @@ write_marks(storage_t *st, const profile_row_t *p, bool last, jsonbuf_t *b)
  * dynamic ones are the definitions' audiences the profile is in now, then
  * any stored membership rows (is_static = 0), which come first. */
 static int
-write_audiences(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b)
+write_audiences(storage_t *st, int64_t tid, const stg_profile_t *p, jsonbuf_t *b)
 {
     base_jb_key(b, "audiences", 9);
     base_jb_open(b, '[');
     int ret = stg_audiences_json(st, tid, p->pk, p->active, p->last_ms, b);
     if (ret != 0)
         return ret;
-    sqlite3_stmt *s = stg_stmt(st, S_VIEW_AUDIENCES);
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_AUDIENCES);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, p->pk);
+    stg_bind_int64(s, 1, p->pk);
     bool in_static = false;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (sqlite3_column_int(s, 1) != 0 && !in_static) {
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        if (stg_col_int(s, 1) != 0 && !in_static) {
             base_jb_close(b, ']');
             base_jb_key(b, "audiencesStatic", 15);
             base_jb_open(b, '[');
             in_static = true;
         }
-        base_jb_str(b, (const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+        base_jb_str(b, stg_col_text(s, 0), (size_t)stg_col_bytes(s, 0));
     }
     base_jb_close(b, ']');
     if (!in_static) {
@@ -219,31 +212,31 @@ write_audiences(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b
         base_jb_open(b, '[');
         base_jb_close(b, ']');
     }
-    ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     return ret;
 }
 
 static int
-write_external_ids(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t *b)
+write_external_ids(storage_t *st, int64_t tid, const stg_profile_t *p, jsonbuf_t *b)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_VIEW_IDENTITIES);
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_IDENTITIES);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, p->pk);
-    sqlite3_bind_int64(s, 2, tid);
+    stg_bind_int64(s, 1, p->pk);
+    stg_bind_int64(s, 2, tid);
     base_jb_key(b, "externalIds", 11);
     base_jb_open(b, '[');
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int type = sqlite3_column_int(s, 0);
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        int type = stg_col_int(s, 0);
         if (type < 0 || type > STORAGE_ID_EMAIL)
             continue;
         base_jb_open(b, '{');
         base_jb_key(b, "type", 4);
         base_jb_str(b, id_type_names[type], strlen(id_type_names[type]));
         base_jb_key(b, "id", 2);
-        base_jb_str(b, (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+        base_jb_str(b, stg_col_text(s, 1), (size_t)stg_col_bytes(s, 1));
         base_jb_close(b, '}');
     }
     base_jb_open(b, '{');
@@ -253,14 +246,14 @@ write_external_ids(storage_t *st, int64_t tid, const profile_row_t *p, jsonbuf_t
     base_jb_str(b, p->uuid, strlen(p->uuid));
     base_jb_close(b, '}');
     base_jb_close(b, ']');
-    int ret = rc == SQLITE_DONE ? 0 : stg_db_error(st, rc);
-    sqlite3_reset(s);
+    int ret = rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
     return ret;
 }
 
 /* base64 of "clientId:accountId:id" */
 static void
-write_subscription_id(const storage_tenant_t *t, const profile_row_t *p, jsonbuf_t *b)
+write_subscription_id(const storage_tenant_t *t, const stg_profile_t *p, jsonbuf_t *b)
 {
     size_t uuid_len = strlen(p->uuid);
     size_t n = t->client_len + t->account_len + uuid_len + 2;
@@ -293,7 +286,7 @@ stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, const 
 }
 
 static int
-build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const profile_row_t *p, storage_view_t view, jsonbuf_t *b)
+build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const stg_profile_t *p, storage_view_t view, jsonbuf_t *b)
 {
     char *email = NULL;
     int ret;
@@ -346,22 +339,22 @@ fail:
     return ret;
 }
 
-sqlite3_stmt *
+stg_stmt_t *
 stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, char **lower)
 {
-    sqlite3_stmt *s;
+    stg_stmt_t *s;
     *lower = NULL;
     if (id_type == STORAGE_ID_INTERNAL) {
         if ((s = stg_stmt(st, S_VIEW_BY_UUID)) == NULL)
             return NULL;
-        sqlite3_bind_int64(s, 1, tid);
+        stg_bind_int64(s, 1, tid);
         stg_bind_text(s, 2, id, id_len);
         return s;
     }
     if ((s = stg_stmt(st, S_VIEW_BY_IDENTITY)) == NULL)
         return NULL;
-    sqlite3_bind_int64(s, 1, tid);
-    sqlite3_bind_int(s, 2, id_type);
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int(s, 2, id_type);
     if (id_type == STORAGE_ID_EMAIL) {
         /* Emails are stored lower-cased. */
         if ((*lower = malloc(id_len + 1)) == NULL)
@@ -375,13 +368,13 @@ stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const 
 }
 
 static int
-load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, profile_row_t **rows, size_t *n)
+load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, stg_profile_t **rows, size_t *n)
 {
     char *lower;
-    sqlite3_stmt *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
+    stg_stmt_t *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
     if (s == NULL)
         return STORAGE_EIO;
-    int ret = collect_rows(st, s, rows, n);
+    int ret = stg_profile_rows(st, s, false, rows, n);
     free(lower);
     return ret;
 }
@@ -390,7 +383,7 @@ int
 storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
                      storage_view_t view, char **body, size_t *len)
 {
-    profile_row_t *rows = NULL;
+    stg_profile_t *rows = NULL;
     size_t n = 0;
     int64_t tid;
     bool began;
@@ -426,21 +419,15 @@ storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_t
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "profile not found");
-    ret = stg_txn_close(st, began, ret);
-    rows_free(rows, n);
-    if (ret != 0) {
-        base_jb_free(&b);
-        return ret;
-    }
-    *body = b.data;
-    *len = b.len;
-    return 0;
+    ret = stg_txn_close_body(st, began, ret, &b, body, len);
+    stg_profiles_free(rows, n);
+    return ret;
 }
 
 int
 storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, int size, char **body, size_t *len)
 {
-    profile_row_t *rows = NULL;
+    stg_profile_t *rows = NULL;
     size_t n = 0;
     int64_t tid = 0;
     bool began;
@@ -460,15 +447,15 @@ storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, in
     /* A tenant that never sent anything has an empty list, not an error. */
     ret = stg_tenant_id(st, tenant, false, &tid);
     if (ret == 0) {
-        sqlite3_stmt *s = stg_stmt(st, S_LIST);
+        stg_stmt_t *s = stg_stmt(st, S_LIST);
         if (s == NULL) {
             ret = STORAGE_EIO;
             goto done;
         }
-        sqlite3_bind_int64(s, 1, tid);
-        sqlite3_bind_int(s, 2, size);
-        sqlite3_bind_int64(s, 3, (int64_t)from * size);
-        if ((ret = collect_rows(st, s, &rows, &n)) != 0)
+        stg_bind_int64(s, 1, tid);
+        stg_bind_int(s, 2, size);
+        stg_bind_int64(s, 3, (int64_t)from * size);
+        if ((ret = stg_profile_rows(st, s, false, &rows, &n)) != 0)
             goto done;
         for (size_t i = 0; i < n && ret == 0; i++)
             ret = build_view(st, tenant, tid, &rows[i], STORAGE_VIEW_TRAITS, &b);
@@ -485,13 +472,7 @@ storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, in
     base_jb_int(&b, size);
     base_jb_close(&b, '}');
 done:
-    ret = stg_txn_close(st, began, ret);
-    rows_free(rows, n);
-    if (ret != 0) {
-        base_jb_free(&b);
-        return ret;
-    }
-    *body = b.data;
-    *len = b.len;
-    return 0;
+    ret = stg_txn_close_body(st, began, ret, &b, body, len);
+    stg_profiles_free(rows, n);
+    return ret;
 }

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../write/write.h"
 
 #define LIMIT_MAX 1000000
 
@@ -111,14 +111,14 @@ stg_id_limit(const storage_t *st, int type)
 int
 stg_id_count(storage_t *st, int64_t tid, int64_t a, int64_t b, int type, int cap, int *count)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_IDENTITY_COUNT);
+    stg_stmt_t *s = stg_stmt(st, S_IDENTITY_COUNT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, a);
-    sqlite3_bind_int64(s, 2, b);
-    sqlite3_bind_int64(s, 3, tid);
-    sqlite3_bind_int(s, 4, type);
-    sqlite3_bind_int(s, 5, cap);
+    stg_bind_int64(s, 1, a);
+    stg_bind_int64(s, 2, b);
+    stg_bind_int64(s, 3, tid);
+    stg_bind_int(s, 4, type);
+    stg_bind_int(s, 5, cap);
     int64_t n = 0;
     int ret = stg_step_int64(st, s, &n);
     *count = (int)n;
@@ -147,14 +147,4 @@ stg_ids_fit(storage_t *st, int64_t tid, int64_t a, int64_t b, const int add[3], 
         }
     }
     return 0;
-}
-
-uint64_t
-storage_vm_steps(storage_t *st)
-{
-    uint64_t n = 0;
-    for (int i = 0; i < S_COUNT; i++)
-        if (st->stmts[i] != NULL)
-            n += (uint64_t)sqlite3_stmt_status(st->stmts[i], SQLITE_STMTSTATUS_VM_STEP, 0);
-    return n;
 }

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../write/write.h"
 
 #define IMPORT_COMMIT_LINES 10000
 #define IMPORT_PROGRESS_LINES 100000
@@ -302,7 +302,7 @@ storage_import_ndjson(storage_t *st, const storage_tenant_t *tenant, FILE *in, F
     }
     started = true;
     stg_defer_enable(st, true);
-    sqlite3_wal_autocheckpoint(st->db, IMPORT_CHECKPOINT_PAGES);
+    stg_autocheckpoint(st, IMPORT_CHECKPOINT_PAGES);
     while (!last) {
         batch_t *b = take_full(&p);
         ret = 0;
@@ -338,7 +338,7 @@ fail:
     }
 done:
     stg_defer_enable(st, false);
-    sqlite3_wal_autocheckpoint(st->db, DEFAULT_CHECKPOINT_PAGES);
+    stg_autocheckpoint(st, DEFAULT_CHECKPOINT_PAGES);
     if (started) {
         /* Unblock a reader waiting for a batch, then drain what it made. */
         pthread_mutex_lock(&p.mu);

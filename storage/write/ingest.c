@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../write/write.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define MAX_EMAIL_BYTES 320
@@ -50,20 +50,20 @@ find_identity(storage_t *st, int64_t tid, int type, const char *v, size_t n, int
     *pk = stg_idcache_get(&st->ids, tid, type, v, n);
     if (*pk != 0)
         return 0;
-    sqlite3_stmt *s = stg_stmt(st, S_IDENTITY_GET);
+    stg_stmt_t *s = stg_stmt(st, S_IDENTITY_GET);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
-    sqlite3_bind_int(s, 2, type);
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int(s, 2, type);
     stg_bind_text(s, 3, v, n);
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW) {
-        *pk = sqlite3_column_int64(s, 0);
+    int rc = stg_step(st, s), ret = 0;
+    if (rc == STG_ROW) {
+        *pk = stg_col_int64(s, 0);
         stg_idcache_put(&st->ids, tid, type, v, n, *pk);
-    } else if (rc != SQLITE_DONE) {
-        ret = stg_db_error(st, rc);
+    } else if (rc != STG_DONE) {
+        ret = rc;
     }
-    sqlite3_reset(s);
+    stg_reset(s);
     return ret;
 }
 
@@ -72,13 +72,13 @@ link_identity(storage_t *st, int64_t tid, int type, const char *v, size_t n, int
 {
     if (stg_idcache_get(&st->ids, tid, type, v, n) == pk)
         return 0;
-    sqlite3_stmt *s = stg_stmt(st, S_IDENTITY_ADD);
+    stg_stmt_t *s = stg_stmt(st, S_IDENTITY_ADD);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
-    sqlite3_bind_int(s, 2, type);
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int(s, 2, type);
     stg_bind_text(s, 3, v, n);
-    sqlite3_bind_int64(s, 4, pk);
+    stg_bind_int64(s, 4, pk);
     int ret = stg_step_done(st, s);
     if (ret == 0)
         stg_idcache_put(&st->ids, tid, type, v, n, pk);
@@ -115,24 +115,24 @@ email_candidate(storage_t *st, int64_t tid, const char *email, size_t n, const i
     int ret = stg_defer_flush(st);
     if (ret != 0)
         return ret;
-    sqlite3_stmt *s = stg_stmt(st, S_EMAIL_RECENT);
+    stg_stmt_t *s = stg_stmt(st, S_EMAIL_RECENT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
+    stg_bind_int64(s, 1, tid);
     stg_bind_text(s, 2, email, n);
-    sqlite3_bind_int(s, 3, STORAGE_EMAIL_CANDIDATES);
-    int rc = SQLITE_DONE, count = 0;
+    stg_bind_int(s, 3, STORAGE_EMAIL_CANDIDATES);
+    int rc = STG_DONE, count = 0;
     int64_t pks[STORAGE_EMAIL_CANDIDATES];
     /* A profile with a userId (the column is set with the first one) has
      * no room for another under a limit of one: skipped without a count. */
     bool full = add[STORAGE_ID_USER] > 0 && stg_id_limit(st, STORAGE_ID_USER) > 0 &&
                 stg_id_limit(st, STORAGE_ID_USER) - add[STORAGE_ID_USER] < 1;
-    while (count < STORAGE_EMAIL_CANDIDATES && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        if (!full || sqlite3_column_int(s, 1) == 0)
-            pks[count++] = sqlite3_column_int64(s, 0);
-    if (count < STORAGE_EMAIL_CANDIDATES && rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    while (count < STORAGE_EMAIL_CANDIDATES && (rc = stg_step(st, s)) == STG_ROW)
+        if (!full || stg_col_int(s, 1) == 0)
+            pks[count++] = stg_col_int64(s, 0);
+    if (count < STORAGE_EMAIL_CANDIDATES && rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     for (int i = 0; ret == 0 && i < count; i++) {
         bool fits;
         if ((ret = stg_ids_fit(st, tid, pks[i], pks[i], add, &fits)) == 0 && fits) {
@@ -158,18 +158,18 @@ create_profile(storage_t *st, int64_t tid, const message_t *m, const char *creat
     base_jb_close(&by, '}');
 
     int ret = STORAGE_EIO;
-    sqlite3_stmt *s = stg_stmt(st, S_PROFILE_ADD);
+    stg_stmt_t *s = stg_stmt(st, S_PROFILE_ADD);
     if (s != NULL) {
-        sqlite3_bind_int64(s, 1, tid);
+        stg_bind_int64(s, 1, tid);
         stg_bind_text(s, 2, uuid, 36);
         stg_bind_text(s, 3, m->user_id.p, m->user_id.n);
-        sqlite3_bind_int64(s, 4, now_ms);
+        stg_bind_int64(s, 4, now_ms);
         stg_bind_text(s, 5, by.data, by.len);
         ret = stg_step_done(st, s);
     }
     base_jb_free(&by);
     if (ret == 0)
-        *pk = sqlite3_last_insert_rowid(st->db);
+        *pk = stg_last_id(st);
     return ret;
 }
 
@@ -221,18 +221,18 @@ link_email(storage_t *st, int64_t tid, const char *email, size_t n, int64_t pk, 
     if (stg_idcache_get(&st->ids, tid, STORAGE_ID_EMAIL, email, n) == pk)
         return 0;
     if (!override && stg_id_limit(st, STORAGE_ID_EMAIL) > 0) {
-        sqlite3_stmt *s = stg_stmt(st, S_IDENTITY_HAS);
+        stg_stmt_t *s = stg_stmt(st, S_IDENTITY_HAS);
         if (s == NULL)
             return STORAGE_EIO;
-        sqlite3_bind_int64(s, 1, tid);
-        sqlite3_bind_int(s, 2, STORAGE_ID_EMAIL);
+        stg_bind_int64(s, 1, tid);
+        stg_bind_int(s, 2, STORAGE_ID_EMAIL);
         stg_bind_text(s, 3, email, n);
-        sqlite3_bind_int64(s, 4, pk);
-        int rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return stg_db_error(st, rc);
-        if (rc == SQLITE_ROW) {
+        stg_bind_int64(s, 4, pk);
+        int rc = stg_step(st, s);
+        stg_reset(s);
+        if (rc != STG_ROW && rc != STG_DONE)
+            return rc;
+        if (rc == STG_ROW) {
             stg_idcache_put(&st->ids, tid, STORAGE_ID_EMAIL, email, n, pk);
             return 0;
         }
@@ -376,17 +376,17 @@ event_key(const char *id, size_t n)
 static int
 event_exists(storage_t *st, int64_t tid, const char *id, size_t n, bool *exists)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_EVENT_EXISTS);
+    stg_stmt_t *s = stg_stmt(st, S_EVENT_EXISTS);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
-    sqlite3_bind_int64(s, 2, event_key(id, n));
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int64(s, 2, event_key(id, n));
     stg_bind_text(s, 3, id, n);
-    int rc = sqlite3_step(s), ret = 0;
-    *exists = rc == SQLITE_ROW;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        ret = stg_db_error(st, rc);
-    sqlite3_reset(s);
+    int rc = stg_step(st, s), ret = 0;
+    *exists = rc == STG_ROW;
+    if (rc != STG_ROW && rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     return ret;
 }
 
@@ -394,14 +394,14 @@ static int
 add_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char *event_id, size_t event_id_len, int64_t t,
           int64_t now_ms, const char *raw, size_t raw_len)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_EVENT_ADD);
+    stg_stmt_t *s = stg_stmt(st, S_EVENT_ADD);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, tid);
-    sqlite3_bind_int64(s, 2, pk);
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int64(s, 2, pk);
     stg_bind_text(s, 3, event_id, event_id_len);
-    sqlite3_bind_int64(s, 4, t);
-    sqlite3_bind_int64(s, 5, now_ms);
+    stg_bind_int64(s, 4, t);
+    stg_bind_int64(s, 5, now_ms);
     stg_bind_text(s, 6, m->action, m->action_len);
     stg_bind_text(s, 7, m->name.p, m->name.n);
     stg_bind_text(s, 8, m->type_name, strlen(m->type_name));
@@ -410,11 +410,11 @@ add_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char
     else
         stg_bind_text(s, 9, DEFAULT_SOURCE, sizeof(DEFAULT_SOURCE) - 1);
     stg_bind_text(s, 10, raw, raw_len);
-    sqlite3_bind_int64(s, 11, event_key(event_id, event_id_len));
+    stg_bind_int64(s, 11, event_key(event_id, event_id_len));
     int ret = stg_step_done(st, s);
     if (ret != 0)
         return ret;
-    int64_t event_pk = sqlite3_last_insert_rowid(st->db);
+    int64_t event_pk = stg_last_id(st);
     return stg_mark_event(st, pk, m->action, m->action_len, event_pk, t, event_id, event_id_len);
 }
 

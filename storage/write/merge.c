@@ -3,24 +3,23 @@
  * keeps its id and createdBy and receives everything of the other (computed
  * state included), which is deleted; merges are counted and capped at
  * STORAGE_MERGE_CAP. */
-#include "storage_internal.h"
+#include "../write/write.h"
 
 static int
 profile_age(storage_t *st, int64_t pk, int64_t *created_ms, int64_t *merges)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_PROFILE_AGE);
+    stg_stmt_t *s = stg_stmt(st, S_PROFILE_AGE);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW) {
-        *created_ms = sqlite3_column_int64(s, 0);
-        *merges = sqlite3_column_int64(s, 1);
+    stg_bind_int64(s, 1, pk);
+    int rc = stg_step(st, s), ret = 0;
+    if (rc == STG_ROW) {
+        *created_ms = stg_col_int64(s, 0);
+        *merges = stg_col_int64(s, 1);
     } else {
-        ret = rc == SQLITE_DONE ? stg_fail(st, STORAGE_EIO, "profile %lld vanished during a merge", (long long)pk)
-                                : stg_db_error(st, rc);
+        ret = rc == STG_DONE ? stg_fail(st, STORAGE_EIO, "profile %lld vanished during a merge", (long long)pk) : rc;
     }
-    sqlite3_reset(s);
+    stg_reset(s);
     return ret;
 }
 
@@ -42,12 +41,12 @@ stg_profile_order(storage_t *st, int64_t a, int64_t b, int64_t *older, int64_t *
 static int
 step(storage_t *st, enum stmt_id id, int64_t first, int64_t second, bool two)
 {
-    sqlite3_stmt *s = stg_stmt(st, id);
+    stg_stmt_t *s = stg_stmt(st, id);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, first);
+    stg_bind_int64(s, 1, first);
     if (two)
-        sqlite3_bind_int64(s, 2, second);
+        stg_bind_int64(s, 2, second);
     return stg_step_done(st, s);
 }
 
@@ -80,12 +79,12 @@ stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms)
         if (parts[i].sweep != S_COUNT && (ret = step(st, parts[i].sweep, drop, 0, false)) != 0)
             return ret;
     }
-    sqlite3_stmt *s = stg_stmt(st, S_MERGE_PROFILE);
+    stg_stmt_t *s = stg_stmt(st, S_MERGE_PROFILE);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, keep);
-    sqlite3_bind_int64(s, 2, drop);
-    sqlite3_bind_int64(s, 3, now_ms);
+    stg_bind_int64(s, 1, keep);
+    stg_bind_int64(s, 2, drop);
+    stg_bind_int64(s, 3, now_ms);
     if ((ret = stg_step_done(st, s)) != 0)
         return ret;
     if ((ret = step(st, S_MERGE_PROFILE_DROP, drop, 0, false)) != 0)

@@ -6,7 +6,7 @@
  * result is the same with far fewer writes. */
 #include <stdlib.h>
 #include <string.h>
-#include "storage_internal.h"
+#include "../db/db.h"
 
 enum { D_TOUCH, D_TRAIT, D_MARK, D_COMP, D_DAY, D_FREQ };
 
@@ -126,32 +126,32 @@ pending(defer_t *d, int kind, int64_t pk, const char *key, size_t n, bool *fresh
 static int
 touch_now(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t, int64_t now_ms)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_PROFILE_TOUCH);
+    stg_stmt_t *s = stg_stmt(st, S_PROFILE_TOUCH);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
-    sqlite3_bind_int64(s, 2, now_ms);
+    stg_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 2, now_ms);
     stg_bind_text(s, 3, user_id, user_id_len);
     int ret = stg_step_done(st, s);
     if (ret != 0 || !has_event)
         return ret;
     if ((s = stg_stmt(st, S_PROFILE_ACTIVITY)) == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
-    sqlite3_bind_int64(s, 2, t);
+    stg_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 2, t);
     return stg_step_done(st, s);
 }
 
 static int
 trait_now(storage_t *st, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ts)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_TRAIT_UPSERT);
+    stg_stmt_t *s = stg_stmt(st, S_TRAIT_UPSERT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, key, key_len);
     stg_bind_text(s, 3, value, value_len);
-    sqlite3_bind_int64(s, 4, ts);
+    stg_bind_int64(s, 4, ts);
     return stg_step_done(st, s);
 }
 
@@ -159,15 +159,15 @@ static int
 mark_now(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t first_pk, int64_t first_t, int64_t last_pk,
          int64_t last_t)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_MARK_UPSERT);
+    stg_stmt_t *s = stg_stmt(st, S_MARK_UPSERT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, action, action_len);
-    sqlite3_bind_int64(s, 3, first_pk);
-    sqlite3_bind_int64(s, 4, first_t);
-    sqlite3_bind_int64(s, 5, last_pk);
-    sqlite3_bind_int64(s, 6, last_t);
+    stg_bind_int64(s, 3, first_pk);
+    stg_bind_int64(s, 4, first_t);
+    stg_bind_int64(s, 5, last_pk);
+    stg_bind_int64(s, 6, last_t);
     return stg_step_done(st, s);
 }
 
@@ -175,22 +175,22 @@ static int
 comp_now(storage_t *st, int64_t pk, const char *key, comb_t comb, double num, const char *value, size_t value_len, int64_t t,
          const char *event_id, size_t event_id_len)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_COMP_UPSERT);
+    stg_stmt_t *s = stg_stmt(st, S_COMP_UPSERT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, key, DEFS_KEY_LEN);
-    sqlite3_bind_int(s, 3, comb);
+    stg_bind_int(s, 3, comb);
     if (comb == COMB_FIRST || comb == COMB_LAST) {
-        sqlite3_bind_null(s, 4);
+        stg_bind_null(s, 4);
         stg_bind_text(s, 5, value, value_len);
-        sqlite3_bind_int64(s, 6, t);
+        stg_bind_int64(s, 6, t);
         stg_bind_text(s, 7, event_id, event_id_len);
     } else {
-        sqlite3_bind_double(s, 4, num);
-        sqlite3_bind_null(s, 5);
-        sqlite3_bind_null(s, 6);
-        sqlite3_bind_null(s, 7);
+        stg_bind_double(s, 4, num);
+        stg_bind_null(s, 5);
+        stg_bind_null(s, 6);
+        stg_bind_null(s, 7);
     }
     return stg_step_done(st, s);
 }
@@ -198,34 +198,34 @@ comp_now(storage_t *st, int64_t pk, const char *key, comb_t comb, double num, co
 static int
 day_now(storage_t *st, int64_t pk, const char *key, comb_t comb, int64_t day, double num, int64_t floor_day)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_COMP_DAY_UPSERT);
+    stg_stmt_t *s = stg_stmt(st, S_COMP_DAY_UPSERT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, key, DEFS_KEY_LEN);
-    sqlite3_bind_int64(s, 3, day);
-    sqlite3_bind_int(s, 4, comb);
-    sqlite3_bind_double(s, 5, num);
+    stg_bind_int64(s, 3, day);
+    stg_bind_int(s, 4, comb);
+    stg_bind_double(s, 5, num);
     int ret = stg_step_done(st, s);
     if (ret != 0 || (s = stg_stmt(st, S_COMP_DAY_PRUNE)) == NULL)
         return ret != 0 ? ret : STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, key, DEFS_KEY_LEN);
-    sqlite3_bind_int64(s, 3, floor_day);
+    stg_bind_int64(s, 3, floor_day);
     return stg_step_done(st, s);
 }
 
 static int
 freq_now(storage_t *st, int64_t pk, const char *key, const char *value, size_t value_len, int64_t count, int64_t last_ms)
 {
-    sqlite3_stmt *s = stg_stmt(st, S_COMP_FREQ_UPSERT);
+    stg_stmt_t *s = stg_stmt(st, S_COMP_FREQ_UPSERT);
     if (s == NULL)
         return STORAGE_EIO;
-    sqlite3_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, key, DEFS_KEY_LEN);
     stg_bind_text(s, 3, value, value_len);
-    sqlite3_bind_int64(s, 4, count);
-    sqlite3_bind_int64(s, 5, last_ms);
+    stg_bind_int64(s, 4, count);
+    stg_bind_int64(s, 5, last_ms);
     return stg_step_done(st, s);
 }
 

@@ -1,0 +1,331 @@
+/* db.h -- the core of storage/ that every other part of it stands on:
+ * the connection struct, the statement interface the upper layers (write/,
+ * read/, computed/) speak instead of SQLite, transactions, tenant row ids,
+ * errors, the identity cache and the transaction's combined writes.
+ *
+ * The statement interface is the backend boundary: only the SQLite backend
+ * (sqlite.c, and integrity.c for `profiled check`) sees SQLite's header;
+ * its SQL text is in stmts.c and schema.c. A second backend implements
+ * the section marked "backend" below, its own table of statement texts
+ * (keyed by the same ids) and the public calls that are about the database
+ * itself (storage_open, storage_close, storage_checkpoint,
+ * storage_cache_mb, storage_vm_steps, storage_watch_damage,
+ * storage_damaged, storage_check); what sits above -- view building,
+ * event pages, merge rules, computed traits, the write combiner -- is
+ * unchanged.
+ * Cross-file functions carry the stg_ prefix so they cannot be mistaken
+ * for the public storage_* API. */
+#ifndef PROFILED_STORAGE_DB_H
+#define PROFILED_STORAGE_DB_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "storage.h"
+
+/* Every SQL statement of the module, prepared lazily once per connection
+ * (the backend holds the text: stmts.c for SQLite). The ids are the
+ * backend-neutral names of what each statement does. */
+enum stmt_id {
+    S_BEGIN,
+    S_BEGIN_IMMEDIATE,
+    S_COMMIT,
+    S_DATA_VERSION,
+    S_PAGE_SIZE,
+    S_ROLLBACK,
+    S_TENANT_GET,
+    S_TENANT_ADD,
+    S_IDENTITY_GET,
+    S_IDENTITY_ADD,
+    S_EMAIL_CANDIDATES,
+    S_EMAIL_RECENT,
+    S_IDENTITY_COUNT,
+    S_IDENTITY_HAS,
+    S_PROFILE_ADD,
+    S_PROFILE_TOUCH,
+    S_PROFILE_ACTIVITY,
+    S_PROFILE_AGE,
+    S_TRAIT_UPSERT,
+    S_EVENT_EXISTS,
+    S_EVENT_ADD,
+    S_MARK_UPSERT,
+    S_MERGE_IDENTITIES,
+    S_MERGE_IDENTITIES_DROP,
+    S_MERGE_EVENTS,
+    S_MERGE_TRAITS,
+    S_MERGE_TRAITS_DROP,
+    S_MERGE_MARKS,
+    S_MERGE_MARKS_DROP,
+    S_MERGE_AUDIENCES,
+    S_MERGE_AUDIENCES_DROP,
+    S_MERGE_PROFILE,
+    S_MERGE_PROFILE_DROP,
+    S_VIEW_BY_UUID,
+    S_VIEW_BY_IDENTITY,
+    S_VIEW_TRAITS,
+    S_VIEW_MARKS,
+    S_VIEW_AUDIENCES,
+    S_VIEW_IDENTITIES,
+    S_LIST,
+    S_TOKEN_ADD,
+    S_TOKEN_REVOKE,
+    S_TOKEN_ALL,
+    S_TOKEN_GENERATION,
+    S_EVENTS_ASC_FIRST,
+    S_EVENTS_ASC_NEXT,
+    S_EVENTS_DESC_FIRST,
+    S_EVENTS_DESC_NEXT,
+    S_EVENTS_MARK,
+    S_EVENTS_PROFILES,
+    S_CURSOR_ADD,
+    S_CURSOR_GET,
+    S_CURSOR_MOVE,
+    S_CURSOR_SWEEP,
+    S_CURSOR_COUNT,
+    /* computed traits and audiences */
+    S_TENANT_NAMES,
+    S_TENANTS_ALL,
+    S_TRAIT_GET,
+    S_COMP_UPSERT,
+    S_COMP_DAY_UPSERT,
+    S_COMP_DAY_PRUNE,
+    S_COMP_FREQ_UPSERT,
+    S_COMP_GET,
+    S_COMP_DAYS_GET,
+    S_COMP_FREQ_TOP,
+    S_COMP_CLEAR,
+    S_COMP_DAYS_CLEAR,
+    S_COMP_FREQ_CLEAR,
+    S_MERGE_COMP,
+    S_MERGE_COMP_DROP,
+    S_MERGE_COMP_DAYS,
+    S_MERGE_COMP_DAYS_DROP,
+    S_MERGE_COMP_FREQ,
+    S_MERGE_COMP_FREQ_DROP,
+    S_KEYS_ANNOUNCE,
+    S_KEYS_FRESH_TENANT,
+    S_KEYS_GET,
+    S_KEYS_PUT,
+    S_KEYS_PASSED,
+    S_RECOMPUTE_PROFILES,
+    S_RECOMPUTE_COUNT,
+    S_PROFILE_EVENTS,
+    S_AUD_ADD,
+    S_AUD_REMOVE_MEMBER,
+    S_AUD_DELETE,
+    S_AUD_LIST,
+    S_COUNT
+};
+
+/* ---- the statement interface (backend) ---- */
+
+/* A prepared statement of the backend; opaque above db/. */
+typedef struct stg_stmt stg_stmt_t;
+/* The backend's connection handle; opaque above the backend. */
+typedef struct stg_conn stg_conn_t;
+
+/* What stg_step returns besides a STORAGE_* error (always < 0). */
+enum { STG_DONE = 0, STG_ROW = 1 };
+
+/* Column types (stg_col_type). */
+enum { STG_INTEGER = 1, STG_FLOAT = 2, STG_TEXT = 3, STG_BLOB = 4, STG_NULL = 5 };
+
+/* The statement id of st, prepared on first use and kept for the life of
+ * the connection; NULL (and st->err set) when the backend refuses it. */
+stg_stmt_t *stg_stmt(storage_t *st, enum stmt_id id);
+
+/* Runs s to its next row: STG_ROW, STG_DONE, or a STORAGE_* error whose
+ * message is in st->err (STORAGE_EBUSY when locked, else STORAGE_EIO). */
+int stg_step(storage_t *st, stg_stmt_t *s);
+
+/* Makes s ready to run again; its bindings stay. */
+void stg_reset(stg_stmt_t *s);
+
+/* The statement's text, for messages. */
+const char *stg_stmt_text(stg_stmt_t *s);
+
+/* Parameters are numbered from 1. Text and blobs are copied. */
+void stg_bind_int64(stg_stmt_t *s, int idx, int64_t v);
+void stg_bind_int(stg_stmt_t *s, int idx, int v);
+void stg_bind_double(stg_stmt_t *s, int idx, double v);
+void stg_bind_null(stg_stmt_t *s, int idx);
+/* NULL p binds NULL. */
+void stg_bind_text(stg_stmt_t *s, int idx, const char *p, size_t n);
+void stg_bind_blob(stg_stmt_t *s, int idx, const void *p, size_t n);
+
+/* Columns of the current row, numbered from 0. Text and blob pointers stay
+ * valid until the next step or reset of s; stg_col_bytes is their length
+ * (read it after the pointer). */
+int64_t stg_col_int64(stg_stmt_t *s, int i);
+int stg_col_int(stg_stmt_t *s, int i);
+double stg_col_double(stg_stmt_t *s, int i);
+const char *stg_col_text(stg_stmt_t *s, int i);
+const void *stg_col_blob(stg_stmt_t *s, int i);
+int stg_col_bytes(stg_stmt_t *s, int i);
+int stg_col_type(stg_stmt_t *s, int i);
+
+/* Rows the last finished insert, update or delete changed, and the row id
+ * of the last insert, on st. */
+int64_t stg_changes(storage_t *st);
+int64_t stg_last_id(storage_t *st);
+
+/* Whether a transaction is open on st. */
+bool stg_in_txn(const storage_t *st);
+
+/* Sets the log size (in pages) past which a commit copies the log back
+ * into the database; 0: never (the caller checkpoints). */
+void stg_autocheckpoint(storage_t *st, int pages);
+
+/* ---- identity cache (idcache.c) ---- */
+
+/* (tenant, id type, value) -> profile pk, valid while no other connection
+ * commits (see storage.c). Cleared in O(1) by bumping a generation number. */
+typedef struct {
+    uint64_t hash;
+    int64_t tenant_id;
+    int64_t profile_pk;
+    char *value;
+    uint32_t len;
+    uint32_t cap;
+    uint32_t gen;
+    int id_type;
+} idcache_slot_t;
+
+typedef struct {
+    idcache_slot_t *slots;
+    size_t mask;
+    size_t used;
+    uint32_t gen;
+} idcache_t;
+
+void stg_idcache_init(idcache_t *c, size_t slots_pow2);
+void stg_idcache_dispose(idcache_t *c);
+void stg_idcache_clear(idcache_t *c);
+/* Returns the cached pk or 0. */
+int64_t stg_idcache_get(const idcache_t *c, int64_t tenant_id, int id_type, const char *v, size_t n);
+void stg_idcache_put(idcache_t *c, int64_t tenant_id, int id_type, const char *v, size_t n, int64_t pk);
+
+/* Pending writes of a bulk import (defer.c). */
+typedef struct deferred deferred_t;
+typedef struct {
+    deferred_t *items;
+    size_t n, cap;
+    uint32_t *index; /* open addressing: item index + 1, 0 empty */
+    size_t index_mask;
+    bool enabled;
+} defer_t;
+
+struct storage {
+    int page_bytes; /* of the database, once a checkpoint asked */
+    stg_conn_t *db; /* the backend's */
+    int flags;
+    stg_stmt_t *stmts[S_COUNT];
+    char err[512];
+    /* Last tenant resolved: API calls come in runs for one tenant. */
+    char *tenant_key; /* client, account and brand bytes, back to back */
+    size_t tenant_lens[3];
+    int64_t tenant_id; /* 0: nothing cached */
+    idcache_t ids;
+    int64_t data_version; /* when ids was last known valid (storage.c) */
+    defer_t defer;
+    /* Computed traits and audiences (computed/): the definitions in use
+     * (borrowed), the last tenant's entry in them, and the tenants whose
+     * computed keys this transaction has announced. */
+    const definitions_t *defs;
+    int64_t comp_tid; /* 0: nothing cached */
+    const struct tenant_defs *comp_td;
+    int64_t announced[8];
+    size_t n_announced;
+    storage_clock_fn clock; /* NULL: the wall clock */
+    void *clock_ctx;
+    storage_id_limits_t id_limits; /* when id_limits_set, else the defaults */
+    bool id_limits_set;
+};
+
+/* ---- the connection (storage.c) ---- */
+
+/* A connection struct with nothing open yet, and its release (the backend
+ * has closed its handle and statements by then). */
+storage_t *stg_conn_new(int flags);
+void stg_conn_free(storage_t *st);
+
+/* Formats a message into st->err and returns code. */
+int stg_fail(storage_t *st, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Steps a statement that returns no rows and resets it. */
+int stg_step_done(storage_t *st, stg_stmt_t *s);
+
+/* Steps a bound statement that yields one row and reads its first column
+ * as an integer into *out, then resets it. 0, or STORAGE_EIO (also when no
+ * row came). */
+int stg_step_int64(storage_t *st, stg_stmt_t *s, int64_t *out);
+
+/* Resolves the tenant to its row id; creates the row when create is set
+ * (read-write connection). 0, STORAGE_ENOTFOUND or STORAGE_EIO. */
+int stg_tenant_id(storage_t *st, const storage_tenant_t *t, bool create, int64_t *id);
+
+/* After a commit: what held for one transaction only. */
+void stg_committed(storage_t *st);
+
+/* Forgets everything cached about rows (after a rollback). */
+void stg_forget(storage_t *st);
+
+/* Opens a transaction (BEGIN, or BEGIN IMMEDIATE for one that will write)
+ * unless one is open, in which case pending deferred writes are flushed and
+ * the caller's transaction is joined. *began says whether stg_txn_close must
+ * end it. 0 or a STORAGE_* code. */
+int stg_txn_open(storage_t *st, bool immediate, bool *began);
+
+/* Ends what stg_txn_open began: COMMIT when ret is 0, else ROLLBACK.
+ * Returns ret, or the COMMIT's failure. */
+int stg_txn_close(storage_t *st, bool began, int ret);
+
+/* The tail of a read that built a JSON body in b: ends the transaction as
+ * stg_txn_close does, then hands b's text over to the caller (*body, *len;
+ * theirs to free) when all went well, else frees it. Returns what
+ * stg_txn_close returned. */
+int stg_txn_close_body(storage_t *st, bool began, int ret, jsonbuf_t *b, char **body, size_t *len);
+
+/* A malloc'd, NUL-terminated copy of text column col of s's current row,
+ * its length in *len; NULL (and 0) when the column is NULL. */
+char *stg_col_copy(stg_stmt_t *s, int col, size_t *len);
+
+/* ---- the row writes of one message (defer.c): immediate, or -- while
+ * deferral is on -- combined in memory per (profile, key) and written by
+ * stg_defer_flush, which the transaction code runs before a commit or a
+ * read that joins the transaction (and stg_forget discards after a
+ * rollback). Used by write/ (touch, traits, marks) and computed/ (state):
+ * so it sits here, below both. ---- */
+/* Sets updatedTime (now_ms), lastActivityTime (max with t when has_event)
+ * and, when user_id is not NULL, the profile's userId. */
+int stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t,
+                      int64_t now_ms);
+/* Upserts a trait: value is JSON text; the newer ts wins, equal: this one. */
+int stg_trait_put(storage_t *st, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ts);
+/* Records an event as a candidate first/last of its action. */
+int stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t event_pk, int64_t t,
+                   const char *event_id, size_t event_id_len);
+/* Turns deferral on, or off after flushing. */
+int stg_defer_enable(storage_t *st, bool on);
+/* Writes what is pending: before a commit, a merge, or a query
+ * that reads those rows. */
+int stg_defer_flush(storage_t *st);
+/* Forgets it (its transaction was rolled back). */
+void stg_defer_discard(storage_t *st);
+void stg_defer_dispose(storage_t *st);
+
+/* Computed trait state (see definitions.h for comb_t), combined the same way. */
+int stg_comp_put(storage_t *st, int64_t pk, const char *key, comb_t comb, double num, const char *value, size_t value_len,
+                 int64_t t, const char *event_id, size_t event_id_len);
+int stg_comp_day(storage_t *st, int64_t pk, const char *key, comb_t comb, int64_t day, double num, int64_t floor_day);
+int stg_comp_freq(storage_t *st, int64_t pk, const char *key, const char *value, size_t value_len, int64_t t);
+
+/* ---- shared by the SQLite backend's files only ---- */
+
+/* The SQL text of each statement id (stmts.c). */
+extern const char *const stg_sqlite_sql[S_COUNT];
+/* SQL of migration step version -> version+1 (schema.c); NULL past the end. */
+const char *stg_migration_sql(int version);
+
+#endif

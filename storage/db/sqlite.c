@@ -1,0 +1,439 @@
+/* sqlite.c -- the SQLite backend: opening a connection with its pragmas and
+ * migrations, closing it, SQLite's errors (and the watch for a damaged
+ * database), checkpoints, and the statement interface of db.h as thin
+ * calls into SQLite. The only file of storage/ above the SQL text (stmts.c,
+ * schema.c) and `profiled check` (integrity.c) that knows SQLite. */
+#include <assert.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../db/db.h"
+
+/* A write transaction of an import touches tens of MB: keep it in memory. */
+#define RW_CACHE_KIB 65536
+/* Events are rows of about a kilobyte, written in bulk: 16 KiB pages halve
+ * the WAL traffic of an import compared with 4 KiB (measured). */
+#define PAGE_BYTES 16384
+/* A WAL that grew during an import is cut back to this after a reset. */
+#define WAL_LIMIT_BYTES (64 * 1024 * 1024)
+#define RO_CACHE_KIB 16384
+#define BUSY_TIMEOUT_MS 5000
+
+/* The opaque handles of db.h are SQLite's own. */
+#define DB(st) ((sqlite3 *)(st)->db)
+#define S(s) ((sqlite3_stmt *)(s))
+
+/* The damage watch (storage_watch_damage): set before any thread starts,
+ * then only read, but for the once-only report. */
+static storage_damage_fn damage_fn;
+static void *damage_ctx;
+static bool damage_watched;
+static _Atomic int damage_state; /* 0 none, 1 being recorded, 2 recorded */
+static char damage_what[256];
+
+static bool
+is_damage(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
+static void
+report_damage(const char *what)
+{
+    int none = 0;
+    if (!damage_watched || !atomic_compare_exchange_strong(&damage_state, &none, 1))
+        return;
+    snprintf(damage_what, sizeof(damage_what), "%s", what != NULL ? what : "database damaged");
+    atomic_store(&damage_state, 2);
+    if (damage_fn != NULL)
+        damage_fn(damage_ctx, damage_what);
+}
+
+/* SQLite's error log: it reports corruption where it finds it, also inside
+ * statements whose callers see only a generic failure. */
+static void
+on_sqlite_log(void *ctx, int code, const char *msg)
+{
+    (void)ctx;
+    if (is_damage(code))
+        report_damage(msg);
+}
+
+void
+storage_watch_damage(storage_damage_fn fn, void *ctx)
+{
+    damage_fn = fn;
+    damage_ctx = ctx;
+    damage_watched = true;
+    sqlite3_config(SQLITE_CONFIG_LOG, on_sqlite_log, NULL);
+}
+
+bool
+storage_damaged(const char **what)
+{
+    bool seen = atomic_load(&damage_state) == 2;
+    if (what != NULL)
+        *what = seen ? damage_what : NULL;
+    return seen;
+}
+
+static void
+put_err(char *errbuf, size_t errlen, const char *msg)
+{
+    if (errbuf != NULL && errlen > 0)
+        snprintf(errbuf, errlen, "%s", msg);
+}
+
+/* Records SQLite's message for rc and maps rc to STORAGE_EBUSY/EIO. */
+static int
+db_error(storage_t *st, int rc)
+{
+    snprintf(st->err, sizeof(st->err), "sqlite: %s", sqlite3_errmsg(DB(st)));
+    if (is_damage(rc))
+        report_damage(st->err);
+    rc &= 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? STORAGE_EBUSY : STORAGE_EIO;
+}
+
+stg_stmt_t *
+stg_stmt(storage_t *st, enum stmt_id id)
+{
+    assert(id < S_COUNT);
+    if (st->stmts[id] == NULL) {
+        sqlite3_stmt *s = NULL;
+        int rc = sqlite3_prepare_v3(DB(st), stg_sqlite_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        if (rc != SQLITE_OK) {
+            db_error(st, rc);
+            return NULL;
+        }
+        st->stmts[id] = (stg_stmt_t *)s;
+    }
+    return st->stmts[id];
+}
+
+int
+stg_step(storage_t *st, stg_stmt_t *s)
+{
+    int rc = sqlite3_step(S(s));
+    if (rc == SQLITE_ROW)
+        return STG_ROW;
+    return rc == SQLITE_DONE ? STG_DONE : db_error(st, rc);
+}
+
+void
+stg_reset(stg_stmt_t *s)
+{
+    sqlite3_reset(S(s));
+}
+
+const char *
+stg_stmt_text(stg_stmt_t *s)
+{
+    return sqlite3_sql(S(s));
+}
+
+void
+stg_bind_int64(stg_stmt_t *s, int idx, int64_t v)
+{
+    sqlite3_bind_int64(S(s), idx, v);
+}
+
+void
+stg_bind_int(stg_stmt_t *s, int idx, int v)
+{
+    sqlite3_bind_int(S(s), idx, v);
+}
+
+void
+stg_bind_double(stg_stmt_t *s, int idx, double v)
+{
+    sqlite3_bind_double(S(s), idx, v);
+}
+
+void
+stg_bind_null(stg_stmt_t *s, int idx)
+{
+    sqlite3_bind_null(S(s), idx);
+}
+
+void
+stg_bind_text(stg_stmt_t *s, int idx, const char *p, size_t n)
+{
+    if (p == NULL)
+        sqlite3_bind_null(S(s), idx);
+    else
+        sqlite3_bind_text64(S(s), idx, p, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+void
+stg_bind_blob(stg_stmt_t *s, int idx, const void *p, size_t n)
+{
+    sqlite3_bind_blob64(S(s), idx, p, n, SQLITE_TRANSIENT);
+}
+
+int64_t
+stg_col_int64(stg_stmt_t *s, int i)
+{
+    return sqlite3_column_int64(S(s), i);
+}
+
+int
+stg_col_int(stg_stmt_t *s, int i)
+{
+    return sqlite3_column_int(S(s), i);
+}
+
+double
+stg_col_double(stg_stmt_t *s, int i)
+{
+    return sqlite3_column_double(S(s), i);
+}
+
+const char *
+stg_col_text(stg_stmt_t *s, int i)
+{
+    return (const char *)sqlite3_column_text(S(s), i);
+}
+
+const void *
+stg_col_blob(stg_stmt_t *s, int i)
+{
+    return sqlite3_column_blob(S(s), i);
+}
+
+int
+stg_col_bytes(stg_stmt_t *s, int i)
+{
+    return sqlite3_column_bytes(S(s), i);
+}
+
+/* db.h's STG_* types are SQLite's numbers. */
+_Static_assert(STG_INTEGER == SQLITE_INTEGER && STG_FLOAT == SQLITE_FLOAT && STG_TEXT == SQLITE_TEXT && STG_BLOB == SQLITE_BLOB &&
+                   STG_NULL == SQLITE_NULL,
+               "column types");
+
+int
+stg_col_type(stg_stmt_t *s, int i)
+{
+    return sqlite3_column_type(S(s), i);
+}
+
+int64_t
+stg_changes(storage_t *st)
+{
+    return sqlite3_changes64(DB(st));
+}
+
+int64_t
+stg_last_id(storage_t *st)
+{
+    return sqlite3_last_insert_rowid(DB(st));
+}
+
+bool
+stg_in_txn(const storage_t *st)
+{
+    return !sqlite3_get_autocommit(DB(st));
+}
+
+void
+stg_autocheckpoint(storage_t *st, int pages)
+{
+    sqlite3_wal_autocheckpoint(DB(st), pages);
+}
+
+uint64_t
+storage_vm_steps(storage_t *st)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < S_COUNT; i++)
+        if (st->stmts[i] != NULL)
+            n += (uint64_t)sqlite3_stmt_status(S(st->stmts[i]), SQLITE_STMTSTATUS_VM_STEP, 0);
+    return n;
+}
+
+static int
+on_commit(void *ctx)
+{
+    stg_committed(ctx);
+    return 0;
+}
+
+/* A rolled-back tenant row leaves its id free for another tenant: forget
+ * it too, or a later insert could land rows in the wrong tenant. */
+static void
+on_rollback(void *ctx)
+{
+    stg_forget(ctx);
+}
+
+static int
+exec(storage_t *st, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(DB(st), sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(st->err, sizeof(st->err), "sqlite: %s", msg != NULL ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        if (is_damage(rc))
+            report_damage(st->err);
+        return (rc & 0xff) == SQLITE_BUSY ? STORAGE_EBUSY : STORAGE_EIO;
+    }
+    return 0;
+}
+
+static int
+user_version(storage_t *st, int *version)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(DB(st), "PRAGMA user_version", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        int ret = db_error(st, rc);
+        sqlite3_finalize(s);
+        return ret;
+    }
+    *version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Applies the missing migration steps in one transaction, so a crash leaves
+ * either the old schema or the new one. */
+static int
+migrate(storage_t *st)
+{
+    int version, ret;
+    char sql[64];
+    if ((ret = exec(st, "BEGIN IMMEDIATE")) != 0)
+        return ret;
+    if ((ret = user_version(st, &version)) != 0)
+        goto fail;
+    if (version > storage_schema_version()) {
+        ret = stg_fail(st, STORAGE_EIO, "database schema version %d is newer than this build (%d)", version,
+                       storage_schema_version());
+        goto fail;
+    }
+    for (int v = version; v < storage_schema_version(); v++) {
+        if ((ret = exec(st, stg_migration_sql(v))) != 0)
+            goto fail;
+    }
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", storage_schema_version());
+    if ((ret = exec(st, sql)) != 0)
+        goto fail;
+    if ((ret = exec(st, "COMMIT")) != 0)
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(DB(st), "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+static int
+check_version(storage_t *st)
+{
+    int version, ret;
+    if ((ret = user_version(st, &version)) != 0)
+        return ret;
+    if (version == 0)
+        return stg_fail(st, STORAGE_EIO, "database has no schema (open it read-write once to create it)");
+    if (version > storage_schema_version())
+        return stg_fail(st, STORAGE_EIO, "database schema version %d is newer than this build (%d)", version,
+                        storage_schema_version());
+    if (version < storage_schema_version())
+        return stg_fail(st, STORAGE_EIO, "database schema version %d is older than this build (%d): open it read-write to migrate",
+                        version, storage_schema_version());
+    return 0;
+}
+
+int
+storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t errlen)
+{
+    bool ro = (flags & STORAGE_READONLY) != 0;
+    char pragmas[256];
+    storage_t *st = stg_conn_new(flags);
+    sqlite3 *db = NULL;
+    *out = NULL;
+
+    /* One storage_t per thread: SQLite's own mutexes would be pure cost. */
+    int oflags = SQLITE_OPEN_NOMUTEX | (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path, &db, oflags, NULL);
+    st->db = (stg_conn_t *)db;
+    if (rc != SQLITE_OK) {
+        snprintf(st->err, sizeof(st->err), "cannot open %s: %s", path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    if (!ro) {
+        /* page_size only takes on a new, empty database: before WAL. */
+        snprintf(pragmas, sizeof(pragmas), "PRAGMA page_size = %d", PAGE_BYTES);
+        if (exec(st, pragmas) != 0 || exec(st, "PRAGMA journal_mode = WAL") != 0)
+            goto fail;
+        snprintf(pragmas, sizeof(pragmas),
+                 "PRAGMA synchronous = %s; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY;"
+                 " PRAGMA journal_size_limit = %d",
+                 (flags & STORAGE_SYNC_FULL) ? "FULL" : "NORMAL", RW_CACHE_KIB, WAL_LIMIT_BYTES);
+    } else {
+        snprintf(pragmas, sizeof(pragmas), "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -%d", RO_CACHE_KIB);
+    }
+    if (exec(st, pragmas) != 0)
+        goto fail;
+    if ((ro ? check_version(st) : migrate(st)) != 0)
+        goto fail;
+    if (flags & STORAGE_NO_AUTOCHECKPOINT)
+        sqlite3_wal_autocheckpoint(db, 0);
+
+    sqlite3_commit_hook(db, on_commit, st);
+    sqlite3_rollback_hook(db, on_rollback, st);
+    *out = st;
+    return 0;
+fail:
+    /* The header promises STORAGE_EIO for every failure to open. */
+    put_err(errbuf, errlen, st->err);
+    sqlite3_close_v2(db);
+    st->db = NULL;
+    stg_conn_free(st);
+    return STORAGE_EIO;
+}
+
+void
+storage_close(storage_t *st)
+{
+    if (st == NULL)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(S(st->stmts[i]));
+    sqlite3_close_v2(DB(st));
+    stg_conn_free(st);
+}
+
+int
+storage_checkpoint(storage_t *st, int64_t *log_bytes)
+{
+    int frames = 0;
+    if (st->page_bytes == 0) {
+        stg_stmt_t *s = stg_stmt(st, S_PAGE_SIZE);
+        int64_t v;
+        if (s == NULL || stg_step_int64(st, s, &v) != 0)
+            return STORAGE_EIO;
+        st->page_bytes = (int)v;
+    }
+    int rc = sqlite3_wal_checkpoint_v2(DB(st), NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL);
+    if (log_bytes != NULL)
+        *log_bytes = frames > 0 ? (int64_t)frames * st->page_bytes : 0;
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return stg_fail(st, STORAGE_EBUSY, "checkpoint: %s", sqlite3_errmsg(DB(st)));
+    return rc == SQLITE_OK ? 0 : db_error(st, rc);
+}
+
+int
+storage_cache_mb(storage_t *st, int mb)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%lld", (long long)mb * 1024);
+    return exec(st, sql);
+}
