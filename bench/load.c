@@ -20,7 +20,6 @@
 #include <time.h>
 #include "http1.h"
 #include "load.h"
-#include "report.h"
 
 #define MAX_HEAD (64 * 1024)
 #define RETRY_MS 20
