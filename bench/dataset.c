@@ -1,46 +1,65 @@
-/* dataset.c -- recomputes the ids of bench/gendata.c's profiles. The hash,
- * the salts and the name slugs below mirror gendata.c's profile_make() and
- * must change with it; profiled-load's correctness checks (the email must
- * appear in the answer) catch any drift. */
+/* dataset.c -- the identity of profiled-gendata's profiles: userId, names
+ * and email of profile i, the same in profiled-gendata (which writes them)
+ * and profiled-load (which asks for them).
+ *
+ * Email sharing: profile i (i >= 2) shares its email with profile i - 1 when
+ * hash3(seed, i, SALT_SHARE) % 10 == 0 (about 1 in 10): a second account of
+ * the same person, with the same first/last name and email but its own userId,
+ * phone and events. Runs are allowed (i - 2, i - 1, i may all share), the
+ * email is always that of the first profile of the run (email_base). Profiles
+ * 0 (Joe Bloggs) and 1 never share. Emails are
+ * first.last<base>@example.com, and about 1 in 25 bases get a "+" tag
+ * (first.last<base>+news@example.com) to exercise '+' in email lookups. */
 #include <inttypes.h>
 #include <stdio.h>
 #include "dataset.h"
 
-enum { SALT_NAME = 1, SALT_SHARE, SALT_PLUS };
-
-static const char *const first_slugs[] = {
-    "alice", "ben",    "chloe",    "dmitri", "emma",   "farah", "george",  "hannah", "ian", "jasmine",
-    "kofi",  "laura",  "mohammed", "niamh",  "oliver", "priya", "quentin", "rosa",   "sam", "tomas",
-    "uma",   "victor", "wei",      "xavier", "yasmin", "zoe",   "aoife",   "bjorn",
+const dataset_name_t dataset_first_names[DATASET_FIRST_NAMES] = {
+    {"Alice", "alice"}, {"Ben", "ben"},         {"Chloé", "chloe"},       {"Dmitri", "dmitri"}, {"Emma", "emma"},
+    {"Farah", "farah"}, {"George", "george"},   {"Hannah", "hannah"},     {"Ian", "ian"},       {"Jasmine", "jasmine"},
+    {"Kofi", "kofi"},   {"Laura", "laura"},     {"Mohammed", "mohammed"}, {"Niamh", "niamh"},   {"Oliver", "oliver"},
+    {"Priya", "priya"}, {"Quentin", "quentin"}, {"Rosa", "rosa"},         {"Sam", "sam"},       {"Tomás", "tomas"},
+    {"Uma", "uma"},     {"Victor", "victor"},   {"Wei", "wei"},           {"Xavier", "xavier"}, {"Yasmin", "yasmin"},
+    {"Zoë", "zoe"},     {"Aoife", "aoife"},     {"Björn", "bjorn"},
 };
 
-static const char *const last_slugs[] = {
-    "smith", "jones",  "obrien", "muller", "patel", "nguyen", "garcia", "kowalski", "taylor",    "brown",  "wilson", "okafor",
-    "rossi", "dubois", "khan",   "murphy", "evans", "silva",  "novak",  "yamamoto", "andersson", "walker", "hughes", "fernandez",
+const dataset_name_t dataset_last_names[DATASET_LAST_NAMES] = {
+    {"Smith", "smith"},         {"Jones", "jones"},   {"O'Brien", "obrien"}, {"Müller", "muller"},
+    {"Patel", "patel"},         {"Nguyen", "nguyen"}, {"García", "garcia"},  {"Kowalski", "kowalski"},
+    {"Taylor", "taylor"},       {"Brown", "brown"},   {"Wilson", "wilson"},  {"Okafor", "okafor"},
+    {"Rossi", "rossi"},         {"Dubois", "dubois"}, {"Khan", "khan"},      {"Murphy", "murphy"},
+    {"Evans", "evans"},         {"Silva", "silva"},   {"Novak", "novak"},    {"Yamamoto", "yamamoto"},
+    {"Andersson", "andersson"}, {"Walker", "walker"}, {"Hughes", "hughes"},  {"Fernández", "fernandez"},
 };
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-static uint64_t
-mix64(uint64_t z)
+uint64_t
+dataset_hash3(uint64_t seed, uint64_t index, uint64_t salt)
 {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return dataset_mix64(dataset_mix64(dataset_mix64(seed ^ 0x5851f42d4c957f2dULL) ^ (index * 0x9e3779b97f4a7c15ULL)) ^
+                         (salt * 0xd1b54a32d192ed03ULL));
 }
 
-static uint64_t
-hash3(uint64_t seed, uint64_t index, uint64_t salt)
-{
-    return mix64(mix64(mix64(seed ^ 0x5851f42d4c957f2dULL) ^ (index * 0x9e3779b97f4a7c15ULL)) ^ (salt * 0xd1b54a32d192ed03ULL));
-}
-
+/* The first profile of the run of profiles sharing i's email. */
 static uint64_t
 email_base(uint64_t seed, uint64_t i)
 {
-    while (i >= 2 && hash3(seed, i, SALT_SHARE) % 10 == 0)
+    while (i >= 2 && dataset_hash3(seed, i, DATASET_SALT_SHARE) % 10 == 0)
         i--;
     return i;
+}
+
+static void
+names_of_base(uint64_t seed, uint64_t base, const dataset_name_t **first, const dataset_name_t **last)
+{
+    uint64_t h = dataset_hash3(seed, base, DATASET_SALT_NAME);
+    *first = &dataset_first_names[h % DATASET_FIRST_NAMES];
+    *last = &dataset_last_names[(h >> 32) % DATASET_LAST_NAMES];
+}
+
+void
+dataset_names(uint64_t seed, uint64_t i, const dataset_name_t **first, const dataset_name_t **last)
+{
+    names_of_base(seed, email_base(seed, i), first, last);
 }
 
 static size_t
@@ -65,9 +84,8 @@ dataset_email(uint64_t seed, uint64_t i, char *buf, size_t cap)
     if (i == 0)
         return clamp_len(snprintf(buf, cap, "joe.bloggs@intilery.com"), cap);
     uint64_t base = email_base(seed, i);
-    uint64_t h = hash3(seed, base, SALT_NAME);
-    const char *first = first_slugs[h % COUNT(first_slugs)];
-    const char *last = last_slugs[(h >> 32) % COUNT(last_slugs)];
-    const char *tag = hash3(seed, base, SALT_PLUS) % 25 == 0 ? "+news" : "";
-    return clamp_len(snprintf(buf, cap, "%s.%s%" PRIu64 "%s@example.com", first, last, base, tag), cap);
+    const dataset_name_t *first, *last;
+    names_of_base(seed, base, &first, &last);
+    const char *tag = dataset_hash3(seed, base, DATASET_SALT_PLUS) % 25 == 0 ? "+news" : "";
+    return clamp_len(snprintf(buf, cap, "%s.%s%" PRIu64 "%s@example.com", first->slug, last->slug, base, tag), cap);
 }

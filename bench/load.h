@@ -1,5 +1,6 @@
 /* load.h -- the settings and the results of one profiled-load run, shared by
- * the engine (load.c) and the report writer (report.c). */
+ * the command line (load_main.c), the engine (load.c) and the report
+ * writer (report.c). */
 #ifndef PROFILED_BENCH_LOAD_H
 #define PROFILED_BENCH_LOAD_H
 #include <stdint.h>
@@ -52,5 +53,10 @@ typedef struct {
     char check_sample[320];
     char error_sample[320];
 } load_result_t;
+
+/* Runs the load cfg describes to its end (or SIGINT/SIGTERM) and fills
+ * *res, whose histograms the caller made. Returns 0, or -1 after printing
+ * why it could not start (a --tokens file). */
+int load_execute(load_config_t *cfg, load_result_t *res);
 
 #endif

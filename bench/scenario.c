@@ -82,15 +82,6 @@ static void __attribute__((format(printf, 2, 3))) sbuf_printf(sbuf_t *b, const c
     b->len += (size_t)n;
 }
 
-uint64_t
-scenario_rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 const char *
 scenario_op_name(op_t op)
 {
@@ -181,7 +172,7 @@ scenario_drop_events(scenario_t *s)
 op_t
 scenario_pick(const scenario_t *s, uint64_t *rng)
 {
-    unsigned r = (unsigned)(scenario_rng_next(rng) % s->weight_total);
+    unsigned r = (unsigned)(dataset_rng_next(rng) % s->weight_total);
     for (int i = 0; i < OP_COUNT; i++) {
         if (r < s->weights[i])
             return (op_t)i;
@@ -232,7 +223,7 @@ static void
 put_ingest_event(sbuf_t *out, const scenario_t *s, uint64_t *rng)
 {
     char uid[32];
-    uint64_t a = scenario_rng_next(rng), b = scenario_rng_next(rng), c = scenario_rng_next(rng);
+    uint64_t a = dataset_rng_next(rng), b = dataset_rng_next(rng), c = dataset_rng_next(rng);
     a ^= s->id_salt;
     b ^= s->id_salt * 0x9e3779b97f4a7c15ULL;
     dataset_user_id(c % s->profiles, uid, sizeof(uid));
@@ -275,7 +266,7 @@ scenario_build(const scenario_t *s, op_t op, const char *token, uint64_t *rng, r
     out->len = 0;
     memset(req, 0, sizeof(*req));
     req->op = op;
-    req->profile = scenario_rng_next(rng) % s->profiles;
+    req->profile = dataset_rng_next(rng) % s->profiles;
     if (op == OP_INGEST) {
         build_ingest(s, token, rng, out);
         req->expect_len = (size_t)snprintf(req->expect, sizeof(req->expect), "\"success\":true");

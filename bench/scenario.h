@@ -77,7 +77,4 @@ void scenario_build(const scenario_t *s, op_t op, const char *token, uint64_t *r
 void scenario_build_next(const scenario_t *s, const char *token, const request_t *prev, const char *scroll_id, request_t *req,
                          sbuf_t *out);
 
-/* splitmix64 step, the load generator's PRNG. */
-uint64_t scenario_rng_next(uint64_t *state);
-
 #endif

@@ -1,12 +1,15 @@
-/* cli_audience.c -- `profiled audience import|remove|list`: static audience
+/* audience.c -- `profiled audience import|remove|list`: static audience
  * member lists from CSV files (a userId or email column) into a database,
  * reporting bad rows by line, and the audiences of a tenant with their
  * member counts. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "server.h"
+#include "base.h"
+#include "cli.h"
+#include "storage.h"
 
 typedef struct {
     const char *db, *client, *account, *brand, *name;
@@ -25,58 +28,25 @@ audience_usage(FILE *out)
                  "Bad rows are reported as 'line N: reason' and the exit status is 1 if there was any.\n");
 }
 
-/* --name VALUE / --name=VALUE flags and at most one positional argument.
- * -1 with a message on a bad argument. */
+/* The flags, at most one positional argument (the CSV file) and the ones
+ * each of cmd ("audience import", "audience remove", "audience list")
+ * requires. -1 with a message on a bad argument. */
 static int
 parse_args(int argc, char **argv, const char *cmd, audience_args_t *a)
 {
-    struct {
-        const char *name;
-        const char **value;
-    } flags[] = {{"db", &a->db}, {"client", &a->client}, {"account", &a->account}, {"brand", &a->brand}, {"name", &a->name}};
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strncmp(arg, "--", 2) != 0 || strcmp(arg, "-") == 0) {
-            if (a->file != NULL) {
-                fprintf(stderr, "profiled audience %s: unexpected argument '%s'\n", cmd, arg);
-                return -1;
-            }
-            a->file = arg;
-            continue;
-        }
-        const char *eq = strchr(arg + 2, '=');
-        size_t n = eq != NULL ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-        const char **value = NULL;
-        for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
-            if (strlen(flags[k].name) == n && memcmp(flags[k].name, arg + 2, n) == 0)
-                value = flags[k].value;
-        if (value == NULL) {
-            fprintf(stderr, "profiled audience %s: unknown option '%s'\n", cmd, arg);
-            return -1;
-        }
-        if (eq != NULL) {
-            *value = eq + 1;
-        } else if (i + 1 < argc) {
-            *value = argv[++i];
-        } else {
-            fprintf(stderr, "profiled audience %s: option %s needs a value\n", cmd, arg);
-            return -1;
-        }
-    }
-    const char *missing = a->client == NULL || a->client[0] == '\0'                             ? "client"
-                          : a->account == NULL || a->account[0] == '\0'                         ? "account"
-                          : a->brand == NULL || a->brand[0] == '\0'                             ? "brand"
-                          : strcmp(cmd, "list") != 0 && (a->name == NULL || a->name[0] == '\0') ? "name"
-                                                                                                : NULL;
-    if (missing != NULL) {
-        fprintf(stderr, "profiled audience %s: --%s is required\n", cmd, missing);
+    const cli_flag_t flags[] = {
+        {"db", &a->db}, {"client", &a->client}, {"account", &a->account}, {"brand", &a->brand}, {"name", &a->name}};
+    size_t npos = 1;
+    bool list = strcmp(cmd, "audience list") == 0;
+    if (cli_parse_flags(argc, argv, cmd, flags, sizeof(flags) / sizeof(flags[0]), &a->file, &npos, 0) != 0 ||
+        cli_need(a->client, "client", cmd) != 0 || cli_need(a->account, "account", cmd) != 0 ||
+        cli_need(a->brand, "brand", cmd) != 0 || (!list && cli_need(a->name, "name", cmd) != 0))
         return -1;
-    }
-    if (strcmp(cmd, "import") == 0 && a->file == NULL) {
+    if (strcmp(cmd, "audience import") == 0 && a->file == NULL) {
         fprintf(stderr, "profiled audience import: give the CSV file (or - for stdin)\n");
         return -1;
     }
-    if (strcmp(cmd, "list") == 0 && a->file != NULL) {
+    if (list && a->file != NULL) {
         fprintf(stderr, "profiled audience list: unexpected argument '%s'\n", a->file);
         return -1;
     }
@@ -94,38 +64,41 @@ print_audience(void *ctx, const char *name, uint64_t members)
 int
 cli_audience(int argc, char **argv)
 {
-    const char *cmd = argc >= 1 ? argv[0] : "";
-    if (argc >= 1 && (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)) {
+    const char *sub = argc >= 1 ? argv[0] : "";
+    if (argc >= 1 && cli_is_help(sub)) {
         audience_usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "import") != 0 && strcmp(cmd, "remove") != 0 && strcmp(cmd, "list") != 0) {
+    const char *cmd = strcmp(sub, "import") == 0   ? "audience import"
+                      : strcmp(sub, "remove") == 0 ? "audience remove"
+                      : strcmp(sub, "list") == 0   ? "audience list"
+                                                   : NULL;
+    if (cmd == NULL) {
         audience_usage(stderr);
         return 2;
     }
-    const char *env_db = getenv("PROFILED_DB");
-    audience_args_t a = {.db = env_db != NULL && env_db[0] != '\0' ? env_db : "./profiled.db"};
+    audience_args_t a = {.db = cli_env_or("PROFILED_DB", "./profiled.db")};
     if (parse_args(argc - 1, argv + 1, cmd, &a) != 0)
         return 2;
     FILE *in = NULL;
     if (a.file != NULL && (in = strcmp(a.file, "-") == 0 ? stdin : fopen(a.file, "r")) == NULL) {
-        fprintf(stderr, "profiled audience %s: cannot open %s: %s\n", cmd, a.file, strerror(errno));
+        fprintf(stderr, "profiled %s: cannot open %s: %s\n", cmd, a.file, strerror(errno));
         return 2;
     }
     storage_t *st = NULL;
     char err[512];
     int rv;
     if (storage_open(&st, a.db, 0, err, sizeof(err)) != 0) {
-        fprintf(stderr, "profiled audience %s: %s\n", cmd, err);
+        fprintf(stderr, "profiled %s: %s\n", cmd, err);
         rv = STORAGE_EIO;
         goto done;
     }
     storage_tenant_t tenant = storage_tenant(a.client, a.account, a.brand);
     storage_audience_counts_t c = {0};
-    if (strcmp(cmd, "list") == 0) {
+    if (strcmp(sub, "list") == 0) {
         if ((rv = storage_audience_list(st, &tenant, print_audience, NULL)) != 0)
             fprintf(stderr, "profiled audience list: %s\n", storage_errmsg(st));
-    } else if (strcmp(cmd, "import") == 0) {
+    } else if (strcmp(sub, "import") == 0) {
         rv = storage_audience_import_csv(st, &tenant, a.name, in, a.file, stderr, base_wall_ms(), &c);
         if (rv != 0 && (rv != STORAGE_EINVAL || c.rejected == 0))
             fprintf(stderr, "profiled audience import: %s\n", storage_errmsg(st));

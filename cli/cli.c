@@ -6,80 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "server.h"
-
-typedef struct {
-    const char *name; /* without "--" */
-    const char **value;
-} flag_t;
-
-/* Parses --name VALUE / --name=VALUE flags into the table; other arguments
- * are collected in pos (up to npos). -1 with a message on an error. */
-static int
-parse_flags(int argc, char **argv, const flag_t *flags, size_t nflags, const char **pos, size_t *npos, const char *cmd)
-{
-    size_t maxpos = *npos;
-    *npos = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 || strcmp(a, "-") == 0) {
-            if (*npos == maxpos) {
-                fprintf(stderr, "profiled %s: unexpected argument '%s'\n", cmd, a);
-                return -1;
-            }
-            pos[(*npos)++] = a;
-            continue;
-        }
-        const char *eq = strchr(a + 2, '=');
-        size_t n = eq != NULL ? (size_t)(eq - a - 2) : strlen(a + 2);
-        const flag_t *f = NULL;
-        for (size_t k = 0; k < nflags; k++)
-            if (strlen(flags[k].name) == n && memcmp(flags[k].name, a + 2, n) == 0)
-                f = &flags[k];
-        if (f == NULL) {
-            fprintf(stderr, "profiled %s: unknown option '%s'\n", cmd, a);
-            return -1;
-        }
-        if (eq != NULL) {
-            *f->value = eq + 1;
-        } else if (i + 1 < argc) {
-            *f->value = argv[++i];
-        } else {
-            fprintf(stderr, "profiled %s: option --%s needs a value\n", cmd, f->name);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static const char *
-env_or(const char *name, const char *def)
-{
-    const char *v = getenv(name);
-    return v != NULL && v[0] != '\0' ? v : def;
-}
-
-static int
-need(const char *value, const char *flag, const char *cmd)
-{
-    if (value == NULL || value[0] == '\0') {
-        fprintf(stderr, "profiled %s: --%s is required\n", cmd, flag);
-        return -1;
-    }
-    return 0;
-}
+#include "auth.h"
+#include "base.h"
+#include "cli.h"
+#include "definitions.h"
+#include "storage.h"
 
 int
 cli_import(int argc, char **argv)
 {
-    const char *db = env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL;
-    const char *definitions = env_or("PROFILED_DEFINITIONS", NULL);
-    const char *id_limits = env_or("PROFILED_ID_LIMITS", STORAGE_ID_LIMITS_DEFAULT);
-    const flag_t flags[] = {{"db", &db},       {"client", &client},           {"account", &account},
-                            {"brand", &brand}, {"definitions", &definitions}, {"id-limits", &id_limits}};
+    const char *db = cli_env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL;
+    const char *definitions = cli_env_or("PROFILED_DEFINITIONS", NULL);
+    const char *id_limits = cli_env_or("PROFILED_ID_LIMITS", STORAGE_ID_LIMITS_DEFAULT);
+    const cli_flag_t flags[] = {{"db", &db},       {"client", &client},           {"account", &account},
+                                {"brand", &brand}, {"definitions", &definitions}, {"id-limits", &id_limits}};
     const char *pos[1] = {NULL};
     size_t npos = 1;
-    if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+    if (argc > 0 && cli_is_help(argv[0])) {
         printf("usage: profiled import --db PATH --client C --account A --brand B [--definitions FILE]\n"
                "                       [--id-limits userId=1,...] [FILE|-]\n"
                "Loads Segment-spec messages, one JSON object per line, into the tenant's profiles.\n"
@@ -89,8 +32,9 @@ cli_import(int argc, char **argv)
                "(without, the server recomputes that tenant when it next starts or reloads).\n");
         return 0;
     }
-    if (parse_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]), pos, &npos, "import") != 0 ||
-        need(client, "client", "import") != 0 || need(account, "account", "import") != 0 || need(brand, "brand", "import") != 0)
+    if (cli_parse_flags(argc, argv, "import", flags, sizeof(flags) / sizeof(flags[0]), pos, &npos, 0) != 0 ||
+        cli_need(client, "client", "import") != 0 || cli_need(account, "account", "import") != 0 ||
+        cli_need(brand, "brand", "import") != 0)
         return 2;
     char err[512];
     int code = 2;
@@ -135,10 +79,10 @@ done:
 int
 cli_check(int argc, char **argv)
 {
-    const char *db = env_or("PROFILED_DB", "./profiled.db");
-    const flag_t flags[] = {{"db", &db}};
+    const char *db = cli_env_or("PROFILED_DB", "./profiled.db");
+    const cli_flag_t flags[] = {{"db", &db}};
     size_t npos = 0;
-    if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+    if (argc > 0 && cli_is_help(argv[0])) {
         printf("usage: profiled check --db PATH\n"
                "Checks a database file without changing it: SQLite's integrity check of every page and\n"
                "index, then that every identity, trait, event and first/last mark has its profile.\n"
@@ -146,7 +90,7 @@ cli_check(int argc, char **argv)
                "Run it on a stopped server's file, or on a copy.\n");
         return 0;
     }
-    if (parse_flags(argc, argv, flags, 1, NULL, &npos, "check") != 0 || need(db, "db", "check") != 0)
+    if (cli_parse_flags(argc, argv, "check", flags, 1, NULL, &npos, 0) != 0 || cli_need(db, "db", "check") != 0)
         return 2;
     if (access(db, F_OK) != 0) {
         fprintf(stderr, "profiled check: %s: %s\n", db, strerror(errno));
@@ -166,13 +110,13 @@ cli_check(int argc, char **argv)
 static int
 token_create(int argc, char **argv, const char *pepper)
 {
-    const char *db = env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL, *name = NULL;
+    const char *db = cli_env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL, *name = NULL;
     const char *rate_s = NULL, *burst_s = NULL;
-    const flag_t flags[] = {{"db", &db},     {"client", &client}, {"account", &account}, {"brand", &brand},
-                            {"name", &name}, {"rate", &rate_s},   {"burst", &burst_s}};
+    const cli_flag_t flags[] = {{"db", &db},     {"client", &client}, {"account", &account}, {"brand", &brand},
+                                {"name", &name}, {"rate", &rate_s},   {"burst", &burst_s}};
     size_t npos = 0;
-    if (parse_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]), NULL, &npos, "token create") != 0 ||
-        need(client, "client", "token create") != 0 || need(account, "account", "token create") != 0)
+    if (cli_parse_flags(argc, argv, "token create", flags, sizeof(flags) / sizeof(flags[0]), NULL, &npos, 0) != 0 ||
+        cli_need(client, "client", "token create") != 0 || cli_need(account, "account", "token create") != 0)
         return 2;
     double rate = 0, burst = 0;
     char *end;
@@ -203,12 +147,12 @@ token_create(int argc, char **argv, const char *pepper)
 static int
 token_list_or_revoke(int argc, char **argv, int revoke)
 {
-    const char *db = env_or("PROFILED_DB", "./profiled.db");
-    const flag_t flags[] = {{"db", &db}};
+    const char *db = cli_env_or("PROFILED_DB", "./profiled.db");
+    const cli_flag_t flags[] = {{"db", &db}};
     const char *pos[1] = {NULL};
     size_t npos = revoke ? 1 : 0;
     const char *cmd = revoke ? "token revoke" : "token list";
-    if (parse_flags(argc, argv, flags, 1, pos, &npos, cmd) != 0)
+    if (cli_parse_flags(argc, argv, cmd, flags, 1, pos, &npos, 0) != 0)
         return 2;
     if (revoke && npos != 1) {
         fprintf(stderr, "profiled token revoke: give the token id (see profiled token list)\n");
@@ -234,7 +178,7 @@ token_list_or_revoke(int argc, char **argv, int revoke)
 int
 cli_token(int argc, char **argv)
 {
-    const char *pepper = env_or("PROFILED_TOKEN_PEPPER", "");
+    const char *pepper = cli_env_or("PROFILED_TOKEN_PEPPER", "");
     if (argc >= 1 && strcmp(argv[0], "create") == 0)
         return token_create(argc - 1, argv + 1, pepper);
     if (argc >= 1 && strcmp(argv[0], "list") == 0)

@@ -1,4 +1,4 @@
-/* cli_definitions.c -- `profiled definitions list|check`: reads a
+/* definitions.c -- `profiled definitions list|check`: reads a
  * definitions file of computed traits and audiences the way the server
  * does, and prints what it holds per tenant, or the position and reason
  * of the first problem. */
@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "server.h"
+#include "cli.h"
+#include "definitions.h"
 
 static void
 definitions_usage(FILE *out)
@@ -25,7 +26,7 @@ cli_definitions(int argc, char **argv)
     const char *path = getenv("PROFILED_DEFINITIONS");
     const char *cmd = argc >= 1 ? argv[0] : "";
     bool list = strcmp(cmd, "list") == 0;
-    if (argc >= 1 && (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)) {
+    if (argc >= 1 && cli_is_help(cmd)) {
         definitions_usage(stdout);
         return 0;
     }
@@ -33,19 +34,12 @@ cli_definitions(int argc, char **argv)
         definitions_usage(stderr);
         return 2;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--definitions") == 0 && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strncmp(a, "--definitions=", 14) == 0) {
-            path = a + 14;
-        } else if (strncmp(a, "--", 2) != 0 || strcmp(a, "-") == 0) {
-            path = a;
-        } else {
-            fprintf(stderr, "profiled definitions %s: unknown option '%s'\n", cmd, a);
-            return 2;
-        }
-    }
+    /* --definitions FILE or FILE, the last given wins. */
+    const cli_flag_t flags[] = {{"definitions", &path}};
+    size_t npos = 1;
+    const char *what = list ? "definitions list" : "definitions check";
+    if (cli_parse_flags(argc - 1, argv + 1, what, flags, 1, &path, &npos, CLI_POS_LAST | CLI_MISSING_VALUE_UNKNOWN) != 0)
+        return 2;
     if (path == NULL || path[0] == '\0') {
         fprintf(stderr, "profiled definitions %s: give the definitions file (or set PROFILED_DEFINITIONS)\n", cmd);
         return 2;

@@ -1,20 +1,52 @@
-/* main.c -- the profiled binary: dispatches to its subcommands. */
+/* main.c -- the profiled binary: one table of its subcommands, from which
+ * both the dispatch and the usage text come. */
 #include <stdio.h>
 #include <string.h>
+#include "cli.h"
 #include "server.h"
 
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help; /* one line in the usage text; NULL: not listed */
+} command_t;
+
+static int help_main(int argc, char **argv);
+
+static const command_t commands[] = {
+    {"serve", server_main, "run the HTTP API server (profiled serve --help)"},
+    {"import", cli_import, "load Segment-spec NDJSON messages into a database"},
+    {"check", cli_check, "check a database file for damage (exit 1 on damage)"},
+    {"token", cli_token, "create, list or revoke API tokens"},
+    {"audience", cli_audience, "import, remove or list static audiences (CSV member lists)"},
+    {"definitions", cli_definitions, "list or check a definitions file of computed traits and audiences"},
+    {"help", help_main, "this text"},
+    {"--help", help_main, NULL},
+    {"-h", help_main, NULL},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Names padded to 10 columns, and at least two spaces before the help. */
 static void
 usage(FILE *out)
 {
-    fprintf(out, "usage: profiled <command> [options]\n\n"
-                 "commands:\n"
-                 "  serve     run the HTTP API server (profiled serve --help)\n"
-                 "  import    load Segment-spec NDJSON messages into a database\n"
-                 "  check     check a database file for damage (exit 1 on damage)\n"
-                 "  token     create, list or revoke API tokens\n"
-                 "  audience  import, remove or list static audiences (CSV member lists)\n"
-                 "  definitions  list or check a definitions file of computed traits and audiences\n"
-                 "  help      this text\n");
+    fprintf(out, "usage: profiled <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (commands[i].help == NULL)
+            continue;
+        int len = (int)strlen(commands[i].name);
+        fprintf(out, "  %s%*s%s\n", commands[i].name, len < 8 ? 10 - len : 2, "", commands[i].help);
+    }
+}
+
+static int
+help_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    usage(stdout);
+    return 0;
 }
 
 int
@@ -24,24 +56,10 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0)
-        return server_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "import") == 0)
-        return cli_import(argc - 2, argv + 2);
-    if (strcmp(cmd, "check") == 0)
-        return cli_check(argc - 2, argv + 2);
-    if (strcmp(cmd, "token") == 0)
-        return cli_token(argc - 2, argv + 2);
-    if (strcmp(cmd, "audience") == 0)
-        return cli_audience(argc - 2, argv + 2);
-    if (strcmp(cmd, "definitions") == 0)
-        return cli_definitions(argc - 2, argv + 2);
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    fprintf(stderr, "profiled: unknown command '%s'\n", cmd);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "profiled: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
 }
