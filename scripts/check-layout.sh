@@ -31,12 +31,13 @@ storage/computed      storage/db base segment definitions
 storage/write         storage/computed storage/db base segment definitions
 storage/read          storage/computed storage/db base segment definitions
 auth                  storage base
-server                server/http server/api server/jobs server/ops auth ratelimit storage segment definitions base
-server/ops            base
-server/http           server/ops auth ratelimit storage base
-server/jobs           server/ops storage segment definitions base
-server/api            server/http server/jobs server/ops auth ratelimit storage segment definitions base
-cli                   server storage auth definitions segment base
+server                server/api server/jobs server/http server/ops server/config auth ratelimit storage segment definitions base
+server/api            server/jobs server/http server/ops server/config auth ratelimit storage segment definitions base
+server/jobs           server/http server/ops server/config auth ratelimit storage segment definitions base
+server/http           server/ops server/config auth ratelimit storage segment definitions base
+server/ops            storage base
+server/config         storage base
+cli                   server storage auth definitions base
 bench                 -
 tests                 *
 fuzz                  *
@@ -50,16 +51,14 @@ FILES=$(find $TOPS -type f \( -name '*.c' -o -name '*.h' \) \
     -not -path '*/node_modules/*' -not -path 'fuzz/corpus/*' 2>/dev/null | LC_ALL=C sort)
 
 # One line per include: FILE<TAB>LINE<TAB>NAME
-INCLUDES=$(for f in $FILES; do
-    awk -v f="$f" '/^[ \t]*#[ \t]*include[ \t]*"/ {
-        s = $0; sub(/^[^"]*"/, "", s); sub(/".*$/, "", s); printf "%s\t%d\t%s\n", f, FNR, s }' "$f"
-done)
+# shellcheck disable=SC2086
+INCLUDES=$(awk '/^[ \t]*#[ \t]*include[ \t]*"/ {
+    s = $0; sub(/^[^"]*"/, "", s); sub(/".*$/, "", s); printf "%s\t%d\t%s\n", FILENAME, FNR, s }' $FILES)
 
 # Line counts of non-test sources: FILE<TAB>LINES
-SIZES=$(for f in $FILES; do
-    case $f in tests/* | fuzz/*) continue ;; esac
-    printf '%s\t%s\n' "$f" "$(wc -l <"$f")"
-done)
+# shellcheck disable=SC2086
+SIZES=$(awk 'FNR == 1 && NR > 1 { print f "\t" n } { f = FILENAME; n = FNR } END { if (NR) print f "\t" n }' \
+    $(printf '%s\n' $FILES | grep -v -e '^tests/' -e '^fuzz/'))
 
 # CMake edges: pd_<lib> (or the profiled executable) -> pd_<lib> it links.
 CMAKE_EDGES=$(awk '

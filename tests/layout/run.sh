@@ -16,11 +16,8 @@ copy() {
     rm -rf "$TMP/t"
     mkdir -p "$TMP/t"
     (cd "$SRC" && find base ratelimit segment definitions storage auth server cli bench tests fuzz \
-        -type f \( -name '*.c' -o -name '*.h' \) -not -path '*/node_modules/*' -not -path 'fuzz/corpus/*') |
-        while read -r f; do
-            mkdir -p "$TMP/t/$(dirname "$f")"
-            cp "$SRC/$f" "$TMP/t/$f"
-        done
+        -type f \( -name '*.c' -o -name '*.h' \) -not -path '*/node_modules/*' -not -path 'fuzz/corpus/*' |
+        tar cf - -T -) | (cd "$TMP/t" && tar xf -)
     cp "$SRC/CMakeLists.txt" "$TMP/t/"
 }
 
