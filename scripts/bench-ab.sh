@@ -3,7 +3,7 @@
 # commit, side by side in one go. Both are built Release (the baseline in a
 # temporary git worktree), serve copies of one generated database, pinned to
 # core 0 (--threads 1 --workers 1, access log off) under profiled-load on
-# core 1, in alternating runs (baseline, then this), and the medians are
+# core 1, in alternating runs (baseline first, then this first), and the medians are
 # printed with their ratio. Nothing listens outside 127.0.0.1.
 #   env: BASELINE (commit, default HEAD~1), AB_PROFILES (20000),
 #        AB_EVENTS (events a profile, 20), AB_REPEAT (runs each, 3),
@@ -73,8 +73,14 @@ median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) 
 for sc in $SCENARIOS; do
     r=0
     while [ $r -lt "$REPEAT" ]; do
-        run old "$OLD" "$W/old.db" "$W/old.tokens" "$sc"
-        run new "$NEW" "$W/new.db" "$W/new.tokens" "$sc"
+        # Which goes first alternates: a run warms the page cache for the next.
+        if [ $((r % 2)) -eq 0 ]; then
+            run old "$OLD" "$W/old.db" "$W/old.tokens" "$sc"
+            run new "$NEW" "$W/new.db" "$W/new.tokens" "$sc"
+        else
+            run new "$NEW" "$W/new.db" "$W/new.tokens" "$sc"
+            run old "$OLD" "$W/old.db" "$W/old.tokens" "$sc"
+        fi
         r=$((r + 1))
     done
     say "$sc: baseline $(tr '\n' ' ' <"$W/old.$sc")/ this $(tr '\n' ' ' <"$W/new.$sc")"
