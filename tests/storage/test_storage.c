@@ -1609,115 +1609,6 @@ START_TEST(test_tokens)
 }
 END_TEST
 
-/* ---- time and uuid helpers --------------------------------------------------- */
-
-static int64_t
-parse(const char *s)
-{
-    int64_t ms = 0;
-    ck_assert_msg(base_parse_time(s, strlen(s), &ms) == 0, "cannot parse %s", s);
-    return ms;
-}
-
-START_TEST(test_time_parse_format)
-{
-    char out[32];
-    static const struct {
-        const char *in, *out;
-    } ok[] = {
-        {"2020-11-19T13:39:17.380Z", "2020-11-19T13:39:17.380Z"},
-        {"2006-01-02", "2006-01-02T00:00:00.000Z"},
-        {"2020-11-19T13:39:17Z", "2020-11-19T13:39:17.000Z"},
-        {"2020-11-19T13:39Z", "2020-11-19T13:39:00.000Z"},
-        {"2020-11-19T13:39:17.1Z", "2020-11-19T13:39:17.100Z"},
-        {"2020-11-19T13:39:17.123456789Z", "2020-11-19T13:39:17.123Z"},
-        {"2020-11-19T13:39:17.380+01:00", "2020-11-19T12:39:17.380Z"},
-        {"2020-11-19T13:39:17-0530", "2020-11-19T19:09:17.000Z"},
-        {"2020-11-19T01:00:00+02", "2020-11-18T23:00:00.000Z"},
-        {"2020-11-19 13:39:17", "2020-11-19T13:39:17.000Z"},
-        {"2020-02-29T23:59:59.999z", "2020-02-29T23:59:59.999Z"},
-        {"2000-02-29", "2000-02-29T00:00:00.000Z"},
-        {"1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59.999Z"},
-        {"1970-01-01T00:00:00Z", "1970-01-01T00:00:00.000Z"},
-    };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        int64_t ms = parse(ok[i].in);
-        ck_assert_str_eq(base_format_time(ms, out), ok[i].out);
-        /* and back */
-        ck_assert_int_eq(parse(out), ms);
-    }
-    ck_assert_int_eq(parse("1970-01-01T00:00:00.000Z"), 0);
-    ck_assert_int_eq(parse("1969-12-31T23:59:59.999Z"), -1);
-    ck_assert_int_eq(parse("2020-11-19T13:39:17.912Z"), NOW);
-
-    static const char *const bad[] = {
-        "",
-        "garbage",
-        "2020",
-        "2020-1-01",
-        "2020-13-01",
-        "2020-00-10",
-        "2019-02-29",
-        "1900-02-29",
-        "2020-04-31",
-        "2020-11-19T",
-        "2020-11-19T25:00:00Z",
-        "2020-11-19T13:60:00Z",
-        "2020-11-19T13:39:61Z",
-        "2020-11-19T13:39:17.Z",
-        "2020-11-19T13:39:17+1",
-        "2020-11-19T13:39:17+24:00",
-        "2020-11-19T13:39:17ZZ",
-        "2020-11-19T13:39:17Z ",
-        "2020-11-19X13:39:17Z",
-        "2020-11-19T13:39:17 UTC",
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        int64_t ms = 42;
-        ck_assert_msg(base_parse_time(bad[i], strlen(bad[i]), &ms) == STORAGE_EINVAL, "accepted %s", bad[i]);
-    }
-    /* The formatter agrees with gmtime over years 0001-9999, both sides of
-     * 1970 and leap days. */
-    uint64_t x = 88172645463325252ULL;
-    for (int i = 0; i < 200000; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        int64_t t = -62135596800000LL + (int64_t)(x % 315537897600000ULL);
-        int64_t secs = t / 1000, frac = t % 1000;
-        if (frac < 0)
-            frac += 1000, secs -= 1;
-        time_t tt = (time_t)secs;
-        struct tm tm;
-        ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
-        char want[64];
-        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
-        ck_assert_str_eq(base_format_time(t, out), want);
-    }
-    /* Length is honoured: no NUL needed. */
-    int64_t ms;
-    ck_assert_int_eq(base_parse_time("2006-01-02garbage", 10, &ms), 0);
-    ck_assert_str_eq(base_format_time(ms, out), "2006-01-02T00:00:00.000Z");
-}
-END_TEST
-
-START_TEST(test_uuid_v4)
-{
-    char a[37], b[37];
-    base_uuid_v4(a);
-    base_uuid_v4(b);
-    ck_assert_str_ne(a, b);
-    ck_assert_uint_eq(strlen(a), 36);
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23)
-            ck_assert_int_eq(a[i], '-');
-        else
-            ck_assert(strchr("0123456789abcdef", a[i]) != NULL);
-    }
-    ck_assert_int_eq(a[14], '4');
-    ck_assert(strchr("89ab", a[19]) != NULL);
-}
-END_TEST
-
 /* ---- events timeline and scroll cursors ------------------------------------ */
 
 #define TTL 60000
@@ -1884,69 +1775,12 @@ live_cursors(storage_t *st, int64_t now)
     return n;
 }
 
-static int
-batch_rc(const char *body, const char *single, segment_batch_err_t *e)
+START_TEST(test_batch_store)
 {
-    segment_batch_t *b;
-    int ret = segment_batch_parse(strdup(body), strlen(body), single, &b, e);
-    if (ret == 0) {
-        ret = segment_batch_check(b, e);
-        segment_batch_free(b);
-    }
-    return ret;
-}
-
-START_TEST(test_batch_bodies)
-{
-    static const struct {
-        const char *body, *single;
-        bool bad_body;
-        const char *message;
-    } bad[] = {
-        {"", NULL, true, "The request body must be one JSON object: unexpected end."},
-        {"[1]", NULL, true, "The request body must be one JSON object."},
-        {"{\"batch\":[]} x", NULL, true, "The request body must be one JSON object: trailing characters."},
-        {"{\"batch\":{}}", NULL, false, "batch: expected an array of messages."},
-        {"{\"writeKey\":\"k\"}", NULL, false, "batch: expected an array of messages."},
-        {"{\"batch\":[{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"},{\"type\":\"track\",\"event\":\"E\"}]}", NULL, false,
-         "batch[1].userId: missing userId or anonymousId"},
-        {"{\"batch\":[7]}", NULL, false, "batch[0].message: message must be a JSON object"},
-        {"{\"type\":\"identify\",\"userId\":\"u\"}", "track", false, "type: this route takes 'track' messages."},
-        {"{\"type\":null,\"userId\":\"u\"}", "track", false, "type: this route takes 'track' messages."},
-        {"{\"userId\":\"u\"}", "track", false, "event: missing event"},
-    };
-    segment_batch_err_t e;
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ck_assert_int_eq(batch_rc(bad[i].body, bad[i].single, &e), STORAGE_EINVAL);
-        ck_assert_msg(e.bad_body == bad[i].bad_body && strcmp(e.message, bad[i].message) == 0, "%s: %d %s", bad[i].body, e.bad_body,
-                      e.message);
-    }
-
-    /* Escaped quotes and backslashes before the members that matter. */
-    ck_assert_int_eq(batch_rc("{\"batch\":[{\"properties\":{\"q\":\"x\\\"y\\\\\",\"r\":[\"\\\\\",\"\\\"\"],\"s\":\"\\\\\\\"\"},"
-                              "\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\"}]}",
-                              NULL, &e),
-                     0);
-
-    /* Nesting: a message may nest 31 containers, in a batch or alone. */
-    for (int arrays = 29; arrays <= 30; arrays++) {
-        char deep[512], body[600];
-        strcpy(deep, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\",\"properties\":{\"a\":");
-        for (int d = 0; d < arrays; d++)
-            strcat(deep, "[");
-        for (int d = 0; d < arrays; d++)
-            strcat(deep, "]");
-        strcat(deep, "}}");
-        snprintf(body, sizeof(body), "{\"batch\":[%s]}", deep);
-        int want = arrays == 29 ? 0 : STORAGE_EINVAL;
-        ck_assert_msg(batch_rc(deep, "track", &e) == want, "%d arrays alone: %s", arrays, e.message);
-        ck_assert_msg(batch_rc(body, NULL, &e) == want, "%d arrays in a batch: %s", arrays, e.message);
-        if (want != 0)
-            ck_assert_ptr_nonnull(strstr(e.message, "nested too deeply"));
-    }
-
     /* writeKey: handed over, never stored; a single message gets its type;
-     * a message's text is stored as it was sent. */
+     * a message's text is stored as it was sent (tests/segment/ checks the
+     * bodies themselves). */
+    segment_batch_err_t e;
     char *path, err[256];
     storage_t *st = test_db_open("profiles.db", &path);
     const char *one = "{\"writeKey\":\"s\\u0065cret\",\"userId\":\"u1\",\"event\":\"Signed Up\",\"messageId\":\"w1\"}";
@@ -2756,7 +2590,7 @@ storage_suite(void)
     tcase_add_test(tc, test_import_batches_keep_newest_wins);
     tcase_add_test(tc, test_import_matches_ingest);
     tcase_add_test(tc, test_batch_matches_ingest);
-    tcase_add_test(tc, test_batch_bodies);
+    tcase_add_test(tc, test_batch_store);
     tcase_add_test(tc, test_tenant_isolation);
     tcase_add_test(tc, test_profile_list_paging);
     tcase_add_test(tc, test_transactions_and_combined_writes);
@@ -2764,8 +2598,6 @@ storage_suite(void)
     tcase_add_test(tc, test_identity_cache_sees_other_connections);
     tcase_add_test(tc, test_subscription_id);
     tcase_add_test(tc, test_tokens);
-    tcase_add_test(tc, test_time_parse_format);
-    tcase_add_test(tc, test_uuid_v4);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("events");

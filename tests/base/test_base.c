@@ -1,0 +1,251 @@
+/* test_base.c -- base/ on its own: time text both ways, UUIDs, the byte
+ * helpers, the bounded appender, the hash, the JSON scanner and the CSV
+ * reader. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "base.h"
+#include "testutil.h"
+
+#define NOW 1605793157912LL
+
+static int64_t
+parse(const char *s)
+{
+    int64_t ms = 0;
+    ck_assert_msg(base_parse_time(s, strlen(s), &ms) == 0, "cannot parse %s", s);
+    return ms;
+}
+
+START_TEST(test_time_parse_format)
+{
+    char out[32];
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        {"2020-11-19T13:39:17.380Z", "2020-11-19T13:39:17.380Z"},
+        {"2006-01-02", "2006-01-02T00:00:00.000Z"},
+        {"2020-11-19T13:39:17Z", "2020-11-19T13:39:17.000Z"},
+        {"2020-11-19T13:39Z", "2020-11-19T13:39:00.000Z"},
+        {"2020-11-19T13:39:17.1Z", "2020-11-19T13:39:17.100Z"},
+        {"2020-11-19T13:39:17.123456789Z", "2020-11-19T13:39:17.123Z"},
+        {"2020-11-19T13:39:17.380+01:00", "2020-11-19T12:39:17.380Z"},
+        {"2020-11-19T13:39:17-0530", "2020-11-19T19:09:17.000Z"},
+        {"2020-11-19T01:00:00+02", "2020-11-18T23:00:00.000Z"},
+        {"2020-11-19 13:39:17", "2020-11-19T13:39:17.000Z"},
+        {"2020-02-29T23:59:59.999z", "2020-02-29T23:59:59.999Z"},
+        {"2000-02-29", "2000-02-29T00:00:00.000Z"},
+        {"1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59.999Z"},
+        {"1970-01-01T00:00:00Z", "1970-01-01T00:00:00.000Z"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int64_t ms = parse(ok[i].in);
+        ck_assert_str_eq(base_format_time(ms, out), ok[i].out);
+        /* and back */
+        ck_assert_int_eq(parse(out), ms);
+    }
+    ck_assert_int_eq(parse("1970-01-01T00:00:00.000Z"), 0);
+    ck_assert_int_eq(parse("1969-12-31T23:59:59.999Z"), -1);
+    ck_assert_int_eq(parse("2020-11-19T13:39:17.912Z"), NOW);
+
+    static const char *const bad[] = {
+        "",
+        "garbage",
+        "2020",
+        "2020-1-01",
+        "2020-13-01",
+        "2020-00-10",
+        "2019-02-29",
+        "1900-02-29",
+        "2020-04-31",
+        "2020-11-19T",
+        "2020-11-19T25:00:00Z",
+        "2020-11-19T13:60:00Z",
+        "2020-11-19T13:39:61Z",
+        "2020-11-19T13:39:17.Z",
+        "2020-11-19T13:39:17+1",
+        "2020-11-19T13:39:17+24:00",
+        "2020-11-19T13:39:17ZZ",
+        "2020-11-19T13:39:17Z ",
+        "2020-11-19X13:39:17Z",
+        "2020-11-19T13:39:17 UTC",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t ms = 42;
+        ck_assert_msg(base_parse_time(bad[i], strlen(bad[i]), &ms) == BASE_EINVAL, "accepted %s", bad[i]);
+    }
+    /* The formatter agrees with gmtime over years 0001-9999, both sides of
+     * 1970 and leap days. */
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t t = -62135596800000LL + (int64_t)(x % 315537897600000ULL);
+        int64_t secs = t / 1000, frac = t % 1000;
+        if (frac < 0)
+            frac += 1000, secs -= 1;
+        time_t tt = (time_t)secs;
+        struct tm tm;
+        ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+        char want[64];
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+        ck_assert_str_eq(base_format_time(t, out), want);
+    }
+    /* Length is honoured: no NUL needed. */
+    int64_t ms;
+    ck_assert_int_eq(base_parse_time("2006-01-02garbage", 10, &ms), 0);
+    ck_assert_str_eq(base_format_time(ms, out), "2006-01-02T00:00:00.000Z");
+}
+END_TEST
+
+START_TEST(test_uuid_v4)
+{
+    char a[37], b[37];
+    base_uuid_v4(a);
+    base_uuid_v4(b);
+    ck_assert_str_ne(a, b);
+    ck_assert_uint_eq(strlen(a), 36);
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            ck_assert_int_eq(a[i], '-');
+        else
+            ck_assert(strchr("0123456789abcdef", a[i]) != NULL);
+    }
+    ck_assert_int_eq(a[14], '4');
+    ck_assert(strchr("89ab", a[19]) != NULL);
+}
+END_TEST
+
+START_TEST(test_bytes)
+{
+    ck_assert_int_eq(base_hex_digit('0'), 0);
+    ck_assert_int_eq(base_hex_digit('9'), 9);
+    ck_assert_int_eq(base_hex_digit('a'), 10);
+    ck_assert_int_eq(base_hex_digit('F'), 15);
+    ck_assert_int_eq(base_hex_digit('g'), -1);
+    ck_assert_int_eq(base_hex_digit(-23), -1);
+    /* SQLite's BINARY order: bytes, then the shorter first */
+    ck_assert_int_lt(base_text_cmp("ab", 2, "b", 1), 0);
+    ck_assert_int_lt(base_text_cmp("ab", 2, "abc", 3), 0);
+    ck_assert_int_gt(base_text_cmp("abc", 3, "ab", 2), 0);
+    ck_assert_int_eq(base_text_cmp("ab", 2, "ab", 2), 0);
+    ck_assert_int_eq(base_text_cmp(NULL, 0, NULL, 0), 0);
+    ck_assert_int_gt(base_text_cmp("\xc3\xa9", 2, "z", 1), 0); /* unsigned bytes */
+    /* FNV-1a 64 with its standard offset basis */
+    ck_assert_uint_eq(base_fnv1a(14695981039346656037ull, "a", 1), 0xaf63dc4c8601ec8cull);
+    ck_assert_uint_eq(base_fnv1a(14695981039346656037ull, "", 0), 14695981039346656037ull);
+}
+END_TEST
+
+START_TEST(test_appendf_clamps)
+{
+    char buf[8];
+    size_t len = 0;
+    ck_assert(base_appendf(buf, sizeof(buf), &len, "%s", "abc"));
+    ck_assert(!base_appendf(buf, sizeof(buf), &len, "%d", 123456));
+    ck_assert_uint_eq(len, sizeof(buf) - 1);
+    ck_assert_str_eq(buf, "abc1234");
+    ck_assert(!base_appendf(buf, sizeof(buf), &len, "more"));
+    ck_assert_uint_eq(len, sizeof(buf) - 1);
+}
+END_TEST
+
+START_TEST(test_json_scan)
+{
+    static const char *const ok[] = {"{}", " [1, -0, 2.5e3, true, null, \"\\u00e9\"] ", "\"x\"", "{\"a\":{\"b\":[]}}"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        ck_assert_msg(base_json_check(ok[i], strlen(ok[i])) == NULL, "%s refused", ok[i]);
+    static const char *const bad[] = {"", "{", "[1,]", "01", "{\"a\" 1}", "\"\\x\"", "[1] 2", "nul", "\"\x01\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(base_json_check(bad[i], strlen(bad[i])) != NULL, "%s accepted", bad[i]);
+    ck_assert_ptr_nonnull(base_json_check_depth("[[[]]]", 6, 2));
+    ck_assert_ptr_null(base_json_check_depth("[[[]]]", 6, 3));
+
+    const char *obj = "{\"k\\u0031\":\"v\",\"n\":[1,{\"x\":2}]}";
+    span_t all = {obj, strlen(obj)}, key, value;
+    jiter_t it;
+    base_json_members(&it, all);
+    ck_assert(base_json_next(&it, &key, &value));
+    ck_assert(base_json_key_is(key, "k1", 2));
+    ck_assert_uint_eq(value.n, 3);
+    ck_assert(base_json_next(&it, &key, &value));
+    ck_assert(base_json_key_is(key, "n", 1));
+    ck_assert_int_eq(memcmp(value.p, "[1,{\"x\":2}]", value.n), 0);
+    ck_assert(!base_json_next(&it, &key, &value));
+
+    char out[16];
+    span_t raw = {"a\\n\\u00e9", 9};
+    size_t n = base_json_unescape(raw, out);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_eq(memcmp(out, "a\n\xc3\xa9", 4), 0);
+    ck_assert(base_json_lone_surrogate((span_t){"\\ud800", 6}));
+    ck_assert(!base_json_lone_surrogate((span_t){"\\ud83d\\ude00", 12}));
+
+    jsonbuf_t b;
+    base_jb_init(&b, 4);
+    base_jb_open(&b, '{');
+    base_jb_key(&b, "s", 1);
+    base_jb_str(&b, "q\"\n", 3);
+    base_jb_key(&b, "i", 1);
+    base_jb_int(&b, -42);
+    base_jb_close(&b, '}');
+    ck_assert_uint_eq(b.len, strlen("{\"s\":\"q\\\"\\n\",\"i\":-42}"));
+    ck_assert_int_eq(memcmp(b.data, "{\"s\":\"q\\\"\\n\",\"i\":-42}", b.len), 0);
+    base_jb_free(&b);
+}
+END_TEST
+
+START_TEST(test_csv_rows)
+{
+    static const char text[] = "\xef\xbb\xbfuserId, email\r\n"
+                               "\"u,1\",\"a\"\"b\"\n"
+                               "\n"
+                               "\"open\n";
+    FILE *in = fmemopen((void *)text, sizeof(text) - 1, "r");
+    ck_assert_ptr_nonnull(in);
+    base_csv_t c = {.in = in};
+    uint64_t line = 0;
+    const char *why = NULL;
+    ck_assert_int_eq(base_csv_row(&c, &line, &why), 1); /* the BOM is no data, blanks go */
+    ck_assert_uint_eq(line, 1);
+    ck_assert_uint_eq(c.nfields, 2);
+    ck_assert_int_eq(memcmp(c.buf + c.start[0], "userId", c.flen[0]), 0);
+    ck_assert_int_eq(memcmp(c.buf + c.start[1], "email", c.flen[1]), 0);
+    ck_assert_int_eq(base_csv_row(&c, &line, &why), 1);
+    ck_assert_uint_eq(line, 2);
+    ck_assert_uint_eq(c.flen[0], 3);
+    ck_assert_int_eq(memcmp(c.buf + c.start[0], "u,1", 3), 0);
+    ck_assert_int_eq(memcmp(c.buf + c.start[1], "a\"b", c.flen[1]), 0);
+    int r;
+    while ((r = base_csv_row(&c, &line, &why)) == 1 && c.nfields == 1 && c.flen[0] == 0)
+        ;                    /* an empty line, however the reader reports it */
+    ck_assert_int_eq(r, -1); /* the quote never closes */
+    ck_assert_ptr_nonnull(why);
+    ck_assert_int_eq(base_csv_row(&c, &line, &why), 0);
+    base_csv_dispose(&c);
+    fclose(in);
+}
+END_TEST
+
+static Suite *
+base_suite(void)
+{
+    Suite *s = suite_create("base");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_time_parse_format);
+    tcase_add_test(tc, test_uuid_v4);
+    tcase_add_test(tc, test_bytes);
+    tcase_add_test(tc, test_appendf_clamps);
+    tcase_add_test(tc, test_json_scan);
+    tcase_add_test(tc, test_csv_rows);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return test_run_suite(base_suite()) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
