@@ -3,7 +3,7 @@
 #include <assert.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "token_text.h"
+#include "auth_internal.h"
 
 /* Fresh random ids collide with probability ~n / 2^64; retry a few times. */
 #define CREATE_ATTEMPTS 4

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "token_text.h"
+#include "auth_internal.h"
 
 struct auth_table {
     size_t count;

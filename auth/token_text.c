@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include "token_text.h"
+#include "auth_internal.h"
 
 #define PREFIX "pd_"
 #define PREFIX_LEN 3

@@ -3,7 +3,7 @@
  * exact text may pass. A first byte '!' overlays the rest on the live
  * token's text, so near misses (a right id, a wrong secret) are reached. */
 #include "fuzz.h"
-#include "token_text.h"
+#include "auth_internal.h"
 
 static storage_t *st;
 static auth_table_t *table;

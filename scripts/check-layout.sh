@@ -11,7 +11,10 @@
 #   3. the table has no circle, and its top-level rows are the CMake edges:
 #      the pd_<folder> libraries (cli: the profiled executable) link exactly
 #      the libraries of the folders their row names;
-#   4. no source file outside tests/ and fuzz/ passes 800 lines.
+#   4. no source file outside tests/ and fuzz/ passes 800 lines;
+#   5. headers: a top-level folder has its public <folder>.h and at most
+#      <folder>_internal.h beside it; a subfolder has one, <sub>/<sub>.h
+#      (bench/, tests/, fuzz/ and the exceptions below excepted).
 # usage: scripts/check-layout.sh [ROOT]   (ROOT: the checkout, default ..)
 # env:   LAYOUT_TABLE=FILE replaces the table (its test uses it).
 set -eu
@@ -46,6 +49,11 @@ if [ -n "${LAYOUT_TABLE:-}" ]; then
     TABLE=$(cat "$LAYOUT_TABLE")
 fi
 
+# Headers allowed past rule 5, with the reason.
+EXTRA_HEADERS='
+server/jobs/fairq.h   the fair queue alone, so tests/server compiles it without h2o
+'
+
 TOPS="base ratelimit segment definitions storage auth server cli bench tests fuzz"
 FILES=$(find $TOPS -type f \( -name '*.c' -o -name '*.h' \) \
     -not -path '*/node_modules/*' -not -path 'fuzz/corpus/*' 2>/dev/null | LC_ALL=C sort)
@@ -68,7 +76,7 @@ CMAKE_EDGES=$(awk '
            for (i = 3; i <= NF; i++) if ($i ~ /^pd_/ && $i != "pd_testsupport") print substr(t, 4), substr($i, 4) }' | sort -u)
 
 printf '%s\n' "$TABLE" | awk -v files="$FILES" -v max="$MAX_LINES" -v includes="$INCLUDES" -v sizes="$SIZES" \
-    -v cmake="$CMAKE_EDGES" -v tops="$TOPS" '
+    -v cmake="$CMAKE_EDGES" -v tops="$TOPS" -v extra="$EXTRA_HEADERS" '
 function top(p) { sub(/\/.*/, "", p); return p }
 function dir(p) { if (p !~ /\//) return "."; sub(/\/[^\/]*$/, "", p); return p }
 # the longest unit of the table that holds path p
@@ -160,6 +168,16 @@ END {
         }
     }
     for (k in linked) if (!(k in want)) { split(k, e, " "); fail("CMakeLists.txt: pd_" e[1] " links pd_" e[2] ", which the table does not let " e[1] " use") }
+    # 5
+    n = split(extra, xl, "\n"); for (i = 1; i <= n; i++) { split(xl[i], x, " "); if (x[1] != "") extra_ok[x[1]] = 1 }
+    n = split(files, fl, "\n")
+    for (i = 1; i <= n; i++) {
+        h = fl[i]
+        if (h !~ /\.h$/ || h ~ /^(bench|tests|fuzz)\// || (h in extra_ok)) continue
+        hd = dir(h); base = h; sub(/.*\//, "", base); t = top(h)
+        if (hd == t) { if (base != t ".h" && base != t "_internal.h") fail(h ": a header of " t "/ is " t ".h (public) or " t "_internal.h") }
+        else { sb = hd; sub(/.*\//, "", sb); if (base != sb ".h") fail(h ": the header of " hd "/ is " sb ".h") }
+    }
     # 4
     n = split(sizes, sl, "\n")
     for (i = 1; i <= n; i++) if (sl[i] != "") { split(sl[i], s, "\t"); if (s[2] + 0 > max) fail(s[1] ": " s[2] " lines, more than " max) }

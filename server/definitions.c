@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "serve.h"
+#include "server_internal.h"
 
 #define RETIRE_AFTER_MS 60000
 

@@ -18,7 +18,7 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include "server.h"
-#include "serve.h"
+#include "server_internal.h"
 
 /* Splits "host:port" / "[v6]:port". */
 static int

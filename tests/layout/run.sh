@@ -53,22 +53,19 @@ echo '#include "server.h"' >>"$TMP/t/storage/read/views.c"
 expect_fail "an arrow the wrong way" "storage/read/views.c:.*storage/read may not use server"
 
 copy
-: >"$TMP/t/storage/db/probe.h"
-echo '#include "db/probe.h"' >>"$TMP/t/auth/scope.c"
+echo '#include "db/db.h"' >>"$TMP/t/auth/scope.c"
 expect_fail "another folder's internal header" "auth/scope.c:.*internal to storage/"
 
 copy
-: >"$TMP/t/storage/read/probe.h"
-echo '#include "../read/probe.h"' >>"$TMP/t/storage/db/schema.c"
+echo '#include "../read/read.h"' >>"$TMP/t/storage/db/schema.c"
 expect_fail "a subfolder includes one it may not" "storage/db/schema.c:.*storage/db may not use storage/read"
 
 copy
-: >"$TMP/t/storage/db/probe.h"
 mkdir -p "$TMP/t/tests/http" "$TMP/t/tests/storage"
-echo '#include "db/probe.h"' >"$TMP/t/tests/http/probe.c"
+echo '#include "db/db.h"' >"$TMP/t/tests/http/probe.c"
 expect_fail "a test includes internals of a folder it does not mirror" "tests/http/probe.c:.*internal to storage/"
 rm "$TMP/t/tests/http/probe.c"
-echo '#include "db/probe.h"' >"$TMP/t/tests/storage/probe.c"
+echo '#include "db/db.h"' >"$TMP/t/tests/storage/probe.c"
 expect_pass "a test under tests/storage/ may include storage's internals"
 
 copy
@@ -77,6 +74,10 @@ expect_fail "a source file over 800 lines" "segment/long.c: 801 lines, more than
 mkdir -p "$TMP/t/tests/storage"
 mv "$TMP/t/segment/long.c" "$TMP/t/tests/storage/long.c"
 expect_pass "a test file may be longer"
+
+copy
+: >"$TMP/t/storage/read/extra.h"
+expect_fail "a second header in a subfolder" "storage/read/extra.h: the header of storage/read/ is read.h"
 
 copy
 echo '#include "no_such_header.h"' >>"$TMP/t/segment/batch.c"

@@ -1,4 +1,4 @@
-/* token_text.h -- private to auth/: the text of a token ("pd_<id>_<secret>")
+/* auth_internal.h -- private to auth/: the text of a token ("pd_<id>_<secret>")
  * and the hash that is all the store keeps of it. */
 #ifndef PROFILED_AUTH_TOKEN_TEXT_H
 #define PROFILED_AUTH_TOKEN_TEXT_H

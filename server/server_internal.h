@@ -1,4 +1,4 @@
-/* serve.h -- internal to the root of server/: what server.c (startup, loop
+/* server_internal.h -- internal to the root of server/: what server.c (startup, loop
  * threads, background threads, wiring) and definitions.c (the definitions
  * reload and recompute) give each other. Includes the subfolders they
  * wire together; no subfolder includes this. */
