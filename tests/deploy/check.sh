@@ -58,6 +58,13 @@ srcs=$(awk '/^COPY/ && !/--from/ {for (i = 2; i < NF; i++) print $i}' "$ROOT/dep
 nosrc=""
 for s in $srcs; do [ -e "$ROOT/$s" ] || nosrc="$nosrc $s"; done
 [ -z "$nosrc" ] && ok "Dockerfile COPY sources exist" || bad "Dockerfile COPY sources missing:$nosrc"
+# ... and it copies every folder CMakeLists.txt builds from (fuzz/ aside)
+built=$(grep -oE '(GLOB [A-Z_]+ CONFIGURE_DEPENDS|add_executable\([a-z-]+)[^)]*' "$ROOT/CMakeLists.txt" |
+        grep -oE '[a-z_]+/[^ )]*' | cut -d/ -f1 | grep -v '^fuzz$' | sort -u)
+uncopied=""
+for d in $built; do echo "$srcs" | grep -qx "$d" || uncopied="$uncopied $d"; done
+[ -z "$uncopied" ] && ok "Dockerfile copies every source folder ($(echo $built | wc -w))" ||
+    bad "Dockerfile does not copy:$uncopied"
 
 # 5. the example config starts a real server
 sed -e 's|^listen = .*|listen = 127.0.0.1:0|' -e "s|^access-log = .*|access-log = $TMP/access.log|" \
