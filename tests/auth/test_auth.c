@@ -324,17 +324,19 @@ START_TEST(test_list)
     read_to_string(f, out, sizeof(out));
     fclose(f);
 
-    /* Header, then one line per token (revoked too), five fields each. */
+    /* Header, then one line per token (revoked too), six fields each. */
     int lines = 0;
     for (char *p = out; *p != '\0'; p++)
         lines += *p == '\n';
     ck_assert_int_eq(lines, 3);
-    ck_assert_int_eq(strncmp(out, "id\tscope\tname\tcreated\trevoked\n", 30), 0);
+    ck_assert_int_eq(strncmp(out, "id\tscope\tname\tcreated\trevoked\tpermissions\n", 42), 0);
 
     char expect[256];
-    snprintf(expect, sizeof(expect), "%.*s\tc1/a1/*\tdashboard\t2023-11-14T22:13:20.000Z\t-\n", AUTH_TOKEN_ID_LEN, wide + 3);
+    snprintf(expect, sizeof(expect), "%.*s\tc1/a1/*\tdashboard\t2023-11-14T22:13:20.000Z\t-\tread,ingest\n", AUTH_TOKEN_ID_LEN,
+             wide + 3);
     ck_assert_msg(strstr(out, expect) != NULL, "no line %s in\n%s", expect, out);
-    snprintf(expect, sizeof(expect), "%s\tc1/a1/b1\tbad?name?\t2023-11-14T22:13:20.000Z\t2023-11-14T22:14:20.000Z\n", id);
+    snprintf(expect, sizeof(expect), "%s\tc1/a1/b1\tbad?name?\t2023-11-14T22:13:20.000Z\t2023-11-14T22:14:20.000Z\tread,ingest\n",
+             id);
     ck_assert_msg(strstr(out, expect) != NULL, "no line %s in\n%s", expect, out);
 
     /* Neither a secret (whole or in part) nor a hash. */
