@@ -24,6 +24,17 @@ enum {
     AUTH_ENOTFOUND = -5,  /* no such token id (revoke) */
 };
 
+/* What a token may do (bits; the store keeps them as they are). */
+enum {
+    AUTH_PERM_READ = STORAGE_PERM_READ,     /* the Profile API read routes */
+    AUTH_PERM_INGEST = STORAGE_PERM_INGEST, /* the ingestion routes */
+    AUTH_PERM_DELETE = STORAGE_PERM_DELETE, /* profile erasure */
+};
+#define AUTH_PERM_ALL STORAGE_PERM_ALL
+/* What `token create` gives without --permissions: what every token could
+ * do before permissions existed. */
+#define AUTH_PERM_DEFAULT (AUTH_PERM_READ | AUTH_PERM_INGEST)
+
 #define AUTH_TOKEN_ID_LEN 16
 #define AUTH_TOKEN_LEN (3 + AUTH_TOKEN_ID_LEN + 1 + 43)
 
@@ -39,6 +50,7 @@ typedef struct auth_token {
     char *name;  /* may be NULL */
     double rate; /* 0: server default */
     double burst;
+    unsigned permissions;       /* AUTH_PERM_* bits */
     _Atomic int64_t tat;        /* read API bucket (ratelimit_take) */
     _Atomic int64_t ingest_tat; /* ingestion bucket */
 } auth_token_t;
@@ -65,18 +77,40 @@ int auth_table_verify(const auth_table_t *t, const char *pepper, const char *tok
 /* Whether the token's scope covers the tenant: AUTH_OK or AUTH_EFORBIDDEN. */
 int auth_token_permits(const auth_token_t *tok, const storage_tenant_t *tenant);
 
+/* Whether the token may do everything in need (AUTH_PERM_* bits): AUTH_OK
+ * or AUTH_EFORBIDDEN. */
+int auth_token_allows(const auth_token_t *tok, unsigned need);
+
+/* Parses a comma-separated list of permission names ("read", "ingest",
+ * "delete"; spaces around names allowed, repeats harmless) into *out.
+ * Returns AUTH_OK, or AUTH_EINVALID on an empty list or an unknown name;
+ * then *bad (may be NULL) points at the offending name in list and *bad_len
+ * is its length. */
+int auth_perms_parse(const char *list, unsigned *out, const char **bad, size_t *bad_len);
+
+/* Writes perms as names in the order read,ingest,delete ("-" for none)
+ * into out (NUL-terminated; 32 bytes always suffice). Returns out. */
+char *auth_perms_format(unsigned perms, char *out, size_t len);
+
 /* Creates a token: writes its row and its whole text into secret_out
  * (at least AUTH_TOKEN_LEN + 1 bytes). brand and name may be NULL; rate and
- * burst 0 mean the server defaults. Returns AUTH_OK or AUTH_ESTORAGE. */
+ * burst 0 mean the server defaults. The token gets AUTH_PERM_DEFAULT.
+ * Returns AUTH_OK or AUTH_ESTORAGE. */
 int auth_token_create(storage_t *st, const char *pepper, const char *client, const char *account, const char *brand,
                       const char *name, double rate, double burst, int64_t now_ms, char *secret_out, size_t secret_len);
+
+/* auth_token_create with the token's permissions (AUTH_PERM_* bits, not 0). */
+int auth_token_create_perms(storage_t *st, const char *pepper, const char *client, const char *account, const char *brand,
+                            const char *name, double rate, double burst, unsigned permissions, int64_t now_ms, char *secret_out,
+                            size_t secret_len);
 
 /* Revokes the token with this id: AUTH_OK, AUTH_ENOTFOUND, AUTH_ESTORAGE. */
 int auth_token_revoke(storage_t *st, const char *id, int64_t now_ms);
 
 /* Prints one line per token to out: id, scope (client/account/brand or
  * client/account* for every brand), name, created and revoked times (ISO 8601 or "-"),
- * tab-separated, after a header line. Never a secret or hash. */
+ * permissions (auth_perms_format), tab-separated, after a header line.
+ * Never a secret or hash. */
 int auth_token_list(storage_t *st, FILE *out);
 
 #endif

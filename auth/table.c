@@ -74,6 +74,7 @@ add_row(void *arg, const storage_token_row_t *row)
     tok->name = xstrdup(row->name);
     tok->rate = row->rate;
     tok->burst = row->burst;
+    tok->permissions = row->permissions;
     atomic_init(&tok->tat, 0);
     atomic_init(&tok->ingest_tat, 0);
     ctx->tokens[ctx->count++] = tok;

@@ -111,9 +111,9 @@ static int
 token_create(int argc, char **argv, const char *pepper)
 {
     const char *db = cli_env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL, *name = NULL;
-    const char *rate_s = NULL, *burst_s = NULL;
+    const char *rate_s = NULL, *burst_s = NULL, *perms_s = "read,ingest";
     const cli_flag_t flags[] = {{"db", &db},     {"client", &client}, {"account", &account}, {"brand", &brand},
-                                {"name", &name}, {"rate", &rate_s},   {"burst", &burst_s}};
+                                {"name", &name}, {"rate", &rate_s},   {"burst", &burst_s},   {"permissions", &perms_s}};
     size_t npos = 0;
     if (cli_parse_flags(argc, argv, "token create", flags, sizeof(flags) / sizeof(flags[0]), NULL, &npos, 0) != 0 ||
         cli_need(client, "client", "token create") != 0 || cli_need(account, "account", "token create") != 0)
@@ -128,14 +128,24 @@ token_create(int argc, char **argv, const char *pepper)
         fprintf(stderr, "profiled token create: invalid --burst '%s': expected a whole number >= 1\n", burst_s);
         return 2;
     }
+    unsigned perms;
+    const char *bad = NULL;
+    size_t bad_len = 0;
+    if (auth_perms_parse(perms_s, &perms, &bad, &bad_len) != AUTH_OK) {
+        fprintf(stderr,
+                "profiled token create: invalid --permissions '%s': unknown permission '%.*s' (expected a comma list of read, "
+                "ingest, delete)\n",
+                perms_s, (int)bad_len, bad);
+        return 2;
+    }
     storage_t *st = NULL;
     char err[512], secret[AUTH_TOKEN_LEN + 1];
     if (storage_open(&st, db, 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled token create: %s\n", err);
         return 1;
     }
-    int rv = auth_token_create(st, pepper, client, account, brand != NULL && brand[0] != '\0' ? brand : NULL, name, rate, burst,
-                               base_wall_ms(), secret, sizeof(secret));
+    int rv = auth_token_create_perms(st, pepper, client, account, brand != NULL && brand[0] != '\0' ? brand : NULL, name, rate,
+                                     burst, perms, base_wall_ms(), secret, sizeof(secret));
     if (rv != AUTH_OK)
         fprintf(stderr, "profiled token create: %s\n", storage_errmsg(st));
     else
@@ -187,6 +197,7 @@ cli_token(int argc, char **argv)
         return token_list_or_revoke(argc - 1, argv + 1, 1);
     fprintf(argc >= 1 && strcmp(argv[0], "--help") == 0 ? stdout : stderr,
             "usage: profiled token create --db PATH --client C --account A [--brand B] [--name NAME] [--rate R] [--burst B]\n"
+            "                              [--permissions read,ingest,delete]   (default read,ingest)\n"
             "       profiled token list --db PATH\n"
             "       profiled token revoke --db PATH ID\n"
             "The pepper (HMAC key for token hashes) comes from PROFILED_TOKEN_PEPPER.\n");

@@ -307,6 +307,15 @@ int storage_cursor_sweep(storage_t *st, int64_t now_ms, int64_t *deleted);
 int storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live);
 
 /* ---- tokens (rows only: hashing and formats belong to auth/) -------------- */
+/* What a token may do, as bits of storage_token_row_t.permissions. Rows
+ * created before permissions existed hold read and ingest (migration 6). */
+enum {
+    STORAGE_PERM_READ = 1,   /* the Profile API read routes */
+    STORAGE_PERM_INGEST = 2, /* the ingestion routes */
+    STORAGE_PERM_DELETE = 4, /* profile erasure */
+};
+#define STORAGE_PERM_ALL (STORAGE_PERM_READ | STORAGE_PERM_INGEST | STORAGE_PERM_DELETE)
+
 typedef struct {
     const char *id;      /* public token id */
     const uint8_t *hash; /* 32 bytes */
@@ -315,9 +324,10 @@ typedef struct {
     const char *brand; /* NULL: every brand of the account */
     const char *name;  /* may be NULL */
     int64_t created_ms;
-    int64_t revoked_ms; /* 0: not revoked */
-    double rate;        /* requests/s; 0: server default */
-    double burst;       /* 0: server default */
+    int64_t revoked_ms;   /* 0: not revoked */
+    double rate;          /* requests/s; 0: server default */
+    double burst;         /* 0: server default */
+    unsigned permissions; /* STORAGE_PERM_* bits */
 } storage_token_row_t;
 
 /* Inserts a token row. STORAGE_EEXIST when the id is taken. */

@@ -157,7 +157,8 @@ run_ingest(job_t *job, storage_t *st)
         const char *key = segment_batch_write_key(batch, &key_len);
         h2o_iovec_t cred = h2o_iovec_init(key, key != NULL ? key_len : 0);
         storage_tenant_t tenant = job->tenant;
-        if (gate_authenticate(srv, cred, ij->peer, &tenant, ij->tenant_from_token, &job->gate) != 0 ||
+        if (gate_authenticate(srv, cred, ij->peer, &tenant, ij->tenant_from_token, gate_route_needs(ROUTE_INGEST), &job->gate) !=
+                0 ||
             gate_limit(srv, 1, &job->gate) != 0) {
             ingest_refuse(job, cred);
             return JOB_DONE;

@@ -1,6 +1,7 @@
 /* gate.c -- the one place a request's credentials are checked: token from
- * `auth-token`, HTTP Basic or a body writeKey; scope against the tenant (or
- * the tenant taken from a brand-scoped token); then the token's bucket.
+ * `auth-token`, HTTP Basic or a body writeKey; the token's permissions
+ * against the route; scope against the tenant (or the tenant taken from a
+ * brand-scoped token); then the token's bucket.
  * Safe on any thread: the token table is swapped atomically and buckets are
  * lock-free. Also the check of an HTTP/1 request's framing (smuggling). */
 #include <string.h>
@@ -183,9 +184,31 @@ gate_peer_key(h2o_req_t *req)
     return h == 0 ? 1 : h;
 }
 
+unsigned
+gate_route_needs(unsigned route_flags)
+{
+    if (route_flags & ROUTE_DELETE)
+        return AUTH_PERM_DELETE;
+    if (route_flags & ROUTE_INGEST)
+        return AUTH_PERM_INGEST;
+    return AUTH_PERM_READ;
+}
+
+/* The 403 message for the first permission of need the token lacks. */
+static const char *
+lacking(const auth_token_t *token, unsigned need)
+{
+    unsigned missing = need & ~token->permissions;
+    if (missing & AUTH_PERM_READ)
+        return "This token may not read profiles.";
+    if (missing & AUTH_PERM_INGEST)
+        return "This token may not send events.";
+    return "This token may not delete profiles.";
+}
+
 int
 gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token,
-                  gate_result_t *out)
+                  unsigned need, gate_result_t *out)
 {
     memset(out, 0, sizeof(*out));
     auth_token_t *token = NULL;
@@ -202,6 +225,13 @@ gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_
         }
         out->err = ERR_UNAUTHENTICATED;
         out->message = rv == AUTH_EMISSING ? "Missing auth-token header." : "Invalid auth-token.";
+        return -1;
+    }
+    /* before the scope: what a token may never do is refused the same
+     * wherever it is tried */
+    if (auth_token_allows(token, need) != AUTH_OK) {
+        out->err = ERR_FORBIDDEN;
+        out->message = lacking(token, need);
         return -1;
     }
     if (tenant_from_token) {
@@ -241,10 +271,9 @@ gate_limit(server_t *srv, int ingest, gate_result_t *out)
 }
 
 int
-gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token, int ingest,
-           gate_result_t *out)
+gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, unsigned route_flags, gate_result_t *out)
 {
-    if (gate_authenticate(srv, credential, peer, tenant, tenant_from_token, out) != 0)
+    if (gate_authenticate(srv, credential, peer, tenant, !(route_flags & ROUTE_TENANT), gate_route_needs(route_flags), out) != 0)
         return -1;
-    return gate_limit(srv, ingest, out);
+    return gate_limit(srv, (route_flags & ROUTE_INGEST) != 0, out);
 }

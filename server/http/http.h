@@ -68,19 +68,26 @@ const char *gate_framing(h2o_req_t *req);
 /* Key of the client address for unauthenticated limits. */
 uint64_t gate_peer_key(h2o_req_t *req);
 
+/* The permissions (AUTH_PERM_* bits) a route's flags call for: delete for
+ * ROUTE_DELETE, ingest for ROUTE_INGEST, read for every other route. */
+unsigned gate_route_needs(unsigned route_flags);
+
 /* Authentication: verifies credential (a failure takes from the peer
- * address's bucket: 429 once it is empty, else 401); checks its scope
- * against *tenant, or with tenant_from_token fills *tenant from a
+ * address's bucket: 429 once it is empty, else 401); checks that the token
+ * holds every permission in need (else 403 naming the one it lacks); checks
+ * its scope against *tenant, or with tenant_from_token fills *tenant from a
  * brand-scoped token. Returns 0 with out->token, or -1 with out->err. */
 int gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token,
-                      gate_result_t *out);
+                      unsigned need, gate_result_t *out);
 
 /* The rate limit of an authenticated out->token: takes one request from its
  * read (ingest 0) or ingest bucket. Returns 0, or -1 with out->err. */
 int gate_limit(server_t *srv, int ingest, gate_result_t *out);
 
-/* gate_authenticate, then gate_limit. */
-int gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token, int ingest,
+/* gate_authenticate with gate_route_needs(route_flags), then gate_limit
+ * (the ingest bucket for ROUTE_INGEST); the tenant comes from the token
+ * unless route_flags has ROUTE_TENANT. */
+int gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, unsigned route_flags,
                gate_result_t *out);
 
 /* The client's address: the peer, or when the peer is a --trusted-proxy the
@@ -117,6 +124,7 @@ enum {
     ROUTE_TENANT = 2,   /* params 0..2 are the tenant; else it comes from the token */
     ROUTE_INGEST = 4,   /* ingestion: its own limits; the token may come in the body */
     ROUTE_OPS_ONLY = 8, /* only on the operations listener when there is one */
+    ROUTE_DELETE = 16,  /* erasure: the token needs the delete permission */
 };
 
 #define ROUTE_MAX_PARAMS 8

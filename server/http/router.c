@@ -161,8 +161,7 @@ authorize(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
         rc->auth_deferred = 1; /* the body may carry a writeKey */
         return 0;
     }
-    if (gate_check(loop_of(req)->srv, cred, rc->peer, &rc->tenant, !(route->flags & ROUTE_TENANT),
-                   (route->flags & ROUTE_INGEST) != 0, &rc->gate) != 0) {
+    if (gate_check(loop_of(req)->srv, cred, rc->peer, &rc->tenant, route->flags, &rc->gate) != 0) {
         respond_error(req, rc, rc->gate.err, rc->gate.message != NULL ? "%s" : NULL, rc->gate.message);
         return -1;
     }

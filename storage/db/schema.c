@@ -193,6 +193,10 @@ static const char *const migrations[] = {
     "INSERT INTO event_marks_5 SELECT profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms FROM event_marks;"
     "DROP TABLE event_marks;"
     "ALTER TABLE event_marks_5 RENAME TO event_marks;",
+
+    /* 6: what a token may do (STORAGE_PERM_* bits: 1 read, 2 ingest, 4
+     * delete). Tokens from before could read and ingest, and still can. */
+    "ALTER TABLE tokens ADD COLUMN permissions INTEGER NOT NULL DEFAULT 3;",
 };
 
 int

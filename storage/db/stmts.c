@@ -169,10 +169,10 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_LIST] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = ?1"
                " ORDER BY p.last_activity_ms DESC, p.pk DESC LIMIT ?2 OFFSET ?3",
 
-    [S_TOKEN_ADD] = "INSERT INTO tokens(id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst)"
-                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id) DO NOTHING",
+    [S_TOKEN_ADD] = "INSERT INTO tokens(id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst, permissions)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(id) DO NOTHING",
     [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
-    [S_TOKEN_ALL] = "SELECT id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst FROM tokens"
+    [S_TOKEN_ALL] = "SELECT id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst, permissions FROM tokens"
                     " ORDER BY rowid",
     [S_TOKEN_GENERATION] = "SELECT value FROM meta WHERE key = 'token_generation'",
 

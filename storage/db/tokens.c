@@ -37,6 +37,7 @@ storage_token_insert(storage_t *st, const storage_token_row_t *row)
         stg_bind_null(s, 8);
     stg_bind_double(s, 9, row->rate);
     stg_bind_double(s, 10, row->burst);
+    stg_bind_int64(s, 11, (int64_t)row->permissions);
     int ret = stg_step_done(st, s);
     if (ret == 0 && stg_changes(st) == 0)
         ret = stg_fail(st, STORAGE_EEXIST, "token id %s exists", row->id);
@@ -78,6 +79,7 @@ storage_token_foreach(storage_t *st, storage_token_cb cb, void *ctx)
             .revoked_ms = stg_col_int64(s, 7),
             .rate = stg_col_double(s, 8),
             .burst = stg_col_double(s, 9),
+            .permissions = (unsigned)stg_col_int64(s, 10) & STORAGE_PERM_ALL,
         };
         /* A row not written by storage_token_insert could hold a short
          * hash; callers may read 32 bytes. */

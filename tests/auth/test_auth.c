@@ -324,17 +324,19 @@ START_TEST(test_list)
     read_to_string(f, out, sizeof(out));
     fclose(f);
 
-    /* Header, then one line per token (revoked too), five fields each. */
+    /* Header, then one line per token (revoked too), six fields each. */
     int lines = 0;
     for (char *p = out; *p != '\0'; p++)
         lines += *p == '\n';
     ck_assert_int_eq(lines, 3);
-    ck_assert_int_eq(strncmp(out, "id\tscope\tname\tcreated\trevoked\n", 30), 0);
+    ck_assert_int_eq(strncmp(out, "id\tscope\tname\tcreated\trevoked\tpermissions\n", 42), 0);
 
     char expect[256];
-    snprintf(expect, sizeof(expect), "%.*s\tc1/a1/*\tdashboard\t2023-11-14T22:13:20.000Z\t-\n", AUTH_TOKEN_ID_LEN, wide + 3);
+    snprintf(expect, sizeof(expect), "%.*s\tc1/a1/*\tdashboard\t2023-11-14T22:13:20.000Z\t-\tread,ingest\n", AUTH_TOKEN_ID_LEN,
+             wide + 3);
     ck_assert_msg(strstr(out, expect) != NULL, "no line %s in\n%s", expect, out);
-    snprintf(expect, sizeof(expect), "%s\tc1/a1/b1\tbad?name?\t2023-11-14T22:13:20.000Z\t2023-11-14T22:14:20.000Z\n", id);
+    snprintf(expect, sizeof(expect), "%s\tc1/a1/b1\tbad?name?\t2023-11-14T22:13:20.000Z\t2023-11-14T22:14:20.000Z\tread,ingest\n",
+             id);
     ck_assert_msg(strstr(out, expect) != NULL, "no line %s in\n%s", expect, out);
 
     /* Neither a secret (whole or in part) nor a hash. */
@@ -354,6 +356,53 @@ START_TEST(test_list)
         h[16] = '\0';
         ck_assert_ptr_null(strstr(out, h));
     }
+}
+END_TEST
+
+/* Permission names both ways, and what a loaded token may do. */
+START_TEST(test_permissions)
+{
+    unsigned p = 0;
+    const char *bad = NULL;
+    size_t bad_len = 0;
+    ck_assert_int_eq(auth_perms_parse("read", &p, NULL, NULL), AUTH_OK);
+    ck_assert_uint_eq(p, AUTH_PERM_READ);
+    ck_assert_int_eq(auth_perms_parse("delete, ingest,ingest", &p, NULL, NULL), AUTH_OK);
+    ck_assert_uint_eq(p, AUTH_PERM_INGEST | AUTH_PERM_DELETE);
+    ck_assert_int_eq(auth_perms_parse("read,ingest,delete", &p, NULL, NULL), AUTH_OK);
+    ck_assert_uint_eq(p, AUTH_PERM_ALL);
+    p = 99;
+    ck_assert_int_eq(auth_perms_parse("read,writ", &p, &bad, &bad_len), AUTH_EINVALID);
+    ck_assert_uint_eq(p, 99); /* untouched */
+    ck_assert_uint_eq(bad_len, 4);
+    ck_assert_int_eq(strncmp(bad, "writ", 4), 0);
+    ck_assert_int_eq(auth_perms_parse("", &p, &bad, &bad_len), AUTH_EINVALID);
+    ck_assert_uint_eq(bad_len, 0);
+    ck_assert_int_eq(auth_perms_parse("read,", &p, NULL, NULL), AUTH_EINVALID);
+    ck_assert_int_eq(auth_perms_parse("Read", &p, NULL, NULL), AUTH_EINVALID);
+
+    char out[32];
+    ck_assert_str_eq(auth_perms_format(AUTH_PERM_DELETE | AUTH_PERM_READ, out, sizeof(out)), "read,delete");
+    ck_assert_str_eq(auth_perms_format(AUTH_PERM_ALL, out, sizeof(out)), "read,ingest,delete");
+    ck_assert_str_eq(auth_perms_format(AUTH_PERM_DEFAULT, out, sizeof(out)), "read,ingest");
+    ck_assert_str_eq(auth_perms_format(0, out, sizeof(out)), "-");
+
+    char ingest_only[AUTH_TOKEN_LEN + 1], deflt[AUTH_TOKEN_LEN + 1];
+    ck_assert_int_eq(auth_token_create_perms(st, NULL, "c1", "a1", "b1", "web", 0, 0, AUTH_PERM_INGEST, NOW_MS, ingest_only,
+                                             sizeof(ingest_only)),
+                     AUTH_OK);
+    create(NULL, "b1", "server", deflt);
+    auth_table_t *t = load(NULL, NULL);
+    auth_token_t *tok = NULL;
+    ck_assert_int_eq(auth_table_verify(t, NULL, ingest_only, AUTH_TOKEN_LEN, &tok), AUTH_OK);
+    ck_assert_uint_eq(tok->permissions, AUTH_PERM_INGEST);
+    ck_assert_int_eq(auth_token_allows(tok, AUTH_PERM_INGEST), AUTH_OK);
+    ck_assert_int_eq(auth_token_allows(tok, AUTH_PERM_READ), AUTH_EFORBIDDEN);
+    ck_assert_int_eq(auth_token_allows(tok, AUTH_PERM_READ | AUTH_PERM_INGEST), AUTH_EFORBIDDEN);
+    ck_assert_int_eq(auth_table_verify(t, NULL, deflt, AUTH_TOKEN_LEN, &tok), AUTH_OK);
+    ck_assert_uint_eq(tok->permissions, AUTH_PERM_READ | AUTH_PERM_INGEST);
+    ck_assert_int_eq(auth_token_allows(tok, AUTH_PERM_DELETE), AUTH_EFORBIDDEN);
+    auth_table_free(t);
 }
 END_TEST
 
@@ -462,6 +511,7 @@ auth_suite(void)
     tcase_add_test(tc, test_permits);
     tcase_add_test(tc, test_pepper);
     tcase_add_test(tc, test_list);
+    tcase_add_test(tc, test_permissions);
     tcase_add_test(tc, test_stored_hash);
     tcase_add_test(tc, test_reload_carries_tat);
     tcase_add_test(tc, test_many_tokens);

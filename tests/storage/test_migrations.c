@@ -1,0 +1,118 @@
+/* test_migrations.c -- upgrades of a database written by an older build:
+ * the database is made at an earlier schema version (its migration steps
+ * applied by hand, as that build would have), given rows, and then opened
+ * by storage_open, which must bring it to the current version with the
+ * rows intact and new columns filled as their step says. */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../../storage/db/db.h"
+#include "auth.h"
+#include "storage.h"
+#include "testdb.h"
+#include "testutil.h"
+
+/* The schema version whose step added tokens.permissions. */
+#define PERMISSIONS_VERSION 6
+
+/* Creates path at schema version `version` (steps 0..version-1), then runs
+ * sql (may be NULL) on it. */
+static void
+make_at_version(const char *path, int version, const char *sql)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    for (int v = 0; v < version; v++) {
+        const char *step = stg_migration_sql(v);
+        ck_assert_ptr_nonnull(step);
+        ck_assert_msg(sqlite3_exec(db, step, NULL, NULL, &msg) == SQLITE_OK, "step %d: %s", v, msg);
+    }
+    char pragma[64];
+    snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
+    ck_assert_int_eq(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+    if (sql != NULL)
+        ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql, msg);
+    ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+}
+
+typedef struct {
+    int rows;
+    char ids[4][32];
+    unsigned perms[4];
+} rows_t;
+
+static int
+collect(void *arg, const storage_token_row_t *row)
+{
+    rows_t *r = arg;
+    ck_assert_int_lt(r->rows, 4);
+    snprintf(r->ids[r->rows], sizeof(r->ids[0]), "%s", row->id);
+    r->perms[r->rows++] = row->permissions;
+    return 0;
+}
+
+#define HASH32 "x'000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'"
+
+START_TEST(test_tokens_before_permissions_read_and_ingest)
+{
+    ck_assert_int_ge(storage_schema_version(), PERMISSIONS_VERSION);
+    char *path = test_tmp_path("old.db");
+    make_at_version(path, PERMISSIONS_VERSION - 1,
+                    "INSERT INTO tokens(id, hash, client, account, brand, name, created_ms, revoked_ms)"
+                    " VALUES('00112233445566aa', " HASH32 ", 'c1', 'a1', 'b1', 'old', 1600000000000, NULL),"
+                    " ('00112233445566bb', " HASH32 ", 'c1', 'a1', NULL, NULL, 1600000000001, 1600000000002)");
+
+    char err[256] = "";
+    storage_t *st = NULL;
+    ck_assert_msg(storage_open(&st, path, 0, err, sizeof(err)) == 0, "open: %s", err);
+    rows_t r = {0};
+    ck_assert_int_eq(storage_token_foreach(st, collect, &r), 0);
+    ck_assert_int_eq(r.rows, 2);
+    ck_assert_str_eq(r.ids[0], "00112233445566aa");
+    ck_assert_uint_eq(r.perms[0], STORAGE_PERM_READ | STORAGE_PERM_INGEST);
+    ck_assert_str_eq(r.ids[1], "00112233445566bb");
+    ck_assert_uint_eq(r.perms[1], STORAGE_PERM_READ | STORAGE_PERM_INGEST);
+
+    /* the live token reaches the server's table with them */
+    auth_table_t *t = NULL;
+    ck_assert_int_eq(auth_table_load(st, NULL, NULL, &t), AUTH_OK);
+    ck_assert_uint_eq(auth_table_count(t), 1);
+    auth_table_free(t);
+
+    /* a row written after the upgrade keeps what it was given */
+    static const uint8_t hash[32] = {1};
+    storage_token_row_t row = {.id = "00112233445566cc",
+                               .hash = hash,
+                               .client = "c1",
+                               .account = "a1",
+                               .created_ms = 1600000000003,
+                               .permissions = STORAGE_PERM_INGEST};
+    ck_assert_int_eq(storage_token_insert(st, &row), 0);
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(storage_token_foreach(st, collect, &r), 0);
+    ck_assert_int_eq(r.rows, 3);
+    ck_assert_str_eq(r.ids[2], "00112233445566cc");
+    ck_assert_uint_eq(r.perms[2], STORAGE_PERM_INGEST);
+    ck_assert_uint_eq(r.perms[0], STORAGE_PERM_READ | STORAGE_PERM_INGEST);
+    test_db_close(st, path);
+}
+END_TEST
+
+static Suite *
+migrations_suite(void)
+{
+    Suite *s = suite_create("migrations");
+    TCase *tc = tcase_create("migrations");
+    tcase_add_test(tc, test_tokens_before_permissions_read_and_ingest);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return test_run_suite(migrations_suite()) == 0 ? 0 : 1;
+}
