@@ -115,6 +115,15 @@ enum stmt_id {
     S_AUD_REMOVE_MEMBER,
     S_AUD_DELETE,
     S_AUD_LIST,
+    /* erasure (write/erase.c) */
+    S_ERASE_BY_IDENTITY,
+    S_ERASE_BY_UUID,
+    S_ERASE_SUPPRESS_IDS,
+    S_ERASE_EVENTS,
+    S_ERASE_CURSORS,
+    S_SUPPRESS_HAS,
+    S_SUPPRESS_LIST,
+    S_SUPPRESS_REMOVE,
     S_COUNT
 };
 
@@ -241,6 +250,10 @@ struct storage {
     void *clock_ctx;
     storage_id_limits_t id_limits; /* when id_limits_set, else the defaults */
     bool id_limits_set;
+    /* Messages ingest refused for a suppressed id (write/erase.c): those of
+     * the open transaction, and those committed on this connection. */
+    uint64_t suppressed_pending;
+    uint64_t suppressed_total;
 };
 
 /* ---- the connection (storage.c) ---- */

@@ -193,6 +193,16 @@ static const char *const migrations[] = {
     "INSERT INTO event_marks_5 SELECT profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms FROM event_marks;"
     "DROP TABLE event_marks;"
     "ALTER TABLE event_marks_5 RENAME TO event_marks;",
+
+    /* next: the suppression list of erasure (storage_profile_delete): the
+     * userIds and anonymousIds of deleted profiles, which ingest refuses
+     * from then on. id_type as in identities (0 userId, 1 anonymousId). */
+    "CREATE TABLE suppressions("
+    "  tenant_id INTEGER NOT NULL,"
+    "  id_type INTEGER NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(tenant_id, id_type, value)) WITHOUT ROWID;",
 };
 
 int

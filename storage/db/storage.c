@@ -36,6 +36,7 @@ stg_forget(storage_t *st)
     st->tenant_id = 0;
     st->comp_tid = 0;
     st->n_announced = 0;
+    st->suppressed_pending = 0;
 }
 
 void
@@ -43,6 +44,8 @@ stg_committed(storage_t *st)
 {
     /* Announcements hold for one transaction (computed/). */
     st->n_announced = 0;
+    st->suppressed_total += st->suppressed_pending;
+    st->suppressed_pending = 0;
 }
 
 storage_t *
