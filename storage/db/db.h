@@ -300,6 +300,11 @@ int stg_txn_close(storage_t *st, bool began, int ret);
  * stg_txn_close returned. */
 int stg_txn_close_body(storage_t *st, bool began, int ret, jsonbuf_t *b, char **body, size_t *len);
 
+/* Whether (type, v) is on the tenant's suppression list (erasure, see
+ * write/erase.c): ingest and static-audience imports refuse such ids.
+ * 0 or a STORAGE_* error. */
+int stg_suppressed(storage_t *st, int64_t tid, int type, const char *v, size_t n, bool *suppressed);
+
 /* A malloc'd, NUL-terminated copy of text column col of s's current row,
  * its length in *len; NULL (and 0) when the column is NULL. */
 char *stg_col_copy(stg_stmt_t *s, int col, size_t *len);

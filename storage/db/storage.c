@@ -267,6 +267,23 @@ stg_col_copy(stg_stmt_t *s, int col, size_t *len)
 }
 
 int
+stg_suppressed(storage_t *st, int64_t tid, int type, const char *v, size_t n, bool *suppressed)
+{
+    stg_stmt_t *s = stg_stmt(st, S_SUPPRESS_HAS);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int(s, 2, type);
+    stg_bind_text(s, 3, v, n);
+    int rc = stg_step(st, s);
+    stg_reset(s);
+    if (rc != STG_ROW && rc != STG_DONE)
+        return rc;
+    *suppressed = rc == STG_ROW;
+    return 0;
+}
+
+int
 stg_step_int64(storage_t *st, stg_stmt_t *s, int64_t *out)
 {
     int rc = stg_step(st, s), ret = 0;

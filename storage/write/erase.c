@@ -1,8 +1,8 @@
 /* erase.c -- erasure: deleting a profile and everything of it (the rows of
  * every table a merge moves, its events and the scroll cursors walking it)
  * in one transaction, and the tenant's suppression list its userIds and
- * anonymousIds go on, which ingest consults (stg_suppressed) so that a
- * forgotten person stays forgotten. */
+ * anonymousIds go on, which ingest and static-audience imports consult
+ * (stg_suppressed, in db/) so that a forgotten person stays forgotten. */
 #include <stdio.h>
 #include <string.h>
 #include "../write/write.h"
@@ -91,23 +91,6 @@ out:
     if (ret != 0 && err != NULL && errlen > 0)
         snprintf(err, errlen, "%s", st->err);
     return ret;
-}
-
-int
-stg_suppressed(storage_t *st, int64_t tid, int type, const char *v, size_t n, bool *suppressed)
-{
-    stg_stmt_t *s = stg_stmt(st, S_SUPPRESS_HAS);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_int64(s, 1, tid);
-    stg_bind_int(s, 2, type);
-    stg_bind_text(s, 3, v, n);
-    int rc = stg_step(st, s);
-    stg_reset(s);
-    if (rc != STG_ROW && rc != STG_DONE)
-        return rc;
-    *suppressed = rc == STG_ROW;
-    return 0;
 }
 
 uint64_t

@@ -30,9 +30,4 @@ int stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms)
 /* Orders two profiles by age (creation time, then pk). */
 int stg_profile_order(storage_t *st, int64_t a, int64_t b, int64_t *older, int64_t *newer);
 
-/* ---- erasure (erase.c) ---- */
-/* Whether (type, v) is on the tenant's suppression list. 0 or a STORAGE_*
- * error. */
-int stg_suppressed(storage_t *st, int64_t tid, int type, const char *v, size_t n, bool *suppressed);
-
 #endif

@@ -315,6 +315,20 @@ START_TEST(test_suppressed_not_stored)
     ck_assert_int_eq(count_sql(path, "SELECT count(*) FROM events WHERE event_id = 'm-imp-1'"), 0);
     ck_assert_int_eq(count_sql(path, "SELECT count(*) FROM events WHERE event_id = 'm-imp-2'"), 1);
 
+    /* a static audience's CSV makes no profile of a suppressed userId */
+    static const char csv[] = "userId\nalice\nbob\n";
+    char errs[256] = "";
+    FILE *cin = fmemopen((void *)csv, sizeof(csv) - 1, "r"), *eout = fmemopen(errs, sizeof(errs), "w");
+    storage_audience_counts_t c;
+    ck_assert_int_eq(storage_audience_import_csv(st, &tenant, "board", cin, NULL, eout, NOW + 3, &c), STORAGE_EINVAL);
+    fclose(cin);
+    fclose(eout);
+    ck_assert_uint_eq(c.rejected, 1);
+    ck_assert_uint_eq(c.created, 0);
+    ck_assert_uint_eq(c.changed, 1); /* bob */
+    ck_assert_str_eq(errs, "line 2: userId \"alice\" is suppressed (its profile was deleted)\n");
+    ck_assert_int_eq(profile_uuid(st, &tenant, STORAGE_ID_USER, "alice", got), STORAGE_ENOTFOUND);
+
     /* a rolled-back transaction's refusals are not counted */
     ck_assert_int_eq(storage_begin(st), 0);
     ck_assert_int_eq(test_db_ingest(st, &tenant, msgs[2], NOW + 4), 0);
