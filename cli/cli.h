@@ -13,6 +13,8 @@ int cli_check(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_audience(int argc, char **argv);
 int cli_definitions(int argc, char **argv);
+int cli_profile(int argc, char **argv);
+int cli_suppression(int argc, char **argv);
 
 /* ---- flags ------------------------------------------------------------- */
 typedef struct {

@@ -20,6 +20,8 @@ static const command_t commands[] = {
     {"token", cli_token, "create, list or revoke API tokens"},
     {"audience", cli_audience, "import, remove or list static audiences (CSV member lists)"},
     {"definitions", cli_definitions, "list or check a definitions file of computed traits and audiences"},
+    {"profile", cli_profile, "delete a profile and everything of it (erasure; its ids are suppressed)"},
+    {"suppression", cli_suppression, "list or remove the suppressed ids of erased profiles"},
     {"help", help_main, "this text"},
     {"--help", help_main, NULL},
     {"-h", help_main, NULL},

@@ -297,6 +297,7 @@ sample_gauges(void *ctx, metrics_sample_t *out)
     out->unsent_bytes = atomic_load(&srv->unsent_bytes);
     out->write_timeouts = atomic_load(&srv->write_timeouts);
     out->accept_pauses = atomic_load(&srv->accept_pauses);
+    out->suppressed_messages = writer_suppressed(srv->writer);
 }
 
 static int

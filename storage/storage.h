@@ -306,6 +306,44 @@ int storage_cursor_sweep(storage_t *st, int64_t now_ms, int64_t *deleted);
 /* Number of cursors live at now_ms. */
 int storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live);
 
+/* ---- erasure and the suppression list -------------------------------------
+ * Deleting a profile removes, in one write transaction (the caller's when
+ * one is open), the profile and every row of it: events, traits,
+ * identities, first/last event marks, computed state, static and dynamic
+ * audience memberships, and the scroll cursors that walk it (their next
+ * page is an unknown scrollId). Its userIds and anonymousIds go on the
+ * tenant's suppression list: from then on a message carrying one of them
+ * (userId, anonymousId, or an alias's previousId) is acknowledged and not
+ * stored -- storage_ingest_message and storage_batch_store return 0 and
+ * storage_import_ndjson counts it as imported -- and counted
+ * (storage_suppressed_messages). Emails are not suppressed. */
+
+/* Deletes the profile id (id_len bytes) of id_type leads to in the tenant.
+ * userId, anonymousId and id are accepted; an email may name several
+ * profiles and is refused (STORAGE_EINVAL: delete by userId, anonymousId or
+ * id). Returns 0, STORAGE_ENOTFOUND (no such profile), STORAGE_EINVAL,
+ * STORAGE_EIO / STORAGE_EBUSY (err says why; nothing changed). */
+int storage_profile_delete(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                           int64_t now_ms, char *err, size_t errlen);
+
+/* Messages ingest on st refused as suppressed, in committed transactions
+ * since st opened. */
+uint64_t storage_suppressed_messages(const storage_t *st);
+
+/* Calls cb for each suppressed id of the tenant (by type, then value);
+ * value (value_len bytes) is borrowed for the call. Stops and returns cb's
+ * value when it is non-zero. 0 (also for an unknown tenant) or
+ * STORAGE_EIO. */
+typedef int (*storage_suppression_cb)(void *ctx, storage_id_type_t id_type, const char *value, size_t value_len,
+                                      int64_t created_ms);
+int storage_suppression_list(storage_t *st, const storage_tenant_t *tenant, storage_suppression_cb cb, void *ctx);
+
+/* Takes an id off the tenant's suppression list: new messages with it are
+ * stored again (nothing deleted comes back). 0, STORAGE_ENOTFOUND (not on
+ * the list), STORAGE_EINVAL (not a userId or anonymousId), STORAGE_EIO. */
+int storage_suppression_remove(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id,
+                               size_t id_len);
+
 /* ---- tokens (rows only: hashing and formats belong to auth/) -------------- */
 /* What a token may do, as bits of storage_token_row_t.permissions. Rows
  * created before permissions existed hold read and ingest (migration 6). */

@@ -27,6 +27,7 @@ void handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params
 void handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_profile_delete(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 
 /* A job about one id (a profile's, or a scrollId): the kind of the
  * profile views and of a scroll's next page. */

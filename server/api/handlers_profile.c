@@ -141,6 +141,54 @@ parse_int(h2o_iovec_t v, long min, long max, int *out)
     return 0;
 }
 
+/* A profile's erasure: run by the writer, in its group commit (so in
+ * order with ingest), answered once committed. */
+typedef struct {
+    write_job_t w;
+    storage_id_type_t id_type;
+    size_t id_len;
+    char id[]; /* id_len bytes and a NUL */
+} delete_job_t;
+
+static int
+store_delete(write_job_t *wj, storage_t *st, int64_t now_ms, char *err, size_t errlen)
+{
+    delete_job_t *d = (delete_job_t *)wj;
+    return storage_profile_delete(st, &wj->job.tenant, d->id_type, d->id, d->id_len, now_ms, err, errlen);
+}
+
+static int
+run_delete(job_t *job, storage_t *st)
+{
+    (void)st;
+    writer_push(job->loop->srv->writer, (write_job_t *)job);
+    return JOB_PASSED;
+}
+
+void
+handle_profile_delete(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    int type;
+    h2o_iovec_t id;
+    if (storage_damaged(NULL)) {
+        respond_error(req, rc, ERR_UNAVAILABLE, "The database is damaged: writes are refused until it is restored.");
+        return;
+    }
+    if (parse_profile_id(req, rc, params[3], &type, &id) != 0)
+        return;
+    if (type == STORAGE_ID_EMAIL) {
+        respond_error(req, rc, ERR_VALIDATION,
+                      "An email may name several profiles: delete by userId, anonymousId or id (see the profile's external_ids).");
+        return;
+    }
+    delete_job_t *d = job_new(req, rc, sizeof(*d) + id.len + 1, run_delete, &rc->tenant);
+    d->w.store = store_delete;
+    d->id_type = (storage_id_type_t)type;
+    d->id_len = id.len;
+    memcpy(d->id, id.base, id.len);
+    job_submit(&d->w.job);
+}
+
 /* A page of the profile list. */
 typedef struct {
     job_t job;

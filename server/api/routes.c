@@ -17,6 +17,8 @@ const route_t api_routes[] = {
     {"GET", TENANT_PREFIX "/profiles/{profile}/audiences", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_AUDIENCES},
     {"GET", TENANT_PREFIX "/profiles/{profile}/external_ids", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_EXTERNAL_IDS},
     {"GET", TENANT_PREFIX "/profiles/{profile}/events", AUTH_TENANT, handle_events, 0},
+    /* erasure: needs the token's delete permission */
+    {"DELETE", TENANT_PREFIX "/profiles/{profile}", AUTH_TENANT | ROUTE_DELETE, handle_profile_delete, 0},
     {"POST", TENANT_PREFIX "/batch", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
     {"POST", TENANT_PREFIX "/track", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
     {"POST", TENANT_PREFIX "/identify", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},

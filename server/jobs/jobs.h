@@ -98,10 +98,19 @@ int pool_push(pool_t *p, job_t *job); /* 0 or -1 when full */
 size_t pool_depth(pool_t *p);
 
 /* ---- the writer (writer.c) ------------------------------------------------- */
-/* An ingest job as the writer takes it: checked messages for job.tenant. */
+/* A job as the writer takes it: checked messages for job.tenant (ingest),
+ * or another write (store: a profile's erasure). */
 typedef struct write_job {
     job_t job;
-    segment_batch_t *batch; /* owned by the kind (its dispose frees it) */
+    segment_batch_t *batch; /* owned by the kind (its dispose frees it); NULL with store */
+    /* A write other than messages, run in the group's transaction (the
+     * group commit serialises it with ingest): returns 0 when done, or a
+     * STORAGE_* code. STORAGE_ENOTFOUND and STORAGE_EINVAL mean that it
+     * wrote nothing: they are the job's answer (404, 400 with err) and the
+     * group goes on; anything else fails the transaction. */
+    int (*store)(struct write_job *wj, storage_t *st, int64_t now_ms, char *err, size_t errlen);
+    int outcome; /* what store returned (ENOTFOUND / EINVAL) */
+    char outmsg[200];
     struct write_job *next; /* writer queue */
 } write_job_t;
 
@@ -116,6 +125,9 @@ void writer_push(writer_t *w, write_job_t *job);
 /* Requests waiting (approximate); writer_idle: nothing queued or running. */
 size_t writer_depth(writer_t *w);
 int writer_idle(writer_t *w);
+/* Messages the writer's connection refused as suppressed (erasure), in
+ * committed transactions; any thread. */
+uint64_t writer_suppressed(writer_t *w);
 /* Wakes the writer so it adopts new definitions while idle. */
 void writer_wake(writer_t *w);
 /* While on, the writer starts no new group commit; turning it on waits

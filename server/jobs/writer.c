@@ -32,6 +32,7 @@ struct writer {
     int busy;       /* a group is being committed */
     int hold;       /* writer_hold: start no transaction */
     uint64_t defs_gen;
+    _Atomic uint64_t suppressed; /* storage_suppressed_messages, after each commit */
     int stop;
     pthread_t tid;
 };
@@ -53,7 +54,8 @@ writer_push(writer_t *w, write_job_t *job)
     key[key_len - 1] = '\0';
     job->next = NULL;
     pthread_mutex_lock(&w->mu);
-    int rc = w->stop ? FAIRQ_FULL : fairq_push(w->queue, key, key_len, job, segment_batch_count(job->batch));
+    size_t weight = job->batch != NULL ? segment_batch_count(job->batch) : 1;
+    int rc = w->stop ? FAIRQ_FULL : fairq_push(w->queue, key, key_len, job, weight);
     if (rc == 0)
         pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -99,6 +101,18 @@ store_all(writer_t *w, write_job_t *list, int64_t now, char *why, size_t whylen)
     for (write_job_t *j = list; j != NULL && rc == 0; j = j->next) {
         if (atomic_load(&j->job.cancelled)) /* answered 504 already: store nothing */
             continue;
+        if (j->store != NULL) {
+            j->outcome = 0;
+            j->outmsg[0] = '\0';
+            rc = j->store(j, w->st, now, j->outmsg, sizeof(j->outmsg));
+            if (rc == STORAGE_ENOTFOUND || rc == STORAGE_EINVAL) { /* nothing written: its own answer */
+                j->outcome = rc;
+                rc = 0;
+            } else if (rc != 0) {
+                snprintf(why, whylen, "The write failed: %s", j->outmsg);
+            }
+            continue;
+        }
         if ((rc = storage_batch_store(w->st, &j->job.tenant, j->batch, "api", now, err, sizeof(err))) != 0)
             snprintf(why, whylen, "Storing the messages failed: %s", err);
     }
@@ -108,7 +122,15 @@ store_all(writer_t *w, write_job_t *list, int64_t now, char *why, size_t whylen)
     }
     if (rc != 0)
         storage_rollback(w->st);
+    else
+        atomic_store(&w->suppressed, storage_suppressed_messages(w->st));
     return rc;
+}
+
+uint64_t
+writer_suppressed(writer_t *w)
+{
+    return atomic_load(&w->suppressed);
 }
 
 /* Sets the answer of a job that store_all finished with rc. */
@@ -121,10 +143,16 @@ settle(writer_t *w, write_job_t *wj, int rc, const char *why, double seconds, in
         job_error(j, ERR_TIMEOUT, NULL);
     } else if (rc != 0) {
         job_fail(j, rc, "%s", why);
+    } else if (wj->outcome == STORAGE_ENOTFOUND) {
+        job_error(j, ERR_NOT_FOUND, "Profile was not found.");
+    } else if (wj->outcome != 0) {
+        job_error(j, ERR_VALIDATION, "%s", wj->outmsg);
     } else {
         j->status = 200;
-        metrics_ingest(w->srv->metrics, segment_batch_count(wj->batch), seconds, *first);
-        *first = 0;
+        if (wj->batch != NULL) {
+            metrics_ingest(w->srv->metrics, segment_batch_count(wj->batch), seconds, *first);
+            *first = 0;
+        }
         if ((j->body = malloc(sizeof(ok))) == NULL)
             abort();
         memcpy(j->body, ok, sizeof(ok));

@@ -249,6 +249,11 @@ metrics_render(metrics_t *m, size_t *len)
          "# HELP profiled_database_damaged 1 once SQLite found the database damaged (not ready, writes refused).\n"
          "# TYPE profiled_database_damaged gauge\nprofiled_database_damaged %d\n",
          storage_damaged(NULL) ? 1 : 0);
+    emit(&t,
+         "# HELP profiled_suppressed_messages_total Messages acknowledged and not stored: they carried an erased "
+         "(suppressed) id.\n"
+         "# TYPE profiled_suppressed_messages_total counter\nprofiled_suppressed_messages_total %llu\n",
+         (unsigned long long)g.suppressed_messages);
     *len = t.len;
     return t.buf;
 }

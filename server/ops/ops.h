@@ -24,6 +24,7 @@ typedef struct {
     int64_t unsent_bytes;
     uint64_t write_timeouts;
     uint64_t accept_pauses;
+    uint64_t suppressed_messages; /* refused for an erased (suppressed) id */
 } metrics_sample_t;
 
 typedef void (*metrics_sample_fn)(void *ctx, metrics_sample_t *out);

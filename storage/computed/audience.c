@@ -159,6 +159,14 @@ apply_member(members_t *m, uint64_t line, int type, const char *v, size_t n)
             bad_row(m, line, type == STORAGE_ID_USER ? "no profile with userId %s" : "no profile with email %s", v, n);
             return 0;
         }
+        /* an erased person's userId makes no profile again */
+        bool suppressed = false;
+        if (type == STORAGE_ID_USER && (ret = stg_suppressed(m->st, m->tid, type, key, n, &suppressed)) != 0)
+            return ret;
+        if (suppressed) {
+            bad_row(m, line, "userId %s is suppressed (its profile was deleted)", v, n);
+            return 0;
+        }
         if ((ret = create_member(m, type, key, n, v, n)) != 0)
             return ret;
     }

@@ -115,6 +115,15 @@ enum stmt_id {
     S_AUD_REMOVE_MEMBER,
     S_AUD_DELETE,
     S_AUD_LIST,
+    /* erasure (write/erase.c) */
+    S_ERASE_BY_IDENTITY,
+    S_ERASE_BY_UUID,
+    S_ERASE_SUPPRESS_IDS,
+    S_ERASE_EVENTS,
+    S_ERASE_CURSORS,
+    S_SUPPRESS_HAS,
+    S_SUPPRESS_LIST,
+    S_SUPPRESS_REMOVE,
     S_COUNT
 };
 
@@ -241,6 +250,10 @@ struct storage {
     void *clock_ctx;
     storage_id_limits_t id_limits; /* when id_limits_set, else the defaults */
     bool id_limits_set;
+    /* Messages ingest refused for a suppressed id (write/erase.c): those of
+     * the open transaction, and those committed on this connection. */
+    uint64_t suppressed_pending;
+    uint64_t suppressed_total;
 };
 
 /* ---- the connection (storage.c) ---- */
@@ -286,6 +299,11 @@ int stg_txn_close(storage_t *st, bool began, int ret);
  * theirs to free) when all went well, else frees it. Returns what
  * stg_txn_close returned. */
 int stg_txn_close_body(storage_t *st, bool began, int ret, jsonbuf_t *b, char **body, size_t *len);
+
+/* Whether (type, v) is on the tenant's suppression list (erasure, see
+ * write/erase.c): ingest and static-audience imports refuse such ids.
+ * 0 or a STORAGE_* error. */
+int stg_suppressed(storage_t *st, int64_t tid, int type, const char *v, size_t n, bool *suppressed);
 
 /* A malloc'd, NUL-terminated copy of text column col of s's current row,
  * its length in *len; NULL (and 0) when the column is NULL. */

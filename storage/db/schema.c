@@ -197,6 +197,15 @@ static const char *const migrations[] = {
     /* 6: what a token may do (STORAGE_PERM_* bits: 1 read, 2 ingest, 4
      * delete). Tokens from before could read and ingest, and still can. */
     "ALTER TABLE tokens ADD COLUMN permissions INTEGER NOT NULL DEFAULT 3;",
+    /* 7: the suppression list of erasure (storage_profile_delete): the
+     * userIds and anonymousIds of deleted profiles, which ingest refuses
+     * from then on. id_type as in identities (0 userId, 1 anonymousId). */
+    "CREATE TABLE suppressions("
+    "  tenant_id INTEGER NOT NULL,"
+    "  id_type INTEGER NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(tenant_id, id_type, value)) WITHOUT ROWID;",
 };
 
 int

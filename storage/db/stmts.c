@@ -182,8 +182,9 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_EVENTS_DESC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= ?2 AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_DESC,
     [S_EVENTS_DESC_NEXT] = EVENTS_SELECT
     " AND e.event_time_ms <= ?8 AND (e.event_time_ms < ?8 OR e.event_id < ?9) AND e.event_time_ms >= ?2" EVENTS_FILTER EVENTS_DESC,
-    /* Rowids only grow (events are never deleted): everything stored after
-     * this has a larger pk. */
+    /* Rowids grow: everything stored after this has a larger pk (but after
+     * an erasure removed the newest events, new ones may take their pks
+     * again: see storage_profile_delete). */
     [S_EVENTS_MARK] = "SELECT coalesce(max(pk), 0) FROM events",
     /* The profiles of a scroll (?1: JSON array of pks) with what each event
      * shows of them; one merged away since is simply gone. */
@@ -254,4 +255,19 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                      " AND profile_pk IN (SELECT pk FROM profiles WHERE tenant_id = ?1)",
     [S_AUD_LIST] = "SELECT a.name, count(*) FROM audience_members a JOIN profiles p ON p.pk = a.profile_pk"
                    " WHERE a.is_static = 1 AND p.tenant_id = ?1 GROUP BY a.name ORDER BY a.name",
+
+    /* Erasure: the profile an id names (?1 tenant, ?2 type, ?3 value / uuid),
+     * then every row of profile ?1 (the tables a merge moves, plus its
+     * events and the scroll cursors that walk it: ?2 the tenant). */
+    [S_ERASE_BY_IDENTITY] = "SELECT profile_pk FROM identities WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",
+    [S_ERASE_BY_UUID] = "SELECT pk FROM profiles WHERE tenant_id = ?1 AND uuid = ?2",
+    [S_ERASE_SUPPRESS_IDS] = "INSERT INTO suppressions(tenant_id, id_type, value, created_ms)"
+                             " SELECT tenant_id, id_type, value, ?3 FROM identities"
+                             " WHERE profile_pk = ?1 AND tenant_id = ?2 AND id_type IN (0, 1) ON CONFLICT DO NOTHING",
+    [S_ERASE_EVENTS] = "DELETE FROM events WHERE profile_pk = ?1",
+    [S_ERASE_CURSORS] = "DELETE FROM cursors WHERE tenant_id = ?2"
+                        " AND EXISTS (SELECT 1 FROM json_each(query, '$.p') WHERE value = ?1)",
+    [S_SUPPRESS_HAS] = "SELECT 1 FROM suppressions WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",
+    [S_SUPPRESS_LIST] = "SELECT id_type, value, created_ms FROM suppressions WHERE tenant_id = ?1 ORDER BY id_type, value",
+    [S_SUPPRESS_REMOVE] = "DELETE FROM suppressions WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",
 };

@@ -36,6 +36,7 @@ stg_forget(storage_t *st)
     st->tenant_id = 0;
     st->comp_tid = 0;
     st->n_announced = 0;
+    st->suppressed_pending = 0;
 }
 
 void
@@ -43,6 +44,8 @@ stg_committed(storage_t *st)
 {
     /* Announcements hold for one transaction (computed/). */
     st->n_announced = 0;
+    st->suppressed_total += st->suppressed_pending;
+    st->suppressed_pending = 0;
 }
 
 storage_t *
@@ -261,6 +264,23 @@ stg_col_copy(stg_stmt_t *s, int col, size_t *len)
     d[n] = '\0';
     *len = n;
     return d;
+}
+
+int
+stg_suppressed(storage_t *st, int64_t tid, int type, const char *v, size_t n, bool *suppressed)
+{
+    stg_stmt_t *s = stg_stmt(st, S_SUPPRESS_HAS);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int(s, 2, type);
+    stg_bind_text(s, 3, v, n);
+    int rc = stg_step(st, s);
+    stg_reset(s);
+    if (rc != STG_ROW && rc != STG_DONE)
+        return rc;
+    *suppressed = rc == STG_ROW;
+    return 0;
 }
 
 int

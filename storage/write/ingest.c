@@ -196,6 +196,27 @@ find_ids(storage_t *st, int64_t tid, const message_t *m, id_ref_t ids[3], int *c
     return 0;
 }
 
+/* Whether any of the message's ids is on the tenant's suppression list.
+ * Only ids that lead to no profile are looked up: erasure deletes the
+ * identities it suppresses and ingest never links a suppressed one, so a
+ * known id is not suppressed (and a run of messages from one user costs
+ * nothing more). previousId is either type. */
+static int
+suppressed_ids(storage_t *st, int64_t tid, const id_ref_t *ids, int n, bool *suppressed)
+{
+    *suppressed = false;
+    for (int i = 0; i < n && !*suppressed; i++) {
+        if (ids[i].pk != 0)
+            continue;
+        int ret = stg_suppressed(st, tid, id_type_of(&ids[i]), ids[i].v, ids[i].n, suppressed);
+        if (ret == 0 && !*suppressed && ids[i].type == ID_PREVIOUS)
+            ret = stg_suppressed(st, tid, STORAGE_ID_ANONYMOUS, ids[i].v, ids[i].n, suppressed);
+        if (ret != 0)
+            return ret;
+    }
+    return 0;
+}
+
 /* The profile when the message needs no identity writes at all: every id
  * known and on one profile, its email already linked there; 0 otherwise.
  * The common case: a run of messages from one user. */
@@ -465,13 +486,20 @@ stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *r
             goto fail;
         }
     }
+    if ((ret = find_ids(st, tid, m, ids, &n)) != 0)
+        goto fail;
+    bool suppressed;
+    if ((ret = suppressed_ids(st, tid, ids, n, &suppressed)) != 0)
+        goto fail;
+    if (suppressed) { /* an erased person's: acknowledged, not stored */
+        st->suppressed_pending++;
+        return 0;
+    }
     /* Before the first write: whatever this connection does not keep of
      * the tenant's computed state stops counting as complete. */
     if ((ret = stg_computed_announce(st, tid)) != 0)
         goto fail;
     size_t email_len = message_email(m, email);
-    if ((ret = find_ids(st, tid, m, ids, &n)) != 0)
-        goto fail;
     pk = settled_profile(st, tid, ids, n, email, email_len);
     if (pk == 0 && (ret = settle_profile(st, tid, m, ids, n, email, email_len, created_by_type != NULL ? created_by_type : "api",
                                          now_ms, &pk)) != 0)

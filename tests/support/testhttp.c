@@ -343,12 +343,23 @@ test_jget(json_object *root, const char *path)
 }
 
 void
-test_token_create(const char *db, const char *client, const char *account, const char *brand, char *out)
+test_token_create_perms(const char *db, const char *client, const char *account, const char *brand, const char *perms, char *out)
 {
     char *o = NULL;
-    const char *argv[] = {
-        "token", "create", "--db", db, "--client", client, "--account", account, "--name", "test", brand ? "--brand" : NULL,
-        brand,   NULL};
+    const char *argv[16];
+    int n = 0;
+    const char *fixed[] = {"token", "create", "--db", db, "--client", client, "--account", account, "--name", "test"};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        argv[n++] = fixed[i];
+    if (brand != NULL) {
+        argv[n++] = "--brand";
+        argv[n++] = brand;
+    }
+    if (perms != NULL) {
+        argv[n++] = "--permissions";
+        argv[n++] = perms;
+    }
+    argv[n] = NULL;
     if (test_cli(argv, NULL, &o, NULL) != 0 || strncmp(o, "pd_", 3) != 0) {
         fprintf(stderr, "token create failed: %s\n", o);
         abort();
@@ -356,6 +367,12 @@ test_token_create(const char *db, const char *client, const char *account, const
     o[strcspn(o, "\n")] = '\0';
     snprintf(out, 128, "%s", o);
     free(o);
+}
+
+void
+test_token_create(const char *db, const char *client, const char *account, const char *brand, char *out)
+{
+    test_token_create_perms(db, client, account, brand, NULL, out);
 }
 
 json_object *

@@ -64,6 +64,9 @@ json_object *test_jget(json_object *root, const char *path);
 /* Creates a token with the CLI (brand NULL: account-wide) into out (128
  * bytes). Aborts on failure: usable outside tests too. */
 void test_token_create(const char *db, const char *client, const char *account, const char *brand, char *out);
+/* The same with --permissions perms (NULL: the default, read,ingest). */
+void test_token_create_perms(const char *db, const char *client, const char *account, const char *brand, const char *perms,
+                             char *out);
 
 /* GET with an auth-token (NULL: none); the parsed body (caller puts). */
 json_object *test_get(int port, const char *uri, const char *token, test_resp_t *r);
