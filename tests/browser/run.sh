@@ -19,7 +19,10 @@ if [ ! -f "$HERE/node_modules/@segment/analytics-next/dist/umd/index.js" ]; then
 fi
 TMP=$(mktemp -d)
 PID= NGINX=
+STEP="start"
 cleanup() {
+    rc=$?
+    [ "$rc" -ne 0 ] && echo "browser test: exited with status $rc at: $STEP" >&2
     [ -n "$NGINX" ] && kill -QUIT "$NGINX" 2>/dev/null && wait "$NGINX" 2>/dev/null
     [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
     rm -rf "$TMP"
@@ -39,6 +42,7 @@ TENANT=browser/web/SHOP
 #   KEY=$("$BIN" token create --db "$TMP/b.db" --client browser --account web --brand SHOP --name page --permissions ingest)
 #   READ=$("$BIN" token create --db "$TMP/b.db" --client browser --account web --brand SHOP --name reader --permissions read)
 # and uncomment the block marked "INGEST-ONLY KEY" below.
+STEP="token create"
 KEY=$("$BIN" token create --db "$TMP/b.db" --client browser --account web --brand SHOP --name page)
 READ=$KEY
 "$BIN" serve --listen 127.0.0.1:0 --db "$TMP/b.db" --threads 2 --workers 2 --access-log "$TMP/access.log" > "$TMP/out" 2> "$TMP/err" &
@@ -50,6 +54,7 @@ API="http://127.0.0.1:$PORT"
 
 # nginx serves the page and the library's UMD bundles (the path the library
 # loads its lazy chunks from: {cdnURL}/analytics-next/bundles/)
+STEP="nginx"
 mkdir -p "$TMP/nginx/logs"
 USER_LINE=""
 [ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
@@ -84,7 +89,10 @@ CONF
         sleep 0.05
     done
     [ -n "$WEB" ] && break
-    kill -QUIT "$NGINX" 2>/dev/null; wait "$NGINX" 2>/dev/null || true
+    # the port was taken (or nginx failed): try another
+    cat "$TMP/nginx/stderr" >&2
+    kill -QUIT "$NGINX" 2>/dev/null || true
+    wait "$NGINX" 2>/dev/null || true
     NGINX=
 done
 [ -n "$WEB" ] || { cat "$TMP/nginx/stderr" >&2; fail "nginx did not start"; }
@@ -93,6 +101,7 @@ done
 json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const j=JSON.parse(s);process.stdout.write(String($1))})"; }
 
 for mode in standard batching; do
+    STEP="chromium, $mode"
     user="browser-$mode"
     url="$WEB/page.html?mode=$mode&user=$user&key=$KEY&api=127.0.0.1:$PORT/v1&tenant=$TENANT"
     timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
@@ -107,6 +116,7 @@ for mode in standard batching; do
 
     # read back with the read key (the server acknowledged after commit, but
     # the page may finish before the last answer reached it: poll, bounded)
+    STEP="read back, $mode"
     got=""
     for _ in $(seq 1 100); do
         got=$(curl -s -H "auth-token: $READ" "$API/track/$TENANT/v1/profiles/userId:$user/events?limit=10" |
