@@ -9,6 +9,8 @@ PKGS="$PKGS clang-14 libclang-rt-14-dev"
 # the real-client ingestion test runs @segment/analytics-node under Node.js
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+# the browser-source test runs @segment/analytics-next in headless Chromium
+PKGS="$PKGS chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

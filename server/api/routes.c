@@ -1,6 +1,7 @@
 /* routes.c -- the API's route table: method, pattern, what the dispatch
  * path checks first (authentication, tenant scope, ingest limits), and the
- * handler. The operations routes come first (API_NOPS). */
+ * handler. The operations routes come first (API_NOPS). Every ROUTE_INGEST
+ * route answers CORS (server/http/cors.c), the others none. */
 #include "api.h"
 
 #define TENANT_PREFIX "/track/{client}/{account}/{brand}/v1"
@@ -33,6 +34,22 @@ const route_t api_routes[] = {
     {"POST", "/v1/screen", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
     {"POST", "/v1/group", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
     {"POST", "/v1/alias", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
+    /* the short names @segment/analytics-next posts to ({apiHost}/t, ...;
+     * /b for its batching delivery strategy) */
+    {"POST", TENANT_PREFIX "/b", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
+    {"POST", TENANT_PREFIX "/t", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
+    {"POST", TENANT_PREFIX "/i", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
+    {"POST", TENANT_PREFIX "/p", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
+    {"POST", TENANT_PREFIX "/s", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
+    {"POST", TENANT_PREFIX "/g", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
+    {"POST", TENANT_PREFIX "/a", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
+    {"POST", "/v1/b", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
+    {"POST", "/v1/t", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
+    {"POST", "/v1/i", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
+    {"POST", "/v1/p", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
+    {"POST", "/v1/s", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
+    {"POST", "/v1/g", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
+    {"POST", "/v1/a", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -78,6 +79,8 @@ static const opt_t opts[] = {
      "a connection whose client takes no bytes of an answer for this long is closed", NULL},
     {"unsent-limit-mb", OPT_INT, OFF(unsent_limit_mb), "256", 1, 1 << 20,
      "answers held until their clients take them; beyond it answers over 64 KiB get 503", NULL},
+    {"cors-origins", OPT_STR, OFF(cors_origins), "*", 0, 0,
+     "origins browsers may send events from to the ingestion routes: * (any) or a comma list of scheme://host[:port]", NULL},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -339,6 +342,85 @@ config_parse_cidr_list(const char *list, const char *setting, config_cidr_t **ou
     return 0;
 }
 
+/* Calls fn on each entry of a comma list, spaces around entries dropped;
+ * stops at fn's first nonzero answer and returns it. */
+static int
+each_entry(const char *list, int (*fn)(const char *s, size_t len, const void *arg), const void *arg)
+{
+    for (const char *p = list; *p != '\0';) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        const char *next = p + len;
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if (len > 0) {
+            int rv = fn(p, len, arg);
+            if (rv != 0)
+                return rv;
+        }
+        p = next;
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *s;
+    size_t len;
+} origin_arg_t;
+
+static int
+origin_is(const char *s, size_t len, const void *arg)
+{
+    const origin_arg_t *o = arg;
+    return (len == 1 && s[0] == '*') || (len == o->len && strncasecmp(s, o->s, len) == 0);
+}
+
+int
+config_origin_allowed(const char *list, const char *origin, size_t len)
+{
+    origin_arg_t o = {origin, len};
+    return each_entry(list, origin_is, &o);
+}
+
+int
+config_origin_any(const char *list)
+{
+    return config_origin_allowed(list, "*", 1);
+}
+
+/* One entry of cors-origins: "*", or scheme://host[:port] and nothing more
+ * (an Origin header never has a path). 0, or -1 after a message. */
+static int
+origin_entry_bad(const char *s, size_t len, const void *arg)
+{
+    FILE *err = (FILE *)arg;
+    if (len == 1 && s[0] == '*')
+        return 0;
+    size_t scheme = len > 7 && strncasecmp(s, "http://", 7) == 0 ? 7 : len > 8 && strncasecmp(s, "https://", 8) == 0 ? 8 : 0;
+    int ok = scheme != 0;
+    for (size_t i = scheme; ok && i < len; i++)
+        ok = isalnum((unsigned char)s[i]) || strchr(".-:[]_", s[i]) != NULL;
+    if (!ok) {
+        fprintf(err, "profiled: invalid cors-origins entry '%.*s': expected * or scheme://host[:port] (no path)\n", (int)len, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+check_origins(const char *list, FILE *err)
+{
+    if (each_entry(list, origin_entry_bad, err) != 0)
+        return -1;
+    if (config_origin_any(list) && strcmp(list, "*") != 0) {
+        fprintf(err, "profiled: invalid cors-origins '%s': * stands alone\n", list);
+        return -1;
+    }
+    return 0;
+}
+
 /* Cross-setting checks, each naming its setting. */
 static int
 validate(const config_t *cfg, FILE *err)
@@ -358,6 +440,8 @@ validate(const config_t *cfg, FILE *err)
         fprintf(err, "profiled: invalid id-limits %s\n", why);
         return -1;
     }
+    if (check_origins(cfg->cors_origins, err) != 0)
+        return -1;
     if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0')) {
         fprintf(err, "profiled: invalid tls-cert/tls-key: give both or neither\n");
         return -1;

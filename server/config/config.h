@@ -40,7 +40,8 @@ typedef struct {
     int write_timeout_ms; /* a client taking no bytes of an answer this long is cut */
     int unsent_limit_mb;  /* answers held for clients; beyond it large ones get 503 */
     char *definitions;
-    char *id_limits; /* per-type identity limits (storage_id_limits_parse) */
+    char *id_limits;    /* per-type identity limits (storage_id_limits_parse) */
+    char *cors_origins; /* "*" or a comma list of origins the ingestion routes answer CORS for */
 } config_t;
 
 /* Parses "a.b.c.d[/n]" or an IPv6 address[/n] into family, 16 address
@@ -57,6 +58,13 @@ typedef struct {
  * Returns 0 with *out malloc'd (caller frees; NULL when empty) and *n, or
  * -1 after writing the bad entry, named as setting, to err. */
 int config_parse_cidr_list(const char *list, const char *setting, config_cidr_t **out, size_t *n, FILE *err);
+
+/* Whether origin (len bytes, an Origin header's value) is in list (a
+ * cors-origins value: "*" allows any; entries compare case-insensitively). */
+int config_origin_allowed(const char *list, const char *origin, size_t len);
+
+/* Whether list is "*" (any origin). */
+int config_origin_any(const char *list);
 
 /* Fills cfg from the defaults, then the file of --config (or
  * PROFILED_CONFIG; lines "name = value", '#' comments), then PROFILED_*

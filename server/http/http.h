@@ -114,9 +114,23 @@ void respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t l
 /* The same with another content type (a static string). */
 void respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len);
 
+/* Sends an answer without a body (204) with the standard headers. */
+void respond_empty(h2o_req_t *req, reqctx_t *rc, int status);
+
 /* Sends {"error":{"code":...,"message":...}} for kind; message is printf
  * formatted (NULL: the kind's default message). */
 void respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- CORS of the ingestion routes (cors.c) -------------------------------- */
+/* A request with an Origin header: when --cors-origins allows it, adds
+ * Access-Control-Allow-Origin ("*", or the origin and Vary: Origin) to the
+ * answer to come and returns 0; else answers 403 and returns -1. Without
+ * an Origin header does nothing and returns 0. */
+int cors_allow(h2o_req_t *req, reqctx_t *rc);
+
+/* Answers a preflight (OPTIONS) after cors_allow: 204 with the allowed
+ * methods (POST, OPTIONS), headers and max age. */
+void cors_preflight(h2o_req_t *req, reqctx_t *rc);
 
 /* ---- routes (router.c) ---------------------------------------------------- */
 enum {

@@ -51,7 +51,7 @@ reason_of(int status)
     for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
         if (errors[i].status == status)
             return errors[i].reason;
-    return status == 200 ? "OK" : "Unknown";
+    return status == 200 ? "OK" : status == 204 ? "No Content" : "Unknown";
 }
 
 /* gzip of body when it is large enough and the client accepts gzip, so
@@ -149,6 +149,32 @@ report(h2o_req_t *req, const reqctx_t *rc, int status, size_t len)
     access_log_write(&e);
 }
 
+/* The request id and rate-limit fields; counts and logs the answer. */
+static void
+standard_headers(h2o_req_t *req, reqctx_t *rc, int status, size_t len)
+{
+    if (rc == NULL)
+        return;
+    if (rc->request_id.len != 0)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-requestid"), 0, "x-amzn-RequestId",
+                              rc->request_id.base, rc->request_id.len);
+    if (rc->gate.has_limit)
+        add_limit_headers(req, rc);
+    report(req, rc, status, len);
+}
+
+void
+respond_empty(h2o_req_t *req, reqctx_t *rc, int status)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    req->res.content_length = SIZE_MAX; /* 204: no Content-Length (RFC 9110) */
+    standard_headers(req, rc, status, 0);
+    h2o_start_response(req, &generator);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+}
+
 void
 respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len)
 {
@@ -181,15 +207,7 @@ respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
     req->res.reason = reason_of(status);
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
-    if (rc != NULL) {
-        if (rc->request_id.len != 0)
-            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-requestid"), 0, "x-amzn-RequestId",
-                                  rc->request_id.base, rc->request_id.len);
-        if (rc->gate.has_limit)
-            add_limit_headers(req, rc);
-    }
-    if (rc != NULL)
-        report(req, rc, status, len);
+    standard_headers(req, rc, status, len);
     h2o_start_response(req, &generator);
     if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"))) {
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);

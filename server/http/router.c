@@ -1,7 +1,9 @@
 /* router.c -- the one dispatch path every request takes, over the route
  * table api/ gives router_init:
- * request id, body cap, route match (404 / 405), authentication and tenant
- * scope (401 / 403), rate limit (429), then the route's handler. */
+ * request id, route match, CORS of the ingestion routes (preflight 204,
+ * disallowed origin 403), body cap (413), no route (404 / 405),
+ * authentication and tenant scope (401 / 403), rate limit (429), then the
+ * route's handler. */
 #include <stdio.h>
 #include <string.h>
 #include "http.h"
@@ -186,18 +188,14 @@ dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
         return 0;
     }
 
-    if (req->entity.base != NULL && req->entity.len > (size_t)srv->cfg.max_body) {
-        respond_error(req, rc, ERR_TOO_LARGE, "The request body is larger than %d bytes.", srv->cfg.max_body);
-        return 0;
-    }
-
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     if (plen > 1 && req->path.base[plen - 1] == '/')
         plen--;
     h2o_iovec_t caps[ROUTE_MAX_PARAMS];
     size_t ncaps;
     char allow[64] = "";
-    const route_t *route = NULL;
+    const route_t *route = NULL, *preflight = NULL;
+    int is_options = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"));
     for (size_t r = 0; r < nroutes; r++) {
         /* with a separate operations listener, /metrics lives only there */
         if ((routes[r].flags & ROUTE_OPS_ONLY) && !ops_listener && srv->cfg.metrics_listen[0] != '\0')
@@ -210,10 +208,26 @@ dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
             route = &routes[r];
             break;
         }
+        if (is_options && (routes[r].flags & ROUTE_INGEST) && preflight == NULL)
+            preflight = &routes[r]; /* a browser asking before it sends */
         if (strstr(allow, routes[r].method) == NULL) {
             size_t al = strlen(allow);
             snprintf(allow + al, sizeof(allow) - al, "%s%s%s", al ? ", " : "", routes[r].method, is_get ? ", HEAD" : "");
         }
+    }
+    /* CORS only on the ingestion routes: their answers, errors too, carry
+     * it; a disallowed origin gets 403 and no CORS */
+    const route_t *cors = route != NULL ? route : preflight;
+    if (cors != NULL && (cors->flags & ROUTE_INGEST) && cors_allow(req, rc) != 0)
+        return 0;
+    if (req->entity.base != NULL && req->entity.len > (size_t)srv->cfg.max_body) {
+        respond_error(req, rc, ERR_TOO_LARGE, "The request body is larger than %d bytes.", srv->cfg.max_body);
+        return 0;
+    }
+    if (route == NULL && preflight != NULL) {
+        rc->route = preflight;
+        cors_preflight(req, rc);
+        return 0;
     }
     if (route == NULL) {
         if (allow[0] != '\0') {

@@ -15,7 +15,7 @@ bad() { fail=$((fail + 1)); echo "FAILED: $1" >&2; }
 # 0. every tool these tests run comes from a package the install script names,
 #    so a fresh machine has it after `make test` installs what is missing
 listed=$(sed -n 's/^PKGS="\(.*\)"$/\1/p; s/.*PKGS="\$PKGS \([a-z0-9.+-]*\)".*/\1/p' "$ROOT/scripts/install-deps.sh" | tr ' ' '\n')
-for tool in yamllint nginx systemd-analyze curl openssl sqlite3 node npm; do
+for tool in yamllint nginx systemd-analyze curl openssl sqlite3 node npm chromium; do
     path=$(command -v "$tool") || { bad "$tool is not installed (scripts/install-deps.sh must install it)"; continue; }
     pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1)
     if [ -n "$pkg" ] && echo "$listed" | grep -qx "$pkg"; then
