@@ -13,17 +13,6 @@ typedef struct {
     const char *id; /* idType:id; NULL: none given */
 } erase_args_t;
 
-static const struct {
-    const char *name;
-    storage_id_type_t type;
-} id_types[] = {
-    {"userId", STORAGE_ID_USER},           {"user_id", STORAGE_ID_USER},
-    {"anonymousId", STORAGE_ID_ANONYMOUS}, {"anonymous_id", STORAGE_ID_ANONYMOUS},
-    {"email", STORAGE_ID_EMAIL},           {"id", STORAGE_ID_INTERNAL},
-};
-
-static const char *const type_names[] = {"userId", "anonymousId", "email", "id"};
-
 static void
 profile_usage(FILE *out)
 {
@@ -71,13 +60,10 @@ static int
 parse_id(const char *cmd, const char *text, storage_id_type_t *type, const char **id)
 {
     const char *colon = strchr(text, ':');
-    if (colon != NULL && colon != text && colon[1] != '\0')
-        for (size_t i = 0; i < sizeof(id_types) / sizeof(id_types[0]); i++)
-            if (strlen(id_types[i].name) == (size_t)(colon - text) && memcmp(id_types[i].name, text, (size_t)(colon - text)) == 0) {
-                *type = id_types[i].type;
-                *id = colon + 1;
-                return 0;
-            }
+    if (colon != NULL && colon != text && colon[1] != '\0' && storage_id_type_parse(text, (size_t)(colon - text), type) == 0) {
+        *id = colon + 1;
+        return 0;
+    }
     fprintf(stderr, "profiled %s: '%s' is not idType:id (idType userId, anonymousId, email or id)\n", cmd, text);
     return -1;
 }
@@ -137,7 +123,7 @@ print_suppressed(void *ctx, storage_id_type_t type, const char *value, size_t le
     (void)ctx;
     char when[32];
     base_format_time(created_ms, when);
-    printf("%s:%.*s\t%s\n", type_names[type], (int)len, value, when);
+    printf("%s:%.*s\t%s\n", storage_id_type_name(type), (int)len, value, when);
     return 0;
 }
 

@@ -226,6 +226,13 @@ typedef enum {
     STORAGE_ID_INTERNAL,  /* id: the profile's UUID */
 } storage_id_type_t;
 
+/* The id type n bytes of name stand for: "userId" / "user_id",
+ * "anonymousId" / "anonymous_id", "email", "id". 0 and *out, or -1. */
+int storage_id_type_parse(const char *name, size_t n, storage_id_type_t *out);
+/* The name of an id type as the API writes it ("userId", "anonymousId",
+ * "email", "id"). */
+const char *storage_id_type_name(storage_id_type_t type);
+
 typedef enum {
     /* traits + "id", "externalId", "computed": {...} */
     STORAGE_VIEW_TRAITS = 0,

@@ -56,15 +56,6 @@ handle_metrics(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     respond_text(req, rc, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
-static const struct {
-    const char *name;
-    storage_id_type_t type;
-} id_types[] = {
-    {"userId", STORAGE_ID_USER},           {"user_id", STORAGE_ID_USER},
-    {"anonymousId", STORAGE_ID_ANONYMOUS}, {"anonymous_id", STORAGE_ID_ANONYMOUS},
-    {"email", STORAGE_ID_EMAIL},           {"id", STORAGE_ID_INTERNAL},
-};
-
 id_job_t *
 id_job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, h2o_iovec_t id)
 {
@@ -92,10 +83,8 @@ parse_profile_id(h2o_req_t *req, reqctx_t *rc, h2o_iovec_t pid, int *type, h2o_i
         return -1;
     }
     size_t tlen = (size_t)(colon - pid.base);
-    *type = -1;
-    for (size_t i = 0; i < sizeof(id_types) / sizeof(id_types[0]); i++)
-        if (strlen(id_types[i].name) == tlen && memcmp(id_types[i].name, pid.base, tlen) == 0)
-            *type = (int)id_types[i].type;
+    storage_id_type_t t;
+    *type = storage_id_type_parse(pid.base, tlen, &t) == 0 ? (int)t : -1;
     if (*type < 0) {
         respond_error(req, rc, ERR_VALIDATION, "Unknown idType '%.*s': expected userId, email, anonymousId or id.", (int)tlen,
                       pid.base);

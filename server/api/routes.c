@@ -7,6 +7,22 @@
 #define TENANT_PREFIX "/track/{client}/{account}/{brand}/v1"
 #define AUTH_TENANT (ROUTE_AUTH | ROUTE_TENANT)
 
+/* The ingestion routes under prefix P with flags F, one per message kind,
+ * named by the list N (batch, track, identify, page, screen, group, alias). */
+#define LONG_NAMES "/batch", "/track", "/identify", "/page", "/screen", "/group", "/alias"
+#define SHORT_NAMES "/b", "/t", "/i", "/p", "/s", "/g", "/a"
+#define INGEST_ROUTES(P, F, N) INGEST_ROUTES_(P, F, N)
+/* clang-format off */
+#define INGEST_ROUTES_(P, F, B, T, I, PG, S, G, A) \
+    {"POST", P B, F, handle_ingest, INGEST_BATCH}, \
+    {"POST", P T, F, handle_ingest, INGEST_TRACK}, \
+    {"POST", P I, F, handle_ingest, INGEST_IDENTIFY}, \
+    {"POST", P PG, F, handle_ingest, INGEST_PAGE}, \
+    {"POST", P S, F, handle_ingest, INGEST_SCREEN}, \
+    {"POST", P G, F, handle_ingest, INGEST_GROUP}, \
+    {"POST", P A, F, handle_ingest, INGEST_ALIAS}
+/* clang-format on */
+
 const route_t api_routes[] = {
     {"GET", "/healthz", 0, handle_health, 0},
     {"GET", "/readyz", 0, handle_ready, 0},
@@ -20,36 +36,12 @@ const route_t api_routes[] = {
     {"GET", TENANT_PREFIX "/profiles/{profile}/events", AUTH_TENANT, handle_events, 0},
     /* erasure: needs the token's delete permission */
     {"DELETE", TENANT_PREFIX "/profiles/{profile}", AUTH_TENANT | ROUTE_DELETE, handle_profile_delete, 0},
-    {"POST", TENANT_PREFIX "/batch", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
-    {"POST", TENANT_PREFIX "/track", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
-    {"POST", TENANT_PREFIX "/identify", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
-    {"POST", TENANT_PREFIX "/page", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
-    {"POST", TENANT_PREFIX "/screen", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
-    {"POST", TENANT_PREFIX "/group", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
-    {"POST", TENANT_PREFIX "/alias", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
-    {"POST", "/v1/batch", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
-    {"POST", "/v1/track", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
-    {"POST", "/v1/identify", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
-    {"POST", "/v1/page", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
-    {"POST", "/v1/screen", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
-    {"POST", "/v1/group", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
-    {"POST", "/v1/alias", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
+    INGEST_ROUTES(TENANT_PREFIX, AUTH_TENANT | ROUTE_INGEST, LONG_NAMES),
+    INGEST_ROUTES("/v1", ROUTE_AUTH | ROUTE_INGEST, LONG_NAMES),
     /* the short names @segment/analytics-next posts to ({apiHost}/t, ...;
      * /b for its batching delivery strategy) */
-    {"POST", TENANT_PREFIX "/b", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
-    {"POST", TENANT_PREFIX "/t", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
-    {"POST", TENANT_PREFIX "/i", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
-    {"POST", TENANT_PREFIX "/p", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
-    {"POST", TENANT_PREFIX "/s", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
-    {"POST", TENANT_PREFIX "/g", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
-    {"POST", TENANT_PREFIX "/a", AUTH_TENANT | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
-    {"POST", "/v1/b", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_BATCH},
-    {"POST", "/v1/t", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_TRACK},
-    {"POST", "/v1/i", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_IDENTIFY},
-    {"POST", "/v1/p", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_PAGE},
-    {"POST", "/v1/s", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_SCREEN},
-    {"POST", "/v1/g", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_GROUP},
-    {"POST", "/v1/a", ROUTE_AUTH | ROUTE_INGEST, handle_ingest, INGEST_ALIAS},
+    INGEST_ROUTES(TENANT_PREFIX, AUTH_TENANT | ROUTE_INGEST, SHORT_NAMES),
+    INGEST_ROUTES("/v1", ROUTE_AUTH | ROUTE_INGEST, SHORT_NAMES),
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

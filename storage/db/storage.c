@@ -296,3 +296,29 @@ stg_step_int64(storage_t *st, stg_stmt_t *s, int64_t *out)
     stg_reset(s);
     return ret;
 }
+
+static const struct {
+    const char *name;
+    storage_id_type_t type;
+} id_type_names[] = {
+    {"userId", STORAGE_ID_USER}, {"anonymousId", STORAGE_ID_ANONYMOUS}, {"email", STORAGE_ID_EMAIL},
+    {"id", STORAGE_ID_INTERNAL}, {"user_id", STORAGE_ID_USER},          {"anonymous_id", STORAGE_ID_ANONYMOUS},
+};
+
+int
+storage_id_type_parse(const char *name, size_t n, storage_id_type_t *out)
+{
+    for (size_t i = 0; i < sizeof(id_type_names) / sizeof(id_type_names[0]); i++)
+        if (strlen(id_type_names[i].name) == n && memcmp(id_type_names[i].name, name, n) == 0) {
+            *out = id_type_names[i].type;
+            return 0;
+        }
+    return -1;
+}
+
+const char *
+storage_id_type_name(storage_id_type_t type)
+{
+    /* the first four rows are the types in order */
+    return (unsigned)type < 4 ? id_type_names[type].name : "?";
+}

@@ -22,13 +22,6 @@ static const char *const *const reserved[] = {
     [STORAGE_VIEW_EXTERNAL_IDS] = NULL, /* no traits in that view */
 };
 
-static const char *const id_type_names[] = {
-    [STORAGE_ID_USER] = "userId",
-    [STORAGE_ID_ANONYMOUS] = "anonymousId",
-    [STORAGE_ID_EMAIL] = "email",
-    [STORAGE_ID_INTERNAL] = "id",
-};
-
 void
 stg_profiles_free(stg_profile_t *p, size_t n)
 {
@@ -234,7 +227,7 @@ write_external_ids(storage_t *st, int64_t tid, const stg_profile_t *p, jsonbuf_t
             continue;
         base_jb_open(b, '{');
         base_jb_key(b, "type", 4);
-        base_jb_str(b, id_type_names[type], strlen(id_type_names[type]));
+        base_jb_str(b, storage_id_type_name(type), strlen(storage_id_type_name(type)));
         base_jb_key(b, "id", 2);
         base_jb_str(b, stg_col_text(s, 1), (size_t)stg_col_bytes(s, 1));
         base_jb_close(b, '}');

@@ -11,15 +11,6 @@
 
 #define LIMIT_MAX 1000000
 
-static const struct {
-    const char *name;
-    int type;
-} type_names[] = {
-    {"userId", STORAGE_ID_USER},           {"user_id", STORAGE_ID_USER},
-    {"anonymousId", STORAGE_ID_ANONYMOUS}, {"anonymous_id", STORAGE_ID_ANONYMOUS},
-    {"email", STORAGE_ID_EMAIL},
-};
-
 static void
 defaults(storage_id_limits_t *l)
 {
@@ -45,9 +36,9 @@ storage_id_limits_parse(const char *text, storage_id_limits_t *out, char *err, s
             size_t nlen = eq != NULL ? (size_t)(eq - p) : len;
             while (nlen > 0 && isspace((unsigned char)p[nlen - 1]))
                 nlen--;
-            for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
-                if (strlen(type_names[i].name) == nlen && memcmp(type_names[i].name, p, nlen) == 0)
-                    type = type_names[i].type;
+            storage_id_type_t t;
+            if (storage_id_type_parse(p, nlen, &t) == 0 && t != STORAGE_ID_INTERNAL)
+                type = (int)t;
             if (eq == NULL || type < 0) {
                 snprintf(err, errlen, "'%.*s': expected TYPE=N with TYPE userId, anonymousId or email", (int)(len > 64 ? 64 : len),
                          p);

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <zlib.h>
-#include <openssl/evp.h>
 #include "testhttp.h"
 #include "testutil.h"
 
@@ -76,17 +75,6 @@ status_of(const char *path)
     return s;
 }
 
-static char *
-basic(const char *token)
-{
-    static char out[256];
-    char in[160];
-    int n = snprintf(in, sizeof(in), "%s:", token);
-    strcpy(out, "Basic ");
-    EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)in, n);
-    return out;
-}
-
 START_TEST(test_every_route_with_auth_token)
 {
     post_ok(BASE "/identify", "auth-token", tok,
@@ -118,7 +106,7 @@ END_TEST
 START_TEST(test_root_routes_and_credentials)
 {
     /* HTTP Basic with the token as user name (analytics-node 1.x, 3.1) */
-    post_ok("/v1/identify", "authorization", basic(tok), "{\"userId\":\"c-1\",\"traits\":{\"firstName\":\"Basic\"}}");
+    post_ok("/v1/identify", "authorization", test_basic_auth(tok), "{\"userId\":\"c-1\",\"traits\":{\"firstName\":\"Basic\"}}");
     assert_trait("userId:c-1/traits", "firstName", "Basic");
     /* writeKey in the body only (analytics-node 2.x-3.0) */
     char body[512];
@@ -149,8 +137,9 @@ START_TEST(test_root_routes_and_credentials)
     ck_assert_int_eq(post("/v1/batch", NULL, NULL, "{\"writeKey\":\"nope\",\"batch\":[]}", &r, &j), 401);
     json_object_put(j);
     test_resp_free(&r);
-    ck_assert_int_eq(
-        post("/v1/track", "authorization", basic("pd_0000000000000000_wrong"), "{\"userId\":\"c\",\"event\":\"X\"}", &r, &j), 401);
+    ck_assert_int_eq(post("/v1/track", "authorization", test_basic_auth("pd_0000000000000000_wrong"),
+                          "{\"userId\":\"c\",\"event\":\"X\"}", &r, &j),
+                     401);
     json_object_put(j);
     test_resp_free(&r);
     ck_assert_int_eq(status_of("userId:c-5/traits"), 404);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 #include "testhttp.h"
 #include "testutil.h"
 
@@ -61,17 +60,6 @@ create_token(const char *perms, char *out, char **err)
     }
     free(o);
     return rc;
-}
-
-static char *
-basic(const char *token)
-{
-    static char out[256];
-    char in[160];
-    int n = snprintf(in, sizeof(in), "%s:", token);
-    strcpy(out, "Basic ");
-    EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)in, n);
-    return out;
 }
 
 /* Asserts a 403 authentication_error whose message is want. */
@@ -201,7 +189,7 @@ START_TEST(test_ingest_routes)
                     if (c == CRED_HEADER)
                         h[2] = "auth-token", h[3] = toks[s];
                     else if (c == CRED_BASIC)
-                        h[2] = "authorization", h[3] = basic(toks[s]);
+                        h[2] = "authorization", h[3] = test_basic_auth(toks[s]);
                     snprintf(what, sizeof(what), "POST %s (%s) with {%s}", uri, cred_names[c], sets[s].arg);
                     test_resp_t r;
                     json_object *j = test_post(srv.port, uri, h, body, strlen(body), &r);

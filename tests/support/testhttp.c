@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,4 +423,15 @@ test_gzip_body(const char *in, size_t len, unsigned char *out, size_t cap)
     size_t n = zs.total_out;
     deflateEnd(&zs);
     return n;
+}
+
+char *
+test_basic_auth(const char *token)
+{
+    static char out[256];
+    char in[160];
+    int n = snprintf(in, sizeof(in), "%s:", token);
+    strcpy(out, "Basic ");
+    EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)in, n);
+    return out;
 }
