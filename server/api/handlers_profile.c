@@ -71,6 +71,8 @@ run_profile_view(job_t *job, storage_t *st)
 {
     id_job_t *v = (id_job_t *)job;
     int rc = storage_profile_view(st, &job->tenant, v->id_type, v->id, v->id_len, v->view, &job->body, &job->body_len);
+    if (rc == 0)
+        job_set_etag(job); /* last: of the final body (after any step that changes it) */
     return job_read_result(job, rc, "Profile was not found.");
 }
 

@@ -114,6 +114,13 @@ void respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t l
 /* The same with another content type (a static string). */
 void respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len);
 
+/* A conditional read's answer: etag is the entity tag of body
+ * ("\"<16 hex>\"", from job_set_etag). When the request's If-None-Match
+ * lists it (weak comparison, W/ ignored, or *) answers 304 with no body
+ * (the body is freed), else 200 as respond_json; either way with the ETag
+ * (suffixed -gzip inside the quotes when the answer is gzipped). */
+void respond_json_tagged(h2o_req_t *req, reqctx_t *rc, char *body, size_t len, const char *etag);
+
 /* Sends an answer without a body (204) with the standard headers. */
 void respond_empty(h2o_req_t *req, reqctx_t *rc, int status);
 

@@ -181,8 +181,34 @@ respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len)
     respond_text(req, rc, status, "application/json; charset=utf-8", body, len);
 }
 
-void
-respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len)
+/* Whether an answer of len bytes is a candidate for gzip (the Vary field). */
+static int
+gzip_size(h2o_req_t *req, size_t len)
+{
+    int min = loop_of(req)->srv->cfg.compress_min_size;
+    return min > 0 && len >= (size_t)min;
+}
+
+/* The ETag field: etag ("\"<hex>\""), or its gzip variant "\"<hex>-gzip\""
+ * (another representation, so another strong tag). */
+static void
+add_etag(h2o_req_t *req, const char *etag, int gzipped)
+{
+    size_t n = strlen(etag);
+    if (!gzipped) {
+        h2o_iovec_t v = h2o_strdup(&req->pool, etag, n);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, v.base, v.len);
+        return;
+    }
+    char *v = h2o_mem_alloc_pool(&req->pool, n + 5);
+    memcpy(v, etag, n - 1);
+    memcpy(v + n - 1, "-gzip\"", 6);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, v, n + 5);
+}
+
+/* The body, with an ETag field when etag is not NULL. */
+static void
+respond_body(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len, const char *etag)
 {
     static h2o_generator_t generator = {NULL, NULL};
     size_t plain_len = len, zlen;
@@ -199,8 +225,10 @@ respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
         len = zlen;
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
     }
-    if (loop_of(req)->srv->cfg.compress_min_size > 0 && plain_len >= (size_t)loop_of(req)->srv->cfg.compress_min_size)
+    if (gzip_size(req, plain_len))
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept-encoding"));
+    if (etag != NULL)
+        add_etag(req, etag, z != NULL);
     conn_hold_answer(req, body, len);
 
     req->res.status = status;
@@ -215,6 +243,68 @@ respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
         h2o_iovec_t buf = h2o_iovec_init(body, len);
         h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
     }
+}
+
+void
+respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len)
+{
+    respond_body(req, rc, status, content_type, body, len, NULL);
+}
+
+/* Whether one If-None-Match value (a list of entity tags, or *) names the
+ * tag: weak comparison (RFC 9110 13.1.2), so W/ is ignored, and the tag's
+ * -gzip variant names the same body. tag is "\"<hex>\"". */
+static int
+none_match_lists(const char *v, size_t n, const char *tag)
+{
+    size_t tn = strlen(tag) - 2; /* the opaque part without quotes */
+    const char *end = v + n;
+    while (v < end) {
+        while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+            v++;
+        if (v == end)
+            break;
+        if (*v == '*')
+            return 1;
+        if (end - v >= 2 && v[0] == 'W' && v[1] == '/')
+            v += 2;
+        if (v == end || *v != '"')
+            return 0; /* not an entity tag: the field is invalid, ignored */
+        const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
+        if (q == NULL)
+            return 0;
+        size_t on = (size_t)(q - v - 1);
+        if ((on == tn && memcmp(v + 1, tag + 1, tn) == 0) ||
+            (on == tn + 5 && memcmp(v + 1, tag + 1, tn) == 0 && memcmp(v + 1 + tn, "-gzip", 5) == 0))
+            return 1;
+        v = q + 1;
+    }
+    return 0;
+}
+
+void
+respond_json_tagged(h2o_req_t *req, reqctx_t *rc, char *body, size_t len, const char *etag)
+{
+    int match = 0;
+    for (ssize_t i = -1; !match && (i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, i)) != -1;)
+        match = none_match_lists(req->headers.entries[i].value.base, req->headers.entries[i].value.len, etag);
+    if (!match) {
+        respond_body(req, rc, 200, "application/json; charset=utf-8", body, len, etag);
+        return;
+    }
+    /* 304: the tag and Vary the 200 would have sent (RFC 9110 15.4.5) */
+    static h2o_generator_t generator = {NULL, NULL};
+    int gz = gzip_size(req, len);
+    free(body);
+    if (gz)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept-encoding"));
+    add_etag(req, etag, gz && (h2o_get_compressible_types(&req->headers) & H2O_COMPRESSIBLE_GZIP) != 0);
+    req->res.status = 304;
+    req->res.reason = "Not Modified";
+    req->res.content_length = SIZE_MAX; /* no Content-Length, no body */
+    standard_headers(req, rc, 304, 0);
+    h2o_start_response(req, &generator);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
 }
 
 /* Longest error message, in bytes: a message that echoes request text is

@@ -129,6 +129,19 @@ job_read_result(job_t *job, int rc, const char *not_found)
     return JOB_DONE;
 }
 
+/* A 64-bit FNV-1a suffices: the tag only has to differ between the
+ * successive bodies of one profile view that one client sees (an
+ * accidental collision is 2^-64 a change); a crafted collision needs
+ * ingest rights in the same tenant and wins only a stale copy for that
+ * tenant's own readers, so it is no security boundary. The seed is fixed so
+ * the tag of a body is the same on every worker, process and restart. */
+void
+job_set_etag(job_t *job)
+{
+    uint64_t h = base_fnv1a(1469598103934665603ULL, job->body != NULL ? job->body : "", job->body_len);
+    snprintf(job->etag, sizeof(job->etag), "\"%016llx\"", (unsigned long long)h);
+}
+
 static void
 on_deadline(h2o_timeout_entry_t *entry)
 {
@@ -170,7 +183,10 @@ on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
             h2o_req_t *req = detach(job);
             if (job->gate.has_limit)
                 rc->gate = job->gate;
-            if (job->status != 0) {
+            if (job->status == 200 && job->etag[0] != '\0') {
+                respond_json_tagged(req, rc, job->body, job->body_len, job->etag);
+                job->body = NULL; /* the response owns it now */
+            } else if (job->status != 0) {
                 respond_json(req, rc, job->status, job->body, job->body_len);
                 job->body = NULL; /* the response owns it now */
             } else {

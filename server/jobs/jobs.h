@@ -50,6 +50,7 @@ struct job {
     int status; /* 0: failed, see err */
     char *body;
     size_t body_len;
+    char etag[20]; /* "" or the body's entity tag (job_set_etag): the answer is conditional */
     err_kind_t err;
     char errmsg[256];
 };
@@ -76,6 +77,11 @@ void job_fail(job_t *job, int storage_rc, const char *fmt, ...) __attribute__((f
  * failure of storage code rc, with the message not_found when rc is
  * STORAGE_ENOTFOUND (NULL: the kind's default). Returns JOB_DONE. */
 int job_read_result(job_t *job, int rc, const char *not_found);
+
+/* Makes the answer conditional: sets job->etag from the final job->body
+ * (call it after the last step that changes the body; worker thread). A
+ * 200 with a tag honours If-None-Match (respond_json_tagged). */
+void job_set_etag(job_t *job);
 
 /* Sends a finished job back to the loop that owns its request (any
  * thread); there it is answered, unless the request is gone, and freed. */

@@ -11,7 +11,7 @@
 #include <stdatomic.h>
 #include "ops.h"
 
-static const int status_codes[] = {200, 400, 401, 403, 404, 405, 413, 429, 500, 503, 504};
+static const int status_codes[] = {200, 304, 400, 401, 403, 404, 405, 413, 429, 500, 503, 504};
 #define NSTATUS (sizeof(status_codes) / sizeof(status_codes[0]) + 1) /* + other */
 
 static const double latency_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
