@@ -1,7 +1,8 @@
 /* gcra.c -- the Generic Cell Rate Algorithm on one atomic "theoretical
  * arrival time" (tat): a bucket is full when tat <= now, and each admitted
  * request moves tat one interval T later. Admission is a compare-and-swap;
- * a denial only reads, so a flood on one key bounces no cache line. */
+ * a denial only reads, so a flood on one key bounces no cache line. A
+ * request costing n moves tat n intervals at once (all or nothing). */
 #include <assert.h>
 #include "ratelimit.h"
 
@@ -31,11 +32,20 @@ ratelimit_policy_init(ratelimit_policy_t *p, double rate, uint32_t burst)
 int
 ratelimit_take(_Atomic int64_t *tat, const ratelimit_policy_t *p, int64_t now_ns, ratelimit_result_t *res)
 {
-    assert(tat != NULL && p != NULL);
+    return ratelimit_take_n(tat, p, 1, now_ns, res);
+}
+
+int
+ratelimit_take_n(_Atomic int64_t *tat, const ratelimit_policy_t *p, uint32_t n, int64_t now_ns, ratelimit_result_t *res)
+{
+    assert(tat != NULL && p != NULL && n >= 1);
+    /* n * T, capped past cap + T so that a cost above burst is only ever
+     * denied (and n * T cannot overflow) */
+    int64_t cost = n > p->burst ? p->cap_ns + p->interval_ns : (int64_t)n * p->interval_ns;
     int64_t cur = atomic_load_explicit(tat, memory_order_acquire);
     for (;;) {
         int64_t base = cur > now_ns ? cur : now_ns;
-        int64_t next = base + p->interval_ns;
+        int64_t next = base + cost;
         if (next - now_ns > p->cap_ns) {
             if (res != NULL) {
                 res->allowed = 0;

@@ -31,6 +31,11 @@ typedef struct {
 /* Takes one request from the bucket whose state is *tat (0 = full bucket).
  * Returns 1 (admitted) or 0 (denied) and fills *res when not NULL. */
 int ratelimit_take(_Atomic int64_t *tat, const ratelimit_policy_t *p, int64_t now_ns, ratelimit_result_t *res);
+/* The same for a request costing n (>= 1) requests: admitted only when all
+ * n fit now (tat moves n intervals), else denied and nothing is taken;
+ * retry_after_ns is then the wait until n fit. A cost above burst is never
+ * admitted. */
+int ratelimit_take_n(_Atomic int64_t *tat, const ratelimit_policy_t *p, uint32_t n, int64_t now_ns, ratelimit_result_t *res);
 
 /* A bounded table of buckets keyed by 64-bit keys (client addresses):
  * open addressing, lock-free. Entries whose bucket is full again may be

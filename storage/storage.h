@@ -259,6 +259,24 @@ typedef enum {
 int storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
                          storage_view_t view, char **body, size_t *len);
 
+/* One id of a batch lookup: inputs type, id, id_len (id NULL: skipped,
+ * left as given); outputs rc (0 or STORAGE_ENOTFOUND) and with rc 0 body
+ * and len (malloc'd, the caller's to free). */
+typedef struct {
+    storage_id_type_t type;
+    const char *id;
+    size_t id_len;
+    int rc;
+    char *body;
+    size_t len;
+} storage_view_item_t;
+
+/* storage_profile_view of each of items[0..n) with one view, all inside one
+ * read transaction (one snapshot; joins an open transaction). Returns 0
+ * with every item's rc set, or a STORAGE_* code (STORAGE_EIO, ...) with no
+ * body left allocated. */
+int storage_profile_views(storage_t *st, const storage_tenant_t *tenant, storage_view_t view, storage_view_item_t *items, size_t n);
+
 /* Profiles of the tenant by lastActivityTime, newest first (never active
  * last, then by creation): page `from` (0-based) of `size` (1..100).
  * Body {"data":[traits view, ...],"from":F,"size":S}. 0 or STORAGE_EIO. */

@@ -28,6 +28,7 @@ void handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params
 void handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_delete(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_profile_batch(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 
 /* A job about one id (a profile's, or a scrollId): the kind of the
  * profile views and of a scroll's next page. */
@@ -46,6 +47,12 @@ id_job_t *id_job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, h2o_iovec_t i
 /* Splits "{idType}:{id}" (decoded); answers 400 and returns -1 when it is
  * malformed or the idType unknown. */
 int parse_profile_id(h2o_req_t *req, reqctx_t *rc, h2o_iovec_t pid, int *type, h2o_iovec_t *id);
+/* The same check without an answer: 0, or -1 with the 400's message in
+ * msg (msglen bytes, NUL-terminated). *id points into pid. */
+int profile_id_split(h2o_iovec_t pid, int *type, h2o_iovec_t *id, char *msg, size_t msglen);
+/* Room for profile_id_split's message: as much as respond_error formats
+ * into before it cuts to whole characters. */
+#define PROFILE_ID_MSG_MAX 2048
 
 /* Parses a decimal integer within [min, max]: 0, or -1. */
 int parse_int(h2o_iovec_t v, long min, long max, int *out);

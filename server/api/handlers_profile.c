@@ -2,6 +2,7 @@
  * audiences and external ids by `idType:id`, and the list of profiles by
  * recent activity. The loop-thread half validates; the worker half reads. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api.h"
@@ -77,26 +78,36 @@ run_profile_view(job_t *job, storage_t *st)
 }
 
 int
-parse_profile_id(h2o_req_t *req, reqctx_t *rc, h2o_iovec_t pid, int *type, h2o_iovec_t *id)
+profile_id_split(h2o_iovec_t pid, int *type, h2o_iovec_t *id, char *msg, size_t msglen)
 {
     const char *colon = memchr(pid.base, ':', pid.len);
     if (colon == NULL || colon == pid.base || colon == pid.base + pid.len - 1) {
-        respond_error(req, rc, ERR_VALIDATION, "ProfileID must be in format of id_type:id");
+        snprintf(msg, msglen, "ProfileID must be in format of id_type:id");
         return -1;
     }
     size_t tlen = (size_t)(colon - pid.base);
     storage_id_type_t t;
     *type = storage_id_type_parse(pid.base, tlen, &t) == 0 ? (int)t : -1;
     if (*type < 0) {
-        respond_error(req, rc, ERR_VALIDATION, "Unknown idType '%.*s': expected userId, email, anonymousId or id.", (int)tlen,
-                      pid.base);
+        snprintf(msg, msglen, "Unknown idType '%.*s': expected userId, email, anonymousId or id.", (int)tlen, pid.base);
         return -1;
     }
     *id = h2o_iovec_init(colon + 1, pid.len - tlen - 1);
     /* ids are stored as UTF-8; percent-encoded surrogates (%ED%A0%80) or
      * stray bytes name no profile, and must not be turned into one */
     if (!base_utf8_valid(id->base, id->len)) {
-        respond_error(req, rc, ERR_VALIDATION, "The id in the ProfileID must be UTF-8 (no surrogates, no stray bytes).");
+        snprintf(msg, msglen, "The id in the ProfileID must be UTF-8 (no surrogates, no stray bytes).");
+        return -1;
+    }
+    return 0;
+}
+
+int
+parse_profile_id(h2o_req_t *req, reqctx_t *rc, h2o_iovec_t pid, int *type, h2o_iovec_t *id)
+{
+    char msg[PROFILE_ID_MSG_MAX]; /* respond_error cuts it */
+    if (profile_id_split(pid, type, id, msg, sizeof(msg)) != 0) {
+        respond_error(req, rc, ERR_VALIDATION, "%s", msg);
         return -1;
     }
     return 0;

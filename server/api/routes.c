@@ -34,6 +34,9 @@ const route_t api_routes[] = {
     {"GET", TENANT_PREFIX "/profiles/{profile}/audiences", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_AUDIENCES},
     {"GET", TENANT_PREFIX "/profiles/{profile}/external_ids", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_EXTERNAL_IDS},
     {"GET", TENANT_PREFIX "/profiles/{profile}/events", AUTH_TENANT, handle_events, 0},
+    /* batch lookup (handlers_batch.c): needs read; charged one request per
+     * 10 ids by its handler */
+    {"POST", TENANT_PREFIX "/profiles/batch/{endpoint}", AUTH_TENANT | ROUTE_COSTED, handle_profile_batch, 0},
     /* erasure: needs the token's delete permission */
     {"DELETE", TENANT_PREFIX "/profiles/{profile}", AUTH_TENANT | ROUTE_DELETE, handle_profile_delete, 0},
     INGEST_ROUTES(TENANT_PREFIX, AUTH_TENANT | ROUTE_INGEST, LONG_NAMES),

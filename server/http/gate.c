@@ -253,6 +253,12 @@ gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_
 int
 gate_limit(server_t *srv, int ingest, gate_result_t *out)
 {
+    return gate_limit_n(srv, ingest, 1, out);
+}
+
+int
+gate_limit_n(server_t *srv, int ingest, uint32_t cost, gate_result_t *out)
+{
     auth_token_t *token = out->token;
     if (ingest)
         out->policy = srv->ingest_policy;
@@ -262,7 +268,7 @@ gate_limit(server_t *srv, int ingest, gate_result_t *out)
     else
         out->policy = srv->default_policy;
     out->has_limit = 1;
-    if (!ratelimit_take(ingest ? &token->ingest_tat : &token->tat, &out->policy, base_clock_ns(0), &out->limit)) {
+    if (!ratelimit_take_n(ingest ? &token->ingest_tat : &token->tat, &out->policy, cost, base_clock_ns(0), &out->limit)) {
         out->token = NULL;
         out->err = ERR_RATE_LIMITED;
         return -1;
@@ -275,5 +281,7 @@ gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_
 {
     if (gate_authenticate(srv, credential, peer, tenant, !(route_flags & ROUTE_TENANT), gate_route_needs(route_flags), out) != 0)
         return -1;
+    if (route_flags & ROUTE_COSTED)
+        return 0; /* the handler charges once it knows the cost */
     return gate_limit(srv, (route_flags & ROUTE_INGEST) != 0, out);
 }

@@ -83,10 +83,13 @@ int gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, stor
 /* The rate limit of an authenticated out->token: takes one request from its
  * read (ingest 0) or ingest bucket. Returns 0, or -1 with out->err. */
 int gate_limit(server_t *srv, int ingest, gate_result_t *out);
+/* The same for a request costing cost (>= 1) requests, all or nothing. */
+int gate_limit_n(server_t *srv, int ingest, uint32_t cost, gate_result_t *out);
 
 /* gate_authenticate with gate_route_needs(route_flags), then gate_limit
- * (the ingest bucket for ROUTE_INGEST); the tenant comes from the token
- * unless route_flags has ROUTE_TENANT. */
+ * (the ingest bucket for ROUTE_INGEST) unless route_flags has
+ * ROUTE_COSTED; the tenant comes from the token unless route_flags has
+ * ROUTE_TENANT. */
 int gate_check(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, unsigned route_flags,
                gate_result_t *out);
 
@@ -146,6 +149,7 @@ enum {
     ROUTE_INGEST = 4,   /* ingestion: its own limits; the token may come in the body */
     ROUTE_OPS_ONLY = 8, /* only on the operations listener when there is one */
     ROUTE_DELETE = 16,  /* erasure: the token needs the delete permission */
+    ROUTE_COSTED = 32,  /* authenticated but not yet limited: the handler calls gate_limit_n with the request's cost */
 };
 
 #define ROUTE_MAX_PARAMS 8

@@ -1,6 +1,6 @@
 /* views.c -- the JSON bodies of the profile endpoints (traits, metadata,
  * audiences, external ids) and of the profile list, each read inside one
- * read transaction. Trait values and the messages of first/last events
+ * read transaction (a batch lookup: several views in one). Trait values and the messages of first/last events
  * are stored as JSON text and spliced in as stored, never re-serialised.
  * Computed traits and dynamic audiences come from evaluate.c. */
 #include <ctype.h>
@@ -414,6 +414,38 @@ done:
         stg_fail(st, ret, "profile not found");
     ret = stg_txn_close_body(st, began, ret, &b, body, len);
     stg_profiles_free(rows, n);
+    return ret;
+}
+
+int
+storage_profile_views(storage_t *st, const storage_tenant_t *tenant, storage_view_t view, storage_view_item_t *items, size_t n)
+{
+    bool began;
+    for (size_t i = 0; i < n; i++) {
+        items[i].rc = 0;
+        items[i].body = NULL;
+        items[i].len = 0;
+    }
+    /* a plain BEGIN: each view below joins it, so all read one snapshot */
+    int ret = stg_txn_open(st, false, &began);
+    if (ret != 0)
+        return ret;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        if (items[i].id == NULL)
+            continue;
+        int rc = storage_profile_view(st, tenant, items[i].type, items[i].id, items[i].id_len, view, &items[i].body, &items[i].len);
+        if (rc == 0 || rc == STORAGE_ENOTFOUND)
+            items[i].rc = rc;
+        else
+            ret = rc;
+    }
+    ret = stg_txn_close(st, began, ret);
+    if (ret != 0)
+        for (size_t i = 0; i < n; i++) {
+            free(items[i].body);
+            items[i].body = NULL;
+            items[i].len = 0;
+        }
     return ret;
 }
 

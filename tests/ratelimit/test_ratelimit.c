@@ -371,6 +371,48 @@ START_TEST(test_table_million_keys)
 }
 END_TEST
 
+/* A cost of n moves tat n intervals: rate 1/s, burst 25 admits 10 + 10,
+ * refuses 10 (nothing taken), admits 5 (remaining 0); a second later one
+ * interval is back; a cost above burst never passes. */
+START_TEST(test_take_n)
+{
+    ratelimit_policy_t p;
+    ratelimit_policy_init(&p, 1, 25);
+    _Atomic int64_t tat = 0;
+    int64_t now = 1000 * SEC;
+    ratelimit_result_t r;
+    ck_assert_int_eq(ratelimit_take_n(&tat, &p, 10, now, &r), 1);
+    ck_assert_uint_eq(r.remaining, 15);
+    ck_assert_int_eq(r.reset_ns, 10 * SEC);
+    ck_assert_int_eq(ratelimit_take_n(&tat, &p, 10, now, &r), 1);
+    ck_assert_uint_eq(r.remaining, 5);
+    int64_t before = atomic_load(&tat);
+    ck_assert_int_eq(ratelimit_take_n(&tat, &p, 10, now, &r), 0);
+    ck_assert_int_eq(r.allowed, 0);
+    ck_assert_uint_eq(r.remaining, 0);
+    ck_assert_int_eq(r.retry_after_ns, 5 * SEC);
+    ck_assert_int_eq(atomic_load(&tat), before);
+    ck_assert_int_eq(ratelimit_take_n(&tat, &p, 5, now, &r), 1);
+    ck_assert_uint_eq(r.remaining, 0);
+    ck_assert_int_eq(ratelimit_take_n(&tat, &p, 1, now, &r), 0);
+    ck_assert_int_eq(r.retry_after_ns, 1 * SEC);
+    ck_assert_int_eq(ratelimit_take_n(&tat, &p, 1, now + SEC, &r), 1);
+    ck_assert_uint_eq(r.remaining, 0);
+    /* n = 1 is ratelimit_take */
+    _Atomic int64_t a = 0, b = 0;
+    for (int i = 0; i < 30; i++)
+        ck_assert_int_eq(ratelimit_take_n(&a, &p, 1, now, NULL), ratelimit_take(&b, &p, now, NULL));
+    ck_assert_int_eq(atomic_load(&a), atomic_load(&b));
+    /* above burst: refused even on a full bucket, without overflow */
+    _Atomic int64_t full = 0;
+    ck_assert_int_eq(ratelimit_take_n(&full, &p, 26, now, NULL), 0);
+    ck_assert_int_eq(ratelimit_take_n(&full, &p, UINT32_MAX, now, NULL), 0);
+    ck_assert_int_eq(atomic_load(&full), 0);
+    ck_assert_int_eq(ratelimit_take_n(&full, &p, 25, now, &r), 1);
+    ck_assert_uint_eq(r.remaining, 0);
+}
+END_TEST
+
 START_TEST(test_now)
 {
     int64_t a = base_clock_ns(1);
@@ -394,6 +436,7 @@ ratelimit_suite(void)
     tcase_add_test(tc, test_result_fields);
     tcase_add_test(tc, test_denial_writes_nothing);
     tcase_add_test(tc, test_now);
+    tcase_add_test(tc, test_take_n);
     suite_add_tcase(s, tc);
 
     TCase *tc_threads = tcase_create("threads");
