@@ -30,7 +30,8 @@ typedef struct {
 static const opt_t opts[] = {
     {"url", OPT_STR, OFF(url), 0, 0, "server, http://127.0.0.1:PORT (loopback only)"},
     {"scenario", OPT_STR, OFF(scenario), 0, 0,
-     "traits-user | traits-email | metadata | audiences | events-first | scroll | ingest | mix (default traits-user)"},
+     "traits-user | traits-email | metadata | audiences | events-first | scroll | ingest | batch-traits | mix (default "
+     "traits-user)"},
     {"path-template", OPT_STR, OFF(path_template), 0, 0, "GET this path instead; {userId} {email} {i} are replaced"},
     {"mix", OPT_STR, OFF(mix), 0, 0, "weights of --scenario mix, e.g. traits-user=50,events-first=15,ingest=2"},
     {"tenant", OPT_STR, OFF(tenant), 0, 0, "client/account/brand (default intilery/marketing/MARKETING)"},
@@ -46,7 +47,7 @@ static const opt_t opts[] = {
     {"limit", OPT_INT, SC(limit), 1, 100, "events page size (default 100)"},
     {"max-pages", OPT_INT, OFF(max_pages), 0, 1e9, "scroll: pages per chain at most (default 0: to the end)"},
     {"deep-page", OPT_INT, OFF(deep_page), 1, 1e9, "scroll: pages from this one on are reported apart (default 1000)"},
-    {"batch", OPT_INT, SC(batch), 1, 10000, "ingest: events per batch (default 100)"},
+    {"batch", OPT_INT, SC(batch), 1, 10000, "ingest: events per batch; batch-traits: ids per call, at most 100 (default 100)"},
     {"check", OPT_STR, OFF(check), 0, 0, "full (status and body) | status | none (default full)"},
     {"check-every", OPT_INT, OFF(check_every), 1, 1e9, "inspect the body of one 200 answer in N (default 8)"},
     {"rng-seed", OPT_U64, OFF(rng_seed), 0, 1.8e19, "seed of the id and op picks (default 42)"},

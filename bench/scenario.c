@@ -24,6 +24,7 @@ static const op_info_t ops[OP_COUNT] = {
     [OP_EVENTS_FIRST] = {"events-first", "/events", 0, 1, 15},
     [OP_SCROLL] = {"scroll", "/events", 0, 1, 0},
     [OP_INGEST] = {"ingest", NULL, 0, 0, 2},
+    [OP_BATCH_TRAITS] = {"batch-traits", NULL, 0, 0, 0},
     [OP_TEMPLATE] = {"template", NULL, 0, 0, 0},
 };
 
@@ -259,6 +260,29 @@ build_ingest(const scenario_t *s, const char *token, uint64_t *rng, sbuf_t *out)
     sbuf_dispose(&body);
 }
 
+/* POST .../profiles/batch/traits with s->batch random userIds. */
+static void
+build_batch(const scenario_t *s, const char *token, uint64_t *rng, sbuf_t *out)
+{
+    char id[128];
+    sbuf_t body = {0};
+    sbuf_puts(&body, "{\"ids\":[");
+    for (int k = 0; k < s->batch; k++) {
+        size_t n = dataset_user_id(dataset_rng_next(rng) % s->profiles, id, sizeof(id));
+        sbuf_puts(&body, k ? ",\"userId:" : "\"userId:");
+        sbuf_put(&body, id, n);
+        sbuf_put(&body, "\"", 1);
+    }
+    sbuf_puts(&body, "]}");
+    sbuf_puts(out, "POST ");
+    sbuf_puts(out, s->base);
+    sbuf_puts(out, "/profiles/batch/traits");
+    put_head(out, s, token);
+    sbuf_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", body.len);
+    sbuf_put(out, body.p, body.len);
+    sbuf_dispose(&body);
+}
+
 void
 scenario_build(const scenario_t *s, op_t op, const char *token, uint64_t *rng, request_t *req, sbuf_t *out)
 {
@@ -270,6 +294,11 @@ scenario_build(const scenario_t *s, op_t op, const char *token, uint64_t *rng, r
     if (op == OP_INGEST) {
         build_ingest(s, token, rng, out);
         req->expect_len = (size_t)snprintf(req->expect, sizeof(req->expect), "\"success\":true");
+        return;
+    }
+    if (op == OP_BATCH_TRAITS) {
+        build_batch(s, token, rng, out);
+        req->expect_len = (size_t)snprintf(req->expect, sizeof(req->expect), "\"status\":200,\"result\":{");
         return;
     }
     sbuf_puts(out, "GET ");

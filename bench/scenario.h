@@ -15,6 +15,7 @@ typedef enum {
     OP_EVENTS_FIRST,
     OP_SCROLL,
     OP_INGEST,
+    OP_BATCH_TRAITS,
     OP_TEMPLATE,
     OP_COUNT
 } op_t;

@@ -354,6 +354,9 @@ fi
 # ---- traits latency by database size: closed loop (64 connections) and open
 # loop at a fixed 5,000 req/s (16 connections) ------------------------------------
 load "size-$N_MAIN.open.pinned" pinned $PPORT $MAIN --scenario traits-user --rate 5000 --connections 16
+# ---- batch lookup: 100 ids a call, reported in profiles/s against the
+# single-id traits route of the same run
+load batch-traits.profiled.pinned pinned $PPORT $MAIN --scenario batch-traits --batch 100
 unserve
 serve "$WORK/small.db" pinned
 load "size-$N_SMALL.closed.pinned" pinned $PPORT --tokens "$WORK/tokens-small.txt" --profiles "$N_SMALL" --scenario traits-user
@@ -507,6 +510,11 @@ row() { # KEY LABEL NGINX_KEY
         echo "scroll page 1 vs 1,000: page 1,000 not reached in $((DUR * 3))s (page 1 p50 $(ms "$(jnum "$f1" p50_us)") ms)"
     else
         echo "scroll page 1 vs 1,000: n/a (events route missing)"
+    fi
+    fb=$RUNS/batch-traits.profiled.pinned.json ft=$RUNS/traits-user.profiled.pinned.json
+    if [ -f "$fb" ] && [ -f "$ft" ]; then
+        pb=$(awk -v v="$(jnum "$fb" rps)" 'BEGIN { printf "%.0f", v * 100 }')
+        echo "batch lookup (100 userIds a call, pinned): $(f2 "$(jnum "$fb" rps)" 0) calls/s = $pb profiles/s (p99 $(ms "$(jnum "$fb" p99_us)") ms) against $(f2 "$(jnum "$ft" rps)" 0) profiles/s one id a request: ratio $(ratio "$pb" "$(jnum "$ft" rps)")"
     fi
     echo "traits by userId vs database size (pinned; closed loop 64 connections | open loop 5,000 req/s, 16 connections):"
     for n in $SIZES; do
