@@ -36,7 +36,8 @@ typedef struct {
     storage_id_type_t id_type;
     storage_view_t view;
     size_t id_len;
-    char id[]; /* id_len bytes and a NUL */
+    size_t fields_len; /* a profile view's `fields` list after id's NUL (0: none) */
+    char id[];         /* id_len bytes and a NUL */
 } id_job_t;
 
 /* A new id job for req, with rc's tenant and a copy of id. Never fails
