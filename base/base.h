@@ -102,6 +102,9 @@ void base_jb_int(jsonbuf_t *b, int64_t v);
 void base_jb_time(jsonbuf_t *b, int64_t ms); /* ISO string */
 void base_jb_open(jsonbuf_t *b, char c);     /* '{' or '[' as a value */
 void base_jb_close(jsonbuf_t *b, char c);
+/* A member name already escaped as JSON (the raw text between its quotes,
+ * as base_json_next gives it), spliced as is, with its quotes and ':'. */
+void base_jb_rawkey(jsonbuf_t *b, const char *raw, size_t n);
 
 /* ---- JSON text scanning (json_scan.c) ---- */
 typedef struct {
@@ -142,6 +145,42 @@ bool base_json_key_is(span_t key, const char *name, size_t n);
 /* Array items of JSON text that passed base_json_check (json_scan.c). */
 void base_json_items(jiter_t *it, span_t array);
 bool base_json_next_item(jiter_t *it, span_t *value);
+
+/* ---- field selection (json_select.c) ---- */
+/* The bounds of a field list: names, bytes of one name, dotted segments
+ * of one name. */
+#define BASE_FIELDS_MAX 64
+#define BASE_FIELD_MAX_BYTES 256
+#define BASE_FIELD_MAX_SEGMENTS 8
+
+/* A parsed `fields` list: the names point into the text it was parsed
+ * from (which must outlive it); each name keeps where its segments start. */
+typedef struct {
+    size_t n;
+    struct {
+        span_t name;
+        uint8_t nseg;
+        uint16_t seg[BASE_FIELD_MAX_SEGMENTS]; /* offsets in name */
+    } f[BASE_FIELDS_MAX];
+} field_list_t;
+
+/* Parses "a,b.c,d" (already percent-decoded): 0 and *out, or BASE_EINVAL
+ * with a static reason in *why (empty list, empty name or segment, over
+ * the bounds). Names are taken as they are (no trimming). */
+int base_fields_parse(const char *s, size_t n, field_list_t *out, const char **why);
+
+/* Writes into out (initialised by the caller) the JSON object json[0..n)
+ * keeping only the members fields name, in their order: a name is a
+ * member's (decoded) name, or a dotted path into objects ("a.b" keeps "a"
+ * with only its member "b"; a member whose own name holds the dots
+ * matches too); an object left with no selected member is left out;
+ * "id" and "externalId" of the top level are always kept. Kept values
+ * and names are spliced exactly as they are in json. Text that is not an
+ * object is copied whole. json must have passed base_json_check (a view). */
+void base_json_select(const char *json, size_t n, const field_list_t *fields, jsonbuf_t *out);
+/* The same for each element of the top-level "data" array of json (the
+ * answer to an email lookup); its other members are copied whole. */
+void base_json_select_data(const char *json, size_t n, const field_list_t *fields, jsonbuf_t *out);
 
 /* ---- CSV (csv.c) ---- */
 typedef struct {

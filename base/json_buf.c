@@ -128,3 +128,12 @@ base_jb_close(jsonbuf_t *b, char c)
 {
     put_char(b, c);
 }
+
+void
+base_jb_rawkey(jsonbuf_t *b, const char *raw, size_t n)
+{
+    sep(b);
+    put_char(b, '"');
+    put(b, raw, n);
+    put(b, "\":", 2);
+}

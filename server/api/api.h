@@ -37,7 +37,8 @@ typedef struct {
     storage_id_type_t id_type;
     storage_view_t view;
     size_t id_len;
-    char id[]; /* id_len bytes and a NUL */
+    size_t fields_len; /* a profile view's `fields` list after id's NUL (0: none) */
+    char id[];         /* id_len bytes and a NUL */
 } id_job_t;
 
 /* A new id job for req, with rc's tenant and a copy of id. Never fails
@@ -60,5 +61,11 @@ int parse_int(h2o_iovec_t v, long min, long max, int *out);
 /* The capped gzip inflate of ingest bodies (also for fuzz/): 0, -1 over
  * cap, -2 bad gzip, *out malloc'd. */
 int ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen);
+
+/* `fields` (handlers_profile.c): the parameter checked on the loop thread
+ * (0, or -1 once answered 400; empty when absent or on external_ids), and
+ * the selection applied to a view body on the worker. */
+int view_fields_param(h2o_req_t *req, reqctx_t *rc, storage_view_t view, h2o_iovec_t *fields);
+void view_select_fields(char **body, size_t *len, bool each, const char *list, size_t list_len);
 
 #endif

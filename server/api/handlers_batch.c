@@ -25,6 +25,8 @@ typedef struct {
     size_t n;
     batch_entry_t *entries; /* inline after the struct */
     char *text;             /* inline after the entries */
+    char *fields;           /* the `fields` list, inline after text */
+    size_t fields_len;      /* 0: none */
 } batch_job_t;
 
 static const struct {
@@ -104,6 +106,8 @@ run_batch(job_t *job, storage_t *st)
         } else {
             base_jb_int(&b, 200);
             base_jb_key(&b, "result", 6);
+            if (bj->fields_len > 0)
+                view_select_fields(&items[i].body, &items[i].len, items[i].type == STORAGE_ID_EMAIL, bj->fields, bj->fields_len);
             base_jb_raw(&b, items[i].body, items[i].len);
         }
         base_jb_close(&b, '}');
@@ -173,6 +177,9 @@ handle_profile_batch(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
                       (int)ep.len, ep.base);
         return;
     }
+    h2o_iovec_t fields;
+    if (view_fields_param(req, rc, endpoints[e].view, &fields) != 0)
+        return;
     span_t ids;
     size_t n = 0;
     err_kind_t kind;
@@ -193,11 +200,14 @@ handle_profile_batch(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     base_json_items(&it, ids);
     while (base_json_next_item(&it, &v))
         text += v.n - 2 + 1;
-    batch_job_t *bj = job_new(req, rc, sizeof(*bj) + n * sizeof(batch_entry_t) + text, run_batch, &rc->tenant);
+    batch_job_t *bj = job_new(req, rc, sizeof(*bj) + n * sizeof(batch_entry_t) + text + fields.len + 1, run_batch, &rc->tenant);
     bj->view = endpoints[e].view;
     bj->n = n;
     bj->entries = (batch_entry_t *)(bj + 1);
     bj->text = (char *)(bj->entries + n);
+    bj->fields = bj->text + text;
+    bj->fields_len = fields.len;
+    memcpy(bj->fields, fields.base, fields.len);
     size_t i = 0, off = 0;
     base_json_items(&it, ids);
     while (base_json_next_item(&it, &v)) {

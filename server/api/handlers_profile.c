@@ -1,6 +1,7 @@
 /* handlers_profile.c -- the profile routes: a profile's traits, metadata,
  * audiences and external ids by `idType:id`, and the list of profiles by
- * recent activity. The loop-thread half validates; the worker half reads. */
+ * recent activity. The loop-thread half validates (the id, `fields`); the
+ * worker half reads, and keeps only the selected fields (`fields`). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,11 +68,51 @@ id_job_new(h2o_req_t *req, reqctx_t *rc, job_run_fn run, h2o_iovec_t id)
     return j;
 }
 
+/* Keeps in *body only the members the `fields` list names (checked before
+ * the job was made), each element of "data" for an email lookup (each).
+ * Shared with the batch route. */
+void
+view_select_fields(char **body, size_t *len, bool each, const char *list, size_t list_len)
+{
+    field_list_t fl;
+    const char *why;
+    if (base_fields_parse(list, list_len, &fl, &why) != 0)
+        return; /* cannot happen: checked on the loop thread */
+    jsonbuf_t b;
+    base_jb_init(&b, *len + 1);
+    if (each)
+        base_json_select_data(*body, *len, &fl, &b);
+    else
+        base_json_select(*body, *len, &fl, &b);
+    free(*body);
+    *body = b.data;
+    *len = b.len;
+}
+
+/* The `fields` parameter of a view route (none on external_ids, whose shape
+ * is fixed): 0 with *fields (empty when absent), or -1 once answered 400. */
+int
+view_fields_param(h2o_req_t *req, reqctx_t *rc, storage_view_t view, h2o_iovec_t *fields)
+{
+    *fields = h2o_iovec_init("", 0);
+    if (view == STORAGE_VIEW_EXTERNAL_IDS || !query_param(req, "fields", fields))
+        return 0;
+    field_list_t fl;
+    const char *why;
+    if (base_fields_parse(fields->base, fields->len, &fl, &why) != 0) {
+        respond_error(req, rc, ERR_VALIDATION, "Parameter 'fields' %s.", why);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 run_profile_view(job_t *job, storage_t *st)
 {
     id_job_t *v = (id_job_t *)job;
     int rc = storage_profile_view(st, &job->tenant, v->id_type, v->id, v->id_len, v->view, &job->body, &job->body_len);
+    if (rc == 0 && v->fields_len > 0)
+        view_select_fields(&job->body, &job->body_len, v->id_type == STORAGE_ID_EMAIL, v->id + v->id_len + 1, v->fields_len);
     if (rc == 0)
         job_set_etag(job); /* last: of the final body (after any step that changes it) */
     return job_read_result(job, rc, "Profile was not found.");
@@ -120,9 +161,17 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     h2o_iovec_t id;
     if (parse_profile_id(req, rc, params[3], &type, &id) != 0)
         return;
-    id_job_t *v = id_job_new(req, rc, run_profile_view, id);
+    storage_view_t view = (storage_view_t)rc->route->arg;
+    h2o_iovec_t fields; /* external_ids: ignored, as any parameter a route does not take */
+    if (view_fields_param(req, rc, view, &fields) != 0)
+        return;
+    id_job_t *v = job_new(req, rc, sizeof(*v) + id.len + 1 + fields.len + 1, run_profile_view, &rc->tenant);
+    v->id_len = id.len;
+    memcpy(v->id, id.base, id.len);
+    v->fields_len = fields.len;
+    memcpy(v->id + id.len + 1, fields.base, fields.len);
     v->id_type = (storage_id_type_t)type;
-    v->view = (storage_view_t)rc->route->arg;
+    v->view = view;
     job_submit(&v->job);
 }
 

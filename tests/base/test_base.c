@@ -1,6 +1,6 @@
 /* test_base.c -- base/ on its own: time text both ways, UUIDs, the byte
- * helpers, the bounded appender, the hash, the JSON scanner and the CSV
- * reader. */
+ * helpers, the bounded appender, the hash, the JSON scanner, field
+ * selection (base_fields_parse, base_json_select) and the CSV reader. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +197,105 @@ START_TEST(test_json_scan)
 }
 END_TEST
 
+/* base_json_select of json under the list fields: the text it writes. */
+static void
+select_is(const char *json, const char *fields, const char *want)
+{
+    field_list_t fl;
+    const char *why = NULL;
+    ck_assert_msg(base_fields_parse(fields, strlen(fields), &fl, &why) == 0, "%s refused: %s", fields, why);
+    ck_assert_msg(base_json_check(json, strlen(json)) == NULL, "bad test input %s", json);
+    jsonbuf_t b;
+    base_jb_init(&b, 16);
+    base_json_select(json, strlen(json), &fl, &b);
+    ck_assert_msg(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "fields=%s: got %s, want %s", fields, b.data, want);
+    ck_assert_ptr_null(base_json_check(b.data, b.len));
+    base_jb_free(&b);
+}
+
+START_TEST(test_json_select)
+{
+    const char *view = "{\"email\":\"a@x.com\",\"id\":\"p1\",\"firstName\":\"Ann\",\"externalId\":\"u1\","
+                       "\"n\":1.50e2,\"tags\":[1,{\"x\":2}],\"marketingPreferences\":{\"email\":true,\"sms\":false},"
+                       "\"computed\":{\"orders_30d\":3,\"ltv\":10.0}}";
+    /* order of the body, not of the list; id and externalId always kept */
+    select_is(view, "firstName,email", "{\"email\":\"a@x.com\",\"id\":\"p1\",\"firstName\":\"Ann\",\"externalId\":\"u1\"}");
+    /* numbers spliced as stored, arrays and whole objects kept whole */
+    select_is(view, "n,tags,marketingPreferences",
+              "{\"id\":\"p1\",\"externalId\":\"u1\",\"n\":1.50e2,\"tags\":[1,{\"x\":2}],"
+              "\"marketingPreferences\":{\"email\":true,\"sms\":false}}");
+    /* a dotted path keeps the object with only that member */
+    select_is(view, "computed.orders_30d", "{\"id\":\"p1\",\"externalId\":\"u1\",\"computed\":{\"orders_30d\":3}}");
+    select_is(view, "computed.ltv,computed.orders_30d,marketingPreferences.sms",
+              "{\"id\":\"p1\",\"externalId\":\"u1\",\"marketingPreferences\":{\"sms\":false},"
+              "\"computed\":{\"orders_30d\":3,\"ltv\":10.0}}");
+    /* the whole object wins over a path into it */
+    select_is(view, "computed.ltv,computed", "{\"id\":\"p1\",\"externalId\":\"u1\",\"computed\":{\"orders_30d\":3,\"ltv\":10.0}}");
+    /* unknown names are absent, as is an object none of whose members is kept,
+     * and a path into what is not an object (arrays are not entered) */
+    select_is(view, "nope,computed.nope,firstName.x,tags.x,id.x", "{\"id\":\"p1\",\"externalId\":\"u1\"}");
+    /* id and externalId only at the top */
+    select_is("{\"id\":1,\"o\":{\"id\":2,\"externalId\":3,\"k\":4}}", "o.k", "{\"id\":1,\"o\":{\"k\":4}}");
+    /* escaped names match their decoded names and are written as stored */
+    select_is("{\"id\":\"p\",\"k\\u0031\":\"v\",\"a\\\"b\":{\"c\\nd\":1,\"e\":2}}", "k1,a\"b.c\nd",
+              "{\"id\":\"p\",\"k\\u0031\":\"v\",\"a\\\"b\":{\"c\\nd\":1}}");
+    /* a member whose own name holds dots */
+    select_is("{\"a.b\":1,\"a\":{\"b\":2,\"c\":3},\"x.y\":{\"z\":4,\"w\":5}}", "a.b,x.y.z",
+              "{\"a.b\":1,\"a\":{\"b\":2},\"x.y\":{\"z\":4}}");
+    /* deep paths, eight segments */
+    select_is("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1,\"i\":2}}}}}}}}", "a.b.c.d.e.f.g.h",
+              "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}");
+    /* blanks in stored text are tolerated; what is not an object is copied */
+    select_is(" { \"id\" : 1 , \"a\" : [ 1 ] , \"b\" : 2 } ", "a", "{\"id\":1,\"a\":[ 1 ]}");
+    select_is("[1,2]", "a", "[1,2]");
+
+    /* the email form: each element of "data" */
+    field_list_t fl;
+    const char *why;
+    ck_assert_int_eq(base_fields_parse("plan", 4, &fl, &why), 0);
+    const char *data = "{\"data\":[{\"id\":\"p1\",\"plan\":\"a\",\"x\":1},{\"id\":\"p2\",\"x\":2}],\"more\":true}";
+    jsonbuf_t b;
+    base_jb_init(&b, 8);
+    base_json_select_data(data, strlen(data), &fl, &b);
+    ck_assert_str_eq(b.data, "{\"data\":[{\"id\":\"p1\",\"plan\":\"a\"},{\"id\":\"p2\"}],\"more\":true}");
+    base_jb_free(&b);
+}
+END_TEST
+
+START_TEST(test_fields_parse)
+{
+    field_list_t fl;
+    const char *why;
+    const char *s = "firstName,computed.orders_30d,a.b.c";
+    ck_assert_int_eq(base_fields_parse(s, strlen(s), &fl, &why), 0);
+    ck_assert_uint_eq(fl.n, 3);
+    ck_assert_uint_eq(fl.f[0].nseg, 1);
+    ck_assert_uint_eq(fl.f[1].nseg, 2);
+    ck_assert_uint_eq(fl.f[1].seg[1], 9);
+    ck_assert_uint_eq(fl.f[2].nseg, 3);
+    ck_assert_uint_eq(fl.f[2].name.n, 5);
+    static const char *const bad[] = {"", ",", "a,,b", "a,", ",a", "a..b", ".a", "a.", "a.b.c.d.e.f.g.h.i"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        ck_assert_msg(base_fields_parse(bad[i], strlen(bad[i]), &fl, &why) == BASE_EINVAL, "'%s' accepted", bad[i]);
+        ck_assert_ptr_nonnull(why);
+    }
+    ck_assert_int_eq(base_fields_parse("a.b.c.d.e.f.g.h", 15, &fl, &why), 0);
+    /* 64 names pass, 65 do not; 256 bytes pass, 257 do not */
+    char many[65 * 3];
+    size_t len = 0;
+    for (int i = 0; i < 65; i++)
+        len += (size_t)snprintf(many + len, sizeof(many) - len, "%s%c", i ? "," : "", 'a' + i % 26);
+    ck_assert_int_eq(base_fields_parse(many, len - 2, &fl, &why), 0);
+    ck_assert_uint_eq(fl.n, 64);
+    ck_assert_int_eq(base_fields_parse(many, len, &fl, &why), BASE_EINVAL);
+    char longname[258];
+    memset(longname, 'x', sizeof(longname));
+    ck_assert_int_eq(base_fields_parse(longname, 256, &fl, &why), 0);
+    ck_assert_int_eq(base_fields_parse(longname, 257, &fl, &why), BASE_EINVAL);
+}
+END_TEST
+
 START_TEST(test_csv_rows)
 {
     static const char text[] = "\xef\xbb\xbfuserId, email\r\n"
@@ -239,6 +338,8 @@ base_suite(void)
     tcase_add_test(tc, test_bytes);
     tcase_add_test(tc, test_appendf_clamps);
     tcase_add_test(tc, test_json_scan);
+    tcase_add_test(tc, test_json_select);
+    tcase_add_test(tc, test_fields_parse);
     tcase_add_test(tc, test_csv_rows);
     suite_add_tcase(s, tc);
     return s;
