@@ -240,6 +240,19 @@ put_ingest_event(sbuf_t *out, const scenario_t *s, uint64_t *rng)
                 (unsigned)(c % 60), (unsigned)(a % 60), (unsigned)(b % 1000));
 }
 
+/* POST {base}{path} with a JSON body (disposed). */
+static void
+put_post(sbuf_t *out, const scenario_t *s, const char *token, const char *path, sbuf_t *body)
+{
+    sbuf_puts(out, "POST ");
+    sbuf_puts(out, s->base);
+    sbuf_puts(out, path);
+    put_head(out, s, token);
+    sbuf_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", body->len);
+    sbuf_put(out, body->p, body->len);
+    sbuf_dispose(body);
+}
+
 static void
 build_ingest(const scenario_t *s, const char *token, uint64_t *rng, sbuf_t *out)
 {
@@ -251,13 +264,7 @@ build_ingest(const scenario_t *s, const char *token, uint64_t *rng, sbuf_t *out)
         put_ingest_event(&body, s, rng);
     }
     sbuf_puts(&body, "]}");
-    sbuf_puts(out, "POST ");
-    sbuf_puts(out, s->base);
-    sbuf_puts(out, "/batch");
-    put_head(out, s, token);
-    sbuf_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", body.len);
-    sbuf_put(out, body.p, body.len);
-    sbuf_dispose(&body);
+    put_post(out, s, token, "/batch", &body);
 }
 
 /* POST .../profiles/batch/traits with s->batch random userIds. */
@@ -274,13 +281,7 @@ build_batch(const scenario_t *s, const char *token, uint64_t *rng, sbuf_t *out)
         sbuf_put(&body, "\"", 1);
     }
     sbuf_puts(&body, "]}");
-    sbuf_puts(out, "POST ");
-    sbuf_puts(out, s->base);
-    sbuf_puts(out, "/profiles/batch/traits");
-    put_head(out, s, token);
-    sbuf_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", body.len);
-    sbuf_put(out, body.p, body.len);
-    sbuf_dispose(&body);
+    put_post(out, s, token, "/profiles/batch/traits", &body);
 }
 
 void
