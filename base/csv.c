@@ -23,8 +23,7 @@ put_byte(base_csv_t *c, char ch)
 {
     if (c->len == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 256;
-        if ((c->buf = realloc(c->buf, c->cap)) == NULL)
-            abort();
+        c->buf = base_xrealloc(c->buf, c->cap);
     }
     c->buf[c->len++] = ch;
 }
@@ -34,9 +33,8 @@ field_begin(base_csv_t *c)
 {
     if (c->nfields == c->fcap) {
         c->fcap = c->fcap ? c->fcap * 2 : 8;
-        if ((c->start = realloc(c->start, c->fcap * sizeof(*c->start))) == NULL ||
-            (c->flen = realloc(c->flen, c->fcap * sizeof(*c->flen))) == NULL)
-            abort();
+        c->start = base_xrealloc(c->start, c->fcap * sizeof(*c->start));
+        c->flen = base_xrealloc(c->flen, c->fcap * sizeof(*c->flen));
     }
     c->start[c->nfields] = c->len;
     c->flen[c->nfields] = 0;
@@ -95,8 +93,8 @@ base_csv_row(base_csv_t *c, uint64_t *line, const char **why)
     }
     *line = c->line;
     /* fields point into buf, empty ones too: it is never NULL */
-    if (c->buf == NULL && (c->buf = malloc(c->cap = 256)) == NULL)
-        abort();
+    if (c->buf == NULL)
+        c->buf = base_xmalloc(c->cap = 256);
     c->len = 0;
     c->nfields = 0;
     field_begin(c);

@@ -63,9 +63,7 @@ run_batch(job_t *job, storage_t *st)
 {
     batch_job_t *bj = (batch_job_t *)job;
     storage_view_item_t items[BATCH_MAX_IDS];
-    char(*msgs)[PROFILE_ID_MSG_MAX] = calloc(bj->n, sizeof(*msgs));
-    if (msgs == NULL)
-        abort();
+    char(*msgs)[PROFILE_ID_MSG_MAX] = base_xcalloc(bj->n, sizeof(*msgs));
     for (size_t i = 0; i < bj->n; i++) {
         const batch_entry_t *e = &bj->entries[i];
         int type;

@@ -48,9 +48,7 @@ void
 job_set_tenant(job_t *job, const storage_tenant_t *t)
 {
     size_t need = t->client_len + t->account_len + t->brand_len + 3;
-    char *p = malloc(need);
-    if (p == NULL)
-        abort();
+    char *p = base_xmalloc(need);
     job->tenant_strings = p;
     const char *src[3] = {t->client, t->account, t->brand};
     size_t len[3] = {t->client_len, t->account_len, t->brand_len};
@@ -67,9 +65,7 @@ job_set_tenant(job_t *job, const storage_tenant_t *t)
 void *
 job_new(h2o_req_t *req, reqctx_t *rc, size_t size, job_run_fn run, const storage_tenant_t *tenant)
 {
-    job_t *job = calloc(1, size);
-    if (job == NULL)
-        abort();
+    job_t *job = base_xcalloc(1, size);
     if (tenant != NULL)
         job_set_tenant(job, tenant);
     job->loop = loop_of(req);

@@ -51,9 +51,7 @@ stg_committed(storage_t *st)
 storage_t *
 stg_conn_new(int flags)
 {
-    storage_t *st = calloc(1, sizeof(*st));
-    if (st == NULL)
-        abort();
+    storage_t *st = base_xcalloc(1, sizeof(*st));
     st->flags = flags;
     stg_idcache_init(&st->ids, (flags & STORAGE_READONLY) ? 16 : IDCACHE_SLOTS);
     return st;
@@ -151,9 +149,7 @@ tenant_cached(const storage_t *st, const storage_tenant_t *t)
 static void
 tenant_remember(storage_t *st, const storage_tenant_t *t, int64_t id)
 {
-    char *k = realloc(st->tenant_key, t->client_len + t->account_len + t->brand_len + 1);
-    if (k == NULL)
-        abort();
+    char *k = base_xrealloc(st->tenant_key, t->client_len + t->account_len + t->brand_len + 1);
     memcpy(k, t->client, t->client_len);
     memcpy(k + t->client_len, t->account, t->account_len);
     if (t->brand_len > 0)
@@ -256,14 +252,8 @@ stg_col_copy(stg_stmt_t *s, int col, size_t *len)
     *len = 0;
     if (p == NULL)
         return NULL;
-    size_t n = (size_t)stg_col_bytes(s, col);
-    char *d = malloc(n + 1);
-    if (d == NULL)
-        abort();
-    memcpy(d, p, n);
-    d[n] = '\0';
-    *len = n;
-    return d;
+    *len = (size_t)stg_col_bytes(s, col);
+    return base_xstrndup(p, *len);
 }
 
 int

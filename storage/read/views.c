@@ -45,9 +45,7 @@ stg_profile_rows(storage_t *st, stg_stmt_t *s, bool with_email, stg_profile_t **
     while ((rc = stg_step(st, s)) == STG_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 4;
-            stg_profile_t *q = realloc(p, cap * sizeof(*p));
-            if (q == NULL)
-                abort();
+            stg_profile_t *q = base_xrealloc(p, cap * sizeof(*p));
             p = q;
         }
         stg_profile_t *r = &p[n++];
