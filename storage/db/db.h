@@ -116,7 +116,6 @@ enum stmt_id {
     S_AUD_DELETE,
     S_AUD_LIST,
     /* erasure (write/erase.c) */
-    S_ERASE_BY_IDENTITY,
     S_ERASE_BY_UUID,
     S_ERASE_SUPPRESS_IDS,
     S_ERASE_EVENTS,

@@ -259,7 +259,6 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     /* Erasure: the profile an id names (?1 tenant, ?2 type, ?3 value / uuid),
      * then every row of profile ?1 (the tables a merge moves, plus its
      * events and the scroll cursors that walk it: ?2 the tenant). */
-    [S_ERASE_BY_IDENTITY] = "SELECT profile_pk FROM identities WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",
     [S_ERASE_BY_UUID] = "SELECT pk FROM profiles WHERE tenant_id = ?1 AND uuid = ?2",
     [S_ERASE_SUPPRESS_IDS] = "INSERT INTO suppressions(tenant_id, id_type, value, created_ms)"
                              " SELECT tenant_id, id_type, value, ?3 FROM identities"

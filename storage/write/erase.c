@@ -11,7 +11,7 @@
 static int
 erase_target(storage_t *st, int64_t tid, storage_id_type_t type, const char *id, size_t id_len, int64_t *pk)
 {
-    stg_stmt_t *s = stg_stmt(st, type == STORAGE_ID_INTERNAL ? S_ERASE_BY_UUID : S_ERASE_BY_IDENTITY);
+    stg_stmt_t *s = stg_stmt(st, type == STORAGE_ID_INTERNAL ? S_ERASE_BY_UUID : S_IDENTITY_GET);
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, tid);
