@@ -277,6 +277,72 @@ typedef struct {
  * body left allocated. */
 int storage_profile_views(storage_t *st, const storage_tenant_t *tenant, storage_view_t view, storage_view_item_t *items, size_t n);
 
+/* ---- trait provenance and history -----------------------------------------
+ * Every trait row names the message that set its current value (the newest
+ * by message timestamp: the one newest-wins kept), its time and its source
+ * (as an event's: the message's "source", else "SEGMENT_API"). Each change
+ * of a trait's stored value (not an identical value arriving again) also
+ * appends a history row (value, time, messageId, source) in the same
+ * transaction, kept for the connection's retention; merges carry the rows
+ * to the surviving profile, erasure deletes them. Traits stored before
+ * schema 8 have no messageId, no source and no history. */
+#define STORAGE_TRAIT_HISTORY_DAYS_DEFAULT 90
+
+/* Days of trait history st records and shows (default
+ * STORAGE_TRAIT_HISTORY_DAYS_DEFAULT): changes whose time is older than
+ * that (by st's clock, storage_set_clock) are not shown and are deleted by
+ * storage_trait_history_sweep. 0: none recorded, and the history reads
+ * answer STORAGE_EINVAL. Cannot fail. */
+void storage_set_trait_history(storage_t *st, int days);
+
+/* How the traits view is built (storage_traits_view). */
+typedef struct {
+    /* each trait as {"value", "updatedTime", "messageId", "source"}
+     * (messageId and source left out when unknown: the message had no
+     * messageId, or the trait predates schema 8); computed traits plain */
+    bool verbose;
+    /* the traits as they stood at at_ms (their latest change at or before
+     * it, from the kept history; traits with none absent); no "computed" */
+    bool has_at;
+    int64_t at_ms;
+} storage_traits_opts_t;
+
+/* storage_profile_view of STORAGE_VIEW_TRAITS with opts (NULL: as
+ * storage_profile_view). Same returns, and STORAGE_EINVAL when has_at is
+ * asked of a connection without history. */
+int storage_traits_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                        const storage_traits_opts_t *opts, char **body, size_t *len);
+
+/* A trait's history: the changes of one key, newest first (by time, then
+ * order of recording), of the profile(s) an id leads to (an email: every
+ * profile with it, merged), paged as the events timeline is (a scroll
+ * cursor with a snapshot mark: rows recorded after the first page are not
+ * in it; the events route's scrollIds are not valid here, nor these
+ * there). Each page is {"scrollId":"…","data":[{"value":…,"time":"…",
+ * "messageId":"…"|null}, …]}; a page shorter than the limit is the end. */
+typedef struct {
+    const char *trait; /* the key, exact */
+    size_t trait_len;
+    int64_t start_ms; /* inclusive; INT64_MIN: no bound */
+    int64_t end_ms;   /* exclusive; INT64_MAX: no bound */
+    int limit;        /* 1..100 */
+} storage_history_query_t;
+
+/* The first page. 0, STORAGE_ENOTFOUND (no such profile), STORAGE_EINVAL
+ * (bad query, or history off on st), STORAGE_EIO / STORAGE_EBUSY. */
+int storage_trait_history_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id,
+                                size_t id_len, const storage_history_query_t *q, int64_t now_ms, int64_t ttl_ms, char **body,
+                                size_t *len);
+/* The next page; as storage_events_next (STORAGE_ENOTFOUND: unknown,
+ * expired, another tenant's, or an events scroll). */
+int storage_trait_history_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len,
+                               int64_t now_ms, int64_t ttl_ms, char **body, size_t *len);
+
+/* Deletes history rows older than st's retention at now_ms, at most
+ * 10,000 per call (*deleted, may be NULL, says how many: call again while
+ * it is 10,000). Nothing when history is off on st. 0 or STORAGE_EIO. */
+int storage_trait_history_sweep(storage_t *st, int64_t now_ms, int64_t *deleted);
+
 /* Profiles of the tenant by lastActivityTime, newest first (never active
  * last, then by creation): page `from` (0-based) of `size` (1..100).
  * Body {"data":[traits view, ...],"from":F,"size":S}. 0 or STORAGE_EIO. */
@@ -333,7 +399,7 @@ int storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live);
 
 /* ---- erasure and the suppression list -------------------------------------
  * Deleting a profile removes, in one write transaction (the caller's when
- * one is open), the profile and every row of it: events, traits,
+ * one is open), the profile and every row of it: events, traits, trait history,
  * identities, first/last event marks, computed state, static and dynamic
  * audience memberships, and the scroll cursors that walk it (their next
  * page is an unknown scrollId). Its userIds and anonymousIds go on the

@@ -125,7 +125,8 @@ create_member(members_t *m, int type, const char *v, size_t n, const char *origi
         jsonbuf_t b;
         base_jb_init(&b, original_len + 8);
         base_jb_str(&b, original, original_len);
-        ret = stg_trait_put(m->st, pk, "email", 5, b.data, b.len, m->now_ms);
+        stg_trait_src_t src = {m->tid, NULL, 0, "audience-csv", 12};
+        ret = stg_trait_put(m->st, &src, pk, "email", 5, b.data, b.len, m->now_ms);
         base_jb_free(&b);
         if (ret != 0)
             return ret;

@@ -47,6 +47,7 @@ enum stmt_id {
     S_PROFILE_ACTIVITY,
     S_PROFILE_AGE,
     S_TRAIT_UPSERT,
+    S_HISTORY_ADD,
     S_EVENT_EXISTS,
     S_EVENT_ADD,
     S_MARK_UPSERT,
@@ -54,6 +55,7 @@ enum stmt_id {
     S_MERGE_IDENTITIES_DROP,
     S_MERGE_EVENTS,
     S_MERGE_TRAITS,
+    S_MERGE_HISTORY,
     S_MERGE_TRAITS_DROP,
     S_MERGE_MARKS,
     S_MERGE_MARKS_DROP,
@@ -64,6 +66,7 @@ enum stmt_id {
     S_VIEW_BY_UUID,
     S_VIEW_BY_IDENTITY,
     S_VIEW_TRAITS,
+    S_VIEW_TRAITS_AT,
     S_VIEW_MARKS,
     S_VIEW_AUDIENCES,
     S_VIEW_IDENTITIES,
@@ -80,6 +83,9 @@ enum stmt_id {
     S_EVENTS_PROFILES,
     S_CURSOR_ADD,
     S_CURSOR_GET,
+    S_HISTORY_PAGE,
+    S_HISTORY_MARK,
+    S_HISTORY_SWEEP,
     S_CURSOR_MOVE,
     S_CURSOR_SWEEP,
     S_CURSOR_COUNT,
@@ -119,6 +125,7 @@ enum stmt_id {
     S_ERASE_BY_UUID,
     S_ERASE_SUPPRESS_IDS,
     S_ERASE_EVENTS,
+    S_ERASE_HISTORY,
     S_ERASE_CURSORS,
     S_SUPPRESS_HAS,
     S_SUPPRESS_LIST,
@@ -249,6 +256,7 @@ struct storage {
     void *clock_ctx;
     storage_id_limits_t id_limits; /* when id_limits_set, else the defaults */
     bool id_limits_set;
+    int trait_history_days; /* storage_set_trait_history; 0: off */
     /* Messages ingest refused for a suppressed id (write/erase.c): those of
      * the open transaction, and those committed on this connection. */
     uint64_t suppressed_pending;
@@ -318,8 +326,22 @@ char *stg_col_copy(stg_stmt_t *s, int col, size_t *len);
  * and, when user_id is not NULL, the profile's userId. */
 int stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t,
                       int64_t now_ms);
-/* Upserts a trait: value is JSON text; the newer ts wins, equal: this one. */
-int stg_trait_put(storage_t *st, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ts);
+/* The message a trait write comes from (its provenance; borrowed): the
+ * tenant (history rows carry it), the messageId (NULL: the message has
+ * none) and the source (as events.source). */
+typedef struct {
+    int64_t tenant_id;
+    const char *message_id;
+    size_t message_id_len;
+    const char *source;
+    size_t source_len;
+} stg_trait_src_t;
+/* Upserts a trait: value is JSON text; the newer ts wins, equal: this one.
+ * The row keeps src's messageId and source; when the value changes and the
+ * connection keeps history (st->trait_history_days > 0) a trait_history row
+ * is appended in the same transaction. */
+int stg_trait_put(storage_t *st, const stg_trait_src_t *src, int64_t pk, const char *key, size_t key_len, const char *value,
+                  size_t value_len, int64_t ts);
 /* Records an event as a candidate first/last of its action. */
 int stg_mark_event(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t event_pk, int64_t t,
                    const char *event_id, size_t event_id_len);

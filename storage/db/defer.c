@@ -1,5 +1,6 @@
 /* defer.c -- the writes each message makes to its profile: trait upserts
- * (newest wins), first/last event marks, the profile's touch (times and
+ * (newest wins; with their provenance, and a history row when the value
+ * changes), first/last event marks, the profile's touch (times and
  * userId) and computed trait state. Immediate, or -- during a bulk import
  * -- combined in memory per (profile, key) and written once per
  * transaction: newest-wins, sums, min and max are associative, so the
@@ -9,6 +10,15 @@
 #include "../db/db.h"
 
 enum { D_TOUCH, D_TRAIT, D_MARK, D_COMP, D_DAY, D_FREQ };
+
+/* One winning value of a deferred trait and the latest message that
+ * carried it. */
+struct trait_change {
+    char *value, *message_id, *source;
+    size_t len, message_id_len, source_len;
+    bool has_message_id;
+    int64_t ts;
+};
 
 struct deferred {
     int kind;
@@ -22,10 +32,13 @@ struct deferred {
             char *user_id;
             size_t user_id_len;
         } touch;
+        /* the value changes the transaction's winning messages made, in
+         * order (ts never decreasing); each is upserted at the flush, so
+         * history sees every one */
         struct {
-            char *value;
-            size_t len;
-            int64_t ts;
+            struct trait_change *ch;
+            size_t n, cap;
+            int64_t tenant_id;
         } trait;
         struct {
             int64_t first_pk, first_t, last_pk, last_t;
@@ -143,7 +156,8 @@ touch_now(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bo
 }
 
 static int
-trait_now(storage_t *st, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ts)
+trait_now(storage_t *st, const stg_trait_src_t *src, int64_t pk, const char *key, size_t key_len, const char *value,
+          size_t value_len, int64_t ts)
 {
     stg_stmt_t *s = stg_stmt(st, S_TRAIT_UPSERT);
     if (s == NULL)
@@ -152,6 +166,24 @@ trait_now(storage_t *st, int64_t pk, const char *key, size_t key_len, const char
     stg_bind_text(s, 2, key, key_len);
     stg_bind_text(s, 3, value, value_len);
     stg_bind_int64(s, 4, ts);
+    stg_bind_text(s, 5, src->message_id, src->message_id_len);
+    stg_bind_text(s, 6, src->source, src->source_len);
+    int rc = stg_step(st, s);
+    bool changed = rc == STG_ROW && stg_col_int(s, 0) != 0;
+    stg_reset(s);
+    if (rc != STG_ROW && rc != STG_DONE)
+        return rc;
+    if (!changed || st->trait_history_days <= 0)
+        return 0;
+    if ((s = stg_stmt(st, S_HISTORY_ADD)) == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, src->tenant_id);
+    stg_bind_int64(s, 2, pk);
+    stg_bind_text(s, 3, key, key_len);
+    stg_bind_text(s, 4, value, value_len);
+    stg_bind_int64(s, 5, ts);
+    stg_bind_text(s, 6, src->message_id, src->message_id_len);
+    stg_bind_text(s, 7, src->source, src->source_len);
     return stg_step_done(st, s);
 }
 
@@ -250,19 +282,47 @@ stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id
 }
 
 int
-stg_trait_put(storage_t *st, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len, int64_t ts)
+stg_trait_put(storage_t *st, const stg_trait_src_t *src, int64_t pk, const char *key, size_t key_len, const char *value,
+              size_t value_len, int64_t ts)
 {
     bool fresh;
     if (!st->defer.enabled)
-        return trait_now(st, pk, key, key_len, value, value_len, ts);
+        return trait_now(st, src, pk, key, key_len, value, value_len, ts);
     deferred_t *e = pending(&st->defer, D_TRAIT, pk, key, key_len, &fresh);
+    struct trait_change *c = fresh ? NULL : &e->u.trait.ch[e->u.trait.n - 1];
     /* Equal timestamps: the later write wins, as in the upsert. */
-    if (fresh || ts >= e->u.trait.ts) {
-        if (fresh || base_text_cmp(e->u.trait.value, e->u.trait.len, value, value_len) != 0)
-            set_text(&e->u.trait.value, &e->u.trait.len, value, value_len);
-        e->u.trait.ts = ts;
+    if (c != NULL && ts < c->ts)
+        return 0;
+    if (c == NULL || base_text_cmp(c->value, c->len, value, value_len) != 0) {
+        if (e->u.trait.n == e->u.trait.cap) {
+            e->u.trait.cap = e->u.trait.cap ? e->u.trait.cap * 2 : 1;
+            e->u.trait.ch = base_xrealloc(e->u.trait.ch, e->u.trait.cap * sizeof(*c));
+        }
+        c = &e->u.trait.ch[e->u.trait.n++];
+        memset(c, 0, sizeof(*c));
+        set_text(&c->value, &c->len, value, value_len);
     }
+    /* the same value again: only its provenance moves, as in the upsert */
+    e->u.trait.tenant_id = src->tenant_id;
+    c->ts = ts;
+    c->has_message_id = src->message_id != NULL;
+    set_text(&c->message_id, &c->message_id_len, src->message_id != NULL ? src->message_id : "", src->message_id_len);
+    set_text(&c->source, &c->source_len, src->source, src->source_len);
     return 0;
+}
+
+/* The deferred trait e's changes, upserted in order. */
+static int
+trait_flush(storage_t *st, const deferred_t *e)
+{
+    int ret = 0;
+    for (size_t i = 0; i < e->u.trait.n && ret == 0; i++) {
+        const struct trait_change *c = &e->u.trait.ch[i];
+        stg_trait_src_t src = {e->u.trait.tenant_id, c->has_message_id ? c->message_id : NULL, c->message_id_len, c->source,
+                               c->source_len};
+        ret = trait_now(st, &src, e->pk, e->key, e->key_len, c->value, c->len, c->ts);
+    }
+    return ret;
 }
 
 int
@@ -381,9 +441,14 @@ stg_defer_discard(storage_t *st)
         free(e->key);
         if (e->kind == D_TOUCH)
             free(e->u.touch.user_id);
-        else if (e->kind == D_TRAIT)
-            free(e->u.trait.value);
-        else if (e->kind == D_COMP) {
+        else if (e->kind == D_TRAIT) {
+            for (size_t i = 0; i < e->u.trait.n; i++) {
+                free(e->u.trait.ch[i].value);
+                free(e->u.trait.ch[i].message_id);
+                free(e->u.trait.ch[i].source);
+            }
+            free(e->u.trait.ch);
+        } else if (e->kind == D_COMP) {
             free(e->u.comp.value);
             free(e->u.comp.event_id);
         } else if (e->kind == D_MARK) {
@@ -409,7 +474,7 @@ stg_defer_flush(storage_t *st)
                             e->u.touch.updated_ms);
             break;
         case D_TRAIT:
-            ret = trait_now(st, e->pk, e->key, e->key_len, e->u.trait.value, e->u.trait.len, e->u.trait.ts);
+            ret = trait_flush(st, e);
             break;
         case D_MARK:
             ret =

@@ -206,6 +206,30 @@ static const char *const migrations[] = {
     "  value TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(tenant_id, id_type, value)) WITHOUT ROWID;",
+    /* 8: trait provenance and history. Each trait row names the message
+     * that set it (message_id: NULL when it had none, or the row predates
+     * this step; source as events.source) and whether its last write
+     * changed the value (changed: what the upsert's RETURNING tells ingest,
+     * which then appends a trait_history row; no read of the old value).
+     * trait_history: one row per change of a trait's stored value (an
+     * identical value arriving appends none), in the transaction of the
+     * write; merges move the rows, erasure deletes them, rows older than
+     * --trait-history-days by ts_ms (the message's time) are swept. Traits
+     * set before this step have no history. */
+    "ALTER TABLE traits ADD COLUMN message_id TEXT;"
+    "ALTER TABLE traits ADD COLUMN source TEXT;"
+    "ALTER TABLE traits ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE trait_history("
+    "  pk INTEGER PRIMARY KEY,"
+    "  tenant_id INTEGER NOT NULL,"
+    "  profile_pk INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  message_id TEXT,"
+    "  source TEXT NOT NULL);"
+    "CREATE INDEX trait_history_key ON trait_history(profile_pk, key, ts_ms);"
+    "CREATE INDEX trait_history_time ON trait_history(ts_ms);",
 };
 
 int

@@ -118,9 +118,16 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                            " WHERE pk = ?1 AND (last_activity_ms IS NULL OR last_activity_ms < ?2)",
     [S_PROFILE_AGE] = "SELECT created_ms, merges FROM profiles WHERE pk = ?1",
 
-    [S_TRAIT_UPSERT] = "INSERT INTO traits(profile_pk, key, value, ts_ms) VALUES(?1, ?2, ?3, ?4)"
-                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms"
-                       " WHERE excluded.ts_ms >= traits.ts_ms",
+    /* RETURNING changed: whether the value changed (1 on an insert); no
+     * row when an older message lost. */
+    [S_TRAIT_UPSERT] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source, changed)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 1)"
+                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
+                       " message_id = excluded.message_id, source = excluded.source,"
+                       " changed = traits.value IS NOT excluded.value"
+                       " WHERE excluded.ts_ms >= traits.ts_ms RETURNING changed",
+    [S_HISTORY_ADD] = "INSERT INTO trait_history(tenant_id, profile_pk, key, value, ts_ms, message_id, source)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 
     [S_EVENT_EXISTS] = "SELECT 1 FROM events WHERE tenant_id = ?1 AND event_key = ?2 AND event_id = ?3",
     [S_EVENT_ADD] = "INSERT INTO events(tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action,"
@@ -133,10 +140,12 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_MERGE_IDENTITIES] = "UPDATE OR IGNORE identities SET profile_pk = ?1 WHERE profile_pk = ?2",
     [S_MERGE_IDENTITIES_DROP] = "DELETE FROM identities WHERE profile_pk = ?1",
     [S_MERGE_EVENTS] = "UPDATE events SET profile_pk = ?1 WHERE profile_pk = ?2",
-    [S_MERGE_TRAITS] = "INSERT INTO traits(profile_pk, key, value, ts_ms) SELECT ?1, key, value, ts_ms FROM traits"
-                       " WHERE profile_pk = ?2"
-                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms"
+    [S_MERGE_TRAITS] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source)"
+                       " SELECT ?1, key, value, ts_ms, message_id, source FROM traits WHERE profile_pk = ?2"
+                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
+                       " message_id = excluded.message_id, source = excluded.source"
                        " WHERE excluded.ts_ms > traits.ts_ms",
+    [S_MERGE_HISTORY] = "UPDATE trait_history SET profile_pk = ?1 WHERE profile_pk = ?2",
     [S_MERGE_TRAITS_DROP] = "DELETE FROM traits WHERE profile_pk = ?1",
     [S_MERGE_MARKS] = "INSERT INTO event_marks(profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms)"
                       " SELECT ?1, event_action, first_pk, first_time_ms, last_pk, last_time_ms"
@@ -159,7 +168,12 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_VIEW_BY_IDENTITY] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
                            " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
                            " ORDER BY p.last_activity_ms DESC, p.pk DESC",
-    [S_VIEW_TRAITS] = "SELECT key, value FROM traits WHERE profile_pk = ?1 ORDER BY key",
+    [S_VIEW_TRAITS] = "SELECT key, value, ts_ms, message_id, source FROM traits WHERE profile_pk = ?1 ORDER BY key",
+    /* The traits as they stood at ?3: each key's latest change at or
+     * before it, of the changes kept (?4: the retention's oldest time). */
+    [S_VIEW_TRAITS_AT] = "SELECT key, value, ts_ms, message_id, source FROM (SELECT key, value, ts_ms, message_id, source,"
+                         " row_number() OVER (PARTITION BY key ORDER BY ts_ms DESC, pk DESC) AS rn FROM trait_history"
+                         " WHERE profile_pk = ?1 AND tenant_id = ?2 AND ts_ms <= ?3 AND ts_ms >= ?4) WHERE rn = 1 ORDER BY key",
     [S_VIEW_MARKS] = "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"
                      " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN ?2 THEN m.last_pk ELSE m.first_pk END)"
                      " WHERE m.profile_pk = ?1 ORDER BY m.event_action",
@@ -196,8 +210,22 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_CURSOR_GET] = "SELECT tenant_id, mark, pos_time_ms, pos_event_id, expires_ms, json_extract(query, '$.p'),"
                      " json_extract(query, '$.i'), json_extract(query, '$.x'), json_extract(query, '$.s'),"
-                     " json_extract(query, '$.e'), json_extract(query, '$.d'), json_extract(query, '$.l')"
+                     " json_extract(query, '$.e'), json_extract(query, '$.d'), json_extract(query, '$.l'),"
+                     " json_extract(query, '$.k'), json_extract(query, '$.t')"
                      " FROM cursors WHERE id = ?1",
+    /* A page of a trait's history scroll, newest first: ?1 tenant, ?2 JSON
+     * array of profile pks, ?3 the key, ?4 the snapshot mark, ?5/?6
+     * start (inclusive, the retention's oldest time folded in) / end
+     * (exclusive), ?7/?8 the position (NULL before the first page), ?9
+     * limit. */
+    [S_HISTORY_PAGE] = "SELECT pk, value, ts_ms, message_id FROM trait_history"
+                       " WHERE tenant_id = ?1 AND profile_pk IN (SELECT value FROM json_each(?2)) AND key = ?3 AND pk <= ?4"
+                       " AND ts_ms >= ?5 AND ts_ms < ?6 AND (?7 IS NULL OR ts_ms < ?7 OR (ts_ms = ?7 AND pk < ?8))"
+                       " ORDER BY ts_ms DESC, pk DESC LIMIT ?9",
+    [S_HISTORY_MARK] = "SELECT coalesce(max(pk), 0) FROM trait_history",
+    /* Retention: a bounded batch at a time, so a sweep never holds the
+     * write lock long. */
+    [S_HISTORY_SWEEP] = "DELETE FROM trait_history WHERE pk IN (SELECT pk FROM trait_history WHERE ts_ms < ?1 LIMIT ?2)",
     [S_CURSOR_MOVE] = "UPDATE cursors SET pos_time_ms = ?2, pos_event_id = ?3, expires_ms = ?4 WHERE id = ?1",
     [S_CURSOR_SWEEP] = "DELETE FROM cursors WHERE expires_ms <= ?1",
     [S_CURSOR_COUNT] = "SELECT count(*) FROM cursors WHERE expires_ms > ?1",
@@ -264,6 +292,7 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                              " SELECT tenant_id, id_type, value, ?3 FROM identities"
                              " WHERE profile_pk = ?1 AND tenant_id = ?2 AND id_type IN (0, 1) ON CONFLICT DO NOTHING",
     [S_ERASE_EVENTS] = "DELETE FROM events WHERE profile_pk = ?1",
+    [S_ERASE_HISTORY] = "DELETE FROM trait_history WHERE profile_pk = ?1",
     [S_ERASE_CURSORS] = "DELETE FROM cursors WHERE tenant_id = ?2"
                         " AND EXISTS (SELECT 1 FROM json_each(query, '$.p') WHERE value = ?1)",
     [S_SUPPRESS_HAS] = "SELECT 1 FROM suppressions WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",

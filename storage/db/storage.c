@@ -53,6 +53,7 @@ stg_conn_new(int flags)
 {
     storage_t *st = base_xcalloc(1, sizeof(*st));
     st->flags = flags;
+    st->trait_history_days = STORAGE_TRAIT_HISTORY_DAYS_DEFAULT;
     stg_idcache_init(&st->ids, (flags & STORAGE_READONLY) ? 16 : IDCACHE_SLOTS);
     return st;
 }

@@ -1,31 +1,12 @@
 /* events.c -- the events timeline: a scroll is a keyset walk over
  * (eventTime, eventId) of the events of one profile, or of every profile
  * with an email merged here in C, below a snapshot mark. Its state lives in
- * a cursor row, read and moved in the same write transaction as each page,
- * so a scroll survives restarts and is shared by every process. */
+ * a cursor row (cursor.c), read and moved in the same write transaction as
+ * each page, so a scroll survives restarts and is shared by every process. */
 #include <ctype.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include "../read/read.h"
-
-#define SCROLL_ID_BYTES 16
-#define SCROLL_ID_LEN 22 /* URL-safe base64 of 16 bytes, no padding */
-#define MAX_LIMIT 100
-
-/* A scroll: what its cursor row holds. */
-typedef struct {
-    char *profiles;          /* JSON array of profile pks */
-    char *include, *exclude; /* JSON arrays of lower-cased keys; NULL: none */
-    int64_t start_ms, end_ms, mark;
-    bool desc;
-    int limit;
-    bool has_pos; /* (pos_time_ms, pos_id): the last event returned */
-    int64_t pos_time_ms;
-    char *pos_id;
-    size_t pos_id_len;
-} scroll_t;
 
 typedef struct {
     int64_t time_ms, received_ms;
@@ -34,25 +15,6 @@ typedef struct {
     const char *action, *source, *raw;
     size_t id_len, action_len, source_len, raw_len;
 } row_t;
-
-static void
-scroll_free(scroll_t *sc)
-{
-    free(sc->profiles);
-    free(sc->include);
-    free(sc->exclude);
-    free(sc->pos_id);
-}
-
-static int64_t
-expiry(int64_t now_ms, int64_t ttl_ms)
-{
-    if (ttl_ms > 0 && now_ms > INT64_MAX - ttl_ms)
-        return INT64_MAX;
-    if (ttl_ms < 0 && now_ms < INT64_MIN - ttl_ms)
-        return INT64_MIN;
-    return now_ms + ttl_ms;
-}
 
 /* The non-empty items of a comma-separated list as a JSON array, ASCII
  * lower-cased as SQLite's lower() does; NULL when there are none. */
@@ -90,68 +52,6 @@ key_list(const char *list, size_t n)
     return b.data;
 }
 
-static void
-new_scroll_id(char out[SCROLL_ID_LEN + 1])
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char b[SCROLL_ID_BYTES];
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        /* As base_uuid_v4: the kernel, or nothing. */
-        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-            abort();
-    }
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < sizeof(b); i++) {
-        acc = acc << 8 | b[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = tbl[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0)
-        out[o++] = tbl[(acc << (6 - bits)) & 63];
-    out[o] = '\0';
-}
-
-static bool
-scroll_id_valid(const char *id, size_t n)
-{
-    if (id == NULL || n != SCROLL_ID_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
-
-/* Appends to pks (a JSON array) the pks of the profiles id leads to. */
-static int
-find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, jsonbuf_t *pks, size_t *count)
-{
-    char *lower;
-    int rc, ret = 0;
-    *count = 0;
-    stg_stmt_t *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
-    if (s == NULL)
-        return STORAGE_EIO;
-    base_jb_open(pks, '[');
-    while ((rc = stg_step(st, s)) == STG_ROW) {
-        base_jb_int(pks, stg_col_int64(s, 0));
-        (*count)++;
-    }
-    base_jb_close(pks, ']');
-    if (rc != STG_DONE)
-        ret = rc;
-    stg_reset(s);
-    free(lower);
-    return ret;
-}
-
 static int
 load_profiles(storage_t *st, int64_t tid, const char *pks, stg_profile_t **out, size_t *count)
 {
@@ -168,7 +68,7 @@ load_profiles(storage_t *st, int64_t tid, const char *pks, stg_profile_t **out, 
 /* Appends up to sc->limit events of profile pk after the position, in the
  * scroll's order. */
 static int
-fetch_rows(storage_t *st, const scroll_t *sc, int64_t pk, size_t profile, row_t **rows, size_t *n, size_t *cap)
+fetch_rows(storage_t *st, const stg_scroll_t *sc, int64_t pk, size_t profile, row_t **rows, size_t *n, size_t *cap)
 {
     enum stmt_id id = sc->desc ? (sc->has_pos ? S_EVENTS_DESC_NEXT : S_EVENTS_DESC_FIRST)
                                : (sc->has_pos ? S_EVENTS_ASC_NEXT : S_EVENTS_ASC_FIRST);
@@ -359,7 +259,7 @@ write_event(jsonbuf_t *b, const storage_tenant_t *t, const stg_profile_t *p, con
  * moves the position to its last event. Each profile gives at most a page
  * of candidates from its own keyset seek; they are merged here. */
 static int
-read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, scroll_t *sc, const char *scroll_id, jsonbuf_t *b)
+read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *sc, const char *scroll_id, jsonbuf_t *b)
 {
     stg_profile_t *profiles = NULL;
     row_t *rows = NULL;
@@ -421,245 +321,28 @@ fail:
     return ret;
 }
 
-static void
-bind_position(stg_stmt_t *s, int idx, const scroll_t *sc)
-{
-    if (sc->has_pos) {
-        stg_bind_int64(s, idx, sc->pos_time_ms);
-        stg_bind_text(s, idx + 1, sc->pos_id, sc->pos_id_len);
-    } else {
-        stg_bind_null(s, idx);
-        stg_bind_null(s, idx + 1);
-    }
-}
-
-static int
-cursor_add(storage_t *st, const char *id, int64_t tid, const scroll_t *sc, int64_t now_ms, int64_t expires_ms)
-{
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_ADD);
-    if (s == NULL)
-        return STORAGE_EIO;
-    jsonbuf_t q;
-    base_jb_init(&q, 256);
-    base_jb_open(&q, '{');
-    base_jb_key(&q, "p", 1);
-    base_jb_raw(&q, sc->profiles, strlen(sc->profiles));
-    base_jb_key(&q, "i", 1);
-    write_null_or_raw(&q, sc->include, sc->include != NULL ? strlen(sc->include) : 0);
-    base_jb_key(&q, "x", 1);
-    write_null_or_raw(&q, sc->exclude, sc->exclude != NULL ? strlen(sc->exclude) : 0);
-    /* No bound is null: the extremes need not survive a JSON round trip. */
-    base_jb_key(&q, "s", 1);
-    if (sc->start_ms != INT64_MIN)
-        base_jb_int(&q, sc->start_ms);
-    else
-        base_jb_raw(&q, "null", 4);
-    base_jb_key(&q, "e", 1);
-    if (sc->end_ms != INT64_MAX)
-        base_jb_int(&q, sc->end_ms);
-    else
-        base_jb_raw(&q, "null", 4);
-    base_jb_key(&q, "d", 1);
-    base_jb_int(&q, sc->desc);
-    base_jb_key(&q, "l", 1);
-    base_jb_int(&q, sc->limit);
-    base_jb_close(&q, '}');
-
-    stg_bind_text(s, 1, id, strlen(id));
-    stg_bind_int64(s, 2, tid);
-    stg_bind_text(s, 3, q.data, q.len);
-    stg_bind_int64(s, 4, sc->mark);
-    bind_position(s, 5, sc);
-    stg_bind_int64(s, 7, expires_ms);
-    stg_bind_int64(s, 8, now_ms);
-    int ret = stg_step_done(st, s);
-    base_jb_free(&q);
-    return ret;
-}
-
-/* Loads the live cursor id of tenant tid into sc; STORAGE_ENOTFOUND when
- * there is none. */
-static int
-cursor_get(storage_t *st, const char *id, size_t id_len, int64_t tid, int64_t now_ms, scroll_t *sc)
-{
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_GET);
-    size_t n;
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_text(s, 1, id, id_len);
-    int rc = stg_step(st, s), ret = 0;
-    if (rc != STG_ROW) {
-        ret = rc == STG_DONE ? STORAGE_ENOTFOUND : rc;
-        goto done;
-    }
-    if (stg_col_int64(s, 0) != tid || stg_col_int64(s, 4) <= now_ms) {
-        ret = STORAGE_ENOTFOUND;
-        goto done;
-    }
-    sc->mark = stg_col_int64(s, 1);
-    sc->pos_id = stg_col_copy(s, 3, &sc->pos_id_len);
-    sc->has_pos = stg_col_type(s, 2) != STG_NULL && sc->pos_id != NULL;
-    sc->pos_time_ms = stg_col_int64(s, 2);
-    sc->profiles = stg_col_copy(s, 5, &n);
-    sc->include = stg_col_copy(s, 6, &n);
-    sc->exclude = stg_col_copy(s, 7, &n);
-    sc->start_ms = stg_col_type(s, 8) == STG_NULL ? INT64_MIN : stg_col_int64(s, 8);
-    sc->end_ms = stg_col_type(s, 9) == STG_NULL ? INT64_MAX : stg_col_int64(s, 9);
-    sc->desc = stg_col_int(s, 10) != 0;
-    sc->limit = stg_col_int(s, 11);
-    if (sc->profiles == NULL || sc->limit < 1 || sc->limit > MAX_LIMIT)
-        ret = stg_fail(st, STORAGE_EIO, "cursor %.*s is corrupt", (int)id_len, id);
-done:
-    stg_reset(s);
-    return ret;
-}
-
-static int
-cursor_move(storage_t *st, const char *id, const scroll_t *sc, int64_t expires_ms)
-{
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_MOVE);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_text(s, 1, id, strlen(id));
-    bind_position(s, 2, sc);
-    stg_bind_int64(s, 4, expires_ms);
-    return stg_step_done(st, s);
-}
-
-/* The snapshot of a new scroll: the highest event rowid now. */
-static int
-read_mark(storage_t *st, int64_t *mark)
-{
-    stg_stmt_t *s = stg_stmt(st, S_EVENTS_MARK);
-    if (s == NULL)
-        return STORAGE_EIO;
-    return stg_step_int64(st, s, mark);
-}
-
-static int
-read_write_only(storage_t *st)
-{
-    if (st->flags & STORAGE_READONLY)
-        return stg_fail(st, STORAGE_EIO, "scrolls write cursors: the connection is read-only");
-    return 0;
-}
-
 int
 storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
                      const storage_event_query_t *q, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len)
 {
-    scroll_t sc = {0};
-    jsonbuf_t pks = {0}, b = {0};
-    char scroll_id[SCROLL_ID_LEN + 1];
-    size_t count = 0;
-    int64_t tid;
-    bool began = false;
-    int ret;
     *body = NULL;
     *len = 0;
-    if (id == NULL || q == NULL || (unsigned)id_type > STORAGE_ID_INTERNAL)
+    if (q == NULL)
         return stg_fail(st, STORAGE_EINVAL, "invalid id type or query");
-    if (q->limit < 1 || q->limit > MAX_LIMIT)
-        return stg_fail(st, STORAGE_EINVAL, "limit must be 1..%d", MAX_LIMIT);
-    if ((ret = read_write_only(st)) != 0)
-        return ret;
-    sc.include = key_list(q->include, q->include_len);
-    sc.exclude = key_list(q->exclude, q->exclude_len);
-    sc.start_ms = q->start_ms;
-    sc.end_ms = q->end_ms;
-    sc.desc = q->descending != 0;
-    sc.limit = q->limit;
-
-    if ((ret = stg_txn_open(st, true, &began)) != 0)
-        goto done;
-    if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
-        goto done;
-    base_jb_init(&pks, 64);
-    if ((ret = find_profiles(st, tid, id_type, id, id_len, &pks, &count)) != 0)
-        goto done;
-    if (count == 0) {
-        ret = STORAGE_ENOTFOUND;
-        goto done;
-    }
-    sc.profiles = pks.data;
-    pks.data = NULL;
-
-    if ((ret = read_mark(st, &sc.mark)) != 0)
-        goto done;
-
-    new_scroll_id(scroll_id);
-    base_jb_init(&b, 4096);
-    if ((ret = read_page(st, tenant, tid, &sc, scroll_id, &b)) != 0)
-        goto done;
-    ret = cursor_add(st, scroll_id, tid, &sc, now_ms, expiry(now_ms, ttl_ms));
-done:
-    if (ret == STORAGE_ENOTFOUND)
-        stg_fail(st, ret, "profile not found");
-    ret = stg_txn_close_body(st, began, ret, &b, body, len);
-    scroll_free(&sc);
-    base_jb_free(&pks);
-    return ret;
+    stg_scroll_t sc = {
+        .include = key_list(q->include, q->include_len),
+        .exclude = key_list(q->exclude, q->exclude_len),
+        .start_ms = q->start_ms,
+        .end_ms = q->end_ms,
+        .desc = q->descending != 0,
+        .limit = q->limit,
+    };
+    return stg_scroll_begin(st, tenant, id_type, id, id_len, &sc, S_EVENTS_MARK, read_page, now_ms, ttl_ms, body, len);
 }
 
 int
 storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len, int64_t now_ms,
                     int64_t ttl_ms, char **body, size_t *len)
 {
-    scroll_t sc = {0};
-    jsonbuf_t b = {0};
-    char id[SCROLL_ID_LEN + 1];
-    int64_t tid;
-    bool began = false;
-    int ret;
-    *body = NULL;
-    *len = 0;
-    if ((ret = read_write_only(st)) != 0)
-        return ret;
-    if (!scroll_id_valid(scroll_id, scroll_id_len))
-        return stg_fail(st, STORAGE_ENOTFOUND, "scrollId is invalid or has timed out");
-    memcpy(id, scroll_id, SCROLL_ID_LEN);
-    id[SCROLL_ID_LEN] = '\0';
-
-    if ((ret = stg_txn_open(st, true, &began)) != 0)
-        goto done;
-    if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
-        goto done;
-    if ((ret = cursor_get(st, id, SCROLL_ID_LEN, tid, now_ms, &sc)) != 0)
-        goto done;
-    base_jb_init(&b, 4096);
-    if ((ret = read_page(st, tenant, tid, &sc, id, &b)) != 0)
-        goto done;
-    ret = cursor_move(st, id, &sc, expiry(now_ms, ttl_ms));
-done:
-    if (ret == STORAGE_ENOTFOUND)
-        stg_fail(st, ret, "scrollId is invalid or has timed out");
-    ret = stg_txn_close_body(st, began, ret, &b, body, len);
-    scroll_free(&sc);
-    return ret;
-}
-
-int
-storage_cursor_sweep(storage_t *st, int64_t now_ms, int64_t *deleted)
-{
-    if (deleted != NULL)
-        *deleted = 0;
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_SWEEP);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_int64(s, 1, now_ms);
-    int ret = stg_step_done(st, s);
-    if (ret == 0 && deleted != NULL)
-        *deleted = stg_changes(st);
-    return ret;
-}
-
-int
-storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live)
-{
-    *live = 0;
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_COUNT);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_int64(s, 1, now_ms);
-    return stg_step_int64(st, s, live);
+    return stg_scroll_next(st, tenant, scroll_id, scroll_id_len, NULL, read_page, now_ms, ttl_ms, body, len);
 }

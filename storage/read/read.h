@@ -1,5 +1,6 @@
 /* read.h -- what the files of storage/read/ share: the profile views
- * (views.c) and the events timeline and metadata (events.c). Stands on
+ * (views.c), the events timeline and metadata (events.c), trait history
+ * (history.c) and the scroll cursors of both (cursor.c). Stands on
  * computed/ (and through it db/); write/ is not seen from here. */
 #ifndef PROFILED_STORAGE_READ_H
 #define PROFILED_STORAGE_READ_H
@@ -51,5 +52,50 @@ void stg_profiles_free(stg_profile_t *p, size_t n);
  * malloc'd lower-cased copy of an email that the caller frees once done
  * with the statement (NULL otherwise). NULL on failure (see errmsg). */
 stg_stmt_t *stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, char **lower);
+
+/* ---- scroll cursors (cursor.c) ---- */
+#define STG_SCROLL_ID_LEN 22 /* URL-safe base64 of 16 random bytes, no padding */
+#define STG_SCROLL_MAX_LIMIT 100
+
+/* A scroll: what its cursor row holds. All strings malloc'd (NULL: none). */
+typedef struct {
+    char *profiles;          /* JSON array of profile pks */
+    char *include, *exclude; /* events: JSON arrays of lower-cased keys */
+    char *kind;              /* NULL: events; "h": a trait's history */
+    char *trait;             /* history: the trait key */
+    size_t trait_len;
+    int64_t start_ms, end_ms, mark;
+    bool desc;
+    int limit;
+    bool has_pos; /* (pos_time_ms, pos_id): the last row returned */
+    int64_t pos_time_ms;
+    char *pos_id;
+    size_t pos_id_len;
+} stg_scroll_t;
+
+void stg_scroll_free(stg_scroll_t *sc);
+
+/* Builds the page after sc's position as {"scrollId": scroll_id, "data":
+ * [...]} into b and moves sc's position to its last row. */
+typedef int (*stg_page_fn)(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *sc, const char *scroll_id,
+                           jsonbuf_t *b);
+
+/* Starts a scroll over the profiles id leads to: sc holds the query (its
+ * strings are taken over and freed here, whatever happens); the profiles
+ * and the mark (mark_stmt's one integer) are found here, in one write
+ * transaction with the first page (page) and the new cursor row. Returns
+ * 0 with *body, STORAGE_ENOTFOUND (no profile), STORAGE_EINVAL (limit),
+ * STORAGE_EIO / STORAGE_EBUSY. */
+int stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                     stg_scroll_t *sc, enum stmt_id mark_stmt, stg_page_fn page, int64_t now_ms, int64_t ttl_ms, char **body,
+                     size_t *len);
+/* The next page of a live scroll of kind (NULL: events) of the tenant;
+ * STORAGE_ENOTFOUND for any other id. */
+int stg_scroll_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len, const char *kind,
+                    stg_page_fn page, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len);
+
+/* The oldest change time st's trait-history retention keeps now
+ * (history.c). */
+int64_t stg_history_oldest(const storage_t *st);
 
 #endif

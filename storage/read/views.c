@@ -1,5 +1,6 @@
-/* views.c -- the JSON bodies of the profile endpoints (traits, metadata,
- * audiences, external ids) and of the profile list, each read inside one
+/* views.c -- the JSON bodies of the profile endpoints (traits -- also
+ * verbose, or as they stood at a time --, metadata, audiences, external
+ * ids) and of the profile list, each read inside one
  * read transaction (a batch lookup: several views in one). Trait values and the messages of first/last events
  * are stored as JSON text and spliced in as stored, never re-serialised.
  * Computed traits and dynamic audiences come from evaluate.c. */
@@ -92,15 +93,45 @@ is_reserved(const char *const *list, const char *key, size_t n)
     return false;
 }
 
-/* Writes the profile's traits as members (when emit) and returns the JSON
- * text of its "email" trait when that is a string (for externalId). */
-static int
-write_traits(storage_t *st, const stg_profile_t *p, const char *const *skip, bool emit, jsonbuf_t *b, char **email)
+/* A trait's value with its provenance (?verbose=true): the columns value,
+ * ts_ms, message_id, source of s from col. */
+static void
+write_verbose(jsonbuf_t *b, stg_stmt_t *s, int col)
 {
-    stg_stmt_t *s = stg_stmt(st, S_VIEW_TRAITS);
+    base_jb_open(b, '{');
+    base_jb_key(b, "value", 5);
+    base_jb_raw(b, stg_col_text(s, col), (size_t)stg_col_bytes(s, col));
+    base_jb_key(b, "updatedTime", 11);
+    base_jb_time(b, stg_col_int64(s, col + 1));
+    static const char *const names[] = {"messageId", "source"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = stg_col_text(s, col + 2 + i);
+        if (v == NULL) /* unknown: the message had none, or before schema 8 */
+            continue;
+        base_jb_key(b, names[i], strlen(names[i]));
+        base_jb_str(b, v, (size_t)stg_col_bytes(s, col + 2 + i));
+    }
+    base_jb_close(b, '}');
+}
+
+/* Writes the profile's traits as members (when emit) and returns the JSON
+ * text of its "email" trait when that is a string (for externalId). With
+ * o (may be NULL): verbose members, or the traits as they stood at o->at_ms
+ * (from the kept history). */
+static int
+write_traits(storage_t *st, int64_t tid, const stg_profile_t *p, const char *const *skip, bool emit, const storage_traits_opts_t *o,
+             jsonbuf_t *b, char **email)
+{
+    bool at = o != NULL && o->has_at, verbose = o != NULL && o->verbose;
+    stg_stmt_t *s = stg_stmt(st, at ? S_VIEW_TRAITS_AT : S_VIEW_TRAITS);
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, p->pk);
+    if (at) {
+        stg_bind_int64(s, 2, tid);
+        stg_bind_int64(s, 3, o->at_ms);
+        stg_bind_int64(s, 4, stg_history_oldest(st));
+    }
     int rc;
     while ((rc = stg_step(st, s)) == STG_ROW) {
         const char *key = stg_col_text(s, 0);
@@ -115,7 +146,10 @@ write_traits(storage_t *st, const stg_profile_t *p, const char *const *skip, boo
         }
         if (emit && !is_reserved(skip, key, key_len)) {
             base_jb_key(b, key, key_len);
-            base_jb_raw(b, value, value_len);
+            if (verbose)
+                write_verbose(b, s, 1);
+            else
+                base_jb_raw(b, value, value_len);
         }
     }
     int ret = rc == STG_DONE ? 0 : rc;
@@ -277,12 +311,13 @@ stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, const 
 }
 
 static int
-build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const stg_profile_t *p, storage_view_t view, jsonbuf_t *b)
+build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const stg_profile_t *p, storage_view_t view,
+           const storage_traits_opts_t *o, jsonbuf_t *b)
 {
     char *email = NULL;
     int ret;
     base_jb_open(b, '{');
-    if ((ret = write_traits(st, p, reserved[view], view != STORAGE_VIEW_EXTERNAL_IDS, b, &email)) != 0)
+    if ((ret = write_traits(st, tid, p, reserved[view], view != STORAGE_VIEW_EXTERNAL_IDS, o, b, &email)) != 0)
         goto fail;
     base_jb_key(b, "id", 2);
     base_jb_str(b, p->uuid, strlen(p->uuid));
@@ -290,6 +325,8 @@ build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const stg_prof
 
     switch (view) {
     case STORAGE_VIEW_TRAITS:
+        if (o != NULL && o->has_at) /* computed traits have no history */
+            break;
         base_jb_key(b, "computed", 8);
         if ((ret = stg_computed_json(st, tid, p->pk, b)) != 0)
             goto fail;
@@ -370,9 +407,9 @@ load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char 
     return ret;
 }
 
-int
-storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
-                     storage_view_t view, char **body, size_t *len)
+static int
+profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+             storage_view_t view, const storage_traits_opts_t *o, char **body, size_t *len)
 {
     stg_profile_t *rows = NULL;
     size_t n = 0;
@@ -402,7 +439,7 @@ storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_t
         base_jb_open(&b, '[');
     }
     for (size_t i = 0; i < n && ret == 0; i++)
-        ret = build_view(st, tenant, tid, &rows[i], view, &b);
+        ret = build_view(st, tenant, tid, &rows[i], view, o, &b);
     if (id_type == STORAGE_ID_EMAIL) {
         base_jb_close(&b, ']');
         base_jb_close(&b, '}');
@@ -413,6 +450,24 @@ done:
     ret = stg_txn_close_body(st, began, ret, &b, body, len);
     stg_profiles_free(rows, n);
     return ret;
+}
+
+int
+storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                     storage_view_t view, char **body, size_t *len)
+{
+    return profile_view(st, tenant, id_type, id, id_len, view, NULL, body, len);
+}
+
+int
+storage_traits_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                    const storage_traits_opts_t *opts, char **body, size_t *len)
+{
+    *body = NULL;
+    *len = 0;
+    if (opts != NULL && opts->has_at && st->trait_history_days <= 0)
+        return stg_fail(st, STORAGE_EINVAL, "trait history is turned off");
+    return profile_view(st, tenant, id_type, id, id_len, STORAGE_VIEW_TRAITS, opts, body, len);
 }
 
 int
@@ -481,7 +536,7 @@ storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, in
         if ((ret = stg_profile_rows(st, s, false, &rows, &n)) != 0)
             goto done;
         for (size_t i = 0; i < n && ret == 0; i++)
-            ret = build_view(st, tenant, tid, &rows[i], STORAGE_VIEW_TRAITS, &b);
+            ret = build_view(st, tenant, tid, &rows[i], STORAGE_VIEW_TRAITS, NULL, &b);
         if (ret != 0)
             goto done;
     } else if (ret != STORAGE_ENOTFOUND) {

@@ -339,7 +339,7 @@ settle_profile(storage_t *st, int64_t tid, const message_t *m, id_ref_t *ids, in
 
 /* Each top-level member of a traits object, its value's text as is. */
 static int
-merge_traits(storage_t *st, int64_t pk, span_t traits, int64_t ts)
+merge_traits(storage_t *st, const stg_trait_src_t *src, int64_t pk, span_t traits, int64_t ts)
 {
     jiter_t it;
     span_t key, value;
@@ -350,7 +350,7 @@ merge_traits(storage_t *st, int64_t pk, span_t traits, int64_t ts)
         if (name == NULL)
             abort();
         size_t n = base_json_unescape(key, name);
-        int ret = stg_trait_put(st, pk, name, n, value.p, value.n, ts);
+        int ret = stg_trait_put(st, src, pk, name, n, value.p, value.n, ts);
         if (name != small)
             free(name);
         if (ret != 0)
@@ -361,12 +361,12 @@ merge_traits(storage_t *st, int64_t pk, span_t traits, int64_t ts)
 
 /* group: traits "groupId" and "group" {"id", "traits"}. */
 static int
-group_traits(storage_t *st, int64_t pk, const message_t *m, int64_t ts)
+group_traits(storage_t *st, const stg_trait_src_t *src, int64_t pk, const message_t *m, int64_t ts)
 {
     jsonbuf_t b;
     base_jb_init(&b, 256);
     base_jb_str(&b, m->group_id.p, m->group_id.n);
-    int ret = stg_trait_put(st, pk, "groupId", 7, b.data, b.len, ts);
+    int ret = stg_trait_put(st, src, pk, "groupId", 7, b.data, b.len, ts);
     if (ret == 0) {
         b.len = 0;
         base_jb_open(&b, '{');
@@ -378,7 +378,7 @@ group_traits(storage_t *st, int64_t pk, const message_t *m, int64_t ts)
         else
             base_jb_raw(&b, "{}", 2);
         base_jb_close(&b, '}');
-        ret = stg_trait_put(st, pk, "group", 5, b.data, b.len, ts);
+        ret = stg_trait_put(st, src, pk, "group", 5, b.data, b.len, ts);
     }
     base_jb_free(&b);
     return ret;
@@ -508,12 +508,16 @@ stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *r
         goto fail;
     if (is_event && (ret = computed_event(st, tid, pk, m, event_id, event_id_len, t, now_ms)) != 0)
         goto fail;
+    /* The traits' provenance: the message as the events store it. */
+    stg_trait_src_t src = {tid, is_event ? event_id : m->message_id.p, is_event ? event_id_len : m->message_id.n,
+                           m->source.p != NULL ? m->source.p : DEFAULT_SOURCE,
+                           m->source.p != NULL ? m->source.n : sizeof(DEFAULT_SOURCE) - 1};
     /* context.traits first: the message's own traits win a tie. */
-    if (m->context_traits.p != NULL && (ret = merge_traits(st, pk, m->context_traits, t)) != 0)
+    if (m->context_traits.p != NULL && (ret = merge_traits(st, &src, pk, m->context_traits, t)) != 0)
         goto fail;
-    if (m->type == MSG_IDENTIFY && m->traits.p != NULL && (ret = merge_traits(st, pk, m->traits, t)) != 0)
+    if (m->type == MSG_IDENTIFY && m->traits.p != NULL && (ret = merge_traits(st, &src, pk, m->traits, t)) != 0)
         goto fail;
-    if (m->type == MSG_GROUP && (ret = group_traits(st, pk, m, t)) != 0)
+    if (m->type == MSG_GROUP && (ret = group_traits(st, &src, pk, m, t)) != 0)
         goto fail;
     if ((ret = stg_profile_touch(st, pk, m->user_id.p, m->user_id.n, is_event, t, now_ms)) != 0)
         goto fail;

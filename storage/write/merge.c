@@ -1,7 +1,7 @@
 /* merge.c -- merging two profiles of one tenant that turned out to be the
  * same person (a message linking their ids, or an alias). The older profile
  * keeps its id and createdBy and receives everything of the other (computed
- * state included), which is deleted; merges are counted and capped at
+ * state and trait history included), which is deleted; merges are counted and capped at
  * STORAGE_MERGE_CAP. */
 #include "../write/write.h"
 
@@ -56,10 +56,15 @@ stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms)
     static const struct {
         enum stmt_id move, sweep;
     } parts[] = {
-        {S_MERGE_IDENTITIES, S_MERGE_IDENTITIES_DROP}, {S_MERGE_EVENTS, S_COUNT},
-        {S_MERGE_TRAITS, S_MERGE_TRAITS_DROP},         {S_MERGE_MARKS, S_MERGE_MARKS_DROP},
-        {S_MERGE_AUDIENCES, S_MERGE_AUDIENCES_DROP},   {S_MERGE_COMP, S_MERGE_COMP_DROP},
-        {S_MERGE_COMP_DAYS, S_MERGE_COMP_DAYS_DROP},   {S_MERGE_COMP_FREQ, S_MERGE_COMP_FREQ_DROP},
+        {S_MERGE_IDENTITIES, S_MERGE_IDENTITIES_DROP},
+        {S_MERGE_EVENTS, S_COUNT},
+        {S_MERGE_TRAITS, S_MERGE_TRAITS_DROP},
+        {S_MERGE_MARKS, S_MERGE_MARKS_DROP},
+        {S_MERGE_AUDIENCES, S_MERGE_AUDIENCES_DROP},
+        {S_MERGE_COMP, S_MERGE_COMP_DROP},
+        {S_MERGE_COMP_DAYS, S_MERGE_COMP_DAYS_DROP},
+        {S_MERGE_COMP_FREQ, S_MERGE_COMP_FREQ_DROP},
+        {S_MERGE_HISTORY, S_COUNT}, /* both sides' trait changes, on keep */
     };
     int64_t created = 0, keep_merges = 0, drop_merges = 0;
     int ret;
