@@ -18,15 +18,22 @@ cli_import(int argc, char **argv)
     const char *db = cli_env_or("PROFILED_DB", "./profiled.db"), *client = NULL, *account = NULL, *brand = NULL;
     const char *definitions = cli_env_or("PROFILED_DEFINITIONS", NULL);
     const char *id_limits = cli_env_or("PROFILED_ID_LIMITS", STORAGE_ID_LIMITS_DEFAULT);
-    const cli_flag_t flags[] = {{"db", &db},       {"client", &client},           {"account", &account},
-                                {"brand", &brand}, {"definitions", &definitions}, {"id-limits", &id_limits}};
+    const char *history_days = cli_env_or("PROFILED_TRAIT_HISTORY_DAYS", "90");
+    const cli_flag_t flags[] = {{"db", &db},
+                                {"client", &client},
+                                {"account", &account},
+                                {"brand", &brand},
+                                {"definitions", &definitions},
+                                {"id-limits", &id_limits},
+                                {"trait-history-days", &history_days}};
     const char *pos[1] = {NULL};
     size_t npos = 1;
     if (argc > 0 && cli_is_help(argv[0])) {
         printf("usage: profiled import --db PATH --client C --account A --brand B [--definitions FILE]\n"
-               "                       [--id-limits userId=1,...] [FILE|-]\n"
+               "                       [--id-limits userId=1,...] [--trait-history-days N] [FILE|-]\n"
                "Loads Segment-spec messages, one JSON object per line, into the tenant's profiles.\n"
                "--id-limits (PROFILED_ID_LIMITS) as for serve: give both the same.\n"
+               "--trait-history-days (PROFILED_TRAIT_HISTORY_DAYS) as for serve: 0 records no trait history.\n"
                "Rejected lines are reported with their line number; the exit status is 1 if any was.\n"
                "With the server's --definitions, computed traits are kept up to date during the import\n"
                "(without, the server recomputes that tenant when it next starts or reloads).\n");
@@ -46,6 +53,12 @@ cli_import(int argc, char **argv)
         fprintf(stderr, "profiled import: invalid --id-limits %s\n", err);
         goto done;
     }
+    char *end;
+    long days = strtol(history_days, &end, 10);
+    if (*history_days == '\0' || *end != '\0' || days < 0 || days > 36500) {
+        fprintf(stderr, "profiled import: invalid --trait-history-days %s: expected 0..36500\n", history_days);
+        goto done;
+    }
     if (definitions != NULL && definitions_load(definitions, &defs, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled import: invalid definitions: %s\n", err);
         goto done;
@@ -61,6 +74,7 @@ cli_import(int argc, char **argv)
     }
     storage_use_definitions(st, defs);
     storage_set_id_limits(st, &limits);
+    storage_set_trait_history(st, (int)days);
     storage_tenant_t tenant = storage_tenant(client, account, brand);
     uint64_t imported = 0, rejected = 0;
     int rv = storage_import_ndjson(st, &tenant, in, stderr, stderr, base_wall_ms(), &imported, &rejected);

@@ -29,6 +29,7 @@ void handle_ingest(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_delete(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_batch(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_trait_history(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 
 /* A job about one id (a profile's, or a scrollId): the kind of the
  * profile views and of a scroll's next page. */
@@ -37,8 +38,9 @@ typedef struct {
     storage_id_type_t id_type;
     storage_view_t view;
     size_t id_len;
-    size_t fields_len; /* a profile view's `fields` list after id's NUL (0: none) */
-    char id[];         /* id_len bytes and a NUL */
+    size_t fields_len;            /* a profile view's `fields` list after id's NUL (0: none) */
+    storage_traits_opts_t traits; /* the traits view's `verbose` and `at` */
+    char id[];                    /* id_len bytes and a NUL */
 } id_job_t;
 
 /* A new id job for req, with rc's tenant and a copy of id. Never fails
@@ -54,6 +56,16 @@ int profile_id_split(h2o_iovec_t pid, int *type, h2o_iovec_t *id, char *msg, siz
 /* Room for profile_id_split's message: as much as respond_error formats
  * into before it cuts to whole characters. */
 #define PROFILE_ID_MSG_MAX 2048
+
+/* The query parameter name as a time (ISO 8601 date or date-time, as the
+ * events route's start and end; handlers_events.c): 0 with *ms set, or
+ * left alone when absent (*given, may be NULL, says which); -1 once
+ * answered 400. */
+int query_time_param(h2o_req_t *req, reqctx_t *rc, const char *name, int64_t *ms, bool *given);
+
+/* 404 invalid_request_error of the trait history routes when the server
+ * keeps none (--trait-history-days 0): 1 when answered, else 0. */
+int history_off(h2o_req_t *req, reqctx_t *rc);
 
 /* Parses a decimal integer within [min, max]: 0, or -1. */
 int parse_int(h2o_iovec_t v, long min, long max, int *out);

@@ -1,6 +1,7 @@
-/* handlers_events.c -- a profile's events timeline: validates include,
- * exclude, start, end, sort and limit, or takes a scrollId, and hands the
- * page to a worker (storage keeps the scroll cursor). */
+/* handlers_events.c -- the scrolled routes: a profile's events timeline
+ * (include, exclude, start, end, sort, limit) and a trait's history
+ * (trait, start, end, limit), or a scrollId of either; validated here, the
+ * page built by a worker (storage keeps the scroll cursor). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,16 @@ run_events_begin(job_t *job, storage_t *st)
     return job_read_result(job, rc, "Profile was not found.");
 }
 
+/* The next page of a scroll of either route. */
 static int
-run_events_next(job_t *job, storage_t *st)
+run_scroll_next(job_t *job, storage_t *st)
 {
-    id_job_t *s = (id_job_t *)job; /* the scrollId */
-    int rc = storage_events_next(st, &job->tenant, s->id, s->id_len, base_wall_ms(), (int64_t)job->loop->srv->cfg.scroll_ttl * 1000,
-                                 &job->body, &job->body_len);
+    id_job_t *s = (id_job_t *)job; /* the scrollId; view: 1 for trait history */
+    int64_t ttl_ms = (int64_t)job->loop->srv->cfg.scroll_ttl * 1000;
+    int rc =
+        s->view != 0
+            ? storage_trait_history_next(st, &job->tenant, s->id, s->id_len, base_wall_ms(), ttl_ms, &job->body, &job->body_len)
+            : storage_events_next(st, &job->tenant, s->id, s->id_len, base_wall_ms(), ttl_ms, &job->body, &job->body_len);
     if (rc == 0)
         job->status = 200;
     else if (rc == STORAGE_ENOTFOUND)
@@ -40,16 +45,31 @@ run_events_next(job_t *job, storage_t *st)
     return JOB_DONE;
 }
 
-/* A time bound: ISO 8601 date or date-time. */
-static int
-time_param(h2o_req_t *req, reqctx_t *rc, const char *name, int64_t *ms)
+int
+query_time_param(h2o_req_t *req, reqctx_t *rc, const char *name, int64_t *ms, bool *given)
 {
     h2o_iovec_t v;
+    if (given != NULL)
+        *given = false;
     if (!query_param(req, name, &v))
         return 0;
+    if (given != NULL)
+        *given = true;
     if (base_parse_time(v.base, v.len, ms) != 0) {
         respond_error(req, rc, ERR_VALIDATION,
                       "Parameter '%s' must be an ISO 8601 date or date-time (e.g. 2018-01-02 or 2018-01-02T10:00:00Z).", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* `limit` of a first page: 0 (*limit set when given), or -1 once answered. */
+static int
+limit_param(h2o_req_t *req, reqctx_t *rc, int *limit)
+{
+    h2o_iovec_t v;
+    if (query_param(req, "limit", &v) && parse_int(v, 1, 100, limit) != 0) {
+        respond_error(req, rc, ERR_VALIDATION, "Parameter 'limit' must be an integer from 1 to 100.");
         return -1;
     }
     return 0;
@@ -65,14 +85,14 @@ handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 
     /* a scroll continues its original query: other parameters are ignored */
     if (query_param(req, "scrollId", &v)) {
-        job_submit(&id_job_new(req, rc, run_events_next, v)->job);
+        job_submit(&id_job_new(req, rc, run_scroll_next, v)->job);
         return;
     }
 
     storage_event_query_t q = {NULL, 0, NULL, 0, INT64_MIN, INT64_MAX, 1, 100};
     h2o_iovec_t include = {NULL, 0}, exclude = {NULL, 0};
     int has_include = query_param(req, "include", &include), has_exclude = query_param(req, "exclude", &exclude);
-    if (time_param(req, rc, "start", &q.start_ms) != 0 || time_param(req, rc, "end", &q.end_ms) != 0)
+    if (query_time_param(req, rc, "start", &q.start_ms, NULL) != 0 || query_time_param(req, rc, "end", &q.end_ms, NULL) != 0)
         return;
     if (query_param(req, "sort", &v)) {
         if (h2o_memis(v.base, v.len, H2O_STRLIT("asc")))
@@ -82,10 +102,8 @@ handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
             return;
         }
     }
-    if (query_param(req, "limit", &v) && parse_int(v, 1, 100, &q.limit) != 0) {
-        respond_error(req, rc, ERR_VALIDATION, "Parameter 'limit' must be an integer from 1 to 100.");
+    if (limit_param(req, rc, &q.limit) != 0)
         return;
-    }
 
     /* one allocation: the id, then include, then exclude */
     events_job_t *ev = job_new(req, rc, sizeof(*ev) + id.len + include.len + exclude.len + 3, run_events_begin, &rc->tenant);
@@ -108,4 +126,65 @@ handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     }
     ev->q = q;
     job_submit(&ev->job);
+}
+
+int
+history_off(h2o_req_t *req, reqctx_t *rc)
+{
+    if (loop_of(req)->srv->cfg.trait_history_days > 0)
+        return 0;
+    respond_error(req, rc, ERR_NO_ROUTE, "Trait history is turned off on this server (--trait-history-days 0).");
+    return 1;
+}
+
+/* The first page of a trait's history: the query, whose trait key is the
+ * text after the id. */
+typedef struct {
+    job_t job;
+    storage_id_type_t id_type;
+    storage_history_query_t q;
+    size_t id_len;
+    char text[]; /* the id and the trait key, each ended by a NUL */
+} history_job_t;
+
+static int
+run_history_begin(job_t *job, storage_t *st)
+{
+    history_job_t *h = (history_job_t *)job;
+    int rc = storage_trait_history_begin(st, &job->tenant, h->id_type, h->text, h->id_len, &h->q, base_wall_ms(),
+                                         (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
+    return job_read_result(job, rc, "Profile was not found.");
+}
+
+void
+handle_trait_history(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
+{
+    int type;
+    h2o_iovec_t id, v, trait;
+    if (parse_profile_id(req, rc, params[3], &type, &id) != 0 || history_off(req, rc))
+        return;
+    /* a scroll continues its original query: other parameters are ignored */
+    if (query_param(req, "scrollId", &v)) {
+        id_job_t *j = id_job_new(req, rc, run_scroll_next, v);
+        j->view = 1; /* a history scroll */
+        job_submit(&j->job);
+        return;
+    }
+    if (!query_param(req, "trait", &trait) || trait.len == 0) {
+        respond_error(req, rc, ERR_VALIDATION, "Parameter 'trait' is required: the key of the trait whose changes to list.");
+        return;
+    }
+    storage_history_query_t q = {NULL, 0, INT64_MIN, INT64_MAX, 100};
+    if (query_time_param(req, rc, "start", &q.start_ms, NULL) != 0 || query_time_param(req, rc, "end", &q.end_ms, NULL) != 0 ||
+        limit_param(req, rc, &q.limit) != 0)
+        return;
+    history_job_t *h = job_new(req, rc, sizeof(*h) + id.len + trait.len + 2, run_history_begin, &rc->tenant);
+    h->id_type = (storage_id_type_t)type;
+    h->id_len = id.len;
+    memcpy(h->text, id.base, id.len);
+    memcpy(h->text + id.len + 1, trait.base, trait.len);
+    q.trait = h->text + id.len + 1;
+    q.trait_len = trait.len;
+    h->q = q;
+    job_submit(&h->job);
 }

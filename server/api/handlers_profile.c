@@ -110,7 +110,9 @@ static int
 run_profile_view(job_t *job, storage_t *st)
 {
     id_job_t *v = (id_job_t *)job;
-    int rc = storage_profile_view(st, &job->tenant, v->id_type, v->id, v->id_len, v->view, &job->body, &job->body_len);
+    int rc = v->view == STORAGE_VIEW_TRAITS && (v->traits.verbose || v->traits.has_at)
+                 ? storage_traits_view(st, &job->tenant, v->id_type, v->id, v->id_len, &v->traits, &job->body, &job->body_len)
+                 : storage_profile_view(st, &job->tenant, v->id_type, v->id, v->id_len, v->view, &job->body, &job->body_len);
     if (rc == 0 && v->fields_len > 0)
         view_select_fields(&job->body, &job->body_len, v->id_type == STORAGE_ID_EMAIL, v->id + v->id_len + 1, v->fields_len);
     if (rc == 0)
@@ -154,6 +156,27 @@ parse_profile_id(h2o_req_t *req, reqctx_t *rc, h2o_iovec_t pid, int *type, h2o_i
     return 0;
 }
 
+/* `verbose` and `at` of the traits route: 0, or -1 once answered (400;
+ * 404 for `at` when the server keeps no history). */
+static int
+traits_params(h2o_req_t *req, reqctx_t *rc, storage_traits_opts_t *o)
+{
+    h2o_iovec_t v;
+    if (query_param(req, "verbose", &v)) {
+        if (h2o_memis(v.base, v.len, H2O_STRLIT("true")))
+            o->verbose = true;
+        else if (!h2o_memis(v.base, v.len, H2O_STRLIT("false"))) {
+            respond_error(req, rc, ERR_VALIDATION, "Parameter 'verbose' must be 'true' or 'false'.");
+            return -1;
+        }
+    }
+    if (query_time_param(req, rc, "at", &o->at_ms, &o->has_at) != 0)
+        return -1;
+    if (o->has_at && history_off(req, rc))
+        return -1;
+    return 0;
+}
+
 void
 handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 {
@@ -165,6 +188,9 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     h2o_iovec_t fields; /* external_ids: ignored, as any parameter a route does not take */
     if (view_fields_param(req, rc, view, &fields) != 0)
         return;
+    storage_traits_opts_t traits = {0};
+    if (view == STORAGE_VIEW_TRAITS && traits_params(req, rc, &traits) != 0)
+        return;
     id_job_t *v = job_new(req, rc, sizeof(*v) + id.len + 1 + fields.len + 1, run_profile_view, &rc->tenant);
     v->id_len = id.len;
     memcpy(v->id, id.base, id.len);
@@ -172,6 +198,7 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     memcpy(v->id + id.len + 1, fields.base, fields.len);
     v->id_type = (storage_id_type_t)type;
     v->view = view;
+    v->traits = traits;
     job_submit(&v->job);
 }
 

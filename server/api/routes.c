@@ -29,6 +29,8 @@ const route_t api_routes[] = {
     {"GET", "/metrics", ROUTE_OPS_ONLY, handle_metrics, 0},
     {"GET", TENANT_PREFIX "/profiles", AUTH_TENANT, handle_profile_list, 0},
     {"GET", TENANT_PREFIX "/profiles/{profile}/traits", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_TRAITS},
+    /* a trait's changes (handlers_events.c); 404 with --trait-history-days 0 */
+    {"GET", TENANT_PREFIX "/profiles/{profile}/traits/history", AUTH_TENANT, handle_trait_history, 0},
     {"GET", TENANT_PREFIX "/profiles/{profile}/metadata", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_METADATA},
     {"GET", TENANT_PREFIX "/profiles/{profile}/meta", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_METADATA},
     {"GET", TENANT_PREFIX "/profiles/{profile}/audiences", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_AUDIENCES},

@@ -79,6 +79,8 @@ static const opt_t opts[] = {
      "a connection whose client takes no bytes of an answer for this long is closed", NULL},
     {"unsent-limit-mb", OPT_INT, OFF(unsent_limit_mb), "256", 1, 1 << 20,
      "answers held until their clients take them; beyond it answers over 64 KiB get 503", NULL},
+    {"trait-history-days", OPT_INT, OFF(trait_history_days), "90", 0, 36500,
+     "days of trait changes kept for traits/history and traits?at= (0: none recorded, both answer 404)", NULL},
     {"cors-origins", OPT_STR, OFF(cors_origins), "*", 0, 0,
      "origins browsers may send events from to the ingestion routes: * (any) or a comma list of scheme://host[:port]", NULL},
 };

@@ -40,8 +40,9 @@ typedef struct {
     int write_timeout_ms; /* a client taking no bytes of an answer this long is cut */
     int unsent_limit_mb;  /* answers held for clients; beyond it large ones get 503 */
     char *definitions;
-    char *id_limits;    /* per-type identity limits (storage_id_limits_parse) */
-    char *cors_origins; /* "*" or a comma list of origins the ingestion routes answer CORS for */
+    char *id_limits;        /* per-type identity limits (storage_id_limits_parse) */
+    int trait_history_days; /* trait changes kept (storage_set_trait_history); 0: off */
+    char *cors_origins;     /* "*" or a comma list of origins the ingestion routes answer CORS for */
 } config_t;
 
 /* Parses "a.b.c.d[/n]" or an IPv6 address[/n] into family, 16 address

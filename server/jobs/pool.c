@@ -106,7 +106,7 @@ pool_new(server_t *srv, int workers, int capacity, char *errbuf, size_t errlen)
         if (storage_open(&p->conns[i], srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, errbuf, errlen) != 0)
             goto fail;
         else
-            p->nconns++;
+            storage_set_trait_history(p->conns[p->nconns++], srv->cfg.trait_history_days);
     for (int i = 0; i < workers; i++) {
         worker_arg_t *a = malloc(sizeof(*a));
         if (a == NULL)

@@ -191,14 +191,17 @@ commit_group(writer_t *w, write_job_t *group)
     }
 }
 
-/* Deletes expired scroll cursors (the writer is the idle connection that
- * may write; any process sharing the file may sweep). */
+/* Deletes expired scroll cursors and trait changes past their retention,
+ * a batch of them a round (the writer is the idle connection that may
+ * write; any process sharing the file may sweep). */
 static void
 sweep(writer_t *w)
 {
     int64_t deleted = 0;
     if (storage_cursor_sweep(w->st, base_wall_ms(), &deleted) != 0)
         fprintf(stderr, "profiled: writer: cursor sweep failed: %s\n", storage_errmsg(w->st));
+    if (storage_trait_history_sweep(w->st, base_wall_ms(), &deleted) != 0)
+        fprintf(stderr, "profiled: writer: trait history sweep failed: %s\n", storage_errmsg(w->st));
 }
 
 void
@@ -304,6 +307,7 @@ writer_new(server_t *srv, char *errbuf, size_t errlen)
         return NULL;
     }
     storage_set_id_limits(w->st, &limits);
+    storage_set_trait_history(w->st, srv->cfg.trait_history_days);
     w->queue = fairq_new(WRITER_QUEUE_MAX, WRITER_TENANT_MAX);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
