@@ -11,13 +11,28 @@
 
 enum { D_TOUCH, D_TRAIT, D_MARK, D_COMP, D_DAY, D_FREQ };
 
-/* One winning value of a deferred trait and the latest message that
- * carried it. */
-struct trait_change {
-    char *value, *message_id, *source;
-    size_t len, message_id_len, source_len;
-    bool has_message_id;
+/* A message behind a trait value: its time, messageId (NULL: none) and
+ * source. */
+typedef struct {
     int64_t ts;
+    const char *message_id, *source;
+    size_t message_id_len, source_len;
+} provenance_t;
+
+/* One winning value of a deferred trait: the first message of the
+ * transaction that carried it (whose change history records) and the
+ * latest (the trait row's provenance), as owned copies. */
+typedef struct {
+    int64_t ts;
+    char *message_id, *source;
+    size_t message_id_len, source_len;
+    bool has_message_id;
+} kept_provenance_t;
+
+struct trait_change {
+    char *value;
+    size_t len;
+    kept_provenance_t first, latest;
 };
 
 struct deferred {
@@ -155,9 +170,12 @@ touch_now(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bo
     return stg_step_done(st, s);
 }
 
+/* Upserts value with latest's provenance; when it changed the stored value
+ * (and history is kept) appends the change: first's message, unless that
+ * one is older than the value replaced (it would have lost alone). */
 static int
-trait_now(storage_t *st, const stg_trait_src_t *src, int64_t pk, const char *key, size_t key_len, const char *value,
-          size_t value_len, int64_t ts)
+trait_now(storage_t *st, int64_t tid, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len,
+          const provenance_t *latest, const provenance_t *first)
 {
     stg_stmt_t *s = stg_stmt(st, S_TRAIT_UPSERT);
     if (s == NULL)
@@ -165,25 +183,28 @@ trait_now(storage_t *st, const stg_trait_src_t *src, int64_t pk, const char *key
     stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, key, key_len);
     stg_bind_text(s, 3, value, value_len);
-    stg_bind_int64(s, 4, ts);
-    stg_bind_text(s, 5, src->message_id, src->message_id_len);
-    stg_bind_text(s, 6, src->source, src->source_len);
+    stg_bind_int64(s, 4, latest->ts);
+    stg_bind_text(s, 5, latest->message_id, latest->message_id_len);
+    stg_bind_text(s, 6, latest->source, latest->source_len);
+    stg_bind_int64(s, 7, INT64_MIN);
     int rc = stg_step(st, s);
-    bool changed = rc == STG_ROW && stg_col_int(s, 0) != 0;
+    bool changed = rc == STG_ROW && stg_col_type(s, 0) != STG_NULL;
+    int64_t replaced = changed ? stg_col_int64(s, 0) : 0;
     stg_reset(s);
     if (rc != STG_ROW && rc != STG_DONE)
         return rc;
     if (!changed || st->trait_history_days <= 0)
         return 0;
+    const provenance_t *p = first->ts >= replaced ? first : latest;
     if ((s = stg_stmt(st, S_HISTORY_ADD)) == NULL)
         return STORAGE_EIO;
-    stg_bind_int64(s, 1, src->tenant_id);
+    stg_bind_int64(s, 1, tid);
     stg_bind_int64(s, 2, pk);
     stg_bind_text(s, 3, key, key_len);
     stg_bind_text(s, 4, value, value_len);
-    stg_bind_int64(s, 5, ts);
-    stg_bind_text(s, 6, src->message_id, src->message_id_len);
-    stg_bind_text(s, 7, src->source, src->source_len);
+    stg_bind_int64(s, 5, p->ts);
+    stg_bind_text(s, 6, p->message_id, p->message_id_len);
+    stg_bind_text(s, 7, p->source, p->source_len);
     return stg_step_done(st, s);
 }
 
@@ -281,17 +302,36 @@ stg_profile_touch(storage_t *st, int64_t pk, const char *user_id, size_t user_id
     return 0;
 }
 
+/* Copies src's message (at ts) into k. */
+static void
+keep_provenance(kept_provenance_t *k, const stg_trait_src_t *src, int64_t ts)
+{
+    k->ts = ts;
+    k->has_message_id = src->message_id != NULL;
+    set_text(&k->message_id, &k->message_id_len, src->message_id != NULL ? src->message_id : "", src->message_id_len);
+    set_text(&k->source, &k->source_len, src->source, src->source_len);
+}
+
+/* k as the upsert takes it (borrowed). */
+static provenance_t
+provenance_of(const kept_provenance_t *k)
+{
+    return (provenance_t){k->ts, k->has_message_id ? k->message_id : NULL, k->source, k->message_id_len, k->source_len};
+}
+
 int
 stg_trait_put(storage_t *st, const stg_trait_src_t *src, int64_t pk, const char *key, size_t key_len, const char *value,
               size_t value_len, int64_t ts)
 {
     bool fresh;
-    if (!st->defer.enabled)
-        return trait_now(st, src, pk, key, key_len, value, value_len, ts);
+    if (!st->defer.enabled) {
+        provenance_t p = {ts, src->message_id, src->source, src->message_id_len, src->source_len};
+        return trait_now(st, src->tenant_id, pk, key, key_len, value, value_len, &p, &p);
+    }
     deferred_t *e = pending(&st->defer, D_TRAIT, pk, key, key_len, &fresh);
     struct trait_change *c = fresh ? NULL : &e->u.trait.ch[e->u.trait.n - 1];
     /* Equal timestamps: the later write wins, as in the upsert. */
-    if (c != NULL && ts < c->ts)
+    if (c != NULL && ts < c->latest.ts)
         return 0;
     if (c == NULL || base_text_cmp(c->value, c->len, value, value_len) != 0) {
         if (e->u.trait.n == e->u.trait.cap) {
@@ -301,13 +341,11 @@ stg_trait_put(storage_t *st, const stg_trait_src_t *src, int64_t pk, const char 
         c = &e->u.trait.ch[e->u.trait.n++];
         memset(c, 0, sizeof(*c));
         set_text(&c->value, &c->len, value, value_len);
+        keep_provenance(&c->first, src, ts);
     }
-    /* the same value again: only its provenance moves, as in the upsert */
+    /* the same value again: only the row's provenance moves, as in the upsert */
     e->u.trait.tenant_id = src->tenant_id;
-    c->ts = ts;
-    c->has_message_id = src->message_id != NULL;
-    set_text(&c->message_id, &c->message_id_len, src->message_id != NULL ? src->message_id : "", src->message_id_len);
-    set_text(&c->source, &c->source_len, src->source, src->source_len);
+    keep_provenance(&c->latest, src, ts);
     return 0;
 }
 
@@ -318,9 +356,8 @@ trait_flush(storage_t *st, const deferred_t *e)
     int ret = 0;
     for (size_t i = 0; i < e->u.trait.n && ret == 0; i++) {
         const struct trait_change *c = &e->u.trait.ch[i];
-        stg_trait_src_t src = {e->u.trait.tenant_id, c->has_message_id ? c->message_id : NULL, c->message_id_len, c->source,
-                               c->source_len};
-        ret = trait_now(st, &src, e->pk, e->key, e->key_len, c->value, c->len, c->ts);
+        provenance_t first = provenance_of(&c->first), latest = provenance_of(&c->latest);
+        ret = trait_now(st, e->u.trait.tenant_id, e->pk, e->key, e->key_len, c->value, c->len, &latest, &first);
     }
     return ret;
 }
@@ -443,9 +480,12 @@ stg_defer_discard(storage_t *st)
             free(e->u.touch.user_id);
         else if (e->kind == D_TRAIT) {
             for (size_t i = 0; i < e->u.trait.n; i++) {
-                free(e->u.trait.ch[i].value);
-                free(e->u.trait.ch[i].message_id);
-                free(e->u.trait.ch[i].source);
+                struct trait_change *c = &e->u.trait.ch[i];
+                free(c->value);
+                free(c->first.message_id);
+                free(c->first.source);
+                free(c->latest.message_id);
+                free(c->latest.source);
             }
             free(e->u.trait.ch);
         } else if (e->kind == D_COMP) {

@@ -208,9 +208,11 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(tenant_id, id_type, value)) WITHOUT ROWID;",
     /* 8: trait provenance and history. Each trait row names the message
      * that set it (message_id: NULL when it had none, or the row predates
-     * this step; source as events.source) and whether its last write
-     * changed the value (changed: what the upsert's RETURNING tells ingest,
-     * which then appends a trait_history row; no read of the old value).
+     * this step; source as events.source) and what its last write replaced
+     * (replaced_ms: the time of the value it changed, the smallest integer
+     * for a new row, NULL when the value stayed). The upsert RETURNs it, so
+     * ingest knows a change (and appends a trait_history row) without a
+     * read of the old value.
      * trait_history: one row per change of a trait's stored value (an
      * identical value arriving appends none), in the transaction of the
      * write; merges move the rows, erasure deletes them, rows older than
@@ -218,7 +220,7 @@ static const char *const migrations[] = {
      * set before this step have no history. */
     "ALTER TABLE traits ADD COLUMN message_id TEXT;"
     "ALTER TABLE traits ADD COLUMN source TEXT;"
-    "ALTER TABLE traits ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE traits ADD COLUMN replaced_ms INTEGER;"
     "CREATE TABLE trait_history("
     "  pk INTEGER PRIMARY KEY,"
     "  tenant_id INTEGER NOT NULL,"

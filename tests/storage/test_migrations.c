@@ -101,12 +101,58 @@ START_TEST(test_tokens_before_permissions_read_and_ingest)
 }
 END_TEST
 
+/* The schema version whose step added trait provenance and history. */
+#define TRAIT_HISTORY_VERSION 8
+
+/* A trait stored before provenance: verbose leaves messageId and source
+ * out, it has no history (at= cannot see it); the next change records
+ * both. */
+START_TEST(test_traits_before_history)
+{
+    ck_assert_int_ge(storage_schema_version(), TRAIT_HISTORY_VERSION);
+    char *path = test_tmp_path("old-traits.db");
+    make_at_version(path, TRAIT_HISTORY_VERSION - 1,
+                    "INSERT INTO tenants(id, client, account, brand) VALUES(1, 'c', 'a', 'b');"
+                    "INSERT INTO profiles(pk, tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
+                    " VALUES(1, 1, '00000000-0000-4000-8000-000000000001', 'u', 1600000000000, 1600000000000, '{}');"
+                    "INSERT INTO identities(tenant_id, id_type, value, profile_pk) VALUES(1, 0, 'u', 1);"
+                    "INSERT INTO traits(profile_pk, key, value, ts_ms) VALUES(1, 'plan', '\"old\"', 1600000000000)");
+    char err[256] = "", *body = NULL;
+    size_t len = 0;
+    storage_t *st = NULL;
+    ck_assert_msg(storage_open(&st, path, 0, err, sizeof(err)) == 0, "open: %s", err);
+    storage_set_trait_history(st, 36500);
+    storage_tenant_t t = storage_tenant("c", "a", "b");
+    storage_traits_opts_t verbose = {.verbose = true}, at = {.has_at = true, .at_ms = 1700000000000};
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &verbose, &body, &len), 0);
+    ck_assert_ptr_nonnull(strstr(body, "\"plan\":{\"value\":\"old\",\"updatedTime\":\"2020-09-13T12:26:40.000Z\"}"));
+    free(body);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &at, &body, &len), 0);
+    ck_assert_ptr_null(strstr(body, "plan"));
+    free(body);
+
+    ck_assert_int_eq(test_db_ingest(st, &t,
+                                    "{\"type\":\"identify\",\"userId\":\"u\",\"messageId\":\"m1\","
+                                    "\"timestamp\":\"2021-01-01T00:00:00Z\",\"traits\":{\"plan\":\"new\"}}",
+                                    1700000000000),
+                     0);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &verbose, &body, &len), 0);
+    ck_assert_ptr_nonnull(strstr(body, "\"messageId\":\"m1\",\"source\":\"SEGMENT_API\""));
+    free(body);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &at, &body, &len), 0);
+    ck_assert_ptr_nonnull(strstr(body, "\"plan\":\"new\""));
+    free(body);
+    test_db_close(st, path);
+}
+END_TEST
+
 static Suite *
 migrations_suite(void)
 {
     Suite *s = suite_create("migrations");
     TCase *tc = tcase_create("migrations");
     tcase_add_test(tc, test_tokens_before_permissions_read_and_ingest);
+    tcase_add_test(tc, test_traits_before_history);
     suite_add_tcase(s, tc);
     return s;
 }
