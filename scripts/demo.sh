@@ -33,4 +33,6 @@ cat <<EOT
 
 EOT
 [ "$MODE" = serve ] || exit 0
-exec "$BIN" serve --listen "$LISTEN" --db "$DB" --definitions "$HERE/deploy/demo/definitions.json"
+# The demo data dates from 2020: keep its trait history (traits/history,
+# traits?at=) visible past the default 90 days.
+exec "$BIN" serve --listen "$LISTEN" --db "$DB" --definitions "$HERE/deploy/demo/definitions.json" --trait-history-days 36500
