@@ -11,8 +11,9 @@ against the document). A case is a dict:
            other), a literal token, or None for no credential; auth:
            "header" (auth-token, default) or "basic"
   headers, body (dict/list -> JSON, str, bytes, callable), gzip
-  server   "main" (default), "tight" (burst 1: the second request is 429) or
-           "drain" (the tight server after SIGTERM)
+  server   "main" (default), "tight" (burst 1: the second request is 429),
+           "drain" (the tight server after SIGTERM) or "nohist" (no trait
+           history: --trait-history-days 0)
   until    send up to this many times until the status comes (429, drain)
   etag_first  send once, then again with If-None-Match (TAG = the ETag)
   expect_headers / absent_headers, then(ctx, res): extra checks
@@ -102,6 +103,152 @@ VIEWS = {"getTraits": ("Traits", True), "getMetadata": ("Metadata", True), "getM
          "getAudiences": ("AudiencesView", True), "getExternalIds": ("ExternalIds", False)}
 
 
+# the demo's trait history: user-000005's phone changed twice (joe.bloggs's
+# traits once each, all by one identify)
+U5 = {"profileId": "userId:user-000005"}
+PHONE_NEW = {"value": "+447057844172", "time": "2020-11-16T14:18:50.044Z", "messageId": "e676f288-6c22-4910-8e83-581c9d4965df"}
+PHONE_OLD = {"value": "+447637331481", "time": "2020-11-07T14:47:57.913Z", "messageId": "c87b5307-b784-412a-8e31-172fa9f73338"}
+JOE_IDENTIFY = "76529299-48a1-4734-b387-1bb353eef752"
+HISTORY = "/track/intilery/marketing/MARKETING/v1/profiles/%s/traits/history?%s"
+
+
+def _member(key, want):
+    def then(ctx, res):
+        assert res.value.get(key) == want, "%s %r, expected %r" % (key, res.value.get(key), want)
+
+    return then
+
+
+def _no_computed(also=None):
+    def then(ctx, res):
+        assert "computed" not in res.value, "computed under at: %r" % res.value.get("computed")
+        if also:
+            also(ctx, res)
+
+    return then
+
+
+def _keys(want):
+    def then(ctx, res):
+        assert sorted(res.value) == sorted(want), "members %r, expected %r" % (sorted(res.value), sorted(want))
+
+    return then
+
+
+def _changes(*want):
+    def then(ctx, res):
+        assert res.value["data"] == list(want), "data %r, expected %r" % (res.value["data"], list(want))
+
+    return then
+
+
+def _history_scroll(query, extra=None):
+    """The scrollId of the first page of user-000005's history with query (the next page's request)."""
+
+    def q(ctx, client):
+        r = client.send("main", "GET", HISTORY % ("userId:user-000005", query), {"auth-token": client.tokens["full"]}, None)
+        assert r.status == 200, "first page: %d" % r.status
+        return dict(extra or {}, scrollId=r.json()["scrollId"])
+
+    return q
+
+
+def _events_scroll(ctx, client):
+    r = client.send("main", "GET", "/track/intilery/marketing/MARKETING/v1/profiles/userId:joe.bloggs/events?limit=1",
+                    {"auth-token": client.tokens["full"]}, None)
+    assert r.status == 200, "events first page: %d" % r.status
+    return {"scrollId": r.json()["scrollId"]}
+
+
+def _verbose_first_name(ctx, res):
+    want = {"value": "Joe", "updatedTime": "2020-10-01T09:00:00.000Z", "messageId": JOE_IDENTIFY, "source": "SEGMENT_API"}
+    assert res.value.get("firstName") == want, "firstName %r, expected %r" % (res.value.get("firstName"), want)
+    # the same email arrived again later: the provenance moved to that message
+    assert res.value["email"]["updatedTime"] == "2020-11-03T10:01:08.197Z", "email %r" % res.value["email"]
+    assert "computed" in res.value, "computed missing under verbose"
+
+
+def traits_history_view_cases():
+    """getTraits' verbose and at (the rest is read_view_cases')."""
+    op = "getTraits"
+    at_u5 = {"value": "+447637331481", "updatedTime": "2020-11-07T14:47:57.913Z", "messageId": PHONE_OLD["messageId"],
+             "source": "SEGMENT_API"}
+    return [
+        dict(name=op + " verbose", op=op, status=200, query={"verbose": "true"}, schema="TraitsVerbose", then=_verbose_first_name),
+        dict(name=op + " verbose=false", op=op, status=200, query={"verbose": "false"}, schema="Traits", then=_member("firstName", "Joe")),
+        dict(name=op + " verbose with fields", op=op, status=200, query={"verbose": "true", "fields": "firstName.value,email"},
+             then=lambda ctx, res: _member("firstName", {"value": "Joe"})(ctx, res)
+             or _keys(["firstName", "email", "id", "externalId"])(ctx, res)),
+        dict(name=op + " verbose 304 same tag", op=op, status=304, query={"verbose": "true"}, etag_first="TAG", then=_etag_same),
+        dict(name=op + " verbose without history", op=op, status=200, server="nohist", query={"verbose": "true"}, schema="TraitsVerbose"),
+        dict(name=op + " at", op=op, status=200, path=U5, query={"at": "2020-11-10T00:00:00Z"}, schema="Traits",
+             then=_no_computed(_member("phone", "+447637331481"))),
+        dict(name=op + " at is inclusive", op=op, status=200, path=U5, query={"at": "2020-11-16T14:18:50.044Z"},
+             then=_no_computed(_member("phone", "+447057844172"))),
+        dict(name=op + " at with an offset", op=op, status=200, path=U5, query={"at": "2020-11-16T15:18:50.043+01:00"},
+             then=_member("phone", "+447637331481")),
+        dict(name=op + " at before any change", op=op, status=200, path=U5, query={"at": "2020-01-01"}, then=_keys(["id", "externalId"])),
+        dict(name=op + " at verbose", op=op, status=200, path=U5, query={"at": "2020-11-10", "verbose": "true"}, schema="TraitsVerbose",
+             then=_no_computed(_member("phone", at_u5))),
+        dict(name=op + " at with fields", op=op, status=200, path=U5, query={"at": "2020-11-10", "fields": "phone,computed"},
+             then=_keys(["phone", "id", "externalId"])),
+        dict(name=op + " verbose=yes", op=op, status=400, query={"verbose": "yes"}),
+        dict(name=op + " verbose=TRUE", op=op, status=400, query={"verbose": "TRUE"}),
+        dict(name=op + " at not a time", op=op, status=400, query={"at": "yesterday"}),
+        dict(name=op + " at not a time, history off", op=op, status=400, server="nohist", query={"at": "yesterday"}),
+        dict(name=op + " at, history off", op=op, status=404, server="nohist", query={"at": "2020-11-10"},
+             then=_member("error", {"code": "invalid_request_error",
+                                    "message": "Trait history is turned off on this server (--trait-history-days 0)."})),
+    ]
+
+
+def trait_history_cases():
+    op = "getTraitHistory"
+    off = {"code": "invalid_request_error", "message": "Trait history is turned off on this server (--trait-history-days 0)."}
+    return [
+        dict(name=op, op=op, status=200, path=U5, query={"trait": "phone"}, then=_changes(PHONE_NEW, PHONE_OLD)),
+        dict(name=op + " joe's email", op=op, status=200, query={"trait": "email"},
+             then=_changes({"value": "joe.bloggs@intilery.com", "time": "2020-10-01T09:00:00.000Z", "messageId": JOE_IDENTIFY})),
+        dict(name=op + " by email", op=op, status=200, path={"profileId": JOE_EMAIL}, query={"trait": "firstName"},
+             then=_changes({"value": "Joe", "time": "2020-10-01T09:00:00.000Z", "messageId": JOE_IDENTIFY})),
+        dict(name=op + " a JSON value", op=op, status=200, query={"trait": "marketingPreferences"},
+             then=lambda ctx, res: None if res.value["data"][0]["value"]["channels"][0] == {"subscribed": True, "channel": "email"}
+             else (_ for _ in ()).throw(AssertionError("value %r" % res.value["data"][0]["value"]))),
+        dict(name=op + " first page", op=op, status=200, path=U5, query={"trait": "phone", "limit": 1}, then=_changes(PHONE_NEW)),
+        dict(name=op + " next page", op=op, status=200, path=U5, query=_history_scroll("trait=phone&limit=1"), then=_changes(PHONE_OLD)),
+        dict(name=op + " next page ignores other parameters", op=op, status=200, path=U5,
+             query=_history_scroll("trait=phone&limit=1", {"trait": "email", "limit": 100, "start": "2030-01-01"}), then=_changes(PHONE_OLD)),
+        dict(name=op + " scroll end", op=op, status=200, path=U5, query=_history_scroll("trait=phone&limit=2"), then=_then_empty),
+        dict(name=op + " start is inclusive", op=op, status=200, path=U5, query={"trait": "phone", "start": "2020-11-16T14:18:50.044Z"},
+             then=_changes(PHONE_NEW)),
+        dict(name=op + " end is exclusive", op=op, status=200, path=U5, query={"trait": "phone", "end": "2020-11-16T14:18:50.044Z"},
+             then=_changes(PHONE_OLD)),
+        dict(name=op + " start and end dates", op=op, status=200, path=U5, query={"trait": "phone", "start": "2020-11-01", "end": "2020-12-01"},
+             then=_changes(PHONE_NEW, PHONE_OLD)),
+        dict(name=op + " trait never set", op=op, status=200, query={"trait": "Email"}, then=_then_empty),
+        dict(name=op + " no trait", op=op, status=400),
+        dict(name=op + " trait empty", op=op, status=400, query={"trait": ""}),
+        dict(name=op + " limit 0", op=op, status=400, query={"trait": "email", "limit": 0}),
+        dict(name=op + " limit 101", op=op, status=400, query={"trait": "email", "limit": 101}),
+        dict(name=op + " start", op=op, status=400, query={"trait": "email", "start": "yesterday"}),
+        dict(name=op + " end", op=op, status=400, query={"trait": "email", "end": "2020-13-01"}),
+        dict(name=op + " scrollId", op=op, status=400, query={"scrollId": "nope"}),
+        dict(name=op + " an events scrollId", op=op, status=400, query=_events_scroll),
+        dict(name=op + " bad profile id", op=op, status=400, path={"profileId": "joe"}, query={"trait": "email"}),
+        dict(name=op + " no token", op=op, status=401, token=None, query={"trait": "email"}),
+        dict(name=op + " bad token", op=op, status=401, token="pd_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+             query={"trait": "email"}),
+        dict(name=op + " ingest-only token", op=op, status=403, token="ingest", query={"trait": "email"}),
+        dict(name=op + " other tenant", op=op, status=403, path=OTHER_TENANT, query={"trait": "email"}),
+        dict(name=op + " unknown profile", op=op, status=404, path={"profileId": "userId:nobody-at-all"}, query={"trait": "email"},
+             then=_member("error", {"code": "not_found", "message": "Profile was not found."})),
+        dict(name=op + " unknown email", op=op, status=404, path={"profileId": "email:nobody@example.com"}, query={"trait": "email"}),
+        dict(name=op + " history off", op=op, status=404, server="nohist", query={"trait": "email"}, then=_member("error", off)),
+        dict(name=op + " history off, no trait", op=op, status=404, server="nohist", then=_member("error", off)),
+        dict(name=op + " 429", op=op, status=429, server="tight", until=3, query={"trait": "email"}),
+    ]
+
+
 def read_view_cases(op, full, has_fields):
     c = [
         dict(name=op + " userId", op=op, status=200, then=_joe),
@@ -182,6 +329,7 @@ def events_cases():
         dict(name=op + " email", op=op, status=200, path={"profileId": JOE_EMAIL}, then=_nonempty_data),
         dict(name=op + " scroll", op=op, status=200, query=_scroll(2), then=_nonempty_data),
         dict(name=op + " scroll end", op=op, status=200, query=_scroll_end, then=_then_empty),
+        dict(name=op + " a trait history scrollId", op=op, status=400, query=_history_scroll("trait=phone")),
         dict(name=op + " limit 0", op=op, status=400, query={"limit": 0}),
         dict(name=op + " limit 101", op=op, status=400, query={"limit": 101}),
         dict(name=op + " sort", op=op, status=400, query={"sort": "up"}),
@@ -316,5 +464,6 @@ def build(doc):
     cases = []
     for op, (full, has_fields) in VIEWS.items():
         cases += read_view_cases(op, full, has_fields)
+    cases += traits_history_view_cases() + trait_history_cases()
     cases += list_cases() + events_cases() + batch_cases() + delete_cases() + ingest_cases(doc) + ops_cases()
     return cases

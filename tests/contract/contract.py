@@ -16,7 +16,7 @@ operation without a case, or a documented status of an operation without a
 case (range keys such as 5XX excepted: see UNPROVOKED). Cases marked
 `pending` (a change another branch makes: the spec's edges, the /docs route)
 are counted for coverage but skipped, with a note.
-usage: contract.py --doc FILE --tokens FILE --main URL --tight URL --tight-pid PID
+usage: contract.py --doc FILE --tokens FILE --main URL --tight URL --nohist URL --tight-pid PID
 """
 import argparse
 import gzip
@@ -346,6 +346,7 @@ def main():
     ap.add_argument("--tokens", required=True)
     ap.add_argument("--main", required=True)
     ap.add_argument("--tight", required=True)
+    ap.add_argument("--nohist", required=True, help="a server with --trait-history-days 0")
     ap.add_argument("--tight-pid", type=int, required=True)
     ap.add_argument("--only", help="run only cases whose name contains this")
     ap.add_argument("--run-pending", action="append", default=[], metavar="WHY",
@@ -353,14 +354,14 @@ def main():
     a = ap.parse_args()
     doc = Doc(a.doc)
     tokens = dict(line.strip().split("=", 1) for line in open(a.tokens) if "=" in line)
-    client = Client({"main": a.main, "tight": a.tight, "drain": a.tight}, tokens)
+    client = Client({"main": a.main, "nohist": a.nohist, "tight": a.tight, "drain": a.tight}, tokens)
     ctx = {"doc_path": a.doc, "tight_pid": a.tight_pid}
     cases = case_table.build(doc)
     names = [c["name"] for c in cases]
     dup = sorted({n for n in names if names.count(n) > 1})
     failures = ["duplicate case names: %s" % ", ".join(dup)] if dup else []
     failures += coverage(doc, cases)
-    order = {"main": 0, "tight": 1, "drain": 2}
+    order = {"main": 0, "nohist": 1, "tight": 2, "drain": 3}
     ran = skipped = 0
     pending = {}
     for c in sorted(cases, key=lambda c: order[c.get("server", "main")]):

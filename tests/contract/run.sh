@@ -1,11 +1,17 @@
 #!/bin/sh
 # run.sh -- the contract test: builds the demo database (as scripts/demo.sh
 # does) in a temporary dir, makes tokens of every kind the cases need, starts
-# two `profiled serve` on ephemeral 127.0.0.1 ports over it -- "main" (the
-# demo settings, --cors-origins https://shop.example) and "tight" (burst 1 on
-# reads and ingest, so a second request is 429; --drain-delay so its /readyz
-# answers 503 after SIGTERM) -- and runs contract.py, which checks every
-# operation of docs/openapi.yaml against their answers.
+# three `profiled serve` on ephemeral 127.0.0.1 ports over it -- "main" (the
+# demo settings, --cors-origins https://shop.example, --trait-history-days
+# 36500 so the 2020 demo history is kept and answered, as scripts/demo.sh),
+# "tight" (burst 1 on reads and ingest, so a second request is 429;
+# --drain-delay so its /readyz answers 503 after SIGTERM) and "nohist"
+# (--trait-history-days 0: no trait history, so traits?at= and
+# traits/history answer 404) -- and runs contract.py, which checks every
+# operation of docs/openapi.yaml against their answers. Every server shares
+# the database, so none runs with a retention that would sweep the 2020
+# history (the default 90 days would): tight keeps 36500 days too, nohist
+# keeps none and sweeps nothing.
 # usage: run.sh PROFILED_BIN [contract.py options, e.g. --run-pending edge]
 set -eu
 BIN=$1
@@ -19,11 +25,12 @@ PY=/usr/bin/python3
     exit 1
 }
 TMP=$(mktemp -d)
-MAIN= TIGHT=
+MAIN= TIGHT= NOHIST=
 cleanup() {
     rc=$?
     set +e
     [ -n "$MAIN" ] && kill "$MAIN" 2>/dev/null && wait "$MAIN" 2>/dev/null
+    [ -n "$NOHIST" ] && kill "$NOHIST" 2>/dev/null && wait "$NOHIST" 2>/dev/null
     # the tight server is draining (contract.py sent SIGTERM): no need to wait out --drain-delay
     [ -n "$TIGHT" ] && kill -KILL "$TIGHT" 2>/dev/null && wait "$TIGHT" 2>/dev/null
     rm -rf "$TMP"
@@ -56,14 +63,19 @@ port() {
     [ -n "$p" ] || { cat "$TMP/$1.err" >&2; exit 1; }
     echo "$p"
 }
-serve main --cors-origins https://shop.example
+serve main --cors-origins https://shop.example --trait-history-days 36500
 MAIN=$!
-serve tight --cors-origins https://shop.example --rate 0.001 --burst 1 --ingest-rate 0.001 --ingest-burst 1 --drain-delay 60
+serve tight --cors-origins https://shop.example --rate 0.001 --burst 1 --ingest-rate 0.001 --ingest-burst 1 --drain-delay 60 \
+    --trait-history-days 36500
 TIGHT=$!
+serve nohist --trait-history-days 0
+NOHIST=$!
 PMAIN=$(port main)
 PTIGHT=$(port tight)
+PNOHIST=$(port nohist)
 "$PY" "$ROOT/tests/contract/contract.py" --doc "$ROOT/docs/openapi.yaml" --tokens "$TMP/tokens" \
-    --main "http://127.0.0.1:$PMAIN" --tight "http://127.0.0.1:$PTIGHT" --tight-pid "$TIGHT" "$@" || {
+    --main "http://127.0.0.1:$PMAIN" --tight "http://127.0.0.1:$PTIGHT" \
+    --nohist "http://127.0.0.1:$PNOHIST" --tight-pid "$TIGHT" "$@" || {
     echo "contract test: server log (main):" >&2
     tail -30 "$TMP/main.err" >&2
     exit 1
