@@ -81,6 +81,10 @@ static const opt_t opts[] = {
      "answers held until their clients take them; beyond it answers over 64 KiB get 503", NULL},
     {"cors-origins", OPT_STR, OFF(cors_origins), "*", 0, 0,
      "origins browsers may send events from to the ingestion routes: * (any) or a comma list of scheme://host[:port]", NULL},
+    {"docs-dir", OPT_STR, OFF(docs_dir), "", 0, 0,
+     "directory of api.html and openapi.json (scripts/build-docs.sh) served at /docs and /openapi.json (empty: docs/ beside "
+     "the binary)",
+     NULL},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -42,6 +42,7 @@ typedef struct {
     char *definitions;
     char *id_limits;    /* per-type identity limits (storage_id_limits_parse) */
     char *cors_origins; /* "*" or a comma list of origins the ingestion routes answer CORS for */
+    char *docs_dir;     /* api.html and openapi.json for /docs, /openapi.json ("": docs/ beside the binary) */
 } config_t;
 
 /* Parses "a.b.c.d[/n]" or an IPv6 address[/n] into family, 16 address

@@ -285,11 +285,17 @@ none_match_lists(const char *v, size_t n, const char *tag)
 void
 respond_json_tagged(h2o_req_t *req, reqctx_t *rc, char *body, size_t len, const char *etag)
 {
+    respond_tagged(req, rc, "application/json; charset=utf-8", body, len, etag);
+}
+
+void
+respond_tagged(h2o_req_t *req, reqctx_t *rc, const char *content_type, char *body, size_t len, const char *etag)
+{
     int match = 0;
     for (ssize_t i = -1; !match && (i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, i)) != -1;)
         match = none_match_lists(req->headers.entries[i].value.base, req->headers.entries[i].value.len, etag);
     if (!match) {
-        respond_body(req, rc, 200, "application/json; charset=utf-8", body, len, etag);
+        respond_body(req, rc, 200, content_type, body, len, etag);
         return;
     }
     /* 304: the tag and Vary the 200 would have sent (RFC 9110 15.4.5) */
