@@ -27,10 +27,10 @@ if [ ! -x "$NPM/node_modules/.bin/redocly" ]; then
     (cd "$NPM" && timeout 300 npm ci --no-audit --no-fund --silent) || skip "npm ci in tools/npm failed"
 fi
 mkdir -p "$OUT"
-# up to date: both outputs newer than the document and this script
+# up to date: both outputs newer than the document, the pinned tools and this script
 if [ -f "$OUT/api.html" ] && [ -f "$OUT/openapi.json" ] &&
-    [ -z "$(find "$SRC" "$0" -newer "$OUT/api.html" 2>/dev/null)" ] &&
-    [ -z "$(find "$SRC" "$0" -newer "$OUT/openapi.json" 2>/dev/null)" ]; then
+    [ -z "$(find "$SRC" "$NPM/package-lock.json" "$0" -newer "$OUT/api.html" 2>/dev/null)" ] &&
+    [ -z "$(find "$SRC" "$NPM/package-lock.json" "$0" -newer "$OUT/openapi.json" 2>/dev/null)" ]; then
     exit 0
 fi
 TMP=$(mktemp -d "$OUT/.build-docs.XXXXXX")
