@@ -92,6 +92,12 @@ timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usa
 [ -s "$TMP/dom.html" ] || { tail -20 "$TMP/chrome.log" >&2; fail "chromium dumped no DOM"; }
 # the page's inline script ran under its CSP (a refused script or style is logged)
 if grep -E "Refused to|Content Security Policy" "$TMP/chrome.log" >&2; then fail "the browser refused part of the page"; fi
+# ... and without an uncaught error: a broken or missing inline Redoc is
+# one (Redoc 2.5.3's own hydration mismatch, React #418/#423, after which
+# React renders the page on the client, is expected and let through)
+if grep 'CONSOLE' "$TMP/chrome.log" | grep 'Uncaught' | grep -vE 'Minified React error #(418|423);' >&2; then
+    fail "the page's script failed"
+fi
 check dom "$ROOT/docs/openapi.yaml" "$TMP/dom.html"
 check netlog "$TMP/net.json" "$API"
 
