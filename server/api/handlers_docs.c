@@ -106,20 +106,21 @@ read_file(const char *dir, const char *name, docs_file_t *f, const char **why)
 void
 api_docs_load(server_t *srv)
 {
-    static struct api_docs docs; /* lives for the process, as srv does */
-    docs_dir(&srv->cfg, docs.dir, sizeof(docs.dir));
+    /* lives for the process, as srv does: loops read it until _exit */
+    struct api_docs *docs = base_xcalloc(1, sizeof(*docs));
+    docs_dir(&srv->cfg, docs->dir, sizeof(docs->dir));
     int have = 0;
     for (int i = 0; i < 2; i++) {
         const char *why = NULL;
-        if (read_file(docs.dir, docs_files[i].name, &docs.file[i], &why) == 0)
+        if (read_file(docs->dir, docs_files[i].name, &docs->file[i], &why) == 0)
             have++;
         else
-            fprintf(stderr, "profiled: docs: %s/%s: %s: %s answers 404 (scripts/build-docs.sh %s builds it)\n", docs.dir,
-                    docs_files[i].name, why, i == DOCS_HTML ? "/docs" : "/openapi.json", docs.dir);
+            fprintf(stderr, "profiled: docs: %s/%s: %s: %s answers 404 (scripts/build-docs.sh %s builds it)\n", docs->dir,
+                    docs_files[i].name, why, i == DOCS_HTML ? "/docs" : "/openapi.json", docs->dir);
     }
     if (have == 2)
-        fprintf(stderr, "profiled: docs: serving /docs and /openapi.json from %s\n", docs.dir);
-    srv->docs = &docs;
+        fprintf(stderr, "profiled: docs: serving /docs and /openapi.json from %s\n", docs->dir);
+    srv->docs = docs;
 }
 
 void
