@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "api.h"
 
 /* Larger files are refused at start (the page is ~1 MiB). */
@@ -17,6 +18,8 @@
 typedef struct {
     char *body; /* NULL: not there */
     size_t len;
+    char *gz; /* body's gzip, made once at start (NULL: none) */
+    size_t gz_len;
     char etag[24]; /* "\"<16 hex>\"" of the bytes */
 } docs_file_t;
 
@@ -59,6 +62,31 @@ docs_dir(const config_t *cfg, char *out, size_t len)
     }
     memcpy(out, exe, dlen);
     memcpy(out + dlen, "/docs", sizeof("/docs"));
+}
+
+/* The gzip of f's body (best compression: it is made once), or none. */
+static void
+compress_file(docs_file_t *f)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return;
+    size_t cap = deflateBound(&zs, (uLong)f->len);
+    char *out = base_xmalloc(cap);
+    zs.next_in = (Bytef *)f->body;
+    zs.avail_in = (uInt)f->len;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)cap;
+    int rc = deflate(&zs, Z_FINISH);
+    size_t n = zs.total_out;
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END || n >= f->len) {
+        free(out);
+        return;
+    }
+    f->gz = out;
+    f->gz_len = n;
 }
 
 /* Reads dir/name into f; 0, or -1 (f left empty) with why set. */
@@ -112,9 +140,10 @@ api_docs_load(server_t *srv)
     int have = 0;
     for (int i = 0; i < 2; i++) {
         const char *why = NULL;
-        if (read_file(docs->dir, docs_files[i].name, &docs->file[i], &why) == 0)
+        if (read_file(docs->dir, docs_files[i].name, &docs->file[i], &why) == 0) {
+            compress_file(&docs->file[i]);
             have++;
-        else
+        } else
             fprintf(stderr, "profiled: docs: %s/%s: %s: %s answers 404 (scripts/build-docs.sh %s builds it)\n", docs->dir,
                     docs_files[i].name, why, i == DOCS_HTML ? "/docs" : "/openapi.json", docs->dir);
     }
@@ -145,5 +174,5 @@ handle_docs(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));
     if (which == DOCS_HTML)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL, H2O_STRLIT(DOCS_CSP));
-    respond_tagged(req, rc, docs_files[which].content_type, body, f->len, f->etag);
+    respond_tagged(req, rc, docs_files[which].content_type, body, f->len, f->gz, f->gz_len, f->etag);
 }

@@ -3,7 +3,7 @@
  * --docs-dir, and by PROFILED_DOCS_DIR) is served byte for byte at /docs
  * and /openapi.json without a token, with the content types, request id,
  * no-cache, ETag (304 on If-None-Match), nosniff and the page's CSP; HEAD
- * answers without a body, POST 405; a directory without the files answers
+ * answers without a body, POST 405; gzip (made at start) when asked; a directory without the files answers
  * both 404 not_found saying how to build them. (tests/docs/ renders the
  * real document in Chromium.) */
 #include <check.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <zlib.h>
 #include "testhttp.h"
 #include "testutil.h"
 
@@ -99,6 +100,69 @@ START_TEST(test_served_by_flag)
 }
 END_TEST
 
+/* A page over --compress-min-size: gzipped when asked (the copy made at
+ * start), inflating to the file; the -gzip tag; 304 on it. */
+START_TEST(test_gzip)
+{
+    char big[64 * 1024];
+    size_t n = 0;
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "<!DOCTYPE html><html><body>");
+    for (int i = 0; n + 64 < sizeof(big); i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "<p>GET /route/%d</p>\n", i);
+    snprintf(big + n, sizeof(big) - n, "</body></html>\n");
+    char *bigdir = test_tmp_path("big");
+    if (mkdir(bigdir, 0700) != 0)
+        ck_abort_msg("mkdir %s", bigdir);
+    write_file(bigdir, "api.html", big);
+    write_file(bigdir, "openapi.json", doc);
+    test_server_t s;
+    const char *extra[] = {"--threads", "1", "--workers", "1", "--docs-dir", bigdir, NULL};
+    test_server_start(&s, db, extra);
+    const char *ae[] = {"accept-encoding", "gzip", NULL};
+    test_resp_t r;
+    ck_assert_int_eq(get(&s, "GET", "/docs", ae, &r), 200);
+    ck_assert_str_eq(test_header(&r, "content-encoding"), "gzip");
+    ck_assert_str_eq(test_header(&r, "vary"), "accept-encoding");
+    ck_assert_uint_lt(r.len, strlen(big) / 4);
+    char *plain = malloc(sizeof(big));
+    uLongf plain_len = sizeof(big);
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    ck_assert_int_eq(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+    zs.next_in = (Bytef *)r.body;
+    zs.avail_in = (uInt)r.len;
+    zs.next_out = (Bytef *)plain;
+    zs.avail_out = (uInt)plain_len;
+    ck_assert_int_eq(inflate(&zs, Z_FINISH), Z_STREAM_END);
+    ck_assert_uint_eq(zs.total_out, strlen(big));
+    ck_assert(memcmp(plain, big, strlen(big)) == 0);
+    inflateEnd(&zs);
+    free(plain);
+    char etag[64];
+    snprintf(etag, sizeof(etag), "%s", test_header(&r, "etag"));
+    ck_assert_uint_eq(strlen(etag), 23);
+    ck_assert_str_eq(etag + 17, "-gzip\"");
+    test_resp_free(&r);
+    const char *inm[] = {"accept-encoding", "gzip", "if-none-match", etag, NULL};
+    ck_assert_int_eq(get(&s, "GET", "/docs", inm, &r), 304);
+    ck_assert_str_eq(test_header(&r, "etag"), etag);
+    test_resp_free(&r);
+    /* without Accept-Encoding: the file as it is */
+    ck_assert_int_eq(get(&s, "GET", "/docs", NULL, &r), 200);
+    ck_assert_ptr_null(test_header(&r, "content-encoding"));
+    ck_assert_uint_eq(r.len, strlen(big));
+    test_resp_free(&r);
+    test_server_stop(&s);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/api.html", bigdir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/openapi.json", bigdir);
+    unlink(path);
+    rmdir(bigdir);
+    free(bigdir);
+}
+END_TEST
+
 START_TEST(test_served_by_env)
 {
     test_server_t s;
@@ -148,6 +212,7 @@ docs_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_served_by_flag);
     tcase_add_test(tc, test_served_by_env);
+    tcase_add_test(tc, test_gzip);
     tcase_add_test(tc, test_not_built);
     suite_add_tcase(s, tc);
     return s;
