@@ -22,8 +22,14 @@ deps:
 $(BUILD)/Makefile: CMakeLists.txt | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 
+# The API reference /docs serves ($(BUILD)/docs: api.html, openapi.json,
+# rendered from docs/openapi.yaml with the npm tools of tools/npm) is built
+# when Node.js and npm are there; without them the server answers /docs 404.
+# DOCS=0 skips it (offline, say).
+DOCS       ?= 1
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
+	@[ "$(DOCS)" = 0 ] || sh scripts/build-docs.sh --optional $(BUILD)/docs
 
 $(ASAN_BUILD)/Makefile: CMakeLists.txt | deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPROFILED_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null

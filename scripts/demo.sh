@@ -31,6 +31,10 @@ cat <<EOT
   try, from another terminal:
     curl -s -H "auth-token: $TOKEN" http://127.0.0.1:$PORT/track/$CLIENT/$ACCOUNT/$BRAND/v1/profiles/userId:joe.bloggs/traits
 
+  the API reference: http://127.0.0.1:$PORT/docs (the document: /openapi.json);
+  Postman: import docs/profiled.postman_collection.json and
+  docs/profiled.postman_environment.json, set token to the demo token
+
 EOT
 [ "$MODE" = serve ] || exit 0
 # The demo data dates from 2020: keep its trait history (traits/history,

@@ -361,6 +361,7 @@ server_main(int argc, char **argv)
         return 2;
     }
 
+    api_docs_load(&srv);
     ops_watch_damage(srv.cfg.db); /* before SQLite is first used */
     if (defs_init(&srv) != 0)
         return 2;

@@ -30,6 +30,14 @@ void handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_delete(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_profile_batch(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 void handle_trait_history(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+void handle_docs(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
+
+/* The API reference (handlers_docs.c): handle_docs's route arg. */
+enum { DOCS_HTML = 0, DOCS_JSON = 1 };
+/* Reads api.html and openapi.json from --docs-dir (default: docs/ beside
+ * the executable) into srv->docs, at start; a missing file is logged and
+ * its route answers 404. */
+void api_docs_load(server_t *srv);
 
 /* A job about one id (a profile's, or a scrollId): the kind of the
  * profile views and of a scroll's next page. */

@@ -27,6 +27,9 @@ const route_t api_routes[] = {
     {"GET", "/healthz", 0, handle_health, 0},
     {"GET", "/readyz", 0, handle_ready, 0},
     {"GET", "/metrics", ROUTE_OPS_ONLY, handle_metrics, 0},
+    /* the API reference (handlers_docs.c): no token */
+    {"GET", "/docs", 0, handle_docs, DOCS_HTML},
+    {"GET", "/openapi.json", 0, handle_docs, DOCS_JSON},
     {"GET", TENANT_PREFIX "/profiles", AUTH_TENANT, handle_profile_list, 0},
     {"GET", TENANT_PREFIX "/profiles/{profile}/traits", AUTH_TENANT, handle_profile_view, STORAGE_VIEW_TRAITS},
     /* a trait's changes (handlers_events.c); 404 with --trait-history-days 0 */

@@ -83,6 +83,10 @@ static const opt_t opts[] = {
      "days of trait changes kept for traits/history and traits?at= (0: none recorded, both answer 404)", NULL},
     {"cors-origins", OPT_STR, OFF(cors_origins), "*", 0, 0,
      "origins browsers may send events from to the ingestion routes: * (any) or a comma list of scheme://host[:port]", NULL},
+    {"docs-dir", OPT_STR, OFF(docs_dir), "", 0, 0,
+     "directory of api.html and openapi.json (scripts/build-docs.sh) served at /docs and /openapi.json (empty: docs/ beside "
+     "the binary)",
+     NULL},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

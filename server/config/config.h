@@ -43,6 +43,7 @@ typedef struct {
     char *id_limits;        /* per-type identity limits (storage_id_limits_parse) */
     int trait_history_days; /* trait changes kept (storage_set_trait_history); 0: off */
     char *cors_origins;     /* "*" or a comma list of origins the ingestion routes answer CORS for */
+    char *docs_dir;         /* api.html and openapi.json for /docs, /openapi.json ("": docs/ beside the binary) */
 } config_t;
 
 /* Parses "a.b.c.d[/n]" or an IPv6 address[/n] into family, 16 address

@@ -123,6 +123,11 @@ void respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_
  * (the body is freed), else 200 as respond_json; either way with the ETag
  * (suffixed -gzip inside the quotes when the answer is gzipped). */
 void respond_json_tagged(h2o_req_t *req, reqctx_t *rc, char *body, size_t len, const char *etag);
+/* The same with another content type (a static string) and, when gz is
+ * not NULL, body's gzip made beforehand (gz_len bytes, borrowed: it must
+ * outlive the call), sent instead of compressing body here. */
+void respond_tagged(h2o_req_t *req, reqctx_t *rc, const char *content_type, char *body, size_t len, const char *gz, size_t gz_len,
+                    const char *etag);
 
 /* Sends an answer without a body (204) with the standard headers. */
 void respond_empty(h2o_req_t *req, reqctx_t *rc, int status);
@@ -277,6 +282,8 @@ struct server {
     } * retired_defs;
     size_t nretired_defs;
     void *ssl_ctx; /* SSL_CTX * when TLS is on */
+    /* the API reference of --docs-dir, read at start (api/handlers_docs.c) */
+    const struct api_docs *docs;
 };
 
 static inline loop_t *

@@ -55,16 +55,26 @@ reason_of(int status)
 }
 
 /* gzip of body when it is large enough and the client accepts gzip, so
- * the answer keeps a Content-Length (h2o's own filter would chunk it).
- * Returns the compressed copy (malloc'd) or NULL. */
+ * the answer keeps a Content-Length (h2o's own filter would chunk it):
+ * a copy of pre (prelen bytes, body's gzip made beforehand) when it is
+ * given, else compressed here. Returns the compressed copy (malloc'd) or
+ * NULL. */
 static char *
-maybe_gzip(h2o_req_t *req, const char *body, size_t len, size_t *outlen)
+maybe_gzip(h2o_req_t *req, const char *body, size_t len, const char *pre, size_t prelen, size_t *outlen)
 {
     server_t *srv = loop_of(req)->srv;
     if (srv->cfg.compress_min_size <= 0 || len < (size_t)srv->cfg.compress_min_size)
         return NULL;
     if ((h2o_get_compressible_types(&req->headers) & H2O_COMPRESSIBLE_GZIP) == 0)
         return NULL;
+    if (pre != NULL) {
+        char *copy = malloc(prelen);
+        if (copy == NULL)
+            abort();
+        memcpy(copy, pre, prelen);
+        *outlen = prelen;
+        return copy;
+    }
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
     if (deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -206,13 +216,15 @@ add_etag(h2o_req_t *req, const char *etag, int gzipped)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, v, n + 5);
 }
 
-/* The body, with an ETag field when etag is not NULL. */
+/* The body, with an ETag field when etag is not NULL; gz (gz_len bytes,
+ * borrowed; NULL: none) is its gzip made beforehand. */
 static void
-respond_body(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len, const char *etag)
+respond_body(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len, const char *etag,
+             const char *gz, size_t gz_len)
 {
     static h2o_generator_t generator = {NULL, NULL};
     size_t plain_len = len, zlen;
-    char *z = maybe_gzip(req, body, len, &zlen);
+    char *z = maybe_gzip(req, body, len, gz, gz_len, &zlen);
     if (!conn_admit_answer(loop_of(req)->srv, z != NULL ? zlen : len)) {
         free(z);
         free(body);
@@ -248,7 +260,7 @@ respond_body(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type,
 void
 respond_text(h2o_req_t *req, reqctx_t *rc, int status, const char *content_type, char *body, size_t len)
 {
-    respond_body(req, rc, status, content_type, body, len, NULL);
+    respond_body(req, rc, status, content_type, body, len, NULL, NULL, 0);
 }
 
 /* Whether one If-None-Match value (a list of entity tags, or *) names the
@@ -285,11 +297,18 @@ none_match_lists(const char *v, size_t n, const char *tag)
 void
 respond_json_tagged(h2o_req_t *req, reqctx_t *rc, char *body, size_t len, const char *etag)
 {
+    respond_tagged(req, rc, "application/json; charset=utf-8", body, len, NULL, 0, etag);
+}
+
+void
+respond_tagged(h2o_req_t *req, reqctx_t *rc, const char *content_type, char *body, size_t len, const char *pre_gz,
+               size_t pre_gz_len, const char *etag)
+{
     int match = 0;
     for (ssize_t i = -1; !match && (i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, i)) != -1;)
         match = none_match_lists(req->headers.entries[i].value.base, req->headers.entries[i].value.len, etag);
     if (!match) {
-        respond_body(req, rc, 200, "application/json; charset=utf-8", body, len, etag);
+        respond_body(req, rc, 200, content_type, body, len, etag, pre_gz, pre_gz_len);
         return;
     }
     /* 304: the tag and Vary the 200 would have sent (RFC 9110 15.4.5) */
