@@ -22,10 +22,7 @@ skip() {
     exit 1
 }
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || skip "Node.js and npm are needed (scripts/install-deps.sh installs them)"
-if [ ! -x "$NPM/node_modules/.bin/redocly" ]; then
-    echo "build-docs: installing the pinned tools (npm ci in tools/npm)" >&2
-    (cd "$NPM" && timeout 300 npm ci --no-audit --no-fund --silent) || skip "npm ci in tools/npm failed"
-fi
+sh "$NPM/install.sh" || skip "npm ci in tools/npm failed"
 mkdir -p "$OUT"
 # up to date: both outputs newer than the document, the pinned tools and this script
 if [ -f "$OUT/api.html" ] && [ -f "$OUT/openapi.json" ] &&

@@ -63,12 +63,15 @@ port() {
     [ -n "$p" ] || { cat "$TMP/$1.err" >&2; exit 1; }
     echo "$p"
 }
-serve main --cors-origins https://shop.example --trait-history-days 36500
+# the API reference for main's /docs and /openapi.json (the others have none: 404)
+sh "$ROOT/scripts/build-docs.sh" "$TMP/docs" 2> "$TMP/docs.err" || { cat "$TMP/docs.err" >&2; exit 1; }
+mkdir "$TMP/nodocs"
+serve main --cors-origins https://shop.example --trait-history-days 36500 --docs-dir "$TMP/docs"
 MAIN=$!
 serve tight --cors-origins https://shop.example --rate 0.001 --burst 1 --ingest-rate 0.001 --ingest-burst 1 --drain-delay 60 \
     --trait-history-days 36500
 TIGHT=$!
-serve nohist --trait-history-days 0
+serve nohist --trait-history-days 0 --docs-dir "$TMP/nodocs"
 NOHIST=$!
 PMAIN=$(port main)
 PTIGHT=$(port tight)

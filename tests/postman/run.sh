@@ -19,9 +19,7 @@ ENVIRONMENT="$ROOT/docs/profiled.postman_environment.json"
 for tool in node npm curl; do
     command -v "$tool" >/dev/null || { echo "postman test: $tool is required (scripts/install-deps.sh installs it)" >&2; exit 1; }
 done
-if [ ! -x "$NPM/node_modules/.bin/newman" ]; then
-    (cd "$NPM" && timeout 300 npm ci --no-audit --no-fund --silent)
-fi
+sh "$NPM/install.sh"
 TMP=$(mktemp -d)
 PID=
 STEP="start"
