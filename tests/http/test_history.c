@@ -394,26 +394,42 @@ START_TEST(test_erasure)
 }
 END_TEST
 
-/* A second server on its own database, with extra flags. */
+/* A second server on its own database with --trait-history-days DAYS,
+ * standing in for the suite's server (srv, tok) until alt_end. */
+typedef struct {
+    test_server_t srv;
+    char tok[128];
+    char *path;
+} alt_t;
+
 static void
-with_server(const char *name, const char *days, test_server_t *s, char **path, char *token)
+alt_begin(alt_t *keep, const char *name, const char *days)
 {
-    *path = test_tmp_path(name);
-    test_token_create(*path, "acme", "shop", "WEB", token);
+    test_server_t s2;
+    char *path = test_tmp_path(name);
+    keep->srv = srv;
+    memcpy(keep->tok, tok, sizeof(tok));
+    keep->path = path;
+    test_token_create(path, "acme", "shop", "WEB", tok);
     const char *extra[] = {"--threads", "1", "--workers", "1", "--trait-history-days", days, NULL};
-    test_server_start(s, *path, extra);
+    test_server_start(&s2, path, extra);
+    srv = s2;
+}
+
+static void
+alt_end(alt_t *keep)
+{
+    ck_assert_int_eq(test_server_stop(&srv), 0);
+    srv = keep->srv;
+    memcpy(tok, keep->tok, sizeof(tok));
+    test_rm_db(keep->path);
+    free(keep->path);
 }
 
 START_TEST(test_retention)
 {
-    test_server_t s2;
-    char *path, t2[128];
-    with_server("retention.db", "30", &s2, &path, t2);
-    test_server_t keep = srv;
-    char keep_tok[128];
-    memcpy(keep_tok, tok, sizeof(tok));
-    srv = s2;
-    memcpy(tok, t2, sizeof(tok));
+    alt_t keep;
+    alt_begin(&keep, "retention.db", "30");
 
     identify(tok, BASE, "\"userId\":\"rita\"", "r1", -40 * DAY, "{\"plan\":\"old\"}");
     identify(tok, BASE, "\"userId\":\"rita\"", "r2", -10 * DAY, "{\"plan\":\"new\"}");
@@ -431,24 +447,14 @@ START_TEST(test_retention)
     json_object_put(j);
     test_resp_free(&r);
 
-    srv = keep;
-    memcpy(tok, keep_tok, sizeof(tok));
-    ck_assert_int_eq(test_server_stop(&s2), 0);
-    test_rm_db(path);
-    free(path);
+    alt_end(&keep);
 }
 END_TEST
 
 START_TEST(test_history_off)
 {
-    test_server_t s2;
-    char *path, t2[128];
-    with_server("off.db", "0", &s2, &path, t2);
-    test_server_t keep = srv;
-    char keep_tok[128];
-    memcpy(keep_tok, tok, sizeof(tok));
-    srv = s2;
-    memcpy(tok, t2, sizeof(tok));
+    alt_t keep;
+    alt_begin(&keep, "off.db", "0");
 
     identify(tok, BASE, "\"userId\":\"olga\"", "o1", -1 * DAY, "{\"plan\":\"x\"}");
     static const char *const uris[] = {
@@ -472,11 +478,7 @@ START_TEST(test_history_off)
     json_object_put(j);
     test_resp_free(&r);
 
-    srv = keep;
-    memcpy(tok, keep_tok, sizeof(tok));
-    ck_assert_int_eq(test_server_stop(&s2), 0);
-    test_rm_db(path);
-    free(path);
+    alt_end(&keep);
 }
 END_TEST
 
