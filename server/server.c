@@ -298,6 +298,7 @@ sample_gauges(void *ctx, metrics_sample_t *out)
     out->write_timeouts = atomic_load(&srv->write_timeouts);
     out->accept_pauses = atomic_load(&srv->accept_pauses);
     out->suppressed_messages = writer_suppressed(srv->writer);
+    cache_totals(srv, out);
 }
 
 static int
@@ -423,6 +424,13 @@ server_main(int argc, char **argv)
         srv.ops_loop = (loop_t){.srv = &srv, .index = -1, .listen_fd = fd, .h2o_config = &srv.ops_config};
     }
 
+    const char *clock_file = getenv("PROFILED_DEBUG_CLOCK_FILE"); /* tests: an injected clock */
+    if (clock_file != NULL)
+        snprintf(srv.clock_file, sizeof(srv.clock_file), "%s", clock_file);
+    if (cache_init(&srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "profiled: cache: %s\n", err);
+        return 1;
+    }
     srv.pool = pool_new(&srv, srv.cfg.workers, srv.cfg.queue, err, sizeof(err));
     if (srv.pool == NULL) {
         fprintf(stderr, "profiled: workers: %s\n", err);

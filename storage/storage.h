@@ -506,6 +506,29 @@ void storage_use_definitions(storage_t *st, const definitions_t *defs);
 typedef int64_t (*storage_clock_fn)(void *ctx);
 void storage_set_clock(storage_t *st, storage_clock_fn fn, void *ctx);
 
+/* The window of time over which the last view built on st
+ * (storage_profile_view, storage_traits_view without `at`) keeps its
+ * answer, by st's clock: it holds at every t with *from_ms <= t < *until_ms
+ * unless the database or the definitions change. Windowed computed traits
+ * change at the next UTC day boundary, an activeWithinDays rule a
+ * millisecond after lastActivityTime + days; a view that read neither has
+ * INT64_MIN and INT64_MAX. */
+void storage_view_validity(const storage_t *st, int64_t *from_ms, int64_t *until_ms);
+
+/* The change mark of st's database file: a copy of the header of SQLite's
+ * WAL index (its shared memory), which every commit of any connection of
+ * any process rewrites. Reading it takes no lock and never waits (plain
+ * loads of the mapped memory, both copies compared as SQLite does), so it
+ * may be called from any thread once the connection's owner has called it
+ * (the first call maps the memory and must be made on that thread, after
+ * storage_open). Two equal marks mean no commit in between. Returns 0, or
+ * -1 when there is no mark (not WAL, header being written: treat as
+ * changed). */
+typedef struct {
+    uint32_t w[12];
+} storage_mark_t;
+int storage_change_mark(storage_t *st, storage_mark_t *out);
+
 /* Completes the state of defs for existing profiles: for each tenant, the
  * keys of its definitions that are not complete are rebuilt from the
  * profiles' events, in short transactions of at most 500 profiles (and

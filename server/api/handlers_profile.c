@@ -117,6 +117,8 @@ run_profile_view(job_t *job, storage_t *st)
         view_select_fields(&job->body, &job->body_len, v->id_type == STORAGE_ID_EMAIL, v->id + v->id_len + 1, v->fields_len);
     if (rc == 0)
         job_set_etag(job); /* last: of the final body (after any step that changes it) */
+    if (rc == 0 && job->cache_key != NULL)
+        storage_view_validity(st, &job->stamp.from_ms, &job->stamp.until_ms);
     return job_read_result(job, rc, "Profile was not found.");
 }
 
@@ -191,7 +193,21 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     storage_traits_opts_t traits = {0};
     if (view == STORAGE_VIEW_TRAITS && traits_params(req, rc, &traits) != 0)
         return;
+    /* a current view comes from the loop's cache (not `at`: the past) */
+    char key[1024];
+    size_t key_len = 0;
+    if (!traits.has_at && loop_of(req)->cache != NULL) {
+        unsigned kind = (unsigned)view * 2 + (traits.verbose ? 1 : 0);
+        key_len = cache_key(key, sizeof(key), &rc->tenant, kind, (unsigned)type, id.base, id.len, fields.base, fields.len);
+        if (cache_answer(req, rc, key, key_len))
+            return;
+    }
     id_job_t *v = job_new(req, rc, sizeof(*v) + id.len + 1 + fields.len + 1, run_profile_view, &rc->tenant);
+    if (key_len > 0) {
+        v->job.cache_key = base_xmalloc(key_len);
+        memcpy(v->job.cache_key, key, key_len);
+        v->job.cache_key_len = key_len;
+    }
     v->id_len = id.len;
     memcpy(v->id, id.base, id.len);
     v->fields_len = fields.len;

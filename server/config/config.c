@@ -53,6 +53,8 @@ static const opt_t opts[] = {
      "how often a background thread copies the write-ahead log into the database", NULL},
     {"writer-cache-mb", OPT_INT, OFF(writer_cache_mb), "256", 2, 65536,
      "page cache of the writer's connection: a group commit's pages should fit", NULL},
+    {"cache-mb", OPT_INT, OFF(cache_mb), "64", 0, 65536,
+     "memory for rendered profile views answered without a job, shared by the loop threads (0: no cache)", NULL},
     {"scroll-ttl", OPT_INT, OFF(scroll_ttl), "300", 1, 86400, "seconds an unused events scrollId stays valid", NULL},
     {"ingest-burst", OPT_INT, OFF(ingest_burst), "5000", 1, 1000000000, "ingestion burst per token", NULL},
     {"config", OPT_STR, OFF(config), "", 0, 0, "file of 'name = value' lines for any of these settings", NULL},

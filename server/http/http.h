@@ -216,6 +216,44 @@ void conn_on_accept(h2o_socket_t *listener, const char *err);
 /* The loop's timers for the above; after h2o_context_init. */
 void conn_loop_init(loop_t *loop);
 
+/* ---- the rendered-view cache (cache.c) ------------------------------------ */
+typedef struct viewcache viewcache_t;
+
+/* What a view's job records for the cache: the database's change mark
+ * taken before its read (mark_ok 0: none), the definitions generation it
+ * read with, and the time window its answer holds for. */
+typedef struct {
+    storage_mark_t mark;
+    int mark_ok;
+    uint64_t defs_gen;
+    int64_t from_ms, until_ms;
+} cache_stamp_t;
+
+/* One cache per loop thread, --cache-mb shared out between them, and the
+ * connection whose change mark the loops read; nothing when --cache-mb is
+ * 0. Before the loops start; -1 with err when the connection fails. */
+int cache_init(server_t *srv, char *err, size_t errlen);
+/* The key of a cacheable view into buf (cap bytes): kind (the view and its
+ * variant), the tenant, id type, id and the `fields` list. 0 when it does
+ * not fit (then nothing is cached). */
+size_t cache_key(char *buf, size_t cap, const storage_tenant_t *t, unsigned kind, unsigned id_type, const char *id, size_t id_len,
+                 const char *fields, size_t fields_len);
+/* Answers req from the loop's cache when key's entry is current
+ * (respond_json_tagged, as a job's completion would) and returns 1; else
+ * counts a miss and returns 0. Loop thread. */
+int cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len);
+/* Worker, before the read: the stamp's mark and generation. */
+void cache_stamp_begin(server_t *srv, storage_t *st, uint64_t defs_gen, cache_stamp_t *s);
+/* Loop thread, with a finished view: keeps body and its etag under key when
+ * the stamp is still current (no commit since its mark, same definitions). */
+void cache_fill(loop_t *loop, const char *key, size_t key_len, const cache_stamp_t *s, const char *body, size_t body_len,
+                const char *etag);
+/* Sums the loops' counters and gauges into out (any thread). */
+void cache_totals(const server_t *srv, metrics_sample_t *out);
+/* The clock of read-time evaluation and of cache windows: the wall clock,
+ * or with PROFILED_DEBUG_CLOCK_FILE (tests) the number of ms in that file. */
+int64_t server_now_ms(const server_t *srv);
+
 /* ---- loops and the server context ----------------------------------------- */
 struct loop {
     h2o_context_t ctx; /* first: req->conn->ctx leads back to the loop */
@@ -239,6 +277,7 @@ struct loop {
     h2o_timeout_entry_t held_entry;
     h2o_timeout_t accept_retry;
     h2o_timeout_entry_t accept_entry;
+    viewcache_t *cache; /* cache.c; NULL: none */
 };
 
 /* The process-wide context, set up by server.c; one per process. */
@@ -284,6 +323,10 @@ struct server {
     void *ssl_ctx; /* SSL_CTX * when TLS is on */
     /* the API reference of --docs-dir, read at start (api/handlers_docs.c) */
     const struct api_docs *docs;
+    /* the rendered-view cache (cache.c): the connection whose change mark
+     * the loops read (NULL: no cache), and the debug clock's file */
+    storage_t *mark_st;
+    char clock_file[256];
 };
 
 static inline loop_t *

@@ -18,6 +18,7 @@ job_free(job_t *job)
     if (job->dispose != NULL)
         job->dispose(job);
     free(job->tenant_strings);
+    free(job->cache_key);
     free(job->body);
     free(job);
 }
@@ -180,6 +181,8 @@ on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
             if (job->gate.has_limit)
                 rc->gate = job->gate;
             if (job->status == 200 && job->etag[0] != '\0') {
+                if (job->cache_key != NULL)
+                    cache_fill(job->loop, job->cache_key, job->cache_key_len, &job->stamp, job->body, job->body_len, job->etag);
                 respond_json_tagged(req, rc, job->body, job->body_len, job->etag);
                 job->body = NULL; /* the response owns it now */
             } else if (job->status != 0) {

@@ -53,6 +53,11 @@ struct job {
     char etag[20]; /* "" or the body's entity tag (job_set_etag): the answer is conditional */
     err_kind_t err;
     char errmsg[256];
+    /* a cacheable view (http/cache.c): its key (malloc'd; NULL: not
+     * cached), and the stamp the worker and the run function fill */
+    char *cache_key;
+    size_t cache_key_len;
+    cache_stamp_t stamp;
 };
 
 /* A new zeroed job of size bytes (a kind's struct, job_t first, and any

@@ -77,12 +77,21 @@ worker_main(void *arg)
             job_fail(job, STORAGE_EBUSY, "The request took too long; retry later.");
         else {
             int64_t t0 = base_clock_ns(1);
+            if (job->cache_key != NULL) /* before the read: see http/cache.c */
+                cache_stamp_begin(p->srv, st, defs_gen, &job->stamp);
             passed = job->run(job, st); /* JOB_PASSED: job is not ours to touch */
             metrics_worker_busy(p->srv->metrics, (uint64_t)(base_clock_ns(1) - t0));
         }
         if (passed != JOB_PASSED)
             job_complete(job);
     }
+}
+
+/* The injected clock of read-time evaluation (PROFILED_DEBUG_CLOCK_FILE). */
+static int64_t
+debug_clock(void *ctx)
+{
+    return server_now_ms(ctx);
 }
 
 pool_t *
@@ -105,8 +114,12 @@ pool_new(server_t *srv, int workers, int capacity, char *errbuf, size_t errlen)
     for (int i = 0; i < workers; i++)
         if (storage_open(&p->conns[i], srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, errbuf, errlen) != 0)
             goto fail;
-        else
-            storage_set_trait_history(p->conns[p->nconns++], srv->cfg.trait_history_days);
+        else {
+            storage_set_trait_history(p->conns[p->nconns], srv->cfg.trait_history_days);
+            if (srv->clock_file[0] != '\0')
+                storage_set_clock(p->conns[p->nconns], debug_clock, srv);
+            p->nconns++;
+        }
     for (int i = 0; i < workers; i++) {
         worker_arg_t *a = malloc(sizeof(*a));
         if (a == NULL)

@@ -254,6 +254,19 @@ metrics_render(metrics_t *m, size_t *len)
          "(suppressed) id.\n"
          "# TYPE profiled_suppressed_messages_total counter\nprofiled_suppressed_messages_total %llu\n",
          (unsigned long long)g.suppressed_messages);
+    emit(&t,
+         "# HELP profiled_cache_hits_total Profile views answered from the rendered-view cache (no job).\n"
+         "# TYPE profiled_cache_hits_total counter\nprofiled_cache_hits_total %llu\n"
+         "# HELP profiled_cache_misses_total Cacheable profile views that ran a job (none cached, or no longer current).\n"
+         "# TYPE profiled_cache_misses_total counter\nprofiled_cache_misses_total %llu\n"
+         "# HELP profiled_cache_evictions_total Cached views dropped to stay within --cache-mb.\n"
+         "# TYPE profiled_cache_evictions_total counter\nprofiled_cache_evictions_total %llu\n"
+         "# HELP profiled_cache_bytes Bytes the cached views take (entries, keys, bodies), and the limit (--cache-mb).\n"
+         "# TYPE profiled_cache_bytes gauge\nprofiled_cache_bytes{of=\"used\"} %lld\nprofiled_cache_bytes{of=\"limit\"} %lld\n"
+         "# HELP profiled_cache_entries Views in the cache.\n"
+         "# TYPE profiled_cache_entries gauge\nprofiled_cache_entries %lld\n",
+         (unsigned long long)g.cache_hits, (unsigned long long)g.cache_misses, (unsigned long long)g.cache_evictions,
+         (long long)g.cache_bytes, (long long)g.cache_limit_bytes, (long long)g.cache_entries);
     *len = t.len;
     return t.buf;
 }

@@ -25,6 +25,9 @@ typedef struct {
     uint64_t write_timeouts;
     uint64_t accept_pauses;
     uint64_t suppressed_messages; /* refused for an erased (suppressed) id */
+    /* the rendered-view cache of the loops (server/http/cache.c), summed */
+    uint64_t cache_hits, cache_misses, cache_evictions;
+    int64_t cache_bytes, cache_entries, cache_limit_bytes;
 } metrics_sample_t;
 
 typedef void (*metrics_sample_fn)(void *ctx, metrics_sample_t *out);

@@ -25,6 +25,24 @@ stg_now(const storage_t *st)
     return base_wall_ms();
 }
 
+/* A view read the clock at now_ms, and its answer holds until until_ms
+ * (exclusive) as far as time goes: narrows the view's window. */
+static void
+view_time(storage_t *st, int64_t now_ms, int64_t until_ms)
+{
+    if (now_ms > st->view_from_ms)
+        st->view_from_ms = now_ms;
+    if (until_ms < st->view_until_ms)
+        st->view_until_ms = until_ms;
+}
+
+void
+storage_view_validity(const storage_t *st, int64_t *from_ms, int64_t *until_ms)
+{
+    *from_ms = st->view_from_ms;
+    *until_ms = st->view_until_ms;
+}
+
 void
 storage_set_clock(storage_t *st, storage_clock_fn fn, void *ctx)
 {
@@ -59,8 +77,11 @@ read_value(storage_t *st, int64_t pk, const comp_def_t *d, int64_t now_ms, comp_
         return STORAGE_EIO;
     stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, d->key, DEFS_KEY_LEN);
-    if (id == S_COMP_DAYS_GET)
+    if (id == S_COMP_DAYS_GET) {
         stg_bind_int64(s, 3, defs_day_of(now_ms) - d->window_days + 1);
+        /* the window's first day moves on at the next day boundary */
+        view_time(st, now_ms, (defs_day_of(now_ms) + 1) * DEFS_DAY_MS);
+    }
     int rc = stg_step(st, s), ret = 0;
     bool additive = d->kind == DK_COUNT || d->kind == DK_SUM;
     if (rc == STG_ROW) {
@@ -232,6 +253,9 @@ eval_rule(eval_t *e, const rule_t *r, bool *out)
     }
     case R_ACTIVE:
         *out = e->active && e->last_ms >= e->now_ms - (int64_t)r->days * DEFS_DAY_MS;
+        /* true until now passes lastActivityTime + days; false stays false
+         * as time goes on (from the reading on) */
+        view_time(e->st, e->now_ms, *out ? e->last_ms + (int64_t)r->days * DEFS_DAY_MS + 1 : INT64_MAX);
         return 0;
     }
     return 0;

@@ -254,6 +254,13 @@ struct storage {
     size_t n_announced;
     storage_clock_fn clock; /* NULL: the wall clock */
     void *clock_ctx;
+    /* the last view's time window (storage_view_validity): readings of
+     * the clock it made, and the earliest moment its answer could change */
+    int64_t view_from_ms, view_until_ms;
+    /* the WAL index header SQLite maps (storage_change_mark); shm_tried:
+     * looked for it once */
+    const volatile uint32_t *shm;
+    bool shm_tried;
     storage_id_limits_t id_limits; /* when id_limits_set, else the defaults */
     bool id_limits_set;
     int trait_history_days; /* storage_set_trait_history; 0: off */

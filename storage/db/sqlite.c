@@ -437,3 +437,41 @@ storage_cache_mb(storage_t *st, int mb)
     snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%lld", (long long)mb * 1024);
     return exec(st, sql);
 }
+
+/* The WAL index (https://sqlite.org/walformat.html): its first 32 KiB
+ * region starts with two copies of a 48-byte header that a committing
+ * connection writes, the second copy first, then the first; a reader takes
+ * the first, then the second, and trusts them when they are equal. The
+ * memory is the one SQLite itself maps for this connection (xShmMap of the
+ * database file, region 0, never extended here), which stays mapped while
+ * the connection is open. */
+#define WALINDEX_REGION 32768
+#define WALHDR_WORDS 12
+
+int
+storage_change_mark(storage_t *st, storage_mark_t *out)
+{
+    if (st->shm == NULL && !st->shm_tried) {
+        st->shm_tried = true;
+        sqlite3_file *f = NULL;
+        void volatile *p = NULL;
+        if (sqlite3_file_control(DB(st), "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f != NULL && f->pMethods != NULL &&
+            f->pMethods->iVersion >= 2 && f->pMethods->xShmMap != NULL &&
+            f->pMethods->xShmMap(f, 0, WALINDEX_REGION, 0, &p) == SQLITE_OK && p != NULL)
+            st->shm = (const volatile uint32_t *)p;
+    }
+    if (st->shm == NULL)
+        return -1;
+    uint32_t a[WALHDR_WORDS], b[WALHDR_WORDS];
+    for (int i = 0; i < WALHDR_WORDS; i++)
+        a[i] = st->shm[i];
+    atomic_thread_fence(memory_order_acquire);
+    for (int i = 0; i < WALHDR_WORDS; i++)
+        b[i] = st->shm[WALHDR_WORDS + i];
+    atomic_thread_fence(memory_order_acquire);
+    /* byte 12 is isInit: a header never written says nothing */
+    if (memcmp(a, b, sizeof(a)) != 0 || ((const unsigned char *)a)[12] == 0)
+        return -1;
+    memcpy(out->w, a, sizeof(a));
+    return 0;
+}

@@ -420,6 +420,8 @@ profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id
     *len = 0;
     if ((unsigned)id_type > STORAGE_ID_INTERNAL || (unsigned)view > STORAGE_VIEW_EXTERNAL_IDS || id == NULL)
         return stg_fail(st, STORAGE_EINVAL, "invalid id type or view");
+    st->view_from_ms = INT64_MIN; /* storage_view_validity: narrowed by evaluate.c */
+    st->view_until_ms = INT64_MAX;
 
     int ret = stg_txn_open(st, false, &began);
     if (ret != 0)

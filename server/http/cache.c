@@ -1,0 +1,296 @@
+/* cache.c -- the rendered-view cache: the final body and ETag of a profile
+ * view (traits, metadata, audiences, external_ids), kept per loop thread so
+ * a current one is answered on the loop without a job; nothing here is
+ * shared between loops but the server's change sources, so nothing takes a
+ * lock. An entry is current while
+ *   - the database file is unchanged: the WAL index header (storage's
+ *     change mark, rewritten by every commit of any process) is the one the
+ *     worker saw before it began its read and the loop sees now;
+ *   - the definitions are the ones its job used (srv->defs_gen);
+ *   - the clock is inside the window its answer holds for (windowed
+ *     computed traits, activeWithinDays: storage_view_validity).
+ * The writer answers an ingest only after COMMIT, which has rewritten the
+ * header, so the next read on any loop misses. Memory is bounded per loop
+ * (--cache-mb shared out) with least-recently-used eviction. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "http.h"
+
+typedef struct centry {
+    struct centry *hnext;       /* bucket chain */
+    struct centry *prev, *next; /* recency list, most recent first */
+    uint64_t hash, epoch, defs_gen;
+    int64_t from_ms, until_ms;
+    size_t key_len, body_len, bytes;
+    char etag[20];
+    char data[]; /* key, then body */
+} centry_t;
+
+struct viewcache {
+    centry_t **buckets;
+    size_t mask;
+    centry_t *head, *tail;
+    size_t bytes, limit;
+    storage_mark_t mark; /* the last one seen; epoch counts its changes */
+    int mark_ok;
+    uint64_t epoch;
+    _Atomic uint64_t hits, misses, evictions;
+    _Atomic int64_t gauge_bytes, gauge_entries;
+};
+
+/* What an entry costs: its struct, key and body, and malloc's overhead. */
+#define ENTRY_OVERHEAD 16
+
+int64_t
+server_now_ms(const server_t *srv)
+{
+    if (srv->clock_file[0] == '\0')
+        return base_wall_ms();
+    /* PROFILED_DEBUG_CLOCK_FILE (tests): the clock is the number in it */
+    char buf[32];
+    int fd = open(srv->clock_file, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return base_wall_ms();
+    buf[n] = '\0';
+    return strtoll(buf, NULL, 10);
+}
+
+int
+cache_init(server_t *srv, char *err, size_t errlen)
+{
+    if (srv->cfg.cache_mb <= 0 || srv->cfg.threads <= 0)
+        return 0;
+    if (storage_open(&srv->mark_st, srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, err, errlen) != 0)
+        return -1;
+    storage_mark_t m;
+    if (storage_change_mark(srv->mark_st, &m) != 0) {
+        /* no WAL index to watch: a cache could not tell a change */
+        fprintf(stderr, "profiled: cache: the database's change mark cannot be read; views are not cached\n");
+        return 0;
+    }
+    size_t limit = (size_t)srv->cfg.cache_mb * 1024 * 1024 / (size_t)srv->cfg.threads;
+    size_t nb = 256;
+    while (nb < limit / 1024 && nb < ((size_t)1 << 20))
+        nb <<= 1;
+    for (int i = 0; i < srv->cfg.threads; i++) {
+        viewcache_t *c = base_xcalloc(1, sizeof(*c));
+        c->buckets = base_xcalloc(nb, sizeof(*c->buckets));
+        c->mask = nb - 1;
+        c->limit = limit;
+        srv->loops[i].cache = c;
+    }
+    return 0;
+}
+
+void
+cache_totals(const server_t *srv, metrics_sample_t *out)
+{
+    out->cache_limit_bytes = srv->mark_st != NULL ? (int64_t)srv->cfg.cache_mb * 1024 * 1024 : 0;
+    for (int i = 0; i < srv->cfg.threads; i++) {
+        viewcache_t *c = srv->loops[i].cache;
+        if (c == NULL)
+            continue;
+        out->cache_hits += atomic_load_explicit(&c->hits, memory_order_relaxed);
+        out->cache_misses += atomic_load_explicit(&c->misses, memory_order_relaxed);
+        out->cache_evictions += atomic_load_explicit(&c->evictions, memory_order_relaxed);
+        out->cache_bytes += atomic_load_explicit(&c->gauge_bytes, memory_order_relaxed);
+        out->cache_entries += atomic_load_explicit(&c->gauge_entries, memory_order_relaxed);
+    }
+}
+
+size_t
+cache_key(char *buf, size_t cap, const storage_tenant_t *t, unsigned kind, unsigned id_type, const char *id, size_t id_len,
+          const char *fields, size_t fields_len)
+{
+    /* each part's length first: no two requests make the same bytes */
+    size_t need = 4 * 4 + 2 + t->client_len + t->account_len + t->brand_len + id_len + fields_len;
+    if (need > cap)
+        return 0;
+    size_t n = 0;
+    const char *part[4] = {t->client, t->account, t->brand, id};
+    size_t len[4] = {t->client_len, t->account_len, t->brand_len, id_len};
+    buf[n++] = (char)kind;
+    buf[n++] = (char)id_type;
+    for (int i = 0; i < 4; i++) {
+        uint32_t l = (uint32_t)len[i];
+        memcpy(buf + n, &l, 4);
+        n += 4;
+        memcpy(buf + n, part[i], len[i]);
+        n += len[i];
+    }
+    memcpy(buf + n, fields, fields_len);
+    return n + fields_len;
+}
+
+/* Reads the change mark: a new one (or none) makes every entry old. */
+static void
+refresh(viewcache_t *c, server_t *srv)
+{
+    storage_mark_t m;
+    if (storage_change_mark(srv->mark_st, &m) != 0) {
+        c->mark_ok = 0;
+        c->epoch++;
+        return;
+    }
+    if (!c->mark_ok || memcmp(&m, &c->mark, sizeof(m)) != 0) {
+        c->mark = m;
+        c->mark_ok = 1;
+        c->epoch++;
+    }
+}
+
+static void
+unlink_lru(viewcache_t *c, centry_t *e)
+{
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void
+push_front(viewcache_t *c, centry_t *e)
+{
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head != NULL)
+        c->head->prev = e;
+    c->head = e;
+    if (c->tail == NULL)
+        c->tail = e;
+}
+
+static void
+publish(viewcache_t *c)
+{
+    atomic_store_explicit(&c->gauge_bytes, (int64_t)c->bytes, memory_order_relaxed);
+}
+
+static void
+drop(viewcache_t *c, centry_t *e)
+{
+    centry_t **pp = &c->buckets[e->hash & c->mask];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    unlink_lru(c, e);
+    c->bytes -= e->bytes;
+    atomic_fetch_sub_explicit(&c->gauge_entries, 1, memory_order_relaxed);
+    free(e);
+}
+
+static centry_t *
+find(viewcache_t *c, uint64_t h, const char *key, size_t key_len)
+{
+    for (centry_t *e = c->buckets[h & c->mask]; e != NULL; e = e->hnext)
+        if (e->hash == h && e->key_len == key_len && memcmp(e->data, key, key_len) == 0)
+            return e;
+    return NULL;
+}
+
+static int
+current(const viewcache_t *c, server_t *srv, const centry_t *e)
+{
+    if (e->epoch != c->epoch || !c->mark_ok)
+        return 0;
+    if (e->defs_gen != atomic_load_explicit(&srv->defs_gen, memory_order_acquire))
+        return 0;
+    if (e->from_ms == INT64_MIN && e->until_ms == INT64_MAX)
+        return 1;
+    int64_t now = server_now_ms(srv);
+    return now >= e->from_ms && now < e->until_ms;
+}
+
+int
+cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len)
+{
+    loop_t *loop = loop_of(req);
+    viewcache_t *c = loop->cache;
+    if (c == NULL || key_len == 0)
+        return 0;
+    refresh(c, loop->srv);
+    uint64_t h = base_fnv1a(1469598103934665603ULL, key, key_len);
+    centry_t *e = find(c, h, key, key_len);
+    if (e != NULL && !current(c, loop->srv, e)) {
+        drop(c, e);
+        publish(c);
+        e = NULL;
+    }
+    if (e == NULL) {
+        atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
+        return 0;
+    }
+    unlink_lru(c, e);
+    push_front(c, e);
+    atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
+    /* the same answer a job's completion sends (respond_json_tagged) */
+    char *body = base_xmalloc(e->body_len + 1);
+    memcpy(body, e->data + e->key_len, e->body_len);
+    body[e->body_len] = '\0';
+    respond_json_tagged(req, rc, body, e->body_len, e->etag);
+    return 1;
+}
+
+void
+cache_stamp_begin(server_t *srv, storage_t *st, uint64_t defs_gen, cache_stamp_t *s)
+{
+    (void)srv;
+    s->mark_ok = storage_change_mark(st, &s->mark) == 0;
+    s->defs_gen = defs_gen;
+    s->from_ms = INT64_MIN;
+    s->until_ms = INT64_MAX;
+}
+
+void
+cache_fill(loop_t *loop, const char *key, size_t key_len, const cache_stamp_t *s, const char *body, size_t body_len,
+           const char *etag)
+{
+    viewcache_t *c = loop->cache;
+    if (c == NULL || key_len == 0 || !s->mark_ok)
+        return;
+    refresh(c, loop->srv);
+    /* built from the state the loop sees now, with the definitions in force */
+    if (!c->mark_ok || memcmp(&s->mark, &c->mark, sizeof(s->mark)) != 0 ||
+        s->defs_gen != atomic_load_explicit(&loop->srv->defs_gen, memory_order_acquire) || s->from_ms >= s->until_ms)
+        return;
+    size_t bytes = sizeof(centry_t) + key_len + body_len + ENTRY_OVERHEAD;
+    if (bytes > c->limit / 4)
+        return;
+    uint64_t h = base_fnv1a(1469598103934665603ULL, key, key_len);
+    centry_t *old = find(c, h, key, key_len);
+    if (old != NULL)
+        drop(c, old);
+    while (c->bytes + bytes > c->limit && c->tail != NULL) {
+        drop(c, c->tail);
+        atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
+    }
+    centry_t *e = base_xmalloc(sizeof(*e) + key_len + body_len);
+    e->hash = h;
+    e->epoch = c->epoch;
+    e->defs_gen = s->defs_gen;
+    e->from_ms = s->from_ms;
+    e->until_ms = s->until_ms;
+    e->key_len = key_len;
+    e->body_len = body_len;
+    e->bytes = bytes;
+    snprintf(e->etag, sizeof(e->etag), "%s", etag);
+    memcpy(e->data, key, key_len);
+    memcpy(e->data + key_len, body, body_len);
+    e->hnext = c->buckets[h & c->mask];
+    c->buckets[h & c->mask] = e;
+    push_front(c, e);
+    c->bytes += bytes;
+    atomic_fetch_add_explicit(&c->gauge_entries, 1, memory_order_relaxed);
+    publish(c);
+}

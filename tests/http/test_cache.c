@@ -1,0 +1,400 @@
+/* test_cache.c -- the rendered-view cache (--cache-mb) over real servers,
+ * counted with /metrics: a second identical read is a hit with the same
+ * body and ETag; an acknowledged ingest, an alias, an erasure, a
+ * definitions reload, `profiled audience import` run while the server
+ * serves and a write by a second server process on the same file all make
+ * the next read a miss that shows the change, for every cached route and
+ * id type; a windowed computed trait and an activeWithinDays audience
+ * change in a cached view when the injected clock passes their edge;
+ * `--cache-mb 0` never hits; eviction keeps the bytes within the limit. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "testhttp.h"
+#include "testutil.h"
+
+#define BASE "/track/acme/shop/CACHE/v1"
+#define DAY_MS 86400000LL
+
+static char *db, *defs_path, *clock_path, *csv_path;
+static char tok[128], tokdel[128];
+
+static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fputs(text, f) < 0)
+        abort();
+    fclose(f);
+}
+
+/* A counter or gauge of /metrics (its whole name with labels). */
+static long long
+metric(int port, const char *name)
+{
+    test_resp_t r;
+    ck_assert_int_eq(test_http(port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\n%s ", name);
+    const char *p = strstr(r.body, pat);
+    ck_assert_msg(p != NULL, "no %s in /metrics", name);
+    long long v = strtoll(p + strlen(pat), NULL, 10);
+    test_resp_free(&r);
+    return v;
+}
+
+static long long
+hits(int port)
+{
+    return metric(port, "profiled_cache_hits_total");
+}
+
+static void
+post(int port, const char *route, const char *body)
+{
+    const char *h[] = {"content-type", "application/json", "auth-token", tok, NULL};
+    test_resp_t r;
+    char uri[256];
+    snprintf(uri, sizeof(uri), BASE "%s", route);
+    ck_assert_int_eq(test_http(port, "POST", uri, h, body, strlen(body), &r), 0);
+    ck_assert_msg(r.status == 200, "POST %s -> %d %s", uri, r.status, r.body);
+    test_resp_free(&r);
+}
+
+/* GET BASE/profiles/<path>: the status, body into *body (malloc'd). */
+static int
+get(int port, const char *path, char **body, char *etag)
+{
+    char uri[512];
+    snprintf(uri, sizeof(uri), BASE "/profiles/%s", path);
+    const char *h[] = {"auth-token", tok, NULL};
+    test_resp_t r;
+    ck_assert_int_eq(test_http(port, "GET", uri, h, NULL, 0, &r), 0);
+    int status = r.status;
+    if (body != NULL)
+        *body = strndup(r.body != NULL ? r.body : "", r.len);
+    if (etag != NULL) {
+        const char *t = test_header(&r, "etag");
+        snprintf(etag, 40, "%s", t != NULL ? t : "");
+    }
+    test_resp_free(&r);
+    return status;
+}
+
+/* Reads path twice: the first is a miss (not a hit), the second a hit with
+ * the same body and tag. Returns the body (malloc'd). */
+static char *
+read_twice(int port, const char *path)
+{
+    char *a, *b, ta[40], tb[40];
+    long long h0 = hits(port);
+    int st = get(port, path, &a, ta);
+    ck_assert_msg(st == 200, "%s -> %d %s", path, st, a);
+    ck_assert_msg(hits(port) == h0, "%s: the first read after a change was a hit: %s", path, a);
+    ck_assert_int_eq(get(port, path, &b, tb), 200);
+    ck_assert_msg(hits(port) == h0 + 1, "%s: the second read was not a hit", path);
+    ck_assert_str_eq(a, b);
+    ck_assert_str_eq(ta, tb);
+    free(b);
+    return a;
+}
+
+/* Waits until background commits (the start's recompute) are over: two
+ * reads of path in a row, the second a hit. */
+static void
+quiet(int port, const char *path)
+{
+    for (int i = 0; i < 200; i++) {
+        ck_assert_int_eq(get(port, path, NULL, NULL), 200);
+        long long h0 = hits(port);
+        ck_assert_int_eq(get(port, path, NULL, NULL), 200);
+        if (hits(port) == h0 + 1)
+            return;
+        usleep(20000);
+    }
+    ck_abort_msg("the server never stopped writing");
+}
+
+static const char *const paths[] = {
+    "userId:u1/traits",        "userId:u1/traits?verbose=true",  "userId:u1/traits?fields=plan", "userId:u1/metadata",
+    "userId:u1/audiences",     "userId:u1/external_ids",         "email:u1@example.com/traits",  "anonymousId:a1/traits",
+    "anonymousId:a1/metadata", "email:u1@example.com/audiences",
+};
+#define NPATHS (sizeof(paths) / sizeof(paths[0]))
+
+START_TEST(test_read_your_writes)
+{
+    test_server_t s;
+    const char *extra[] = {"--threads", "1", "--workers", "2", "--rate", "100000", "--burst", "100000", NULL};
+    test_server_start(&s, db, extra);
+    post(s.port, "/identify",
+         "{\"userId\":\"u1\",\"anonymousId\":\"a1\",\"traits\":{\"email\":\"u1@example.com\",\"plan\":\"free\"}}");
+    char *before[NPATHS];
+    for (size_t i = 0; i < NPATHS; i++)
+        before[i] = read_twice(s.port, paths[i]);
+    /* /meta is /metadata: the same entry */
+    long long h0 = hits(s.port);
+    char *meta;
+    ck_assert_int_eq(get(s.port, "userId:u1/meta", &meta, NULL), 200);
+    ck_assert_int_eq(hits(s.port), h0 + 1);
+    ck_assert_str_eq(meta, before[3]);
+    free(meta);
+    /* the internal id route too */
+    char *ext;
+    ck_assert_int_eq(get(s.port, "userId:u1/external_ids", &ext, NULL), 200);
+    json_object *j = json_tokener_parse(ext);
+    char idpath[128];
+    snprintf(idpath, sizeof(idpath), "id:%s/traits", test_jstr(j, "id"));
+    json_object_put(j);
+    free(ext);
+    char *id_before = read_twice(s.port, idpath);
+
+    /* an acknowledged write: every next read misses and shows it */
+    post(s.port, "/identify", "{\"userId\":\"u1\",\"traits\":{\"plan\":\"pro\"}}");
+    for (size_t i = 0; i < NPATHS; i++) {
+        char *after = read_twice(s.port, paths[i]);
+        if (strstr(paths[i], "traits") != NULL || strstr(paths[i], "meta") != NULL)
+            ck_assert_msg(strcmp(after, before[i]) != 0, "%s unchanged: %s", paths[i], after);
+        if (strstr(paths[i], "traits") != NULL)
+            ck_assert_msg(strstr(after, "\"pro\"") != NULL, "%s: %s", paths[i], after);
+        free(after);
+        free(before[i]);
+    }
+    char *id_after = read_twice(s.port, idpath);
+    ck_assert(strstr(id_after, "\"pro\"") != NULL && strcmp(id_after, id_before) != 0);
+    free(id_after);
+    free(id_before);
+
+    /* alias: a new id joins u1; its views were a 404 before */
+    ck_assert_int_eq(get(s.port, "userId:a2/traits", NULL, NULL), 404);
+    post(s.port, "/alias", "{\"userId\":\"u1\",\"previousId\":\"a2\"}");
+    char *ids = read_twice(s.port, "userId:u1/external_ids");
+    ck_assert_msg(strstr(ids, "\"a2\"") != NULL, "%s", ids);
+    free(ids);
+    char *a2 = read_twice(s.port, "userId:a2/traits"); /* an unknown previousId is a userId */
+    ck_assert(strstr(a2, "\"pro\"") != NULL);
+    free(a2);
+
+    /* a merge: two profiles of their own become one */
+    post(s.port, "/identify", "{\"userId\":\"m1\",\"traits\":{\"plan\":\"x\"}}");
+    post(s.port, "/identify", "{\"anonymousId\":\"a3\",\"traits\":{\"color\":\"red\"}}");
+    char *m = read_twice(s.port, "userId:m1/traits");
+    ck_assert(strstr(m, "red") == NULL);
+    free(m);
+    m = read_twice(s.port, "anonymousId:a3/traits");
+    ck_assert(strstr(m, "\"x\"") == NULL);
+    free(m);
+    post(s.port, "/identify", "{\"userId\":\"m1\",\"anonymousId\":\"a3\"}");
+    m = read_twice(s.port, "userId:m1/traits");
+    ck_assert_msg(strstr(m, "\"red\"") != NULL, "%s", m);
+    free(m);
+    m = read_twice(s.port, "anonymousId:a3/traits");
+    ck_assert_msg(strstr(m, "\"x\"") != NULL, "%s", m);
+    free(m);
+
+    /* an erasure: the cached views answer 404 at once */
+    const char *h[] = {"auth-token", tokdel, NULL};
+    test_resp_t r;
+    ck_assert_int_eq(test_http(s.port, "DELETE", BASE "/profiles/userId:u1", h, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    test_resp_free(&r);
+    for (size_t i = 0; i < NPATHS; i++)
+        ck_assert_msg(get(s.port, paths[i], NULL, NULL) == 404, "%s after DELETE", paths[i]);
+    ck_assert_int_gt(metric(s.port, "profiled_cache_misses_total"), 0);
+    test_server_stop(&s);
+}
+END_TEST
+
+START_TEST(test_other_writers)
+{
+    test_server_t a, b;
+    const char *extra[] = {"--threads", "1", "--workers", "1", "--definitions", defs_path, NULL};
+    test_server_start(&a, db, extra);
+    test_server_start(&b, db, extra);
+    post(a.port, "/identify", "{\"userId\":\"o1\",\"traits\":{\"plan\":\"free\"}}");
+    quiet(a.port, "userId:o1/external_ids");
+    char *v = read_twice(a.port, "userId:o1/traits");
+    free(v);
+    /* written through the other process: the next read on a sees it */
+    post(b.port, "/identify", "{\"userId\":\"o1\",\"traits\":{\"plan\":\"gold\"}}");
+    v = read_twice(a.port, "userId:o1/traits");
+    ck_assert_msg(strstr(v, "\"gold\"") != NULL, "%s", v);
+    free(v);
+    test_server_stop(&b);
+
+    /* a static audience imported by the CLI while a serves */
+    v = read_twice(a.port, "userId:o1/audiences");
+    ck_assert(strstr(v, "vip_list") == NULL);
+    free(v);
+    const char *imp[] = {"audience", "import",  "--db",  db,       "--client", "acme",   "--account",
+                         "shop",     "--brand", "CACHE", "--name", "vip_list", csv_path, NULL};
+    ck_assert_int_eq(test_cli(imp, NULL, NULL, NULL), 0);
+    v = read_twice(a.port, "userId:o1/audiences");
+    ck_assert_msg(strstr(v, "vip_list") != NULL, "%s", v);
+    free(v);
+
+    /* a definitions reload: an audience over the traits appears (in a
+     * view that is cached: the read above was the second) */
+    long long h0 = hits(a.port);
+    ck_assert_int_eq(get(a.port, "userId:o1/audiences", &v, NULL), 200);
+    ck_assert_int_eq(hits(a.port), h0 + 1);
+    ck_assert(strstr(v, "golden") == NULL);
+    free(v);
+    write_file(defs_path, "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"CACHE\",\n"
+                          "  \"computedTraits\":[{\"name\":\"opens_1_day\",\"kind\":\"count\",\"eventAction\":\"opened\","
+                          "\"windowDays\":1}],\n"
+                          "  \"audiences\":[{\"name\":\"active_1_day\",\"rule\":{\"activeWithinDays\":1}},\n"
+                          "    {\"name\":\"golden\",\"rule\":{\"trait\":\"plan\",\"op\":\"eq\",\"value\":\"gold\"}}]}]}\n");
+    kill(a.pid, SIGHUP);
+    int seen = 0;
+    for (int i = 0; i < 100 && !seen; i++) {
+        char *body;
+        ck_assert_int_eq(get(a.port, "userId:o1/audiences", &body, NULL), 200);
+        seen = strstr(body, "golden") != NULL;
+        free(body);
+        if (!seen)
+            usleep(50000);
+    }
+    ck_assert_msg(seen, "the reloaded audience never showed");
+    test_server_stop(&a);
+}
+END_TEST
+
+START_TEST(test_windows_pass)
+{
+    long long t0 = 0;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        t0 = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", t0);
+    write_file(clock_path, num);
+    test_server_t s;
+    const char *extra[] = {"--threads", "1", "--workers", "1", "--definitions", defs_path, NULL};
+    setenv("PROFILED_DEBUG_CLOCK_FILE", clock_path, 1);
+    test_server_start(&s, db, extra);
+    unsetenv("PROFILED_DEBUG_CLOCK_FILE");
+    post(s.port, "/track", "{\"userId\":\"w1\",\"event\":\"opened\"}");
+    quiet(s.port, "userId:w1/external_ids");
+    char *t = read_twice(s.port, "userId:w1/traits");
+    ck_assert_msg(strstr(t, "\"opens_1_day\":1") != NULL, "%s", t);
+    free(t);
+    char *au = read_twice(s.port, "userId:w1/audiences");
+    ck_assert_msg(strstr(au, "active_1_day") != NULL, "%s", au);
+    free(au);
+    /* a day and an hour on: past the next day boundary and past the
+     * activity window; nothing written, and both cached views change */
+    snprintf(num, sizeof(num), "%lld", t0 + DAY_MS + 3600000LL);
+    write_file(clock_path, num);
+    t = read_twice(s.port, "userId:w1/traits");
+    ck_assert_msg(strstr(t, "\"opens_1_day\":0") != NULL, "%s", t);
+    free(t);
+    au = read_twice(s.port, "userId:w1/audiences");
+    ck_assert_msg(strstr(au, "active_1_day") == NULL, "%s", au);
+    free(au);
+    test_server_stop(&s);
+}
+END_TEST
+
+START_TEST(test_off)
+{
+    test_server_t s;
+    const char *extra[] = {"--cache-mb", "0", NULL};
+    test_server_start(&s, db, extra);
+    post(s.port, "/identify", "{\"userId\":\"off1\",\"traits\":{\"plan\":\"free\"}}");
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(get(s.port, "userId:off1/traits", NULL, NULL), 200);
+    ck_assert_int_eq(hits(s.port), 0);
+    ck_assert_int_eq(metric(s.port, "profiled_cache_bytes{of=\"limit\"}"), 0);
+    test_server_stop(&s);
+}
+END_TEST
+
+START_TEST(test_eviction)
+{
+    test_server_t s;
+    const char *extra[] = {"--cache-mb", "1", "--threads", "1", "--rate", "100000", "--burst", "100000", NULL};
+    test_server_start(&s, db, extra);
+    /* 100 profiles of about 20 KB of traits each: 2 MB of views */
+    char *pad = malloc(20001);
+    memset(pad, 'x', 20000);
+    pad[20000] = '\0';
+    size_t cap = 16 * 20100;
+    char *body = malloc(cap);
+    for (int batch = 0; batch < 10; batch++) {
+        size_t n = (size_t)snprintf(body, cap, "{\"batch\":[");
+        for (int i = 0; i < 10; i++)
+            n += (size_t)snprintf(body + n, cap - n, "%s{\"type\":\"identify\",\"userId\":\"e%d\",\"traits\":{\"pad\":\"%s\"}}",
+                                  i ? "," : "", batch * 10 + i, pad);
+        snprintf(body + n, cap - n, "]}");
+        post(s.port, "/batch", body);
+    }
+    free(body);
+    free(pad);
+    for (int i = 0; i < 100; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "userId:e%d/traits", i);
+        ck_assert_int_eq(get(s.port, path, NULL, NULL), 200);
+        ck_assert_int_le(metric(s.port, "profiled_cache_bytes{of=\"used\"}"), 1024 * 1024);
+    }
+    long long used = metric(s.port, "profiled_cache_bytes{of=\"used\"}");
+    long long entries = metric(s.port, "profiled_cache_entries");
+    ck_assert_int_gt(metric(s.port, "profiled_cache_evictions_total"), 40);
+    ck_assert_int_gt(used, 512 * 1024); /* it does fill */
+    ck_assert_int_le(used, 1024 * 1024);
+    ck_assert_int_ge(entries, 25);
+    ck_assert_int_le(entries, 52);
+    /* the most recent are still hits */
+    long long h0 = hits(s.port);
+    ck_assert_int_eq(get(s.port, "userId:e99/traits", NULL, NULL), 200);
+    ck_assert_int_eq(hits(s.port), h0 + 1);
+    test_server_stop(&s);
+}
+END_TEST
+
+static Suite *
+cache_suite(void)
+{
+    Suite *s = suite_create("cache");
+    TCase *tc = tcase_create("cache");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_read_your_writes);
+    tcase_add_test(tc, test_other_writers);
+    tcase_add_test(tc, test_windows_pass);
+    tcase_add_test(tc, test_off);
+    tcase_add_test(tc, test_eviction);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    db = test_tmp_path("cache.db");
+    defs_path = test_tmp_path("cache-defs.json");
+    clock_path = test_tmp_path("cache-clock");
+    csv_path = test_tmp_path("cache-members.csv");
+    write_file(defs_path, "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"CACHE\",\n"
+                          "  \"computedTraits\":[{\"name\":\"opens_1_day\",\"kind\":\"count\",\"eventAction\":\"opened\","
+                          "\"windowDays\":1}],\n"
+                          "  \"audiences\":[{\"name\":\"active_1_day\",\"rule\":{\"activeWithinDays\":1}}]}]}\n");
+    write_file(csv_path, "userId\no1\n");
+    test_token_create(db, "acme", "shop", "CACHE", tok);
+    test_token_create_perms(db, "acme", "shop", "CACHE", "read,delete", tokdel);
+    int failed = test_run_suite(cache_suite());
+    test_rm_db(db);
+    unlink(defs_path);
+    unlink(clock_path);
+    unlink(csv_path);
+    free(db);
+    free(defs_path);
+    free(clock_path);
+    free(csv_path);
+    return failed == 0 ? 0 : 1;
+}
