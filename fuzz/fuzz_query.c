@@ -27,7 +27,7 @@ time_bound(const char *name, int64_t *ms)
     h2o_iovec_t v;
     if (!query_param(&req, name, &v))
         return 0;
-    if (base_parse_time(v.base, v.len, ms) != 0)
+    if (base_parse_time_query(v.base, v.len, ms) != 0)
         return -1;
     char iso[32];
     base_format_time(*ms, iso); /* every parsed bound prints */

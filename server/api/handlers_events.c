@@ -40,16 +40,19 @@ run_events_next(job_t *job, storage_t *st)
     return JOB_DONE;
 }
 
-/* A time bound: ISO 8601 date or date-time. */
+/* A time bound: ISO 8601 date or date-time; an unencoded '+' offset that
+ * arrived as a space is taken (base_parse_time_query). */
 static int
 time_param(h2o_req_t *req, reqctx_t *rc, const char *name, int64_t *ms)
 {
     h2o_iovec_t v;
     if (!query_param(req, name, &v))
         return 0;
-    if (base_parse_time(v.base, v.len, ms) != 0) {
+    if (base_parse_time_query(v.base, v.len, ms) != 0) {
         respond_error(req, rc, ERR_VALIDATION,
-                      "Parameter '%s' must be an ISO 8601 date or date-time (e.g. 2018-01-02 or 2018-01-02T10:00:00Z).", name);
+                      "Parameter '%s' must be an ISO 8601 date or date-time (e.g. 2018-01-02 or 2018-01-02T10:00:00Z); "
+                      "write a '+' offset as %%2B (2018-01-02T10:00:00%%2B01:00): a bare '+' in a query is a space.",
+                      name);
         return -1;
     }
     return 0;

@@ -159,12 +159,21 @@ enum {
  * percent-decoded, in order. */
 typedef void (*route_fn)(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 
+/* The query parameters a route takes: allowed, the names it takes
+ * (NULL-ended); hints, pairs of a name some other route takes and the
+ * message of its 400 here (NULL-ended). */
+typedef struct {
+    const char *const *allowed;
+    const char *const *hints;
+} route_query_t;
+
 struct route {
     const char *method;
     const char *pattern; /* "{name}" segments capture; also the route's name in logs */
     unsigned flags;
     route_fn handler;
-    int arg; /* handler specific (the profile view) */
+    int arg;                    /* handler specific (the profile view) */
+    const route_query_t *query; /* NULL: any query is taken (ingestion, ops); else checked by query_check */
 };
 
 /* Installs the route table (n entries; its first nops are all the
@@ -191,6 +200,14 @@ int router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t 
 /* Finds a query parameter in req's query string, decoded into req->pool.
  * Returns 1 and *value, or 0 when absent. */
 int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
+
+/* Checks req's query string against q before the handler runs: every
+ * parameter named in q->allowed, none twice. 0, or -1 with the 400's
+ * message in msg (msglen bytes, NUL-terminated): an unknown name (cut to
+ * 64 bytes, anything but printable ASCII shown as '?'), a hint's message,
+ * or a repeated name. Empty pieces ("a=1&&b=2", a trailing '&') are
+ * skipped; names are compared as sent, like query_param. */
+int query_check(h2o_req_t *req, const route_query_t *q, char *msg, size_t msglen);
 
 /* Percent-decodes s into req->pool ("+" stays "+"). -1 on a bad escape. */
 int percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out);

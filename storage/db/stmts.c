@@ -159,6 +159,12 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_VIEW_BY_IDENTITY] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
                            " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
                            " ORDER BY p.last_activity_ms DESC, p.pk DESC",
+    /* a page of an email's profiles, in profile-key order (the identity
+     * key's own order: no sort; a profile made later goes last, so earlier
+     * pages stay put) */
+    [S_VIEW_EMAIL_PAGE] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
+                          " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
+                          " ORDER BY i.profile_pk LIMIT ?4 OFFSET ?5",
     [S_VIEW_TRAITS] = "SELECT key, value FROM traits WHERE profile_pk = ?1 ORDER BY key",
     [S_VIEW_MARKS] = "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"
                      " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN ?2 THEN m.last_pk ELSE m.first_pk END)"
