@@ -44,6 +44,12 @@ err_kind_t err_from_storage(int rc);
 
 typedef struct route route_t;
 
+/* The kind's status ("400"), reason ("Bad Request"), and its error body
+ * {"error":{"code":...,"message":message}} (malloc'd, *len bytes). */
+int err_status(err_kind_t kind);
+const char *err_reason(err_kind_t kind);
+char *err_json(err_kind_t kind, const char *message, size_t message_len, size_t *len);
+
 /* ---- credentials and limits (gate.c): callable from any thread ---------- */
 typedef struct {
     err_kind_t err;      /* when a gate_* check fails */
@@ -197,6 +203,13 @@ const char *router_route_name(size_t index);
  * ROUTE_MAX_PARAMS; true on a match. */
 int router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps);
 
+/* Request ids: a new one of loop (written to out, at least
+ * ROUTER_REQUEST_ID_MAX bytes; returns its length), and req's (its
+ * X-Request-Id when sane, else a new one in req's pool). */
+#define ROUTER_REQUEST_ID_MAX 40
+size_t router_new_request_id(loop_t *loop, char *out);
+h2o_iovec_t router_request_id(h2o_req_t *req);
+
 /* Finds a query parameter in req's query string, decoded into req->pool.
  * Returns 1 and *value, or 0 when absent. */
 int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
@@ -228,6 +241,26 @@ void conn_on_accept(h2o_socket_t *listener, const char *err);
 /* The loop's timers for the above; after h2o_context_init. */
 void conn_loop_init(loop_t *loop);
 
+/* ---- what h2o would answer itself (heads.c) ------------------------------- */
+/* h2o 2.2.5 answers some requests before any handler runs: a request head
+ * it refuses (over H2O_MAX_REQLEN, more than 100 header fields,
+ * malformed) with raw text/plain "Bad Request", and errors of the body's
+ * framing or size (413 over max_request_entity_size, bad chunking, unknown
+ * Transfer-Encoding or Expect, no route for a path not starting with '/')
+ * through its fallback path. These make both the API's JSON errors with
+ * a request id. */
+/* Watches a newly accepted connection's reads (after h2o_accept): a head
+ * h2o would refuse is answered 400 here instead. */
+void heads_watch(loop_t *loop, h2o_socket_t *sock);
+/* Called for each request the router sees: once an HTTP/1 request is done
+ * the watch is put back on its connection (h2o re-arms its reader). */
+void heads_watch_request(h2o_req_t *req);
+/* Adds the filter that rewrites h2o's own error answers, on hostconf's
+ * fallback path (the one h2o answers through before any handler). */
+void heads_filter_install(h2o_hostconf_t *hostconf);
+/* The loop's timers for the above; with conn_loop_init. */
+void heads_loop_init(loop_t *loop);
+
 /* ---- loops and the server context ----------------------------------------- */
 struct loop {
     h2o_context_t ctx; /* first: req->conn->ctx leads back to the loop */
@@ -251,6 +284,9 @@ struct loop {
     h2o_timeout_entry_t held_entry;
     h2o_timeout_t accept_retry;
     h2o_timeout_entry_t accept_entry;
+    /* heads.c */
+    h2o_timeout_t heads_rewatch; /* 0 ms: after h2o re-arms a connection's reader */
+    h2o_timeout_t heads_linger;  /* a refused connection's last reads */
 };
 
 /* The process-wide context, set up by server.c; one per process. */

@@ -202,13 +202,25 @@ request_id(h2o_req_t *req)
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
     if (i >= 0 && sane_request_id(req->headers.entries[i].value))
         return req->headers.entries[i].value;
-    loop_t *loop = loop_of(req);
+    char *buf = h2o_mem_alloc_pool(&req->pool, ROUTER_REQUEST_ID_MAX);
+    return h2o_iovec_init(buf, router_new_request_id(loop_of(req), buf));
+}
+
+size_t
+router_new_request_id(loop_t *loop, char *out)
+{
     uint64_t seq = ++loop->request_seq;
     uint64_t inst = loop->srv->instance_id;
-    char *buf = h2o_mem_alloc_pool(&req->pool, 40);
-    int n = snprintf(buf, 40, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(inst >> 32), (unsigned)(inst >> 16) & 0xffff,
-                     (unsigned)inst & 0xffff, (unsigned)loop->index & 0xffff, (unsigned long long)seq & 0xffffffffffffULL);
-    return h2o_iovec_init(buf, (size_t)n);
+    int n =
+        snprintf(out, ROUTER_REQUEST_ID_MAX, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(inst >> 32), (unsigned)(inst >> 16) & 0xffff,
+                 (unsigned)inst & 0xffff, (unsigned)loop->index & 0xffff, (unsigned long long)seq & 0xffffffffffffULL);
+    return (size_t)n;
+}
+
+h2o_iovec_t
+router_request_id(h2o_req_t *req)
+{
+    return request_id(req);
 }
 
 /* Authenticates and rate-limits; answers and returns -1 when the request
@@ -242,6 +254,7 @@ dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
     memset(rc, 0, sizeof(*rc));
     rc->start_ns = base_clock_ns(1);
     rc->request_id = request_id(req);
+    heads_watch_request(req); /* HTTP/1: guard the connection's next head (heads.c) */
 
     const char *framing = gate_framing(req);
     if (framing != NULL) {
