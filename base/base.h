@@ -48,6 +48,11 @@ char *base_format_time(int64_t ms, char out[32]);
 /* Parses ISO 8601: a date ("2006-01-02"), or date-time with optional
  * fraction and "Z" / "+hh:mm" / "-hhmm" offset. Returns 0 and *ms, or BASE_EINVAL. */
 int base_parse_time(const char *s, size_t len, int64_t *ms);
+/* The same for a query parameter after form decoding, where an unencoded
+ * "+hh:mm" / "+hhmm" / "+hh" offset arrived as " hh:mm": a space right
+ * after the date-time's time and followed by only the offset's digits
+ * (and a colon) is read as '+'; a space anywhere else stays an error. */
+int base_parse_time_query(const char *s, size_t len, int64_t *ms);
 
 /* Writes a new random UUID v4 (36 chars + NUL) into out. */
 void base_uuid_v4(char out[37]);

@@ -1,7 +1,9 @@
 /* timeutil.c -- small text helpers of the store: ISO 8601 times to and from
  * milliseconds (no time zone database: UTC and numeric offsets only),
  * UUID v4, base64, and the snake_case of event names. */
+#include <ctype.h>
 #include <openssl/rand.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,4 +287,27 @@ base_snake_case(const char *in, size_t n, char *out, size_t cap)
     if (cap > 0)
         out[o] = '\0';
     return o;
+}
+
+int
+base_parse_time_query(const char *s, size_t len, int64_t *ms)
+{
+    const char *sp = memchr(s, ' ', len);
+    if (sp == NULL)
+        return base_parse_time(s, len, ms);
+    size_t at = (size_t)(sp - s), tail = len - at - 1;
+    /* one space, after "...Thh:mm" (a time, so a date-time), then hh,
+     * hhmm or hh:mm */
+    const char *t = memchr(s, 'T', at);
+    if (t == NULL || at < 3 || !isdigit((unsigned char)s[at - 1]) || memchr(sp + 1, ' ', tail) != NULL)
+        return BASE_EINVAL;
+    bool shape = (tail == 2 || tail == 4 || (tail == 5 && sp[3] == ':'));
+    for (size_t i = 1; shape && i <= tail; i++)
+        shape = i == 3 && tail == 5 ? true : isdigit((unsigned char)sp[i]) != 0;
+    if (!shape || len > 64)
+        return BASE_EINVAL;
+    char copy[64];
+    memcpy(copy, s, len);
+    copy[at] = '+';
+    return base_parse_time(copy, len, ms);
 }

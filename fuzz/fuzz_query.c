@@ -1,5 +1,6 @@
-/* fuzz_query.c -- query parameters (server/http/router.c query_param, the
- * handlers' parse_int and the date bounds, base_parse_time): the input is
+/* fuzz_query.c -- query parameters (server/http/router.c query_param and
+ * query_check, the handlers' parse_int and the date bounds,
+ * base_parse_time_query): the input is
  * the query string of a request. Each parameter of the profile list (from,
  * size) and of the events route (start, end, sort, limit, include, exclude)
  * is read as the handlers read it; what the events handler would accept
@@ -27,7 +28,7 @@ time_bound(const char *name, int64_t *ms)
     h2o_iovec_t v;
     if (!query_param(&req, name, &v))
         return 0;
-    if (base_parse_time(v.base, v.len, ms) != 0)
+    if (base_parse_time_query(v.base, v.len, ms) != 0)
         return -1;
     char iso[32];
     base_format_time(*ms, iso); /* every parsed bound prints */
@@ -50,6 +51,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h2o_mem_init_pool(&req.pool);
     req.path = h2o_iovec_init(path, size + 3);
     req.query_at = 2;
+
+    /* the read routes' check (router.c query_check): any answer is a
+     * bounded, printable message */
+    static const char *const allowed[] = {"from", "size", "fields", "start", "end", "limit", NULL};
+    static const char *const hints[] = {"include", "Parameter 'include' applies only to the events route.", NULL};
+    const route_query_t rq = {allowed, hints};
+    char qmsg[512];
+    if (query_check(&req, &rq, qmsg, sizeof(qmsg)) != 0)
+        FUZZ_ASSERT(strlen(qmsg) < sizeof(qmsg) && base_utf8_valid(qmsg, strlen(qmsg)));
 
     check_int("from", 0, 1000000);
     check_int("size", 1, 100);

@@ -274,6 +274,7 @@ init_h2o_config(server_t *srv, h2o_globalconf_t *config, int (*on_req)(h2o_handl
     /* HTTP/2 only when asked for: this h2o lacks the Rapid Reset fix */
     config->http1.upgrade_to_http2 = srv->cfg.http2;
     h2o_hostconf_t *hostconf = h2o_config_register_host(config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    heads_filter_install(hostconf); /* h2o's own error answers as JSON */
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
     handler->on_req = on_req;

@@ -250,12 +250,24 @@ typedef enum {
     STORAGE_VIEW_EXTERNAL_IDS,
 } storage_view_t;
 
+/* Bounds of a page: `from` (a page number) of the email form and of the
+ * profile list, and the email form's largest (and default) `size`. */
+#define STORAGE_PAGE_FROM_MAX 1000000
+#define STORAGE_EMAIL_PAGE_MAX 100
+
 /* Builds a view of the profile(s) that id (id_len bytes, already
  * percent-decoded) of id_type leads to in the tenant. For STORAGE_ID_EMAIL
- * the answer is always {"data":[view, ...]} (every profile with that email,
- * most recently active first); otherwise the single view object.
+ * the answer is always {"data":[view, ...],"from":F,"size":S}: page `from`
+ * (0..STORAGE_PAGE_FROM_MAX) of `size` (1..STORAGE_EMAIL_PAGE_MAX) of the
+ * profiles with that email in profile-key order (oldest profile first; one
+ * made later goes last, so a walk over the pages sees each once); a page
+ * past the end has an empty "data". Otherwise the single view object
+ * (from and size unused).
  * Returns 0, STORAGE_ENOTFOUND (no profile; also an email matching none),
- * STORAGE_EIO. */
+ * STORAGE_EINVAL (bounds), STORAGE_EIO. */
+int storage_profile_view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id,
+                              size_t id_len, storage_view_t view, int from, int size, char **body, size_t *len);
+/* storage_profile_view_page of the first page (from 0, size 100). */
 int storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
                          storage_view_t view, char **body, size_t *len);
 
@@ -307,11 +319,11 @@ typedef struct {
     int64_t at_ms;
 } storage_traits_opts_t;
 
-/* storage_profile_view of STORAGE_VIEW_TRAITS with opts (NULL: as
- * storage_profile_view). Same returns, and STORAGE_EINVAL when has_at is
+/* storage_profile_view_page of STORAGE_VIEW_TRAITS with opts (NULL: as
+ * storage_profile_view_page). Same returns, and STORAGE_EINVAL when has_at is
  * asked of a connection without history. */
 int storage_traits_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
-                        const storage_traits_opts_t *opts, char **body, size_t *len);
+                        const storage_traits_opts_t *opts, int from, int size, char **body, size_t *len);
 
 /* A trait's history: the changes of one key, newest first (by time, then
  * order of recording), of the profile(s) an id leads to (an email: every

@@ -48,6 +48,7 @@ typedef struct {
     size_t id_len;
     size_t fields_len;            /* a profile view's `fields` list after id's NUL (0: none) */
     storage_traits_opts_t traits; /* the traits view's `verbose` and `at` */
+    int from, size;               /* an email lookup's page */
     char id[];                    /* id_len bytes and a NUL */
 } id_job_t;
 
@@ -66,7 +67,8 @@ int profile_id_split(h2o_iovec_t pid, int *type, h2o_iovec_t *id, char *msg, siz
 #define PROFILE_ID_MSG_MAX 2048
 
 /* The query parameter name as a time (ISO 8601 date or date-time, as the
- * events route's start and end; handlers_events.c): 0 with *ms set, or
+ * events route's start and end, an unencoded "+" offset that arrived as
+ * a space taken: base_parse_time_query; handlers_events.c): 0 with *ms set, or
  * left alone when absent (*given, may be NULL, says which); -1 once
  * answered 400. */
 int query_time_param(h2o_req_t *req, reqctx_t *rc, const char *name, int64_t *ms, bool *given);
@@ -74,6 +76,14 @@ int query_time_param(h2o_req_t *req, reqctx_t *rc, const char *name, int64_t *ms
 /* 404 invalid_request_error of the trait history routes when the server
  * keeps none (--trait-history-days 0): 1 when answered, else 0. */
 int history_off(h2o_req_t *req, reqctx_t *rc);
+
+/* The paging parameters of the profile list and the email form: `from`
+ * (0..STORAGE_PAGE_FROM_MAX, default 0) and `size` (1..max_size, default
+ * max_size). 0, or -1 once answered 400. */
+int page_params(h2o_req_t *req, reqctx_t *rc, int max_size, int *from, int *size);
+/* "from" or "size" when the query has one of them (the first found), else
+ * NULL. */
+const char *page_param_given(h2o_req_t *req);
 
 /* Parses a decimal integer within [min, max]: 0, or -1. */
 int parse_int(h2o_iovec_t v, long min, long max, int *out);
@@ -83,7 +93,7 @@ int parse_int(h2o_iovec_t v, long min, long max, int *out);
 int ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *outlen);
 
 /* `fields` (handlers_profile.c): the parameter checked on the loop thread
- * (0, or -1 once answered 400; empty when absent or on external_ids), and
+ * (0, or -1 once answered 400, also on external_ids; empty when absent), and
  * the selection applied to a view body on the worker. */
 int view_fields_param(h2o_req_t *req, reqctx_t *rc, storage_view_t view, h2o_iovec_t *fields);
 void view_select_fields(char **body, size_t *len, bool each, const char *list, size_t list_len);

@@ -55,9 +55,11 @@ query_time_param(h2o_req_t *req, reqctx_t *rc, const char *name, int64_t *ms, bo
         return 0;
     if (given != NULL)
         *given = true;
-    if (base_parse_time(v.base, v.len, ms) != 0) {
+    if (base_parse_time_query(v.base, v.len, ms) != 0) {
         respond_error(req, rc, ERR_VALIDATION,
-                      "Parameter '%s' must be an ISO 8601 date or date-time (e.g. 2018-01-02 or 2018-01-02T10:00:00Z).", name);
+                      "Parameter '%s' must be an ISO 8601 date or date-time (e.g. 2018-01-02 or 2018-01-02T10:00:00Z); "
+                      "write a '+' offset as %%2B (2018-01-02T10:00:00%%2B01:00): a bare '+' in a query is a space.",
+                      name);
         return -1;
     }
     return 0;

@@ -89,14 +89,19 @@ view_select_fields(char **body, size_t *len, bool each, const char *list, size_t
     *len = b.len;
 }
 
-/* The `fields` parameter of a view route (none on external_ids, whose shape
- * is fixed): 0 with *fields (empty when absent), or -1 once answered 400. */
+/* The `fields` parameter of a view route (refused on external_ids, whose
+ * shape is fixed): 0 with *fields (empty when absent), or -1 once answered
+ * 400. */
 int
 view_fields_param(h2o_req_t *req, reqctx_t *rc, storage_view_t view, h2o_iovec_t *fields)
 {
     *fields = h2o_iovec_init("", 0);
-    if (view == STORAGE_VIEW_EXTERNAL_IDS || !query_param(req, "fields", fields))
+    if (!query_param(req, "fields", fields))
         return 0;
+    if (view == STORAGE_VIEW_EXTERNAL_IDS) {
+        respond_error(req, rc, ERR_INVALID_REQUEST, "Parameter 'fields' does not apply to external_ids: its shape is fixed.");
+        return -1;
+    }
     field_list_t fl;
     const char *why;
     if (base_fields_parse(fields->base, fields->len, &fl, &why) != 0) {
@@ -111,8 +116,10 @@ run_profile_view(job_t *job, storage_t *st)
 {
     id_job_t *v = (id_job_t *)job;
     int rc = v->view == STORAGE_VIEW_TRAITS && (v->traits.verbose || v->traits.has_at)
-                 ? storage_traits_view(st, &job->tenant, v->id_type, v->id, v->id_len, &v->traits, &job->body, &job->body_len)
-                 : storage_profile_view(st, &job->tenant, v->id_type, v->id, v->id_len, v->view, &job->body, &job->body_len);
+                 ? storage_traits_view(st, &job->tenant, v->id_type, v->id, v->id_len, &v->traits, v->from, v->size, &job->body,
+                                       &job->body_len)
+                 : storage_profile_view_page(st, &job->tenant, v->id_type, v->id, v->id_len, v->view, v->from, v->size, &job->body,
+                                             &job->body_len);
     if (rc == 0 && v->fields_len > 0)
         view_select_fields(&job->body, &job->body_len, v->id_type == STORAGE_ID_EMAIL, v->id + v->id_len + 1, v->fields_len);
     if (rc == 0)
@@ -134,7 +141,8 @@ profile_id_split(h2o_iovec_t pid, int *type, h2o_iovec_t *id, char *msg, size_t 
     storage_id_type_t t;
     *type = storage_id_type_parse(pid.base, tlen, &t) == 0 ? (int)t : -1;
     if (*type < 0) {
-        snprintf(msg, msglen, "Unknown idType '%.*s': expected userId, email, anonymousId or id.", (int)tlen, pid.base);
+        snprintf(msg, msglen, "Unknown idType '%.*s': expected userId (or user_id), email, anonymousId (or anonymous_id) or id.",
+                 (int)tlen, pid.base);
         return -1;
     }
     *id = h2o_iovec_init(colon + 1, pid.len - tlen - 1);
@@ -187,9 +195,22 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     if (parse_profile_id(req, rc, params[3], &type, &id) != 0)
         return;
     storage_view_t view = (storage_view_t)rc->route->arg;
-    h2o_iovec_t fields; /* external_ids: ignored, as any parameter a route does not take */
+    h2o_iovec_t fields; /* not on external_ids: the route's query list refuses it */
     if (view_fields_param(req, rc, view, &fields) != 0)
         return;
+    int from = 0, size = STORAGE_EMAIL_PAGE_MAX;
+    if (type != STORAGE_ID_EMAIL) {
+        const char *given = page_param_given(req);
+        if (given != NULL) {
+            respond_error(req, rc, ERR_INVALID_REQUEST,
+                          "Parameter '%s' applies only to email lookups (idType email, which may name several profiles) and to "
+                          "the profile list: a %s names one profile.",
+                          given, storage_id_type_name((storage_id_type_t)type));
+            return;
+        }
+    } else if (page_params(req, rc, STORAGE_EMAIL_PAGE_MAX, &from, &size) != 0) {
+        return;
+    }
     storage_traits_opts_t traits = {0};
     if (view == STORAGE_VIEW_TRAITS && traits_params(req, rc, &traits) != 0)
         return;
@@ -198,7 +219,8 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     size_t key_len = 0;
     if (!traits.has_at && loop_of(req)->cache != NULL) {
         unsigned kind = (unsigned)view * 2 + (traits.verbose ? 1 : 0);
-        key_len = cache_key(key, sizeof(key), &rc->tenant, kind, (unsigned)type, id.base, id.len, fields.base, fields.len);
+        key_len = cache_key(key, sizeof(key), &rc->tenant, kind, (unsigned)type, id.base, id.len, (uint32_t)from, (uint32_t)size,
+                            fields.base, fields.len);
         if (cache_answer(req, rc, key, key_len))
             return;
     }
@@ -215,6 +237,8 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     v->id_type = (storage_id_type_t)type;
     v->view = view;
     v->traits = traits;
+    v->from = from;
+    v->size = size;
     job_submit(&v->job);
 }
 
@@ -297,20 +321,37 @@ run_profile_list(job_t *job, storage_t *st)
     return job_read_result(job, rc, NULL);
 }
 
+const char *
+page_param_given(h2o_req_t *req)
+{
+    h2o_iovec_t v;
+    return query_param(req, "from", &v) ? "from" : query_param(req, "size", &v) ? "size" : NULL;
+}
+
+int
+page_params(h2o_req_t *req, reqctx_t *rc, int max_size, int *from, int *size)
+{
+    h2o_iovec_t v;
+    *from = 0;
+    *size = max_size;
+    if (query_param(req, "from", &v) && parse_int(v, 0, STORAGE_PAGE_FROM_MAX, from) != 0) {
+        respond_error(req, rc, ERR_VALIDATION, "Parameter 'from' must be an integer from 0 to %d.", STORAGE_PAGE_FROM_MAX);
+        return -1;
+    }
+    if (query_param(req, "size", &v) && parse_int(v, 1, max_size, size) != 0) {
+        respond_error(req, rc, ERR_VALIDATION, "Parameter 'size' must be an integer from 1 to %d.", max_size);
+        return -1;
+    }
+    return 0;
+}
+
 void
 handle_profile_list(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 {
     (void)params;
-    int from = 0, size = 100;
-    h2o_iovec_t v;
-    if (query_param(req, "from", &v) && parse_int(v, 0, 1000000, &from) != 0) {
-        respond_error(req, rc, ERR_VALIDATION, "Parameter 'from' must be an integer from 0 to 1000000.");
+    int from, size;
+    if (page_params(req, rc, 100, &from, &size) != 0)
         return;
-    }
-    if (query_param(req, "size", &v) && parse_int(v, 1, 100, &size) != 0) {
-        respond_error(req, rc, ERR_VALIDATION, "Parameter 'size' must be an integer from 1 to 100.");
-        return;
-    }
     list_job_t *l = job_new(req, rc, sizeof(*l), run_profile_list, &rc->tenant);
     l->from = from;
     l->size = size;

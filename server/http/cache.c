@@ -106,10 +106,10 @@ cache_totals(const server_t *srv, metrics_sample_t *out)
 
 size_t
 cache_key(char *buf, size_t cap, const storage_tenant_t *t, unsigned kind, unsigned id_type, const char *id, size_t id_len,
-          const char *fields, size_t fields_len)
+          uint32_t page_from, uint32_t page_size, const char *fields, size_t fields_len)
 {
     /* each part's length first: no two requests make the same bytes */
-    size_t need = 4 * 4 + 2 + t->client_len + t->account_len + t->brand_len + id_len + fields_len;
+    size_t need = 4 * 4 + 2 + 8 + t->client_len + t->account_len + t->brand_len + id_len + fields_len;
     if (need > cap)
         return 0;
     size_t n = 0;
@@ -117,6 +117,9 @@ cache_key(char *buf, size_t cap, const storage_tenant_t *t, unsigned kind, unsig
     size_t len[4] = {t->client_len, t->account_len, t->brand_len, id_len};
     buf[n++] = (char)kind;
     buf[n++] = (char)id_type;
+    memcpy(buf + n, &page_from, 4);
+    memcpy(buf + n + 4, &page_size, 4);
+    n += 8;
     for (int i = 0; i < 4; i++) {
         uint32_t l = (uint32_t)len[i];
         memcpy(buf + n, &l, 4);

@@ -153,6 +153,7 @@ conn_on_accept(h2o_socket_t *listener, const char *err)
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (sock != NULL) {
         h2o_accept(&loop->accept_ctx, sock);
+        heads_watch(loop, sock);
         return;
     }
     int e = errno;
@@ -170,4 +171,5 @@ conn_loop_init(loop_t *loop)
     h2o_timeout_link(loop->ctx.loop, &loop->held_check, &loop->held_entry);
     h2o_timeout_init(loop->ctx.loop, &loop->accept_retry, ACCEPT_RETRY_MS);
     loop->accept_entry.cb = on_accept_retry;
+    heads_loop_init(loop);
 }

@@ -44,6 +44,12 @@ err_kind_t err_from_storage(int rc);
 
 typedef struct route route_t;
 
+/* The kind's status ("400"), reason ("Bad Request"), and its error body
+ * {"error":{"code":...,"message":message}} (malloc'd, *len bytes). */
+int err_status(err_kind_t kind);
+const char *err_reason(err_kind_t kind);
+char *err_json(err_kind_t kind, const char *message, size_t message_len, size_t *len);
+
 /* ---- credentials and limits (gate.c): callable from any thread ---------- */
 typedef struct {
     err_kind_t err;      /* when a gate_* check fails */
@@ -164,12 +170,21 @@ enum {
  * percent-decoded, in order. */
 typedef void (*route_fn)(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params);
 
+/* The query parameters a route takes: allowed, the names it takes
+ * (NULL-ended); hints, pairs of a name some other route takes and the
+ * message of its 400 here (NULL-ended). */
+typedef struct {
+    const char *const *allowed;
+    const char *const *hints;
+} route_query_t;
+
 struct route {
     const char *method;
     const char *pattern; /* "{name}" segments capture; also the route's name in logs */
     unsigned flags;
     route_fn handler;
-    int arg; /* handler specific (the profile view) */
+    int arg;                    /* handler specific (the profile view) */
+    const route_query_t *query; /* NULL: any query is taken (ingestion, ops); else checked by query_check */
 };
 
 /* Installs the route table (n entries; its first nops are all the
@@ -193,9 +208,24 @@ const char *router_route_name(size_t index);
  * ROUTE_MAX_PARAMS; true on a match. */
 int router_match(const char *pattern, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps);
 
+/* Request ids: a new one of loop (written to out, at least
+ * ROUTER_REQUEST_ID_MAX bytes; returns its length), and req's (its
+ * X-Request-Id when sane, else a new one in req's pool). */
+#define ROUTER_REQUEST_ID_MAX 40
+size_t router_new_request_id(loop_t *loop, char *out);
+h2o_iovec_t router_request_id(h2o_req_t *req);
+
 /* Finds a query parameter in req's query string, decoded into req->pool.
  * Returns 1 and *value, or 0 when absent. */
 int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
+
+/* Checks req's query string against q before the handler runs: every
+ * parameter named in q->allowed, none twice. 0, or -1 with the 400's
+ * message in msg (msglen bytes, NUL-terminated): an unknown name (cut to
+ * 64 bytes, anything but printable ASCII shown as '?'), a hint's message,
+ * or a repeated name. Empty pieces ("a=1&&b=2", a trailing '&') are
+ * skipped; names are compared as sent, like query_param. */
+int query_check(h2o_req_t *req, const route_query_t *q, char *msg, size_t msglen);
 
 /* Percent-decodes s into req->pool ("+" stays "+"). -1 on a bad escape. */
 int percent_decode(h2o_mem_pool_t *pool, h2o_iovec_t s, h2o_iovec_t *out);
@@ -234,10 +264,11 @@ typedef struct {
  * 0. Before the loops start; -1 with err when the connection fails. */
 int cache_init(server_t *srv, char *err, size_t errlen);
 /* The key of a cacheable view into buf (cap bytes): kind (the view and its
- * variant), the tenant, id type, id and the `fields` list. 0 when it does
+ * variant), the tenant, id type, id, the email form's page (from, size)
+ * and the `fields` list. 0 when it does
  * not fit (then nothing is cached). */
 size_t cache_key(char *buf, size_t cap, const storage_tenant_t *t, unsigned kind, unsigned id_type, const char *id, size_t id_len,
-                 const char *fields, size_t fields_len);
+                 uint32_t page_from, uint32_t page_size, const char *fields, size_t fields_len);
 /* Answers req from the loop's cache when key's entry is current
  * (respond_json_tagged, as a job's completion would) and returns 1; else
  * counts a miss and returns 0. Loop thread. */
@@ -253,6 +284,26 @@ void cache_totals(const server_t *srv, metrics_sample_t *out);
 /* The clock of read-time evaluation and of cache windows: the wall clock,
  * or with PROFILED_DEBUG_CLOCK_FILE (tests) the number of ms in that file. */
 int64_t server_now_ms(const server_t *srv);
+
+/* ---- what h2o would answer itself (heads.c) ------------------------------- */
+/* h2o 2.2.5 answers some requests before any handler runs: a request head
+ * it refuses (over H2O_MAX_REQLEN, more than 100 header fields,
+ * malformed) with raw text/plain "Bad Request", and errors of the body's
+ * framing or size (413 over max_request_entity_size, bad chunking, unknown
+ * Transfer-Encoding or Expect, no route for a path not starting with '/')
+ * through its fallback path. These make both the API's JSON errors with
+ * a request id. */
+/* Watches a newly accepted connection's reads (after h2o_accept): a head
+ * h2o would refuse is answered 400 here instead. */
+void heads_watch(loop_t *loop, h2o_socket_t *sock);
+/* Called for each request the router sees: once an HTTP/1 request is done
+ * the watch is put back on its connection (h2o re-arms its reader). */
+void heads_watch_request(h2o_req_t *req);
+/* Adds the filter that rewrites h2o's own error answers, on hostconf's
+ * fallback path (the one h2o answers through before any handler). */
+void heads_filter_install(h2o_hostconf_t *hostconf);
+/* The loop's timers for the above; with conn_loop_init. */
+void heads_loop_init(loop_t *loop);
 
 /* ---- loops and the server context ----------------------------------------- */
 struct loop {
@@ -278,6 +329,9 @@ struct loop {
     h2o_timeout_t accept_retry;
     h2o_timeout_entry_t accept_entry;
     viewcache_t *cache; /* cache.c; NULL: none */
+    /* heads.c */
+    h2o_timeout_t heads_rewatch; /* 0 ms: after h2o re-arms a connection's reader */
+    h2o_timeout_t heads_linger;  /* a refused connection's last reads */
 };
 
 /* The process-wide context, set up by server.c; one per process. */

@@ -45,6 +45,32 @@ err_from_storage(int rc)
     }
 }
 
+int
+err_status(err_kind_t kind)
+{
+    return errors[kind].status;
+}
+
+const char *
+err_reason(err_kind_t kind)
+{
+    return errors[kind].reason;
+}
+
+char *
+err_json(err_kind_t kind, const char *message, size_t message_len, size_t *len)
+{
+    json_object *root = json_object_new_object(), *err = json_object_new_object();
+    json_object_object_add(err, "code", json_object_new_string(errors[kind].code));
+    json_object_object_add(err, "message", json_object_new_string_len(message, (int)message_len));
+    json_object_object_add(root, "error", err);
+    const char *s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+    char *body = base_xmalloc(*len + 1);
+    memcpy(body, s, *len + 1);
+    json_object_put(root);
+    return body;
+}
+
 static const char *
 reason_of(int status)
 {
@@ -355,17 +381,8 @@ respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ..
         msg[text_len] = '\0';
         text = msg;
     }
-    json_object *root = json_object_new_object(), *err = json_object_new_object();
-    json_object_object_add(err, "code", json_object_new_string(errors[kind].code));
-    json_object_object_add(err, "message", json_object_new_string_len(text, (int)text_len));
-    json_object_object_add(root, "error", err);
     size_t len;
-    const char *s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    char *body = malloc(len + 1);
-    if (body == NULL)
-        abort();
-    memcpy(body, s, len + 1);
-    json_object_put(root);
+    char *body = err_json(kind, text, text_len, &len);
     if (kind == ERR_INTERNAL)
         fprintf(stderr, "profiled: internal error on request %.*s: %s\n", (int)(rc ? rc->request_id.len : 0),
                 rc ? rc->request_id.base : "", text);

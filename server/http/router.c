@@ -122,6 +122,69 @@ query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value)
     return 0;
 }
 
+/* The name as a message may show it: at most 64 bytes, printable ASCII
+ * but quotes and backslash, anything else '?'. */
+static void
+safe_name(const char *p, size_t n, char *out, size_t outlen)
+{
+    size_t k = 0, cut = n > 64 ? 64 : n;
+    for (size_t i = 0; i < cut && k + 4 < outlen; i++) {
+        unsigned char c = (unsigned char)p[i];
+        out[k++] = c >= 0x21 && c <= 0x7e && c != '"' && c != '\\' && c != '\'' ? (char)c : '?';
+    }
+    if (cut < n && k + 4 < outlen) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+}
+
+int
+query_check(h2o_req_t *req, const route_query_t *q, char *msg, size_t msglen)
+{
+    if (req->query_at == SIZE_MAX || q == NULL)
+        return 0;
+    uint64_t seen = 0; /* bit i: allowed[i] was given */
+    const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *pend = amp != NULL ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(pend - p));
+        size_t klen = (size_t)((eq != NULL ? eq : pend) - p);
+        if (pend == p) {
+            p = pend + 1;
+            continue;
+        }
+        size_t i;
+        for (i = 0; q->allowed[i] != NULL; i++)
+            if (strlen(q->allowed[i]) == klen && memcmp(q->allowed[i], p, klen) == 0)
+                break;
+        char name[80];
+        safe_name(p, klen, name, sizeof(name));
+        if (q->allowed[i] != NULL && i < 64) {
+            if (seen & (1ULL << i)) {
+                snprintf(msg, msglen, "Query parameter '%s' is given more than once: give it once.", name);
+                return -1;
+            }
+            seen |= 1ULL << i;
+            p = pend + 1;
+            continue;
+        }
+        for (size_t h = 0; q->hints != NULL && q->hints[h] != NULL; h += 2)
+            if (strlen(q->hints[h]) == klen && memcmp(q->hints[h], p, klen) == 0) {
+                snprintf(msg, msglen, "%s", q->hints[h + 1]);
+                return -1;
+            }
+        size_t k = (size_t)snprintf(msg, msglen, "Unknown query parameter '%s'; this route takes ", name);
+        for (i = 0; q->allowed[i] != NULL && k < msglen; i++)
+            k += (size_t)snprintf(msg + k, msglen - k, "%s%s", i > 0 ? ", " : "", q->allowed[i]);
+        if (k < msglen)
+            snprintf(msg + k, msglen - k, "%s.", i == 0 ? "none" : "");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 sane_request_id(h2o_iovec_t v)
 {
@@ -139,13 +202,25 @@ request_id(h2o_req_t *req)
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
     if (i >= 0 && sane_request_id(req->headers.entries[i].value))
         return req->headers.entries[i].value;
-    loop_t *loop = loop_of(req);
+    char *buf = h2o_mem_alloc_pool(&req->pool, ROUTER_REQUEST_ID_MAX);
+    return h2o_iovec_init(buf, router_new_request_id(loop_of(req), buf));
+}
+
+size_t
+router_new_request_id(loop_t *loop, char *out)
+{
     uint64_t seq = ++loop->request_seq;
     uint64_t inst = loop->srv->instance_id;
-    char *buf = h2o_mem_alloc_pool(&req->pool, 40);
-    int n = snprintf(buf, 40, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(inst >> 32), (unsigned)(inst >> 16) & 0xffff,
-                     (unsigned)inst & 0xffff, (unsigned)loop->index & 0xffff, (unsigned long long)seq & 0xffffffffffffULL);
-    return h2o_iovec_init(buf, (size_t)n);
+    int n =
+        snprintf(out, ROUTER_REQUEST_ID_MAX, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(inst >> 32), (unsigned)(inst >> 16) & 0xffff,
+                 (unsigned)inst & 0xffff, (unsigned)loop->index & 0xffff, (unsigned long long)seq & 0xffffffffffffULL);
+    return (size_t)n;
+}
+
+h2o_iovec_t
+router_request_id(h2o_req_t *req)
+{
+    return request_id(req);
 }
 
 /* Authenticates and rate-limits; answers and returns -1 when the request
@@ -179,6 +254,7 @@ dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
     memset(rc, 0, sizeof(*rc));
     rc->start_ns = base_clock_ns(1);
     rc->request_id = request_id(req);
+    heads_watch_request(req); /* HTTP/1: guard the connection's next head (heads.c) */
 
     const char *framing = gate_framing(req);
     if (framing != NULL) {
@@ -251,6 +327,12 @@ dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
         }
     if ((route->flags & ROUTE_AUTH) && authorize(req, rc, params) != 0)
         return 0;
+    /* after authentication: a stranger learns nothing of the routes */
+    char qmsg[512];
+    if (query_check(req, route->query, qmsg, sizeof(qmsg)) != 0) {
+        respond_error(req, rc, ERR_INVALID_REQUEST, "%s", qmsg);
+        return 0;
+    }
     route->handler(req, rc, params);
     return 0;
 }

@@ -169,6 +169,12 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_VIEW_BY_IDENTITY] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
                            " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
                            " ORDER BY p.last_activity_ms DESC, p.pk DESC",
+    /* a page of an email's profiles, in profile-key order (the identity
+     * key's own order: no sort; a profile made later goes last, so earlier
+     * pages stay put) */
+    [S_VIEW_EMAIL_PAGE] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
+                          " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
+                          " ORDER BY i.profile_pk LIMIT ?4 OFFSET ?5",
     [S_VIEW_TRAITS] = "SELECT key, value, ts_ms, message_id, source FROM traits WHERE profile_pk = ?1 ORDER BY key",
     /* The traits as they stood at ?3: each key's latest change at or
      * before it, of the changes kept (?4: the retention's oldest time). */

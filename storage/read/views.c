@@ -395,6 +395,44 @@ stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const 
     return s;
 }
 
+/* The email form's page: rows from*size .. +size of the email's profiles in
+ * profile-key order; *any tells whether the email names any profile at all
+ * (a page past the end is empty, not "not found"). */
+static int
+load_email_page(storage_t *st, int64_t tid, const char *id, size_t id_len, int from, int size, stg_profile_t **rows, size_t *n,
+                bool *any)
+{
+    char *lower = base_xmalloc(id_len + 1); /* emails are stored lower-cased */
+    for (size_t i = 0; i < id_len; i++)
+        lower[i] = (char)tolower((unsigned char)id[i]);
+    int ret = STORAGE_EIO;
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_EMAIL_PAGE);
+    if (s == NULL)
+        goto done;
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int(s, 2, STORAGE_ID_EMAIL);
+    stg_bind_text(s, 3, lower, id_len);
+    stg_bind_int(s, 4, size);
+    stg_bind_int64(s, 5, (int64_t)from * size);
+    if ((ret = stg_profile_rows(st, s, false, rows, n)) != 0 || *n > 0 || from == 0) {
+        *any = *n > 0;
+        goto done;
+    }
+    /* past the end, or no such email: the first row tells */
+    stg_bind_int64(s, 1, tid);
+    stg_bind_int(s, 2, STORAGE_ID_EMAIL);
+    stg_bind_text(s, 3, lower, id_len);
+    stg_bind_int(s, 4, 1);
+    stg_bind_int64(s, 5, 0);
+    int rc = stg_step(st, s);
+    *any = rc == STG_ROW;
+    ret = rc == STG_ROW || rc == STG_DONE ? 0 : rc;
+    stg_reset(s);
+done:
+    free(lower);
+    return ret;
+}
+
 static int
 load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, stg_profile_t **rows, size_t *n)
 {
@@ -407,14 +445,16 @@ load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char 
     return ret;
 }
 
+/* A view (o: the traits view's options, or NULL) of the profile id names,
+ * or of page (from, size) of an email's profiles. */
 static int
-profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
-             storage_view_t view, const storage_traits_opts_t *o, char **body, size_t *len)
+view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+          storage_view_t view, const storage_traits_opts_t *o, int from, int size, char **body, size_t *len)
 {
     stg_profile_t *rows = NULL;
     size_t n = 0;
     int64_t tid;
-    bool began;
+    bool began, any = true, email = id_type == STORAGE_ID_EMAIL;
     jsonbuf_t b = {0};
     *body = NULL;
     *len = 0;
@@ -422,28 +462,38 @@ profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id
         return stg_fail(st, STORAGE_EINVAL, "invalid id type or view");
     st->view_from_ms = INT64_MIN; /* storage_view_validity: narrowed by evaluate.c */
     st->view_until_ms = INT64_MAX;
+    if (email && (from < 0 || from > STORAGE_PAGE_FROM_MAX || size < 1 || size > STORAGE_EMAIL_PAGE_MAX))
+        return stg_fail(st, STORAGE_EINVAL, "from must be 0..1000000 and size 1..100");
 
     int ret = stg_txn_open(st, false, &began);
     if (ret != 0)
         return ret;
     if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
         goto done;
-    if ((ret = load_profiles(st, tid, id_type, id, id_len, &rows, &n)) != 0)
+    if (email)
+        ret = load_email_page(st, tid, id, id_len, from, size, &rows, &n, &any);
+    else
+        ret = load_profiles(st, tid, id_type, id, id_len, &rows, &n);
+    if (ret != 0)
         goto done;
-    if (n == 0) {
+    if (n == 0 && !(email && any)) {
         ret = stg_fail(st, STORAGE_ENOTFOUND, "profile not found");
         goto done;
     }
     base_jb_init(&b, 1024);
-    if (id_type == STORAGE_ID_EMAIL) {
+    if (email) {
         base_jb_open(&b, '{');
         base_jb_key(&b, "data", 4);
         base_jb_open(&b, '[');
     }
     for (size_t i = 0; i < n && ret == 0; i++)
         ret = build_view(st, tenant, tid, &rows[i], view, o, &b);
-    if (id_type == STORAGE_ID_EMAIL) {
+    if (email) {
         base_jb_close(&b, ']');
+        base_jb_key(&b, "from", 4);
+        base_jb_int(&b, from);
+        base_jb_key(&b, "size", 4);
+        base_jb_int(&b, size);
         base_jb_close(&b, '}');
     }
 done:
@@ -455,21 +505,28 @@ done:
 }
 
 int
+storage_profile_view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                          storage_view_t view, int from, int size, char **body, size_t *len)
+{
+    return view_page(st, tenant, id_type, id, id_len, view, NULL, from, size, body, len);
+}
+
+int
 storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
                      storage_view_t view, char **body, size_t *len)
 {
-    return profile_view(st, tenant, id_type, id, id_len, view, NULL, body, len);
+    return view_page(st, tenant, id_type, id, id_len, view, NULL, 0, STORAGE_EMAIL_PAGE_MAX, body, len);
 }
 
 int
 storage_traits_view(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
-                    const storage_traits_opts_t *opts, char **body, size_t *len)
+                    const storage_traits_opts_t *opts, int from, int size, char **body, size_t *len)
 {
     *body = NULL;
     *len = 0;
     if (opts != NULL && opts->has_at && st->trait_history_days <= 0)
         return stg_fail(st, STORAGE_EINVAL, "trait history is turned off");
-    return profile_view(st, tenant, id_type, id, id_len, STORAGE_VIEW_TRAITS, opts, body, len);
+    return view_page(st, tenant, id_type, id, id_len, STORAGE_VIEW_TRAITS, opts, from, size, body, len);
 }
 
 int

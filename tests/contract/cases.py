@@ -17,9 +17,8 @@ against the document). A case is a dict:
   until    send up to this many times until the status comes (429, drain)
   etag_first  send once, then again with If-None-Match (TAG = the ETag)
   expect_headers / absent_headers, then(ctx, res): extra checks
-  pending  skip for now, naming the change it waits for: "edge" (issue 12
-           point 5: email paging, unknown parameters, start/end with a space,
-           JSON answers to heads h2o refuses and to bodies over 16 MiB)
+  pending  skip for now, naming the change it waits for (contract.py
+           --run-pending WHY runs them: for the branch making that change)
 """
 import json
 
@@ -257,23 +256,21 @@ def read_view_cases(op, full, has_fields):
              then=lambda ctx, res: (_ for _ in ()).throw(AssertionError("request id %r" % res.header("x-amzn-requestid")))
              if res.header("x-amzn-requestid") != "contract-1234" else None),
         dict(name=op + " gzip answer", op=op, status=200, headers={"Accept-Encoding": "gzip"}),
-        dict(name=op + " email page", op=op, status=200, path={"profileId": JOE_EMAIL}, pending="edge"),
-        dict(name=op + " email from/size", op=op, status=200, path={"profileId": JOE_EMAIL}, query={"from": 0, "size": 1},
-             pending="edge"),
-        dict(name=op + " email past the last page", op=op, status=200, path={"profileId": JOE_EMAIL}, query={"from": 5, "size": 100},
-             pending="edge"),
+        dict(name=op + " email page", op=op, status=200, path={"profileId": JOE_EMAIL}),
+        dict(name=op + " email from/size", op=op, status=200, path={"profileId": JOE_EMAIL}, query={"from": 0, "size": 1}),
+        dict(name=op + " email past the last page", op=op, status=200, path={"profileId": JOE_EMAIL}, query={"from": 5, "size": 100}),
         dict(name=op + " 304 same tag", op=op, status=304, etag_first="TAG", then=_etag_same),
         dict(name=op + " 304 star", op=op, status=304, etag_first="*"),
         dict(name=op + " 200 other tag", op=op, status=200, etag_first='"0000000000000000"'),
         dict(name=op + " bad profile id", op=op, status=400, path={"profileId": "joe"}),
         dict(name=op + " unknown idType", op=op, status=400, path={"profileId": "phone:123"}),
         dict(name=op + " id not UTF-8", op=op, status=400, path={"profileId": "userId:%FF"}),
-        dict(name=op + " email size 0", op=op, status=400, path={"profileId": JOE_EMAIL}, query={"size": 0}, pending="edge"),
-        dict(name=op + " email from too big", op=op, status=400, path={"profileId": JOE_EMAIL}, query={"from": 1000001}, pending="edge"),
-        dict(name=op + " from on a userId", op=op, status=400, query={"from": 0}, pending="edge"),
-        dict(name=op + " size on a userId", op=op, status=400, query={"size": 5}, pending="edge"),
-        dict(name=op + " unknown parameter", op=op, status=400, query={"feilds": "email"}, pending="edge"),
-        dict(name=op + " query string over h2o's limit", op=op, status=400, query="x=" + "a" * 420000, pending="edge"),
+        dict(name=op + " email size 0", op=op, status=400, path={"profileId": JOE_EMAIL}, query={"size": 0}),
+        dict(name=op + " email from too big", op=op, status=400, path={"profileId": JOE_EMAIL}, query={"from": 1000001}),
+        dict(name=op + " from on a userId", op=op, status=400, query={"from": 0}),
+        dict(name=op + " size on a userId", op=op, status=400, query={"size": 5}),
+        dict(name=op + " unknown parameter", op=op, status=400, query={"feilds": "email"}),
+        dict(name=op + " query string over h2o's limit", op=op, status=400, query="x=" + "a" * 420000),
         dict(name=op + " no token", op=op, status=401, token=None),
         dict(name=op + " bad token", op=op, status=401, token="pd_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
         dict(name=op + " ingest-only token", op=op, status=403, token="ingest"),
@@ -292,7 +289,7 @@ def read_view_cases(op, full, has_fields):
             dict(name=op + " fields empty segment", op=op, status=400, query={"fields": "a..b"}),
         ]
     else:
-        c.append(dict(name=op + " fields not taken", op=op, status=400, query={"fields": "email"}, pending="edge"))
+        c.append(dict(name=op + " fields not taken", op=op, status=400, query={"fields": "email"}))
     return c
 
 
@@ -308,7 +305,7 @@ def list_cases():
         dict(name=op + " size 101", op=op, status=400, query={"size": 101}),
         dict(name=op + " from -1", op=op, status=400, query={"from": -1}),
         dict(name=op + " from 1000001", op=op, status=400, query={"from": 1000001}),
-        dict(name=op + " unknown parameter", op=op, status=400, query={"limit": 5}, pending="edge"),
+        dict(name=op + " unknown parameter", op=op, status=400, query={"limit": 5}),
         dict(name=op + " no token", op=op, status=401, token=None),
         dict(name=op + " ingest-only token", op=op, status=403, token="ingest"),
         dict(name=op + " other tenant", op=op, status=403, path=OTHER_TENANT),
@@ -324,7 +321,7 @@ def events_cases():
              query={"include": "email_opened,page,track", "exclude": "Page Viewed", "start": "2020-10-01", "end": "2020-12-01T00:00:00Z",
                     "sort": "asc", "limit": 2}),
         dict(name=op + " start with an offset", op=op, status=200, query={"start": "2020-10-01T21:00:00+01:00"}),
-        dict(name=op + " start with a space offset", op=op, status=200, query="start=2020-10-01T21:00:00+01:00", pending="edge"),
+        dict(name=op + " start with a space offset", op=op, status=200, query="start=2020-10-01T21:00:00+01:00"),
         dict(name=op + " email", op=op, status=200, path={"profileId": JOE_EMAIL}, then=_nonempty_data),
         dict(name=op + " scroll", op=op, status=200, query=_scroll(2), then=_nonempty_data),
         dict(name=op + " scroll end", op=op, status=200, query=_scroll_end, then=_then_empty),
@@ -334,8 +331,8 @@ def events_cases():
         dict(name=op + " sort", op=op, status=400, query={"sort": "up"}),
         dict(name=op + " start", op=op, status=400, query={"start": "yesterday"}),
         dict(name=op + " scrollId", op=op, status=400, query={"scrollId": "nope"}),
-        dict(name=op + " from not taken", op=op, status=400, query={"from": 0}, pending="edge"),
-        dict(name=op + " unknown parameter", op=op, status=400, query={"limt": 5}, pending="edge"),
+        dict(name=op + " from not taken", op=op, status=400, query={"from": 0}),
+        dict(name=op + " unknown parameter", op=op, status=400, query={"limt": 5}),
         dict(name=op + " no token", op=op, status=401, token=None),
         dict(name=op + " ingest-only token", op=op, status=403, token="ingest"),
         dict(name=op + " other tenant", op=op, status=403, path=OTHER_TENANT),
@@ -352,18 +349,18 @@ def batch_cases():
         dict(name=op + " metadata with fields", op=op, status=200, path={"endpoint": "metadata"}, query={"fields": "email"}, body=ids),
         dict(name=op + " audiences", op=op, status=200, path={"endpoint": "audiences"}, body=ids),
         dict(name=op + " external_ids", op=op, status=200, path={"endpoint": "external_ids"}, body=ids),
-        dict(name=op + " an email", op=op, status=200, body={"ids": [JOE_EMAIL]}, pending="edge"),
+        dict(name=op + " an email", op=op, status=200, body={"ids": [JOE_EMAIL]}),
         dict(name=op + " 100 ids", op=op, status=200, body={"ids": ["userId:user-%06d" % i for i in range(100)]}),
         dict(name=op + " not JSON", op=op, status=400, body="ids"),
         dict(name=op + " no ids", op=op, status=400, body={"ids": []}),
         dict(name=op + " 101 ids", op=op, status=400, body={"ids": ["userId:x"] * 101}),
         dict(name=op + " bad fields", op=op, status=400, query={"fields": ""}, body=ids),
-        dict(name=op + " unknown parameter", op=op, status=400, query={"size": 5}, body=ids, pending="edge"),
+        dict(name=op + " unknown parameter", op=op, status=400, query={"size": 5}, body=ids),
         dict(name=op + " no token", op=op, status=401, token=None, body=ids),
         dict(name=op + " ingest-only token", op=op, status=403, token="ingest", body=ids),
         dict(name=op + " unknown endpoint", op=op, status=404, path={"endpoint": "events"}, body=ids),
         dict(name=op + " 1.1 MB body", op=op, status=413, body=BIG),
-        dict(name=op + " 17 MiB body", op=op, status=413, body=HUGE, pending="edge"),
+        dict(name=op + " 17 MiB body", op=op, status=413, body=HUGE),
         dict(name=op + " 429", op=op, status=429, server="tight", until=3, body=ids),
     ]
 
@@ -375,8 +372,7 @@ def delete_cases():
              then=_eq({"success": True})),
         dict(name=op + " email", op=op, status=400, path={"profileId": JOE_EMAIL}),
         dict(name=op + " bad id", op=op, status=400, path={"profileId": "joe"}),
-        dict(name=op + " unknown parameter", op=op, status=400, path={"profileId": "userId:nobody-at-all"}, query={"force": 1},
-             pending="edge"),
+        dict(name=op + " unknown parameter", op=op, status=400, path={"profileId": "userId:nobody-at-all"}, query={"force": 1}),
         dict(name=op + " no token", op=op, status=401, token=None),
         dict(name=op + " read-only token", op=op, status=403, token="read"),
         dict(name=op + " other tenant", op=op, status=403, path=OTHER_TENANT),
@@ -437,7 +433,7 @@ def ingest_cases(doc):
             dict(name=opid + " 429", op=opid, status=429, server="tight", until=3, body=good),
         ]
         if opid in ("ingestBatch", "rootIngestTrackShort"):  # two of them: 17 MiB each
-            c.append(dict(name=opid + " 17 MiB body", op=opid, status=413, body=HUGE, pending="edge"))
+            c.append(dict(name=opid + " 17 MiB body", op=opid, status=413, body=HUGE))
         if root:
             c.append(dict(name=opid + " account-wide token", op=opid, status=400, token="account", body=good))
         else:

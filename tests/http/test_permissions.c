@@ -98,7 +98,7 @@ static long
 profile_count(void)
 {
     test_resp_t r;
-    json_object *j = test_get(srv.port, BASE "/profiles?limit=1000", toks[SET_READ], &r);
+    json_object *j = test_get(srv.port, BASE "/profiles?size=100", toks[SET_READ], &r);
     ck_assert_int_eq(r.status, 200);
     json_object *data = test_jget(j, "data");
     ck_assert_ptr_nonnull(data);

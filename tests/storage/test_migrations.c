@@ -124,10 +124,10 @@ START_TEST(test_traits_before_history)
     storage_set_trait_history(st, 36500);
     storage_tenant_t t = storage_tenant("c", "a", "b");
     storage_traits_opts_t verbose = {.verbose = true}, at = {.has_at = true, .at_ms = 1700000000000};
-    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &verbose, &body, &len), 0);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &verbose, 0, 100, &body, &len), 0);
     ck_assert_ptr_nonnull(strstr(body, "\"plan\":{\"value\":\"old\",\"updatedTime\":\"2020-09-13T12:26:40.000Z\"}"));
     free(body);
-    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &at, &body, &len), 0);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &at, 0, 100, &body, &len), 0);
     ck_assert_ptr_null(strstr(body, "plan"));
     free(body);
 
@@ -136,10 +136,10 @@ START_TEST(test_traits_before_history)
                                     "\"timestamp\":\"2021-01-01T00:00:00Z\",\"traits\":{\"plan\":\"new\"}}",
                                     1700000000000),
                      0);
-    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &verbose, &body, &len), 0);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &verbose, 0, 100, &body, &len), 0);
     ck_assert_ptr_nonnull(strstr(body, "\"messageId\":\"m1\",\"source\":\"SEGMENT_API\""));
     free(body);
-    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &at, &body, &len), 0);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "u", 1, &at, 0, 100, &body, &len), 0);
     ck_assert_ptr_nonnull(strstr(body, "\"plan\":\"new\""));
     free(body);
     test_db_close(st, path);

@@ -112,7 +112,7 @@ START_TEST(test_combined_as_immediate)
     storage_traits_opts_t o = {.verbose = true};
     char *body;
     size_t len;
-    ck_assert_int_eq(storage_traits_view(st, &comb, STORAGE_ID_USER, "u", 1, &o, &body, &len), 0);
+    ck_assert_int_eq(storage_traits_view(st, &comb, STORAGE_ID_USER, "u", 1, &o, 0, 100, &body, &len), 0);
     ck_assert_ptr_nonnull(strstr(body, "\"plan\":{\"value\":\"a\",\"updatedTime\":\"2025-10-13T"));
     ck_assert_ptr_nonnull(strstr(body, "\"messageId\":\"m5\",\"source\":\"SEGMENT_API\"}"));
     free(body);
@@ -151,11 +151,11 @@ START_TEST(test_retention_and_sweep)
     storage_traits_opts_t o = {.has_at = true, .at_ms = T0 + DAY};
     char *body;
     size_t len;
-    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "r", 1, &o, &body, &len), 0);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "r", 1, &o, 0, 100, &body, &len), 0);
     ck_assert_ptr_null(strstr(body, "\"plan\""));
     free(body);
     o.at_ms = T0 + 20 * DAY;
-    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "r", 1, &o, &body, &len), 0);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "r", 1, &o, 0, 100, &body, &len), 0);
     ck_assert_ptr_nonnull(strstr(body, "\"plan\":2"));
     free(body);
 
@@ -187,7 +187,7 @@ START_TEST(test_history_off)
     size_t len;
     ck_assert_int_eq(storage_trait_history_begin(st, &t, STORAGE_ID_USER, "o", 1, &q, T0, 1000, &body, &len), STORAGE_EINVAL);
     storage_traits_opts_t o = {.has_at = true, .at_ms = T0};
-    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "o", 1, &o, &body, &len), STORAGE_EINVAL);
+    ck_assert_int_eq(storage_traits_view(st, &t, STORAGE_ID_USER, "o", 1, &o, 0, 100, &body, &len), STORAGE_EINVAL);
     int64_t deleted = -1;
     ck_assert_int_eq(storage_trait_history_sweep(st, T0, &deleted), 0);
     ck_assert_int_eq(deleted, 0);
