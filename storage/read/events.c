@@ -267,8 +267,10 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
     int ret = load_profiles(st, tid, sc->profiles, &profiles, &np);
     if (ret != 0)
         return ret;
-    if (np != sc->npks)
+    if (np != sc->npks) {
+        stg_profiles_free(profiles, np);
         return STORAGE_ENOTFOUND; /* one erased or merged away since the scroll began */
+    }
     if ((head = calloc(2 * np + 1, sizeof(*head))) == NULL)
         abort();
     end = head + np;
