@@ -1,8 +1,10 @@
-/* fuzz_scroll.c -- scrollId decoding (storage/events.c storage_events_next,
- * reached from ?scrollId=): the input is a presented scrollId. A first byte
+/* fuzz_scroll.c -- sealed scrollId opening (storage/read/cursor.c
+ * stg_scroll_unseal through storage_events_next, reached from ?scrollId=):
+ * the input is a presented scrollId on the path userId:joe. A first byte
  * '!' instead overlays the rest on the id of a live scroll, so the fuzzer
- * also reaches the cursor lookup of ids that are almost right. Every
- * answer is one JSON object naming the scroll it continues. */
+ * also reaches the tag check of ids that are almost right. Only the live
+ * id itself opens (no forgery without the key); every other input is
+ * refused, never a crash; an answer is one JSON object. */
 #include <json-c/json.h>
 #include "fuzz.h"
 
@@ -47,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     storage_tenant_t t = storage_tenant("fuzz", "acct", "brand");
     char *body = NULL;
     size_t len = 0;
-    int rc = storage_events_next(st, &t, id, n, NOW, 1000000000, &body, &len);
+    int rc = storage_events_next(st, &t, STORAGE_ID_USER, "joe", 3, id, n, NOW, 1000000000, &body, &len);
     FUZZ_ASSERT(rc == 0 || rc == STORAGE_ENOTFOUND);
     if (rc == 0) {
         FUZZ_ASSERT(n == strlen(live) && memcmp(id, live, n) == 0);

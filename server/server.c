@@ -209,15 +209,13 @@ reload_main(void *arg)
     for (;;) {
         struct timespec ts = {srv->cfg.token_reload_ms / 1000, (long)(srv->cfg.token_reload_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
-        int64_t gen, live;
+        int64_t gen;
         if (storage_token_generation(st, &gen) != 0) {
             if (atomic_exchange(&srv->db_ok, 0))
                 fprintf(stderr, "profiled: database not reachable: %s\n", storage_errmsg(st));
             continue;
         }
         atomic_store(&srv->db_ok, 1);
-        if (storage_cursor_count(st, base_wall_ms(), &live) == 0)
-            metrics_set_cursors(srv->metrics, live);
         int64_t now = base_wall_ms();
         while (nretired > 0 && now - retired[0].at_ms > 30000) {
             auth_table_free(retired[0].table);

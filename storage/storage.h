@@ -5,8 +5,7 @@
  *
  * A storage_t is one SQLite connection and its prepared statements. It is not
  * thread safe: use one per thread (the server gives each worker its own,
- * which writes only scroll cursors, and the writer thread its own for
- * everything else). */
+ * which only reads, and the writer thread its own for everything else). */
 #ifndef PROFILED_STORAGE_H
 #define PROFILED_STORAGE_H
 
@@ -327,8 +326,8 @@ int storage_traits_view(storage_t *st, const storage_tenant_t *tenant, storage_i
 
 /* A trait's history: the changes of one key, newest first (by time, then
  * order of recording), of the profile(s) an id leads to (an email: every
- * profile with it, merged), paged as the events timeline is (a scroll
- * cursor with a snapshot mark: rows recorded after the first page are not
+ * profile with it, merged), paged as the events timeline is (a sealed
+ * scrollId with a snapshot mark: rows recorded after the first page are not
  * in it; the events route's scrollIds are not valid here, nor these
  * there). Each page is {"scrollId":"…","data":[{"value":…,"time":"…",
  * "messageId":"…"|null}, …]}; a page shorter than the limit is the end. */
@@ -345,10 +344,11 @@ typedef struct {
 int storage_trait_history_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id,
                                 size_t id_len, const storage_history_query_t *q, int64_t now_ms, int64_t ttl_ms, char **body,
                                 size_t *len);
-/* The next page; as storage_events_next (STORAGE_ENOTFOUND: unknown,
- * expired, another tenant's, or an events scroll). */
-int storage_trait_history_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len,
-                               int64_t now_ms, int64_t ttl_ms, char **body, size_t *len);
+/* The next page; as storage_events_next (STORAGE_ENOTFOUND also for an
+ * events scrollId). */
+int storage_trait_history_next(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id,
+                               size_t id_len, const char *scroll_id, size_t scroll_id_len, int64_t now_ms, int64_t ttl_ms,
+                               char **body, size_t *len);
 
 /* Deletes history rows older than st's retention at now_ms, at most
  * 10,000 per call (*deleted, may be NULL, says how many: call again while
@@ -365,17 +365,20 @@ int storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from
  * profile(s) an id leads to, fixed at its start: the profiles (for an email,
  * every profile with it, merged into one order), the filters, and a snapshot
  * mark (the highest event rowid then), so events stored later are never in
- * it and none is returned twice or skipped. Its state lives in a cursor row
- * (opaque id of 128+ random bits, URL-safe base64; tenant; query; mark;
- * position; expiry), so a scroll continues after a restart and from any
- * process sharing the database. Each page is
+ * it and none is returned twice or skipped. Its state travels in the
+ * scrollId itself, sealed (read/cursor.c: tenant, kind, query, mark,
+ * keyset position, deadline, and the profile path it was started on,
+ * authenticated with HMAC-SHA256 under the database's key, URL-safe
+ * base64), so a page is a pure read transaction, and a scroll continues
+ * after a restart and in any process sharing the database. Each page is
  *   {"scrollId":"…","data":[event, …]}
  * an event being {"id","externalId","email","eventId","eventTime",
  * "receivedTime","eventAction","clientId","accountId","brandId",
  * "customerId","userId","source","rawData"} (id/customerId: the profile's
- * UUID; rawData: the stored message). Every page carries the scrollId, the
- * last one too; a page shorter than the limit, or empty, is the end.
- * Cursor writes need a connection opened without STORAGE_READONLY. */
+ * UUID; rawData: the stored message). Every page carries a new scrollId for
+ * the page after it, the last one too; a page shorter than the limit, or
+ * empty, is the end. A scrollId already used stays valid until its own
+ * deadline (it answers the same page again). */
 typedef struct {
     const char *include; /* comma-separated keys; NULL: every event */
     size_t include_len;
@@ -391,23 +394,26 @@ typedef struct {
 } storage_event_query_t;
 
 /* Starts a scroll and builds its first page into *body (malloc'd, caller
- * frees). The cursor expires at now_ms + ttl_ms unless used again.
- * Returns 0, STORAGE_ENOTFOUND (no such profile), STORAGE_EINVAL (bad
- * query), STORAGE_EIO / STORAGE_EBUSY. */
+ * frees). Its scrollId is valid until now_ms + ttl_ms. Returns 0,
+ * STORAGE_ENOTFOUND (no such profile), STORAGE_EINVAL (bad query, or one
+ * too long to seal: include, exclude and the trait key past 4,096 bytes),
+ * STORAGE_EIO / STORAGE_EBUSY. */
 int storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
                          const storage_event_query_t *q, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len);
 
-/* The next page of a scroll; moves its position and pushes its expiry to
- * now_ms + ttl_ms. Returns 0, STORAGE_ENOTFOUND when scroll_id is unknown,
- * malformed, expired or another tenant's, STORAGE_EIO / STORAGE_EBUSY. */
-int storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len, int64_t now_ms,
-                        int64_t ttl_ms, char **body, size_t *len);
+/* The next page of a scroll presented on the profile path (id_type, id);
+ * its scrollId is valid until now_ms + ttl_ms. Returns 0,
+ * STORAGE_ENOTFOUND when scroll_id is malformed, forged or altered, past
+ * its deadline, another tenant's, another kind's, started on another
+ * path, or over a profile set that changed since (one erased or merged
+ * away; an email's gained or lost a profile); STORAGE_EIO / STORAGE_EBUSY.
+ * Writes nothing. */
+int storage_events_next(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                        const char *scroll_id, size_t scroll_id_len, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len);
 
-/* Deletes cursors expired at now_ms; *deleted (may be NULL) gets the count. */
-int storage_cursor_sweep(storage_t *st, int64_t now_ms, int64_t *deleted);
-
-/* Number of cursors live at now_ms. */
-int storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live);
+/* Write transactions committed on st since it was opened (any thread may
+ * ask): a worker connection's stays 0, the read path writes nothing. */
+uint64_t storage_commits(const storage_t *st);
 
 /* ---- erasure and the suppression list -------------------------------------
  * Deleting a profile removes, in one write transaction (the caller's when

@@ -1,11 +1,29 @@
 /* handlers_events.c -- the scrolled routes: a profile's events timeline
  * (include, exclude, start, end, sort, limit) and a trait's history
  * (trait, start, end, limit), or a scrollId of either; validated here, the
- * page built by a worker (storage keeps the scroll cursor). */
+ * page built by a worker (storage seals the scroll into its scrollId, and
+ * checks it against the path's profile id). */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api.h"
+
+/* The clock of scroll deadlines: the wall clock, moved by
+ * PROFILED_DEBUG_SCROLL_SKEW_MS (milliseconds, read once) so that tests
+ * pass a deadline without waiting for it. */
+static int64_t
+scroll_now(void)
+{
+    static _Atomic int64_t skew = INT64_MIN;
+    int64_t v = atomic_load_explicit(&skew, memory_order_relaxed);
+    if (v == INT64_MIN) {
+        const char *e = getenv("PROFILED_DEBUG_SCROLL_SKEW_MS");
+        v = e != NULL ? strtoll(e, NULL, 10) : 0;
+        atomic_store_explicit(&skew, v, memory_order_relaxed);
+    }
+    return base_wall_ms() + v;
+}
 
 /* The first page of a profile's events: the query, whose include and
  * exclude lists point into text after the id. */
@@ -21,21 +39,31 @@ static int
 run_events_begin(job_t *job, storage_t *st)
 {
     events_job_t *ev = (events_job_t *)job;
-    int rc = storage_events_begin(st, &job->tenant, ev->id_type, ev->text, ev->id_len, &ev->q, base_wall_ms(),
+    int rc = storage_events_begin(st, &job->tenant, ev->id_type, ev->text, ev->id_len, &ev->q, scroll_now(),
                                   (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
     return job_read_result(job, rc, "Profile was not found.");
 }
 
-/* The next page of a scroll of either route. */
+/* The next page of a scroll of either route: the scrollId and the path's
+ * profile id it must have been started on. */
+typedef struct {
+    job_t job;
+    storage_id_type_t id_type;
+    bool history;
+    size_t id_len, scroll_len;
+    char text[]; /* the id, then the scrollId, each ended by a NUL */
+} scroll_job_t;
+
 static int
 run_scroll_next(job_t *job, storage_t *st)
 {
-    id_job_t *s = (id_job_t *)job; /* the scrollId; view: 1 for trait history */
+    scroll_job_t *s = (scroll_job_t *)job;
+    const char *scroll = s->text + s->id_len + 1;
     int64_t ttl_ms = (int64_t)job->loop->srv->cfg.scroll_ttl * 1000;
-    int rc =
-        s->view != 0
-            ? storage_trait_history_next(st, &job->tenant, s->id, s->id_len, base_wall_ms(), ttl_ms, &job->body, &job->body_len)
-            : storage_events_next(st, &job->tenant, s->id, s->id_len, base_wall_ms(), ttl_ms, &job->body, &job->body_len);
+    int rc = s->history ? storage_trait_history_next(st, &job->tenant, s->id_type, s->text, s->id_len, scroll, s->scroll_len,
+                                                     scroll_now(), ttl_ms, &job->body, &job->body_len)
+                        : storage_events_next(st, &job->tenant, s->id_type, s->text, s->id_len, scroll, s->scroll_len, scroll_now(),
+                                              ttl_ms, &job->body, &job->body_len);
     if (rc == 0)
         job->status = 200;
     else if (rc == STORAGE_ENOTFOUND)
@@ -43,6 +71,21 @@ run_scroll_next(job_t *job, storage_t *st)
     else
         job_fail(job, rc, NULL);
     return JOB_DONE;
+}
+
+static void
+submit_scroll_next(h2o_req_t *req, reqctx_t *rc, int type, h2o_iovec_t id, h2o_iovec_t scroll, bool history)
+{
+    scroll_job_t *s = job_new(req, rc, sizeof(*s) + id.len + scroll.len + 2, run_scroll_next, &rc->tenant);
+    s->id_type = (storage_id_type_t)type;
+    s->history = history;
+    s->id_len = id.len;
+    s->scroll_len = scroll.len;
+    if (id.len > 0)
+        memcpy(s->text, id.base, id.len);
+    if (scroll.len > 0)
+        memcpy(s->text + id.len + 1, scroll.base, scroll.len);
+    job_submit(&s->job);
 }
 
 int
@@ -87,7 +130,7 @@ handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
 
     /* a scroll continues its original query: other parameters are ignored */
     if (query_param(req, "scrollId", &v)) {
-        job_submit(&id_job_new(req, rc, run_scroll_next, v)->job);
+        submit_scroll_next(req, rc, type, id, v, false);
         return;
     }
 
@@ -153,7 +196,7 @@ static int
 run_history_begin(job_t *job, storage_t *st)
 {
     history_job_t *h = (history_job_t *)job;
-    int rc = storage_trait_history_begin(st, &job->tenant, h->id_type, h->text, h->id_len, &h->q, base_wall_ms(),
+    int rc = storage_trait_history_begin(st, &job->tenant, h->id_type, h->text, h->id_len, &h->q, scroll_now(),
                                          (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
     return job_read_result(job, rc, "Profile was not found.");
 }
@@ -167,9 +210,7 @@ handle_trait_history(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
         return;
     /* a scroll continues its original query: other parameters are ignored */
     if (query_param(req, "scrollId", &v)) {
-        id_job_t *j = id_job_new(req, rc, run_scroll_next, v);
-        j->view = 1; /* a history scroll */
-        job_submit(&j->job);
+        submit_scroll_next(req, rc, type, id, v, true);
         return;
     }
     if (!query_param(req, "trait", &trait) || trait.len == 0) {

@@ -79,8 +79,11 @@ worker_main(void *arg)
             int64_t t0 = base_clock_ns(1);
             if (job->cache_key != NULL) /* before the read: see http/cache.c */
                 cache_stamp_begin(p->srv, st, defs_gen, &job->stamp);
+            uint64_t commits = storage_commits(st);
             passed = job->run(job, st); /* JOB_PASSED: job is not ours to touch */
             metrics_worker_busy(p->srv->metrics, (uint64_t)(base_clock_ns(1) - t0));
+            if (storage_commits(st) != commits)
+                metrics_worker_commits(p->srv->metrics, storage_commits(st) - commits);
         }
         if (passed != JOB_PASSED)
             job_complete(job);

@@ -191,15 +191,13 @@ commit_group(writer_t *w, write_job_t *group)
     }
 }
 
-/* Deletes expired scroll cursors and trait changes past their retention,
- * a batch of them a round (the writer is the idle connection that may
- * write; any process sharing the file may sweep). */
+/* Deletes trait changes past their retention, a batch of them a round (the
+ * writer is the idle connection that may write; any process sharing the
+ * file may sweep). Scroll cursors need none: they live in their scrollIds. */
 static void
 sweep(writer_t *w)
 {
     int64_t deleted = 0;
-    if (storage_cursor_sweep(w->st, base_wall_ms(), &deleted) != 0)
-        fprintf(stderr, "profiled: writer: cursor sweep failed: %s\n", storage_errmsg(w->st));
     if (storage_trait_history_sweep(w->st, base_wall_ms(), &deleted) != 0)
         fprintf(stderr, "profiled: writer: trait history sweep failed: %s\n", storage_errmsg(w->st));
 }

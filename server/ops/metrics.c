@@ -1,6 +1,6 @@
 /* metrics.c -- what operators watch: Prometheus metrics (requests by route
  * and status, latency histograms, limits, queue, workers, connections,
- * scroll cursors, ingest batches and commits, database size) and the watch
+ * worker commits, ingest batches and commits, database size) and the watch
  * for a damaged database. Counters are relaxed atomics written by any
  * thread; gauges kept elsewhere come from the sample callback. */
 #include <stdarg.h>
@@ -42,7 +42,7 @@ struct metrics {
     histogram_t ingest_batch;  /* messages per committed request */
     histogram_t ingest_commit; /* seconds per group commit */
     _Atomic uint64_t ingest_messages;
-    _Atomic int64_t scroll_cursors;
+    _Atomic uint64_t worker_commits;
     _Atomic int64_t recompute_done, recompute_total;
 };
 
@@ -103,9 +103,9 @@ metrics_ingest(metrics_t *m, size_t messages, double commit_seconds, int first_o
 }
 
 void
-metrics_set_cursors(metrics_t *m, int64_t live)
+metrics_worker_commits(metrics_t *m, uint64_t n)
 {
-    atomic_store_explicit(&m->scroll_cursors, live, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->worker_commits, n, memory_order_relaxed);
 }
 
 void
@@ -212,13 +212,13 @@ metrics_render(metrics_t *m, size_t *len)
          "profiled_jobs_timed_out_total %llu\n"
          "# HELP profiled_open_connections Client connections (sampled each second).\n# TYPE profiled_open_connections gauge\n"
          "profiled_open_connections %lld\n"
-         "# HELP profiled_scroll_cursors Live events scroll cursors (sampled).\n# TYPE profiled_scroll_cursors gauge\n"
-         "profiled_scroll_cursors %lld\n"
+         "# HELP profiled_worker_commits_total Write transactions committed by the workers (the read path: 0).\n"
+         "# TYPE profiled_worker_commits_total counter\nprofiled_worker_commits_total %llu\n"
          "# HELP profiled_ingest_messages_total Messages committed by the ingestion API.\n"
          "# TYPE profiled_ingest_messages_total counter\nprofiled_ingest_messages_total %llu\n",
          (unsigned long long)atomic_load(&m->rate_limited), g.job_queue_depth, g.write_queue_depth,
          (double)atomic_load(&m->worker_busy_ns) / 1e9, g.workers, (unsigned long long)atomic_load(&m->jobs_timed_out),
-         (long long)g.open_connections, (long long)atomic_load(&m->scroll_cursors),
+         (long long)g.open_connections, (unsigned long long)atomic_load(&m->worker_commits),
          (unsigned long long)atomic_load(&m->ingest_messages));
     emit(&t, "# HELP profiled_ingest_batch_messages Messages per ingest request.\n"
              "# TYPE profiled_ingest_batch_messages histogram\n");

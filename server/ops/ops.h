@@ -42,7 +42,8 @@ void metrics_request(metrics_t *m, size_t route_index, int status, double second
 void metrics_worker_busy(metrics_t *m, uint64_t ns);
 /* One committed ingest request; first_of_group records the commit time. */
 void metrics_ingest(metrics_t *m, size_t messages, double commit_seconds, int first_of_group);
-void metrics_set_cursors(metrics_t *m, int64_t live);
+/* Write transactions a worker committed while running jobs (none should). */
+void metrics_worker_commits(metrics_t *m, uint64_t n);
 void metrics_set_recompute(metrics_t *m, int64_t done, int64_t total);
 /* Prometheus text; malloc'd. */
 char *metrics_render(metrics_t *m, size_t *len);

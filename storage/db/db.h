@@ -19,10 +19,13 @@
 #define PROFILED_STORAGE_DB_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "storage.h"
+
+#define STG_SCROLL_KEY_BYTES 32 /* the scrollId key (stg_scroll_key_load) */
 
 /* Every SQL statement of the module, prepared lazily once per connection
  * (the backend holds the text: stmts.c for SQLite). The ids are the
@@ -82,14 +85,11 @@ enum stmt_id {
     S_EVENTS_DESC_NEXT,
     S_EVENTS_MARK,
     S_EVENTS_PROFILES,
-    S_CURSOR_ADD,
-    S_CURSOR_GET,
+    S_SCROLL_KEY_ADD,
+    S_SCROLL_KEY_GET,
     S_HISTORY_PAGE,
     S_HISTORY_MARK,
     S_HISTORY_SWEEP,
-    S_CURSOR_MOVE,
-    S_CURSOR_SWEEP,
-    S_CURSOR_COUNT,
     /* computed traits and audiences */
     S_TENANT_NAMES,
     S_TENANTS_ALL,
@@ -127,7 +127,6 @@ enum stmt_id {
     S_ERASE_SUPPRESS_IDS,
     S_ERASE_EVENTS,
     S_ERASE_HISTORY,
-    S_ERASE_CURSORS,
     S_SUPPRESS_HAS,
     S_SUPPRESS_LIST,
     S_SUPPRESS_REMOVE,
@@ -269,6 +268,11 @@ struct storage {
      * the open transaction, and those committed on this connection. */
     uint64_t suppressed_pending;
     uint64_t suppressed_total;
+    /* The database's key sealing scrollIds (read/cursor.c), read at open. */
+    unsigned char scroll_key[STG_SCROLL_KEY_BYTES];
+    /* Write transactions committed on this connection (storage_commits):
+     * read by other threads, hence atomic. */
+    _Atomic uint64_t commits;
 };
 
 /* ---- the connection (storage.c) ---- */
@@ -295,6 +299,13 @@ int stg_tenant_id(storage_t *st, const storage_tenant_t *t, bool create, int64_t
 
 /* After a commit: what held for one transaction only. */
 void stg_committed(storage_t *st);
+
+/* The scrollId key (schema step 9): stg_scroll_key_create writes 32 random
+ * bytes (OpenSSL's RAND_bytes) unless a key is there, inside the migration's
+ * transaction; stg_scroll_key_load reads it into st->scroll_key. 0 or
+ * STORAGE_EIO. */
+int stg_scroll_key_create(storage_t *st);
+int stg_scroll_key_load(storage_t *st);
 
 /* Forgets everything cached about rows (after a rollback). */
 void stg_forget(storage_t *st);

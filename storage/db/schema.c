@@ -232,6 +232,16 @@ static const char *const migrations[] = {
     "  source TEXT NOT NULL);"
     "CREATE INDEX trait_history_key ON trait_history(profile_pk, key, ts_ms);"
     "CREATE INDEX trait_history_time ON trait_history(ts_ms);",
+    /* 9: sealed scrollIds (read/cursor.c). A scroll's state travels in its
+     * scrollId, authenticated with this key (HMAC-SHA256), so a page writes
+     * nothing: the cursor rows go. One row, 32 random bytes, written by
+     * storage_open (OpenSSL's RAND_bytes) in the transaction of this step;
+     * every process sharing the file reads the same key at open, so a
+     * scroll continues after a restart and on another replica. */
+    "DROP TABLE cursors;"
+    "CREATE TABLE scroll_key("
+    "  id INTEGER PRIMARY KEY CHECK(id = 1),"
+    "  key BLOB NOT NULL CHECK(length(key) = 32));",
 };
 
 int

@@ -322,6 +322,9 @@ migrate(storage_t *st)
         if ((ret = exec(st, stg_migration_sql(v))) != 0)
             goto fail;
     }
+    /* Step 9's row: random bytes SQL has no good source of. */
+    if (version < 9 && (ret = stg_scroll_key_create(st)) != 0)
+        goto fail;
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", storage_schema_version());
     if ((ret = exec(st, sql)) != 0)
         goto fail;
@@ -382,7 +385,7 @@ storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t 
     }
     if (exec(st, pragmas) != 0)
         goto fail;
-    if ((ro ? check_version(st) : migrate(st)) != 0)
+    if ((ro ? check_version(st) : migrate(st)) != 0 || stg_scroll_key_load(st) != 0)
         goto fail;
     if (flags & STORAGE_NO_AUTOCHECKPOINT)
         sqlite3_wal_autocheckpoint(db, 0);
@@ -394,6 +397,8 @@ storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t 
 fail:
     /* The header promises STORAGE_EIO for every failure to open. */
     put_err(errbuf, errlen, st->err);
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(S(st->stmts[i]));
     sqlite3_close_v2(db);
     st->db = NULL;
     stg_conn_free(st);

@@ -213,13 +213,10 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                           " (SELECT t.value FROM traits t WHERE t.profile_pk = p.pk AND t.key = 'email')"
                           " FROM json_each(?1) j CROSS JOIN profiles p ON p.pk = j.value WHERE p.tenant_id = ?2 ORDER BY j.key",
 
-    [S_CURSOR_ADD] = "INSERT INTO cursors(id, tenant_id, query, mark, pos_time_ms, pos_event_id, expires_ms, created_ms)"
-                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [S_CURSOR_GET] = "SELECT tenant_id, mark, pos_time_ms, pos_event_id, expires_ms, json_extract(query, '$.p'),"
-                     " json_extract(query, '$.i'), json_extract(query, '$.x'), json_extract(query, '$.s'),"
-                     " json_extract(query, '$.e'), json_extract(query, '$.d'), json_extract(query, '$.l'),"
-                     " json_extract(query, '$.k'), json_extract(query, '$.t')"
-                     " FROM cursors WHERE id = ?1",
+    /* The key sealing scrollIds (read/cursor.c): written once, by the
+     * migration that made the table, read at every open. */
+    [S_SCROLL_KEY_ADD] = "INSERT OR IGNORE INTO scroll_key(id, key) VALUES(1, ?1)",
+    [S_SCROLL_KEY_GET] = "SELECT key FROM scroll_key WHERE id = 1",
     /* A page of a trait's history scroll, newest first: ?1 tenant, ?2 JSON
      * array of profile pks, ?3 the key, ?4 the snapshot mark, ?5/?6
      * start (inclusive, the retention's oldest time folded in) / end
@@ -233,9 +230,6 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     /* Retention: a bounded batch at a time, so a sweep never holds the
      * write lock long. */
     [S_HISTORY_SWEEP] = "DELETE FROM trait_history WHERE pk IN (SELECT pk FROM trait_history WHERE ts_ms < ?1 LIMIT ?2)",
-    [S_CURSOR_MOVE] = "UPDATE cursors SET pos_time_ms = ?2, pos_event_id = ?3, expires_ms = ?4 WHERE id = ?1",
-    [S_CURSOR_SWEEP] = "DELETE FROM cursors WHERE expires_ms <= ?1",
-    [S_CURSOR_COUNT] = "SELECT count(*) FROM cursors WHERE expires_ms > ?1",
 
     [S_TENANT_NAMES] = "SELECT client, account, brand FROM tenants WHERE id = ?1",
     [S_TENANTS_ALL] = "SELECT id, client, account, brand FROM tenants ORDER BY id",
@@ -293,15 +287,13 @@ const char *const stg_sqlite_sql[S_COUNT] = {
 
     /* Erasure: the profile an id names (?1 tenant, ?2 type, ?3 value / uuid),
      * then every row of profile ?1 (the tables a merge moves, plus its
-     * events and the scroll cursors that walk it: ?2 the tenant). */
+     * events: ?2 the tenant). */
     [S_ERASE_BY_UUID] = "SELECT pk FROM profiles WHERE tenant_id = ?1 AND uuid = ?2",
     [S_ERASE_SUPPRESS_IDS] = "INSERT INTO suppressions(tenant_id, id_type, value, created_ms)"
                              " SELECT tenant_id, id_type, value, ?3 FROM identities"
                              " WHERE profile_pk = ?1 AND tenant_id = ?2 AND id_type IN (0, 1) ON CONFLICT DO NOTHING",
     [S_ERASE_EVENTS] = "DELETE FROM events WHERE profile_pk = ?1",
     [S_ERASE_HISTORY] = "DELETE FROM trait_history WHERE profile_pk = ?1",
-    [S_ERASE_CURSORS] = "DELETE FROM cursors WHERE tenant_id = ?2"
-                        " AND EXISTS (SELECT 1 FROM json_each(query, '$.p') WHERE value = ?1)",
     [S_SUPPRESS_HAS] = "SELECT 1 FROM suppressions WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",
     [S_SUPPRESS_LIST] = "SELECT id_type, value, created_ms FROM suppressions WHERE tenant_id = ?1 ORDER BY id_type, value",
     [S_SUPPRESS_REMOVE] = "DELETE FROM suppressions WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",

@@ -2,6 +2,8 @@
  * life, errors, transactions (and the identity cache's validity across
  * them), tenant row ids, and the small statement helpers every layer uses.
  * Backend-neutral: it speaks the statement interface of db.h only. */
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,7 @@ stg_forget(storage_t *st)
 void
 stg_committed(storage_t *st)
 {
+    atomic_fetch_add_explicit(&st->commits, 1, memory_order_relaxed);
     /* Announcements hold for one transaction (computed/). */
     st->n_announced = 0;
     st->suppressed_total += st->suppressed_pending;
@@ -312,4 +315,40 @@ storage_id_type_name(storage_id_type_t type)
 {
     /* the first four rows are the types in order */
     return (unsigned)type < 4 ? id_type_names[type].name : "?";
+}
+
+uint64_t
+storage_commits(const storage_t *st)
+{
+    return atomic_load_explicit(&((storage_t *)st)->commits, memory_order_relaxed);
+}
+
+int
+stg_scroll_key_create(storage_t *st)
+{
+    unsigned char key[STG_SCROLL_KEY_BYTES];
+    if (RAND_bytes(key, sizeof(key)) != 1)
+        return stg_fail(st, STORAGE_EIO, "no random bytes for the scrollId key");
+    stg_stmt_t *s = stg_stmt(st, S_SCROLL_KEY_ADD);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_blob(s, 1, key, sizeof(key));
+    int ret = stg_step_done(st, s);
+    OPENSSL_cleanse(key, sizeof(key));
+    return ret;
+}
+
+int
+stg_scroll_key_load(storage_t *st)
+{
+    stg_stmt_t *s = stg_stmt(st, S_SCROLL_KEY_GET);
+    if (s == NULL)
+        return STORAGE_EIO;
+    int rc = stg_step(st, s), ret = 0;
+    if (rc != STG_ROW || stg_col_bytes(s, 0) != STG_SCROLL_KEY_BYTES)
+        ret = rc < 0 ? rc : stg_fail(st, STORAGE_EIO, "the database has no scrollId key");
+    else
+        memcpy(st->scroll_key, stg_col_blob(s, 0), STG_SCROLL_KEY_BYTES);
+    stg_reset(s);
+    return ret;
 }

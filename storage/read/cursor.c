@@ -1,22 +1,37 @@
 /* cursor.c -- scroll cursors, shared by the events timeline (events.c) and
- * trait history (history.c): the opaque scrollId, the cursor row (query,
- * snapshot mark, keyset position, expiry), and a scroll's first and next
- * page around a page builder of each kind. */
-#include <openssl/rand.h>
+ * trait history (history.c): a scroll's first and next page around a page
+ * builder of each kind, and the sealed scrollId that carries the cursor.
+ *
+ * A scrollId is the cursor itself: its state (kind, tenant, query,
+ * snapshot mark, keyset position, deadline, profiles) in a compact binary
+ * form, then the first 16 bytes of HMAC-SHA256 under the database's key
+ * (db/: schema step 9, read at open) over a label, the profile path the
+ * scroll was started on (idType and id, an email lower-cased) and that
+ * state; URL-safe base64 without padding. Nothing is stored: a page is a
+ * read transaction, and any process holding the database's key continues
+ * the scroll. The path is authenticated but not carried, so a scrollId is
+ * refused on any other path. */
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include "../read/read.h"
 
-#define SCROLL_ID_BYTES 16
+#define SEAL_VERSION 1
+#define TAG_BYTES 16
+#define LABEL "profiled scrollId 1"
+
+enum { F_DESC = 1, F_POS = 2, F_RESOLVE = 4, F_INCLUDE = 8, F_EXCLUDE = 16, F_START = 32, F_END = 64 };
 
 void
 stg_scroll_free(stg_scroll_t *sc)
 {
     free(sc->profiles);
+    free(sc->pks);
     free(sc->include);
     free(sc->exclude);
-    free(sc->kind);
     free(sc->trait);
     free(sc->pos_id);
 }
@@ -31,61 +46,370 @@ expiry(int64_t now_ms, int64_t ttl_ms)
     return now_ms + ttl_ms;
 }
 
+/* ---- the byte form ---- */
+
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+} bytes_t;
+
 static void
-new_scroll_id(char out[STG_SCROLL_ID_LEN + 1])
+put(bytes_t *b, const void *p, size_t n)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char b[SCROLL_ID_BYTES];
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        /* As base_uuid_v4: the kernel, or nothing. */
-        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->n + n)
+            cap *= 2;
+        if ((b->p = realloc(b->p, cap)) == NULL)
             abort();
+        b->cap = cap;
     }
+    if (n > 0)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+static void
+put_u8(bytes_t *b, unsigned v)
+{
+    unsigned char c = (unsigned char)v;
+    put(b, &c, 1);
+}
+
+static void
+put_uvar(bytes_t *b, uint64_t v)
+{
+    unsigned char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v != 0)
+            tmp[n] |= 0x80;
+        n++;
+    } while (v != 0);
+    put(b, tmp, n);
+}
+
+static void
+put_svar(bytes_t *b, int64_t v)
+{
+    put_uvar(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); /* zigzag */
+}
+
+static void
+put_text(bytes_t *b, const char *s, size_t n)
+{
+    put_uvar(b, n);
+    put(b, s, n);
+}
+
+/* A reader that fails for good on the first short or odd field. */
+typedef struct {
+    const unsigned char *p;
+    size_t n;
+    bool bad;
+} reader_t;
+
+static unsigned
+get_u8(reader_t *r)
+{
+    if (r->bad || r->n < 1) {
+        r->bad = true;
+        return 0;
+    }
+    r->n--;
+    return *r->p++;
+}
+
+static uint64_t
+get_uvar(reader_t *r)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        unsigned c = get_u8(r);
+        if (r->bad)
+            return 0;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if ((c & 0x80) == 0)
+            return v;
+    }
+    r->bad = true;
+    return 0;
+}
+
+static int64_t
+get_svar(reader_t *r)
+{
+    uint64_t u = get_uvar(r);
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* A malloc'd NUL-ended copy of a length-prefixed text (no NUL inside). */
+static char *
+get_text(reader_t *r, size_t *len)
+{
+    uint64_t n = get_uvar(r);
+    if (r->bad || n > r->n || memchr(r->p, '\0', (size_t)n) != NULL) {
+        r->bad = true;
+        return NULL;
+    }
+    char *s = base_xstrndup((const char *)r->p, (size_t)n);
+    r->p += n;
+    r->n -= (size_t)n;
+    if (len != NULL)
+        *len = (size_t)n;
+    return s;
+}
+
+/* ---- URL-safe base64 without padding ---- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *
+b64_encode(const unsigned char *in, size_t n, size_t *out_len)
+{
+    char *out = malloc((n * 4 + 2) / 3 + 1);
+    if (out == NULL)
+        abort();
     size_t o = 0;
     uint32_t acc = 0;
     int bits = 0;
-    for (size_t i = 0; i < sizeof(b); i++) {
-        acc = acc << 8 | b[i];
+    for (size_t i = 0; i < n; i++) {
+        acc = acc << 8 | in[i];
         bits += 8;
         while (bits >= 6) {
             bits -= 6;
-            out[o++] = tbl[(acc >> bits) & 63];
+            out[o++] = b64[(acc >> bits) & 63];
         }
     }
     if (bits > 0)
-        out[o++] = tbl[(acc << (6 - bits)) & 63];
+        out[o++] = b64[(acc << (6 - bits)) & 63];
     out[o] = '\0';
+    *out_len = o;
+    return out;
 }
 
-static bool
-scroll_id_valid(const char *id, size_t n)
+static int
+b64_value(char c)
 {
-    if (id == NULL || n != STG_SCROLL_ID_LEN)
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '-' ? 62 : c == '_' ? 63 : -1;
+}
+
+/* Decodes into out (n * 3 / 4 bytes); false for any other character, a
+ * length no encoding has, or stray low bits. */
+static bool
+b64_decode(const char *in, size_t n, unsigned char *out, size_t *out_len)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    if (n % 4 == 1)
         return false;
     for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        int v = b64_value(in[i]);
+        if (v < 0)
             return false;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
     }
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+        return false; /* one id, one spelling */
+    *out_len = o;
     return true;
 }
 
-/* Appends to pks (a JSON array) the pks of the profiles id leads to. */
+/* ---- sealing ---- */
+
+/* The tag of body for the path (id_type, id): HMAC-SHA256 of the label,
+ * the path and body, truncated. */
+static void
+tag_of(const storage_t *st, storage_id_type_t id_type, const char *id, size_t id_len, const unsigned char *body, size_t n,
+       unsigned char tag[TAG_BYTES])
+{
+    bytes_t m = {0};
+    put(&m, LABEL, sizeof(LABEL));
+    put_u8(&m, (unsigned)id_type);
+    put_uvar(&m, id_len);
+    size_t at = m.n;
+    put(&m, id, id_len);
+    if (id_type == STORAGE_ID_EMAIL) /* as the lookup: emails are stored lower-cased */
+        for (size_t i = at; i < m.n; i++)
+            m.p[i] = (unsigned char)tolower(m.p[i]);
+    put(&m, body, n);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned md_len = 0;
+    if (HMAC(EVP_sha256(), st->scroll_key, STG_SCROLL_KEY_BYTES, m.p, m.n, md, &md_len) == NULL || md_len < TAG_BYTES)
+        abort(); /* SHA-256 is always there */
+    memcpy(tag, md, TAG_BYTES);
+    free(m.p);
+}
+
+/* The scrollId of sc's state on path (id_type, id): malloc'd, its length
+ * in *len. */
+static char *
+seal(const storage_t *st, const stg_scroll_t *sc, storage_id_type_t id_type, const char *id, size_t id_len, size_t *len)
+{
+    bytes_t b = {0};
+    unsigned flags = (sc->desc ? F_DESC : 0) | (sc->has_pos ? F_POS : 0) | (sc->resolve ? F_RESOLVE : 0) |
+                     (sc->include != NULL ? F_INCLUDE : 0) | (sc->exclude != NULL ? F_EXCLUDE : 0) |
+                     (sc->start_ms != INT64_MIN ? F_START : 0) | (sc->end_ms != INT64_MAX ? F_END : 0);
+    put_u8(&b, SEAL_VERSION);
+    put_u8(&b, (unsigned char)sc->kind);
+    put_u8(&b, flags);
+    put_uvar(&b, (uint64_t)sc->tid);
+    put_svar(&b, sc->expires_ms);
+    put_svar(&b, sc->mark);
+    if (sc->start_ms != INT64_MIN)
+        put_svar(&b, sc->start_ms);
+    if (sc->end_ms != INT64_MAX)
+        put_svar(&b, sc->end_ms);
+    put_uvar(&b, (uint64_t)sc->limit);
+    put_uvar(&b, sc->nprofiles);
+    if (sc->resolve)
+        put_svar(&b, sc->pmark);
+    else
+        for (size_t i = 0; i < sc->nprofiles; i++)
+            put_svar(&b, sc->pks[i]);
+    if (sc->include != NULL)
+        put_text(&b, sc->include, strlen(sc->include));
+    if (sc->exclude != NULL)
+        put_text(&b, sc->exclude, strlen(sc->exclude));
+    if (sc->kind == STG_SCROLL_HISTORY)
+        put_text(&b, sc->trait != NULL ? sc->trait : "", sc->trait != NULL ? sc->trait_len : 0);
+    if (sc->has_pos) {
+        put_svar(&b, sc->pos_time_ms);
+        put_text(&b, sc->pos_id, sc->pos_id_len);
+    }
+    unsigned char tag[TAG_BYTES];
+    tag_of(st, id_type, id, id_len, b.p, b.n, tag);
+    put(&b, tag, TAG_BYTES);
+    char *out = b64_encode(b.p, b.n, len);
+    free(b.p);
+    return out;
+}
+
+/* The JSON array text of n pks. */
+static char *
+pk_array(const int64_t *pks, size_t n)
+{
+    jsonbuf_t j;
+    base_jb_init(&j, 16 + n * 8);
+    base_jb_open(&j, '[');
+    for (size_t i = 0; i < n; i++)
+        base_jb_int(&j, pks[i]);
+    base_jb_close(&j, ']');
+    return j.data;
+}
+
+int
+stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id, size_t id_len, const char *scroll_id,
+                  size_t scroll_id_len, char kind, int64_t now_ms, stg_scroll_t *sc)
+{
+    unsigned char *raw;
+    size_t n = 0;
+    int ret = STORAGE_ENOTFOUND;
+    memset(sc, 0, sizeof(*sc));
+    if (scroll_id == NULL || scroll_id_len > STG_SCROLL_ID_MAX || id == NULL)
+        return ret;
+    if ((raw = malloc(scroll_id_len * 3 / 4 + 1)) == NULL)
+        abort();
+    if (!b64_decode(scroll_id, scroll_id_len, raw, &n) || n < 3 + TAG_BYTES)
+        goto out;
+    unsigned char tag[TAG_BYTES];
+    tag_of(st, id_type, id, id_len, raw, n - TAG_BYTES, tag);
+    if (CRYPTO_memcmp(tag, raw + n - TAG_BYTES, TAG_BYTES) != 0)
+        goto out;
+    /* Ours from here on; still read with every bound checked. */
+    reader_t r = {raw, n - TAG_BYTES, false};
+    unsigned version = get_u8(&r);
+    sc->kind = (char)get_u8(&r);
+    unsigned flags = get_u8(&r);
+    sc->tid = (int64_t)get_uvar(&r);
+    sc->expires_ms = get_svar(&r);
+    sc->mark = get_svar(&r);
+    sc->start_ms = (flags & F_START) ? get_svar(&r) : INT64_MIN;
+    sc->end_ms = (flags & F_END) ? get_svar(&r) : INT64_MAX;
+    uint64_t limit = get_uvar(&r), np = get_uvar(&r);
+    sc->desc = (flags & F_DESC) != 0;
+    sc->has_pos = (flags & F_POS) != 0;
+    sc->resolve = (flags & F_RESOLVE) != 0;
+    if (r.bad || version != SEAL_VERSION || sc->kind != kind || limit < 1 || limit > STG_SCROLL_MAX_LIMIT || np < 1 ||
+        (!sc->resolve && np > STG_SCROLL_INLINE))
+        goto out;
+    sc->limit = (int)limit;
+    sc->nprofiles = (size_t)np;
+    if (sc->resolve) {
+        sc->pmark = get_svar(&r);
+    } else {
+        sc->pks = base_xcalloc((size_t)np, sizeof(*sc->pks));
+        sc->npks = (size_t)np;
+        for (size_t i = 0; i < np; i++)
+            sc->pks[i] = get_svar(&r);
+        sc->profiles = pk_array(sc->pks, sc->npks);
+    }
+    if (flags & F_INCLUDE)
+        sc->include = get_text(&r, NULL);
+    if (flags & F_EXCLUDE)
+        sc->exclude = get_text(&r, NULL);
+    if (sc->kind == STG_SCROLL_HISTORY)
+        sc->trait = get_text(&r, &sc->trait_len);
+    if (sc->has_pos) {
+        sc->pos_time_ms = get_svar(&r);
+        sc->pos_id = get_text(&r, &sc->pos_id_len);
+    }
+    if (r.bad || r.n != 0)
+        goto out;
+    /* Authentic, so only its age and owner are left to check. */
+    if (sc->expires_ms <= now_ms)
+        goto out;
+    ret = 0;
+out:
+    free(raw);
+    if (ret != 0) {
+        stg_scroll_free(sc);
+        memset(sc, 0, sizeof(*sc));
+    }
+    return ret;
+}
+
+/* ---- the profiles ---- */
+
+/* The pks of the profiles id leads to (at most the first cap counted past,
+ * those above pmark left out), malloc'd into *out, their count in *count. */
 static int
-find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, jsonbuf_t *pks, size_t *count)
+find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, int64_t pmark, int64_t **out,
+              size_t *count)
 {
     char *lower;
     int rc, ret = 0;
+    size_t cap = 0;
+    *out = NULL;
     *count = 0;
     stg_stmt_t *s = stg_profile_lookup(st, tid, id_type, id, id_len, &lower);
     if (s == NULL)
         return STORAGE_EIO;
-    base_jb_open(pks, '[');
     while ((rc = stg_step(st, s)) == STG_ROW) {
-        base_jb_int(pks, stg_col_int64(s, 0));
-        (*count)++;
+        int64_t pk = stg_col_int64(s, 0);
+        if (pk > pmark)
+            continue; /* created after the scroll began */
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 8;
+            if ((*out = realloc(*out, cap * sizeof(**out))) == NULL)
+                abort();
+        }
+        (*out)[(*count)++] = pk;
     }
-    base_jb_close(pks, ']');
     if (rc != STG_DONE)
         ret = rc;
     stg_reset(s);
@@ -93,139 +417,32 @@ find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char 
     return ret;
 }
 
-static void
-write_null_or_raw(jsonbuf_t *b, const char *s, size_t n)
-{
-    if (s != NULL)
-        base_jb_raw(b, s, n);
-    else
-        base_jb_raw(b, "null", 4);
-}
-
-static void
-bind_position(stg_stmt_t *s, int idx, const stg_scroll_t *sc)
-{
-    if (sc->has_pos) {
-        stg_bind_int64(s, idx, sc->pos_time_ms);
-        stg_bind_text(s, idx + 1, sc->pos_id, sc->pos_id_len);
-    } else {
-        stg_bind_null(s, idx);
-        stg_bind_null(s, idx + 1);
-    }
-}
-
+/* Builds {"scrollId": (the id of sc after the page), "data": [...]}. */
 static int
-cursor_add(storage_t *st, const char *id, int64_t tid, const stg_scroll_t *sc, int64_t now_ms, int64_t expires_ms)
+build(storage_t *st, const storage_tenant_t *tenant, stg_scroll_t *sc, storage_id_type_t id_type, const char *id, size_t id_len,
+      stg_page_fn page, jsonbuf_t *b)
 {
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_ADD);
-    if (s == NULL)
-        return STORAGE_EIO;
-    jsonbuf_t q;
-    base_jb_init(&q, 256);
-    base_jb_open(&q, '{');
-    base_jb_key(&q, "p", 1);
-    base_jb_raw(&q, sc->profiles, strlen(sc->profiles));
-    base_jb_key(&q, "i", 1);
-    write_null_or_raw(&q, sc->include, sc->include != NULL ? strlen(sc->include) : 0);
-    base_jb_key(&q, "x", 1);
-    write_null_or_raw(&q, sc->exclude, sc->exclude != NULL ? strlen(sc->exclude) : 0);
-    /* No bound is null: the extremes need not survive a JSON round trip. */
-    base_jb_key(&q, "s", 1);
-    if (sc->start_ms != INT64_MIN)
-        base_jb_int(&q, sc->start_ms);
-    else
-        base_jb_raw(&q, "null", 4);
-    base_jb_key(&q, "e", 1);
-    if (sc->end_ms != INT64_MAX)
-        base_jb_int(&q, sc->end_ms);
-    else
-        base_jb_raw(&q, "null", 4);
-    base_jb_key(&q, "d", 1);
-    base_jb_int(&q, sc->desc);
-    base_jb_key(&q, "l", 1);
-    base_jb_int(&q, sc->limit);
-    if (sc->kind != NULL) { /* absent: an events scroll (as before kinds) */
-        base_jb_key(&q, "k", 1);
-        base_jb_str(&q, sc->kind, strlen(sc->kind));
-        base_jb_key(&q, "t", 1);
-        base_jb_str(&q, sc->trait != NULL ? sc->trait : "", sc->trait != NULL ? sc->trait_len : 0);
+    jsonbuf_t data;
+    base_jb_init(&data, 4096);
+    int ret = page(st, tenant, sc->tid, sc, &data);
+    if (ret == 0) {
+        size_t n;
+        char *sid = seal(st, sc, id_type, id, id_len, &n);
+        if (n > STG_SCROLL_ID_MAX) {
+            ret = stg_fail(st, STORAGE_EINVAL, "the query is too long to scroll");
+        } else {
+            base_jb_init(b, data.len + n + 32);
+            base_jb_open(b, '{');
+            base_jb_key(b, "scrollId", 8);
+            base_jb_str(b, sid, n);
+            base_jb_key(b, "data", 4);
+            base_jb_raw(b, data.data, data.len);
+            base_jb_close(b, '}');
+        }
+        free(sid);
     }
-    base_jb_close(&q, '}');
-
-    stg_bind_text(s, 1, id, strlen(id));
-    stg_bind_int64(s, 2, tid);
-    stg_bind_text(s, 3, q.data, q.len);
-    stg_bind_int64(s, 4, sc->mark);
-    bind_position(s, 5, sc);
-    stg_bind_int64(s, 7, expires_ms);
-    stg_bind_int64(s, 8, now_ms);
-    int ret = stg_step_done(st, s);
-    base_jb_free(&q);
+    base_jb_free(&data);
     return ret;
-}
-
-/* Loads the live cursor id of tenant tid and of kind (NULL: events) into
- * sc; STORAGE_ENOTFOUND when there is none. */
-static int
-cursor_get(storage_t *st, const char *id, size_t id_len, int64_t tid, const char *kind, int64_t now_ms, stg_scroll_t *sc)
-{
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_GET);
-    size_t n;
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_text(s, 1, id, id_len);
-    int rc = stg_step(st, s), ret = 0;
-    if (rc != STG_ROW) {
-        ret = rc == STG_DONE ? STORAGE_ENOTFOUND : rc;
-        goto done;
-    }
-    if (stg_col_int64(s, 0) != tid || stg_col_int64(s, 4) <= now_ms) {
-        ret = STORAGE_ENOTFOUND;
-        goto done;
-    }
-    const char *k = stg_col_text(s, 12);
-    if ((kind == NULL) != (k == NULL) || (kind != NULL && strcmp(kind, k) != 0)) {
-        ret = STORAGE_ENOTFOUND; /* another kind's scroll */
-        goto done;
-    }
-    sc->mark = stg_col_int64(s, 1);
-    sc->pos_id = stg_col_copy(s, 3, &sc->pos_id_len);
-    sc->has_pos = stg_col_type(s, 2) != STG_NULL && sc->pos_id != NULL;
-    sc->pos_time_ms = stg_col_int64(s, 2);
-    sc->profiles = stg_col_copy(s, 5, &n);
-    sc->include = stg_col_copy(s, 6, &n);
-    sc->exclude = stg_col_copy(s, 7, &n);
-    sc->start_ms = stg_col_type(s, 8) == STG_NULL ? INT64_MIN : stg_col_int64(s, 8);
-    sc->end_ms = stg_col_type(s, 9) == STG_NULL ? INT64_MAX : stg_col_int64(s, 9);
-    sc->desc = stg_col_int(s, 10) != 0;
-    sc->limit = stg_col_int(s, 11);
-    sc->kind = stg_col_copy(s, 12, &n);
-    sc->trait = stg_col_copy(s, 13, &sc->trait_len);
-    if (sc->profiles == NULL || sc->limit < 1 || sc->limit > STG_SCROLL_MAX_LIMIT)
-        ret = stg_fail(st, STORAGE_EIO, "cursor %.*s is corrupt", (int)id_len, id);
-done:
-    stg_reset(s);
-    return ret;
-}
-
-static int
-cursor_move(storage_t *st, const char *id, const stg_scroll_t *sc, int64_t expires_ms)
-{
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_MOVE);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_text(s, 1, id, strlen(id));
-    bind_position(s, 2, sc);
-    stg_bind_int64(s, 4, expires_ms);
-    return stg_step_done(st, s);
-}
-
-static int
-read_write_only(storage_t *st)
-{
-    if (st->flags & STORAGE_READONLY)
-        return stg_fail(st, STORAGE_EIO, "scrolls write cursors: the connection is read-only");
-    return 0;
 }
 
 int
@@ -233,10 +450,7 @@ stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_
                  stg_scroll_t *sc, enum stmt_id mark_stmt, stg_page_fn page, int64_t now_ms, int64_t ttl_ms, char **body,
                  size_t *len)
 {
-    jsonbuf_t pks = {0}, b = {0};
-    char scroll_id[STG_SCROLL_ID_LEN + 1];
-    size_t count = 0;
-    int64_t tid;
+    jsonbuf_t b = {0};
     bool began = false;
     int ret;
     *body = NULL;
@@ -249,100 +463,86 @@ stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_
         ret = stg_fail(st, STORAGE_EINVAL, "limit must be 1..%d", STG_SCROLL_MAX_LIMIT);
         goto out;
     }
-    if ((ret = read_write_only(st)) != 0)
+    size_t query = (sc->include != NULL ? strlen(sc->include) : 0) + (sc->exclude != NULL ? strlen(sc->exclude) : 0) +
+                   (sc->trait != NULL ? sc->trait_len : 0);
+    if (query > STG_SCROLL_MAX_QUERY) {
+        ret = stg_fail(st, STORAGE_EINVAL, "include, exclude and trait may have %d bytes at most", STG_SCROLL_MAX_QUERY);
         goto out;
-    if ((ret = stg_txn_open(st, true, &began)) != 0)
+    }
+    /* A read transaction: the lookup, the mark and the page see one state. */
+    if ((ret = stg_txn_open(st, false, &began)) != 0)
         goto done;
-    if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
+    if ((ret = stg_tenant_id(st, tenant, false, &sc->tid)) != 0)
         goto done;
-    base_jb_init(&pks, 64);
-    if ((ret = find_profiles(st, tid, id_type, id, id_len, &pks, &count)) != 0)
+    if ((ret = find_profiles(st, sc->tid, id_type, id, id_len, INT64_MAX, &sc->pks, &sc->npks)) != 0)
         goto done;
-    if (count == 0) {
+    if (sc->npks == 0) {
         ret = STORAGE_ENOTFOUND;
         goto done;
     }
-    sc->profiles = pks.data;
-    pks.data = NULL;
+    sc->nprofiles = sc->npks;
+    if (sc->npks > STG_SCROLL_INLINE) {
+        /* Too many to carry: later pages look the path up again and keep
+         * the profiles that existed now (pks only grow). */
+        sc->resolve = true;
+        sc->pmark = sc->pks[0];
+        for (size_t i = 1; i < sc->npks; i++)
+            sc->pmark = sc->pks[i] > sc->pmark ? sc->pks[i] : sc->pmark;
+    }
+    sc->profiles = pk_array(sc->pks, sc->npks);
     stg_stmt_t *s = stg_stmt(st, mark_stmt);
     if (s == NULL || (ret = stg_step_int64(st, s, &sc->mark)) != 0) {
         ret = s == NULL ? STORAGE_EIO : ret;
         goto done;
     }
-    new_scroll_id(scroll_id);
-    base_jb_init(&b, 4096);
-    if ((ret = page(st, tenant, tid, sc, scroll_id, &b)) != 0)
-        goto done;
-    ret = cursor_add(st, scroll_id, tid, sc, now_ms, expiry(now_ms, ttl_ms));
+    sc->expires_ms = expiry(now_ms, ttl_ms);
+    ret = build(st, tenant, sc, id_type, id, id_len, page, &b);
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "profile not found");
     ret = stg_txn_close_body(st, began, ret, &b, body, len);
 out:
     stg_scroll_free(sc);
-    base_jb_free(&pks);
     return ret;
 }
 
 int
-stg_scroll_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len, const char *kind,
-                stg_page_fn page, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len)
+stg_scroll_next(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                const char *scroll_id, size_t scroll_id_len, char kind, stg_page_fn page, int64_t now_ms, int64_t ttl_ms,
+                char **body, size_t *len)
 {
-    stg_scroll_t sc = {0};
+    stg_scroll_t sc;
     jsonbuf_t b = {0};
-    char id[STG_SCROLL_ID_LEN + 1];
     int64_t tid;
     bool began = false;
     int ret;
     *body = NULL;
     *len = 0;
-    if ((ret = read_write_only(st)) != 0)
-        return ret;
-    if (!scroll_id_valid(scroll_id, scroll_id_len))
+    if (stg_scroll_unseal(st, id_type, id, id_len, scroll_id, scroll_id_len, kind, now_ms, &sc) != 0)
         return stg_fail(st, STORAGE_ENOTFOUND, "scrollId is invalid or has timed out");
-    memcpy(id, scroll_id, STG_SCROLL_ID_LEN);
-    id[STG_SCROLL_ID_LEN] = '\0';
-
-    if ((ret = stg_txn_open(st, true, &began)) != 0)
+    if ((ret = stg_txn_open(st, false, &began)) != 0)
         goto done;
     if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
         goto done;
-    if ((ret = cursor_get(st, id, STG_SCROLL_ID_LEN, tid, kind, now_ms, &sc)) != 0)
+    if (tid != sc.tid) {
+        ret = STORAGE_ENOTFOUND; /* another tenant's */
         goto done;
-    base_jb_init(&b, 4096);
-    if ((ret = page(st, tenant, tid, &sc, id, &b)) != 0)
-        goto done;
-    ret = cursor_move(st, id, &sc, expiry(now_ms, ttl_ms));
+    }
+    if (sc.resolve) {
+        if ((ret = find_profiles(st, tid, id_type, id, id_len, sc.pmark, &sc.pks, &sc.npks)) != 0)
+            goto done;
+        if (sc.npks != sc.nprofiles) {
+            ret = STORAGE_ENOTFOUND; /* the email's profiles changed */
+            goto done;
+        }
+        sc.profiles = pk_array(sc.pks, sc.npks);
+    }
+    sc.expires_ms = expiry(now_ms, ttl_ms);
+    ret = build(st, tenant, &sc, id_type, id, id_len, page, &b);
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "scrollId is invalid or has timed out");
     ret = stg_txn_close_body(st, began, ret, &b, body, len);
     stg_scroll_free(&sc);
     return ret;
-}
-
-int
-storage_cursor_sweep(storage_t *st, int64_t now_ms, int64_t *deleted)
-{
-    if (deleted != NULL)
-        *deleted = 0;
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_SWEEP);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_int64(s, 1, now_ms);
-    int ret = stg_step_done(st, s);
-    if (ret == 0 && deleted != NULL)
-        *deleted = stg_changes(st);
-    return ret;
-}
-
-int
-storage_cursor_count(storage_t *st, int64_t now_ms, int64_t *live)
-{
-    *live = 0;
-    stg_stmt_t *s = stg_stmt(st, S_CURSOR_COUNT);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_int64(s, 1, now_ms);
-    return stg_step_int64(st, s, live);
 }

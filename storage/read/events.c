@@ -1,8 +1,8 @@
 /* events.c -- the events timeline: a scroll is a keyset walk over
  * (eventTime, eventId) of the events of one profile, or of every profile
- * with an email merged here in C, below a snapshot mark. Its state lives in
- * a cursor row (cursor.c), read and moved in the same write transaction as
- * each page, so a scroll survives restarts and is shared by every process. */
+ * with an email merged here in C, below a snapshot mark. Its state travels
+ * in its sealed scrollId (cursor.c): a page is a read transaction, and a
+ * scroll survives restarts and is shared by every process. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,11 +255,11 @@ write_event(jsonbuf_t *b, const storage_tenant_t *t, const stg_profile_t *p, con
     base_jb_close(b, '}');
 }
 
-/* Builds {"scrollId", "data"} of the page after sc's position into b and
+/* Builds the "data" array of the page after sc's position into b and
  * moves the position to its last event. Each profile gives at most a page
  * of candidates from its own keyset seek; they are merged here. */
 static int
-read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *sc, const char *scroll_id, jsonbuf_t *b)
+read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *sc, jsonbuf_t *b)
 {
     stg_profile_t *profiles = NULL;
     row_t *rows = NULL;
@@ -267,6 +267,10 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
     int ret = load_profiles(st, tid, sc->profiles, &profiles, &np);
     if (ret != 0)
         return ret;
+    if (np != sc->npks) {
+        stg_profiles_free(profiles, np);
+        return STORAGE_ENOTFOUND; /* one erased or merged away since the scroll began */
+    }
     if ((head = calloc(2 * np + 1, sizeof(*head))) == NULL)
         abort();
     end = head + np;
@@ -277,10 +281,6 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
         end[i] = nr;
     }
 
-    base_jb_open(b, '{');
-    base_jb_key(b, "scrollId", 8);
-    base_jb_str(b, scroll_id, strlen(scroll_id));
-    base_jb_key(b, "data", 4);
     base_jb_open(b, '[');
     const row_t *last = NULL;
     for (int k = 0; k < sc->limit; k++) {
@@ -302,7 +302,6 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
         write_event(b, t, &profiles[last->profile], last);
     }
     base_jb_close(b, ']');
-    base_jb_close(b, '}');
     if (last != NULL) {
         free(sc->pos_id);
         if ((sc->pos_id = malloc(last->id_len + 1)) == NULL)
@@ -330,6 +329,7 @@ storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_t
     if (q == NULL)
         return stg_fail(st, STORAGE_EINVAL, "invalid id type or query");
     stg_scroll_t sc = {
+        .kind = STG_SCROLL_EVENTS,
         .include = key_list(q->include, q->include_len),
         .exclude = key_list(q->exclude, q->exclude_len),
         .start_ms = q->start_ms,
@@ -341,8 +341,9 @@ storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_t
 }
 
 int
-storage_events_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len, int64_t now_ms,
-                    int64_t ttl_ms, char **body, size_t *len)
+storage_events_next(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                    const char *scroll_id, size_t scroll_id_len, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len)
 {
-    return stg_scroll_next(st, tenant, scroll_id, scroll_id_len, NULL, read_page, now_ms, ttl_ms, body, len);
+    return stg_scroll_next(st, tenant, id_type, id, id_len, scroll_id, scroll_id_len, STG_SCROLL_EVENTS, read_page, now_ms, ttl_ms,
+                           body, len);
 }

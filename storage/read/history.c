@@ -1,5 +1,5 @@
 /* history.c -- trait history reads: a trait's changes newest first, paged
- * by a scroll cursor (cursor.c) whose position is the last row's (time,
+ * by a sealed scrollId (cursor.c) whose position is the last row's (time,
  * history row id), below a snapshot mark (the highest row id then); the
  * retention's cutoff and its sweep. The rows are written by the trait
  * upsert (db/defer.c), moved by merges, deleted by erasure. */
@@ -42,7 +42,7 @@ write_change(jsonbuf_t *b, stg_stmt_t *s)
 }
 
 static int
-read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *sc, const char *scroll_id, jsonbuf_t *b)
+read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *sc, jsonbuf_t *b)
 {
     (void)t;
     stg_stmt_t *s = stg_stmt(st, S_HISTORY_PAGE);
@@ -63,10 +63,6 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
         stg_bind_null(s, 8);
     }
     stg_bind_int(s, 9, sc->limit);
-    base_jb_open(b, '{');
-    base_jb_key(b, "scrollId", 8);
-    base_jb_str(b, scroll_id, strlen(scroll_id));
-    base_jb_key(b, "data", 4);
     base_jb_open(b, '[');
     int rc;
     bool any = false;
@@ -78,7 +74,6 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
     }
     stg_reset(s);
     base_jb_close(b, ']');
-    base_jb_close(b, '}');
     if (rc != STG_DONE)
         return rc;
     if (any) {
@@ -104,7 +99,7 @@ storage_trait_history_begin(storage_t *st, const storage_tenant_t *tenant, stora
     if (q == NULL || q->trait == NULL)
         return stg_fail(st, STORAGE_EINVAL, "a trait key is needed");
     stg_scroll_t sc = {
-        .kind = base_xstrndup("h", 1),
+        .kind = STG_SCROLL_HISTORY,
         .trait = base_xstrndup(q->trait, q->trait_len),
         .trait_len = q->trait_len,
         .start_ms = q->start_ms,
@@ -116,14 +111,15 @@ storage_trait_history_begin(storage_t *st, const storage_tenant_t *tenant, stora
 }
 
 int
-storage_trait_history_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len,
-                           int64_t now_ms, int64_t ttl_ms, char **body, size_t *len)
+storage_trait_history_next(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                           const char *scroll_id, size_t scroll_id_len, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len)
 {
     *body = NULL;
     *len = 0;
     if (st->trait_history_days <= 0)
         return stg_fail(st, STORAGE_EINVAL, "trait history is turned off");
-    return stg_scroll_next(st, tenant, scroll_id, scroll_id_len, "h", read_page, now_ms, ttl_ms, body, len);
+    return stg_scroll_next(st, tenant, id_type, id, id_len, scroll_id, scroll_id_len, STG_SCROLL_HISTORY, read_page, now_ms, ttl_ms,
+                           body, len);
 }
 
 int

@@ -54,14 +54,25 @@ void stg_profiles_free(stg_profile_t *p, size_t n);
 stg_stmt_t *stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, char **lower);
 
 /* ---- scroll cursors (cursor.c) ---- */
-#define STG_SCROLL_ID_LEN 22 /* URL-safe base64 of 16 random bytes, no padding */
 #define STG_SCROLL_MAX_LIMIT 100
+#define STG_SCROLL_INLINE 16      /* profiles a scrollId carries; more: looked up again */
+#define STG_SCROLL_MAX_QUERY 4096 /* include, exclude and trait bytes a scroll seals */
+#define STG_SCROLL_ID_MAX 8192    /* the longest scrollId issued or accepted */
+#define STG_SCROLL_EVENTS 'e'
+#define STG_SCROLL_HISTORY 'h'
 
-/* A scroll: what its cursor row holds. All strings malloc'd (NULL: none). */
+/* A scroll: what its scrollId seals. All strings malloc'd (NULL: none). */
 typedef struct {
-    char *profiles;          /* JSON array of profile pks */
+    char kind;   /* STG_SCROLL_EVENTS or STG_SCROLL_HISTORY */
+    int64_t tid; /* the tenant's row id */
+    /* The profiles of this page: pks[npks], and as a JSON array. */
+    int64_t *pks;
+    size_t npks;
+    char *profiles;
+    size_t nprofiles; /* found at the first page */
+    bool resolve;     /* past STG_SCROLL_INLINE: looked up from the path each page, pk <= pmark */
+    int64_t pmark;
     char *include, *exclude; /* events: JSON arrays of lower-cased keys */
-    char *kind;              /* NULL: events; "h": a trait's history */
     char *trait;             /* history: the trait key */
     size_t trait_len;
     int64_t start_ms, end_ms, mark;
@@ -71,28 +82,37 @@ typedef struct {
     int64_t pos_time_ms;
     char *pos_id;
     size_t pos_id_len;
+    int64_t expires_ms; /* the scrollId's deadline */
 } stg_scroll_t;
 
 void stg_scroll_free(stg_scroll_t *sc);
 
-/* Builds the page after sc's position as {"scrollId": scroll_id, "data":
- * [...]} into b and moves sc's position to its last row. */
-typedef int (*stg_page_fn)(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *sc, const char *scroll_id,
-                           jsonbuf_t *b);
+/* Builds the "data" array of the page after sc's position into data and
+ * moves sc's position to its last row. STORAGE_ENOTFOUND (events) when one
+ * of the scroll's profiles is gone: erased, or merged away. */
+typedef int (*stg_page_fn)(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *sc, jsonbuf_t *data);
 
 /* Starts a scroll over the profiles id leads to: sc holds the query (its
  * strings are taken over and freed here, whatever happens); the profiles
- * and the mark (mark_stmt's one integer) are found here, in one write
- * transaction with the first page (page) and the new cursor row. Returns
- * 0 with *body, STORAGE_ENOTFOUND (no profile), STORAGE_EINVAL (limit),
- * STORAGE_EIO / STORAGE_EBUSY. */
+ * and the mark (mark_stmt's one integer) are found here, in one read
+ * transaction with the first page (page). The body is {"scrollId", "data"}.
+ * Returns 0 with *body, STORAGE_ENOTFOUND (no profile), STORAGE_EINVAL
+ * (limit, or a query too long to seal), STORAGE_EIO / STORAGE_EBUSY. */
 int stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
                      stg_scroll_t *sc, enum stmt_id mark_stmt, stg_page_fn page, int64_t now_ms, int64_t ttl_ms, char **body,
                      size_t *len);
-/* The next page of a live scroll of kind (NULL: events) of the tenant;
- * STORAGE_ENOTFOUND for any other id. */
-int stg_scroll_next(storage_t *st, const storage_tenant_t *tenant, const char *scroll_id, size_t scroll_id_len, const char *kind,
-                    stg_page_fn page, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len);
+/* The next page of the scroll scroll_id seals, presented on the path
+ * (id_type, id), of kind and of the tenant: a read transaction, the body
+ * with the scrollId of the page after. STORAGE_ENOTFOUND for any other id. */
+int stg_scroll_next(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
+                    const char *scroll_id, size_t scroll_id_len, char kind, stg_page_fn page, int64_t now_ms, int64_t ttl_ms,
+                    char **body, size_t *len);
+/* Opens a scrollId for the path (id_type, id): 0 with sc filled (the
+ * caller frees it) when it is authentic under st's key, of kind, and
+ * before its deadline at now_ms; else STORAGE_ENOTFOUND, sc empty. Any
+ * bytes at all are safe to pass. */
+int stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id, size_t id_len, const char *scroll_id,
+                      size_t scroll_id_len, char kind, int64_t now_ms, stg_scroll_t *sc);
 
 /* The oldest change time st's trait-history retention keeps now
  * (history.c). */

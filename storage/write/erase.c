@@ -1,6 +1,6 @@
 /* erase.c -- erasure: deleting a profile and everything of it (the rows of
- * every table a merge moves, its events and the scroll cursors walking it)
- * in one transaction, and the tenant's suppression list its userIds and
+ * every table a merge moves, and its events; a scroll over it alone then
+ * answers an unknown scrollId, read/cursor.c) in one transaction, and the tenant's suppression list its userIds and
  * anonymousIds go on, which ingest and static-audience imports consult
  * (stg_suppressed, in db/) so that a forgotten person stays forgotten. */
 #include <stdio.h>
@@ -56,9 +56,9 @@ storage_profile_delete(storage_t *st, const storage_tenant_t *tenant, storage_id
         enum stmt_id id;
         int nparams;
     } parts[] = {
-        {S_ERASE_SUPPRESS_IDS, 3}, {S_ERASE_CURSORS, 2},        {S_MERGE_IDENTITIES_DROP, 1}, {S_ERASE_EVENTS, 1},
-        {S_ERASE_HISTORY, 1},      {S_MERGE_TRAITS_DROP, 1},    {S_MERGE_MARKS_DROP, 1},      {S_MERGE_AUDIENCES_DROP, 1},
-        {S_MERGE_COMP_DROP, 1},    {S_MERGE_COMP_DAYS_DROP, 1}, {S_MERGE_COMP_FREQ_DROP, 1},  {S_MERGE_PROFILE_DROP, 1},
+        {S_ERASE_SUPPRESS_IDS, 3},   {S_MERGE_IDENTITIES_DROP, 1}, {S_ERASE_EVENTS, 1},         {S_ERASE_HISTORY, 1},
+        {S_MERGE_TRAITS_DROP, 1},    {S_MERGE_MARKS_DROP, 1},      {S_MERGE_AUDIENCES_DROP, 1}, {S_MERGE_COMP_DROP, 1},
+        {S_MERGE_COMP_DAYS_DROP, 1}, {S_MERGE_COMP_FREQ_DROP, 1},  {S_MERGE_PROFILE_DROP, 1},
     };
     int64_t tid = 0, pk = 0;
     bool began = false;

@@ -1,7 +1,10 @@
 /* test_events.c -- the events timeline over real HTTP: every parameter and
  * its errors, scrollId paging of a 10,000-event profile in both orders,
- * expiry, writes during a scroll, another tenant's scrollId, a restart in
- * the middle of a scroll, and the email merge. */
+ * expiry (an injected clock skew), writes during a scroll, another tenant's
+ * scrollId, a restart in the middle of a scroll, the email merge, sealed
+ * scrollIds refused when tampered, forged, truncated, on another profile's
+ * path or on the other scrolled route, and no write on the read path
+ * (profiled_worker_commits_total stays 0 over 100 pages). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,7 +180,7 @@ END_TEST
 static void
 scroll_all(int descending)
 {
-    char uri[256], scroll[128] = "";
+    char uri[1280], scroll[1024] = "";
     static unsigned char seen[BIG];
     memset(seen, 0, sizeof(seen));
     int count = 0, pages = 0, last = descending ? BIG : -1;
@@ -188,10 +191,8 @@ scroll_all(int descending)
         ck_assert_msg(r.status == 200, "page %d: %d %s", pages, r.status, r.body);
         json_object *data = test_jget(j, "data");
         size_t n = json_object_array_length(data);
-        if (pages == 0)
-            snprintf(scroll, sizeof(scroll), "%s", test_jstr(j, "scrollId"));
-        else
-            ck_assert_str_eq(test_jstr(j, "scrollId"), scroll);
+        /* each page names the page after it */
+        snprintf(scroll, sizeof(scroll), "%s", test_jstr(j, "scrollId"));
         for (size_t i = 0; i < n; i++) {
             int k = atoi(test_jstr(json_object_array_get_idx(data, i), "eventId") + 4);
             ck_assert(k >= 0 && k < BIG);
@@ -232,23 +233,27 @@ first_page(const char *query, char *scroll, char *ids, size_t idlen)
     test_resp_t r;
     json_object *j = get(uri, &r);
     ck_assert_msg(r.status == 200, "%s: %d", query, r.status);
-    snprintf(scroll, 128, "%s", test_jstr(j, "scrollId"));
+    snprintf(scroll, 1024, "%s", test_jstr(j, "scrollId"));
     if (ids != NULL)
         page_ids(j, ids, idlen);
     json_object_put(j);
     test_resp_free(&r);
 }
 
+/* The page scroll (1024 bytes) names on path (NULL: userId:small), which
+ * becomes the scrollId of the page after it. The status. */
 static int
-next_page(int port, const char *token, const char *scroll, char *ids, size_t idlen)
+next_page_on(int port, const char *token, const char *path, char *scroll, char *ids, size_t idlen)
 {
-    char uri[256];
-    snprintf(uri, sizeof(uri), BASE "/profiles/userId:small/events?scrollId=%s", scroll);
+    char uri[1280];
+    snprintf(uri, sizeof(uri), BASE "/profiles/%s?scrollId=%s", path != NULL ? path : "userId:small/events", scroll);
     test_resp_t r;
     json_object *j = test_get(port, uri, token, &r);
     int status = r.status;
     if (status == 200 && ids != NULL)
         page_ids(j, ids, idlen);
+    if (status == 200)
+        snprintf(scroll, 1024, "%s", test_jstr(j, "scrollId"));
     if (status != 200)
         ck_assert_str_eq(test_jstr(j, "error.message"), "scrollId is invalid or has timed out");
     json_object_put(j);
@@ -256,9 +261,15 @@ next_page(int port, const char *token, const char *scroll, char *ids, size_t idl
     return status;
 }
 
+static int
+next_page(int port, const char *token, char *scroll, char *ids, size_t idlen)
+{
+    return next_page_on(port, token, NULL, scroll, ids, idlen);
+}
+
 START_TEST(test_writes_during_scroll)
 {
-    char scroll[128], ids[1024];
+    char scroll[1024], ids[1024];
     first_page("userId:small/events?sort=asc&limit=2", scroll, ids, sizeof(ids));
     ck_assert_str_eq(ids, "s-1,s-2");
     /* a new event that would sort into the remaining pages */
@@ -283,10 +294,10 @@ END_TEST
 
 START_TEST(test_other_tenant_scroll)
 {
-    char scroll[128];
+    char scroll[1024];
     first_page("userId:small/events?limit=1", scroll, NULL, 0);
     /* the same scrollId under another brand, with a token for that brand */
-    char uri[256];
+    char uri[1280];
     snprintf(uri, sizeof(uri), "/track/acme/shop/OTHER/v1/profiles/userId:small/events?scrollId=%s", scroll);
     test_resp_t r;
     json_object *j = test_get(srv.port, uri, tok_other, &r);
@@ -305,7 +316,7 @@ END_TEST
 
 START_TEST(test_email_merge)
 {
-    char scroll[128], ids[1024];
+    char scroll[1024], ids[1024];
     first_page("email:pair@example.com/events?sort=asc", scroll, ids, sizeof(ids));
     ck_assert_str_eq(ids, "m-1-a,m-2-b,m-1-c");
     first_page("email:PAIR@example.com/events?limit=2", scroll, ids, sizeof(ids));
@@ -313,15 +324,16 @@ START_TEST(test_email_merge)
 }
 END_TEST
 
-/* Its own server: a 3 s TTL, and a restart in the middle of a scroll. (The
- * exact expiry arithmetic is tested with an injected clock in
- * test_storage.c; here the margins are wide for slow sanitizer builds.) */
+/* Its own server: a 3 s TTL, a restart in the middle of a scroll, and
+ * expiry by an injected clock: the server restarted with its scroll clock
+ * 4 s ahead (PROFILED_DEBUG_SCROLL_SKEW_MS) refuses what it issued before
+ * (the exact arithmetic: tests/storage/test_storage.c). */
 START_TEST(test_expiry_and_restart)
 {
     test_server_t s2;
     const char *extra[] = {"--scroll-ttl", "3", NULL};
     test_server_start(&s2, db, extra);
-    char uri[256], scroll[128], ids[256];
+    char uri[256], scroll[1024], old[1024], ids[256];
     snprintf(uri, sizeof(uri), BASE "/profiles/userId:small/events?sort=asc&limit=1");
     test_resp_t r;
     json_object *j = test_get(s2.port, uri, tok, &r);
@@ -335,12 +347,113 @@ START_TEST(test_expiry_and_restart)
     ck_assert_str_eq(ids, "s-2");
     test_server_stop(&s2);
     test_server_start(&s2, db, extra);
+    snprintf(old, sizeof(old), "%s", scroll);
     ck_assert_int_eq(next_page(s2.port, tok, scroll, ids, sizeof(ids)), 200);
     ck_assert_str_eq(ids, "s-3");
-    /* idle past the TTL: gone */
-    usleep(3500000);
-    ck_assert_int_eq(next_page(s2.port, tok, scroll, NULL, 0), 400);
+    /* a used scrollId stays valid to its own deadline: the same page again */
+    ck_assert_int_eq(next_page(s2.port, tok, old, ids, sizeof(ids)), 200);
+    ck_assert_str_eq(ids, "s-3");
     test_server_stop(&s2);
+    /* 4 s later by the server's clock: past every deadline */
+    setenv("PROFILED_DEBUG_SCROLL_SKEW_MS", "4000", 1);
+    test_server_start(&s2, db, extra);
+    unsetenv("PROFILED_DEBUG_SCROLL_SKEW_MS");
+    ck_assert_int_eq(next_page(s2.port, tok, scroll, NULL, 0), 400);
+    /* and what it issues now lives 3 s of its own clock */
+    j = test_get(s2.port, uri, tok, &r);
+    ck_assert_int_eq(r.status, 200);
+    snprintf(scroll, sizeof(scroll), "%s", test_jstr(j, "scrollId"));
+    json_object_put(j);
+    test_resp_free(&r);
+    ck_assert_int_eq(next_page(s2.port, tok, scroll, ids, sizeof(ids)), 200);
+    ck_assert_str_eq(ids, "s-2");
+    test_server_stop(&s2);
+}
+END_TEST
+
+/* "scrollId is invalid or has timed out" for each of these. */
+static void
+expect_refused(const char *path, const char *scroll, const char *why)
+{
+    char uri[1400];
+    snprintf(uri, sizeof(uri), BASE "/profiles/%s?scrollId=%s", path, scroll);
+    test_resp_t r;
+    json_object *j = get(uri, &r);
+    ck_assert_msg(r.status == 400, "%s: %d %s", why, r.status, r.body);
+    test_assert_error(&r, j, 400, "invalid_request_error");
+    ck_assert_str_eq(test_jstr(j, "error.message"), "scrollId is invalid or has timed out");
+    json_object_put(j);
+    test_resp_free(&r);
+}
+
+START_TEST(test_sealed_scroll_ids)
+{
+    char scroll[1024], bad[1100], ids[256];
+    first_page("userId:small/events?sort=asc&limit=2", scroll, ids, sizeof(ids));
+    ck_assert_str_eq(ids, "s-1,s-2");
+    size_t n = strlen(scroll);
+    /* one character flipped, anywhere */
+    for (size_t i = 0; i < n; i += 7) {
+        snprintf(bad, sizeof(bad), "%s", scroll);
+        bad[i] = bad[i] == 'Q' ? 'R' : 'Q';
+        expect_refused("userId:small/events", bad, "flipped");
+    }
+    /* truncated, extended */
+    snprintf(bad, sizeof(bad), "%.*s", (int)(n - 1), scroll);
+    expect_refused("userId:small/events", bad, "truncated");
+    snprintf(bad, sizeof(bad), "%.*s", (int)(n / 2), scroll);
+    expect_refused("userId:small/events", bad, "half");
+    snprintf(bad, sizeof(bad), "%sAA", scroll);
+    expect_refused("userId:small/events", bad, "extended");
+    /* forged: valid base64url of garbage, as long as a real one */
+    for (size_t i = 0; i < n; i++)
+        bad[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[(i * 37 + 11) % 64];
+    bad[n] = '\0';
+    expect_refused("userId:small/events", bad, "forged");
+    /* another profile's path: refused, not that profile's events */
+    expect_refused("userId:big/events", scroll, "other profile");
+    expect_refused("email:pair@example.com/events", scroll, "other profile by email");
+    /* the other scrolled route: a history scroll is no events scroll */
+    expect_refused("userId:small/traits/history", scroll, "events id on history");
+    /* still fine where it belongs */
+    ck_assert_int_eq(next_page(srv.port, tok, scroll, ids, sizeof(ids)), 200);
+    ck_assert_str_eq(ids, "s-3,s-4");
+}
+END_TEST
+
+/* profiled_worker_commits_total, from /metrics. */
+static long long
+worker_commits(void)
+{
+    test_resp_t r;
+    ck_assert_int_eq(test_http(srv.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    const char *p = strstr(r.body, "\nprofiled_worker_commits_total ");
+    ck_assert_ptr_nonnull(p);
+    long long v = atoll(p + strlen("\nprofiled_worker_commits_total "));
+    test_resp_free(&r);
+    return v;
+}
+
+/* The read path writes nothing: 100 pages (and first pages) later, the
+ * workers have committed no transaction. */
+START_TEST(test_no_write_on_pages)
+{
+    ck_assert_int_eq(worker_commits(), 0);
+    char uri[1280], scroll[1024] = "";
+    int pages = 0;
+    for (int k = 0; k < 5; k++) {
+        snprintf(uri, sizeof(uri), BASE "/profiles/userId:big/events?limit=3&sort=%s", k % 2 ? "asc" : "desc");
+        test_resp_t r;
+        json_object *j = get(uri, &r);
+        ck_assert_int_eq(r.status, 200);
+        snprintf(scroll, sizeof(scroll), "%s", test_jstr(j, "scrollId"));
+        json_object_put(j);
+        test_resp_free(&r);
+        for (int i = 0; i < 20; i++, pages++)
+            ck_assert_int_eq(next_page_on(srv.port, tok, "userId:big/events", scroll, NULL, 0), 200);
+    }
+    ck_assert_int_eq(pages, 100);
+    ck_assert_int_eq(worker_commits(), 0);
 }
 END_TEST
 
@@ -358,6 +471,8 @@ events_suite(void)
     tcase_add_test(tc, test_other_tenant_scroll);
     tcase_add_test(tc, test_email_merge);
     tcase_add_test(tc, test_expiry_and_restart);
+    tcase_add_test(tc, test_sealed_scroll_ids);
+    tcase_add_test(tc, test_no_write_on_pages);
     tcase_add_test(tc, test_writes_during_scroll); /* last: it adds an event */
     suite_add_tcase(s, tc);
     return s;

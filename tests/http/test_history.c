@@ -62,7 +62,7 @@ get(const char *uri, int status, test_resp_t *r)
 }
 
 /* The values of a history page's data, joined by ',' into out; the
- * scrollId into sid (64 bytes) when not NULL. */
+ * scrollId into sid (1024 bytes) when not NULL. */
 static int
 page(const char *uri, char *out, size_t outlen, char *sid)
 {
@@ -79,7 +79,7 @@ page(const char *uri, char *out, size_t outlen, char *sid)
         ck_assert_ptr_nonnull(test_jget(e, "messageId"));
     }
     if (sid != NULL)
-        snprintf(sid, 64, "%s", test_jstr(j, "scrollId"));
+        snprintf(sid, 1024, "%s", test_jstr(j, "scrollId"));
     json_object_put(j);
     test_resp_free(&r);
     return (int)n;
@@ -174,7 +174,7 @@ START_TEST(test_history_paging)
     }
     identify(tok, BASE, "\"userId\":\"paul\"", "late", -30 * DAY, "{\"plan\":\"old\"}");
 
-    char got[512], sid[64], uri[512];
+    char got[512], sid[1024], uri[1280];
     ck_assert_int_eq(page(BASE "/profiles/userId:paul/traits/history?trait=plan", got, sizeof(got), NULL), 5);
     ck_assert_str_eq(got, "\"e\",{ \"x\": [ 1 ] },1,\"b\",\"a\"");
 
@@ -195,7 +195,7 @@ START_TEST(test_history_paging)
     int n;
     do {
         snprintf(uri, sizeof(uri), BASE "/profiles/userId:paul/traits/history?scrollId=%s", sid);
-        n = page(uri, got, sizeof(got), NULL);
+        n = page(uri, got, sizeof(got), sid); /* each page names the next */
         if (n > 0) {
             strcat(all, ",");
             strcat(all, got);
@@ -338,7 +338,7 @@ END_TEST
 START_TEST(test_other_tenant)
 {
     identify(tok, BASE, "\"userId\":\"tess\"", "t1", -3 * DAY, "{\"plan\":\"mine\"}");
-    char got[256], sid[64], uri[256];
+    char got[256], sid[1024], uri[1280];
     ck_assert_int_eq(page(BASE "/profiles/userId:tess/traits/history?trait=plan&limit=1", got, sizeof(got), sid), 1);
     /* the other tenant's token on this tenant's path: refused */
     test_resp_t r;

@@ -220,7 +220,7 @@ START_TEST(test_rolling_restart_loses_nothing)
     test_resp_t r;
     json_object *j = test_get(pa, BASE "/profiles/userId:joe/events?limit=1&sort=asc", tok, &r);
     ck_assert_int_eq(r.status, 200);
-    char scroll[128], uri[256];
+    char scroll[1024], uri[1280];
     snprintf(scroll, sizeof(scroll), "%s", test_jstr(j, "scrollId"));
     ck_assert_str_eq(test_jstr(j, "data.0.eventId"), "m-joe-page-1");
     json_object_put(j);
@@ -229,6 +229,7 @@ START_TEST(test_rolling_restart_loses_nothing)
     j = test_get(pb, uri, tok, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(test_jstr(j, "data.0.eventId"), "b5148168-928f-4f61-9a3d-ff1be6da5820");
+    snprintf(uri, sizeof(uri), BASE "/profiles/userId:joe/events?scrollId=%s", test_jstr(j, "scrollId"));
     json_object_put(j);
     test_resp_free(&r);
     j = test_get(n.port, uri, tok, &r); /* and through the balancer */
@@ -300,7 +301,7 @@ START_TEST(test_ops_endpoints_log_and_config_file)
                            "profiled_job_queue_depth",
                            "profiled_worker_busy_seconds_total",
                            "profiled_open_connections",
-                           "profiled_scroll_cursors",
+                           "profiled_worker_commits_total 0\n",
                            "profiled_ingest_batch_messages_count",
                            "profiled_ingest_commit_seconds",
                            "profiled_database_bytes{file=\"db\"}",

@@ -1615,6 +1615,10 @@ END_TEST
 /* ---- events timeline and scroll cursors ------------------------------------ */
 
 #define TTL 60000
+#define SID 1024 /* room for a scrollId */
+/* The profile path of the last scroll begun: the one ev_next continues on. */
+static storage_id_type_t scroll_type;
+static char scroll_path[256];
 /* 2020-01-01T00:00:00.000Z: event times of the timeline tests. */
 #define T0 1577836800000LL
 
@@ -1649,6 +1653,8 @@ ev_begin_rc(storage_t *st, const storage_tenant_t *t, storage_id_type_t type, co
     size_t len = 1;
     *out = NULL;
     int ret = storage_events_begin(st, t, type, id, strlen(id), q, now, ttl, &body, &len);
+    scroll_type = type;
+    snprintf(scroll_path, sizeof(scroll_path), "%s", id);
     if (ret != 0) {
         ck_assert_ptr_null(body);
         ck_assert_uint_eq(len, 0);
@@ -1675,24 +1681,29 @@ ev_next_rc(storage_t *st, const storage_tenant_t *t, const char *scroll_id, size
     char *body = (char *)"x";
     size_t len = 1;
     *out = NULL;
-    int ret = storage_events_next(st, t, scroll_id, n, now, ttl, &body, &len);
+    uint64_t commits = storage_commits(st);
+    int ret = storage_events_next(st, t, scroll_type, scroll_path, strlen(scroll_path), scroll_id, n, now, ttl, &body, &len);
+    ck_assert_uint_eq(storage_commits(st), commits); /* a pure read */
     if (ret != 0) {
         ck_assert_ptr_null(body);
         ck_assert_uint_eq(len, 0);
         return ret;
     }
     *out = parse_page(body, len);
-    ck_assert_uint_eq(strlen(gets(*out, "scrollId")), n);
-    ck_assert(memcmp(gets(*out, "scrollId"), scroll_id, n) == 0);
+    ck_assert_uint_gt(strlen(gets(*out, "scrollId")), 0);
+    ck_assert_uint_lt(strlen(gets(*out, "scrollId")), SID);
     return 0;
 }
 
+/* The next page of the scroll sid (SID bytes) names; sid becomes the
+ * scrollId of the page after it. */
 static struct json_object *
-ev_next(storage_t *st, const storage_tenant_t *t, const char *scroll_id)
+ev_next(storage_t *st, const storage_tenant_t *t, char *sid)
 {
     struct json_object *o;
-    int ret = ev_next_rc(st, t, scroll_id, strlen(scroll_id), NOW, TTL, &o);
-    ck_assert_msg(ret == 0, "next of %s: %d %s", scroll_id, ret, storage_errmsg(st));
+    int ret = ev_next_rc(st, t, sid, strlen(sid), NOW, TTL, &o);
+    ck_assert_msg(ret == 0, "next of %s: %d %s", sid, ret, storage_errmsg(st));
+    snprintf(sid, SID, "%s", gets(o, "scrollId"));
     return o;
 }
 
@@ -1720,7 +1731,7 @@ scroll_ids(storage_t *st, const storage_tenant_t *t, storage_id_type_t type, con
     static char out[8192];
     out[0] = '\0';
     struct json_object *o = ev_begin(st, t, type, id, q);
-    char sid[64];
+    char sid[SID];
     snprintf(sid, sizeof(sid), "%s", gets(o, "scrollId"));
     for (;;) {
         size_t n = alen(o, "data");
@@ -1768,14 +1779,6 @@ track_n(storage_t *st, const char *user, const char *prefix, int n)
         snprintf(id, sizeof(id), "%s%d", prefix, i);
         track_at(st, &tenant_a, user, "Tick", id, T0 + i * 1000);
     }
-}
-
-static int64_t
-live_cursors(storage_t *st, int64_t now)
-{
-    int64_t n = -1;
-    ck_assert_int_eq(storage_cursor_count(st, now, &n), 0);
-    return n;
 }
 
 START_TEST(test_batch_store)
@@ -1832,10 +1835,12 @@ START_TEST(test_events_page_shape)
     storage_event_query_t q = equery(100, 1);
     struct json_object *o = ev_begin(st, &tenant_a, STORAGE_ID_USER, "u1", &q);
     ck_assert_uint_eq(alen(o, "data"), 1);
-    /* URL-safe base64 of 16 random bytes, no padding. */
+    /* URL-safe base64 of the sealed state, no padding; short for one
+     * profile and no filters. */
     const char *sid = gets(o, "scrollId");
-    ck_assert_uint_eq(strlen(sid), 22);
-    ck_assert_uint_eq(strspn(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 22);
+    ck_assert_uint_gt(strlen(sid), 22);
+    ck_assert_uint_lt(strlen(sid), 120);
+    ck_assert_uint_eq(strspn(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), strlen(sid));
     struct json_object *e = ev_at(o, 0);
     ck_assert_uint_eq(json_object_object_length(e), 14);
     ck_assert_str_eq(gets(e, "id"), pid);
@@ -2018,7 +2023,7 @@ static size_t
 walk_strict(storage_t *st, const storage_event_query_t *q)
 {
     struct json_object *o = ev_begin(st, &tenant_a, STORAGE_ID_USER, "big", q);
-    char sid[64], prev_id[64] = "";
+    char sid[SID], prev_id[64] = "";
     int64_t prev_t = 0;
     size_t total = 0;
     snprintf(sid, sizeof(sid), "%s", gets(o, "scrollId"));
@@ -2090,24 +2095,36 @@ START_TEST(test_events_expiry)
     struct json_object *a, *b, *c, *o;
     ck_assert_int_eq(ev_begin_rc(st, &tenant_a, STORAGE_ID_USER, "u1", &q, NOW, 1000, &a), 0);
     ck_assert_int_eq(ev_begin_rc(st, &tenant_a, STORAGE_ID_USER, "u1", &q, NOW, 1000, &b), 0);
-    ck_assert_int_eq(ev_begin_rc(st, &tenant_a, STORAGE_ID_USER, "u1", &q, NOW, 1000, &c), 0);
-    const char *sa = gets(a, "scrollId"), *sb = gets(b, "scrollId"), *sc = gets(c, "scrollId");
-    ck_assert_str_ne(sa, sb);
+    ck_assert_int_eq(ev_begin_rc(st, &tenant_a, STORAGE_ID_USER, "u1", &q, NOW + 1, 1000, &c), 0);
+    const char *sa = gets(a, "scrollId"), *sc = gets(c, "scrollId");
+    char sb[SID], sb1[SID];
+    snprintf(sb, sizeof(sb), "%s", gets(b, "scrollId"));
+    ck_assert_str_ne(sa, sc); /* another deadline */
 
     /* Unused: gone after the ttl, and exactly at it. */
     ck_assert_int_eq(ev_next_rc(st, &tenant_a, sa, strlen(sa), NOW + 1001, 1000, &o), STORAGE_ENOTFOUND);
-    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sc, strlen(sc), NOW + 1000, 1000, &o), STORAGE_ENOTFOUND);
-    /* Each use pushes the expiry to now + ttl. */
+    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sc, strlen(sc), NOW + 1001, 1000, &o), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sc, strlen(sc), NOW + 1000, 1000, &o), 0);
+    json_object_put(o);
+    /* Each page's scrollId has its own deadline: now + ttl. */
     ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb, strlen(sb), NOW + 500, 1000, &o), 0);
     ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x1");
+    snprintf(sb1, sizeof(sb1), "%s", gets(o, "scrollId"));
     json_object_put(o);
-    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb, strlen(sb), NOW + 1400, 1000, &o), 0);
+    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb1, strlen(sb1), NOW + 1400, 1000, &o), 0);
+    ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x2");
+    snprintf(sb, sizeof(sb), "%s", gets(o, "scrollId"));
+    json_object_put(o);
+    /* The used one stays valid to its own deadline, answering its page
+     * again; past it, refused. */
+    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb1, strlen(sb1), NOW + 1499, 1000, &o), 0);
     ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x2");
     json_object_put(o);
+    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb1, strlen(sb1), NOW + 1500, 1000, &o), STORAGE_ENOTFOUND);
     ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb, strlen(sb), NOW + 2399, 1000, &o), 0);
     ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x3");
     json_object_put(o);
-    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb, strlen(sb), NOW + 3399 + 1, 1000, &o), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb, strlen(sb), NOW + 2400, 1000, &o), STORAGE_ENOTFOUND);
     ck_assert_str_eq(storage_errmsg(st), "scrollId is invalid or has timed out");
     json_object_put(a);
     json_object_put(b);
@@ -2127,7 +2144,7 @@ START_TEST(test_events_snapshot)
     struct json_object *asc = ev_begin(st, &tenant_a, STORAGE_ID_USER, "u1", &q);
     q.descending = 1;
     struct json_object *desc = ev_begin(st, &tenant_a, STORAGE_ID_USER, "u1", &q);
-    char a_ids[256] = "", d_ids[256] = "", sa[64], sd[64];
+    char a_ids[256] = "", d_ids[256] = "", sa[SID], sd[SID];
     page_ids(asc, a_ids, sizeof(a_ids));
     page_ids(desc, d_ids, sizeof(d_ids));
     snprintf(sa, sizeof(sa), "%s", gets(asc, "scrollId"));
@@ -2169,7 +2186,8 @@ START_TEST(test_events_scroll_ids_checked)
     INGEST_OK(st, &tenant_b, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Other\"}");
     storage_event_query_t q = equery(1, 0);
     struct json_object *a = ev_begin(st, &tenant_a, STORAGE_ID_USER, "u1", &q), *o;
-    const char *sid = gets(a, "scrollId");
+    char sid[SID];
+    snprintf(sid, sizeof(sid), "%s", gets(a, "scrollId"));
 
     /* Another tenant's scroll is not found, and is not consumed by that. */
     ck_assert_int_eq(ev_next_rc(st, &tenant_b, sid, strlen(sid), NOW, TTL, &o), STORAGE_ENOTFOUND);
@@ -2179,7 +2197,7 @@ START_TEST(test_events_scroll_ids_checked)
     ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x1");
     json_object_put(o);
 
-    char bad[1100];
+    char bad[SID + 100];
     static const char *const malformed[] = {
         "",
         "A",
@@ -2210,7 +2228,8 @@ START_TEST(test_events_scroll_ids_checked)
     ck_assert_int_eq(ev_next_rc(st, &tenant_a, bad, strlen(bad), NOW, TTL, &o), STORAGE_ENOTFOUND);
     char *body = (char *)"x";
     size_t len = 1;
-    ck_assert_int_eq(storage_events_next(st, &tenant_a, NULL, 0, NOW, TTL, &body, &len), STORAGE_ENOTFOUND);
+    ck_assert_int_eq(storage_events_next(st, &tenant_a, STORAGE_ID_USER, "u1", 2, NULL, 0, NOW, TTL, &body, &len),
+                     STORAGE_ENOTFOUND);
     ck_assert_ptr_null(body);
     /* Still where it was. */
     o = ev_next(st, &tenant_a, sid);
@@ -2223,7 +2242,7 @@ END_TEST
 
 START_TEST(test_events_survive_reopen)
 {
-    char *path, err[256], sid[64], ids[256] = "";
+    char *path, err[256], sid[SID], ids[256] = "";
     storage_t *st = test_db_open("profiles.db", &path), *other;
     track_n(st, "u1", "r", 10);
     storage_event_query_t q = equery(3, 1);
@@ -2324,7 +2343,6 @@ START_TEST(test_events_not_found_and_invalid)
                      STORAGE_ENOTFOUND);
     ck_assert_int_eq(ev_begin_rc(st, &tenant_b, STORAGE_ID_USER, "u1", &q, NOW, TTL, &o), STORAGE_ENOTFOUND);
     ck_assert_int_eq(ev_begin_rc(st, &tenant_a, STORAGE_ID_USER, "", &q, NOW, TTL, &o), STORAGE_ENOTFOUND);
-    ck_assert_int_eq(live_cursors(st, NOW), 0);
 
     /* A bad query. */
     q.limit = 0;
@@ -2337,21 +2355,30 @@ START_TEST(test_events_not_found_and_invalid)
     ck_assert_ptr_null(body);
     q.limit = 100;
     ck_assert_int_eq(ev_begin_rc(st, &tenant_a, (storage_id_type_t)9, "u1", &q, NOW, TTL, &o), STORAGE_EINVAL);
-    ck_assert_int_eq(live_cursors(st, NOW), 0);
 
-    /* A read-only connection cannot keep cursors. */
+    /* A read-only connection scrolls: nothing is written. */
     ck_assert_int_eq(storage_open(&ro, path, STORAGE_READONLY, err, sizeof(err)), 0);
-    ck_assert_int_eq(ev_begin_rc(ro, &tenant_a, STORAGE_ID_USER, "u1", &q, NOW, TTL, &o), STORAGE_EIO);
+    q.limit = 1;
+    q.descending = 0;
+    ck_assert_int_eq(ev_begin_rc(ro, &tenant_a, STORAGE_ID_USER, "u1", &q, NOW, TTL, &o), 0);
+    char rsid[SID];
+    snprintf(rsid, sizeof(rsid), "%s", gets(o, "scrollId"));
+    json_object_put(o);
+    o = ev_next(ro, &tenant_a, rsid);
+    ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x1");
+    json_object_put(o);
+    ck_assert_uint_eq(storage_commits(ro), 0);
     storage_close(ro);
 
     /* A profile without events: an empty first page and a live scroll. */
     o = ev_begin(st, &tenant_a, STORAGE_ID_USER, "quiet", &q);
     ck_assert_uint_eq(alen(o, "data"), 0);
-    struct json_object *n = ev_next(st, &tenant_a, gets(o, "scrollId"));
+    char qsid[SID];
+    snprintf(qsid, sizeof(qsid), "%s", gets(o, "scrollId"));
+    struct json_object *n = ev_next(st, &tenant_a, qsid);
     ck_assert_uint_eq(alen(n, "data"), 0);
     json_object_put(n);
     json_object_put(o);
-    ck_assert_int_eq(live_cursors(st, NOW), 1);
     test_db_close(st, path);
 }
 END_TEST
@@ -2364,7 +2391,7 @@ START_TEST(test_events_end_of_scroll)
     for (int limit = 1; limit <= 5; limit++) {
         storage_event_query_t q = equery(limit, limit % 2);
         struct json_object *o = ev_begin(st, &tenant_a, STORAGE_ID_USER, "u1", &q);
-        char sid[64];
+        char sid[SID];
         snprintf(sid, sizeof(sid), "%s", gets(o, "scrollId"));
         size_t seen = alen(o, "data"), pages = 1;
         json_object_put(o);
@@ -2387,49 +2414,104 @@ START_TEST(test_events_end_of_scroll)
 }
 END_TEST
 
-START_TEST(test_cursor_sweep_and_count)
+/* A scrollId is bound to its path, kind and key: another profile's path
+ * (even the same profile by another id), one flipped character, a
+ * truncation, a history scrollId, or another database's key: refused. And
+ * a hundred pages commit nothing. */
+START_TEST(test_events_sealed)
 {
-    char *path;
+    char *path, *path2, sid[SID], bad[SID];
     storage_t *st = test_db_open("profiles.db", &path);
-    track_n(st, "u1", "x", 3);
+    track_n(st, "u1", "x", 120);
+    track_n(st, "u2", "y", 3);
     storage_event_query_t q = equery(1, 0);
-    struct json_object *c[3], *o;
-    for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(ev_begin_rc(st, &tenant_a, STORAGE_ID_USER, "u1", &q, NOW, 1000 * (i + 1), &c[i]), 0);
-    ck_assert_int_eq(live_cursors(st, NOW), 3);
-    ck_assert_int_eq(live_cursors(st, NOW + 999), 3);
-    ck_assert_int_eq(live_cursors(st, NOW + 1000), 2);
-    ck_assert_int_eq(live_cursors(st, NOW + 2500), 1);
-    ck_assert_int_eq(live_cursors(st, NOW + 3000), 0);
-
-    int64_t deleted = -1;
-    ck_assert_int_eq(storage_cursor_sweep(st, NOW + 1500, &deleted), 0);
-    ck_assert_int_eq(deleted, 1);
-    /* Only the expired one went: the others still scroll. */
-    ck_assert_int_eq(live_cursors(st, NOW), 2);
-    const char *s0 = gets(c[0], "scrollId"), *s1 = gets(c[1], "scrollId");
-    ck_assert_int_eq(ev_next_rc(st, &tenant_a, s0, strlen(s0), NOW, 1000, &o), STORAGE_ENOTFOUND);
-    ck_assert_int_eq(ev_next_rc(st, &tenant_a, s1, strlen(s1), NOW + 1600, 1000, &o), 0);
+    struct json_object *o = ev_begin(st, &tenant_a, STORAGE_ID_USER, "u1", &q);
+    snprintf(sid, sizeof(sid), "%s", gets(o, "scrollId"));
     json_object_put(o);
-    ck_assert_int_eq(storage_cursor_sweep(st, NOW + 2500, &deleted), 0);
-    ck_assert_int_eq(deleted, 0); /* refreshed to NOW + 2600; the other lives to NOW + 3000 */
-    ck_assert_int_eq(storage_cursor_sweep(st, NOW + 2600, NULL), 0);
-    ck_assert_int_eq(live_cursors(st, NOW), 1);
-    ck_assert_int_eq(storage_cursor_sweep(st, NOW + 5000, &deleted), 0);
-    ck_assert_int_eq(deleted, 1);
-    ck_assert_int_eq(live_cursors(st, 0), 0);
-    for (int i = 0; i < 3; i++)
-        json_object_put(c[i]);
+    char *body = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(storage_events_next(st, &tenant_a, STORAGE_ID_USER, "u2", 2, sid, strlen(sid), NOW, TTL, &body, &len),
+                     STORAGE_ENOTFOUND);
+    ck_assert_int_eq(storage_events_next(st, &tenant_a, STORAGE_ID_ANONYMOUS, "u1", 2, sid, strlen(sid), NOW, TTL, &body, &len),
+                     STORAGE_ENOTFOUND);
+    storage_set_trait_history(st, 30);
+    ck_assert_int_eq(storage_trait_history_next(st, &tenant_a, STORAGE_ID_USER, "u1", 2, sid, strlen(sid), NOW, TTL, &body, &len),
+                     STORAGE_ENOTFOUND);
+    for (size_t i = 0; i < strlen(sid); i++) {
+        snprintf(bad, sizeof(bad), "%s", sid);
+        bad[i] = bad[i] == 'A' ? 'B' : 'A';
+        ck_assert_int_eq(ev_next_rc(st, &tenant_a, bad, strlen(bad), NOW, TTL, &o), STORAGE_ENOTFOUND);
+        ck_assert_int_eq(ev_next_rc(st, &tenant_a, sid, i, NOW, TTL, &o), STORAGE_ENOTFOUND);
+    }
+    /* Another database has another key. */
+    storage_t *st2 = test_db_open("other.db", &path2);
+    track_n(st2, "u1", "x", 3);
+    ck_assert_int_eq(storage_events_next(st2, &tenant_a, STORAGE_ID_USER, "u1", 2, sid, strlen(sid), NOW, TTL, &body, &len),
+                     STORAGE_ENOTFOUND);
+    test_db_close(st2, path2);
+    /* 100 pages, no write: the commit count stands still. */
+    uint64_t commits = storage_commits(st);
+    for (int i = 1; i <= 100; i++) {
+        o = ev_next(st, &tenant_a, sid);
+        char want[16];
+        snprintf(want, sizeof(want), "x%d", i);
+        ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), want);
+        json_object_put(o);
+    }
+    ck_assert_uint_eq(storage_commits(st), commits);
+    /* ...which does count: an ingest is one commit. */
+    track_n(st, "u3", "z", 1);
+    ck_assert_uint_eq(storage_commits(st), commits + 1);
     test_db_close(st, path);
 }
 END_TEST
 
-/* The page and the cursor's move are one write transaction: a writer
- * holding the database past the busy timeout makes it STORAGE_EBUSY and
- * moves nothing; inside the caller's own transaction a page joins it. */
+/* An email of 40 profiles: past STG_SCROLL_INLINE the scrollId carries no
+ * profile list (its length stays small) and each page looks the email up
+ * again, keeping the profiles of the first page: every event once, none of
+ * a profile made later. */
+START_TEST(test_events_many_profiles)
+{
+    char *path, sid[SID], json[256], ids[4096] = "";
+    storage_t *st = test_db_open("profiles.db", &path);
+    for (int i = 0; i < 40; i++) {
+        snprintf(json, sizeof(json), "{\"type\":\"identify\",\"userId\":\"m%d\",\"traits\":{\"email\":\"many@x.com\"}}", i);
+        INGEST_OK(st, &tenant_a, json);
+        char msg[16], user[16];
+        snprintf(msg, sizeof(msg), "e%02d", i);
+        snprintf(user, sizeof(user), "m%d", i);
+        track_at(st, &tenant_a, user, "Tick", msg, T0 + i * 1000);
+    }
+    storage_event_query_t q = equery(7, 0);
+    struct json_object *o = ev_begin(st, &tenant_a, STORAGE_ID_EMAIL, "MANY@x.com", &q);
+    snprintf(sid, sizeof(sid), "%s", gets(o, "scrollId"));
+    ck_assert_uint_lt(strlen(sid), 120);
+    page_ids(o, ids, sizeof(ids));
+    json_object_put(o);
+    /* a profile made after the first page, with an old event */
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"late\",\"traits\":{\"email\":\"many@x.com\"}}");
+    track_at(st, &tenant_a, "late", "Tick", "late-1", T0 + 1500);
+    for (;;) {
+        o = ev_next(st, &tenant_a, sid);
+        size_t n = alen(o, "data");
+        page_ids(o, ids, sizeof(ids));
+        json_object_put(o);
+        if (n < 7)
+            break;
+    }
+    char want[4096] = "";
+    for (int i = 0; i < 40; i++) {
+        size_t n = strlen(want);
+        snprintf(want + n, sizeof(want) - n, "%se%02d", i ? "," : "", i);
+    }
+    ck_assert_str_eq(ids, want);
+    test_db_close(st, path);
+}
+END_TEST
+
 START_TEST(test_events_busy_and_in_transaction)
 {
-    char *path, err[256], sid[64];
+    char *path, err[256], sid[SID];
     storage_t *st = test_db_open("profiles.db", &path), *writer;
     ck_assert_int_eq(storage_open(&writer, path, 0, err, sizeof(err)), 0);
     track_n(st, "u1", "x", 4);
@@ -2438,12 +2520,12 @@ START_TEST(test_events_busy_and_in_transaction)
     snprintf(sid, sizeof(sid), "%s", gets(o, "scrollId"));
     json_object_put(o);
 
+    /* A page is a read: a writer's open transaction does not hold it up. */
     ck_assert_int_eq(storage_begin(writer), 0);
-    ck_assert_int_eq(ev_next_rc(st, &tenant_a, sid, strlen(sid), NOW, TTL, &o), STORAGE_EBUSY);
-    ck_assert_int_eq(storage_rollback(writer), 0);
     o = ev_next(st, &tenant_a, sid);
     ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x1");
     json_object_put(o);
+    ck_assert_int_eq(storage_rollback(writer), 0);
 
     /* The writer's own transaction: its pending event is in the new scroll. */
     ck_assert_int_eq(storage_begin(writer), 0);
@@ -2455,7 +2537,6 @@ START_TEST(test_events_busy_and_in_transaction)
     ck_assert_str_eq(ids, "w0,x0");
     json_object_put(o);
     ck_assert_int_eq(storage_commit(writer), 0);
-    ck_assert_int_eq(live_cursors(st, NOW), 2);
     storage_close(writer);
     test_db_close(st, path);
 }
@@ -2503,7 +2584,7 @@ START_TEST(test_events_page_cost_flat)
         storage_event_query_t q = equery(100, desc);
         double first[20], early[10], late[10], last = 0;
         uint64_t steps;
-        char sid[64];
+        char sid[SID];
         struct json_object *o;
         /* Warm the cache, then page 1 (a begin) 20 times. */
         o = ev_begin(st, &tenant_a, STORAGE_ID_USER, "big", &q);
@@ -2524,8 +2605,10 @@ START_TEST(test_events_page_cost_flat)
             char *body;
             size_t len;
             steps = storage_vm_steps(st);
-            ck_assert_int_eq(storage_events_next(st, &tenant_a, sid, strlen(sid), NOW, TTL, &body, &len), 0);
+            ck_assert_int_eq(storage_events_next(st, &tenant_a, STORAGE_ID_USER, "big", 3, sid, strlen(sid), NOW, TTL, &body, &len),
+                             0);
             double cost = (double)(storage_vm_steps(st) - steps);
+            ck_assert_int_eq(sscanf(body, "{\"scrollId\":\"%1000[^\"]\"", sid), 1);
             if (page <= 11)
                 early[page - 2] = cost;
             if (page >= 991)
@@ -2618,7 +2701,8 @@ storage_suite(void)
     tcase_add_test(tc, test_events_email_merges_profiles);
     tcase_add_test(tc, test_events_not_found_and_invalid);
     tcase_add_test(tc, test_events_end_of_scroll);
-    tcase_add_test(tc, test_cursor_sweep_and_count);
+    tcase_add_test(tc, test_events_sealed);
+    tcase_add_test(tc, test_events_many_profiles);
     tcase_add_test(tc, test_events_busy_and_in_transaction);
     suite_add_tcase(s, tc);
 
