@@ -378,7 +378,8 @@ int storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from
  * UUID; rawData: the stored message). Every page carries a new scrollId for
  * the page after it, the last one too; a page shorter than the limit, or
  * empty, is the end. A scrollId already used stays valid until its own
- * deadline (it answers the same page again). */
+ * deadline: in the process that paged its scroll further it continues the
+ * scroll (read/scrolltab.c), elsewhere it answers its own page again. */
 typedef struct {
     const char *include; /* comma-separated keys; NULL: every event */
     size_t include_len;

@@ -2,24 +2,29 @@
  * trait history (history.c): a scroll's first and next page around a page
  * builder of each kind, and the sealed scrollId that carries the cursor.
  *
- * A scrollId is the cursor itself: its state (kind, tenant, query,
- * snapshot mark, keyset position, deadline, profiles) in a compact binary
- * form, then the first 16 bytes of HMAC-SHA256 under the database's key
- * (db/: schema step 9, read at open) over a label, the profile path the
- * scroll was started on (idType and id, an email lower-cased) and that
- * state; URL-safe base64 without padding. Nothing is stored: a page is a
- * read transaction, and any process holding the database's key continues
- * the scroll. The path is authenticated but not carried, so a scrollId is
- * refused on any other path. */
+ * A scrollId is the cursor itself: its state (kind, tenant, the scroll's
+ * random nonce and the page's sequence number, query, snapshot mark,
+ * keyset position, deadline, profiles) in a compact binary form, then the
+ * first 16 bytes of HMAC-SHA256 under the database's key (db/: schema step
+ * 9, read at open) over a label, the profile path the scroll was started
+ * on (idType and id, an email lower-cased) and that state; URL-safe base64
+ * without padding. Nothing is stored in the database: a page is a read
+ * transaction, and any process holding the database's key continues the
+ * scroll from the position its id seals. Within one process the scroll
+ * table (scrolltab.c) also keeps each scroll's newest position, so an
+ * older id of the scroll (a client reusing its first scrollId) continues
+ * where the scroll is. The path is authenticated but not carried, so a
+ * scrollId is refused on any other path. */
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../read/read.h"
 
-#define SEAL_VERSION 1
+#define SEAL_VERSION 2 /* 2: the nonce and sequence number */
 #define TAG_BYTES 16
 #define LABEL "profiled scrollId 1"
 
@@ -267,6 +272,8 @@ seal(const storage_t *st, const stg_scroll_t *sc, storage_id_type_t id_type, con
     put_u8(&b, SEAL_VERSION);
     put_u8(&b, (unsigned char)sc->kind);
     put_u8(&b, flags);
+    put(&b, sc->nonce, STG_SCROLL_NONCE_BYTES);
+    put_uvar(&b, sc->seq);
     put_uvar(&b, (uint64_t)sc->tid);
     put_svar(&b, sc->expires_ms);
     put_svar(&b, sc->mark);
@@ -335,6 +342,9 @@ stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id
     unsigned version = get_u8(&r);
     sc->kind = (char)get_u8(&r);
     unsigned flags = get_u8(&r);
+    for (size_t i = 0; i < STG_SCROLL_NONCE_BYTES; i++)
+        sc->nonce[i] = (unsigned char)get_u8(&r);
+    sc->seq = get_uvar(&r);
     sc->tid = (int64_t)get_uvar(&r);
     sc->expires_ms = get_svar(&r);
     sc->mark = get_svar(&r);
@@ -496,6 +506,11 @@ stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_
         goto done;
     }
     sc->expires_ms = expiry(now_ms, ttl_ms);
+    if (RAND_bytes(sc->nonce, STG_SCROLL_NONCE_BYTES) != 1) {
+        ret = stg_fail(st, STORAGE_EIO, "no random bytes for a scroll");
+        goto done;
+    }
+    sc->seq = 1;
     ret = build(st, tenant, sc, id_type, id, id_len, page, &b);
 done:
     if (ret == STORAGE_ENOTFOUND)
@@ -520,6 +535,18 @@ stg_scroll_next(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t
     *len = 0;
     if (stg_scroll_unseal(st, id_type, id, id_len, scroll_id, scroll_id_len, kind, now_ms, &sc) != 0)
         return stg_fail(st, STORAGE_ENOTFOUND, "scrollId is invalid or has timed out");
+    /* An older id of a scroll this process paged further: from where the
+     * scroll is, not from where that id was. */
+    stg_scroll_t pos = {0};
+    if (stg_scrolltab_newer(&sc, now_ms, &pos)) {
+        free(sc.pos_id);
+        sc.seq = pos.seq;
+        sc.has_pos = pos.has_pos;
+        sc.pos_time_ms = pos.pos_time_ms;
+        sc.pos_id = pos.pos_id;
+        sc.pos_id_len = pos.pos_id_len;
+    }
+    sc.seq++;
     if ((ret = stg_txn_open(st, false, &began)) != 0)
         goto done;
     if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
@@ -543,6 +570,8 @@ done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "scrollId is invalid or has timed out");
     ret = stg_txn_close_body(st, began, ret, &b, body, len);
+    if (ret == 0) /* the position of the scrollId just answered */
+        stg_scrolltab_put(&sc, now_ms);
     stg_scroll_free(&sc);
     return ret;
 }

@@ -60,6 +60,8 @@ stg_stmt_t *stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_
 #define STG_SCROLL_ID_MAX 8192    /* the longest scrollId issued or accepted */
 #define STG_SCROLL_EVENTS 'e'
 #define STG_SCROLL_HISTORY 'h'
+#define STG_SCROLL_NONCE_BYTES 16   /* a scroll's random identity */
+#define STG_SCROLL_TABLE_MAX 100000 /* scrolls the process's table holds */
 
 /* A scroll: what its scrollId seals. All strings malloc'd (NULL: none). */
 typedef struct {
@@ -83,6 +85,10 @@ typedef struct {
     char *pos_id;
     size_t pos_id_len;
     int64_t expires_ms; /* the scrollId's deadline */
+    /* The scroll's identity, the same in each of its scrollIds, and the
+     * page sequence number of this one (1: the first page's). */
+    unsigned char nonce[STG_SCROLL_NONCE_BYTES];
+    uint64_t seq;
 } stg_scroll_t;
 
 void stg_scroll_free(stg_scroll_t *sc);
@@ -113,6 +119,21 @@ int stg_scroll_next(storage_t *st, const storage_tenant_t *tenant, storage_id_ty
  * bytes at all are safe to pass. */
 int stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id, size_t id_len, const char *scroll_id,
                       size_t scroll_id_len, char kind, int64_t now_ms, stg_scroll_t *sc);
+
+/* ---- the process's scroll table (scrolltab.c) ----
+ * nonce -> the newest position issued for that scroll, shared by every
+ * thread, bounded (STG_SCROLL_TABLE_MAX, or PROFILED_DEBUG_SCROLL_TABLE
+ * read once; 0 turns it off), the oldest evicted first, entries dead at
+ * their deadline. */
+/* True, with pos's position (has_pos, pos_time_ms, pos_id: malloc'd) and
+ * seq set, when the table holds sc's scroll at a later sequence than sc's
+ * and before its deadline at now_ms. */
+bool stg_scrolltab_newer(const stg_scroll_t *sc, int64_t now_ms, stg_scroll_t *pos);
+/* Records sc's position, sequence and deadline for its nonce (unless a
+ * later sequence is there already). */
+void stg_scrolltab_put(const stg_scroll_t *sc, int64_t now_ms);
+/* Entries held (tests). */
+size_t stg_scrolltab_count(void);
 
 /* The oldest change time st's trait-history retention keeps now
  * (history.c). */

@@ -2115,14 +2115,14 @@ START_TEST(test_events_expiry)
     ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x2");
     snprintf(sb, sizeof(sb), "%s", gets(o, "scrollId"));
     json_object_put(o);
-    /* The used one stays valid to its own deadline, answering its page
-     * again; past it, refused. */
+    /* The used one stays valid to its own deadline, continuing the scroll
+     * where this process left it (the scroll table); past it, refused. */
     ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb1, strlen(sb1), NOW + 1499, 1000, &o), 0);
-    ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x2");
+    ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x3");
     json_object_put(o);
     ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb1, strlen(sb1), NOW + 1500, 1000, &o), STORAGE_ENOTFOUND);
     ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb, strlen(sb), NOW + 2399, 1000, &o), 0);
-    ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x3");
+    ck_assert_str_eq(gets(ev_at(o, 0), "eventId"), "x4");
     json_object_put(o);
     ck_assert_int_eq(ev_next_rc(st, &tenant_a, sb, strlen(sb), NOW + 2400, 1000, &o), STORAGE_ENOTFOUND);
     ck_assert_str_eq(storage_errmsg(st), "scrollId is invalid or has timed out");
