@@ -40,3 +40,13 @@ base_xstrndup(const char *s, size_t n)
     d[n] = '\0';
     return d;
 }
+
+char *
+base_xstrndup_lower(const char *s, size_t n)
+{
+    char *d = base_xstrndup(s, n);
+    for (size_t i = 0; i < n; i++)
+        if (d[i] >= 'A' && d[i] <= 'Z')
+            d[i] = (char)(d[i] - 'A' + 'a');
+    return d;
+}

@@ -31,6 +31,8 @@ void *base_xmalloc(size_t n);
 void *base_xcalloc(size_t n, size_t size); /* n may be 0 */
 void *base_xrealloc(void *p, size_t n);
 char *base_xstrndup(const char *s, size_t n);
+/* base_xstrndup with ASCII letters lower-cased (emails are stored so). */
+char *base_xstrndup_lower(const char *s, size_t n);
 
 /* ---- bytes (text.c) ---- */
 /* The value of a hexadecimal digit, -1 for any other byte. */

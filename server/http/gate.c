@@ -109,17 +109,6 @@ client_address(h2o_req_t *req, char *out, size_t len)
     }
 }
 
-/* picohttpparser, as bundled and exported by libh2o (no header installed):
- * the framing check reads the head with the parser h2o used. */
-struct phr_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
-int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path, size_t *path_len,
-                      int *minor_version, struct phr_header *headers, size_t *num_headers, size_t last_len);
-
 static int
 header_is(const struct phr_header *h, const char *lcname, size_t len)
 {

@@ -27,17 +27,6 @@
 #include <sys/socket.h>
 #include "http.h"
 
-/* h2o 2.2.5 links picohttpparser in and exports it, but installs no
- * header for it: its declaration (picohttpparser.h). */
-struct phr_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
-int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path, size_t *path_len,
-                      int *minor_version, struct phr_header *headers, size_t *num_headers, size_t last_len);
-
 /* How long a refused connection is read (and dropped) before it closes. */
 #define LINGER_MS 1000
 

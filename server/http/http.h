@@ -285,6 +285,18 @@ void cache_totals(const server_t *srv, metrics_sample_t *out);
  * or with PROFILED_DEBUG_CLOCK_FILE (tests) the number of ms in that file. */
 int64_t server_now_ms(const server_t *srv);
 
+/* picohttpparser, as bundled and exported by libh2o 2.2.5 (which installs
+ * no header for it): heads.c and gate.c read a request head with the
+ * parser h2o used. */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path, size_t *path_len,
+                      int *minor_version, struct phr_header *headers, size_t *num_headers, size_t last_len);
+
 /* ---- what h2o would answer itself (heads.c) ------------------------------- */
 /* h2o 2.2.5 answers some requests before any handler runs: a request head
  * it refuses (over H2O_MAX_REQLEN, more than 100 header fields,

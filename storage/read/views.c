@@ -4,7 +4,6 @@
  * read transaction (a batch lookup: several views in one). Trait values and the messages of first/last events
  * are stored as JSON text and spliced in as stored, never re-serialised.
  * Computed traits and dynamic audiences come from evaluate.c. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../read/read.h"
@@ -384,11 +383,7 @@ stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const 
     stg_bind_int64(s, 1, tid);
     stg_bind_int(s, 2, id_type);
     if (id_type == STORAGE_ID_EMAIL) {
-        /* Emails are stored lower-cased. */
-        if ((*lower = malloc(id_len + 1)) == NULL)
-            abort();
-        for (size_t i = 0; i < id_len; i++)
-            (*lower)[i] = (char)tolower((unsigned char)id[i]);
+        *lower = base_xstrndup_lower(id, id_len); /* emails are stored lower-cased */
         id = *lower;
     }
     stg_bind_text(s, 3, id, id_len);
@@ -402,9 +397,7 @@ static int
 load_email_page(storage_t *st, int64_t tid, const char *id, size_t id_len, int from, int size, stg_profile_t **rows, size_t *n,
                 bool *any)
 {
-    char *lower = base_xmalloc(id_len + 1); /* emails are stored lower-cased */
-    for (size_t i = 0; i < id_len; i++)
-        lower[i] = (char)tolower((unsigned char)id[i]);
+    char *lower = base_xstrndup_lower(id, id_len); /* emails are stored lower-cased */
     int ret = STORAGE_EIO;
     stg_stmt_t *s = stg_stmt(st, S_VIEW_EMAIL_PAGE);
     if (s == NULL)
