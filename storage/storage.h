@@ -272,7 +272,8 @@ int storage_profile_view(storage_t *st, const storage_tenant_t *tenant, storage_
 
 /* One id of a batch lookup: inputs type, id, id_len (id NULL: skipped,
  * left as given); outputs rc (0 or STORAGE_ENOTFOUND) and with rc 0 body
- * and len (malloc'd, the caller's to free). */
+ * and len (malloc'd, the caller's to free) and the view's time window
+ * (storage_view_validity of it). */
 typedef struct {
     storage_id_type_t type;
     const char *id;
@@ -280,6 +281,7 @@ typedef struct {
     int rc;
     char *body;
     size_t len;
+    int64_t from_ms, until_ms;
 } storage_view_item_t;
 
 /* storage_profile_view of each of items[0..n) with one view, all inside one

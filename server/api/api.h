@@ -98,4 +98,13 @@ int ingest_gunzip(const char *in, size_t len, size_t cap, char **out, size_t *ou
 int view_fields_param(h2o_req_t *req, reqctx_t *rc, storage_view_t view, h2o_iovec_t *fields);
 void view_select_fields(char **body, size_t *len, bool each, const char *list, size_t list_len);
 
+/* The rendered-view cache's key of a profile view (http/cache.c), the one
+ * the single-id route looks up and the batch route shares: the view and
+ * its variant (verbose traits), the tenant, id type and id, the email
+ * form's page and the `fields` text. 0 when it does not fit in cap bytes
+ * (then the view is not cached). */
+#define VIEW_CACHE_KEY_MAX 1024
+size_t view_cache_key(char *buf, size_t cap, const storage_tenant_t *t, storage_view_t view, bool verbose, int type, h2o_iovec_t id,
+                      int from, int size, h2o_iovec_t fields);
+
 #endif

@@ -3,8 +3,12 @@
  * (traits, metadata, audiences, external_ids) for each of 1..100 profile
  * ids, in request order, each as the single-id route answers it, all read
  * in one snapshot. The loop-thread half checks the body and charges the
- * token one request per 10 ids (ROUTE_COSTED); the worker half parses each
- * id as the path form does and reads them in one read transaction. */
+ * token one request per 10 ids (ROUTE_COSTED), then answers from the
+ * loop's view cache (http/cache.c) when every valid id's view is current
+ * there under one reading of the change mark (one snapshot: no commit since
+ * any of them was read); else the worker half parses each id as the path
+ * form does and reads them in one read transaction, and its completion puts
+ * each view found into the cache under the single-id route's key. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +19,29 @@
 #define BATCH_MESSAGE_MAX 508 /* as respond_error cuts a message */
 
 typedef struct {
-    size_t off, len;    /* the decoded profileId in the job's text */
+    size_t off, len;    /* the decoded profileId in the text */
     int lone_surrogate; /* a \u escape of half a pair: not UTF-8 */
+    /* the job's outputs for the cache: status, the result's span in the
+     * answer (200), its tag and its time window */
+    int status;
+    size_t res_off, res_len;
+    char etag[20];
+    int64_t from_ms, until_ms;
 } batch_entry_t;
+
+/* The ids of a request, decoded: one allocation, entries then text. */
+typedef struct {
+    size_t n;
+    batch_entry_t *entries;
+    char *text;
+} batch_ids_t;
 
 typedef struct {
     job_t job;
     storage_view_t view;
-    size_t n;
-    batch_entry_t *entries; /* inline after the struct */
-    char *text;             /* inline after the entries */
-    char *fields;           /* the `fields` list, inline after text */
-    size_t fields_len;      /* 0: none */
+    batch_ids_t *ids;
+    char *fields;      /* the `fields` list, inline after the struct */
+    size_t fields_len; /* 0: none */
 } batch_job_t;
 
 static const struct {
@@ -58,57 +73,84 @@ put_error(jsonbuf_t *b, const char *code, const char *msg)
     base_jb_close(b, '}');
 }
 
+/* Entry i's profileId split as the path form's: 0 with type and id (in
+ * the text), else -1 with the 400's message. */
+static int
+entry_split(const batch_ids_t *ids, size_t i, int *type, h2o_iovec_t *id, char *msg, size_t msglen)
+{
+    const batch_entry_t *e = &ids->entries[i];
+    if (e->lone_surrogate) {
+        snprintf(msg, msglen, "The id in the ProfileID must be UTF-8 (no surrogates, no stray bytes).");
+        return -1;
+    }
+    return profile_id_split(h2o_iovec_init(ids->text + e->off, e->len), type, id, msg, msglen);
+}
+
+/* One element of "data": status 400 (msg), 404 (result NULL) or 200 with
+ * result, whose span in the answer goes to *res_off. */
+static void
+put_entry(jsonbuf_t *b, const batch_ids_t *ids, size_t i, int status, const char *msg, const char *result, size_t len,
+          size_t *res_off)
+{
+    base_jb_open(b, '{');
+    base_jb_key(b, "profileId", 9);
+    base_jb_str(b, ids->text + ids->entries[i].off, ids->entries[i].len);
+    base_jb_key(b, "status", 6);
+    base_jb_int(b, status);
+    if (status == 400) {
+        put_error(b, "validation_error", msg);
+    } else if (status == 404) {
+        put_error(b, "not_found", "Profile was not found.");
+    } else {
+        base_jb_key(b, "result", 6);
+        base_jb_raw(b, result, len);
+        *res_off = b->len - len;
+    }
+    base_jb_close(b, '}');
+}
+
 static int
 run_batch(job_t *job, storage_t *st)
 {
     batch_job_t *bj = (batch_job_t *)job;
+    batch_ids_t *ids = bj->ids;
     storage_view_item_t items[BATCH_MAX_IDS];
-    char(*msgs)[PROFILE_ID_MSG_MAX] = base_xcalloc(bj->n, sizeof(*msgs));
-    for (size_t i = 0; i < bj->n; i++) {
-        const batch_entry_t *e = &bj->entries[i];
+    char(*msgs)[PROFILE_ID_MSG_MAX] = base_xcalloc(ids->n, sizeof(*msgs));
+    for (size_t i = 0; i < ids->n; i++) {
         int type;
         h2o_iovec_t id;
         memset(&items[i], 0, sizeof(items[i]));
-        if (e->lone_surrogate)
-            snprintf(msgs[i], sizeof(msgs[i]), "The id in the ProfileID must be UTF-8 (no surrogates, no stray bytes).");
-        else if (profile_id_split(h2o_iovec_init(bj->text + e->off, e->len), &type, &id, msgs[i], sizeof(msgs[i])) == 0) {
+        if (entry_split(ids, i, &type, &id, msgs[i], sizeof(msgs[i])) == 0) {
             items[i].type = (storage_id_type_t)type;
             items[i].id = id.base;
             items[i].id_len = id.len;
         }
     }
-    int rc = storage_profile_views(st, &job->tenant, bj->view, items, bj->n);
+    int rc = storage_profile_views(st, &job->tenant, bj->view, items, ids->n);
     if (rc != 0) {
         free(msgs);
         return job_read_result(job, rc, NULL);
     }
     jsonbuf_t b;
     size_t cap = 64;
-    for (size_t i = 0; i < bj->n; i++)
-        cap += items[i].len + bj->entries[i].len + 128;
+    for (size_t i = 0; i < ids->n; i++)
+        cap += items[i].len + ids->entries[i].len + 128;
     base_jb_init(&b, cap);
     base_jb_open(&b, '{');
     base_jb_key(&b, "data", 4);
     base_jb_open(&b, '[');
-    for (size_t i = 0; i < bj->n; i++) {
-        base_jb_open(&b, '{');
-        base_jb_key(&b, "profileId", 9);
-        base_jb_str(&b, bj->text + bj->entries[i].off, bj->entries[i].len);
-        base_jb_key(&b, "status", 6);
-        if (items[i].id == NULL) {
-            base_jb_int(&b, 400);
-            put_error(&b, "validation_error", msgs[i]);
-        } else if (items[i].rc != 0) {
-            base_jb_int(&b, 404);
-            put_error(&b, "not_found", "Profile was not found.");
-        } else {
-            base_jb_int(&b, 200);
-            base_jb_key(&b, "result", 6);
+    for (size_t i = 0; i < ids->n; i++) {
+        batch_entry_t *e = &ids->entries[i];
+        e->status = items[i].id == NULL ? 400 : items[i].rc != 0 ? 404 : 200;
+        if (e->status == 200) {
             if (bj->fields_len > 0)
                 view_select_fields(&items[i].body, &items[i].len, items[i].type == STORAGE_ID_EMAIL, bj->fields, bj->fields_len);
-            base_jb_raw(&b, items[i].body, items[i].len);
+            job_etag_of(items[i].body, items[i].len, e->etag);
+            e->res_len = items[i].len;
+            e->from_ms = items[i].from_ms;
+            e->until_ms = items[i].until_ms;
         }
-        base_jb_close(&b, '}');
+        put_entry(&b, ids, i, e->status, msgs[i], items[i].body, items[i].len, &e->res_off);
         free(items[i].body);
     }
     base_jb_close(&b, ']');
@@ -117,6 +159,87 @@ run_batch(job_t *job, storage_t *st)
     job->body = b.data;
     job->body_len = b.len;
     return job_read_result(job, 0, NULL);
+}
+
+/* Loop thread, with the job's answer: each view found goes into the cache
+ * as the single-id route would put it (its stamp's mark was read before
+ * the batch's read, so cache_fill keeps nothing when a commit came since). */
+static void
+fill_batch(job_t *job)
+{
+    batch_job_t *bj = (batch_job_t *)job;
+    char key[VIEW_CACHE_KEY_MAX], msg[PROFILE_ID_MSG_MAX];
+    for (size_t i = 0; i < bj->ids->n; i++) {
+        const batch_entry_t *e = &bj->ids->entries[i];
+        int type;
+        h2o_iovec_t id;
+        if (e->status != 200 || entry_split(bj->ids, i, &type, &id, msg, sizeof(msg)) != 0)
+            continue;
+        size_t key_len = view_cache_key(key, sizeof(key), &job->tenant, bj->view, false, type, id, 0, STORAGE_EMAIL_PAGE_MAX,
+                                        h2o_iovec_init(bj->fields, bj->fields_len));
+        cache_stamp_t s = job->stamp;
+        s.from_ms = e->from_ms;
+        s.until_ms = e->until_ms;
+        cache_fill(job->loop, key, key_len, &s, job->body + e->res_off, e->res_len, e->etag);
+    }
+}
+
+static void
+dispose_batch(job_t *job)
+{
+    free(((batch_job_t *)job)->ids);
+}
+
+/* Answers req from the loop's cache when the view of every valid id is
+ * current there (as the single-id route would find it: the first page of
+ * an email's, the same `fields`): 1, or 0 with the miss counted for every
+ * valid id (the job reads them all). Counts one lookup per valid id. */
+static int
+answer_from_cache(h2o_req_t *req, reqctx_t *rc, storage_view_t view, const batch_ids_t *ids, h2o_iovec_t fields)
+{
+    loop_t *loop = loop_of(req);
+    if (!cache_snapshot(loop))
+        return 0;
+    char key[VIEW_CACHE_KEY_MAX];
+    char *msg = base_xmalloc(PROFILE_ID_MSG_MAX);
+    size_t lookups = 0, cap = 64;
+    int all = 1;
+    for (size_t i = 0; i < ids->n; i++)
+        cap += ids->entries[i].len + 512;
+    jsonbuf_t b;
+    base_jb_init(&b, cap);
+    base_jb_open(&b, '{');
+    base_jb_key(&b, "data", 4);
+    base_jb_open(&b, '[');
+    for (size_t i = 0; i < ids->n; i++) {
+        int type;
+        h2o_iovec_t id, body;
+        size_t off;
+        if (entry_split(ids, i, &type, &id, msg, PROFILE_ID_MSG_MAX) != 0) {
+            if (all)
+                put_entry(&b, ids, i, 400, msg, NULL, 0, &off);
+            continue;
+        }
+        lookups++;
+        if (!all)
+            continue; /* only counted */
+        size_t key_len = view_cache_key(key, sizeof(key), &rc->tenant, view, false, type, id, 0, STORAGE_EMAIL_PAGE_MAX, fields);
+        if (cache_peek(loop, key, key_len, &body))
+            put_entry(&b, ids, i, 200, NULL, body.base, body.len, &off);
+        else
+            all = 0;
+    }
+    free(msg);
+    if (!all) {
+        free(b.data);
+        cache_count(loop, 0, lookups);
+        return 0;
+    }
+    base_jb_close(&b, ']');
+    base_jb_close(&b, '}');
+    cache_count(loop, lookups, 0);
+    respond_json(req, rc, 200, b.data, b.len);
+    return 1;
 }
 
 /* The ids array of the body: NULL when it is fine (*ids its span, *n its
@@ -178,10 +301,10 @@ handle_profile_batch(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     h2o_iovec_t fields;
     if (view_fields_param(req, rc, endpoints[e].view, &fields) != 0)
         return;
-    span_t ids;
+    span_t idspan;
     size_t n = 0;
     err_kind_t kind;
-    const char *bad = body_ids(req, &ids, &n, &kind);
+    const char *bad = body_ids(req, &idspan, &n, &kind);
     /* one request per 10 ids; a refused body costs one */
     uint32_t cost = bad != NULL ? 1 : (uint32_t)((n + BATCH_IDS_PER_TOKEN - 1) / BATCH_IDS_PER_TOKEN);
     if (gate_limit_n(loop_of(req)->srv, 0, cost, &rc->gate) != 0) {
@@ -195,27 +318,38 @@ handle_profile_batch(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     size_t text = 0;
     jiter_t it;
     span_t v;
-    base_json_items(&it, ids);
+    base_json_items(&it, idspan);
     while (base_json_next_item(&it, &v))
         text += v.n - 2 + 1;
-    batch_job_t *bj = job_new(req, rc, sizeof(*bj) + n * sizeof(batch_entry_t) + text + fields.len + 1, run_batch, &rc->tenant);
-    bj->view = endpoints[e].view;
-    bj->n = n;
-    bj->entries = (batch_entry_t *)(bj + 1);
-    bj->text = (char *)(bj->entries + n);
-    bj->fields = bj->text + text;
-    bj->fields_len = fields.len;
-    memcpy(bj->fields, fields.base, fields.len);
+    batch_ids_t *ids = base_xcalloc(1, sizeof(*ids) + n * sizeof(batch_entry_t) + text);
+    ids->n = n;
+    ids->entries = (batch_entry_t *)(ids + 1);
+    ids->text = (char *)(ids->entries + n);
     size_t i = 0, off = 0;
-    base_json_items(&it, ids);
+    base_json_items(&it, idspan);
     while (base_json_next_item(&it, &v)) {
         span_t raw = {v.p + 1, v.n - 2};
-        batch_entry_t *be = &bj->entries[i++];
+        batch_entry_t *be = &ids->entries[i++];
         be->off = off;
-        be->len = base_json_unescape(raw, bj->text + off);
+        be->len = base_json_unescape(raw, ids->text + off);
         be->lone_surrogate = base_json_lone_surrogate(raw);
-        bj->text[off + be->len] = '\0';
+        ids->text[off + be->len] = '\0';
         off += be->len + 1;
+    }
+    if (answer_from_cache(req, rc, endpoints[e].view, ids, fields)) {
+        free(ids);
+        return;
+    }
+    batch_job_t *bj = job_new(req, rc, sizeof(*bj) + fields.len + 1, run_batch, &rc->tenant);
+    bj->view = endpoints[e].view;
+    bj->ids = ids;
+    bj->job.dispose = dispose_batch;
+    bj->fields = (char *)(bj + 1);
+    bj->fields_len = fields.len;
+    memcpy(bj->fields, fields.base, fields.len);
+    if (loop_of(req)->cache != NULL) {
+        bj->job.cache_many = 1;
+        bj->job.fill_cache = fill_batch;
     }
     job_submit(&bj->job);
 }

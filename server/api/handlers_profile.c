@@ -111,6 +111,14 @@ view_fields_param(h2o_req_t *req, reqctx_t *rc, storage_view_t view, h2o_iovec_t
     return 0;
 }
 
+size_t
+view_cache_key(char *buf, size_t cap, const storage_tenant_t *t, storage_view_t view, bool verbose, int type, h2o_iovec_t id,
+               int from, int size, h2o_iovec_t fields)
+{
+    unsigned kind = (unsigned)view * 2 + (verbose ? 1 : 0);
+    return cache_key(buf, cap, t, kind, (unsigned)type, id.base, id.len, (uint32_t)from, (uint32_t)size, fields.base, fields.len);
+}
+
 static int
 run_profile_view(job_t *job, storage_t *st)
 {
@@ -215,12 +223,10 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     if (view == STORAGE_VIEW_TRAITS && traits_params(req, rc, &traits) != 0)
         return;
     /* a current view comes from the loop's cache (not `at`: the past) */
-    char key[1024];
+    char key[VIEW_CACHE_KEY_MAX];
     size_t key_len = 0;
     if (!traits.has_at && loop_of(req)->cache != NULL) {
-        unsigned kind = (unsigned)view * 2 + (traits.verbose ? 1 : 0);
-        key_len = cache_key(key, sizeof(key), &rc->tenant, kind, (unsigned)type, id.base, id.len, (uint32_t)from, (uint32_t)size,
-                            fields.base, fields.len);
+        key_len = view_cache_key(key, sizeof(key), &rc->tenant, view, traits.verbose, type, id, from, size, fields);
         if (cache_answer(req, rc, key, key_len))
             return;
     }

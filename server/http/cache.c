@@ -215,6 +215,25 @@ current(const viewcache_t *c, server_t *srv, const centry_t *e)
     return now >= e->from_ms && now < e->until_ms;
 }
 
+/* key's current entry after the mark was read, moved up in recency; an
+ * old one is dropped. NULL: none. */
+static centry_t *
+lookup(viewcache_t *c, server_t *srv, const char *key, size_t key_len)
+{
+    uint64_t h = base_fnv1a(1469598103934665603ULL, key, key_len);
+    centry_t *e = find(c, h, key, key_len);
+    if (e != NULL && !current(c, srv, e)) {
+        drop(c, e);
+        publish(c);
+        e = NULL;
+    }
+    if (e != NULL) {
+        unlink_lru(c, e);
+        push_front(c, e);
+    }
+    return e;
+}
+
 int
 cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len)
 {
@@ -223,19 +242,11 @@ cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len)
     if (c == NULL || key_len == 0)
         return 0;
     refresh(c, loop->srv);
-    uint64_t h = base_fnv1a(1469598103934665603ULL, key, key_len);
-    centry_t *e = find(c, h, key, key_len);
-    if (e != NULL && !current(c, loop->srv, e)) {
-        drop(c, e);
-        publish(c);
-        e = NULL;
-    }
+    centry_t *e = lookup(c, loop->srv, key, key_len);
     if (e == NULL) {
         atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
         return 0;
     }
-    unlink_lru(c, e);
-    push_front(c, e);
     atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
     /* the same answer a job's completion sends (respond_json_tagged) */
     char *body = base_xmalloc(e->body_len + 1);
@@ -243,6 +254,36 @@ cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len)
     body[e->body_len] = '\0';
     respond_json_tagged(req, rc, body, e->body_len, e->etag);
     return 1;
+}
+
+int
+cache_snapshot(loop_t *loop)
+{
+    if (loop->cache == NULL)
+        return 0;
+    refresh(loop->cache, loop->srv);
+    return 1; /* no mark: every peek misses, and counts as the single route's */
+}
+
+int
+cache_peek(loop_t *loop, const char *key, size_t key_len, h2o_iovec_t *body)
+{
+    viewcache_t *c = loop->cache;
+    centry_t *e = c != NULL && key_len > 0 ? lookup(c, loop->srv, key, key_len) : NULL;
+    if (e == NULL)
+        return 0;
+    *body = h2o_iovec_init(e->data + e->key_len, e->body_len);
+    return 1;
+}
+
+void
+cache_count(loop_t *loop, uint64_t hits, uint64_t misses)
+{
+    viewcache_t *c = loop->cache;
+    if (c == NULL)
+        return;
+    atomic_fetch_add_explicit(&c->hits, hits, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->misses, misses, memory_order_relaxed);
 }
 
 void

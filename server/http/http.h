@@ -273,6 +273,16 @@ size_t cache_key(char *buf, size_t cap, const storage_tenant_t *t, unsigned kind
  * (respond_json_tagged, as a job's completion would) and returns 1; else
  * counts a miss and returns 0. Loop thread. */
 int cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len);
+/* Several views answered as one snapshot (the batch lookup), loop
+ * thread: cache_snapshot reads the change mark once (1; 0 when there is no
+ * cache), then each cache_peek finds key's entry current as of
+ * that reading, so all the entries found were built from the database as
+ * it is now. *body points into the cache until the next cache call other
+ * than cache_peek. Neither counts: cache_count adds the lookups answered
+ * (hits) and not (misses). */
+int cache_snapshot(loop_t *loop);
+int cache_peek(loop_t *loop, const char *key, size_t key_len, h2o_iovec_t *body);
+void cache_count(loop_t *loop, uint64_t hits, uint64_t misses);
 /* Worker, before the read: the stamp's mark and generation. */
 void cache_stamp_begin(server_t *srv, storage_t *st, uint64_t defs_gen, cache_stamp_t *s);
 /* Loop thread, with a finished view: keeps body and its etag under key when

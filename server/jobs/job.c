@@ -133,10 +133,16 @@ job_read_result(job_t *job, int rc, const char *not_found)
  * tenant's own readers, so it is no security boundary. The seed is fixed so
  * the tag of a body is the same on every worker, process and restart. */
 void
+job_etag_of(const char *body, size_t len, char etag[20])
+{
+    uint64_t h = base_fnv1a(1469598103934665603ULL, body != NULL ? body : "", len);
+    snprintf(etag, 20, "\"%016llx\"", (unsigned long long)h);
+}
+
+void
 job_set_etag(job_t *job)
 {
-    uint64_t h = base_fnv1a(1469598103934665603ULL, job->body != NULL ? job->body : "", job->body_len);
-    snprintf(job->etag, sizeof(job->etag), "\"%016llx\"", (unsigned long long)h);
+    job_etag_of(job->body, job->body_len, job->etag);
 }
 
 static void
@@ -175,6 +181,8 @@ on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
         h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&msg->link);
         job_t *job = (job_t *)msg;
+        if (job->status == 200 && job->fill_cache != NULL)
+            job->fill_cache(job);
         if (job->req != NULL) {
             reqctx_t *rc = job->rc;
             h2o_req_t *req = detach(job);

@@ -58,6 +58,11 @@ struct job {
     char *cache_key;
     size_t cache_key_len;
     cache_stamp_t stamp;
+    /* a kind that fills several entries itself (the batch): the worker
+     * takes the stamp before the read too, and on the loop thread, with a
+     * 200 result and before it is answered, fill_cache puts its views in */
+    int cache_many;
+    void (*fill_cache)(job_t *job);
 };
 
 /* A new zeroed job of size bytes (a kind's struct, job_t first, and any
@@ -87,6 +92,8 @@ int job_read_result(job_t *job, int rc, const char *not_found);
  * (call it after the last step that changes the body; worker thread). A
  * 200 with a tag honours If-None-Match (respond_json_tagged). */
 void job_set_etag(job_t *job);
+/* The tag job_set_etag gives a body of len bytes, into etag. */
+void job_etag_of(const char *body, size_t len, char etag[20]);
 
 /* Sends a finished job back to the loop that owns its request (any
  * thread); there it is answered, unless the request is gone, and freed. */

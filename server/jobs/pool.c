@@ -77,7 +77,7 @@ worker_main(void *arg)
             job_fail(job, STORAGE_EBUSY, "The request took too long; retry later.");
         else {
             int64_t t0 = base_clock_ns(1);
-            if (job->cache_key != NULL) /* before the read: see http/cache.c */
+            if (job->cache_key != NULL || job->cache_many) /* before the read: see http/cache.c */
                 cache_stamp_begin(p->srv, st, defs_gen, &job->stamp);
             uint64_t commits = storage_commits(st);
             passed = job->run(job, st); /* JOB_PASSED: job is not ours to touch */

@@ -539,6 +539,7 @@ storage_profile_views(storage_t *st, const storage_tenant_t *tenant, storage_vie
         if (items[i].id == NULL)
             continue;
         int rc = storage_profile_view(st, tenant, items[i].type, items[i].id, items[i].id_len, view, &items[i].body, &items[i].len);
+        storage_view_validity(st, &items[i].from_ms, &items[i].until_ms);
         if (rc == 0 || rc == STORAGE_ENOTFOUND)
             items[i].rc = rc;
         else

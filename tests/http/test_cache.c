@@ -6,7 +6,10 @@
  * the next read a miss that shows the change, for every cached route and
  * id type; a windowed computed trait and an activeWithinDays audience
  * change in a cached view when the injected clock passes their edge;
- * `--cache-mb 0` never hits; eviction keeps the bytes within the limit. */
+ * the batch lookup answers from the cache when every id is current there
+ * (counted one lookup per id, byte for byte the job's answer), fills it
+ * from its job, misses after an ingest, reads all its ids when one is not
+ * cached or not found; `--cache-mb 0` never hits; eviction keeps the bytes within the limit. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -83,6 +86,59 @@ get(int port, const char *path, char **body, char *etag)
     }
     test_resp_free(&r);
     return status;
+}
+
+/* POST BASE/profiles/batch/<route> with body: 200, its body (malloc'd). */
+static char *
+batch(int port, const char *route, const char *body)
+{
+    const char *h[] = {"content-type", "application/json", "auth-token", tok, NULL};
+    test_resp_t r;
+    char uri[256];
+    snprintf(uri, sizeof(uri), BASE "/profiles/batch/%s", route);
+    ck_assert_int_eq(test_http(port, "POST", uri, h, body, strlen(body), &r), 0);
+    ck_assert_msg(r.status == 200, "POST %s -> %d %s", uri, r.status, r.body);
+    ck_assert_ptr_null(test_header(&r, "etag")); /* the batch answer is not conditional */
+    char *b = strndup(r.body, r.len);
+    test_resp_free(&r);
+    return b;
+}
+
+static long long
+misses(int port)
+{
+    return metric(port, "profiled_cache_misses_total");
+}
+
+/* Asserts the lookups since (h0, m0) were dh hits and dm misses. */
+static void
+counted(int port, long long h0, long long m0, long long dh, long long dm, const char *what)
+{
+    long long h = hits(port), m = misses(port);
+    ck_assert_msg(h == h0 + dh && m == m0 + dm, "%s: %lld hits, %lld misses; expected %lld, %lld", what, h - h0, m - m0, dh, dm);
+}
+
+/* The batch answer the single-id routes call for: each of ids (path
+ * forms, all found) read with GET <id>/<route>, each a hit (the batch
+ * before put it in the cache). */
+static char *
+expected_batch(int port, const char *route, const char *const *ids, size_t n)
+{
+    size_t cap = 65536, len = (size_t)snprintf(NULL, 0, "{\"data\":[");
+    char *out = malloc(cap);
+    snprintf(out, cap, "{\"data\":[");
+    for (size_t i = 0; i < n; i++) {
+        char path[256], *body;
+        snprintf(path, sizeof(path), "%s/%s", ids[i], route);
+        long long h0 = hits(port);
+        ck_assert_int_eq(get(port, path, &body, NULL), 200);
+        ck_assert_msg(hits(port) == h0 + 1, "%s: not filled by the batch", path);
+        len += (size_t)snprintf(out + len, cap - len, "%s{\"profileId\":\"%s\",\"status\":200,\"result\":%s}", i ? "," : "", ids[i],
+                                body);
+        free(body);
+    }
+    snprintf(out + len, cap - len, "]}");
+    return out;
 }
 
 /* Reads path twice: the first is a miss (not a hit), the second a hit with
@@ -302,6 +358,76 @@ START_TEST(test_windows_pass)
 }
 END_TEST
 
+START_TEST(test_batch_cached)
+{
+    test_server_t s;
+    const char *extra[] = {"--threads", "1", "--workers", "2", "--rate", "100000", "--burst", "100000", NULL};
+    test_server_start(&s, db, extra);
+    post(s.port, "/identify", "{\"userId\":\"b1\",\"traits\":{\"email\":\"b1@example.com\",\"plan\":\"free\"}}");
+    post(s.port, "/identify", "{\"userId\":\"b2\",\"traits\":{\"plan\":\"free\",\"color\":\"red\"}}");
+    post(s.port, "/identify", "{\"anonymousId\":\"ab3\",\"traits\":{\"plan\":\"trial\"}}");
+    post(s.port, "/identify", "{\"userId\":\"b5\",\"traits\":{\"plan\":\"gold\"}}");
+    quiet(s.port, "userId:b1/external_ids");
+    static const char *const ids[] = {"userId:b1", "email:b1@example.com", "anonymousId:ab3", "userId:b2"};
+    const char *req = "{\"ids\":[\"userId:b1\",\"email:b1@example.com\",\"anonymousId:ab3\",\"bad\",\"userId:b2\"]}";
+    static const char *const routes[] = {"traits", "traits?fields=plan", "metadata", "audiences", "external_ids"};
+    for (size_t k = 0; k < sizeof(routes) / sizeof(routes[0]); k++) {
+        /* first: the job reads the 4 valid ids (4 misses; "bad" is no lookup) */
+        long long h0 = hits(s.port), m0 = misses(s.port);
+        char *a = batch(s.port, routes[k], req);
+        counted(s.port, h0, m0, 0, 4, routes[k]);
+        ck_assert_msg(strstr(a, "\"profileId\":\"bad\",\"status\":400") != NULL, "%s", a);
+        /* second: all 4 from the cache, byte for byte the same */
+        h0 = hits(s.port), m0 = misses(s.port);
+        char *b = batch(s.port, routes[k], req);
+        counted(s.port, h0, m0, 4, 0, routes[k]);
+        ck_assert_str_eq(a, b);
+        free(a);
+        free(b);
+    }
+    /* the cached views are the single routes' (the fill used their keys) */
+    char *want = expected_batch(s.port, "traits", ids, 4);
+    char *got = batch(s.port, "traits", "{\"ids\":[\"userId:b1\",\"email:b1@example.com\",\"anonymousId:ab3\",\"userId:b2\"]}");
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
+
+    /* read-your-write: an acknowledged ingest makes every id miss */
+    post(s.port, "/identify", "{\"userId\":\"b2\",\"traits\":{\"plan\":\"pro\"}}");
+    long long h0 = hits(s.port), m0 = misses(s.port);
+    char *a = batch(s.port, "traits", req);
+    counted(s.port, h0, m0, 0, 4, "after the ingest");
+    ck_assert_msg(strstr(a, "\"plan\":\"pro\"") != NULL && strstr(a, "\"plan\":\"free\"") != NULL, "%s", a);
+    h0 = hits(s.port), m0 = misses(s.port);
+    char *b = batch(s.port, "traits", req);
+    counted(s.port, h0, m0, 4, 0, "again after the ingest");
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+
+    /* one id not cached: the job reads all three, and still answers right */
+    static const char *const ids3[] = {"userId:b1", "userId:b5", "userId:b2"};
+    h0 = hits(s.port), m0 = misses(s.port);
+    got = batch(s.port, "traits", "{\"ids\":[\"userId:b1\",\"userId:b5\",\"userId:b2\"]}");
+    counted(s.port, h0, m0, 0, 3, "one uncached");
+    want = expected_batch(s.port, "traits", ids3, 3);
+    ck_assert_str_eq(got, want);
+    ck_assert(strstr(got, "\"gold\"") != NULL);
+    free(got);
+    free(want);
+
+    /* a 404 is not cached (as on the single route): the job each time */
+    for (int i = 0; i < 2; i++) {
+        h0 = hits(s.port), m0 = misses(s.port);
+        got = batch(s.port, "traits", "{\"ids\":[\"userId:b1\",\"userId:nobody\"]}");
+        counted(s.port, h0, m0, 0, 2, "with a 404");
+        ck_assert(strstr(got, "\"profileId\":\"userId:nobody\",\"status\":404") != NULL);
+        free(got);
+    }
+    test_server_stop(&s);
+}
+END_TEST
+
 START_TEST(test_off)
 {
     test_server_t s;
@@ -310,7 +436,14 @@ START_TEST(test_off)
     post(s.port, "/identify", "{\"userId\":\"off1\",\"traits\":{\"plan\":\"free\"}}");
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(get(s.port, "userId:off1/traits", NULL, NULL), 200);
+    char *a = batch(s.port, "traits", "{\"ids\":[\"userId:off1\",\"userId:none\"]}");
+    char *b = batch(s.port, "traits", "{\"ids\":[\"userId:off1\",\"userId:none\"]}");
+    ck_assert_str_eq(a, b);
+    ck_assert_msg(strstr(a, "\"status\":200,\"result\":{") != NULL && strstr(a, "\"status\":404") != NULL, "%s", a);
+    free(a);
+    free(b);
     ck_assert_int_eq(hits(s.port), 0);
+    ck_assert_int_eq(misses(s.port), 0);
     ck_assert_int_eq(metric(s.port, "profiled_cache_bytes{of=\"limit\"}"), 0);
     test_server_stop(&s);
 }
@@ -367,6 +500,7 @@ cache_suite(void)
     tcase_add_test(tc, test_read_your_writes);
     tcase_add_test(tc, test_other_writers);
     tcase_add_test(tc, test_windows_pass);
+    tcase_add_test(tc, test_batch_cached);
     tcase_add_test(tc, test_off);
     tcase_add_test(tc, test_eviction);
     suite_add_tcase(s, tc);
