@@ -151,11 +151,20 @@ read_twice(int port, const char *path)
     int st = get(port, path, &a, ta);
     ck_assert_msg(st == 200, "%s -> %d %s", path, st, a);
     ck_assert_msg(hits(port) == h0, "%s: the first read after a change was a hit: %s", path, a);
-    ck_assert_int_eq(get(port, path, &b, tb), 200);
-    ck_assert_msg(hits(port) == h0 + 1, "%s: the second read was not a hit", path);
-    ck_assert_str_eq(a, b);
-    ck_assert_str_eq(ta, tb);
-    free(b);
+    /* the second read is a hit -- unless a background commit (the other
+     * server's recompute, a checkpoint's WAL restart) made the entry old
+     * in between: then the one after it is; the answer is the same */
+    for (int i = 0;; i++) {
+        long long h1 = hits(port);
+        ck_assert_int_eq(get(port, path, &b, tb), 200);
+        ck_assert_str_eq(a, b);
+        ck_assert_str_eq(ta, tb);
+        free(b);
+        if (hits(port) == h1 + 1)
+            break;
+        ck_assert_msg(i < 50, "%s: no read after the first was a hit", path);
+        usleep(20000);
+    }
     return a;
 }
 
