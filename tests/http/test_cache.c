@@ -35,25 +35,10 @@ write_file(const char *path, const char *text)
     fclose(f);
 }
 
-/* A counter or gauge of /metrics (its whole name with labels). */
-static long long
-metric(int port, const char *name)
-{
-    test_resp_t r;
-    ck_assert_int_eq(test_http(port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
-    char pat[128];
-    snprintf(pat, sizeof(pat), "\n%s ", name);
-    const char *p = strstr(r.body, pat);
-    ck_assert_msg(p != NULL, "no %s in /metrics", name);
-    long long v = strtoll(p + strlen(pat), NULL, 10);
-    test_resp_free(&r);
-    return v;
-}
-
 static long long
 hits(int port)
 {
-    return metric(port, "profiled_cache_hits_total");
+    return test_metric(port, "profiled_cache_hits_total");
 }
 
 static void
@@ -107,7 +92,7 @@ batch(int port, const char *route, const char *body)
 static long long
 misses(int port)
 {
-    return metric(port, "profiled_cache_misses_total");
+    return test_metric(port, "profiled_cache_misses_total");
 }
 
 /* Asserts the lookups since (h0, m0) were dh hits and dm misses. */
@@ -270,7 +255,7 @@ START_TEST(test_read_your_writes)
     test_resp_free(&r);
     for (size_t i = 0; i < NPATHS; i++)
         ck_assert_msg(get(s.port, paths[i], NULL, NULL) == 404, "%s after DELETE", paths[i]);
-    ck_assert_int_gt(metric(s.port, "profiled_cache_misses_total"), 0);
+    ck_assert_int_gt(test_metric(s.port, "profiled_cache_misses_total"), 0);
     test_server_stop(&s);
 }
 END_TEST
@@ -454,7 +439,7 @@ START_TEST(test_off)
     free(b);
     ck_assert_int_eq(hits(s.port), 0);
     ck_assert_int_eq(misses(s.port), 0);
-    ck_assert_int_eq(metric(s.port, "profiled_cache_bytes{of=\"limit\"}"), 0);
+    ck_assert_int_eq(test_metric(s.port, "profiled_cache_bytes{of=\"limit\"}"), 0);
     test_server_stop(&s);
 }
 END_TEST
@@ -484,11 +469,11 @@ START_TEST(test_eviction)
         char path[64];
         snprintf(path, sizeof(path), "userId:e%d/traits", i);
         ck_assert_int_eq(get(s.port, path, NULL, NULL), 200);
-        ck_assert_int_le(metric(s.port, "profiled_cache_bytes{of=\"used\"}"), 1024 * 1024);
+        ck_assert_int_le(test_metric(s.port, "profiled_cache_bytes{of=\"used\"}"), 1024 * 1024);
     }
-    long long used = metric(s.port, "profiled_cache_bytes{of=\"used\"}");
-    long long entries = metric(s.port, "profiled_cache_entries");
-    ck_assert_int_gt(metric(s.port, "profiled_cache_evictions_total"), 40);
+    long long used = test_metric(s.port, "profiled_cache_bytes{of=\"used\"}");
+    long long entries = test_metric(s.port, "profiled_cache_entries");
+    ck_assert_int_gt(test_metric(s.port, "profiled_cache_evictions_total"), 40);
     ck_assert_int_gt(used, 512 * 1024); /* it does fill */
     ck_assert_int_le(used, 1024 * 1024);
     ck_assert_int_ge(entries, 25);

@@ -135,16 +135,11 @@ walk_step(walk_t *w, int port, int step)
     }
 }
 
+/* profiled_worker_commits_total, from /metrics. */
 static long long
 worker_commits(void)
 {
-    test_resp_t r;
-    ck_assert_int_eq(test_http(srv.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
-    const char *p = strstr(r.body, "\nprofiled_worker_commits_total ");
-    ck_assert_ptr_nonnull(p);
-    long long v = atoll(p + strlen("\nprofiled_worker_commits_total "));
-    test_resp_free(&r);
-    return v;
+    return test_metric(srv.port, "profiled_worker_commits_total");
 }
 
 START_TEST(test_reuse_first_events)

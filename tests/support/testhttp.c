@@ -409,6 +409,20 @@ test_assert_error(const test_resp_t *r, json_object *j, int status, const char *
     ck_assert_str_eq(test_header(r, "Content-Type"), "application/json; charset=utf-8");
 }
 
+long long
+test_metric(int port, const char *name)
+{
+    test_resp_t r;
+    ck_assert_int_eq(test_http(port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\n%s ", name);
+    const char *p = strstr(r.body, pat);
+    ck_assert_msg(p != NULL, "no %s in /metrics", name);
+    long long v = strtoll(p + strlen(pat), NULL, 10);
+    test_resp_free(&r);
+    return v;
+}
+
 size_t
 test_gzip_body(const char *in, size_t len, unsigned char *out, size_t cap)
 {

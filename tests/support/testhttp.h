@@ -85,6 +85,10 @@ const char *test_jstr(json_object *j, const char *path);
  * the JSON content type. */
 void test_assert_error(const test_resp_t *r, json_object *j, int status, const char *code);
 
+/* A counter or gauge of port's /metrics, by its whole name with labels
+ * (the test fails when it is absent). */
+long long test_metric(int port, const char *name);
+
 /* Compresses in[0..len) as one gzip stream into out (cap bytes, which must
  * be enough: the test fails otherwise). Returns the compressed length. */
 size_t test_gzip_body(const char *in, size_t len, unsigned char *out, size_t cap);
