@@ -18,25 +18,6 @@
 _Static_assert(SECRET_LEN == (SECRET_BYTES * 8 + 5) / 6, "43 base64url characters carry 256 bits");
 
 static const char hex_digits[] = "0123456789abcdef";
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Unpadded base64url of n bytes; out receives (n * 8 + 5) / 6 characters. */
-static void
-base64url_encode(const uint8_t *in, size_t n, char *out)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | in[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            *out++ = b64url[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0)
-        *out++ = b64url[(acc << (6 - bits)) & 63];
-}
 
 /* 1 when c is in the base64url alphabet. Comparisons without branches, so
  * the time taken says nothing about the secret. */
@@ -63,7 +44,7 @@ auth_text_generate(char text[AUTH_TOKEN_LEN + 1], char id[AUTH_TOKEN_ID_LEN + 1]
     memcpy(text, PREFIX, PREFIX_LEN);
     memcpy(text + PREFIX_LEN, id, AUTH_TOKEN_ID_LEN);
     text[PREFIX_LEN + AUTH_TOKEN_ID_LEN] = '_';
-    base64url_encode(secret, sizeof(secret), text + SECRET_OFF);
+    base_base64url(secret, sizeof(secret), text + SECRET_OFF); /* its NUL is text[AUTH_TOKEN_LEN] */
     text[AUTH_TOKEN_LEN] = '\0';
     rc = AUTH_OK;
 fail:

@@ -92,6 +92,9 @@ uint64_t base_fnv1a(uint64_t h, const void *p, size_t n);
 size_t base_snake_case(const char *in, size_t n, char *out, size_t cap);
 /* Standard base64 with padding; out needs 4*((n+2)/3)+1 bytes. */
 size_t base_base64(const unsigned char *in, size_t n, char *out);
+/* URL-safe base64 without padding (RFC 4648 section 5); out needs
+ * (n*8+5)/6+1 bytes. Returns the length, out NUL-terminated. */
+size_t base_base64url(const unsigned char *in, size_t n, char *out);
 
 /* ---- JSON text building (json_buf.c) ---- */
 typedef struct {

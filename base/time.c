@@ -234,6 +234,27 @@ base_base64(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
+size_t
+base_base64url(const unsigned char *in, size_t n, char *out)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = acc << 8 | in[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = tbl[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0)
+        out[o++] = tbl[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+    return o;
+}
+
 static bool
 is_upper(unsigned char c)
 {

@@ -167,33 +167,8 @@ get_text(reader_t *r, size_t *len)
     return s;
 }
 
-/* ---- URL-safe base64 without padding ---- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static char *
-b64_encode(const unsigned char *in, size_t n, size_t *out_len)
-{
-    char *out = malloc((n * 4 + 2) / 3 + 1);
-    if (out == NULL)
-        abort();
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = acc << 8 | in[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = b64[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0)
-        out[o++] = b64[(acc << (6 - bits)) & 63];
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-}
+/* ---- URL-safe base64 without padding: the decoder (base_base64url
+ * encodes) ---- */
 
 static int
 b64_value(char c)
@@ -301,7 +276,8 @@ seal(const storage_t *st, const stg_scroll_t *sc, storage_id_type_t id_type, con
     unsigned char tag[TAG_BYTES];
     tag_of(st, id_type, id, id_len, b.p, b.n, tag);
     put(&b, tag, TAG_BYTES);
-    char *out = b64_encode(b.p, b.n, len);
+    char *out = base_xmalloc((b.n * 8 + 5) / 6 + 1);
+    *len = base_base64url(b.p, b.n, out);
     free(b.p);
     return out;
 }

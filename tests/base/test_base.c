@@ -118,6 +118,26 @@ START_TEST(test_uuid_v4)
 }
 END_TEST
 
+/* RFC 4648 section 10's vectors, in both alphabets (base64url unpadded),
+ * and the two characters only base64url has. */
+START_TEST(test_base64)
+{
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const std[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    char out[16];
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        ck_assert_uint_eq(base_base64((const unsigned char *)in[i], strlen(in[i]), out), strlen(std[i]));
+        ck_assert_str_eq(out, std[i]);
+        ck_assert_uint_eq(base_base64url((const unsigned char *)in[i], strlen(in[i]), out), strlen(url[i]));
+        ck_assert_str_eq(out, url[i]);
+    }
+    static const unsigned char hi[] = {0xfb, 0xff};
+    ck_assert_uint_eq(base_base64url(hi, 2, out), 3);
+    ck_assert_str_eq(out, "-_8");
+}
+END_TEST
+
 START_TEST(test_bytes)
 {
     ck_assert_int_eq(base_hex_digit('0'), 0);
@@ -335,6 +355,7 @@ base_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_time_parse_format);
     tcase_add_test(tc, test_uuid_v4);
+    tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_bytes);
     tcase_add_test(tc, test_appendf_clamps);
     tcase_add_test(tc, test_json_scan);
