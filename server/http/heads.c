@@ -206,9 +206,7 @@ heads_watch(loop_t *loop, h2o_socket_t *sock)
         h2o_socket_cb none = NULL;
         atomic_compare_exchange_strong(&http1_reader, &none, sock->_cb.read);
     }
-    watch_t *w = calloc(1, sizeof(*w));
-    if (w == NULL)
-        abort();
+    watch_t *w = base_xcalloc(1, sizeof(*w));
     w->loop = loop;
     w->sock = sock;
     w->rewrap.cb = on_rewrap;

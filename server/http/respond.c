@@ -94,9 +94,7 @@ maybe_gzip(h2o_req_t *req, const char *body, size_t len, const char *pre, size_t
     if ((h2o_get_compressible_types(&req->headers) & H2O_COMPRESSIBLE_GZIP) == 0)
         return NULL;
     if (pre != NULL) {
-        char *copy = malloc(prelen);
-        if (copy == NULL)
-            abort();
+        char *copy = base_xmalloc(prelen);
         memcpy(copy, pre, prelen);
         *outlen = prelen;
         return copy;

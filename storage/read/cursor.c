@@ -65,8 +65,7 @@ put(bytes_t *b, const void *p, size_t n)
         size_t cap = b->cap ? b->cap * 2 : 256;
         while (cap < b->n + n)
             cap *= 2;
-        if ((b->p = realloc(b->p, cap)) == NULL)
-            abort();
+        b->p = base_xrealloc(b->p, cap);
         b->cap = cap;
     }
     if (n > 0)
@@ -305,8 +304,7 @@ stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id
     memset(sc, 0, sizeof(*sc));
     if (scroll_id == NULL || scroll_id_len > STG_SCROLL_ID_MAX || id == NULL)
         return ret;
-    if ((raw = malloc(scroll_id_len * 3 / 4 + 1)) == NULL)
-        abort();
+    raw = base_xmalloc(scroll_id_len * 3 / 4 + 1);
     if (!b64_decode(scroll_id, scroll_id_len, raw, &n) || n < 3 + TAG_BYTES)
         goto out;
     unsigned char tag[TAG_BYTES];
@@ -391,8 +389,7 @@ find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char 
             continue; /* created after the scroll began */
         if (*count == cap) {
             cap = cap ? cap * 2 : 8;
-            if ((*out = realloc(*out, cap * sizeof(**out))) == NULL)
-                abort();
+            *out = base_xrealloc(*out, cap * sizeof(**out));
         }
         (*out)[(*count)++] = pk;
     }
