@@ -3,27 +3,10 @@
  * (trait, start, end, limit), or a scrollId of either; validated here, the
  * page built by a worker (storage seals the scroll into its scrollId, and
  * checks it against the path's profile id). */
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api.h"
-
-/* The clock of scroll deadlines: the wall clock, moved by
- * PROFILED_DEBUG_SCROLL_SKEW_MS (milliseconds, read once) so that tests
- * pass a deadline without waiting for it. */
-static int64_t
-scroll_now(void)
-{
-    static _Atomic int64_t skew = INT64_MIN;
-    int64_t v = atomic_load_explicit(&skew, memory_order_relaxed);
-    if (v == INT64_MIN) {
-        const char *e = getenv("PROFILED_DEBUG_SCROLL_SKEW_MS");
-        v = e != NULL ? strtoll(e, NULL, 10) : 0;
-        atomic_store_explicit(&skew, v, memory_order_relaxed);
-    }
-    return base_wall_ms() + v;
-}
 
 /* The first page of a profile's events: the query, whose include and
  * exclude lists point into text after the id. */
@@ -39,7 +22,7 @@ static int
 run_events_begin(job_t *job, storage_t *st)
 {
     events_job_t *ev = (events_job_t *)job;
-    int rc = storage_events_begin(st, &job->tenant, ev->id_type, ev->text, ev->id_len, &ev->q, scroll_now(),
+    int rc = storage_events_begin(st, &job->tenant, ev->id_type, ev->text, ev->id_len, &ev->q, server_now_ms(job->loop->srv),
                                   (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
     return job_read_result(job, rc, "Profile was not found.");
 }
@@ -61,9 +44,9 @@ run_scroll_next(job_t *job, storage_t *st)
     const char *scroll = s->text + s->id_len + 1;
     int64_t ttl_ms = (int64_t)job->loop->srv->cfg.scroll_ttl * 1000;
     int rc = s->history ? storage_trait_history_next(st, &job->tenant, s->id_type, s->text, s->id_len, scroll, s->scroll_len,
-                                                     scroll_now(), ttl_ms, &job->body, &job->body_len)
-                        : storage_events_next(st, &job->tenant, s->id_type, s->text, s->id_len, scroll, s->scroll_len, scroll_now(),
-                                              ttl_ms, &job->body, &job->body_len);
+                                                     server_now_ms(job->loop->srv), ttl_ms, &job->body, &job->body_len)
+                        : storage_events_next(st, &job->tenant, s->id_type, s->text, s->id_len, scroll, s->scroll_len,
+                                              server_now_ms(job->loop->srv), ttl_ms, &job->body, &job->body_len);
     if (rc == 0)
         job->status = 200;
     else if (rc == STORAGE_ENOTFOUND)
@@ -196,7 +179,7 @@ static int
 run_history_begin(job_t *job, storage_t *st)
 {
     history_job_t *h = (history_job_t *)job;
-    int rc = storage_trait_history_begin(st, &job->tenant, h->id_type, h->text, h->id_len, &h->q, scroll_now(),
+    int rc = storage_trait_history_begin(st, &job->tenant, h->id_type, h->text, h->id_len, &h->q, server_now_ms(job->loop->srv),
                                          (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
     return job_read_result(job, rc, "Profile was not found.");
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "testhttp.h"
 #include "testutil.h"
@@ -325,8 +326,8 @@ START_TEST(test_email_merge)
 END_TEST
 
 /* Its own server: a 3 s TTL, a restart in the middle of a scroll, and
- * expiry by an injected clock: the server restarted with its scroll clock
- * 4 s ahead (PROFILED_DEBUG_SCROLL_SKEW_MS) refuses what it issued before
+ * expiry by an injected clock: the server restarted with its clock 4 s
+ * ahead (PROFILED_DEBUG_CLOCK_FILE) refuses what it issued before
  * (the exact arithmetic: tests/storage/test_storage.c). */
 START_TEST(test_expiry_and_restart)
 {
@@ -357,9 +358,16 @@ START_TEST(test_expiry_and_restart)
     ck_assert_str_eq(ids, "s-4");
     test_server_stop(&s2);
     /* 4 s later by the server's clock: past every deadline */
-    setenv("PROFILED_DEBUG_SCROLL_SKEW_MS", "4000", 1);
+    char *clock_path = test_tmp_path("events-clock");
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    FILE *f = fopen(clock_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%lld\n", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + 4000);
+    fclose(f);
+    setenv("PROFILED_DEBUG_CLOCK_FILE", clock_path, 1);
     test_server_start(&s2, db, extra);
-    unsetenv("PROFILED_DEBUG_SCROLL_SKEW_MS");
+    unsetenv("PROFILED_DEBUG_CLOCK_FILE");
     ck_assert_int_eq(next_page(s2.port, tok, scroll, NULL, 0), 400);
     /* and what it issues now lives 3 s of its own clock */
     j = test_get(s2.port, uri, tok, &r);
@@ -370,6 +378,8 @@ START_TEST(test_expiry_and_restart)
     ck_assert_int_eq(next_page(s2.port, tok, scroll, ids, sizeof(ids)), 200);
     ck_assert_str_eq(ids, "s-2");
     test_server_stop(&s2);
+    unlink(clock_path);
+    free(clock_path);
 }
 END_TEST
 
