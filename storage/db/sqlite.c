@@ -303,12 +303,19 @@ user_version(storage_t *st, int *version)
 }
 
 /* Applies the missing migration steps in one transaction, so a crash leaves
- * either the old schema or the new one. */
+ * either the old schema or the new one. A current schema is seen by a plain
+ * read first: the write lock is only taken when there is something to do,
+ * so a connection opened beside a busy writer (the checkpointer, the
+ * reloader, a worker) never queues behind its commits to learn that. */
 static int
 migrate(storage_t *st)
 {
     int version, ret;
     char sql[64];
+    if ((ret = user_version(st, &version)) != 0)
+        return ret;
+    if (version == storage_schema_version())
+        return 0;
     if ((ret = exec(st, "BEGIN IMMEDIATE")) != 0)
         return ret;
     if ((ret = user_version(st, &version)) != 0)

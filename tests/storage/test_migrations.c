@@ -146,6 +146,28 @@ START_TEST(test_traits_before_history)
 }
 END_TEST
 
+/* A database already at the current version opens read-write while another
+ * connection holds the write lock (as the writer does under steady
+ * ingest): there is nothing to migrate, so the open never waits for the
+ * lock. It used to take it to read the version, so the checkpointer opened
+ * beside a busy writer could start seconds late. */
+START_TEST(test_current_schema_opens_beside_a_writer)
+{
+    char *path = test_tmp_path("current.db");
+    char err[256] = "";
+    storage_t *st = NULL, *side = NULL;
+    ck_assert_msg(storage_open(&st, path, 0, err, sizeof(err)) == 0, "open: %s", err);
+    sqlite3 *writer = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &writer), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(writer, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_msg(storage_open(&side, path, STORAGE_NO_AUTOCHECKPOINT, err, sizeof(err)) == 0, "side open: %s", err);
+    ck_assert_int_eq(sqlite3_exec(writer, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_close(writer), SQLITE_OK);
+    storage_close(side);
+    test_db_close(st, path);
+}
+END_TEST
+
 static Suite *
 migrations_suite(void)
 {
@@ -153,6 +175,7 @@ migrations_suite(void)
     TCase *tc = tcase_create("migrations");
     tcase_add_test(tc, test_tokens_before_permissions_read_and_ingest);
     tcase_add_test(tc, test_traits_before_history);
+    tcase_add_test(tc, test_current_schema_opens_beside_a_writer);
     suite_add_tcase(s, tc);
     return s;
 }
