@@ -26,11 +26,7 @@ static const char *const routes[] = {"/traits", "/metadata", "/meta", "/audience
 static void
 post_ok(const char *uri, const char *body)
 {
-    const char *h[] = {"content-type", "application/json", "auth-token", tok, NULL};
-    test_resp_t r;
-    ck_assert_int_eq(test_http(srv.port, "POST", uri, h, body, strlen(body), &r), 0);
-    ck_assert_msg(r.status == 200, "POST %s -> %d %s", uri, r.status, r.body);
-    test_resp_free(&r);
+    test_post_ok(srv.port, tok, uri, body);
 }
 
 /* method on profile's route, with If-None-Match inm (NULL: none) and

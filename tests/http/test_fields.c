@@ -28,12 +28,7 @@ static const char *defs =
 static void
 post_ok(const char *uri, const char *body)
 {
-    const char *h[] = {"content-type", "application/json", "auth-token", tok, NULL};
-    test_resp_t r;
-    json_object *j = test_post(srv.port, uri, h, body, strlen(body), &r);
-    ck_assert_msg(r.status == 200, "POST %s -> %d %s", uri, r.status, r.body);
-    json_object_put(j);
-    test_resp_free(&r);
+    test_post_ok(srv.port, tok, uri, body);
 }
 
 /* GET BASE/profiles/<path>: the parsed answer, which must be a 200. */

@@ -26,11 +26,7 @@ static int64_t now0;
 static void
 post_ok_as(const char *token, const char *uri, const char *body)
 {
-    const char *h[] = {"content-type", "application/json", "auth-token", token, NULL};
-    test_resp_t r;
-    ck_assert_int_eq(test_http(srv.port, "POST", uri, h, body, strlen(body), &r), 0);
-    ck_assert_msg(r.status == 200, "POST %s -> %d %s", uri, r.status, r.body);
-    test_resp_free(&r);
+    test_post_ok(srv.port, token, uri, body);
 }
 
 /* ISO text of now0 + offset_ms (a static buffer per slot). */

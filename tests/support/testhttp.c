@@ -392,6 +392,16 @@ test_post(int port, const char *uri, const char *const *headers, const char *bod
     return test_json(r);
 }
 
+void
+test_post_ok(int port, const char *token, const char *uri, const char *body)
+{
+    const char *h[] = {"content-type", "application/json", "auth-token", token, NULL};
+    test_resp_t r;
+    ck_assert_msg(test_http(port, "POST", uri, h, body, strlen(body), &r) == 0, "POST %s: no response", uri);
+    ck_assert_msg(r.status == 200, "POST %s -> %d %s", uri, r.status, r.body);
+    test_resp_free(&r);
+}
+
 const char *
 test_jstr(json_object *j, const char *path)
 {

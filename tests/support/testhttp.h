@@ -74,6 +74,9 @@ json_object *test_get(int port, const char *uri, const char *token, test_resp_t 
 /* POST body with headers (name, value pairs, NULL-ended); parsed body. */
 json_object *test_post(int port, const char *uri, const char *const *headers, const char *body, size_t len, test_resp_t *r);
 
+/* POSTs a JSON body with an auth-token and asserts (Check) a 200. */
+void test_post_ok(int port, const char *token, const char *uri, const char *body);
+
 /* "Basic base64(token:)", the Authorization value of token as a user
  * name (a static buffer: one at a time). */
 char *test_basic_auth(const char *token);
