@@ -54,8 +54,8 @@ salt0(const storage_mark_t *m)
 static bool
 restart_of(const storage_mark_t *x, const storage_mark_t *r)
 {
-    return r->w[W_CHANGE] == x->w[W_CHANGE] && r->w[W_MXFRAME] == 0 && x->w[W_MXFRAME] != 0 &&
-           r->w[W_NPAGE] == x->w[W_NPAGE] && salt0(r) == salt0(x) + 1;
+    return r->w[W_CHANGE] == x->w[W_CHANGE] && r->w[W_MXFRAME] == 0 && x->w[W_MXFRAME] != 0 && r->w[W_NPAGE] == x->w[W_NPAGE] &&
+           salt0(r) == salt0(x) + 1;
 }
 
 bool

@@ -296,8 +296,8 @@ identity_tags(storage_t *st, sqlite3 *db, bool old)
     const char *text = (const char *)sqlite3_value_text(v[2]);
     if (text == NULL)
         return -1;
-    stg_journal_tag(st, stg_tag_identity(sqlite3_value_int64(v[0]), sqlite3_value_int(v[1]), text,
-                                         (size_t)sqlite3_value_bytes(v[2])));
+    stg_journal_tag(st,
+                    stg_tag_identity(sqlite3_value_int64(v[0]), sqlite3_value_int(v[1]), text, (size_t)sqlite3_value_bytes(v[2])));
     stg_journal_tag(st, stg_tag_profile(sqlite3_value_int64(v[3])));
     return 0;
 }
@@ -317,8 +317,8 @@ static const struct {
     const char *table;
     int col;
 } profile_column[] = {
-    {"traits", 0},         {"event_marks", 0},   {"audience_members", 0}, {"computed_state", 0},
-    {"computed_days", 0},  {"computed_freq", 0}, {"events", 2},           {"trait_history", 2},
+    {"traits", 0},        {"event_marks", 0},   {"audience_members", 0}, {"computed_state", 0},
+    {"computed_days", 0}, {"computed_freq", 0}, {"events", 2},           {"trait_history", 2},
 };
 
 /* Every row change of a journaled connection, before it is made: the
