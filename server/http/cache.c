@@ -62,7 +62,6 @@ struct viewcache {
     storage_mark_t mark;
     int mark_ok, ok;
     uint64_t epoch;
-    server_t *srv;
     _Atomic uint64_t hits, misses, evictions;
     _Atomic int64_t gauge_bytes, gauge_entries;
 };
@@ -111,7 +110,6 @@ cache_init(server_t *srv, char *err, size_t errlen)
         c->tbuckets = base_xcalloc(nb * 2, sizeof(*c->tbuckets));
         c->tmask = nb * 2 - 1;
         c->limit = limit;
-        c->srv = srv;
         srv->loops[i].cache = c;
     }
     srv->journal = storage_journal_new(); /* the writer records in it */
@@ -284,6 +282,8 @@ current(const viewcache_t *c, server_t *srv, const centry_t *e)
 static centry_t *
 lookup(viewcache_t *c, server_t *srv, const char *key, size_t key_len)
 {
+    if (!c->ok) /* no mark readable, or a commit being confirmed: keep them */
+        return NULL;
     uint64_t h = base_fnv1a(1469598103934665603ULL, key, key_len);
     centry_t *e = find(c, h, key, key_len);
     if (e != NULL && !current(c, srv, e)) {
