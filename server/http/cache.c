@@ -23,6 +23,7 @@
  * Memory is bounded per loop (--cache-mb shared out) with
  * least-recently-used eviction. */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,8 +406,9 @@ cache_fill(loop_t *loop, const char *key, size_t key_len, const cache_stamp_t *s
         atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
     }
     /* the tags after the data, aligned */
-    size_t tags_off = (key_len + body_len + _Alignof(tagref_t) - 1) / _Alignof(tagref_t) * _Alignof(tagref_t);
-    centry_t *e = base_xmalloc(sizeof(*e) + tags_off + s->n_tags * sizeof(tagref_t));
+    size_t tags_at = offsetof(centry_t, data) + key_len + body_len;
+    tags_at = (tags_at + _Alignof(tagref_t) - 1) / _Alignof(tagref_t) * _Alignof(tagref_t);
+    centry_t *e = base_xmalloc(tags_at + s->n_tags * sizeof(tagref_t));
     e->hash = h;
     e->epoch = c->epoch;
     e->defs_gen = s->defs_gen;
@@ -418,7 +420,7 @@ cache_fill(loop_t *loop, const char *key, size_t key_len, const cache_stamp_t *s
     snprintf(e->etag, sizeof(e->etag), "%s", etag);
     memcpy(e->data, key, key_len);
     memcpy(e->data + key_len, body, body_len);
-    e->tags = (tagref_t *)(void *)(e->data + tags_off);
+    e->tags = (tagref_t *)(void *)((char *)e + tags_at);
     e->n_tags = s->n_tags;
     for (size_t i = 0; i < s->n_tags; i++) {
         tagref_t *r = &e->tags[i], **head = &c->tbuckets[s->tags[i] & c->tmask];
