@@ -282,6 +282,8 @@ typedef struct {
     char *body;
     size_t len;
     int64_t from_ms, until_ms;
+    uint64_t *tags; /* storage_view_tags of it (rc 0; malloc'd, the caller frees) */
+    size_t n_tags;
 } storage_view_item_t;
 
 /* storage_profile_view of each of items[0..n) with one view, all inside one
@@ -549,6 +551,53 @@ typedef struct {
     uint32_t w[12];
 } storage_mark_t;
 int storage_change_mark(storage_t *st, storage_mark_t *out);
+
+/* ---- the commit journal (db/journal.c) -------------------------------------
+ * What each commit of one connection (the server's writer) changed, kept in
+ * a bounded ring of the last STORAGE_JOURNAL_SLOTS commits, so a reader of
+ * change marks can tell which cached views a commit made old instead of
+ * dropping them all. A commit is journaled from SQLite's own hooks: every
+ * row it changed (preupdate hook) names the profile it belongs to (and an
+ * identity row its (tenant, idType, value) too); a row of any other table
+ * marks the commit as touching everything. The commit hook runs with the
+ * write lock held, so the WAL-index header it reads is the one just
+ * before the commit (its commit counter, iChange, then goes up by exactly
+ * one); the WAL hook, after the commit, reads the one just after. A reader
+ * follows the chain before -> after from a mark it saw to the one it sees
+ * now; any gap (another connection or process committed, the ring
+ * wrapped, a commit touched everything) is "broken": drop everything.
+ * Tags are 64-bit hashes of a profile pk or of an identity key; two equal
+ * tags may stand for different things (a harmless extra drop). */
+#define STORAGE_JOURNAL_SLOTS 1024
+typedef struct storage_journal storage_journal_t;
+storage_journal_t *storage_journal_new(void);
+void storage_journal_free(storage_journal_t *j);
+/* Makes every commit of st recorded in j (one connection per journal; it
+ * must be opened with STORAGE_NO_AUTOCHECKPOINT: the journal takes its WAL
+ * hook). Call before st's first transaction, on the thread that opened it.
+ * 0, or STORAGE_EINVAL (no WAL index, or autocheckpointing). */
+int storage_journal_attach(storage_t *st, storage_journal_t *j);
+enum {
+    STORAGE_JOURNAL_OK = 0,      /* every commit from..to journaled; fn saw their tags */
+    STORAGE_JOURNAL_PENDING = 1, /* the last is being committed: ask again */
+    STORAGE_JOURNAL_BROKEN = -1, /* a commit in between is not journaled */
+};
+typedef void (*storage_tag_fn)(void *ctx, uint64_t tag);
+/* Walks the commits between marks from and to (to not older than from),
+ * calling fn(ctx, tag) for each tag of each (under the journal's lock:
+ * fn must not call back into j). Two marks of the same database state
+ * (equal, or a WAL restart in between) are OK at once. j may be NULL
+ * (BROKEN unless the state is the same). Any thread. */
+int storage_journal_walk(storage_journal_t *j, const storage_mark_t *from, const storage_mark_t *to, storage_tag_fn fn, void *ctx);
+/* Whether two marks show the same database state: equal, or one is the
+ * other with the WAL started over (no commit in between). */
+bool storage_mark_same_state(const storage_mark_t *a, const storage_mark_t *b);
+/* The tags of the last view built on st (storage_profile_view*,
+ * storage_traits_view; storage_profile_views sets each item's): the
+ * lookup key (tenant, idType, id) and the pk of every profile it read.
+ * *tags is malloc'd (the caller frees), NULL with *n 0 when the view had
+ * too many profiles to tag. */
+void storage_view_tags(const storage_t *st, uint64_t **tags, size_t *n);
 
 /* Completes the state of defs for existing profiles: for each tenant, the
  * keys of its definitions that are not complete are rebuilt from the

@@ -27,6 +27,8 @@ typedef struct {
     size_t res_off, res_len;
     char etag[20];
     int64_t from_ms, until_ms;
+    uint64_t *tags; /* storage_view_tags of its view (malloc'd) */
+    size_t n_tags;
 } batch_entry_t;
 
 /* The ids of a request, decoded: one allocation, entries then text. */
@@ -149,7 +151,11 @@ run_batch(job_t *job, storage_t *st)
             e->res_len = items[i].len;
             e->from_ms = items[i].from_ms;
             e->until_ms = items[i].until_ms;
+            e->tags = items[i].tags;
+            e->n_tags = items[i].n_tags;
+            items[i].tags = NULL;
         }
+        free(items[i].tags);
         put_entry(&b, ids, i, e->status, msgs[i], items[i].body, items[i].len, &e->res_off);
         free(items[i].body);
     }
@@ -180,6 +186,8 @@ fill_batch(job_t *job)
         cache_stamp_t s = job->stamp;
         s.from_ms = e->from_ms;
         s.until_ms = e->until_ms;
+        s.tags = e->tags;
+        s.n_tags = e->n_tags;
         cache_fill(job->loop, key, key_len, &s, job->body + e->res_off, e->res_len, e->etag);
     }
 }
@@ -187,7 +195,10 @@ fill_batch(job_t *job)
 static void
 dispose_batch(job_t *job)
 {
-    free(((batch_job_t *)job)->ids);
+    batch_ids_t *ids = ((batch_job_t *)job)->ids;
+    for (size_t i = 0; ids != NULL && i < ids->n; i++)
+        free(ids->entries[i].tags);
+    free(ids);
 }
 
 /* Answers req from the loop's cache when the view of every valid id is

@@ -132,8 +132,10 @@ run_profile_view(job_t *job, storage_t *st)
         view_select_fields(&job->body, &job->body_len, v->id_type == STORAGE_ID_EMAIL, v->id + v->id_len + 1, v->fields_len);
     if (rc == 0)
         job_set_etag(job); /* last: of the final body (after any step that changes it) */
-    if (rc == 0 && job->cache_key != NULL)
+    if (rc == 0 && job->cache_key != NULL) {
         storage_view_validity(st, &job->stamp.from_ms, &job->stamp.until_ms);
+        storage_view_tags(st, &job->stamp.tags, &job->stamp.n_tags);
+    }
     return job_read_result(job, rc, "Profile was not found.");
 }
 

@@ -2,40 +2,66 @@
  * view (traits, metadata, audiences, external_ids), kept per loop thread so
  * a current one is answered on the loop without a job; nothing here is
  * shared between loops but the server's change sources, so nothing takes a
- * lock. An entry is current while
- *   - the database file is unchanged: the WAL index header (storage's
- *     change mark, rewritten by every commit of any process) is the one the
- *     worker saw before it began its read and the loop sees now;
+ * lock per hit. An entry is current while
+ *   - no commit since it was built touched what it was built from: each
+ *     entry is tagged with its lookup key (tenant, idType, id) and the pk
+ *     of every profile its view read (storage_view_tags). The loop reads
+ *     the database's change mark (the WAL-index header, rewritten by every
+ *     commit of any process) before each lookup; when it moved, the loop
+ *     walks storage's commit journal from the mark it last settled on to
+ *     the new one and drops the entries tagged with what those commits
+ *     touched. A commit the journal does not have (another process or
+ *     connection, the ring wrapped, a commit touching everything) empties
+ *     the cache; one being committed means no hits until it is confirmed;
  *   - the definitions are the ones its job used (srv->defs_gen);
  *   - the clock is inside the window its answer holds for (windowed
  *     computed traits, activeWithinDays: storage_view_validity).
- * The writer answers an ingest only after COMMIT, which has rewritten the
- * header, so the next read on any loop misses. Memory is bounded per loop
- * (--cache-mb shared out) with least-recently-used eviction. */
+ * A view is filled only when the mark its worker read before the read is
+ * the state the loop sees, or every commit since is journaled and touches
+ * none of its tags. The journal records a commit inside COMMIT (SQLite's
+ * hooks), before the writer answers, so the next read on any loop misses.
+ * Memory is bounded per loop (--cache-mb shared out) with
+ * least-recently-used eviction. */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "http.h"
 
+struct centry;
+
+/* One tag of an entry, in the tag index's chain for its value. */
+typedef struct tagref {
+    uint64_t tag;
+    struct centry *e;
+    struct tagref *next, **pprev;
+} tagref_t;
+
 typedef struct centry {
     struct centry *hnext;       /* bucket chain */
     struct centry *prev, *next; /* recency list, most recent first */
     uint64_t hash, epoch, defs_gen;
     int64_t from_ms, until_ms;
-    size_t key_len, body_len, bytes;
+    size_t key_len, body_len, bytes, n_tags;
+    tagref_t *tags; /* n_tags of them, after the data */
     char etag[20];
-    char data[]; /* key, then body */
+    char data[]; /* key, then body, then the tags */
 } centry_t;
 
 struct viewcache {
     centry_t **buckets;
     size_t mask;
+    tagref_t **tbuckets; /* the tag index: tag -> the entries carrying it */
+    size_t tmask;
     centry_t *head, *tail;
     size_t bytes, limit;
-    storage_mark_t mark; /* the last one seen; epoch counts its changes */
-    int mark_ok;
+    /* the mark the entries are current at (settled: every commit up to it
+     * seen); ok 0: no hits (no mark readable, or a commit being confirmed);
+     * epoch counts the times the cache was emptied */
+    storage_mark_t mark;
+    int mark_ok, ok;
     uint64_t epoch;
     _Atomic uint64_t hits, misses, evictions;
     _Atomic int64_t gauge_bytes, gauge_entries;
@@ -82,9 +108,12 @@ cache_init(server_t *srv, char *err, size_t errlen)
         viewcache_t *c = base_xcalloc(1, sizeof(*c));
         c->buckets = base_xcalloc(nb, sizeof(*c->buckets));
         c->mask = nb - 1;
+        c->tbuckets = base_xcalloc(nb * 2, sizeof(*c->tbuckets));
+        c->tmask = nb * 2 - 1;
         c->limit = limit;
         srv->loops[i].cache = c;
     }
+    srv->journal = storage_journal_new(); /* the writer records in it */
     return 0;
 }
 
@@ -131,21 +160,55 @@ cache_key(char *buf, size_t cap, const storage_tenant_t *t, unsigned kind, unsig
     return n + fields_len;
 }
 
-/* Reads the change mark: a new one (or none) makes every entry old. */
+static void drop(viewcache_t *c, centry_t *e);
+
+static void
+publish(viewcache_t *c)
+{
+    atomic_store_explicit(&c->gauge_bytes, (int64_t)c->bytes, memory_order_relaxed);
+}
+
+/* Drops every entry carrying tag (a journal walk's callback). */
+static void
+drop_tag(void *ctx, uint64_t tag)
+{
+    viewcache_t *c = ctx;
+    tagref_t **head = &c->tbuckets[tag & c->tmask];
+    for (tagref_t *r = *head; r != NULL;) {
+        if (r->tag != tag) {
+            r = r->next;
+            continue;
+        }
+        drop(c, r->e); /* unlinks its refs: start the chain again */
+        r = *head;
+    }
+}
+
+/* Reads the change mark and brings the entries up to it: those the
+ * commits since touched are dropped, or all of them when a commit is not
+ * journaled. */
 static void
 refresh(viewcache_t *c, server_t *srv)
 {
     storage_mark_t m;
     if (storage_change_mark(srv->mark_st, &m) != 0) {
-        c->mark_ok = 0;
-        c->epoch++;
+        c->ok = 0; /* being written, or none: no hit now */
         return;
     }
-    if (!c->mark_ok || memcmp(&m, &c->mark, sizeof(m)) != 0) {
-        c->mark = m;
-        c->mark_ok = 1;
-        c->epoch++;
+    if (c->mark_ok && memcmp(&m, &c->mark, sizeof(m)) == 0) {
+        c->ok = 1;
+        return;
     }
+    int r = c->mark_ok ? storage_journal_walk(srv->journal, &c->mark, &m, drop_tag, c) : STORAGE_JOURNAL_BROKEN;
+    if (r == STORAGE_JOURNAL_PENDING) { /* its tags are dropped; the rest waits for it */
+        c->ok = 0;
+    } else {
+        if (r != STORAGE_JOURNAL_OK)
+            c->epoch++;
+        c->mark = m;
+        c->mark_ok = c->ok = 1;
+    }
+    publish(c);
 }
 
 static void
@@ -175,18 +238,18 @@ push_front(viewcache_t *c, centry_t *e)
 }
 
 static void
-publish(viewcache_t *c)
-{
-    atomic_store_explicit(&c->gauge_bytes, (int64_t)c->bytes, memory_order_relaxed);
-}
-
-static void
 drop(viewcache_t *c, centry_t *e)
 {
     centry_t **pp = &c->buckets[e->hash & c->mask];
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
+    for (size_t i = 0; i < e->n_tags; i++) {
+        tagref_t *r = &e->tags[i];
+        *r->pprev = r->next;
+        if (r->next != NULL)
+            r->next->pprev = r->pprev;
+    }
     unlink_lru(c, e);
     c->bytes -= e->bytes;
     atomic_fetch_sub_explicit(&c->gauge_entries, 1, memory_order_relaxed);
@@ -205,7 +268,7 @@ find(viewcache_t *c, uint64_t h, const char *key, size_t key_len)
 static int
 current(const viewcache_t *c, server_t *srv, const centry_t *e)
 {
-    if (e->epoch != c->epoch || !c->mark_ok)
+    if (e->epoch != c->epoch || !c->ok)
         return 0;
     if (e->defs_gen != atomic_load_explicit(&srv->defs_gen, memory_order_acquire))
         return 0;
@@ -220,6 +283,8 @@ current(const viewcache_t *c, server_t *srv, const centry_t *e)
 static centry_t *
 lookup(viewcache_t *c, server_t *srv, const char *key, size_t key_len)
 {
+    if (!c->ok) /* no mark readable, or a commit being confirmed: keep them */
+        return NULL;
     uint64_t h = base_fnv1a(1469598103934665603ULL, key, key_len);
     centry_t *e = find(c, h, key, key_len);
     if (e != NULL && !current(c, srv, e)) {
@@ -291,9 +356,27 @@ cache_stamp_begin(server_t *srv, storage_t *st, uint64_t defs_gen, cache_stamp_t
 {
     (void)srv;
     s->mark_ok = storage_change_mark(st, &s->mark) == 0;
+    s->tags = NULL;
+    s->n_tags = 0;
     s->defs_gen = defs_gen;
     s->from_ms = INT64_MIN;
     s->until_ms = INT64_MAX;
+}
+
+/* A fill's check: whether a commit since the worker's read touched one of
+ * the view's tags. */
+typedef struct {
+    const uint64_t *tags;
+    size_t n;
+    int touched;
+} fillcheck_t;
+
+static void
+touches(void *ctx, uint64_t tag)
+{
+    fillcheck_t *fc = ctx;
+    for (size_t i = 0; i < fc->n && !fc->touched; i++)
+        fc->touched = fc->tags[i] == tag;
 }
 
 void
@@ -301,14 +384,17 @@ cache_fill(loop_t *loop, const char *key, size_t key_len, const cache_stamp_t *s
            const char *etag)
 {
     viewcache_t *c = loop->cache;
-    if (c == NULL || key_len == 0 || !s->mark_ok)
+    if (c == NULL || key_len == 0 || !s->mark_ok || s->n_tags == 0)
         return;
     refresh(c, loop->srv);
-    /* built from the state the loop sees now, with the definitions in force */
-    if (!c->mark_ok || memcmp(&s->mark, &c->mark, sizeof(s->mark)) != 0 ||
-        s->defs_gen != atomic_load_explicit(&loop->srv->defs_gen, memory_order_acquire) || s->from_ms >= s->until_ms)
+    if (!c->ok || s->defs_gen != atomic_load_explicit(&loop->srv->defs_gen, memory_order_acquire) || s->from_ms >= s->until_ms)
         return;
-    size_t bytes = sizeof(centry_t) + key_len + body_len + ENTRY_OVERHEAD;
+    /* built from the state the loop sees now: no commit since its read, or
+     * none that touched what it read (the definitions in force) */
+    fillcheck_t fc = {s->tags, s->n_tags, 0};
+    if (storage_journal_walk(loop->srv->journal, &s->mark, &c->mark, touches, &fc) != STORAGE_JOURNAL_OK || fc.touched)
+        return;
+    size_t bytes = sizeof(centry_t) + key_len + body_len + s->n_tags * sizeof(tagref_t) + ENTRY_OVERHEAD;
     if (bytes > c->limit / 4)
         return;
     uint64_t h = base_fnv1a(1469598103934665603ULL, key, key_len);
@@ -319,7 +405,10 @@ cache_fill(loop_t *loop, const char *key, size_t key_len, const cache_stamp_t *s
         drop(c, c->tail);
         atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
     }
-    centry_t *e = base_xmalloc(sizeof(*e) + key_len + body_len);
+    /* the tags after the data, aligned */
+    size_t tags_at = offsetof(centry_t, data) + key_len + body_len;
+    tags_at = (tags_at + _Alignof(tagref_t) - 1) / _Alignof(tagref_t) * _Alignof(tagref_t);
+    centry_t *e = base_xmalloc(tags_at + s->n_tags * sizeof(tagref_t));
     e->hash = h;
     e->epoch = c->epoch;
     e->defs_gen = s->defs_gen;
@@ -331,6 +420,18 @@ cache_fill(loop_t *loop, const char *key, size_t key_len, const cache_stamp_t *s
     snprintf(e->etag, sizeof(e->etag), "%s", etag);
     memcpy(e->data, key, key_len);
     memcpy(e->data + key_len, body, body_len);
+    e->tags = (tagref_t *)(void *)((char *)e + tags_at);
+    e->n_tags = s->n_tags;
+    for (size_t i = 0; i < s->n_tags; i++) {
+        tagref_t *r = &e->tags[i], **head = &c->tbuckets[s->tags[i] & c->tmask];
+        r->tag = s->tags[i];
+        r->e = e;
+        r->next = *head;
+        r->pprev = head;
+        if (*head != NULL)
+            (*head)->pprev = &r->next;
+        *head = r;
+    }
     e->hnext = c->buckets[h & c->mask];
     c->buckets[h & c->mask] = e;
     push_front(c, e);

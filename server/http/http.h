@@ -257,6 +257,10 @@ typedef struct {
     int mark_ok;
     uint64_t defs_gen;
     int64_t from_ms, until_ms;
+    /* what the view was built from (storage_view_tags: its lookup key and
+     * profiles; the job owns them, NULL: not cacheable) */
+    uint64_t *tags;
+    size_t n_tags;
 } cache_stamp_t;
 
 /* One cache per loop thread, --cache-mb shared out between them, and the
@@ -283,7 +287,7 @@ int cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len);
 int cache_snapshot(loop_t *loop);
 int cache_peek(loop_t *loop, const char *key, size_t key_len, h2o_iovec_t *body);
 void cache_count(loop_t *loop, uint64_t hits, uint64_t misses);
-/* Worker, before the read: the stamp's mark and generation. */
+/* Worker, before the read: the stamp's mark and generation (no tags). */
 void cache_stamp_begin(server_t *srv, storage_t *st, uint64_t defs_gen, cache_stamp_t *s);
 /* Loop thread, with a finished view: keeps body and its etag under key when
  * the stamp is still current (no commit since its mark, same definitions). */
@@ -403,6 +407,9 @@ struct server {
      * the loops read (NULL: no cache), and the debug clock's file */
     storage_t *mark_st;
     char clock_file[256];
+    /* what each commit of the writer changed (storage's commit journal):
+     * the loops drop only the entries a commit touched */
+    storage_journal_t *journal;
 };
 
 static inline loop_t *

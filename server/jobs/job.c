@@ -19,6 +19,7 @@ job_free(job_t *job)
         job->dispose(job);
     free(job->tenant_strings);
     free(job->cache_key);
+    free(job->stamp.tags);
     free(job->body);
     free(job);
 }

@@ -306,6 +306,10 @@ writer_new(server_t *srv, char *errbuf, size_t errlen)
     }
     storage_set_id_limits(w->st, &limits);
     storage_set_trait_history(w->st, srv->cfg.trait_history_days);
+    /* each commit's changes, for the loops' view caches (http/cache.c): a
+     * commit the journal lacks empties them */
+    if (srv->journal != NULL && storage_journal_attach(w->st, srv->journal) != 0)
+        fprintf(stderr, "profiled: writer: %s; a commit empties the view cache\n", storage_errmsg(w->st));
     w->queue = fairq_new(WRITER_QUEUE_MAX, WRITER_TENANT_MAX);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);

@@ -273,7 +273,45 @@ struct storage {
     /* Write transactions committed on this connection (storage_commits):
      * read by other threads, hence atomic. */
     _Atomic uint64_t commits;
+    /* The commit journal (journal.c): the one this connection records in
+     * (NULL: none), the tags the open transaction's row changes named (all:
+     * one it cannot name), and the commit number the commit hook announced
+     * that the WAL hook has not yet confirmed (pending). */
+    struct storage_journal *journal;
+    uint64_t *jr_tags;
+    size_t jr_n, jr_cap;
+    bool jr_all, jr_pending;
+    uint32_t jr_commit;
+    /* The last view's tags (storage_view_tags): its lookup key and the pk
+     * of each profile it read; over: too many to keep. */
+    uint64_t *view_tags;
+    size_t view_ntags, view_tags_cap;
+    bool view_tags_over;
 };
+
+/* ---- the commit journal (journal.c) ---- */
+/* The tag of a profile pk, and of an identity key (an email's value as
+ * stored: lower-cased). */
+uint64_t stg_tag_profile(int64_t pk);
+uint64_t stg_tag_identity(int64_t tenant_id, int id_type, const char *v, size_t n);
+/* From the backend's hooks, on a connection with a journal: a row change
+ * of the open transaction names tag / cannot be named; the commit hook
+ * (write lock held; before: the WAL-index header then, NULL when it could
+ * not be read); the WAL hook after a commit (after: the header then, NULL
+ * when unreadable); the end of every statement or exec (an announced
+ * commit the WAL hook did not confirm made no commit: void); a rollback. */
+void stg_journal_tag(storage_t *st, uint64_t tag);
+void stg_journal_everything(storage_t *st);
+void stg_journal_commit_begins(storage_t *st, const storage_mark_t *before);
+void stg_journal_committed(storage_t *st, const storage_mark_t *after);
+void stg_journal_settle(storage_t *st);
+void stg_journal_rolled_back(storage_t *st);
+/* The backend's part of storage_journal_attach: installs the row and WAL
+ * hooks on st. 0 or STORAGE_EINVAL. */
+int stg_journal_hooks(storage_t *st);
+/* views.c, as it reads a view: the lookup (first), then each profile. */
+void stg_view_tags_begin(storage_t *st, int64_t tenant_id, storage_id_type_t type, const char *id, size_t id_len);
+void stg_view_tags_pk(storage_t *st, int64_t pk);
 
 /* ---- the connection (storage.c) ---- */
 

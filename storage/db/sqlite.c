@@ -4,6 +4,8 @@
  * calls into SQLite. The only file of storage/ above the SQL text (stmts.c,
  * schema.c) and `profiled check` (integrity.c) that knows SQLite. */
 #include <assert.h>
+/* Debian's libsqlite3 is built with it; the commit journal needs it. */
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -118,6 +120,8 @@ int
 stg_step(storage_t *st, stg_stmt_t *s)
 {
     int rc = sqlite3_step(S(s));
+    if (st->jr_pending)
+        stg_journal_settle(st);
     if (rc == SQLITE_ROW)
         return STG_ROW;
     return rc == SQLITE_DONE ? STG_DONE : db_error(st, rc);
@@ -258,7 +262,107 @@ storage_vm_steps(storage_t *st)
 static int
 on_commit(void *ctx)
 {
-    stg_committed(ctx);
+    storage_t *st = ctx;
+    stg_committed(st);
+    if (st->journal != NULL) { /* the write lock is held: the header before this commit */
+        storage_mark_t m;
+        stg_journal_commit_begins(st, storage_change_mark(st, &m) == 0 ? &m : NULL);
+    }
+    return 0;
+}
+
+/* After a commit that wrote frames (the commit counter went up by one):
+ * the header just after it. */
+static int
+on_wal(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    (void)frames;
+    storage_t *st = ctx;
+    storage_mark_t m;
+    stg_journal_committed(st, storage_change_mark(st, &m) == 0 ? &m : NULL);
+    return SQLITE_OK;
+}
+
+/* Identity rows: (tenant_id, id_type, value, profile_pk). */
+static int
+identity_tags(storage_t *st, sqlite3 *db, bool old)
+{
+    sqlite3_value *v[4];
+    for (int i = 0; i < 4; i++)
+        if ((old ? sqlite3_preupdate_old(db, i, &v[i]) : sqlite3_preupdate_new(db, i, &v[i])) != SQLITE_OK || v[i] == NULL)
+            return -1;
+    const char *text = (const char *)sqlite3_value_text(v[2]);
+    if (text == NULL)
+        return -1;
+    stg_journal_tag(st,
+                    stg_tag_identity(sqlite3_value_int64(v[0]), sqlite3_value_int(v[1]), text, (size_t)sqlite3_value_bytes(v[2])));
+    stg_journal_tag(st, stg_tag_profile(sqlite3_value_int64(v[3])));
+    return 0;
+}
+
+static int
+column_tag(storage_t *st, sqlite3 *db, bool old, int col)
+{
+    sqlite3_value *v;
+    if ((old ? sqlite3_preupdate_old(db, col, &v) : sqlite3_preupdate_new(db, col, &v)) != SQLITE_OK || v == NULL)
+        return -1;
+    stg_journal_tag(st, stg_tag_profile(sqlite3_value_int64(v)));
+    return 0;
+}
+
+/* Tables whose rows belong to a profile, and the column naming it. */
+static const struct {
+    const char *table;
+    int col;
+} profile_column[] = {
+    {"traits", 0},        {"event_marks", 0},   {"audience_members", 0}, {"computed_state", 0},
+    {"computed_days", 0}, {"computed_freq", 0}, {"events", 2},           {"trait_history", 2},
+};
+
+/* Every row change of a journaled connection, before it is made: the
+ * profile (and identity key) it belongs to; a table that names none makes
+ * the transaction touch everything. */
+static void
+on_preupdate(void *ctx, sqlite3 *db, int op, const char *schema, const char *table, sqlite3_int64 k1, sqlite3_int64 k2)
+{
+    storage_t *st = ctx;
+    bool has_old = op != SQLITE_INSERT, has_new = op != SQLITE_DELETE;
+    if (strcmp(schema, "temp") == 0) /* this connection's own */
+        return;
+    if (strcmp(schema, "main") != 0)
+        goto everything;
+    if (strcmp(table, "profiles") == 0) {
+        if (has_old)
+            stg_journal_tag(st, stg_tag_profile(k1));
+        if (has_new)
+            stg_journal_tag(st, stg_tag_profile(k2));
+        return;
+    }
+    if (strcmp(table, "identities") == 0) {
+        if ((has_old && identity_tags(st, db, true) != 0) || (has_new && identity_tags(st, db, false) != 0))
+            goto everything;
+        return;
+    }
+    if (strcmp(table, "suppressions") == 0) /* ingest reads it, no view does */
+        return;
+    for (size_t i = 0; i < sizeof(profile_column) / sizeof(profile_column[0]); i++)
+        if (strcmp(table, profile_column[i].table) == 0) {
+            int col = profile_column[i].col;
+            if ((has_old && column_tag(st, db, true, col) != 0) || (has_new && column_tag(st, db, false, col) != 0))
+                goto everything;
+            return;
+        }
+everything:
+    stg_journal_everything(st);
+}
+
+int
+stg_journal_hooks(storage_t *st)
+{
+    sqlite3_preupdate_hook(DB(st), on_preupdate, st);
+    sqlite3_wal_hook(DB(st), on_wal, st);
     return 0;
 }
 
@@ -268,6 +372,7 @@ static void
 on_rollback(void *ctx)
 {
     stg_forget(ctx);
+    stg_journal_rolled_back(ctx);
 }
 
 static int
@@ -275,6 +380,8 @@ exec(storage_t *st, const char *sql)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(DB(st), sql, NULL, NULL, &msg);
+    if (st->jr_pending)
+        stg_journal_settle(st);
     if (rc != SQLITE_OK) {
         snprintf(st->err, sizeof(st->err), "sqlite: %s", msg != NULL ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);

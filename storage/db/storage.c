@@ -67,6 +67,8 @@ stg_conn_free(storage_t *st)
     stg_idcache_dispose(&st->ids);
     stg_defer_dispose(st);
     free(st->tenant_key);
+    free(st->jr_tags);
+    free(st->view_tags);
     free(st);
 }
 

@@ -463,6 +463,7 @@ view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_ty
         return ret;
     if ((ret = stg_tenant_id(st, tenant, false, &tid)) != 0)
         goto done;
+    stg_view_tags_begin(st, tid, id_type, id, id_len); /* the cache's tags (db/journal.c) */
     if (email)
         ret = load_email_page(st, tid, id, id_len, from, size, &rows, &n, &any);
     else
@@ -479,8 +480,10 @@ view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_ty
         base_jb_key(&b, "data", 4);
         base_jb_open(&b, '[');
     }
-    for (size_t i = 0; i < n && ret == 0; i++)
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        stg_view_tags_pk(st, rows[i].pk);
         ret = build_view(st, tenant, tid, &rows[i], view, o, &b);
+    }
     if (email) {
         base_jb_close(&b, ']');
         base_jb_key(&b, "from", 4);
@@ -530,6 +533,8 @@ storage_profile_views(storage_t *st, const storage_tenant_t *tenant, storage_vie
         items[i].rc = 0;
         items[i].body = NULL;
         items[i].len = 0;
+        items[i].tags = NULL;
+        items[i].n_tags = 0;
     }
     /* a plain BEGIN: each view below joins it, so all read one snapshot */
     int ret = stg_txn_open(st, false, &began);
@@ -540,6 +545,8 @@ storage_profile_views(storage_t *st, const storage_tenant_t *tenant, storage_vie
             continue;
         int rc = storage_profile_view(st, tenant, items[i].type, items[i].id, items[i].id_len, view, &items[i].body, &items[i].len);
         storage_view_validity(st, &items[i].from_ms, &items[i].until_ms);
+        if (rc == 0)
+            storage_view_tags(st, &items[i].tags, &items[i].n_tags);
         if (rc == 0 || rc == STORAGE_ENOTFOUND)
             items[i].rc = rc;
         else
@@ -549,8 +556,10 @@ storage_profile_views(storage_t *st, const storage_tenant_t *tenant, storage_vie
     if (ret != 0)
         for (size_t i = 0; i < n; i++) {
             free(items[i].body);
+            free(items[i].tags);
             items[i].body = NULL;
-            items[i].len = 0;
+            items[i].tags = NULL;
+            items[i].len = items[i].n_tags = 0;
         }
     return ret;
 }

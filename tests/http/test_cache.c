@@ -9,7 +9,11 @@
  * the batch lookup answers from the cache when every id is current there
  * (counted one lookup per id, byte for byte the job's answer), fills it
  * from its job, misses after an ingest, reads all its ids when one is not
- * cached or not found; `--cache-mb 0` never hits; eviction keeps the bytes within the limit. */
+ * cached or not found; `--cache-mb 0` never hits; eviction keeps the bytes within the limit;
+ * invalidation is per profile: an ingest, a new profile sharing an email,
+ * a merge and an erasure drop only the views of what they touched (the
+ * others stay hits), while a write the writer's journal lacks (another
+ * process, the CLI) and a definitions reload empty the cache. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -486,6 +490,144 @@ START_TEST(test_eviction)
 }
 END_TEST
 
+/* Reads each of n paths once: all hits, or all misses (counted). */
+static void
+all_counted(int port, const char *const *p, size_t n, int hit, const char *what)
+{
+    long long h0 = hits(port), m0 = misses(port);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(get(port, p[i], NULL, NULL), 200);
+    counted(port, h0, m0, hit ? (long long)n : 0, hit ? 0 : (long long)n, what);
+}
+
+/* One read of path: a miss whose body contains want. */
+static void
+miss_shows(int port, const char *path, const char *want)
+{
+    long long h0 = hits(port), m0 = misses(port);
+    char *body;
+    ck_assert_int_eq(get(port, path, &body, NULL), 200);
+    counted(port, h0, m0, 0, 1, path);
+    ck_assert_msg(strstr(body, want) != NULL, "%s: %s lacks %s", path, body, want);
+    free(body);
+}
+
+static const char *const others[] = {
+    "userId:q1/traits",       "userId:q1/metadata",          "userId:q2/traits",    "userId:q2/external_ids",
+    "anonymousId:qa3/traits", "email:q2@example.com/traits", "userId:q3/audiences",
+};
+#define NOTHERS (sizeof(others) / sizeof(others[0]))
+
+/* A commit drops only the entries of what it touched: an ingest for one
+ * profile leaves the others' views hits; a new profile sharing an email,
+ * a merge (both sides and their ids) and an erasure drop theirs. */
+START_TEST(test_per_profile)
+{
+    test_server_t s;
+    const char *extra[] = {"--threads", "1", "--workers", "2", "--rate", "100000", "--burst", "100000", NULL};
+    test_server_start(&s, db, extra);
+    post(s.port, "/batch",
+         "{\"batch\":[{\"type\":\"identify\",\"userId\":\"q0\",\"traits\":{\"email\":\"q0@example.com\",\"plan\":\"free\"}},"
+         "{\"type\":\"identify\",\"userId\":\"q1\",\"traits\":{\"plan\":\"free\"}},"
+         "{\"type\":\"track\",\"userId\":\"q1\",\"event\":\"Opened\"},"
+         "{\"type\":\"identify\",\"userId\":\"q2\",\"traits\":{\"email\":\"q2@example.com\"}},"
+         "{\"type\":\"identify\",\"userId\":\"q3\",\"anonymousId\":\"qa3\",\"traits\":{\"plan\":\"x\"}},"
+         "{\"type\":\"identify\",\"userId\":\"qm\",\"traits\":{\"side\":\"user\"}},"
+         "{\"type\":\"identify\",\"anonymousId\":\"qma\",\"traits\":{\"side\":\"anon\",\"color\":\"red\"}}]}");
+    quiet(s.port, "userId:q0/traits?fields=email");
+    for (size_t i = 0; i < NOTHERS; i++)
+        free(read_twice(s.port, others[i]));
+    const char *mine[] = {"userId:q0/traits", "userId:q0/metadata",     "email:q0@example.com/traits",
+                          "userId:qm/traits", "anonymousId:qma/traits", "userId:qm/external_ids"};
+    for (size_t i = 0; i < 6; i++)
+        free(read_twice(s.port, mine[i]));
+    all_counted(s.port, others, NOTHERS, 1, "populated");
+
+    /* an ingest for q0: its views miss and show it, the others still hit */
+    post(s.port, "/identify", "{\"userId\":\"q0\",\"traits\":{\"plan\":\"pro\"}}");
+    all_counted(s.port, others, NOTHERS, 1, "other profiles after an ingest for q0");
+    miss_shows(s.port, "userId:q0/traits", "\"pro\"");
+    miss_shows(s.port, "email:q0@example.com/traits", "\"pro\"");
+    post(s.port, "/track", "{\"userId\":\"q0\",\"event\":\"Clicked\"}");
+    miss_shows(s.port, "userId:q0/metadata", "clicked");
+    all_counted(s.port, others, NOTHERS, 1, "other profiles after an event for q0");
+
+    /* a new profile sharing q0's email: the email view has both */
+    free(read_twice(s.port, "email:q0@example.com/traits"));
+    free(read_twice(s.port, "userId:q0/traits"));
+    post(s.port, "/identify", "{\"userId\":\"q9\",\"traits\":{\"email\":\"Q0@example.com\",\"plan\":\"nine\"}}");
+    miss_shows(s.port, "email:q0@example.com/traits", "\"nine\"");
+    const char *q0[] = {"userId:q0/traits"};
+    all_counted(s.port, q0, 1, 1, "q0 after another profile took its email");
+    all_counted(s.port, others, NOTHERS, 1, "other profiles after a new profile");
+
+    /* a merge: both sides and the moved id miss and show the merged data */
+    post(s.port, "/identify", "{\"userId\":\"qm\",\"anonymousId\":\"qma\"}");
+    miss_shows(s.port, "userId:qm/traits", "\"red\"");
+    miss_shows(s.port, "anonymousId:qma/traits", "\"red\"");
+    miss_shows(s.port, "userId:qm/external_ids", "\"qma\"");
+    all_counted(s.port, others, NOTHERS, 1, "other profiles after a merge");
+
+    /* an erasure: its views answer 404, the others still hit */
+    const char *h[] = {"auth-token", tokdel, NULL};
+    test_resp_t r;
+    ck_assert_int_eq(test_http(s.port, "DELETE", BASE "/profiles/userId:qm", h, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    test_resp_free(&r);
+    ck_assert_int_eq(get(s.port, "userId:qm/traits", NULL, NULL), 404);
+    ck_assert_int_eq(get(s.port, "anonymousId:qma/traits", NULL, NULL), 404);
+    all_counted(s.port, others, NOTHERS, 1, "other profiles after an erasure");
+    test_server_stop(&s);
+}
+END_TEST
+
+/* What the writer's journal does not have empties the whole cache: a
+ * write by a second server process, `profiled audience import`, a
+ * definitions reload. */
+START_TEST(test_unjournaled_empties)
+{
+    test_server_t a, b;
+    const char *extra[] = {"--threads", "1", "--workers", "1", "--definitions", defs_path, NULL};
+    test_server_start(&a, db, extra);
+    test_server_start(&b, db, extra);
+    post(a.port, "/batch",
+         "{\"batch\":[{\"type\":\"identify\",\"userId\":\"q1\",\"traits\":{\"plan\":\"free\"}},"
+         "{\"type\":\"identify\",\"userId\":\"q2\",\"traits\":{\"email\":\"q2@example.com\"}},"
+         "{\"type\":\"identify\",\"userId\":\"q3\",\"anonymousId\":\"qa3\"},"
+         "{\"type\":\"identify\",\"userId\":\"qz\"}]}");
+    quiet(a.port, "userId:qz/external_ids");
+    for (size_t i = 0; i < NOTHERS; i++)
+        free(read_twice(a.port, others[i]));
+    all_counted(a.port, others, NOTHERS, 1, "populated");
+    post(b.port, "/identify", "{\"userId\":\"qz\",\"traits\":{\"plan\":\"b\"}}");
+    all_counted(a.port, others, NOTHERS, 0, "after a write by another process");
+    test_server_stop(&b);
+
+    all_counted(a.port, others, NOTHERS, 1, "filled again"); /* by the misses above */
+    const char *imp[] = {"audience", "import",  "--db",  db,       "--client", "acme",   "--account",
+                         "shop",     "--brand", "CACHE", "--name", "q_list",   csv_path, NULL};
+    ck_assert_int_eq(test_cli(imp, NULL, NULL, NULL), 0);
+    all_counted(a.port, others, NOTHERS, 0, "after a CLI audience import");
+    all_counted(a.port, others, NOTHERS, 1, "filled again");
+    write_file(defs_path,
+               "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"CACHE\",\n"
+               "  \"audiences\":[{\"name\":\"q_free\",\"rule\":{\"trait\":\"plan\",\"op\":\"eq\",\"value\":\"free\"}}]}]}\n");
+    kill(a.pid, SIGHUP);
+    int seen = 0;
+    for (int i = 0; i < 100 && !seen; i++) { /* a path not in others */
+        char *body;
+        ck_assert_int_eq(get(a.port, "userId:q1/audiences?fields=audiences", &body, NULL), 200);
+        seen = strstr(body, "q_free") != NULL;
+        free(body);
+        if (!seen)
+            usleep(50000);
+    }
+    ck_assert_msg(seen, "the reloaded audience never showed");
+    all_counted(a.port, others, NOTHERS, 0, "after a definitions reload");
+    test_server_stop(&a);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -498,6 +640,8 @@ cache_suite(void)
     tcase_add_test(tc, test_batch_cached);
     tcase_add_test(tc, test_off);
     tcase_add_test(tc, test_eviction);
+    tcase_add_test(tc, test_per_profile);
+    tcase_add_test(tc, test_unjournaled_empties);
     suite_add_tcase(s, tc);
     return s;
 }
