@@ -1,8 +1,9 @@
 /* jsonbuf.c -- a growing buffer that views write JSON text into. Commas are
  * placed automatically: a value or key written after another member of the
  * same container gets one. Stored JSON (trait values, createdBy) is spliced
- * in as is, without re-parsing. Strings come out as valid UTF-8. */
-#include <stdio.h>
+ * in as is, without re-parsing. Strings come out as valid UTF-8. No printf:
+ * numbers and times are written by hand, plain strings copied whole. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base.h"
@@ -29,6 +30,8 @@ base_jb_free(jsonbuf_t *b)
 static void
 reserve(jsonbuf_t *b, size_t n)
 {
+    if (b->data == NULL)
+        base_jb_init(b, n + 1);
     if (b->len + n + 1 <= b->cap)
         return;
     size_t cap = b->cap * 2;
@@ -70,20 +73,63 @@ sep(jsonbuf_t *b)
 }
 
 void
+base_jb_reserve(jsonbuf_t *b, size_t n)
+{
+    reserve(b, n);
+}
+
+void
+base_jb_append(jsonbuf_t *b, const char *s, size_t n)
+{
+    put(b, s, n);
+}
+
+void
 base_jb_raw(jsonbuf_t *b, const char *s, size_t n)
 {
     sep(b);
     put(b, s, n);
 }
 
+/* The length of the start of s that JSON strings hold as is: printable
+ * ASCII but '"' and '\\', eight bytes a step (each test below is exact
+ * for the word as a whole). */
+static size_t
+plain_prefix(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, q, bs;
+        memcpy(&x, s + i, 8);
+        q = x ^ (ones * '"');
+        bs = x ^ (ones * '\\');
+        if (((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high) != 0)
+            break;
+    }
+    while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
 void
 base_jb_str(jsonbuf_t *b, const char *s, size_t n)
 {
     sep(b);
-    put_char(b, '"');
-    /* escaped piece by piece: room for the plain text plus a few escapes,
-     * more when they run out; what is not UTF-8 comes out as U+FFFD */
-    for (size_t done = 0; done < n;) {
+    size_t plain = plain_prefix(s, n);
+    reserve(b, plain + 2);
+    b->data[b->len++] = '"';
+    memcpy(b->data + b->len, s, plain);
+    b->len += plain;
+    if (plain == n) {
+        b->data[b->len++] = '"';
+        b->data[b->len] = '\0';
+        return;
+    }
+    /* the rest escaped piece by piece: room for the plain text plus a few
+     * escapes, more when they run out; what is not UTF-8 comes out as
+     * U+FFFD */
+    for (size_t done = plain; done < n;) {
         reserve(b, n - done + 8);
         size_t used;
         b->len += base_json_escape(s + done, n - done, b->data + b->len, b->cap - b->len - 1, &used);
@@ -103,17 +149,30 @@ base_jb_key(jsonbuf_t *b, const char *s, size_t n)
 void
 base_jb_int(jsonbuf_t *b, int64_t v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%lld", (long long)v);
-    base_jb_raw(b, num, (size_t)n);
+    char num[24], *p = num + sizeof(num);
+    /* the magnitude as unsigned, so INT64_MIN has one too */
+    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + m % 10);
+        m /= 10;
+    } while (m != 0);
+    if (v < 0)
+        *--p = '-';
+    base_jb_raw(b, p, (size_t)(num + sizeof(num) - p));
 }
 
 void
 base_jb_time(jsonbuf_t *b, int64_t ms)
 {
     char iso[32];
-    base_format_time(ms, iso);
-    base_jb_str(b, iso, strlen(iso));
+    base_format_time(ms, iso); /* 24 bytes, all plain */
+    sep(b);
+    reserve(b, 26);
+    b->data[b->len] = '"';
+    memcpy(b->data + b->len + 1, iso, 24);
+    b->data[b->len + 25] = '"';
+    b->len += 26;
+    b->data[b->len] = '\0';
 }
 
 void

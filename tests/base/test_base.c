@@ -217,6 +217,66 @@ START_TEST(test_json_scan)
 }
 END_TEST
 
+/* One value written alone: the text base_jb_* gives. */
+static void
+jb_str_is(const char *s, size_t n, const char *want)
+{
+    jsonbuf_t b;
+    base_jb_init(&b, 1);
+    base_jb_str(&b, s, n);
+    ck_assert_msg(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0 && b.data[b.len] == '\0', "got %s, want %s", b.data,
+                  want);
+    base_jb_free(&b);
+}
+
+static void
+jb_int_is(int64_t v, const char *want)
+{
+    jsonbuf_t b;
+    base_jb_init(&b, 1);
+    base_jb_int(&b, v);
+    ck_assert_str_eq(b.data, want);
+    base_jb_free(&b);
+}
+
+/* Strings copied whole when plain (eight bytes a step), escaped from the
+ * first byte that is not, wherever it falls in a word; integers and times
+ * written without printf. */
+START_TEST(test_jb_fast_paths)
+{
+    jb_str_is("", 0, "\"\"");
+    jb_str_is("abcdefgh", 8, "\"abcdefgh\"");
+    jb_str_is("abcdefghijklmnopq", 17, "\"abcdefghijklmnopq\"");
+    static const char *const odd[] = {"\"", "\\", "\n", "\x1f", "\x7f", "\xc3\xa9", "\xff", " "};
+    static const char *const esc[] = {"\\\"", "\\\\", "\\n", "\\u001f", "\x7f", "\xc3\xa9", "\xef\xbf\xbd", " "};
+    for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++)
+        for (size_t at = 0; at < 20; at++) {
+            char in[64], want[96];
+            memset(in, 'x', sizeof(in));
+            size_t m = strlen(odd[k]);
+            memcpy(in + at, odd[k], m);
+            size_t n = at + m + 5;
+            snprintf(want, sizeof(want), "\"%.*s%s%.*s\"", (int)at, in, esc[k], 5, in + at + m);
+            jb_str_is(in, n, want);
+        }
+    jb_int_is(0, "0");
+    jb_int_is(7, "7");
+    jb_int_is(-42, "-42");
+    jb_int_is(1000000, "1000000");
+    jb_int_is(INT64_MAX, "9223372036854775807");
+    jb_int_is(INT64_MIN, "-9223372036854775808");
+    jsonbuf_t b;
+    base_jb_init(&b, 1);
+    base_jb_open(&b, '[');
+    base_jb_time(&b, 1605793157912LL);
+    base_jb_time(&b, -1);
+    base_jb_append(&b, ",1", 2);
+    base_jb_close(&b, ']');
+    ck_assert_str_eq(b.data, "[\"2020-11-19T13:39:17.912Z\",\"1969-12-31T23:59:59.999Z\",1]");
+    base_jb_free(&b);
+}
+END_TEST
+
 /* base_json_select of json under the list fields: the text it writes. */
 static void
 select_is(const char *json, const char *fields, const char *want)
@@ -354,6 +414,7 @@ base_suite(void)
     Suite *s = suite_create("base");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_time_parse_format);
+    tcase_add_test(tc, test_jb_fast_paths);
     tcase_add_test(tc, test_uuid_v4);
     tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_bytes);
