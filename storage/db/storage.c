@@ -66,6 +66,8 @@ stg_conn_free(storage_t *st)
 {
     stg_idcache_dispose(&st->ids);
     stg_defer_dispose(st);
+    free(st->page_rows);
+    base_jb_free(&st->page_text);
     free(st->tenant_key);
     free(st);
 }

@@ -8,12 +8,14 @@
  * whole with the text expected (the profile's random UUID and the
  * scrollId replaced by placeholders). */
 #include <check.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "storage.h"
 #include "testdb.h"
 #include "testutil.h"
+#include "../../storage/db/db.h"
 
 #define NOW 1605793157912LL
 #define TTL 60000
@@ -283,6 +285,82 @@ START_TEST(test_metadata_bytes)
 }
 END_TEST
 
+/* 1,500 events at one time, stored in falling eventId order with 1 KiB of
+ * properties each: in rising order every row read past a page's limit
+ * replaces a kept one, so the page's scratch is compacted along the way;
+ * pages of 100 still give each event once, in order. */
+START_TEST(test_long_run_of_one_time)
+{
+    enum { N = 1500 };
+    size_t cap = (size_t)N * 1200, len = 0;
+    char *lines = malloc(cap), pad[1025];
+    ck_assert_ptr_nonnull(lines);
+    memset(pad, 'p', 1024);
+    pad[1024] = '\0';
+    for (int i = N - 1; i >= 0; i--)
+        len += (size_t)snprintf(lines + len, cap - len,
+                                "{\"type\":\"track\",\"userId\":\"run\",\"event\":\"R\",\"messageId\":\"r%05d\","
+                                "\"timestamp\":\"2021-01-01T00:00:00Z\",\"properties\":{\"pad\":\"%s\"}}\n",
+                                i, pad);
+    FILE *in = fmemopen(lines, len, "r");
+    uint64_t ok = 0, bad = 0;
+    ck_assert_int_eq(storage_import_ndjson(st, &tenant, in, stderr, NULL, NOW, &ok, &bad), 0);
+    fclose(in);
+    free(lines);
+    for (int desc = 0; desc < 2; desc++) {
+        storage_event_query_t q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX, .descending = desc, .limit = 100};
+        char *body = NULL, *sid = NULL;
+        size_t blen = 0;
+        int seen = 0;
+        ck_assert_int_eq(storage_events_begin(st, &tenant, STORAGE_ID_USER, "run", 3, &q, NOW, TTL, &body, &blen), 0);
+        for (;;) {
+            int n = 0;
+            for (const char *p = strstr(body, "\"eventId\":\"r"); p != NULL; p = strstr(p + 1, "\"eventId\":\"r")) {
+                int want = desc ? N - 1 - seen : seen;
+                ck_assert_int_eq(atoi(p + 12), want);
+                seen++;
+                n++;
+            }
+            free(sid);
+            sid = member(body, "scrollId");
+            free(body);
+            body = NULL;
+            if (n < 100)
+                break;
+            ck_assert_int_eq(storage_events_next(st, &tenant, STORAGE_ID_USER, "run", 3, sid, strlen(sid), NOW, TTL, &body, &blen),
+                             0);
+        }
+        free(sid);
+        ck_assert_int_eq(seen, N);
+    }
+}
+END_TEST
+
+/* A first page and a next page are each one range read of the index
+ * events_profile_time: no temporary b-tree, no sort, in both orders. */
+START_TEST(test_event_pages_read_the_index_in_order)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    static const enum stmt_id ids[] = {S_EVENTS_ASC_FIRST, S_EVENTS_ASC_NEXT, S_EVENTS_DESC_FIRST, S_EVENTS_DESC_NEXT};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        char sql[4096];
+        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", stg_sqlite_sql[ids[i]]);
+        sqlite3_stmt *s = NULL;
+        ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+        char plan[4096] = "";
+        while (sqlite3_step(s) == SQLITE_ROW)
+            snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s\n", (const char *)sqlite3_column_text(s, 3));
+        sqlite3_finalize(s);
+        ck_assert_msg(
+            strstr(plan, "SEARCH e USING INDEX events_profile_time (profile_pk=? AND event_time_ms>? AND event_time_ms<?)") != NULL,
+            "statement %zu: %s", i, plan);
+        ck_assert_msg(strstr(plan, "B-TREE") == NULL && strstr(plan, "SCAN e") == NULL, "statement %zu sorts: %s", i, plan);
+    }
+    sqlite3_close(db);
+}
+END_TEST
+
 static Suite *
 render_suite(void)
 {
@@ -293,6 +371,8 @@ render_suite(void)
     tcase_add_test(tc, test_ties_across_pages);
     tcase_add_test(tc, test_anonymous_profile_page_bytes);
     tcase_add_test(tc, test_metadata_bytes);
+    tcase_add_test(tc, test_long_run_of_one_time);
+    tcase_add_test(tc, test_event_pages_read_the_index_in_order);
     suite_add_tcase(s, tc);
     return s;
 }
