@@ -248,6 +248,77 @@ is_dropped(span_t key, const char *const *drop)
     return false;
 }
 
+/* p at a value of text with no backslash in it: the end of that value
+ * (NULL if the text ends first). Strings are skipped with memchr: with no
+ * escapes, a string ends at the next quote. Bounded by end whatever the
+ * bytes are. */
+static const char *
+skip_value(const char *p, const char *end)
+{
+    if (p < end && *p != '"' && *p != '{' && *p != '[') {
+        while (p < end && *p != ',' && !is_blank(*p))
+            p++; /* a number, true, false or null */
+        return p;
+    }
+    int depth = 0;
+    do {
+        if (p >= end)
+            return NULL;
+        char c = *p;
+        if (c == '"') {
+            const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+            if (q == NULL)
+                return NULL;
+            p = q + 1;
+            continue;
+        }
+        if (c == '{' || c == '[')
+            depth++;
+        else if (c == '}' || c == ']')
+            depth--;
+        p++;
+    } while (depth > 0);
+    return p;
+}
+
+/* Whether a top-level member of obj (trimmed, '{' to '}') could be named
+ * in drop. Text with no escape at all is walked member by member (names
+ * compared as they are, values skipped, strings by memchr), bounded and
+ * safe on any bytes: anything unexpected answers true. Text with an escape
+ * answers true: the caller checks and walks it strictly. */
+static bool
+may_clash(span_t obj, const char *const *drop)
+{
+    if (memchr(obj.p, '\\', obj.n) != NULL)
+        return true;
+    const char *p = obj.p + 1, *end = obj.p + obj.n - 1; /* inside the braces */
+    for (;;) {
+        while (p < end && (is_blank(*p) || *p == ','))
+            p++;
+        if (p >= end)
+            return false;
+        if (*p != '"')
+            return true;
+        const char *key = p + 1, *q = memchr(key, '"', (size_t)(end - key));
+        if (q == NULL)
+            return true;
+        size_t n = (size_t)(q - key);
+        for (const char *const *d = drop; *d != NULL; d++)
+            if (strlen(*d) == n && memcmp(*d, key, n) == 0)
+                return true;
+        p = q + 1;
+        while (p < end && is_blank(*p))
+            p++;
+        if (p >= end || *p != ':')
+            return true;
+        p++;
+        while (p < end && is_blank(*p))
+            p++;
+        if ((p = skip_value(p, end)) == NULL)
+            return true;
+    }
+}
+
 void
 stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop)
 {
@@ -258,8 +329,8 @@ stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop)
             base_jb_raw(b, "null", 4);
         return;
     }
-    /* The member iteration trusts its text: check it, as nothing else did
-     * since it was stored. */
+    /* The member iteration below trusts its text: it checks it first, as
+     * nothing else did since it was stored. Most messages need neither. */
     span_t obj = {raw, n};
     while (obj.n > 0 && is_blank(obj.p[obj.n - 1]))
         obj.n--;
@@ -267,7 +338,21 @@ stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop)
         obj.p++;
         obj.n--;
     }
-    if (raw == NULL || obj.n < 2 || obj.p[0] != '{' || base_json_check(obj.p, obj.n) != NULL) {
+    if (raw == NULL || obj.n < 2 || obj.p[0] != '{' || obj.p[obj.n - 1] != '}') {
+        base_jb_open(b, '{');
+        return;
+    }
+    if (!may_clash(obj, drop)) {
+        /* As stored, up to (not including) its closing brace. The text was
+         * checked strictly when it was stored and is trusted here, as the
+         * events' rawData is: no second check of it. */
+        size_t end = obj.n - 1;
+        while (end > 1 && is_blank(obj.p[end - 1]))
+            end--;
+        base_jb_raw(b, obj.p, end);
+        return;
+    }
+    if (base_json_check(obj.p, obj.n) != NULL) {
         base_jb_open(b, '{');
         return;
     }
