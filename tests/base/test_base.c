@@ -156,6 +156,8 @@ START_TEST(test_bytes)
     /* FNV-1a 64 with its standard offset basis */
     ck_assert_uint_eq(base_fnv1a(14695981039346656037ull, "a", 1), 0xaf63dc4c8601ec8cull);
     ck_assert_uint_eq(base_fnv1a(14695981039346656037ull, "", 0), 14695981039346656037ull);
+    ck_assert_uint_eq(base_fnv1a(14695981039346656037ull, "foobar", 6), 0x85944171f73967e8ull); /* the published vectors */
+    ck_assert_uint_eq(base_fnv1a(base_fnv1a(14695981039346656037ull, "foo", 3), "bar", 3), 0x85944171f73967e8ull);
 }
 END_TEST
 
