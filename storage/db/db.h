@@ -270,6 +270,10 @@ struct storage {
     uint64_t suppressed_total;
     /* The database's key sealing scrollIds (read/cursor.c), read at open. */
     unsigned char scroll_key[STG_SCROLL_KEY_BYTES];
+    /* HMAC-SHA256 under that key, set up once at the load (an EVP_MAC_CTX
+     * that read/cursor.c re-initialises per tag: no algorithm lookup per
+     * scrollId); NULL when OpenSSL would not make one. */
+    void *scroll_mac;
     /* An events page's scratch (read/events.c): its rows and their texts,
      * kept for the next page on this connection (freed at close, or after
      * a page that grew them past 4 MiB). */
