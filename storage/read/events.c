@@ -4,6 +4,7 @@
  * in its sealed scrollId (cursor.c): a page is a read transaction, and a
  * scroll survives restarts and is shared by every process. */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../read/read.h"
@@ -248,49 +249,79 @@ is_dropped(span_t key, const char *const *drop)
     return false;
 }
 
-/* p at a value of text with no backslash in it: the end of that value
- * (NULL if the text ends first). Strings are skipped with memchr: with no
- * escapes, a string ends at the next quote. Bounded by end whatever the
- * bytes are. */
+/* p at a string's opening quote: just past its closing one (NULL if the
+ * text ends first). memchr to each quote; one after an odd run of
+ * backslashes is escaped. */
+static const char *
+skip_string(const char *p, const char *end)
+{
+    const char *q = p + 1;
+    for (;;) {
+        if ((q = memchr(q, '"', (size_t)(end - q))) == NULL)
+            return NULL;
+        size_t bs = 0;
+        while (q - bs > p + 1 && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            return q + 1;
+        q++;
+    }
+}
+
+/* p at a value: the end of it (NULL if the text ends first). Bounded by
+ * end whatever the bytes are; only strings and brackets are looked at. */
 static const char *
 skip_value(const char *p, const char *end)
 {
-    if (p < end && *p != '"' && *p != '{' && *p != '[') {
+    if (p < end && *p == '"')
+        return skip_string(p, end);
+    if (p < end && *p != '{' && *p != '[') {
         while (p < end && *p != ',' && !is_blank(*p))
             p++; /* a number, true, false or null */
         return p;
     }
+    /* 1: a string, 2: opens, 3: closes */
+    static const unsigned char cls[256] = {['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3};
     int depth = 0;
     do {
         if (p >= end)
             return NULL;
-        char c = *p;
-        if (c == '"') {
-            const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
-            if (q == NULL)
+        switch (cls[(unsigned char)*p]) {
+        case 0:
+            p++;
+            break;
+        case 1:
+            if ((p = skip_string(p, end)) == NULL)
                 return NULL;
-            p = q + 1;
-            continue;
-        }
-        if (c == '{' || c == '[')
+            break;
+        case 2:
             depth++;
-        else if (c == '}' || c == ']')
+            p++;
+            break;
+        default:
             depth--;
-        p++;
+            p++;
+        }
     } while (depth > 0);
     return p;
 }
 
-/* Whether a top-level member of obj (trimmed, '{' to '}') could be named
- * in drop. Text with no escape at all is walked member by member (names
- * compared as they are, values skipped, strings by memchr), bounded and
- * safe on any bytes: anything unexpected answers true. Text with an escape
- * answers true: the caller checks and walks it strictly. */
+#define DROP_MAX 8 /* names a drop list may have */
+
+/* Whether a top-level member of obj (trimmed, '{' to '}') is, or could
+ * be, named in drop: its members are walked, names compared (decoded when
+ * they hold an escape), values skipped. Bounded and safe on any bytes:
+ * anything unexpected answers true, and the caller then checks the text
+ * strictly and walks it again. */
 static bool
 may_clash(span_t obj, const char *const *drop)
 {
-    if (memchr(obj.p, '\\', obj.n) != NULL)
-        return true;
+    size_t lens[DROP_MAX], nd = 0;
+    for (; drop[nd] != NULL; nd++) {
+        if (nd == DROP_MAX)
+            return true;
+        lens[nd] = strlen(drop[nd]);
+    }
     const char *p = obj.p + 1, *end = obj.p + obj.n - 1; /* inside the braces */
     for (;;) {
         while (p < end && (is_blank(*p) || *p == ','))
@@ -299,14 +330,15 @@ may_clash(span_t obj, const char *const *drop)
             return false;
         if (*p != '"')
             return true;
-        const char *key = p + 1, *q = memchr(key, '"', (size_t)(end - key));
+        const char *q = skip_string(p, end);
         if (q == NULL)
             return true;
-        size_t n = (size_t)(q - key);
-        for (const char *const *d = drop; *d != NULL; d++)
-            if (strlen(*d) == n && memcmp(*d, key, n) == 0)
+        span_t key = {p + 1, (size_t)(q - 1 - (p + 1))};
+        bool escaped = memchr(key.p, '\\', key.n) != NULL;
+        for (size_t i = 0; i < nd; i++)
+            if (escaped ? base_json_key_is(key, drop[i], lens[i]) : key.n == lens[i] && memcmp(drop[i], key.p, key.n) == 0)
                 return true;
-        p = q + 1;
+        p = q;
         while (p < end && is_blank(*p))
             p++;
         if (p >= end || *p != ':')

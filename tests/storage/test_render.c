@@ -426,6 +426,11 @@ START_TEST(test_message_splice_matches_strict_walk)
         "{\"event\\u0049d\":\"y\",\"k\":1}",
         "{\"k\":\"\\u00e9\",\"receivedTime\":0}",
         "{\"a\":[1,2,{\"b\":\"]\"}],\"receivedTime\":{\"c\":\"}\"},\"d\":\"e\"}",
+        "{\"a\\\\\":1,\"action\\\\\":2}",
+        "{\"s\":\"x\\\\\",\"t\":{\"u\":\"\\\\\\\"}\"},\"v\":[\"\\\"]\"]}",
+        "{\"k\\\"x\":1,\"\\u0061ction\":2}",
+        "{\"p\":{\"q\":\"\\\\\"},\"eventId\":1}",
+        "{\"\\/\":{},\"\":[]}",
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         jsonbuf_t got, want;
@@ -439,6 +444,37 @@ START_TEST(test_message_splice_matches_strict_walk)
                       want.data);
         base_jb_free(&got);
         base_jb_free(&want);
+    }
+    /* any bytes between braces: the walk stays inside them (ASan runs this),
+     * and valid text comes out as the strict walk writes it */
+    static const char alphabet[] = "{}[]\",:\\ a1u";
+    uint64_t x = 88172645463325252ull;
+    for (int round = 0; round < 20000; round++) {
+        char text[48];
+        size_t n = 2 + round % 40;
+        text[0] = '{';
+        for (size_t i = 1; i + 1 < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            text[i] = alphabet[x % (sizeof(alphabet) - 1)];
+        }
+        text[n - 1] = '}';
+        text[n] = '\0';
+        char *copy = malloc(n); /* exactly n bytes: a read past them is caught */
+        ck_assert_ptr_nonnull(copy);
+        memcpy(copy, text, n);
+        jsonbuf_t got;
+        base_jb_init(&got, 16);
+        stg_jb_message(&got, copy, n, drop);
+        if (base_json_check(text, n) == NULL) {
+            jsonbuf_t want;
+            base_jb_init(&want, 16);
+            oracle(&want, text, drop);
+            ck_assert_msg(got.len == want.len && memcmp(got.data, want.data, got.len) == 0, "%s: got %s, want %s", text, got.data,
+                          want.data);
+            base_jb_free(&want);
+        }
+        base_jb_free(&got);
+        free(copy);
     }
     /* not an object: an empty one opens */
     static const char *const bad[] = {"", "[]", "\"x\"", "{", "x}"};
