@@ -335,6 +335,9 @@ may_clash(span_t obj, const char *const *drop)
             return true;
         span_t key = {p + 1, (size_t)(q - 1 - (p + 1))};
         bool escaped = memchr(key.p, '\\', key.n) != NULL;
+        /* base_json_key_is decodes only valid escapes: check such a name */
+        if (escaped && base_json_check(p, (size_t)(q - p)) != NULL)
+            return true;
         for (size_t i = 0; i < nd; i++)
             if (escaped ? base_json_key_is(key, drop[i], lens[i]) : key.n == lens[i] && memcmp(drop[i], key.p, key.n) == 0)
                 return true;
