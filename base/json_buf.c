@@ -161,16 +161,55 @@ base_jb_int(jsonbuf_t *b, int64_t v)
     base_jb_raw(b, p, (size_t)(num + sizeof(num) - p));
 }
 
+/* Two decimal digits of v (0..99). */
+static void
+put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+#define DAY_MS 86400000LL
+#define YEAR_10000_MS 253402300800000LL /* the first time with five year digits */
+
 void
 base_jb_time(jsonbuf_t *b, int64_t ms)
 {
-    char iso[32];
-    base_format_time(ms, iso); /* 24 bytes, all plain */
+    /* Times of a page mostly share their day (receivedTime of an import,
+     * events of one session): the date text of the last day this thread
+     * wrote is kept, and only the time of day is written. */
+    static _Thread_local int64_t last_day = -1;
+    static _Thread_local char last_date[10];
     sep(b);
     reserve(b, 26);
-    b->data[b->len] = '"';
-    memcpy(b->data + b->len + 1, iso, 24);
-    b->data[b->len + 25] = '"';
+    char *p = b->data + b->len;
+    p[0] = '"';
+    if (ms >= 0 && ms < YEAR_10000_MS) {
+        int64_t day = ms / DAY_MS;
+        unsigned tod = (unsigned)(ms % DAY_MS), secs = tod / 1000;
+        if (day != last_day) {
+            char iso[32];
+            base_format_time(day * DAY_MS, iso);
+            memcpy(last_date, iso, 10);
+            last_day = day;
+        }
+        memcpy(p + 1, last_date, 10);
+        p[11] = 'T';
+        put2(p + 12, secs / 3600);
+        p[14] = ':';
+        put2(p + 15, secs / 60 % 60);
+        p[17] = ':';
+        put2(p + 18, secs % 60);
+        p[20] = '.';
+        p[21] = (char)('0' + tod % 1000 / 100);
+        put2(p + 22, tod % 100);
+        p[24] = 'Z';
+    } else {
+        char iso[32];
+        base_format_time(ms, iso); /* 24 bytes, all plain */
+        memcpy(p + 1, iso, 24);
+    }
+    p[25] = '"';
     b->len += 26;
     b->data[b->len] = '\0';
 }
@@ -192,7 +231,12 @@ void
 base_jb_rawkey(jsonbuf_t *b, const char *raw, size_t n)
 {
     sep(b);
-    put_char(b, '"');
-    put(b, raw, n);
-    put(b, "\":", 2);
+    reserve(b, n + 3);
+    char *p = b->data + b->len;
+    p[0] = '"';
+    memcpy(p + 1, raw, n);
+    p[n + 1] = '"';
+    p[n + 2] = ':';
+    p[n + 3] = '\0';
+    b->len += n + 3;
 }

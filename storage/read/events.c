@@ -460,15 +460,17 @@ write_event(jsonbuf_t *b, const jsonbuf_t *f, const frag_t *fr, const page_t *pg
     const char *text = pg->text->data + r->off;
     base_jb_raw(b, f->data + fr->head_off, fr->head_len);
     base_jb_str(b, text, r->id_len);
-    base_jb_rawkey(b, "eventTime", 9);
+    /* the names between the values as constant runs (each after a value:
+     * the comma is theirs) */
+    base_jb_append(b, ",\"eventTime\":", 13);
     base_jb_time(b, r->time_ms);
-    base_jb_rawkey(b, "receivedTime", 12);
+    base_jb_append(b, ",\"receivedTime\":", 16);
     base_jb_time(b, r->received_ms);
-    base_jb_rawkey(b, "eventAction", 11);
+    base_jb_append(b, ",\"eventAction\":", 15);
     base_jb_str(b, text + r->id_len, r->action_len);
     base_jb_raw(b, f->data + fr->mid_off, fr->mid_len);
     base_jb_str(b, text + r->id_len + r->action_len, r->source_len);
-    base_jb_rawkey(b, "rawData", 7);
+    base_jb_append(b, ",\"rawData\":", 11);
     stg_jb_message(b, r->raw_len > 0 ? text + r->id_len + r->action_len + r->source_len : NULL, r->raw_len, NULL);
     base_jb_close(b, '}');
 }

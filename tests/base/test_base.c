@@ -276,6 +276,33 @@ START_TEST(test_jb_fast_paths)
     base_jb_close(&b, ']');
     ck_assert_str_eq(b.data, "[\"2020-11-19T13:39:17.912Z\",\"1969-12-31T23:59:59.999Z\",1]");
     base_jb_free(&b);
+    /* the day kept between calls: each time still as base_format_time writes
+     * it, through day changes, both ends of a day and the clamped years */
+    static const int64_t times[] = {0,
+                                    1,
+                                    86399999,
+                                    86400000,
+                                    1605793157912LL,
+                                    1605793157913LL,
+                                    1605830399999LL,
+                                    1605830400000LL,
+                                    1605793157912LL,
+                                    951782400000LL /* 2000-02-29 */,
+                                    253402300799999LL,
+                                    253402300800000LL,
+                                    -62167219200001LL,
+                                    INT64_MAX,
+                                    INT64_MIN,
+                                    7};
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        char iso[32], want[40];
+        base_format_time(times[i], iso);
+        snprintf(want, sizeof(want), "\"%s\"", iso);
+        base_jb_init(&b, 1);
+        base_jb_time(&b, times[i]);
+        ck_assert_str_eq(b.data, want);
+        base_jb_free(&b);
+    }
 }
 END_TEST
 
