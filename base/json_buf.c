@@ -175,11 +175,13 @@ put2(char *p, unsigned v)
 void
 base_jb_time(jsonbuf_t *b, int64_t ms)
 {
-    /* Times of a page mostly share their day (receivedTime of an import,
-     * events of one session): the date text of the last day this thread
-     * wrote is kept, and only the time of day is written. */
-    static _Thread_local int64_t last_day = -1;
-    static _Thread_local char last_date[10];
+    /* Times of a page mostly share a few days (the receivedTime of an
+     * import, the events of a session): the date texts of the last days
+     * this thread wrote are kept (four, by day mod 4, so an event's two
+     * times do not push each other out), and only the time of day is
+     * written. */
+    static _Thread_local int64_t last_day[4] = {-1, -1, -1, -1};
+    static _Thread_local char last_date[4][10];
     sep(b);
     reserve(b, 26);
     char *p = b->data + b->len;
@@ -187,13 +189,14 @@ base_jb_time(jsonbuf_t *b, int64_t ms)
     if (ms >= 0 && ms < YEAR_10000_MS) {
         int64_t day = ms / DAY_MS;
         unsigned tod = (unsigned)(ms % DAY_MS), secs = tod / 1000;
-        if (day != last_day) {
+        unsigned slot = (unsigned)(day & 3);
+        if (day != last_day[slot]) {
             char iso[32];
             base_format_time(day * DAY_MS, iso);
-            memcpy(last_date, iso, 10);
-            last_day = day;
+            memcpy(last_date[slot], iso, 10);
+            last_day[slot] = day;
         }
-        memcpy(p + 1, last_date, 10);
+        memcpy(p + 1, last_date[slot], 10);
         p[11] = 'T';
         put2(p + 12, secs / 3600);
         p[14] = ':';
