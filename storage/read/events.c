@@ -517,6 +517,8 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
         const frag_t *fr = &frags[pg.rows[i].profile];
         want += row_bytes(&pg.rows[i]) + fr->head_len + fr->mid_len + 128;
     }
+    if (pg.n > (size_t)sc->limit) /* an email's profiles: a page of them goes out */
+        want = want / pg.n * (size_t)sc->limit;
     base_jb_reserve(b, want);
 
     base_jb_open(b, '[');
