@@ -493,6 +493,10 @@ render_suite(void)
 {
     Suite *s = suite_create("render");
     TCase *tc = tcase_create("render");
+    /* counted, not timed: each test imports its data (fsyncs), and the long
+     * run pages 3,000 rows; Check's 4 s default is too short under ASan on
+     * a loaded machine */
+    tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_events_page_bytes);
     tcase_add_test(tc, test_ties_across_pages);
