@@ -106,6 +106,12 @@ typedef struct {
 void base_jb_init(jsonbuf_t *b, size_t cap);
 void base_jb_free(jsonbuf_t *b);
 void base_jb_raw(jsonbuf_t *b, const char *s, size_t n); /* a value already in JSON */
+/* Room for n more bytes (and the NUL) at once: a page that knows its size
+ * grows its buffer once. */
+void base_jb_reserve(jsonbuf_t *b, size_t n);
+/* n bytes of JSON text as they are, no comma placed: the continuation of
+ * what is already written (a prebuilt run of members). */
+void base_jb_append(jsonbuf_t *b, const char *s, size_t n);
 void base_jb_str(jsonbuf_t *b, const char *s, size_t n); /* a string value */
 void base_jb_key(jsonbuf_t *b, const char *s, size_t n);
 void base_jb_int(jsonbuf_t *b, int64_t v);

@@ -182,8 +182,18 @@ uint64_t
 base_fnv1a(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ c[i]) * 1099511628211ull;
+    const uint64_t prime = 1099511628211ull;
+    size_t i = 0;
+    /* four bytes a turn (the same steps, less loop): an ETag hashes every
+     * body a view answers */
+    for (; i + 4 <= n; i += 4) {
+        h = (h ^ c[i]) * prime;
+        h = (h ^ c[i + 1]) * prime;
+        h = (h ^ c[i + 2]) * prime;
+        h = (h ^ c[i + 3]) * prime;
+    }
+    for (; i < n; i++)
+        h = (h ^ c[i]) * prime;
     return h;
 }
 

@@ -270,6 +270,16 @@ struct storage {
     uint64_t suppressed_total;
     /* The database's key sealing scrollIds (read/cursor.c), read at open. */
     unsigned char scroll_key[STG_SCROLL_KEY_BYTES];
+    /* HMAC-SHA256 under that key, set up once at the load (an EVP_MAC_CTX
+     * that read/cursor.c re-initialises per tag: no algorithm lookup per
+     * scrollId); NULL when OpenSSL would not make one. */
+    void *scroll_mac;
+    /* An events page's scratch (read/events.c): its rows and their texts,
+     * kept for the next page on this connection (freed at close, or after
+     * a page that grew them past 4 MiB). */
+    void *page_rows;
+    size_t page_rows_cap;
+    jsonbuf_t page_text;
     /* Write transactions committed on this connection (storage_commits):
      * read by other threads, hence atomic. */
     _Atomic uint64_t commits;

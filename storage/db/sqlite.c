@@ -4,6 +4,7 @@
  * calls into SQLite. The only file of storage/ above the SQL text (stmts.c,
  * schema.c) and `profiled check` (integrity.c) that knows SQLite. */
 #include <assert.h>
+#include <pthread.h>
 /* Debian's libsqlite3 is built with it; the commit journal needs it. */
 #define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <sqlite3.h>
@@ -467,9 +468,21 @@ check_version(storage_t *st)
     return 0;
 }
 
+/* No memory statistics (nothing reads sqlite3_memory_used): each of
+ * SQLite's allocations otherwise takes a process-wide mutex to count
+ * itself, dozens per events page. Set before SQLite initialises, at the
+ * first open; refused harmlessly when something initialised it first. */
+static void
+configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite);
     bool ro = (flags & STORAGE_READONLY) != 0;
     char pragmas[256];
     storage_t *st = stg_conn_new(flags);

@@ -2,7 +2,9 @@
  * life, errors, transactions (and the identity cache's validity across
  * them), tenant row ids, and the small statement helpers every layer uses.
  * Backend-neutral: it speaks the statement interface of db.h only. */
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +68,9 @@ stg_conn_free(storage_t *st)
 {
     stg_idcache_dispose(&st->ids);
     stg_defer_dispose(st);
+    EVP_MAC_CTX_free(st->scroll_mac);
+    free(st->page_rows);
+    base_jb_free(&st->page_text);
     free(st->tenant_key);
     free(st->jr_tags);
     free(st->view_tags);
@@ -352,5 +357,18 @@ stg_scroll_key_load(storage_t *st)
     else
         memcpy(st->scroll_key, stg_col_blob(s, 0), STG_SCROLL_KEY_BYTES);
     stg_reset(s);
+    if (ret == 0) {
+        EVP_MAC_CTX_free(st->scroll_mac);
+        st->scroll_mac = NULL;
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                               OSSL_PARAM_construct_end()};
+        if (ctx != NULL && EVP_MAC_init(ctx, st->scroll_key, STG_SCROLL_KEY_BYTES, params) == 1)
+            st->scroll_mac = ctx;
+        else
+            EVP_MAC_CTX_free(ctx); /* cursor.c falls back to HMAC() */
+        EVP_MAC_free(mac);
+    }
     return ret;
 }

@@ -19,9 +19,13 @@ void stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, c
  * NULL it is a whole value (null when there is none): the events' rawData.
  * Otherwise it is written as an object left open for the caller to add its
  * members to and close (first/last events): the top-level members named in
- * drop (a NULL-ended list) are left out, and text that is not a valid
- * object opens an empty one. Shared by the events timeline and the
- * metadata view. */
+ * drop (a NULL-ended list) are left out, and text that is not an object
+ * opens an empty one. The text was checked strictly when stored and is
+ * trusted, as rawData is: its top-level names are compared and its values
+ * skipped (strings by memchr), and with no name in drop it is spliced;
+ * only a clash (or bytes the walk does not expect) has it checked
+ * strictly, then its members walked again.
+ * Shared by the events timeline and the metadata view. */
 void stg_jb_message(jsonbuf_t *b, const char *raw, size_t n, const char *const *drop);
 
 /* A profile as the views and the events timeline read it. */

@@ -156,6 +156,8 @@ START_TEST(test_bytes)
     /* FNV-1a 64 with its standard offset basis */
     ck_assert_uint_eq(base_fnv1a(14695981039346656037ull, "a", 1), 0xaf63dc4c8601ec8cull);
     ck_assert_uint_eq(base_fnv1a(14695981039346656037ull, "", 0), 14695981039346656037ull);
+    ck_assert_uint_eq(base_fnv1a(14695981039346656037ull, "foobar", 6), 0x85944171f73967e8ull); /* the published vectors */
+    ck_assert_uint_eq(base_fnv1a(base_fnv1a(14695981039346656037ull, "foo", 3), "bar", 3), 0x85944171f73967e8ull);
 }
 END_TEST
 
@@ -214,6 +216,93 @@ START_TEST(test_json_scan)
     ck_assert_uint_eq(b.len, strlen("{\"s\":\"q\\\"\\n\",\"i\":-42}"));
     ck_assert_int_eq(memcmp(b.data, "{\"s\":\"q\\\"\\n\",\"i\":-42}", b.len), 0);
     base_jb_free(&b);
+}
+END_TEST
+
+/* One value written alone: the text base_jb_* gives. */
+static void
+jb_str_is(const char *s, size_t n, const char *want)
+{
+    jsonbuf_t b;
+    base_jb_init(&b, 1);
+    base_jb_str(&b, s, n);
+    ck_assert_msg(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0 && b.data[b.len] == '\0', "got %s, want %s", b.data,
+                  want);
+    base_jb_free(&b);
+}
+
+static void
+jb_int_is(int64_t v, const char *want)
+{
+    jsonbuf_t b;
+    base_jb_init(&b, 1);
+    base_jb_int(&b, v);
+    ck_assert_str_eq(b.data, want);
+    base_jb_free(&b);
+}
+
+/* Strings copied whole when plain (eight bytes a step), escaped from the
+ * first byte that is not, wherever it falls in a word; integers and times
+ * written without printf. */
+START_TEST(test_jb_fast_paths)
+{
+    jb_str_is("", 0, "\"\"");
+    jb_str_is("abcdefgh", 8, "\"abcdefgh\"");
+    jb_str_is("abcdefghijklmnopq", 17, "\"abcdefghijklmnopq\"");
+    static const char *const odd[] = {"\"", "\\", "\n", "\x1f", "\x7f", "\xc3\xa9", "\xff", " "};
+    static const char *const esc[] = {"\\\"", "\\\\", "\\n", "\\u001f", "\x7f", "\xc3\xa9", "\xef\xbf\xbd", " "};
+    for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++)
+        for (size_t at = 0; at < 20; at++) {
+            char in[64], want[96];
+            memset(in, 'x', sizeof(in));
+            size_t m = strlen(odd[k]);
+            memcpy(in + at, odd[k], m);
+            size_t n = at + m + 5;
+            snprintf(want, sizeof(want), "\"%.*s%s%.*s\"", (int)at, in, esc[k], 5, in + at + m);
+            jb_str_is(in, n, want);
+        }
+    jb_int_is(0, "0");
+    jb_int_is(7, "7");
+    jb_int_is(-42, "-42");
+    jb_int_is(1000000, "1000000");
+    jb_int_is(INT64_MAX, "9223372036854775807");
+    jb_int_is(INT64_MIN, "-9223372036854775808");
+    jsonbuf_t b;
+    base_jb_init(&b, 1);
+    base_jb_open(&b, '[');
+    base_jb_time(&b, 1605793157912LL);
+    base_jb_time(&b, -1);
+    base_jb_append(&b, ",1", 2);
+    base_jb_close(&b, ']');
+    ck_assert_str_eq(b.data, "[\"2020-11-19T13:39:17.912Z\",\"1969-12-31T23:59:59.999Z\",1]");
+    base_jb_free(&b);
+    /* the day kept between calls: each time still as base_format_time writes
+     * it, through day changes, both ends of a day and the clamped years */
+    static const int64_t times[] = {0,
+                                    1,
+                                    86399999,
+                                    86400000,
+                                    1605793157912LL,
+                                    1605793157913LL,
+                                    1605830399999LL,
+                                    1605830400000LL,
+                                    1605793157912LL,
+                                    951782400000LL /* 2000-02-29 */,
+                                    253402300799999LL,
+                                    253402300800000LL,
+                                    -62167219200001LL,
+                                    INT64_MAX,
+                                    INT64_MIN,
+                                    7};
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        char iso[32], want[40];
+        base_format_time(times[i], iso);
+        snprintf(want, sizeof(want), "\"%s\"", iso);
+        base_jb_init(&b, 1);
+        base_jb_time(&b, times[i]);
+        ck_assert_str_eq(b.data, want);
+        base_jb_free(&b);
+    }
 }
 END_TEST
 
@@ -353,7 +442,11 @@ base_suite(void)
 {
     Suite *s = suite_create("base");
     TCase *tc = tcase_create("core");
+    /* counted, not timed: Check's 4 s default is too short on a loaded
+     * 2-core machine (test_time_parse_format compares 200,000 times with gmtime) */
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_time_parse_format);
+    tcase_add_test(tc, test_jb_fast_paths);
     tcase_add_test(tc, test_uuid_v4);
     tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_bytes);
