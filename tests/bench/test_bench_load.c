@@ -238,7 +238,7 @@ op_field(json_object *root, const char *op, const char *key)
 }
 
 static const char *const MIX_ARGS[] = {"--scenario",    "mix",    "--mix",      "traits-user=3,metadata=1,ingest=1",
-                                       "--check",       "status", "--duration", "1",
+                                       "--check",       "status", "--duration", "2",
                                        "--warmup",      "0.2",    "--drain",    "5",
                                        "--connections", "4",      "--batch",    "5"};
 #define NMIX (sizeof(MIX_ARGS) / sizeof(MIX_ARGS[0]))
