@@ -38,7 +38,8 @@ typedef struct {
     uint64_t rng;
     int connected;
     int busy;
-    int queued; /* open loop: on the idle stack */
+    int queued;      /* open loop: on the idle stack; --ingest-connections: parked */
+    int ingest_only; /* --ingest-connections: one of those (else read only) */
     int have_head;
     http1_head_t head;
     int64_t sent_ns, intended_ns;
@@ -61,8 +62,13 @@ struct load {
     uint64_t inflight;
     uint64_t seen;   /* 200 answers seen, for sampling */
     uint64_t next_k; /* open loop: the next slot to send */
-    unsigned *idle;  /* open loop: stack of idle connections */
+    unsigned *idle;  /* open loop: stack of idle connections; closed loop with
+                        --ingest-connections: of ingest connections waiting for credit */
     unsigned nidle;
+    /* --ingest-connections: each read sent earns weights[OP_INGEST], each
+     * ingest batch sent costs the reads' weight, so ingest keeps its share
+     * of the requests sent as long as it keeps up. */
+    uint64_t credit;
     struct event *tick, *t_measure, *t_end, *t_stop, *sig_int, *sig_term;
     struct rusage ru0;
 };
@@ -115,6 +121,7 @@ sample_text(char *dst, size_t cap, const char *prefix, const char *body, size_t 
 static void conn_connect(conn_t *c);
 static void conn_next(conn_t *c);
 static void open_dispatch(load_t *ld);
+static void ingest_dispatch(load_t *ld);
 
 static void
 stop_loop(load_t *ld)
@@ -186,7 +193,14 @@ conn_send(conn_t *c, int64_t intended, int64_t now)
         request_t prev = c->req;
         scenario_build_next(sc, c->token, &prev, c->scroll_id, &c->req, &c->out);
     } else {
-        scenario_build(sc, scenario_pick(sc, &c->rng), c->token, &c->rng, &c->req, &c->out);
+        op_t op;
+        if (ld->cfg->ingest_connections == 0)
+            op = scenario_pick(sc, &c->rng);
+        else if (c->ingest_only)
+            op = OP_INGEST;
+        else
+            op = scenario_pick_reads(sc, &c->rng);
+        scenario_build(sc, op, c->token, &c->rng, &c->req, &c->out);
     }
     c->chain_next = 0;
     c->busy = 1;
@@ -206,8 +220,14 @@ conn_send(conn_t *c, int64_t intended, int64_t now)
         }
         done = n > 0 ? (size_t)n : 0;
     }
-    if (done < c->out.len && bufferevent_write(c->bev, c->out.p + done, c->out.len - done) != 0)
+    if (done < c->out.len && bufferevent_write(c->bev, c->out.p + done, c->out.len - done) != 0) {
         conn_drop(c, 0, 0);
+        return;
+    }
+    if (ld->cfg->ingest_connections > 0 && !c->ingest_only) {
+        ld->credit += sc->weights[OP_INGEST];
+        ingest_dispatch(ld);
+    }
 }
 
 static size_t
@@ -307,14 +327,11 @@ conn_answer(conn_t *c, struct evbuffer *in)
         return;
     }
     int window = in_window(ld, c->intended_ns);
-    if (in_window(ld, now)) {
-        r->completed++;
-        r->bytes_in += total;
-    }
+    if (in_window(ld, now))
+        load_tally_completed(r, q->op, total);
     if (window) {
         uint64_t lat = (uint64_t)(now - c->intended_ns);
-        hist_record(r->latency, lat);
-        hist_record(r->service, (uint64_t)(now - c->sent_ns));
+        load_tally_latency(r, q->op, lat, now - c->sent_ns);
         r->status[status < 600 ? status : 599]++;
         if (q->op == OP_SCROLL && status == 200) {
             r->pages++;
@@ -423,6 +440,14 @@ conn_next(conn_t *c)
     load_t *ld = c->ld;
     if (ld->phase != PHASE_RUN || !c->connected || c->busy)
         return;
+    if (ld->cfg->rate <= 0 && c->ingest_only) {
+        if (!c->queued) {
+            c->queued = 1;
+            ld->idle[ld->nidle++] = c->index;
+        }
+        ingest_dispatch(ld);
+        return;
+    }
     if (ld->cfg->rate <= 0) {
         int64_t now = now_ns();
         conn_send(c, now, now);
@@ -457,6 +482,23 @@ open_dispatch(load_t *ld)
             continue;
         ld->next_k++;
         conn_send(c, t, now);
+    }
+}
+
+/* Closed loop with --ingest-connections: sends an ingest batch on waiting
+ * ingest connections while the reads sent have earned one. */
+static void
+ingest_dispatch(load_t *ld)
+{
+    uint64_t cost = ld->cfg->sc.weight_total - ld->cfg->sc.weights[OP_INGEST];
+    while (ld->phase == PHASE_RUN && ld->nidle > 0 && ld->credit >= cost) {
+        conn_t *c = &ld->conns[ld->idle[--ld->nidle]];
+        c->queued = 0;
+        if (!c->connected || c->busy)
+            continue;
+        ld->credit -= cost;
+        int64_t now = now_ns();
+        conn_send(c, now, now);
     }
 }
 
@@ -524,7 +566,7 @@ account_unfinished(load_t *ld)
         conn_t *c = &ld->conns[i];
         if (c->busy && in_window(ld, c->intended_ns)) {
             r->timeouts++;
-            hist_record(r->latency, (uint64_t)(now - c->intended_ns));
+            load_tally_latency(r, c->req.op, (uint64_t)(now - c->intended_ns), -1);
         }
     }
     if (ld->cfg->rate <= 0)
@@ -614,6 +656,7 @@ load_init(load_t *ld, load_config_t *cfg, load_result_t *res)
         conn_t *c = &ld->conns[i];
         c->ld = ld;
         c->index = (unsigned)i;
+        c->ingest_only = i < cfg->ingest_connections;
         c->token = ld->ntokens ? ld->tokens[(size_t)i % ld->ntokens] : NULL;
         c->rng = cfg->rng_seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i * 0xd1b54a32d192ed03ULL + 1;
     }

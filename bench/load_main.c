@@ -38,6 +38,10 @@ static const opt_t opts[] = {
     {"token", OPT_STR, OFF(token), 0, 0, "auth-token header value"},
     {"tokens", OPT_STR, OFF(tokens_file), 0, 0, "file of tokens, one a line, used round-robin per connection"},
     {"connections", OPT_INT, OFF(connections), 1, 20000, "keep-alive connections (default 64)"},
+    {"ingest-connections", OPT_INT, OFF(ingest_connections), 0, 20000,
+     "mix, closed loop: N of the connections send only the mix's ingest, paced to its weight's share of the requests "
+     "sent (or as fast as ingest goes when slower), the others only reads, so reads never queue behind a batch on the "
+     "client (default 0: every connection picks from the whole mix)"},
     {"duration", OPT_DOUBLE, OFF(duration), 0.1, 3600, "seconds measured (default 10)"},
     {"warmup", OPT_DOUBLE, OFF(warmup), 0, 600, "seconds run before measuring (default 2)"},
     {"drain", OPT_DOUBLE, OFF(drain), 0.1, 60, "seconds to wait for answers in flight at the end (default 2)"},
@@ -65,7 +69,7 @@ usage(FILE *f)
                "Exit status: 0 done, 1 failed (no answer at all, or a file error), 2 bad arguments,\n"
                "3 skipped (the events route is missing).\n");
     for (size_t i = 0; i < NOPTS; i++)
-        fprintf(f, "  --%-14s %s\n", opts[i].name, opts[i].help);
+        fprintf(f, "  --%-18s %s\n", opts[i].name, opts[i].help);
 }
 
 static int
@@ -204,6 +208,14 @@ parse_args(load_config_t *cfg, int argc, char **argv)
         fprintf(stderr, "profiled-load: --check must be full, status or none\n");
         return -1;
     }
+    if (cfg->ingest_connections > 0) {
+        unsigned w = cfg->sc.weights[OP_INGEST];
+        if (cfg->rate > 0 || cfg->ingest_connections >= cfg->connections || w == 0 || w == cfg->sc.weight_total) {
+            fprintf(stderr, "profiled-load: --ingest-connections needs the closed loop (no --rate), fewer than --connections, "
+                            "and a mix with both ingest and reads\n");
+            return -1;
+        }
+    }
     if (cfg->token != NULL && cfg->tokens_file != NULL) {
         fprintf(stderr, "profiled-load: --token and --tokens are exclusive\n");
         return -1;
@@ -247,14 +259,13 @@ main(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now);
     cfg.sc.id_salt = ((uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec) ^ ((uint64_t)getpid() << 40);
 
-    load_result_t res = {0};
-    res.latency = hist_new();
-    res.service = hist_new();
-    res.page_first = hist_new();
-    res.page_deep = hist_new();
+    load_result_t res;
+    load_result_init(&res);
     int rc = 0;
-    if (load_execute(&cfg, &res) != 0)
+    if (load_execute(&cfg, &res) != 0) {
+        load_result_dispose(&res);
         return 1;
+    }
 
     if (!cfg.quiet)
         report_print(&cfg, &res, stdout);
@@ -268,9 +279,6 @@ main(int argc, char **argv)
         fprintf(stderr, "profiled-load: no answer was measured (is the server up at %s?)\n", cfg.url);
         rc = 1;
     }
-    hist_free(res.latency);
-    hist_free(res.service);
-    hist_free(res.page_first);
-    hist_free(res.page_deep);
+    load_result_dispose(&res);
     return rc;
 }

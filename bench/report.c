@@ -22,6 +22,24 @@ rps(const load_result_t *r)
     return r->window_s > 0 ? (double)r->completed / r->window_s : 0.0;
 }
 
+static double
+per_s(const load_result_t *r, uint64_t n)
+{
+    return r->window_s > 0 ? (double)n / r->window_s : 0.0;
+}
+
+/* More than one op has weight: the run is reported by kind and op too. */
+static int
+is_mix(const load_config_t *cfg)
+{
+    int n = 0;
+    for (int op = 0; op < OP_COUNT; op++)
+        n += cfg->sc.weights[op] > 0;
+    return n > 1;
+}
+
+static const char *const kind_names[KIND_COUNT] = {"reads", "ingest"};
+
 static const char *
 mode_name(const load_config_t *cfg)
 {
@@ -35,6 +53,34 @@ print_ms_line(FILE *f, const char *label, const hist_t *h)
             (double)hist_percentile(h, 50) / 1e6, (double)hist_percentile(h, 90) / 1e6, (double)hist_percentile(h, 99) / 1e6,
             (double)hist_percentile(h, 99.9) / 1e6, (double)h->max / 1e6 * (h->total > 0), hist_mean(h) / 1e6,
             (unsigned long long)h->total);
+}
+
+/* One line of a part of the mix: its answers in the window, req/s, latency. */
+static void
+print_part_line(FILE *f, const char *label, uint64_t n, double rate, const hist_t *h)
+{
+    fprintf(f, "  %-14s %8llu in window %9.1f req/s  p50 %.3f ms  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", label,
+            (unsigned long long)n, rate, (double)hist_percentile(h, 50) / 1e6, (double)hist_percentile(h, 90) / 1e6,
+            (double)hist_percentile(h, 99) / 1e6, (double)hist_percentile(h, 99.9) / 1e6, (double)h->max / 1e6 * (h->total > 0));
+}
+
+static void
+print_parts(const load_config_t *cfg, const load_result_t *r, FILE *f)
+{
+    if (!is_mix(cfg))
+        return;
+    if (cfg->ingest_connections > 0)
+        fprintf(f, "  split     ingest on %d of the connections, reads on the other %d\n", cfg->ingest_connections,
+                cfg->connections - cfg->ingest_connections);
+    for (int k = 0; k < KIND_COUNT; k++)
+        print_part_line(f, kind_names[k], r->kind_completed[k], per_s(r, r->kind_completed[k]), r->kind_latency[k]);
+    for (int op = 0; op < OP_COUNT; op++) {
+        if (cfg->sc.weights[op] == 0 && r->op_latency[op]->total == 0)
+            continue;
+        char label[32];
+        snprintf(label, sizeof(label), "  %s", scenario_op_name((op_t)op));
+        print_part_line(f, label, r->op_completed[op], per_s(r, r->op_completed[op]), r->op_latency[op]);
+    }
 }
 
 void
@@ -57,6 +103,7 @@ report_print(const load_config_t *cfg, const load_result_t *r, FILE *f)
     print_ms_line(f, "latency", r->latency);
     if (cfg->rate > 0)
         print_ms_line(f, "service", r->service);
+    print_parts(cfg, r, f);
     if (r->page_first->total > 0)
         print_ms_line(f, "page 1", r->page_first);
     if (r->page_deep->total > 0) {
@@ -165,6 +212,31 @@ report_write_json(const load_config_t *cfg, const load_result_t *r, const char *
             (unsigned long long)r->check_failed);
     fprintf(f, "  \"bytes_in\": %llu,\n  \"client_cpu\": %.3f,\n", (unsigned long long)r->bytes_in,
             r->window_s > 0 ? r->cpu_s / r->window_s : 0.0);
+    fprintf(f, "  \"ingest_connections\": %d,\n", cfg->ingest_connections);
+    for (int k = 0; k < KIND_COUNT; k++) {
+        char prefix[16];
+        snprintf(prefix, sizeof(prefix), "%s_", kind_names[k]);
+        fprintf(f, "  \"%srequests\": %llu,\n  \"%srps\": %.1f,\n", prefix, (unsigned long long)r->kind_completed[k], prefix,
+                per_s(r, r->kind_completed[k]));
+        put_hist_summary(f, prefix, r->kind_latency[k]);
+    }
+    /* By op, one line (so its keys never shadow the top-level ones for
+     * a line-based reader). */
+    fprintf(f, "  \"ops\": {");
+    int first_op = 1;
+    for (int op = 0; op < OP_COUNT; op++) {
+        const hist_t *h = r->op_latency[op];
+        if (cfg->sc.weights[op] == 0 && h->total == 0)
+            continue;
+        fprintf(f,
+                "%s\"%s\": {\"requests\": %llu, \"rps\": %.1f, \"count\": %llu, \"p50_us\": %.1f, \"p99_us\": %.1f, "
+                "\"max_us\": %.1f}",
+                first_op ? "" : ", ", scenario_op_name((op_t)op), (unsigned long long)r->op_completed[op],
+                per_s(r, r->op_completed[op]), (unsigned long long)h->total, (double)hist_percentile(h, 50) / 1e3,
+                (double)hist_percentile(h, 99) / 1e3, (double)(h->total ? h->max : 0) / 1e3);
+        first_op = 0;
+    }
+    fprintf(f, "},\n");
     fprintf(f, "  \"status\": {");
     int first = 1;
     for (int s = 0; s < 600; s++) {

@@ -182,6 +182,22 @@ scenario_pick(const scenario_t *s, uint64_t *rng)
     return OP_TRAITS_USER;
 }
 
+op_t
+scenario_pick_reads(const scenario_t *s, uint64_t *rng)
+{
+    unsigned total = s->weight_total - s->weights[OP_INGEST];
+    if (total == 0)
+        return scenario_pick(s, rng);
+    unsigned r = (unsigned)(dataset_rng_next(rng) % total);
+    for (int i = 0; i < OP_COUNT; i++) {
+        unsigned w = i == OP_INGEST ? 0 : s->weights[i];
+        if (r < w)
+            return (op_t)i;
+        r -= w;
+    }
+    return OP_TRAITS_USER;
+}
+
 /* " HTTP/1.1", Host and auth-token lines; the caller ends the head. */
 static void
 put_head(sbuf_t *out, const scenario_t *s, const char *token)

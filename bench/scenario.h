@@ -69,6 +69,10 @@ unsigned scenario_drop_events(scenario_t *s);
 /* Picks an op by weight. */
 op_t scenario_pick(const scenario_t *s, uint64_t *rng);
 
+/* Picks an op by weight among all but OP_INGEST (all of them when only
+ * ingest has weight). */
+op_t scenario_pick_reads(const scenario_t *s, uint64_t *rng);
+
 /* Writes the whole request for a new `op` on a random profile (ingest: a
  * batch of s->batch fresh events) into out, replacing its content, and
  * describes it in *req. token: the auth-token header value or NULL. */

@@ -4,11 +4,14 @@
 # temporary git worktree), serve copies of one generated database, pinned to
 # core 0 (--threads 1 --workers 1, access log off) under profiled-load on
 # core 1, in alternating runs (baseline first, then this first), and the medians are
-# printed with their ratio. Nothing listens outside 127.0.0.1.
+# printed with their ratio, req/s and p99. The mix runs with its ingest on
+# its own connections (--ingest-connections) and gets a second row,
+# mix-reads: its reads alone. Nothing listens outside 127.0.0.1.
 #   env: BASELINE (commit, default HEAD~1), AB_PROFILES (20000),
 #        AB_EVENTS (events a profile, 20), AB_REPEAT (runs each, 3),
 #        AB_DURATION (seconds a run, 4), AB_SCENARIOS (traits-user metadata
-#        events-first ingest), AB_CONNECTIONS (32), AB_PORT (18990)
+#        events-first ingest), AB_CONNECTIONS (32), AB_PORT (18990),
+#        AB_MIX_INGEST_CONNECTIONS (of the mix's connections, 2)
 # shellcheck disable=SC2086
 set -eu
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +19,7 @@ cd "$HERE"
 REV=${BASELINE:-HEAD~1}
 NP=${AB_PROFILES:-20000} NE=${AB_EVENTS:-20} REPEAT=${AB_REPEAT:-3} DUR=${AB_DURATION:-4}
 SCENARIOS=${AB_SCENARIOS:-traits-user metadata events-first ingest}
-CONNS=${AB_CONNECTIONS:-32} PORT=${AB_PORT:-18990}
+CONNS=${AB_CONNECTIONS:-32} PORT=${AB_PORT:-18990} MIX_INGEST=${AB_MIX_INGEST_CONNECTIONS:-2}
 HIGH="--rate 1000000000 --burst 1000000000 --ingest-rate 1000000000 --ingest-burst 1000000000"
 say() { printf 'bench-ab: %s\n' "$*" >&2; }
 
@@ -49,7 +52,16 @@ for i in 1 2 3 4 5 6 7 8; do
     "$NEW" token create --db "$W/new.db" --client intilery --account marketing --name "ab$i" >>"$W/new.tokens"
 done
 
-# run NAME BINARY DB TOKENS SCENARIO: one measured run, its req/s to $W/NAME.SCENARIO
+# jnum FILE KEY: a top-level number of profiled-load's JSON (one a line).
+jnum() { awk -v k="\"$2\":" '$1 == k { v = $2; sub(/,$/, "", v); print v; exit }' "$1"; }
+# put FILE ROW KEY_PREFIX: appends req/s to $W/ROW and p99 (ms) to $W/ROW.p99
+put() {
+    echo "$(jnum "$1" "${3}rps")" >>"$W/$2"
+    awk -v v="$(jnum "$1" "${3}p99_us")" 'BEGIN { printf "%.3f\n", v / 1000 }' >>"$W/$2.p99"
+}
+
+# run NAME BINARY DB TOKENS SCENARIO: one measured run, its req/s to
+# $W/NAME.SCENARIO (the mix's reads also to $W/NAME.mix-reads)
 run() {
     taskset -c 0 "$2" serve --listen "127.0.0.1:$PORT" --db "$3" --threads 1 --workers 1 --access-log off $HIGH \
         >"$W/serve.out" 2>"$W/serve.err" &
@@ -60,10 +72,12 @@ run() {
         [ $i -lt 100 ] || { cat "$W/serve.err" >&2; say "the server did not start"; exit 1; }
         sleep 0.1
     done
+    extra=""
+    [ "$5" != mix ] || extra="--ingest-connections $MIX_INGEST"
     taskset -c 1 "$LOAD" --url "http://127.0.0.1:$PORT" --connections "$CONNS" --duration "$DUR" --warmup 1 \
-        --profiles "$NP" --tokens "$4" --scenario "$5" --json "$W/r.json" --quiet --check status >/dev/null
-    grep -o '"rps": *[0-9.]*' "$W/r.json" | head -n 1 | tr -dc '0-9.' >>"$W/$1.$5"
-    echo >>"$W/$1.$5"
+        --profiles "$NP" --tokens "$4" --scenario "$5" --json "$W/r.json" --quiet --check status $extra >/dev/null
+    put "$W/r.json" "$1.$5" ""
+    [ "$5" != mix ] || put "$W/r.json" "$1.mix-reads" reads_
     kill "$PID"
     wait "$PID" 2>/dev/null || true
     PID=
@@ -84,12 +98,18 @@ for sc in $SCENARIOS; do
         r=$((r + 1))
     done
     say "$sc: baseline $(tr '\n' ' ' <"$W/old.$sc")/ this $(tr '\n' ' ' <"$W/new.$sc")"
+    [ "$sc" != mix ] || say "mix-reads: baseline $(tr '\n' ' ' <"$W/old.mix-reads")/ this $(tr '\n' ' ' <"$W/new.mix-reads")"
 done
 
 printf '\nbaseline %s, this %s; %s profiles x %s events, %s connections, %s s runs, medians of %s\n' \
     "$(git rev-parse --short "$SHA")" "$(git describe --always --dirty)" "$NP" "$NE" "$CONNS" "$DUR" "$REPEAT"
-printf '%-14s %14s %14s %7s\n' scenario "baseline req/s" "this req/s" ratio
-for sc in $SCENARIOS; do
+printf '%-14s %14s %14s %7s %12s %12s\n' scenario "baseline req/s" "this req/s" ratio "base p99 ms" "this p99 ms"
+ROWS=$(for sc in $SCENARIOS; do
+    echo "$sc"
+    [ "$sc" != mix ] || echo mix-reads
+done)
+for sc in $ROWS; do
     a=$(median "$W/old.$sc") b=$(median "$W/new.$sc")
-    printf '%-14s %14.0f %14.0f %7.2f\n' "$sc" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { print (a > 0) ? b / a : 0 }')"
+    printf '%-14s %14.0f %14.0f %7.2f %12.2f %12.2f\n' "$sc" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { print (a > 0) ? b / a : 0 }')" \
+        "$(median "$W/old.$sc.p99")" "$(median "$W/new.$sc.p99")"
 done

@@ -6,7 +6,9 @@
 #   env: BENCH_SCALE (1: 100k profiles), BENCH_FULL=1 (also 1M profiles),
 #        BENCH_DURATION / BENCH_WARMUP (whole seconds per run), BENCH_REPEAT
 #        (alternating profiled/nginx runs per scenario, best kept), BENCH_PORT,
-#        BENCH_UNPINNED=0 (skip the unpinned runs), BENCH_KEEP=1 (keep data)
+#        BENCH_UNPINNED=0 (skip the unpinned runs), BENCH_KEEP=1 (keep data),
+#        BENCH_MIX_INGEST_CONNECTIONS (connections of the mix that carry its
+#        ingest, 2; the others only read; 0: every connection the whole mix)
 # Word splitting of $HIGH and of argument lists is intended:
 # shellcheck disable=SC2046,SC2086,SC2059
 set -eu
@@ -24,6 +26,7 @@ CONNS=64
 CLIENT=intilery ACCOUNT=marketing BRAND=MARKETING
 PPORT=${BENCH_PORT:-18700}
 NPORT=$((PPORT + 1))
+MIX_INGEST=${BENCH_MIX_INGEST_CONNECTIONS:-2}
 HIGH="--rate 1000000000 --burst 1000000000 --ingest-rate 1000000000 --ingest-burst 1000000000"
 
 # Sizes: BENCH_SCALE multiplies every profile count (the deep-scroll
@@ -262,6 +265,7 @@ args_of() {
     case $1 in
     events-first) echo "$EVT --scenario events-first --limit 100" ;;
     scroll) echo "$EVT --scenario scroll --limit 20" ;;
+    mix) echo "$MAIN --scenario mix --ingest-connections $MIX_INGEST" ;;
     *) echo "$MAIN --scenario $1" ;;
     esac
 }
@@ -445,20 +449,20 @@ others() {
 }
 HDR='%-13s %8s %7s %7s %8s %9s %7s %6s %5s %11s\n'
 header() { printf "$HDR" scenario "req/s" "p50 ms" "p99 ms" "p99.9 ms" "nginx r/s" "x nginx" "RSS MB" "srv" "others p/n"; }
-row() { # KEY LABEL NGINX_KEY
-    f=$RUNS/$1.json
+row() { # KEY LABEL NGINX_KEY [PREFIX: reads_ for the reads of a mix]
+    f=$RUNS/$1.json p=${4:-}
     if [ ! -f "$f" ] || skipped "$f"; then
         printf "$HDR" "$2" n/a n/a n/a n/a n/a n/a n/a n/a n/a
         return
     fi
-    r=$(jnum "$f" rps)
+    r=$(jnum "$f" ${p}rps)
     n=""
-    [ -f "$RUNS/$3.json" ] && ! skipped "$RUNS/$3.json" && n=$(jnum "$RUNS/$3.json" rps)
+    [ -f "$RUNS/$3.json" ] && ! skipped "$RUNS/$3.json" && n=$(jnum "$RUNS/$3.json" ${p}rps)
     rss=$(cat "$RUNS/$1.rss" 2>/dev/null || echo "")
     srv=$(awk '{ print $2 }' "$RUNS/$1.cpu" 2>/dev/null || echo "")
     onx="-"
     [ -z "$n" ] || onx=$(others "$3")
-    printf "$HDR" "$2" "$(f2 "$r" 0)" "$(ms "$(jnum "$f" p50_us)")" "$(ms "$(jnum "$f" p99_us)")" "$(ms "$(jnum "$f" p999_us)")" \
+    printf "$HDR" "$2" "$(f2 "$r" 0)" "$(ms "$(jnum "$f" ${p}p50_us)")" "$(ms "$(jnum "$f" ${p}p99_us)")" "$(ms "$(jnum "$f" ${p}p999_us)")" \
         "$(f2 "$n" 0)" "$(ratio "$r" "$n")" "$(awk -v k="$rss" 'BEGIN { if (k == "") print "n/a"; else printf "%.0f", k / 1024 }')" \
         "${srv:-n/a}" "$(others "$1")/$onx"
 }
@@ -478,6 +482,9 @@ row() { # KEY LABEL NGINX_KEY
         for s in $SCENARIOS; do
             [ -f "$RUNS/$s.profiled.$mode.json" ] || [ -f "$RUNS/$s.profiled.$mode.rss" ] || continue
             row "$s.profiled.$mode" "$s" "$s.nginx.$mode"
+            # the mix's reads alone (its ingest on its own connections): the
+            # figure the mix's target and its nginx ratio are judged on
+            [ $s != mix ] || row "$s.profiled.$mode" "mix-reads" "$s.nginx.$mode" reads_
         done
         echo
     done
