@@ -49,7 +49,7 @@ report_damage(const char *what)
     int none = 0;
     if (!damage_watched || !atomic_compare_exchange_strong(&damage_state, &none, 1))
         return;
-    snprintf(damage_what, sizeof(damage_what), "%s", what != NULL ? what : "database damaged");
+    snprintf(damage_what, sizeof(damage_what), "%.*s", (int)sizeof(damage_what) - 1, what != NULL ? what : "database damaged");
     atomic_store(&damage_state, 2);
     if (damage_fn != NULL)
         damage_fn(damage_ctx, damage_what);
@@ -418,7 +418,7 @@ user_version(storage_t *st, int *version)
 static int
 migrate(storage_t *st)
 {
-    int version, ret;
+    int version = 0, ret;
     char sql[64];
     if ((ret = user_version(st, &version)) != 0)
         return ret;
@@ -454,7 +454,7 @@ fail:
 static int
 check_version(storage_t *st)
 {
-    int version, ret;
+    int version = 0, ret;
     if ((ret = user_version(st, &version)) != 0)
         return ret;
     if (version == 0)

@@ -99,7 +99,7 @@ static int
 check_cache(storage_t *st)
 {
     stg_stmt_t *s = stg_stmt(st, S_DATA_VERSION);
-    int64_t v;
+    int64_t v = 0;
     int ret = s != NULL ? stg_step_int64(st, s, &v) : STORAGE_EIO;
     if (ret == 0 && v != st->data_version) {
         stg_idcache_clear(&st->ids);
