@@ -1,17 +1,24 @@
 /* table.c -- the immutable table of live tokens the server verifies against:
  * token records sorted by id, found by binary search on the id a token
  * carries, then accepted on a constant-time comparison of hashes. A reload
- * builds a new table and carries the rate-limit state over by id. */
+ * builds a new table and carries the rate-limit state over by id. A
+ * thread's cache of verified texts (auth_table_verify_cached) skips the
+ * hash for a token it has seen in the same table. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "base.h"
 #include "auth_internal.h"
 
 struct auth_table {
+    uint64_t serial; /* auth_table_serial */
     size_t count;
     auth_token_t **by_id; /* sorted by id */
 };
+
+/* Serials handed out so far (auth_table_serial). */
+static _Atomic uint64_t last_serial;
 
 typedef struct {
     auth_token_t **tokens;
@@ -119,6 +126,7 @@ auth_table_load(storage_t *st, const char *pepper, const auth_table_t *prev, aut
     if (ctx.count > 1)
         qsort(ctx.tokens, ctx.count, sizeof(*ctx.tokens), cmp_token);
     t = xcalloc(1, sizeof(*t));
+    t->serial = atomic_fetch_add_explicit(&last_serial, 1, memory_order_relaxed) + 1;
     t->by_id = ctx.tokens;
     t->count = ctx.count;
     if (prev != NULL) {
@@ -179,4 +187,35 @@ auth_table_verify(const auth_table_t *t, const char *pepper, const char *token, 
         return AUTH_EINVALID;
     *out = tok;
     return AUTH_OK;
+}
+
+uint64_t
+auth_table_serial(const auth_table_t *t)
+{
+    return t->serial;
+}
+
+int
+auth_table_verify_cached(const auth_table_t *t, const char *pepper, auth_vcache_t *c, const char *token, size_t len,
+                         auth_token_t **out)
+{
+    assert(t != NULL && c != NULL && out != NULL);
+    if (len != AUTH_TOKEN_LEN) /* no token of another length was ever kept */
+        return auth_table_verify(t, pepper, token, len, out);
+    /* the id (public, after "pd_") picks the slot; a malformed text lands
+     * anywhere and simply misses */
+    auth_vcache_slot_t *s = &c->slot[base_fnv1a(1469598103934665603ULL, token + 3, AUTH_TOKEN_ID_LEN) % AUTH_VCACHE_SLOTS];
+    if (s->serial == t->serial && CRYPTO_memcmp(s->text, token, AUTH_TOKEN_LEN) == 0) {
+        c->hits++;
+        *out = s->token;
+        return AUTH_OK;
+    }
+    c->misses++;
+    int rc = auth_table_verify(t, pepper, token, len, out);
+    if (rc == AUTH_OK) {
+        s->serial = t->serial;
+        s->token = *out;
+        memcpy(s->text, token, AUTH_TOKEN_LEN);
+    }
+    return rc;
 }

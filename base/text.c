@@ -207,3 +207,40 @@ base_text_cmp(const char *a, size_t an, const char *b, size_t bn)
     int c = n > 0 ? memcmp(a, b, n) : 0;
     return c != 0 ? c : (an > bn) - (an < bn);
 }
+
+size_t
+base_fmt_u64(char *out, uint64_t v)
+{
+    char tmp[BASE_FMT_INT_MAX];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+size_t
+base_fmt_i64(char *out, int64_t v)
+{
+    if (v >= 0)
+        return base_fmt_u64(out, (uint64_t)v);
+    out[0] = '-';
+    /* the magnitude in unsigned arithmetic: -INT64_MIN does not fit */
+    return 1 + base_fmt_u64(out + 1, 0 - (uint64_t)v);
+}
+
+size_t
+base_fmt_hex(char *out, uint64_t v, int width)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = digits[v & 15];
+        v >>= 4;
+    }
+    out[width] = '\0';
+    return (size_t)width;
+}

@@ -206,15 +206,24 @@ request_id(h2o_req_t *req)
     return h2o_iovec_init(buf, router_new_request_id(loop_of(req), buf));
 }
 
+/* "%08x-%04x-%04x-%04x-%012llx" of the instance id's three parts, the
+ * loop and its sequence, written by hand: every answer carries one. */
 size_t
 router_new_request_id(loop_t *loop, char *out)
 {
     uint64_t seq = ++loop->request_seq;
     uint64_t inst = loop->srv->instance_id;
-    int n =
-        snprintf(out, ROUTER_REQUEST_ID_MAX, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(inst >> 32), (unsigned)(inst >> 16) & 0xffff,
-                 (unsigned)inst & 0xffff, (unsigned)loop->index & 0xffff, (unsigned long long)seq & 0xffffffffffffULL);
-    return (size_t)n;
+    char *p = out;
+    p += base_fmt_hex(p, inst >> 32 & 0xffffffffULL, 8);
+    *p++ = '-';
+    p += base_fmt_hex(p, inst >> 16 & 0xffff, 4);
+    *p++ = '-';
+    p += base_fmt_hex(p, inst & 0xffff, 4);
+    *p++ = '-';
+    p += base_fmt_hex(p, (uint64_t)loop->index & 0xffff, 4);
+    *p++ = '-';
+    p += base_fmt_hex(p, seq & 0xffffffffffffULL, 12);
+    return (size_t)(p - out);
 }
 
 h2o_iovec_t
