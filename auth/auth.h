@@ -90,7 +90,7 @@ typedef struct {
 } auth_vcache_slot_t;
 typedef struct {
     auth_vcache_slot_t slot[AUTH_VCACHE_SLOTS];
-    uint64_t hits, misses;
+    _Atomic uint64_t hits, misses; /* written by the owner only; others may read them */
 } auth_vcache_t;
 
 /* The table's serial: unique to it among every table this process loads

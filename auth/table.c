@@ -206,11 +206,11 @@ auth_table_verify_cached(const auth_table_t *t, const char *pepper, auth_vcache_
      * anywhere and simply misses */
     auth_vcache_slot_t *s = &c->slot[base_fnv1a(1469598103934665603ULL, token + 3, AUTH_TOKEN_ID_LEN) % AUTH_VCACHE_SLOTS];
     if (s->serial == t->serial && CRYPTO_memcmp(s->text, token, AUTH_TOKEN_LEN) == 0) {
-        c->hits++;
+        atomic_store_explicit(&c->hits, atomic_load_explicit(&c->hits, memory_order_relaxed) + 1, memory_order_relaxed);
         *out = s->token;
         return AUTH_OK;
     }
-    c->misses++;
+    atomic_store_explicit(&c->misses, atomic_load_explicit(&c->misses, memory_order_relaxed) + 1, memory_order_relaxed);
     int rc = auth_table_verify(t, pepper, token, len, out);
     if (rc == AUTH_OK) {
         s->serial = t->serial;

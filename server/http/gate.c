@@ -215,10 +215,39 @@ lacking(const auth_token_t *token, unsigned need)
     return "This token may not delete profiles.";
 }
 
-/* This thread's verified tokens (a loop's, or a worker's for writeKeys):
+/* Each thread's verified tokens (a loop's, or a worker's for writeKeys):
  * an entry holds while its table is the live one, so a revocation is seen
- * at the reloader's next swap, as without it. */
-static _Thread_local auth_vcache_t vcache;
+ * at the reloader's next swap, as without it. Static, so /metrics can sum
+ * them; a thread past the last one verifies uncached. */
+#define VCACHE_MAX 256
+static auth_vcache_t vcaches[VCACHE_MAX];
+static _Atomic size_t nvcaches;
+static _Thread_local auth_vcache_t *my_vcache;
+static _Thread_local int no_vcache;
+
+static auth_vcache_t *
+thread_vcache(void)
+{
+    if (my_vcache == NULL && !no_vcache) {
+        size_t i = atomic_fetch_add(&nvcaches, 1);
+        if (i < VCACHE_MAX)
+            my_vcache = &vcaches[i];
+        else
+            no_vcache = 1;
+    }
+    return my_vcache;
+}
+
+void
+gate_token_cache_totals(uint64_t *hits, uint64_t *misses)
+{
+    size_t n = atomic_load(&nvcaches);
+    *hits = *misses = 0;
+    for (size_t i = 0; i < n && i < VCACHE_MAX; i++) {
+        *hits += atomic_load_explicit(&vcaches[i].hits, memory_order_relaxed);
+        *misses += atomic_load_explicit(&vcaches[i].misses, memory_order_relaxed);
+    }
+}
 
 int
 gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token,
@@ -227,9 +256,10 @@ gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_
     memset(out, 0, sizeof(*out));
     auth_token_t *token = NULL;
     auth_table_t *table = atomic_load_explicit(&srv->tokens, memory_order_acquire);
-    int rv = credential.len == 0
-                 ? AUTH_EMISSING
-                 : auth_table_verify_cached(table, srv->cfg.token_pepper, &vcache, credential.base, credential.len, &token);
+    auth_vcache_t *vc = credential.len != 0 ? thread_vcache() : NULL;
+    int rv = credential.len == 0 ? AUTH_EMISSING
+             : vc != NULL ? auth_table_verify_cached(table, srv->cfg.token_pepper, vc, credential.base, credential.len, &token)
+                          : auth_table_verify(table, srv->cfg.token_pepper, credential.base, credential.len, &token);
     if (rv != AUTH_OK) {
         /* guesses are limited by client address */
         out->policy = srv->default_policy;

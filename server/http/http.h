@@ -86,6 +86,10 @@ unsigned gate_route_needs(unsigned route_flags);
 int gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token,
                       unsigned need, gate_result_t *out);
 
+/* The hits and misses of every thread's token cache (auth_vcache_t),
+ * summed; any thread. */
+void gate_token_cache_totals(uint64_t *hits, uint64_t *misses);
+
 /* The rate limit of an authenticated out->token: takes one request from its
  * read (ingest 0) or ingest bucket. Returns 0, or -1 with out->err. */
 int gate_limit(server_t *srv, int ingest, gate_result_t *out);
