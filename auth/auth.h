@@ -83,10 +83,11 @@ int auth_table_verify(const auth_table_t *t, const char *pepper, const char *tok
  * uncached. The slot is chosen by the token's public id; the secret is
  * compared in constant time. Failures are never kept. */
 #define AUTH_VCACHE_SLOTS 64
+#define AUTH_VCACHE_TEXT 64 /* AUTH_TOKEN_LEN and zeros */
 typedef struct {
     uint64_t serial; /* 0: empty */
     auth_token_t *token;
-    char text[AUTH_TOKEN_LEN];
+    unsigned char text[AUTH_VCACHE_TEXT];
 } auth_vcache_slot_t;
 typedef struct {
     auth_vcache_slot_t slot[AUTH_VCACHE_SLOTS];

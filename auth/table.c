@@ -195,6 +195,31 @@ auth_table_serial(const auth_table_t *t)
     return t->serial;
 }
 
+_Static_assert(AUTH_TOKEN_LEN < AUTH_VCACHE_TEXT && AUTH_VCACHE_TEXT % 8 == 0, "a kept text is the token and zeros");
+
+/* Whether kept (AUTH_VCACHE_TEXT bytes) holds token (AUTH_TOKEN_LEN
+ * bytes) and zeros, in constant time: every word is read and folded in,
+ * whatever differs where (CRYPTO_memcmp's promise, a word at a time). */
+static int
+same_text(const unsigned char *kept, const char *token)
+{
+    uint64_t diff = 0, x, y;
+    size_t i = 0;
+    for (; i + 8 <= AUTH_TOKEN_LEN; i += 8) {
+        memcpy(&x, kept + i, 8);
+        memcpy(&y, token + i, 8);
+        diff |= x ^ y;
+    }
+    for (; i < AUTH_VCACHE_TEXT; i += 8) {
+        y = 0;
+        memcpy(&x, kept + i, 8);
+        if (i < AUTH_TOKEN_LEN)
+            memcpy(&y, token + i, AUTH_TOKEN_LEN - i);
+        diff |= x ^ y;
+    }
+    return diff == 0;
+}
+
 int
 auth_table_verify_cached(const auth_table_t *t, const char *pepper, auth_vcache_t *c, const char *token, size_t len,
                          auth_token_t **out)
@@ -202,10 +227,12 @@ auth_table_verify_cached(const auth_table_t *t, const char *pepper, auth_vcache_
     assert(t != NULL && c != NULL && out != NULL);
     if (len != AUTH_TOKEN_LEN) /* no token of another length was ever kept */
         return auth_table_verify(t, pepper, token, len, out);
-    /* the id (public, after "pd_") picks the slot; a malformed text lands
-     * anywhere and simply misses */
-    auth_vcache_slot_t *s = &c->slot[base_fnv1a(1469598103934665603ULL, token + 3, AUTH_TOKEN_ID_LEN) % AUTH_VCACHE_SLOTS];
-    if (s->serial == t->serial && CRYPTO_memcmp(s->text, token, AUTH_TOKEN_LEN) == 0) {
+    /* the id's last two characters (public, hex when well formed) pick
+     * the slot; a malformed text lands anywhere and simply misses */
+    unsigned slot = ((unsigned char)token[3 + AUTH_TOKEN_ID_LEN - 2] * 16u + (unsigned char)token[3 + AUTH_TOKEN_ID_LEN - 1]) %
+                    AUTH_VCACHE_SLOTS;
+    auth_vcache_slot_t *s = &c->slot[slot];
+    if (s->serial == t->serial && same_text(s->text, token)) {
         atomic_store_explicit(&c->hits, atomic_load_explicit(&c->hits, memory_order_relaxed) + 1, memory_order_relaxed);
         *out = s->token;
         return AUTH_OK;
@@ -215,6 +242,7 @@ auth_table_verify_cached(const auth_table_t *t, const char *pepper, auth_vcache_
     if (rc == AUTH_OK) {
         s->serial = t->serial;
         s->token = *out;
+        memset(s->text, 0, sizeof(s->text));
         memcpy(s->text, token, AUTH_TOKEN_LEN);
     }
     return rc;

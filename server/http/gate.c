@@ -129,26 +129,8 @@ header_is(const struct phr_header *h, const char *lcname, size_t len)
 }
 
 const char *
-gate_framing(h2o_req_t *req)
+gate_framing_of(const struct phr_header *headers, size_t nheaders, int minor)
 {
-    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
-        return NULL; /* HTTP/2 frames its own messages */
-    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
-    if (sock == NULL || sock->input == NULL)
-        return NULL;
-    /* h2o keeps Host, Content-Length and Transfer-Encoding out of
-     * req->headers (the first Content-Length, or the last
-     * Transfer-Encoding, frames the body); the head of the request being
-     * served is still at the start of the socket's input buffer */
-    const char *method, *path;
-    size_t method_len, path_len, nheaders = H2O_MAX_HEADERS;
-    int minor;
-    struct phr_header headers[H2O_MAX_HEADERS];
-    size_t len = sock->input->size < H2O_MAX_REQLEN ? sock->input->size : H2O_MAX_REQLEN;
-    if (phr_parse_request(sock->input->bytes, len, &method, &method_len, &path, &path_len, &minor, headers, &nheaders, 0) <= 0 ||
-        !h2o_memis(method, method_len, req->input.method.base, req->input.method.len) ||
-        !h2o_memis(path, path_len, req->input.path.base, req->input.path.len))
-        return NULL; /* not the head h2o parsed (never seen): nothing to add */
     size_t hosts = 0, lengths = 0, chunked = 0;
     h2o_iovec_t length = {NULL, 0};
     for (size_t i = 0; i < nheaders; i++) {
@@ -175,6 +157,33 @@ gate_framing(h2o_req_t *req)
     if (hosts > 1)
         return "The request has more than one Host header.";
     return NULL;
+}
+
+const char *
+gate_framing(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return NULL; /* HTTP/2 frames its own messages */
+    const char *verdict;
+    if (heads_framing(req, &verdict))
+        return verdict; /* parsed by the head watch in this read */
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->input == NULL)
+        return NULL;
+    /* h2o keeps Host, Content-Length and Transfer-Encoding out of
+     * req->headers (the first Content-Length, or the last
+     * Transfer-Encoding, frames the body); the head of the request being
+     * served is still at the start of the socket's input buffer */
+    const char *method, *path;
+    size_t method_len, path_len, nheaders = H2O_MAX_HEADERS;
+    int minor;
+    struct phr_header headers[H2O_MAX_HEADERS];
+    size_t len = sock->input->size < H2O_MAX_REQLEN ? sock->input->size : H2O_MAX_REQLEN;
+    if (phr_parse_request(sock->input->bytes, len, &method, &method_len, &path, &path_len, &minor, headers, &nheaders, 0) <= 0 ||
+        !h2o_memis(method, method_len, req->input.method.base, req->input.method.len) ||
+        !h2o_memis(path, path_len, req->input.path.base, req->input.path.len))
+        return NULL; /* not the head h2o parsed (never seen): nothing to add */
+    return gate_framing_of(headers, nheaders, minor);
 }
 
 /* The address's bytes, not its text: the same key for the same address

@@ -70,6 +70,10 @@ h2o_iovec_t gate_credential(h2o_req_t *req);
  * or with two. Returns NULL when the request is sound, else the message of
  * its 400 (static); the connection must then close. Loop thread only. */
 const char *gate_framing(h2o_req_t *req);
+/* The same verdict over a head's parsed fields (picohttpparser's headers,
+ * n of them, HTTP/1.minor), for heads.c, which parses each head first. */
+struct phr_header;
+const char *gate_framing_of(const struct phr_header *headers, size_t n, int minor);
 
 /* Key of the client address for unauthenticated limits. */
 uint64_t gate_peer_key(h2o_req_t *req);
@@ -322,6 +326,10 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
 /* Watches a newly accepted connection's reads (after h2o_accept): a head
  * h2o would refuse is answered 400 here instead. */
 void heads_watch(loop_t *loop, h2o_socket_t *sock);
+/* The framing verdict (gate_framing_of) of req's head when the watch
+ * parsed that very head in the read being handled: 1 and *verdict (NULL:
+ * sound), else 0 (then parse it again). */
+int heads_framing(h2o_req_t *req, const char **verdict);
 /* Called for each request the router sees: once an HTTP/1 request is done
  * the watch is put back on its connection (h2o re-arms its reader). */
 void heads_watch_request(h2o_req_t *req);
