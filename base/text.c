@@ -3,6 +3,7 @@
  * UTF-8 that never cuts a character, JSON string escaping into a fixed
  * buffer (views, the access log), and a printf appender that clamps instead
  * of running past its buffer. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -243,4 +244,27 @@ base_fmt_hex(char *out, uint64_t v, int width)
     }
     out[width] = '\0';
     return (size_t)width;
+}
+
+size_t
+base_fmt_fixed3(char *out, double v)
+{
+    if (!(v > -1e9 && v < 1e9)) { /* also NaN; cut to the buffer */
+        int n = snprintf(out, BASE_FMT_FIXED3_MAX, "%.3f", v);
+        return n < 0 ? 0 : (size_t)n < BASE_FMT_FIXED3_MAX ? (size_t)n : BASE_FMT_FIXED3_MAX - 1;
+    }
+    size_t n = 0;
+    if (signbit(v)) { /* "%.3f" keeps the sign of what rounds to 0, and of -0 */
+        out[n++] = '-';
+        v = -v;
+    }
+    uint64_t thousandths = (uint64_t)(v * 1000.0 + 0.5);
+    unsigned frac = (unsigned)(thousandths % 1000);
+    n += base_fmt_u64(out + n, thousandths / 1000);
+    out[n++] = '.';
+    out[n++] = (char)('0' + frac / 100);
+    out[n++] = (char)('0' + frac / 10 % 10);
+    out[n++] = (char)('0' + frac % 10);
+    out[n] = '\0';
+    return n;
 }

@@ -2,6 +2,7 @@
  * helpers, the bounded appender, the number formatters, the hash, the JSON scanner, field
  * selection (base_fields_parse, base_json_select) and the CSV reader. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,52 @@ START_TEST(test_fmt_numbers)
         int width;
     } hv[] = {{0, 1},  {0, 8},          {0xf, 1}, {0xabc, 4}, {0xffff, 4}, {0xffffffffULL, 8}, {0x123456789abcULL, 12},
               {0, 12}, {UINT64_MAX, 16}};
+    /* three decimals: at the edges, and away from ties (where printf's
+     * exact rounding and half-up agree by construction) */
+    static const double fv[] = {0.0,
+                                -0.0,
+                                1.0,
+                                -1.0,
+                                0.25,
+                                -0.25,
+                                0.0001,
+                                -0.0001,
+                                0.9996,
+                                999.9996,
+                                1.5,
+                                12.345678,
+                                0.123,
+                                1e14,
+                                -1e14,
+                                123456789.012,
+                                9.0071992547409e14,
+                                1e15,
+                                -1e15,
+                                1e300,
+                                -1e300,
+                                INFINITY,
+                                -INFINITY,
+                                (double)INT64_MAX,
+                                (double)INT64_MIN};
+    for (size_t i = 0; i < sizeof(fv) / sizeof(fv[0]); i++) {
+        char fgot[BASE_FMT_FIXED3_MAX + 300];
+        char fwant[400];
+        int n = snprintf(fwant, sizeof(fwant), "%.3f", fv[i]);
+        if ((size_t)n >= BASE_FMT_FIXED3_MAX) { /* 1e300: cut to the buffer */
+            ck_assert_uint_eq(base_fmt_fixed3(fgot, fv[i]), BASE_FMT_FIXED3_MAX - 1);
+            ck_assert_int_eq(strncmp(fgot, fwant, BASE_FMT_FIXED3_MAX - 1), 0);
+            continue;
+        }
+        ck_assert_uint_eq(base_fmt_fixed3(fgot, fv[i]), (size_t)n);
+        ck_assert_str_eq(fgot, fwant);
+    }
+    for (int64_t us = -2000000; us <= 2000000; us += 997) {
+        double v = ((double)us + 0.25) / 1000.0; /* a quarter of a thousandth past: never a tie */
+        char fgot[BASE_FMT_FIXED3_MAX], fwant[64];
+        snprintf(fwant, sizeof(fwant), "%.3f", v);
+        base_fmt_fixed3(fgot, v);
+        ck_assert_str_eq(fgot, fwant);
+    }
     for (size_t i = 0; i < sizeof(hv) / sizeof(hv[0]); i++) {
         int n = snprintf(want, sizeof(want), "%0*llx", hv[i].width, (unsigned long long)hv[i].v);
         ck_assert_uint_eq(base_fmt_hex(got, hv[i].v, hv[i].width), (size_t)n);
