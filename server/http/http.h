@@ -351,6 +351,7 @@ struct loop {
     int listen_fd;
     h2o_socket_t *listener;
     uint64_t request_seq;
+    char request_id_prefix[25]; /* router_new_request_id: the instance's and loop's part, "" until made */
     pthread_t tid;
     _Atomic int64_t open_connections; /* sampled by the loop each second */
     h2o_timeout_t tick;

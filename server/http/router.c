@@ -285,23 +285,29 @@ request_id(h2o_req_t *req)
 }
 
 /* "%08x-%04x-%04x-%04x-%012llx" of the instance id's three parts, the
- * loop and its sequence, written by hand: every answer carries one. */
+ * loop and its sequence, written by hand: every answer carries one. All
+ * but the sequence is the loop's for good, so written once. */
 size_t
 router_new_request_id(loop_t *loop, char *out)
 {
     uint64_t seq = ++loop->request_seq;
-    uint64_t inst = loop->srv->instance_id;
-    char *p = out;
-    p += base_fmt_hex(p, inst >> 32 & 0xffffffffULL, 8);
-    *p++ = '-';
-    p += base_fmt_hex(p, inst >> 16 & 0xffff, 4);
-    *p++ = '-';
-    p += base_fmt_hex(p, inst & 0xffff, 4);
-    *p++ = '-';
-    p += base_fmt_hex(p, (uint64_t)loop->index & 0xffff, 4);
-    *p++ = '-';
-    p += base_fmt_hex(p, seq & 0xffffffffffffULL, 12);
-    return (size_t)(p - out);
+    char *pre = loop->request_id_prefix;
+    if (pre[0] == '\0') {
+        uint64_t inst = loop->srv->instance_id;
+        char *p = pre;
+        p += base_fmt_hex(p, inst >> 32 & 0xffffffffULL, 8);
+        *p++ = '-';
+        p += base_fmt_hex(p, inst >> 16 & 0xffff, 4);
+        *p++ = '-';
+        p += base_fmt_hex(p, inst & 0xffff, 4);
+        *p++ = '-';
+        p += base_fmt_hex(p, (uint64_t)loop->index & 0xffff, 4);
+        *p++ = '-';
+        *p = '\0';
+    }
+    memcpy(out, pre, 24);
+    base_fmt_hex(out + 24, seq & 0xffffffffffffULL, 12);
+    return 36;
 }
 
 h2o_iovec_t
