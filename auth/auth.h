@@ -74,6 +74,36 @@ size_t auth_table_count(const auth_table_t *t);
  * when len is 0, or AUTH_EINVALID. Runs in constant time in the secret. */
 int auth_table_verify(const auth_table_t *t, const char *pepper, const char *token, size_t len, auth_token_t **out);
 
+/* A cache of tokens verified against a table, for one thread (a loop
+ * keeps one; zeroed storage is an empty cache): up to AUTH_VCACHE_SLOTS
+ * token texts, each with the token found for it and the serial of the
+ * table it was found in (auth_table_serial). An entry answers only while
+ * that table is the one given, so once the reloader swaps in a table
+ * without a revoked token the next request misses and is refused, as
+ * uncached. The slot is chosen by the token's public id; the secret is
+ * compared in constant time. Failures are never kept. */
+#define AUTH_VCACHE_SLOTS 64
+#define AUTH_VCACHE_TEXT 64 /* AUTH_TOKEN_LEN and zeros */
+typedef struct {
+    uint64_t serial; /* 0: empty */
+    auth_token_t *token;
+    unsigned char text[AUTH_VCACHE_TEXT];
+} auth_vcache_slot_t;
+typedef struct {
+    auth_vcache_slot_t slot[AUTH_VCACHE_SLOTS];
+    _Atomic uint64_t hits, misses; /* written by the owner only; others may read them */
+} auth_vcache_t;
+
+/* The table's serial: unique to it among every table this process loads
+ * (never 0), so a new table never passes for an old one at its address. */
+uint64_t auth_table_serial(const auth_table_t *t);
+
+/* auth_table_verify through cache c (the caller's thread's alone): the
+ * same answers, the token borrowed from t. Misses verify and, on AUTH_OK,
+ * keep the token in c. */
+int auth_table_verify_cached(const auth_table_t *t, const char *pepper, auth_vcache_t *c, const char *token, size_t len,
+                             auth_token_t **out);
+
 /* Whether the token's scope covers the tenant: AUTH_OK or AUTH_EFORBIDDEN. */
 int auth_token_permits(const auth_token_t *tok, const storage_tenant_t *tenant);
 

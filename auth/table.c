@@ -1,17 +1,24 @@
 /* table.c -- the immutable table of live tokens the server verifies against:
  * token records sorted by id, found by binary search on the id a token
  * carries, then accepted on a constant-time comparison of hashes. A reload
- * builds a new table and carries the rate-limit state over by id. */
+ * builds a new table and carries the rate-limit state over by id. A
+ * thread's cache of verified texts (auth_table_verify_cached) skips the
+ * hash for a token it has seen in the same table. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "base.h"
 #include "auth_internal.h"
 
 struct auth_table {
+    uint64_t serial; /* auth_table_serial */
     size_t count;
     auth_token_t **by_id; /* sorted by id */
 };
+
+/* Serials handed out so far (auth_table_serial). */
+static _Atomic uint64_t last_serial;
 
 typedef struct {
     auth_token_t **tokens;
@@ -119,6 +126,7 @@ auth_table_load(storage_t *st, const char *pepper, const auth_table_t *prev, aut
     if (ctx.count > 1)
         qsort(ctx.tokens, ctx.count, sizeof(*ctx.tokens), cmp_token);
     t = xcalloc(1, sizeof(*t));
+    t->serial = atomic_fetch_add_explicit(&last_serial, 1, memory_order_relaxed) + 1;
     t->by_id = ctx.tokens;
     t->count = ctx.count;
     if (prev != NULL) {
@@ -179,4 +187,63 @@ auth_table_verify(const auth_table_t *t, const char *pepper, const char *token, 
         return AUTH_EINVALID;
     *out = tok;
     return AUTH_OK;
+}
+
+uint64_t
+auth_table_serial(const auth_table_t *t)
+{
+    return t->serial;
+}
+
+_Static_assert(AUTH_TOKEN_LEN < AUTH_VCACHE_TEXT && AUTH_VCACHE_TEXT % 8 == 0, "a kept text is the token and zeros");
+
+/* Whether kept (AUTH_VCACHE_TEXT bytes) holds token (AUTH_TOKEN_LEN
+ * bytes) and zeros, in constant time: every word is read and folded in,
+ * whatever differs where (CRYPTO_memcmp's promise, a word at a time). */
+static int
+same_text(const unsigned char *kept, const char *token)
+{
+    uint64_t diff = 0, x, y;
+    size_t i = 0;
+    for (; i + 8 <= AUTH_TOKEN_LEN; i += 8) {
+        memcpy(&x, kept + i, 8);
+        memcpy(&y, token + i, 8);
+        diff |= x ^ y;
+    }
+    for (; i < AUTH_VCACHE_TEXT; i += 8) {
+        y = 0;
+        memcpy(&x, kept + i, 8);
+        if (i < AUTH_TOKEN_LEN)
+            memcpy(&y, token + i, AUTH_TOKEN_LEN - i);
+        diff |= x ^ y;
+    }
+    return diff == 0;
+}
+
+int
+auth_table_verify_cached(const auth_table_t *t, const char *pepper, auth_vcache_t *c, const char *token, size_t len,
+                         auth_token_t **out)
+{
+    assert(t != NULL && c != NULL && out != NULL);
+    if (len != AUTH_TOKEN_LEN) /* no token of another length was ever kept */
+        return auth_table_verify(t, pepper, token, len, out);
+    /* the id's last two characters (public, hex when well formed) pick
+     * the slot; a malformed text lands anywhere and simply misses */
+    unsigned slot = ((unsigned char)token[3 + AUTH_TOKEN_ID_LEN - 2] * 16u + (unsigned char)token[3 + AUTH_TOKEN_ID_LEN - 1]) %
+                    AUTH_VCACHE_SLOTS;
+    auth_vcache_slot_t *s = &c->slot[slot];
+    if (s->serial == t->serial && same_text(s->text, token)) {
+        atomic_store_explicit(&c->hits, atomic_load_explicit(&c->hits, memory_order_relaxed) + 1, memory_order_relaxed);
+        *out = s->token;
+        return AUTH_OK;
+    }
+    atomic_store_explicit(&c->misses, atomic_load_explicit(&c->misses, memory_order_relaxed) + 1, memory_order_relaxed);
+    int rc = auth_table_verify(t, pepper, token, len, out);
+    if (rc == AUTH_OK) {
+        s->serial = t->serial;
+        s->token = *out;
+        memset(s->text, 0, sizeof(s->text));
+        memcpy(s->text, token, AUTH_TOKEN_LEN);
+    }
+    return rc;
 }

@@ -82,6 +82,23 @@ size_t base_json_escape(const char *s, size_t n, char *out, size_t cap, size_t *
  * never passes the buffer, unlike `len += snprintf(...)`. */
 bool base_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 bool base_vappendf(char *buf, size_t cap, size_t *len, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+/* Decimal and hex numbers without printf (the request path formats a few
+ * an answer). base_fmt_i64 writes v as "%lld" would (INT64_MIN too),
+ * base_fmt_u64 as "%llu", base_fmt_hex the low 4 * width bits of v as
+ * "%0<width>llx" would for a v that fits them (lower case, zero-padded,
+ * 1 <= width <= 16). out needs BASE_FMT_INT_MAX bytes (or width + 1); each
+ * writes a NUL and returns the length without it. Cannot fail. */
+#define BASE_FMT_INT_MAX 21
+size_t base_fmt_i64(char *out, int64_t v);
+size_t base_fmt_u64(char *out, uint64_t v);
+size_t base_fmt_hex(char *out, uint64_t v, int width);
+/* v with three decimals, as "%.3f" would, rounded half away from zero at
+ * the last digit (printf rounds the exact binary value: the two differ
+ * only for a v within one rounding error of a tie). Past +-1e9 or not
+ * finite, printf's own text (cut to BASE_FMT_FIXED3_MAX - 1 bytes). out
+ * needs BASE_FMT_FIXED3_MAX bytes. */
+#define BASE_FMT_FIXED3_MAX 32
+size_t base_fmt_fixed3(char *out, double v);
 /* FNV-1a of n bytes of p, starting from h: each caller keeps the seed its
  * values were made with (some are stored). Cannot fail. */
 uint64_t base_fnv1a(uint64_t h, const void *p, size_t n);

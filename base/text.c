@@ -3,6 +3,7 @@
  * UTF-8 that never cuts a character, JSON string escaping into a fixed
  * buffer (views, the access log), and a printf appender that clamps instead
  * of running past its buffer. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -216,4 +217,75 @@ base_text_cmp(const char *a, size_t an, const char *b, size_t bn)
     size_t n = an < bn ? an : bn;
     int c = n > 0 ? memcmp(a, b, n) : 0;
     return c != 0 ? c : (an > bn) - (an < bn);
+}
+
+size_t
+base_fmt_u64(char *out, uint64_t v)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    char tmp[BASE_FMT_INT_MAX];
+    char *p = tmp + sizeof(tmp);
+    while (v >= 100) { /* two digits a division */
+        unsigned d = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, pairs + 2 * d, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    size_t n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
+}
+
+size_t
+base_fmt_i64(char *out, int64_t v)
+{
+    if (v >= 0)
+        return base_fmt_u64(out, (uint64_t)v);
+    out[0] = '-';
+    /* the magnitude in unsigned arithmetic: -INT64_MIN does not fit */
+    return 1 + base_fmt_u64(out + 1, 0 - (uint64_t)v);
+}
+
+size_t
+base_fmt_hex(char *out, uint64_t v, int width)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = digits[v & 15];
+        v >>= 4;
+    }
+    out[width] = '\0';
+    return (size_t)width;
+}
+
+size_t
+base_fmt_fixed3(char *out, double v)
+{
+    if (!(v > -1e9 && v < 1e9)) { /* also NaN; cut to the buffer */
+        int n = snprintf(out, BASE_FMT_FIXED3_MAX, "%.3f", v);
+        return n < 0 ? 0 : (size_t)n < BASE_FMT_FIXED3_MAX ? (size_t)n : BASE_FMT_FIXED3_MAX - 1;
+    }
+    size_t n = 0;
+    if (signbit(v)) { /* "%.3f" keeps the sign of what rounds to 0, and of -0 */
+        out[n++] = '-';
+        v = -v;
+    }
+    uint64_t thousandths = (uint64_t)(v * 1000.0 + 0.5);
+    unsigned frac = (unsigned)(thousandths % 1000);
+    n += base_fmt_u64(out + n, thousandths / 1000);
+    out[n++] = '.';
+    out[n++] = (char)('0' + frac / 100);
+    out[n++] = (char)('0' + frac / 10 % 10);
+    out[n++] = (char)('0' + frac % 10);
+    out[n] = '\0';
+    return n;
 }

@@ -298,6 +298,7 @@ sample_gauges(void *ctx, metrics_sample_t *out)
     out->accept_pauses = atomic_load(&srv->accept_pauses);
     out->suppressed_messages = writer_suppressed(srv->writer);
     cache_totals(srv, out);
+    gate_token_cache_totals(&out->token_cache_hits, &out->token_cache_misses);
 }
 
 static int

@@ -2,8 +2,8 @@
  * `auth-token`, HTTP Basic or a body writeKey; the token's permissions
  * against the route; scope against the tenant (or the tenant taken from a
  * brand-scoped token); then the token's bucket.
- * Safe on any thread: the token table is swapped atomically and buckets are
- * lock-free. Also the check of an HTTP/1 request's framing (smuggling). */
+ * Safe on any thread: the token table is swapped atomically, buckets are
+ * lock-free and each thread keeps its own cache of verified tokens. Also the check of an HTTP/1 request's framing (smuggling). */
 #include <string.h>
 #include <stdio.h>
 #include <arpa/inet.h>
@@ -65,22 +65,23 @@ trusted(const server_t *srv, int family, const unsigned char *a)
     return 0;
 }
 
-void
-client_address(h2o_req_t *req, char *out, size_t len)
+/* The client's address as family and bytes (16, the unused ones 0): the
+ * peer, or past trusted proxies the X-Forwarded-For hop client_address
+ * names. */
+static void
+client_bytes(h2o_req_t *req, int *family, unsigned char a[16])
 {
     server_t *srv = loop_of(req)->srv;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    unsigned char a[16] = {0};
-    int family = ss.ss_family;
-    if (family == AF_INET)
+    memset(a, 0, 16);
+    *family = ss.ss_family;
+    if (*family == AF_INET)
         memcpy(a, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-    else if (family == AF_INET6)
+    else if (*family == AF_INET6)
         memcpy(a, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-    if (inet_ntop(family, a, out, (socklen_t)len) == NULL)
-        snprintf(out, len, "unknown");
-    if (srv->ntrusted == 0 || !trusted(srv, family, a))
+    if (srv->ntrusted == 0 || !trusted(srv, *family, a))
         return;
     /* the peer is a trusted proxy: walk X-Forwarded-For from the right,
      * past every trusted hop, to the first address it was told about */
@@ -102,11 +103,23 @@ client_address(h2o_req_t *req, char *out, size_t len)
         unsigned char hop[16];
         if (config_parse_cidr(v.base + s0, e0 - s0, &fam, hop, &prefix) != 0 || prefix != (fam == AF_INET ? 32 : 128))
             return; /* garbage: keep the last trusted answer */
-        inet_ntop(fam, hop, out, (socklen_t)len);
+        *family = fam;
+        memset(a, 0, 16);
+        memcpy(a, hop, fam == AF_INET ? 4 : 16);
         if (!trusted(srv, fam, hop))
             return;
         end = start > 0 ? start - 1 : 0;
     }
+}
+
+void
+client_address(h2o_req_t *req, char *out, size_t len)
+{
+    int family;
+    unsigned char a[16];
+    client_bytes(req, &family, a);
+    if (inet_ntop(family, a, out, (socklen_t)len) == NULL)
+        snprintf(out, len, "unknown");
 }
 
 static int
@@ -116,26 +129,8 @@ header_is(const struct phr_header *h, const char *lcname, size_t len)
 }
 
 const char *
-gate_framing(h2o_req_t *req)
+gate_framing_of(const struct phr_header *headers, size_t nheaders, int minor)
 {
-    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
-        return NULL; /* HTTP/2 frames its own messages */
-    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
-    if (sock == NULL || sock->input == NULL)
-        return NULL;
-    /* h2o keeps Host, Content-Length and Transfer-Encoding out of
-     * req->headers (the first Content-Length, or the last
-     * Transfer-Encoding, frames the body); the head of the request being
-     * served is still at the start of the socket's input buffer */
-    const char *method, *path;
-    size_t method_len, path_len, nheaders = H2O_MAX_HEADERS;
-    int minor;
-    struct phr_header headers[H2O_MAX_HEADERS];
-    size_t len = sock->input->size < H2O_MAX_REQLEN ? sock->input->size : H2O_MAX_REQLEN;
-    if (phr_parse_request(sock->input->bytes, len, &method, &method_len, &path, &path_len, &minor, headers, &nheaders, 0) <= 0 ||
-        !h2o_memis(method, method_len, req->input.method.base, req->input.method.len) ||
-        !h2o_memis(path, path_len, req->input.path.base, req->input.path.len))
-        return NULL; /* not the head h2o parsed (never seen): nothing to add */
     size_t hosts = 0, lengths = 0, chunked = 0;
     h2o_iovec_t length = {NULL, 0};
     for (size_t i = 0; i < nheaders; i++) {
@@ -164,12 +159,46 @@ gate_framing(h2o_req_t *req)
     return NULL;
 }
 
+const char *
+gate_framing(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return NULL; /* HTTP/2 frames its own messages */
+    const char *verdict;
+    if (heads_framing(req, &verdict))
+        return verdict; /* parsed by the head watch in this read */
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->input == NULL)
+        return NULL;
+    /* h2o keeps Host, Content-Length and Transfer-Encoding out of
+     * req->headers (the first Content-Length, or the last
+     * Transfer-Encoding, frames the body); the head of the request being
+     * served is still at the start of the socket's input buffer */
+    const char *method, *path;
+    size_t method_len, path_len, nheaders = H2O_MAX_HEADERS;
+    int minor;
+    struct phr_header headers[H2O_MAX_HEADERS];
+    size_t len = sock->input->size < H2O_MAX_REQLEN ? sock->input->size : H2O_MAX_REQLEN;
+    if (phr_parse_request(sock->input->bytes, len, &method, &method_len, &path, &path_len, &minor, headers, &nheaders, 0) <= 0 ||
+        !h2o_memis(method, method_len, req->input.method.base, req->input.method.len) ||
+        !h2o_memis(path, path_len, req->input.path.base, req->input.path.len))
+        return NULL; /* not the head h2o parsed (never seen): nothing to add */
+    return gate_framing_of(headers, nheaders, minor);
+}
+
+/* The address's bytes, not its text: the same key for the same address
+ * (one text an address, one address a text), without inet_ntop on every
+ * request. */
 uint64_t
 gate_peer_key(h2o_req_t *req)
 {
-    char addr[64];
-    client_address(req, addr, sizeof(addr));
-    uint64_t h = base_fnv1a(1469598103934665603ULL, addr, strlen(addr));
+    int family;
+    unsigned char a[16];
+    client_bytes(req, &family, a);
+    unsigned char k[17];
+    k[0] = family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0;
+    memcpy(k + 1, a, 16);
+    uint64_t h = base_fnv1a(1469598103934665603ULL, k, sizeof(k));
     return h == 0 ? 1 : h;
 }
 
@@ -195,6 +224,40 @@ lacking(const auth_token_t *token, unsigned need)
     return "This token may not delete profiles.";
 }
 
+/* Each thread's verified tokens (a loop's, or a worker's for writeKeys):
+ * an entry holds while its table is the live one, so a revocation is seen
+ * at the reloader's next swap, as without it. Static, so /metrics can sum
+ * them; a thread past the last one verifies uncached. */
+#define VCACHE_MAX 256
+static auth_vcache_t vcaches[VCACHE_MAX];
+static _Atomic size_t nvcaches;
+static _Thread_local auth_vcache_t *my_vcache;
+static _Thread_local int no_vcache;
+
+static auth_vcache_t *
+thread_vcache(void)
+{
+    if (my_vcache == NULL && !no_vcache) {
+        size_t i = atomic_fetch_add(&nvcaches, 1);
+        if (i < VCACHE_MAX)
+            my_vcache = &vcaches[i];
+        else
+            no_vcache = 1;
+    }
+    return my_vcache;
+}
+
+void
+gate_token_cache_totals(uint64_t *hits, uint64_t *misses)
+{
+    size_t n = atomic_load(&nvcaches);
+    *hits = *misses = 0;
+    for (size_t i = 0; i < n && i < VCACHE_MAX; i++) {
+        *hits += atomic_load_explicit(&vcaches[i].hits, memory_order_relaxed);
+        *misses += atomic_load_explicit(&vcaches[i].misses, memory_order_relaxed);
+    }
+}
+
 int
 gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token,
                   unsigned need, gate_result_t *out)
@@ -202,8 +265,10 @@ gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_
     memset(out, 0, sizeof(*out));
     auth_token_t *token = NULL;
     auth_table_t *table = atomic_load_explicit(&srv->tokens, memory_order_acquire);
+    auth_vcache_t *vc = credential.len != 0 ? thread_vcache() : NULL;
     int rv = credential.len == 0 ? AUTH_EMISSING
-                                 : auth_table_verify(table, srv->cfg.token_pepper, credential.base, credential.len, &token);
+             : vc != NULL ? auth_table_verify_cached(table, srv->cfg.token_pepper, vc, credential.base, credential.len, &token)
+                          : auth_table_verify(table, srv->cfg.token_pepper, credential.base, credential.len, &token);
     if (rv != AUTH_OK) {
         /* guesses are limited by client address */
         out->policy = srv->default_policy;

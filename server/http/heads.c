@@ -41,6 +41,12 @@ typedef struct {
     int refused;
     char *answer;
     size_t answer_len;
+    /* the head parsed in the read being handled (head_ok: while inside
+     * inner), its framing verdict for gate_framing (NULL: sound) */
+    int head_ok;
+    const char *head_method, *head_path;
+    size_t head_method_len, head_path_len;
+    const char *head_framing;
 } watch_t;
 
 /* h2o's HTTP/1 reader: the read callback h2o_accept leaves on a plain
@@ -114,7 +120,7 @@ on_answer_sent(h2o_socket_t *sock, const char *err)
  * takes it (parsed, still incomplete within its bound, or one of the
  * cases it treats apart: HTTP/2's preface, a few stray line ends). */
 static const char *
-refused_head(h2o_socket_t *sock)
+refused_head(watch_t *w, h2o_socket_t *sock)
 {
     h2o_buffer_t *in = sock->input;
     size_t inreqlen = in->size < H2O_MAX_REQLEN ? in->size : H2O_MAX_REQLEN;
@@ -125,6 +131,14 @@ refused_head(h2o_socket_t *sock)
     const char *m, *p;
     int minor;
     int r = phr_parse_request(in->bytes, inreqlen, &m, &ml, &p, &pl, &minor, headers, &nheaders, 0);
+    if (r > 0) {
+        /* the head h2o is about to parse: gate_framing takes its verdict
+         * from here rather than parse it a third time */
+        w->head_method = m, w->head_method_len = ml;
+        w->head_path = p, w->head_path_len = pl;
+        w->head_framing = gate_framing_of(headers, nheaders, minor);
+        w->head_ok = 1;
+    }
     if (r == -2)
         return inreqlen == H2O_MAX_REQLEN ? "Request head too large: the request line and headers must fit in 417792 bytes "
                                             "(408 KiB); send long lists in a request body."
@@ -174,13 +188,15 @@ on_read(h2o_socket_t *sock, const char *err)
     }
     const char *why;
     h2o_socket_cb h1 = atomic_load(&http1_reader);
-    if (err == NULL && h1 != NULL && w->inner == h1 && (why = refused_head(sock)) != NULL) {
+    if (err == NULL && h1 != NULL && w->inner == h1 && (why = refused_head(w, sock)) != NULL) {
+        w->head_ok = 0;
         refuse(w, why);
         return;
     }
     w->busy = 1;
     w->inner(sock, err);
     w->busy = 0;
+    w->head_ok = 0;
     if (w->closed) {
         free(w->answer);
         free(w);
@@ -222,6 +238,24 @@ on_request_done(void *p)
     watch_t *w = *(watch_t **)p;
     if (!h2o_timeout_is_linked(&w->rewrap))
         h2o_timeout_link(w->loop->ctx.loop, &w->loop->heads_rewatch, &w->rewrap);
+}
+
+int
+heads_framing(h2o_req_t *req, const char **verdict)
+{
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return 0;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->on_close.cb != on_close)
+        return 0;
+    const watch_t *w = sock->on_close.data;
+    /* the very bytes h2o parsed this request from (its method and path
+     * point into the socket's buffer), parsed in this read */
+    if (!w->head_ok || w->head_method != req->input.method.base || w->head_method_len != req->input.method.len ||
+        w->head_path != req->input.path.base || w->head_path_len != req->input.path.len)
+        return 0;
+    *verdict = w->head_framing;
+    return 1;
 }
 
 void

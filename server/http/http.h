@@ -70,6 +70,10 @@ h2o_iovec_t gate_credential(h2o_req_t *req);
  * or with two. Returns NULL when the request is sound, else the message of
  * its 400 (static); the connection must then close. Loop thread only. */
 const char *gate_framing(h2o_req_t *req);
+/* The same verdict over a head's parsed fields (picohttpparser's headers,
+ * n of them, HTTP/1.minor), for heads.c, which parses each head first. */
+struct phr_header;
+const char *gate_framing_of(const struct phr_header *headers, size_t n, int minor);
 
 /* Key of the client address for unauthenticated limits. */
 uint64_t gate_peer_key(h2o_req_t *req);
@@ -85,6 +89,10 @@ unsigned gate_route_needs(unsigned route_flags);
  * brand-scoped token. Returns 0 with out->token, or -1 with out->err. */
 int gate_authenticate(server_t *srv, h2o_iovec_t credential, uint64_t peer, storage_tenant_t *tenant, int tenant_from_token,
                       unsigned need, gate_result_t *out);
+
+/* The hits and misses of every thread's token cache (auth_vcache_t),
+ * summed; any thread. */
+void gate_token_cache_totals(uint64_t *hits, uint64_t *misses);
 
 /* The rate limit of an authenticated out->token: takes one request from its
  * read (ingest 0) or ingest bucket. Returns 0, or -1 with out->err. */
@@ -322,6 +330,10 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
 /* Watches a newly accepted connection's reads (after h2o_accept): a head
  * h2o would refuse is answered 400 here instead. */
 void heads_watch(loop_t *loop, h2o_socket_t *sock);
+/* The framing verdict (gate_framing_of) of req's head when the watch
+ * parsed that very head in the read being handled: 1 and *verdict (NULL:
+ * sound), else 0 (then parse it again). */
+int heads_framing(h2o_req_t *req, const char **verdict);
 /* Called for each request the router sees: once an HTTP/1 request is done
  * the watch is put back on its connection (h2o re-arms its reader). */
 void heads_watch_request(h2o_req_t *req);
@@ -343,6 +355,7 @@ struct loop {
     int listen_fd;
     h2o_socket_t *listener;
     uint64_t request_seq;
+    char request_id_prefix[25]; /* router_new_request_id: the instance's and loop's part, "" until made */
     pthread_t tid;
     _Atomic int64_t open_connections; /* sampled by the loop each second */
     h2o_timeout_t tick;

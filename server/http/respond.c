@@ -121,41 +121,58 @@ maybe_gzip(h2o_req_t *req, const char *body, size_t len, const char *pre, size_t
     return out;
 }
 
-static void
-add_header_str(h2o_req_t *req, const char *name, const char *value, size_t len)
+/* Appends text (n bytes) at *p. */
+static char *
+put(char *p, const char *text, size_t n)
 {
-    h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, v.base, v.len);
+    memcpy(p, text, n);
+    return p + n;
 }
 
+static void
+add_header_iov(h2o_req_t *req, const char *name, size_t name_len, const char *value, size_t len)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, value, len);
+}
+
+/* The RateLimit fields (and Retry-After of a 429), formatted by hand into
+ * one piece of the request's pool: every answer of an authenticated route
+ * carries them. */
 static void
 add_limit_headers(h2o_req_t *req, const reqctx_t *rc)
 {
     const ratelimit_policy_t *p = &rc->gate.policy;
-    char buf[160];
-    int n;
     /* seconds until full, rounded up */
     long long reset = (rc->gate.limit.reset_ns + 999999999LL) / 1000000000LL;
     long long window = (long long)((double)p->burst / p->rate + 0.999999);
     if (window < 1)
         window = 1;
-    n = snprintf(buf, sizeof(buf), "\"default\";q=%u;w=%lld", p->burst, window);
-    add_header_str(req, "ratelimit-policy", buf, (size_t)n);
-    n = snprintf(buf, sizeof(buf), "\"default\";r=%u;t=%lld", rc->gate.limit.remaining, reset);
-    add_header_str(req, "ratelimit", buf, (size_t)n);
-    n = snprintf(buf, sizeof(buf), "%u", p->burst);
-    add_header_str(req, "x-ratelimit-limit", buf, (size_t)n);
-    n = snprintf(buf, sizeof(buf), "%u", rc->gate.limit.remaining);
-    add_header_str(req, "x-ratelimit-remaining", buf, (size_t)n);
-    n = snprintf(buf, sizeof(buf), "%lld", reset);
-    add_header_str(req, "x-ratelimit-reset", buf, (size_t)n);
+    char burst[BASE_FMT_INT_MAX], remaining[BASE_FMT_INT_MAX], resets[BASE_FMT_INT_MAX], windows[BASE_FMT_INT_MAX];
+    size_t nb = base_fmt_u64(burst, p->burst), nr = base_fmt_u64(remaining, rc->gate.limit.remaining);
+    size_t nt = base_fmt_i64(resets, reset), nw = base_fmt_i64(windows, window);
+    char *buf = h2o_mem_alloc_pool(&req->pool, 2 * (sizeof("\"default\";q=;w=") + 2 * BASE_FMT_INT_MAX) + 4 * BASE_FMT_INT_MAX);
+    char *v = buf, *e;
+    e = put(put(put(put(v, H2O_STRLIT("\"default\";q=")), burst, nb), H2O_STRLIT(";w=")), windows, nw);
+    add_header_iov(req, H2O_STRLIT("ratelimit-policy"), v, (size_t)(e - v));
+    v = e;
+    e = put(put(put(put(v, H2O_STRLIT("\"default\";r=")), remaining, nr), H2O_STRLIT(";t=")), resets, nt);
+    add_header_iov(req, H2O_STRLIT("ratelimit"), v, (size_t)(e - v));
+    v = e;
+    e = put(v, burst, nb);
+    add_header_iov(req, H2O_STRLIT("x-ratelimit-limit"), v, nb);
+    v = e;
+    e = put(v, remaining, nr);
+    add_header_iov(req, H2O_STRLIT("x-ratelimit-remaining"), v, nr);
+    v = e;
+    e = put(v, resets, nt);
+    add_header_iov(req, H2O_STRLIT("x-ratelimit-reset"), v, nt);
     if (!rc->gate.limit.allowed) {
         long long retry = (rc->gate.limit.retry_after_ns + 999999999LL) / 1000000000LL;
         if (retry < 1)
             retry = 1;
-        n = snprintf(buf, sizeof(buf), "%lld", retry);
-        h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v.base, v.len);
+        v = e;
+        size_t n = base_fmt_i64(v, retry);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, n);
     }
 }
 

@@ -5,11 +5,60 @@
  * authentication and tenant scope (401 / 403), rate limit (429), then the
  * route's handler. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "http.h"
 
 static const route_t *routes; /* router_init */
 static size_t nroutes_all, nroutes_ops;
+
+/* A pattern taken apart once at router_init, so matching a request
+ * compares lengths and bytes instead of walking the pattern's text:
+ * each '/'-segment a literal or (len CAPTURE) a capture. A pattern of
+ * another shape (a segment mixing text and a capture) is matched by
+ * router_match. */
+#define ROUTE_MAX_SEGS 16
+#define CAPTURE UINT16_MAX
+typedef struct {
+    int ok; /* 0: use router_match */
+    size_t nseg;
+    struct {
+        const char *lit;
+        uint16_t len;
+    } seg[ROUTE_MAX_SEGS];
+    size_t method_len;
+    int is_get;
+} compiled_t;
+static compiled_t *compiled;
+
+static void
+compile(const route_t *r, compiled_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->method_len = strlen(r->method);
+    c->is_get = strcmp(r->method, "GET") == 0;
+    const char *p = r->pattern;
+    while (*p != '\0') {
+        if (*p != '/' || c->nseg == ROUTE_MAX_SEGS)
+            return;
+        p++;
+        const char *end = strchr(p, '/');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (n > 0 && p[0] == '{') {
+            if (p[n - 1] != '}' || memchr(p + 1, '{', n - 1) != NULL || memchr(p, '}', n - 1) != NULL)
+                return;
+            c->seg[c->nseg].len = CAPTURE;
+        } else {
+            if (memchr(p, '{', n) != NULL || n >= CAPTURE)
+                return;
+            c->seg[c->nseg].lit = p;
+            c->seg[c->nseg].len = (uint16_t)n;
+        }
+        c->nseg++;
+        p += n;
+    }
+    c->ok = 1;
+}
 
 void
 router_init(const route_t *table, size_t n, size_t nops)
@@ -17,6 +66,35 @@ router_init(const route_t *table, size_t n, size_t nops)
     routes = table;
     nroutes_all = n;
     nroutes_ops = nops;
+    free(compiled);
+    compiled = base_xcalloc(n, sizeof(*compiled));
+    for (size_t i = 0; i < n; i++)
+        compile(&table[i], &compiled[i]);
+}
+
+/* router_match over a compiled pattern: the same answers. */
+static int
+match_compiled(const compiled_t *c, const char *path, size_t len, h2o_iovec_t *caps, size_t *ncaps)
+{
+    const char *s = path, *end = path + len;
+    *ncaps = 0;
+    for (size_t i = 0; i < c->nseg; i++) {
+        if (s >= end || *s != '/')
+            return 0;
+        s++;
+        const char *seg = s;
+        const char *slash = memchr(s, '/', (size_t)(end - s));
+        s = slash != NULL ? slash : end;
+        size_t seglen = (size_t)(s - seg);
+        if (c->seg[i].len == CAPTURE) {
+            if (seglen == 0 || *ncaps == ROUTE_MAX_PARAMS)
+                return 0;
+            caps[(*ncaps)++] = h2o_iovec_init(seg, seglen);
+        } else if (seglen != c->seg[i].len || memcmp(seg, c->seg[i].lit, seglen) != 0) {
+            return 0;
+        }
+    }
+    return s == end;
 }
 
 size_t
@@ -206,15 +284,30 @@ request_id(h2o_req_t *req)
     return h2o_iovec_init(buf, router_new_request_id(loop_of(req), buf));
 }
 
+/* "%08x-%04x-%04x-%04x-%012llx" of the instance id's three parts, the
+ * loop and its sequence, written by hand: every answer carries one. All
+ * but the sequence is the loop's for good, so written once. */
 size_t
 router_new_request_id(loop_t *loop, char *out)
 {
     uint64_t seq = ++loop->request_seq;
-    uint64_t inst = loop->srv->instance_id;
-    int n =
-        snprintf(out, ROUTER_REQUEST_ID_MAX, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(inst >> 32), (unsigned)(inst >> 16) & 0xffff,
-                 (unsigned)inst & 0xffff, (unsigned)loop->index & 0xffff, (unsigned long long)seq & 0xffffffffffffULL);
-    return (size_t)n;
+    char *pre = loop->request_id_prefix;
+    if (pre[0] == '\0') {
+        uint64_t inst = loop->srv->instance_id;
+        char *p = pre;
+        p += base_fmt_hex(p, inst >> 32 & 0xffffffffULL, 8);
+        *p++ = '-';
+        p += base_fmt_hex(p, inst >> 16 & 0xffff, 4);
+        *p++ = '-';
+        p += base_fmt_hex(p, inst & 0xffff, 4);
+        *p++ = '-';
+        p += base_fmt_hex(p, (uint64_t)loop->index & 0xffff, 4);
+        *p++ = '-';
+        *p = '\0';
+    }
+    memcpy(out, pre, 24);
+    base_fmt_hex(out + 24, seq & 0xffffffffffffULL, 12);
+    return 36;
 }
 
 h2o_iovec_t
@@ -276,10 +369,12 @@ dispatch(h2o_req_t *req, size_t nroutes, int ops_listener)
         /* with a separate operations listener, /metrics lives only there */
         if ((routes[r].flags & ROUTE_OPS_ONLY) && !ops_listener && srv->cfg.metrics_listen[0] != '\0')
             continue;
-        if (!router_match(routes[r].pattern, req->path.base, plen, caps, &ncaps))
+        const compiled_t *c = &compiled[r];
+        if (!(c->ok ? match_compiled(c, req->path.base, plen, caps, &ncaps)
+                    : router_match(routes[r].pattern, req->path.base, plen, caps, &ncaps)))
             continue;
-        int is_get = strcmp(routes[r].method, "GET") == 0;
-        if (h2o_memis(req->method.base, req->method.len, routes[r].method, strlen(routes[r].method)) ||
+        int is_get = c->is_get;
+        if (h2o_memis(req->method.base, req->method.len, routes[r].method, c->method_len) ||
             (is_get && h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))) {
             route = &routes[r];
             break;

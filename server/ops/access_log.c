@@ -52,13 +52,26 @@ typedef struct {
     bool cut; /* a fixed part did not fit: never with the limits above */
 } log_line_t;
 
-static void __attribute__((format(printf, 2, 3))) log_printf(log_line_t *l, const char *fmt, ...)
+/* Appends n bytes of s (a fixed part: no printf on the request path). */
+static void
+log_raw(log_line_t *l, const char *s, size_t n)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    if (!base_vappendf(l->buf, sizeof(l->buf), &l->len, fmt, ap))
+    if (n >= sizeof(l->buf) - l->len) {
         l->cut = true;
-    va_end(ap);
+        return;
+    }
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+    l->buf[l->len] = '\0';
+}
+
+#define log_lit(l, s) log_raw(l, s, sizeof(s) - 1)
+
+static void
+log_int(log_line_t *l, int64_t v)
+{
+    char num[BASE_FMT_INT_MAX];
+    log_raw(l, num, base_fmt_i64(num, v));
 }
 
 /* The JSON-escaped text of at most max bytes of s, without quotes. */
@@ -70,15 +83,15 @@ log_text(log_line_t *l, const char *s, size_t n, size_t max)
     size_t w = base_json_escape(s, take, l->buf + l->len, room, &used);
     l->len += w;
     if (used < n)
-        log_printf(l, "%s", LOG_CUT);
+        log_lit(l, LOG_CUT);
 }
 
 static void
 log_str(log_line_t *l, const char *s, size_t n, size_t max)
 {
-    log_printf(l, "\"");
+    log_lit(l, "\"");
     log_text(l, s, n, max);
-    log_printf(l, "\"");
+    log_lit(l, "\"");
 }
 
 int
@@ -101,27 +114,37 @@ access_log_write(const access_entry_t *e)
     l.len = 0;
     l.cut = false;
     base_format_time(base_wall_ms(), ts);
-    log_printf(&l, "{\"time\":\"%s\",\"request_id\":", ts);
+    log_lit(&l, "{\"time\":\"");
+    log_raw(&l, ts, strlen(ts));
+    log_lit(&l, "\",\"request_id\":");
     log_str(&l, e->request_id, e->request_id_len, 128);
-    log_printf(&l, ",\"client\":");
+    log_lit(&l, ",\"client\":");
     log_str(&l, e->client, strlen(e->client), LOG_CLIENT_MAX);
-    log_printf(&l, ",\"method\":");
+    log_lit(&l, ",\"method\":");
     log_str(&l, e->method, e->method_len, LOG_METHOD_MAX);
-    log_printf(&l, ",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,\"latency_ms\":%.3f,\"tenant\":", e->route, e->status, e->bytes,
-               e->seconds * 1000);
+    log_lit(&l, ",\"route\":\"");
+    log_raw(&l, e->route, strlen(e->route));
+    log_lit(&l, "\",\"status\":");
+    log_int(&l, e->status);
+    log_lit(&l, ",\"bytes\":");
+    char num[BASE_FMT_FIXED3_MAX];
+    log_raw(&l, num, base_fmt_u64(num, e->bytes));
+    log_lit(&l, ",\"latency_ms\":");
+    log_raw(&l, num, base_fmt_fixed3(num, e->seconds * 1000));
+    log_lit(&l, ",\"tenant\":");
     const storage_tenant_t *t = e->tenant;
     if (t != NULL && t->client != NULL) {
-        log_printf(&l, "\"");
+        log_lit(&l, "\"");
         log_text(&l, t->client, t->client_len, LOG_TENANT_PART_MAX);
-        log_printf(&l, "/");
+        log_lit(&l, "/");
         log_text(&l, t->account, t->account_len, LOG_TENANT_PART_MAX);
-        log_printf(&l, "/");
+        log_lit(&l, "/");
         log_text(&l, t->brand, t->brand_len, LOG_TENANT_PART_MAX);
-        log_printf(&l, "\"");
+        log_lit(&l, "\"");
     } else {
-        log_printf(&l, "null");
+        log_lit(&l, "null");
     }
-    log_printf(&l, "}\n");
+    log_lit(&l, "}\n");
     if (l.cut) /* still one JSON line, without the request's parts */
         l.len = (size_t)snprintf(l.buf, sizeof(l.buf), "{\"time\":\"%s\",\"status\":%d,\"log_error\":\"line too long\"}\n", ts,
                                  e->status);

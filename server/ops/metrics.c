@@ -267,6 +267,11 @@ metrics_render(metrics_t *m, size_t *len)
          "# TYPE profiled_cache_entries gauge\nprofiled_cache_entries %lld\n",
          (unsigned long long)g.cache_hits, (unsigned long long)g.cache_misses, (unsigned long long)g.cache_evictions,
          (long long)g.cache_bytes, (long long)g.cache_limit_bytes, (long long)g.cache_entries);
+    emit(&t,
+         "# HELP profiled_token_cache_total Credentials found in a thread's cache of verified tokens (hit) or hashed (miss).\n"
+         "# TYPE profiled_token_cache_total counter\nprofiled_token_cache_total{result=\"hit\"} %llu\n"
+         "profiled_token_cache_total{result=\"miss\"} %llu\n",
+         (unsigned long long)g.token_cache_hits, (unsigned long long)g.token_cache_misses);
     *len = t.len;
     return t.buf;
 }

@@ -28,6 +28,8 @@ typedef struct {
     /* the rendered-view cache of the loops (server/http/cache.c), summed */
     uint64_t cache_hits, cache_misses, cache_evictions;
     int64_t cache_bytes, cache_entries, cache_limit_bytes;
+    /* the threads' caches of verified tokens (server/http/gate.c), summed */
+    uint64_t token_cache_hits, token_cache_misses;
 } metrics_sample_t;
 
 typedef void (*metrics_sample_fn)(void *ctx, metrics_sample_t *out);

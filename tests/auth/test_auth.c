@@ -479,6 +479,52 @@ START_TEST(test_reload_carries_tat)
 }
 END_TEST
 
+/* The per-thread cache answers as verification does: a hit once seen in
+ * the same table, never another secret of the same id, never a token of
+ * a table it was not found in (a reload's table drops a revoked one). */
+START_TEST(test_verify_cached)
+{
+    static auth_vcache_t c; /* zeroed: empty */
+    char a[AUTH_TOKEN_LEN + 1], b[AUTH_TOKEN_LEN + 1];
+    create(NULL, "b1", "a", a);
+    create(NULL, "b1", "b", b);
+    auth_table_t *t = load(NULL, NULL);
+    auth_token_t *tok = NULL, *first = NULL;
+    ck_assert_int_eq(auth_table_verify_cached(t, NULL, &c, a, AUTH_TOKEN_LEN, &first), AUTH_OK);
+    ck_assert_uint_eq(atomic_load(&c.misses), 1);
+    ck_assert_int_eq(auth_table_verify_cached(t, NULL, &c, a, AUTH_TOKEN_LEN, &tok), AUTH_OK);
+    ck_assert_ptr_eq(tok, first);
+    ck_assert_uint_eq(atomic_load(&c.hits), 1);
+    /* the same id, each secret character changed in turn: refused */
+    for (size_t i = 4 + AUTH_TOKEN_ID_LEN; i < AUTH_TOKEN_LEN; i++) {
+        char forged[AUTH_TOKEN_LEN + 1];
+        memcpy(forged, a, sizeof(forged));
+        forged[i] = forged[i] == 'x' ? 'y' : 'x';
+        tok = (auth_token_t *)1;
+        ck_assert_int_eq(auth_table_verify_cached(t, NULL, &c, forged, AUTH_TOKEN_LEN, &tok), AUTH_EINVALID);
+        ck_assert_ptr_null(tok);
+    }
+    ck_assert_int_eq(auth_table_verify_cached(t, NULL, &c, a, AUTH_TOKEN_LEN - 1, &tok), AUTH_EINVALID);
+    ck_assert_int_eq(auth_table_verify_cached(t, NULL, &c, a, 0, &tok), AUTH_EMISSING);
+    ck_assert_int_eq(auth_table_verify_cached(t, NULL, &c, b, AUTH_TOKEN_LEN, &tok), AUTH_OK);
+    ck_assert_str_eq(tok->name, "b");
+    /* a revoked, the table reloaded: a's entry is of the old table */
+    char id[AUTH_TOKEN_ID_LEN + 1];
+    memcpy(id, a + 3, AUTH_TOKEN_ID_LEN);
+    id[AUTH_TOKEN_ID_LEN] = '\0';
+    ck_assert_int_eq(auth_token_revoke(st, id, NOW_MS + 1), AUTH_OK);
+    auth_table_t *t2 = load(NULL, t);
+    ck_assert_uint_ne(auth_table_serial(t2), auth_table_serial(t));
+    tok = (auth_token_t *)1;
+    ck_assert_int_eq(auth_table_verify_cached(t2, NULL, &c, a, AUTH_TOKEN_LEN, &tok), AUTH_EINVALID);
+    ck_assert_ptr_null(tok);
+    ck_assert_int_eq(auth_table_verify_cached(t2, NULL, &c, b, AUTH_TOKEN_LEN, &tok), AUTH_OK);
+    ck_assert_str_eq(tok->name, "b");
+    auth_table_free(t);
+    auth_table_free(t2);
+}
+END_TEST
+
 START_TEST(test_many_tokens)
 {
     enum { N = 200 };
@@ -515,6 +561,7 @@ auth_suite(void)
     tcase_add_test(tc, test_stored_hash);
     tcase_add_test(tc, test_reload_carries_tat);
     tcase_add_test(tc, test_many_tokens);
+    tcase_add_test(tc, test_verify_cached);
     suite_add_tcase(s, tc);
     return s;
 }

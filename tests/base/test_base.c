@@ -1,7 +1,8 @@
 /* test_base.c -- base/ on its own: time text both ways, UUIDs, the byte
- * helpers, the bounded appender, the hash, the JSON scanner, field
+ * helpers, the bounded appender, the number formatters, the hash, the JSON scanner, field
  * selection (base_fields_parse, base_json_select) and the CSV reader. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,110 @@ START_TEST(test_appendf_clamps)
     ck_assert_str_eq(buf, "abc1234");
     ck_assert(!base_appendf(buf, sizeof(buf), &len, "more"));
     ck_assert_uint_eq(len, sizeof(buf) - 1);
+}
+END_TEST
+
+/* The hand-written number formatters write what snprintf would, at the
+ * edges (0, +-1, powers of ten, INT64 and UINT64 bounds) and over a sweep. */
+START_TEST(test_fmt_numbers)
+{
+    static const int64_t iv[] = {0,
+                                 1,
+                                 -1,
+                                 9,
+                                 10,
+                                 -10,
+                                 99,
+                                 100,
+                                 999999999,
+                                 1000000000,
+                                 -1000000000,
+                                 4294967295LL,
+                                 4294967296LL,
+                                 INT64_MAX,
+                                 INT64_MAX - 1,
+                                 INT64_MIN,
+                                 INT64_MIN + 1};
+    char want[64], got[BASE_FMT_INT_MAX + 8];
+    for (size_t i = 0; i < sizeof(iv) / sizeof(iv[0]); i++) {
+        memset(got, 'x', sizeof(got));
+        int n = snprintf(want, sizeof(want), "%lld", (long long)iv[i]);
+        ck_assert_uint_eq(base_fmt_i64(got, iv[i]), (size_t)n);
+        ck_assert_str_eq(got, want);
+        n = snprintf(want, sizeof(want), "%llu", (unsigned long long)iv[i]);
+        ck_assert_uint_eq(base_fmt_u64(got, (uint64_t)iv[i]), (size_t)n);
+        ck_assert_str_eq(got, want);
+    }
+    ck_assert_uint_eq(base_fmt_u64(got, UINT64_MAX), 20);
+    ck_assert_str_eq(got, "18446744073709551615");
+    ck_assert_uint_eq(base_fmt_i64(got, INT64_MIN), 20);
+    ck_assert_str_eq(got, "-9223372036854775808");
+    /* a sweep over every magnitude, both signs */
+    for (uint64_t v = 1, k = 0; k < 64; k++, v = v * 3 + k) {
+        int64_t sv = (int64_t)v;
+        snprintf(want, sizeof(want), "%lld", (long long)sv);
+        base_fmt_i64(got, sv);
+        ck_assert_str_eq(got, want);
+        snprintf(want, sizeof(want), "%lld", (long long)-sv);
+        base_fmt_i64(got, -sv);
+        ck_assert_str_eq(got, want);
+    }
+    static const struct {
+        uint64_t v;
+        int width;
+    } hv[] = {{0, 1},  {0, 8},          {0xf, 1}, {0xabc, 4}, {0xffff, 4}, {0xffffffffULL, 8}, {0x123456789abcULL, 12},
+              {0, 12}, {UINT64_MAX, 16}};
+    /* three decimals: at the edges, and away from ties (where printf's
+     * exact rounding and half-up agree by construction) */
+    static const double fv[] = {0.0,
+                                -0.0,
+                                1.0,
+                                -1.0,
+                                0.25,
+                                -0.25,
+                                0.0001,
+                                -0.0001,
+                                0.9996,
+                                999.9996,
+                                1.5,
+                                12.345678,
+                                0.123,
+                                1e14,
+                                -1e14,
+                                123456789.012,
+                                9.0071992547409e14,
+                                1e15,
+                                -1e15,
+                                1e300,
+                                -1e300,
+                                INFINITY,
+                                -INFINITY,
+                                (double)INT64_MAX,
+                                (double)INT64_MIN};
+    for (size_t i = 0; i < sizeof(fv) / sizeof(fv[0]); i++) {
+        char fgot[BASE_FMT_FIXED3_MAX + 300];
+        char fwant[400];
+        int n = snprintf(fwant, sizeof(fwant), "%.3f", fv[i]);
+        if ((size_t)n >= BASE_FMT_FIXED3_MAX) { /* 1e300: cut to the buffer */
+            ck_assert_uint_eq(base_fmt_fixed3(fgot, fv[i]), BASE_FMT_FIXED3_MAX - 1);
+            ck_assert_int_eq(strncmp(fgot, fwant, BASE_FMT_FIXED3_MAX - 1), 0);
+            continue;
+        }
+        ck_assert_uint_eq(base_fmt_fixed3(fgot, fv[i]), (size_t)n);
+        ck_assert_str_eq(fgot, fwant);
+    }
+    for (int64_t us = -2000000; us <= 2000000; us += 997) {
+        double v = ((double)us + 0.25) / 1000.0; /* a quarter of a thousandth past: never a tie */
+        char fgot[BASE_FMT_FIXED3_MAX], fwant[64];
+        snprintf(fwant, sizeof(fwant), "%.3f", v);
+        base_fmt_fixed3(fgot, v);
+        ck_assert_str_eq(fgot, fwant);
+    }
+    for (size_t i = 0; i < sizeof(hv) / sizeof(hv[0]); i++) {
+        int n = snprintf(want, sizeof(want), "%0*llx", hv[i].width, (unsigned long long)hv[i].v);
+        ck_assert_uint_eq(base_fmt_hex(got, hv[i].v, hv[i].width), (size_t)n);
+        ck_assert_str_eq(got, want);
+    }
 }
 END_TEST
 
@@ -451,6 +556,7 @@ base_suite(void)
     tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_bytes);
     tcase_add_test(tc, test_appendf_clamps);
+    tcase_add_test(tc, test_fmt_numbers);
     tcase_add_test(tc, test_json_scan);
     tcase_add_test(tc, test_json_select);
     tcase_add_test(tc, test_fields_parse);
