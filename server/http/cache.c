@@ -46,6 +46,8 @@ typedef struct centry {
     int64_t from_ms, until_ms;
     size_t key_len, body_len, bytes, n_tags;
     tagref_t *tags; /* n_tags of them, after the data */
+    char *gz;       /* the body's gzip, made at the first hit that takes it */
+    size_t gz_len;
     char etag[20];
     char data[]; /* key, then body, then the tags */
 } centry_t;
@@ -253,6 +255,7 @@ drop(viewcache_t *c, centry_t *e)
     unlink_lru(c, e);
     c->bytes -= e->bytes;
     atomic_fetch_sub_explicit(&c->gauge_entries, 1, memory_order_relaxed);
+    free(e->gz);
     free(e);
 }
 
@@ -313,11 +316,31 @@ cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len)
         return 0;
     }
     atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
-    /* the same answer a job's completion sends (respond_json_tagged) */
+    /* the same answer a job's completion sends (respond_json_tagged); a
+     * client taking gzip gets the entry's gzip, compressed at the first
+     * such hit and kept with the entry (its bytes count toward the limit) */
+    const char *plain = e->data + e->key_len;
+    if (e->gz == NULL) {
+        size_t zlen = 0;
+        char *z = respond_gzip(req, plain, e->body_len, &zlen);
+        if (z != NULL && zlen <= c->limit / 4) {
+            e->gz = z;
+            e->gz_len = zlen;
+            e->bytes += zlen;
+            c->bytes += zlen;
+            while (c->bytes > c->limit && c->tail != NULL && c->tail != e) {
+                drop(c, c->tail);
+                atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
+            }
+            publish(c);
+        } else {
+            free(z);
+        }
+    }
     char *body = base_xmalloc(e->body_len + 1);
-    memcpy(body, e->data + e->key_len, e->body_len);
+    memcpy(body, plain, e->body_len);
     body[e->body_len] = '\0';
-    respond_json_tagged(req, rc, body, e->body_len, e->etag);
+    respond_tagged(req, rc, "application/json; charset=utf-8", body, e->body_len, e->gz, e->gz_len, e->etag);
     return 1;
 }
 
@@ -417,6 +440,8 @@ cache_fill(loop_t *loop, const char *key, size_t key_len, const cache_stamp_t *s
     e->key_len = key_len;
     e->body_len = body_len;
     e->bytes = bytes;
+    e->gz = NULL;
+    e->gz_len = 0;
     snprintf(e->etag, sizeof(e->etag), "%s", etag);
     memcpy(e->data, key, key_len);
     memcpy(e->data + key_len, body, body_len);

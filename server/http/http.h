@@ -143,6 +143,11 @@ void respond_json_tagged(h2o_req_t *req, reqctx_t *rc, char *body, size_t len, c
 void respond_tagged(h2o_req_t *req, reqctx_t *rc, const char *content_type, char *body, size_t len, const char *gz, size_t gz_len,
                     const char *etag);
 
+/* body's gzip (malloc'd, *outlen bytes) as respond_tagged would send it
+ * to this request: NULL when the client takes no gzip, the body is under
+ * --compress-min-size, or gzip would not make it smaller. */
+char *respond_gzip(h2o_req_t *req, const char *body, size_t len, size_t *outlen);
+
 /* Sends an answer without a body (204) with the standard headers. */
 void respond_empty(h2o_req_t *req, reqctx_t *rc, int status);
 

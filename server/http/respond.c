@@ -232,6 +232,12 @@ respond_json(h2o_req_t *req, reqctx_t *rc, int status, char *body, size_t len)
     respond_text(req, rc, status, "application/json; charset=utf-8", body, len);
 }
 
+char *
+respond_gzip(h2o_req_t *req, const char *body, size_t len, size_t *outlen)
+{
+    return maybe_gzip(req, body, len, NULL, 0, outlen);
+}
+
 /* Whether an answer of len bytes is a candidate for gzip (the Vary field). */
 static int
 gzip_size(h2o_req_t *req, size_t len)
