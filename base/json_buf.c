@@ -149,16 +149,8 @@ base_jb_key(jsonbuf_t *b, const char *s, size_t n)
 void
 base_jb_int(jsonbuf_t *b, int64_t v)
 {
-    char num[24], *p = num + sizeof(num);
-    /* the magnitude as unsigned, so INT64_MIN has one too */
-    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + m % 10);
-        m /= 10;
-    } while (m != 0);
-    if (v < 0)
-        *--p = '-';
-    base_jb_raw(b, p, (size_t)(num + sizeof(num) - p));
+    char num[BASE_FMT_INT_MAX];
+    base_jb_raw(b, num, base_fmt_i64(num, v));
 }
 
 /* Two decimal digits of v (0..99). */

@@ -136,11 +136,9 @@ job_read_result(job_t *job, int rc, const char *not_found)
 void
 job_etag_of(const char *body, size_t len, char etag[20])
 {
-    static const char hex[] = "0123456789abcdef";
     uint64_t h = base_fnv1a(1469598103934665603ULL, body != NULL ? body : "", len);
     etag[0] = '"';
-    for (int i = 16; i >= 1; i--, h >>= 4)
-        etag[i] = hex[h & 15];
+    base_fmt_hex(etag + 1, h, 16);
     etag[17] = '"';
     etag[18] = '\0';
 }
