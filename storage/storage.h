@@ -69,6 +69,11 @@ int storage_checkpoint(storage_t *st, int64_t *log_bytes);
 /* Sets the connection's page cache size. 0 or STORAGE_EIO. */
 int storage_cache_mb(storage_t *st, int mb);
 
+/* Pages this connection wrote to the database or its write-ahead log since
+ * the last call (every page a commit dirtied, whole), and their bytes in
+ * *bytes (may be NULL): what a write costs. 0 when unknown. */
+int64_t storage_pages_written(storage_t *st, int64_t *bytes);
+
 /* ---- a damaged database ---------------------------------------------------
  * Process-wide, as SQLite's error log is. After storage_watch_damage, the
  * first time SQLite finds the database damaged (SQLITE_CORRUPT or

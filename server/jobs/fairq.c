@@ -28,7 +28,9 @@ typedef struct keyq {
 struct fairq {
     size_t max_items, max_per_key;
     size_t count;
-    keyq_t *ring; /* the key served next; NULL: empty */
+    keyq_t *ring;      /* the key served next; NULL: empty */
+    int64_t shared_ms; /* fairq_budget: when two keys last shared the queue */
+    int shared_seen;
     keyq_t *buckets[BUCKETS];
 };
 
@@ -147,6 +149,16 @@ size_t
 fairq_count(const fairq_t *q)
 {
     return q->count;
+}
+
+size_t
+fairq_budget(fairq_t *q, int64_t now_ms, size_t fair, size_t alone, int64_t alone_ms)
+{
+    if (!q->shared_seen || (q->ring != NULL && q->ring->ring_next != q->ring)) {
+        q->shared_ms = now_ms;
+        q->shared_seen = 1;
+    }
+    return now_ms - q->shared_ms < alone_ms ? fair : alone;
 }
 
 size_t

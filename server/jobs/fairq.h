@@ -7,6 +7,7 @@
 #define PROFILED_FAIRQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum {
     FAIRQ_FULL = -1,     /* max_items queued in all */
@@ -29,6 +30,12 @@ int fairq_push(fairq_t *q, const char *key, size_t key_len, void *item, size_t w
 
 /* Items queued. */
 size_t fairq_count(const fairq_t *q);
+
+/* The weight budget for the next take at now_ms (any monotonic clock):
+ * fair while items of two or more keys have been queued together at some
+ * call within the last alone_ms (and during the first alone_ms of the
+ * queue), else alone (one key has had the queue to itself that long). */
+size_t fairq_budget(fairq_t *q, int64_t now_ms, size_t fair, size_t alone, int64_t alone_ms);
 
 /* Takes up to max_items items into out, in rounds: each round one item
  * from each key with items, in a rotating order, so a key with one item

@@ -43,6 +43,7 @@ struct metrics {
     histogram_t ingest_commit; /* seconds per group commit */
     _Atomic uint64_t ingest_messages;
     _Atomic uint64_t worker_commits;
+    _Atomic uint64_t writer_pages, writer_bytes;
     _Atomic int64_t recompute_done, recompute_total;
 };
 
@@ -100,6 +101,15 @@ metrics_ingest(metrics_t *m, size_t messages, double commit_seconds, int first_o
     atomic_fetch_add_explicit(&m->ingest_messages, messages, memory_order_relaxed);
     if (first_of_group)
         observe(&m->ingest_commit, latency_bounds, NLAT, commit_seconds);
+}
+
+void
+metrics_writer_pages(metrics_t *m, int64_t pages, int64_t bytes)
+{
+    if (pages > 0)
+        atomic_fetch_add_explicit(&m->writer_pages, (uint64_t)pages, memory_order_relaxed);
+    if (bytes > 0)
+        atomic_fetch_add_explicit(&m->writer_bytes, (uint64_t)bytes, memory_order_relaxed);
 }
 
 void
@@ -220,6 +230,12 @@ metrics_render(metrics_t *m, size_t *len)
          (double)atomic_load(&m->worker_busy_ns) / 1e9, g.workers, (unsigned long long)atomic_load(&m->jobs_timed_out),
          (long long)g.open_connections, (unsigned long long)atomic_load(&m->worker_commits),
          (unsigned long long)atomic_load(&m->ingest_messages));
+    emit(&t,
+         "# HELP profiled_writer_pages_written_total Pages the writer's commits wrote to the write-ahead log (each page a"
+         " commit dirtied, whole).\n# TYPE profiled_writer_pages_written_total counter\nprofiled_writer_pages_written_total %llu\n"
+         "# HELP profiled_writer_bytes_written_total Bytes of those pages.\n"
+         "# TYPE profiled_writer_bytes_written_total counter\nprofiled_writer_bytes_written_total %llu\n",
+         (unsigned long long)atomic_load(&m->writer_pages), (unsigned long long)atomic_load(&m->writer_bytes));
     emit(&t, "# HELP profiled_ingest_batch_messages Messages per ingest request.\n"
              "# TYPE profiled_ingest_batch_messages histogram\n");
     emit_histogram(&t, "profiled_ingest_batch_messages", "", &m->ingest_batch, batch_bounds, NBATCH);

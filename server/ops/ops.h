@@ -44,6 +44,8 @@ void metrics_request(metrics_t *m, size_t route_index, int status, double second
 void metrics_worker_busy(metrics_t *m, uint64_t ns);
 /* One committed ingest request; first_of_group records the commit time. */
 void metrics_ingest(metrics_t *m, size_t messages, double commit_seconds, int first_of_group);
+/* Pages (and their bytes) the writer's connection wrote: storage_pages_written. */
+void metrics_writer_pages(metrics_t *m, int64_t pages, int64_t bytes);
 /* Write transactions a worker committed while running jobs (none should). */
 void metrics_worker_commits(metrics_t *m, uint64_t n);
 void metrics_set_recompute(metrics_t *m, int64_t done, int64_t total);

@@ -543,10 +543,10 @@ storage_close(storage_t *st)
     stg_conn_free(st);
 }
 
-int
-storage_checkpoint(storage_t *st, int64_t *log_bytes)
+/* The database's page size, asked once. 0 or STORAGE_EIO. */
+static int
+page_bytes(storage_t *st)
 {
-    int frames = 0;
     if (st->page_bytes == 0) {
         stg_stmt_t *s = stg_stmt(st, S_PAGE_SIZE);
         int64_t v;
@@ -554,12 +554,34 @@ storage_checkpoint(storage_t *st, int64_t *log_bytes)
             return STORAGE_EIO;
         st->page_bytes = (int)v;
     }
+    return 0;
+}
+
+int
+storage_checkpoint(storage_t *st, int64_t *log_bytes)
+{
+    int frames = 0;
+    if (page_bytes(st) != 0)
+        return STORAGE_EIO;
     int rc = sqlite3_wal_checkpoint_v2(DB(st), NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL);
     if (log_bytes != NULL)
         *log_bytes = frames > 0 ? (int64_t)frames * st->page_bytes : 0;
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return stg_fail(st, STORAGE_EBUSY, "checkpoint: %s", sqlite3_errmsg(DB(st)));
     return rc == SQLITE_OK ? 0 : db_error(st, rc);
+}
+
+int64_t
+storage_pages_written(storage_t *st, int64_t *bytes)
+{
+    int cur = 0, hi = 0;
+    if (bytes != NULL)
+        *bytes = 0;
+    if (sqlite3_db_status(DB(st), SQLITE_DBSTATUS_CACHE_WRITE, &cur, &hi, 1) != SQLITE_OK || cur <= 0)
+        return 0;
+    if (bytes != NULL && page_bytes(st) == 0)
+        *bytes = (int64_t)cur * st->page_bytes;
+    return cur;
 }
 
 int

@@ -236,6 +236,24 @@ START_TEST(test_validation_stores_nothing)
 }
 END_TEST
 
+/* What a write costs is counted: every commit's pages in
+ * profiled_writer_pages_written_total, their bytes in whole pages. */
+START_TEST(test_write_cost_counted)
+{
+    const char *b = "{\"batch\":[{\"type\":\"track\",\"userId\":\"w-1\",\"event\":\"Paid\",\"messageId\":\"wc-1\"}]}";
+    long long p0 = test_metric(srv.port, "profiled_writer_pages_written_total");
+    long long b0 = test_metric(srv.port, "profiled_writer_bytes_written_total");
+    post_ok(BASE "/batch", "auth-token", tok, b);
+    long long p1 = test_metric(srv.port, "profiled_writer_pages_written_total");
+    long long b1 = test_metric(srv.port, "profiled_writer_bytes_written_total");
+    ck_assert_int_ge(p0, 0);
+    ck_assert_int_gt(p1, p0);
+    long long page = (b1 - b0) / (p1 - p0);
+    ck_assert_int_eq((b1 - b0) % (p1 - p0), 0);
+    ck_assert_msg(page >= 512 && page <= 65536 && (page & (page - 1)) == 0, "page of %lld bytes", page);
+}
+END_TEST
+
 START_TEST(test_repeated_message_ids)
 {
     const char *b1 = "{\"batch\":[{\"type\":\"track\",\"userId\":\"d-1\",\"event\":\"Paid\",\"messageId\":\"dup-1\","
@@ -493,6 +511,7 @@ ingest_suite(void)
     tcase_add_test(tc, test_gzip);
     tcase_add_test(tc, test_validation_stores_nothing);
     tcase_add_test(tc, test_repeated_message_ids);
+    tcase_add_test(tc, test_write_cost_counted);
     tcase_add_test(tc, test_merges);
     tcase_add_test(tc, test_ingest_rate_limit);
     tcase_add_test(tc, test_kill9_loses_nothing_acknowledged);

@@ -2,7 +2,7 @@
  * here: it knows nothing of h2o): one tenant's flood of large batches never
  * keeps another tenant's request out of the next group commit, a group's
  * messages stay within the budget, a tenant's requests keep their order,
- * and the bounds answer full. Counted in items, never timed. */
+ * the bounds answer full, and the budget grows only for a tenant alone. Counted in items, never timed. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -124,6 +124,31 @@ START_TEST(test_bounds)
 }
 END_TEST
 
+/* The budget is the fair one while two tenants shared the queue within
+ * the window (and during the queue's first window), the large one only
+ * after a tenant had it to itself that long; a second tenant brings the
+ * fair one back at once. Time is injected. */
+START_TEST(test_budget_alone_and_shared)
+{
+    fairq_t *q = fairq_new(64, 64);
+    void *out[8];
+    ck_assert_int_eq(push(q, "a", 1, 100), 0);
+    ck_assert_uint_eq(fairq_budget(q, 1000, BUDGET, 8 * BUDGET, 2000), BUDGET); /* the first window */
+    ck_assert_uint_eq(fairq_budget(q, 2999, BUDGET, 8 * BUDGET, 2000), BUDGET);
+    ck_assert_uint_eq(fairq_budget(q, 3000, BUDGET, 8 * BUDGET, 2000), 8 * BUDGET); /* alone 2 s */
+    ck_assert_int_eq(push(q, "b", 2, 1), 0);
+    ck_assert_uint_eq(fairq_budget(q, 3001, BUDGET, 8 * BUDGET, 2000), BUDGET); /* b shares it */
+    ck_assert_uint_eq(fairq_take(q, out, 8, BUDGET), 2);
+    ck_assert_int_eq(push(q, "a", 3, 100), 0);
+    ck_assert_uint_eq(fairq_budget(q, 4000, BUDGET, 8 * BUDGET, 2000), BUDGET); /* b was here 1 s ago */
+    ck_assert_uint_eq(fairq_budget(q, 5001, BUDGET, 8 * BUDGET, 2000), 8 * BUDGET);
+    /* an empty queue is nobody sharing it */
+    ck_assert_uint_eq(fairq_take(q, out, 8, BUDGET), 1);
+    ck_assert_uint_eq(fairq_budget(q, 9000, BUDGET, 8 * BUDGET, 2000), 8 * BUDGET);
+    fairq_free(q);
+}
+END_TEST
+
 static Suite *
 fairq_suite(void)
 {
@@ -132,6 +157,7 @@ fairq_suite(void)
     tcase_add_test(tc, test_flood_does_not_starve);
     tcase_add_test(tc, test_order_and_budget);
     tcase_add_test(tc, test_bounds);
+    tcase_add_test(tc, test_budget_alone_and_shared);
     suite_add_tcase(s, tc);
     return s;
 }
