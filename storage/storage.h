@@ -69,6 +69,23 @@ int storage_checkpoint(storage_t *st, int64_t *log_bytes);
 /* Sets the connection's page cache size. 0 or STORAGE_EIO. */
 int storage_cache_mb(storage_t *st, int mb);
 
+/* Whether the index entries of events this connection stores go to the
+ * small hot tables (schema step 10) rather than straight into the large
+ * ones. The server's writer stores hot and compacts; import and the CLI
+ * store cold. */
+void storage_hot_events(storage_t *st, bool on);
+
+/* One step of a compaction round, in a transaction of its own (none may
+ * be open): a round starts when at least min_hot entries are hot
+ * (min_hot <= 0: any) and moves them into the large tables in chunks of
+ * about chunk adjoining keys a step, one chunk of each table, so that a
+ * step is short and each page of a large table is written about once a
+ * round. Nothing any read sees changes (an entry is in one level or the
+ * other at every commit), so the commit journal records nothing for it.
+ * *moved (may be NULL) receives the entries this step moved (0: no round,
+ * or nothing left). 0, STORAGE_EBUSY or STORAGE_EIO. */
+int storage_events_compact(storage_t *st, int64_t min_hot, int64_t chunk, int64_t *moved);
+
 /* Pages this connection wrote to the database or its write-ahead log since
  * the last call (every page a commit dirtied, whole), and their bytes in
  * *bytes (may be NULL): what a write costs. 0 when unknown. */

@@ -53,6 +53,10 @@ static const opt_t opts[] = {
      "how often a background thread copies the write-ahead log into the database", NULL},
     {"writer-cache-mb", OPT_INT, OFF(writer_cache_mb), "256", 2, 65536,
      "page cache of the writer's connection: a group commit's pages should fit", NULL},
+    {"compact-events", OPT_INT, OFF(compact_events), "100000", 1, 100000000,
+     "ingested events whose index entries wait in small hot tables before the writer moves them into the large ones"
+     " (more: fewer pages written per event, a larger hot table per commit)",
+     NULL},
     {"cache-mb", OPT_INT, OFF(cache_mb), "64", 0, 65536,
      "memory for rendered profile views answered without a job, shared by the loop threads (0: no cache)", NULL},
     {"scroll-ttl", OPT_INT, OFF(scroll_ttl), "300", 1, 86400, "seconds an unused events scrollId stays valid", NULL},

@@ -27,6 +27,7 @@ typedef struct {
     int wal_limit_mb; /* the writer checkpoints past this log size */
     int checkpoint_ms;
     int writer_cache_mb;
+    int compact_events; /* hot events before a compaction (writer.c) */
     int cache_mb;     /* rendered-view cache of the loops (server/http/cache.c); 0: off */
     char *config;     /* the config file read, if any */
     char *access_log; /* PATH, "-" (stdout) or "off" */

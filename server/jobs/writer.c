@@ -31,6 +31,14 @@
 #define WRITER_ALONE_MESSAGES 16000
 #define WRITER_SHARED_MS 2000
 #define SWEEP_INTERVAL_S 10
+/* Events are stored hot (storage_hot_events) until --compact-events of
+ * them are, then a compaction moves them into the large event indexes:
+ * each compaction writes most pages of those once, and until then a group
+ * commit rewrites a hot index of at most that many entries (a few hundred
+ * pages) instead of a page per event. A round moves them a chunk of
+ * adjoining keys per step, one step after each group commit, so no commit
+ * waits long behind it; an idle writer's sweep compacts whatever is hot. */
+#define WRITER_COMPACT_CHUNK 16384
 
 struct writer {
     server_t *srv;
@@ -205,9 +213,30 @@ commit_group(writer_t *w, write_job_t *group)
 /* Deletes trait changes past their retention, a batch of them a round (the
  * writer is the idle connection that may write; any process sharing the
  * file may sweep). Scroll cursors need none: they live in their scrollIds. */
+/* One step of a compaction of the event entries (storage_events_compact)
+ * when one is due; an idle writer's sweep finishes a round and starts one
+ * for whatever is hot. */
+static void
+compact(writer_t *w, int64_t min_hot, int all)
+{
+    int64_t moved = 0, total = 0, t0 = base_clock_ns(1);
+    do {
+        if (storage_events_compact(w->st, min_hot, WRITER_COMPACT_CHUNK, &moved) != 0) {
+            fprintf(stderr, "profiled: writer: compacting the event entries failed: %s\n", storage_errmsg(w->st));
+            break;
+        }
+        total += moved;
+    } while (all && moved > 0);
+    if (total > 0)
+        metrics_compaction(w->srv->metrics, total, (double)(base_clock_ns(1) - t0) / 1e9);
+    int64_t bytes, pages = storage_pages_written(w->st, &bytes);
+    metrics_writer_pages(w->srv->metrics, pages, bytes);
+}
+
 static void
 sweep(writer_t *w)
 {
+    compact(w, 1, 1);
     int64_t deleted = 0;
     if (storage_trait_history_sweep(w->st, base_wall_ms(), &deleted) != 0)
         fprintf(stderr, "profiled: writer: trait history sweep failed: %s\n", storage_errmsg(w->st));
@@ -288,6 +317,7 @@ writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         adopt(w);
         commit_group(w, group);
+        compact(w, w->srv->cfg.compact_events, 0);
         pthread_mutex_lock(&w->mu);
         w->busy = 0;
         if (w->hold)
@@ -310,6 +340,7 @@ writer_new(server_t *srv, char *errbuf, size_t errlen)
         return NULL;
     }
     storage_combine_writes(w->st, true);
+    storage_hot_events(w->st, true);
     storage_cache_mb(w->st, srv->cfg.writer_cache_mb);
     storage_id_limits_t limits;
     if (storage_id_limits_parse(srv->cfg.id_limits, &limits, errbuf, errlen) != 0) {

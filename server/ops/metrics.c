@@ -44,6 +44,7 @@ struct metrics {
     _Atomic uint64_t ingest_messages;
     _Atomic uint64_t worker_commits;
     _Atomic uint64_t writer_pages, writer_bytes;
+    _Atomic uint64_t compactions, compacted_events, compaction_us;
     _Atomic int64_t recompute_done, recompute_total;
 };
 
@@ -110,6 +111,14 @@ metrics_writer_pages(metrics_t *m, int64_t pages, int64_t bytes)
         atomic_fetch_add_explicit(&m->writer_pages, (uint64_t)pages, memory_order_relaxed);
     if (bytes > 0)
         atomic_fetch_add_explicit(&m->writer_bytes, (uint64_t)bytes, memory_order_relaxed);
+}
+
+void
+metrics_compaction(metrics_t *m, int64_t events, double seconds)
+{
+    atomic_fetch_add_explicit(&m->compactions, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->compacted_events, (uint64_t)events, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->compaction_us, (uint64_t)(seconds * 1e6), memory_order_relaxed);
 }
 
 void
@@ -236,6 +245,16 @@ metrics_render(metrics_t *m, size_t *len)
          "# HELP profiled_writer_bytes_written_total Bytes of those pages.\n"
          "# TYPE profiled_writer_bytes_written_total counter\nprofiled_writer_bytes_written_total %llu\n",
          (unsigned long long)atomic_load(&m->writer_pages), (unsigned long long)atomic_load(&m->writer_bytes));
+    emit(&t,
+         "# HELP profiled_event_compaction_steps_total Compaction steps of the event entries (hot entries moved into the large "
+         "tables).\n"
+         "# TYPE profiled_event_compaction_steps_total counter\nprofiled_event_compaction_steps_total %llu\n"
+         "# HELP profiled_event_compacted_total Entries those steps moved (two an event).\n"
+         "# TYPE profiled_event_compacted_total counter\nprofiled_event_compacted_total %llu\n"
+         "# HELP profiled_event_compaction_seconds_total Time the writer spent compacting.\n"
+         "# TYPE profiled_event_compaction_seconds_total counter\nprofiled_event_compaction_seconds_total %.6f\n",
+         (unsigned long long)atomic_load(&m->compactions), (unsigned long long)atomic_load(&m->compacted_events),
+         (double)atomic_load(&m->compaction_us) / 1e6);
     emit(&t, "# HELP profiled_ingest_batch_messages Messages per ingest request.\n"
              "# TYPE profiled_ingest_batch_messages histogram\n");
     emit_histogram(&t, "profiled_ingest_batch_messages", "", &m->ingest_batch, batch_bounds, NBATCH);

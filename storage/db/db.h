@@ -53,10 +53,23 @@ enum stmt_id {
     S_HISTORY_ADD,
     S_EVENT_EXISTS,
     S_EVENT_ADD,
+    S_EVENT_INDEX,
+    S_EVENT_INDEX_KEY,
+    S_EVENT_INDEX_HOT,
+    S_EVENT_INDEX_KEY_HOT,
+    S_EVENTS_HOT_COUNT,
+    S_COMPACT_PROF_BOUND,
+    S_COMPACT_PROF_MOVE,
+    S_COMPACT_PROF_DROP,
+    S_COMPACT_KEY_BOUND,
+    S_COMPACT_KEY_MOVE,
+    S_COMPACT_KEY_DROP,
     S_MARK_UPSERT,
     S_MERGE_IDENTITIES,
     S_MERGE_IDENTITIES_DROP,
     S_MERGE_EVENTS,
+    S_MERGE_EVENT_PROF,
+    S_MERGE_EVENT_PROF_HOT,
     S_MERGE_TRAITS,
     S_MERGE_HISTORY,
     S_MERGE_TRAITS_DROP,
@@ -125,7 +138,11 @@ enum stmt_id {
     /* erasure (write/erase.c) */
     S_ERASE_BY_UUID,
     S_ERASE_SUPPRESS_IDS,
+    S_ERASE_EVENT_KEYS,
+    S_ERASE_EVENT_KEYS_HOT,
     S_ERASE_EVENTS,
+    S_ERASE_EVENT_PROF,
+    S_ERASE_EVENT_PROF_HOT,
     S_ERASE_HISTORY,
     S_SUPPRESS_HAS,
     S_SUPPRESS_LIST,
@@ -292,6 +309,12 @@ struct storage {
     size_t jr_n, jr_cap;
     bool jr_all, jr_pending;
     uint32_t jr_commit;
+    bool hot_events;   /* storage_hot_events */
+    int64_t hot_count; /* events stored hot, as last counted (-1: unknown) */
+    /* a compaction round (storage_events_compact): the cursors of its two
+     * tables, each past the last key moved (INT64_MAX: that one is done) */
+    bool cmp_round;
+    int64_t cmp_prof, cmp_key;
     /* The last view's tags (storage_view_tags): its lookup key and the pk
      * of each profile it read; over: too many to keep. */
     uint64_t *view_tags;

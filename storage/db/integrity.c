@@ -1,6 +1,7 @@
 /* integrity.c -- `profiled check`: SQLite's integrity check of the whole
  * file, then whether the rows that hang off a profile (identities, traits,
- * events, first/last marks) all have one. Opens its own connection and
+ * events, first/last marks) all have one, and the events' index entries
+ * (schema step 10) are one each. Opens its own connection and
  * changes nothing: no migration, no journal mode, query_only, no
  * checkpoint when it closes. */
 #include <stdio.h>
@@ -22,6 +23,26 @@ static const struct {
     {"first/last marks of a missing event",
      "SELECT count(*) FROM event_marks m WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = m.first_pk)"
      " OR NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = m.last_pk)"},
+    /* schema step 10: each event has one entry by profile and one by key,
+     * in one level or the other, and every entry an event */
+    {"events without exactly one entry by profile",
+     "SELECT count(*) FROM events e WHERE"
+     " (SELECT count(*) FROM ev_prof i WHERE i.profile_pk = e.profile_pk AND i.event_time_ms = e.event_time_ms AND i.pk = e.pk)"
+     " + (SELECT count(*) FROM ev_prof_hot i WHERE i.profile_pk = e.profile_pk AND i.event_time_ms = e.event_time_ms"
+     " AND i.pk = e.pk) != 1"},
+    {"events without exactly one entry by messageId",
+     "SELECT count(*) FROM events e WHERE"
+     " (SELECT count(*) FROM ev_key k WHERE k.event_key = e.event_key AND k.tenant_id = e.tenant_id AND k.pk = e.pk)"
+     " + (SELECT count(*) FROM ev_key_hot k WHERE k.event_key = e.event_key AND k.tenant_id = e.tenant_id AND k.pk = e.pk) != 1"},
+    {"event entries of a missing event",
+     "SELECT (SELECT count(*) FROM ev_prof i WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = i.pk"
+     " AND e.profile_pk = i.profile_pk AND e.event_time_ms = i.event_time_ms))"
+     " + (SELECT count(*) FROM ev_prof_hot i WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = i.pk"
+     " AND e.profile_pk = i.profile_pk AND e.event_time_ms = i.event_time_ms))"
+     " + (SELECT count(*) FROM ev_key k WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = k.pk"
+     " AND e.event_key = k.event_key AND e.tenant_id = k.tenant_id))"
+     " + (SELECT count(*) FROM ev_key_hot k WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = k.pk"
+     " AND e.event_key = k.event_key AND e.tenant_id = k.tenant_id))"},
 };
 
 /* One problem: a line on out. */

@@ -242,6 +242,42 @@ static const char *const migrations[] = {
     "CREATE TABLE scroll_key("
     "  id INTEGER PRIMARY KEY CHECK(id = 1),"
     "  key BLOB NOT NULL CHECK(length(key) = 32));",
+    /* 10: the two event indexes that every event dirtied a random page of
+     * (by profile and time; by messageId hash) become tables of two levels
+     * each. The server's writer adds an event's entries to the small hot
+     * tables (storage_hot_events): a group commit rewrites their few hundred
+     * pages whatever the number of profiles, instead of a page of a large
+     * index per event. storage_events_compact moves them into the large
+     * tables in chunks of adjoining keys, so each page of those is written
+     * once for many events. An entry is in exactly one level; every query
+     * reads both (UNION ALL, one arm per level). Import and the CLI add
+     * straight into the large ones. ev_key leads with the hash so that a
+     * compaction chunk is a range of it. Built once from the events, at the
+     * first start after an upgrade. */
+    "CREATE TABLE ev_prof("
+    "  profile_pk INTEGER NOT NULL,"
+    "  event_time_ms INTEGER NOT NULL,"
+    "  pk INTEGER NOT NULL,"
+    "  PRIMARY KEY(profile_pk, event_time_ms, pk)) WITHOUT ROWID;"
+    "CREATE TABLE ev_prof_hot("
+    "  profile_pk INTEGER NOT NULL,"
+    "  event_time_ms INTEGER NOT NULL,"
+    "  pk INTEGER NOT NULL,"
+    "  PRIMARY KEY(profile_pk, event_time_ms, pk)) WITHOUT ROWID;"
+    "CREATE TABLE ev_key("
+    "  event_key INTEGER NOT NULL,"
+    "  tenant_id INTEGER NOT NULL,"
+    "  pk INTEGER NOT NULL,"
+    "  PRIMARY KEY(event_key, tenant_id, pk)) WITHOUT ROWID;"
+    "CREATE TABLE ev_key_hot("
+    "  event_key INTEGER NOT NULL,"
+    "  tenant_id INTEGER NOT NULL,"
+    "  pk INTEGER NOT NULL,"
+    "  PRIMARY KEY(event_key, tenant_id, pk)) WITHOUT ROWID;"
+    "INSERT INTO ev_prof SELECT profile_pk, event_time_ms, pk FROM events ORDER BY 1, 2, 3;"
+    "INSERT INTO ev_key SELECT event_key, tenant_id, pk FROM events ORDER BY 1, 2, 3;"
+    "DROP INDEX events_profile_time;"
+    "DROP INDEX events_key;",
 };
 
 int

@@ -332,6 +332,8 @@ on_preupdate(void *ctx, sqlite3 *db, int op, const char *schema, const char *tab
     bool has_old = op != SQLITE_INSERT, has_new = op != SQLITE_DELETE;
     if (strcmp(schema, "temp") == 0) /* this connection's own */
         return;
+    if (strncmp(table, "ev_", 3) == 0) /* entries of events (schema step 10): the events' own rows name them */
+        return;
     if (strcmp(schema, "main") != 0)
         goto everything;
     if (strcmp(table, "profiles") == 0) {

@@ -35,9 +35,9 @@
  * spelt as a time range plus a tie test (not a row value) so that the
  * planner seeks on it. The key lists are read once per run (IN on an
  * uncorrelated subquery). */
-#define EVENTS_SELECT                                                                                                              \
-    "SELECT e.event_id, e.event_time_ms, e.received_ms, e.event_action, e.source, e.raw FROM events e"                             \
-    " WHERE e.profile_pk = ?1 AND e.pk <= ?4"
+#define EVENTS_SELECT(level)                                                                                                       \
+    "SELECT e.event_id, i.event_time_ms, e.received_ms, e.event_action, e.source, e.raw FROM " level " i"                          \
+    " CROSS JOIN events e ON e.pk = i.pk WHERE i.profile_pk = ?1 AND i.pk <= ?4"
 #define EVENT_KEY_IN(p)                                                                                                            \
     "(coalesce(lower(e.event_name), '') IN (SELECT value FROM json_each(" p "))"                                                   \
     " OR lower(e.event_action) IN (SELECT value FROM json_each(" p ")) OR e.type IN (SELECT value FROM json_each(" p ")))"
@@ -46,8 +46,12 @@
  * (no sort, no temporary b-tree), stepped only as far as the page needs.
  * read/events.c orders each run of equal times by eventId itself (?5, the
  * page's limit, is not used by the SQL). */
-#define EVENTS_ASC " ORDER BY e.event_time_ms"
-#define EVENTS_DESC " ORDER BY e.event_time_ms DESC"
+#define EVENTS_ASC " ORDER BY 2"
+#define EVENTS_DESC " ORDER BY 2 DESC"
+/* Both levels of the by-profile entries (schema step 10), each arm a range
+ * read of its table in time order, merged in that order by SQLite (a
+ * compound ORDER BY over ordered arms: no sort). */
+#define EVENTS_BOTH(rest) EVENTS_SELECT("ev_prof") rest " UNION ALL " EVENTS_SELECT("ev_prof_hot") rest
 
 /* Combines a computed_state row with another partial state of the same
  * key (excluded): counts and sums add, min / max keep theirs, first / last
@@ -134,9 +138,30 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_HISTORY_ADD] = "INSERT INTO trait_history(tenant_id, profile_pk, key, value, ts_ms, message_id, source)"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 
-    [S_EVENT_EXISTS] = "SELECT 1 FROM events WHERE tenant_id = ?1 AND event_key = ?2 AND event_id = ?3",
+    /* Both levels of the messageId index (schema step 10). */
+    [S_EVENT_EXISTS] = "SELECT 1 FROM ev_key k CROSS JOIN events e ON e.pk = k.pk"
+                       " WHERE k.event_key = ?2 AND k.tenant_id = ?1 AND e.event_id = ?3"
+                       " UNION ALL SELECT 1 FROM ev_key_hot k CROSS JOIN events e ON e.pk = k.pk"
+                       " WHERE k.event_key = ?2 AND k.tenant_id = ?1 AND e.event_id = ?3",
     [S_EVENT_ADD] = "INSERT INTO events(tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action,"
                     " event_name, type, source, raw, event_key) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    /* An event's two index entries: ?1 profile, ?2 time, ?3 event pk, ?4
+     * tenant, ?5 event_key; in the large tables or the hot ones. */
+    [S_EVENT_INDEX] = "INSERT INTO ev_prof(profile_pk, event_time_ms, pk) VALUES(?1, ?2, ?3)",
+    [S_EVENT_INDEX_KEY] = "INSERT INTO ev_key(event_key, tenant_id, pk) VALUES(?5, ?4, ?3)",
+    [S_EVENT_INDEX_HOT] = "INSERT INTO ev_prof_hot(profile_pk, event_time_ms, pk) VALUES(?1, ?2, ?3)",
+    [S_EVENT_INDEX_KEY_HOT] = "INSERT INTO ev_key_hot(event_key, tenant_id, pk) VALUES(?5, ?4, ?3)",
+    [S_EVENTS_HOT_COUNT] = "SELECT count(*) FROM ev_prof_hot",
+    /* A compaction chunk (storage_events_compact): the key ?2 rows past the
+     * cursor ?1 (no row: the rest), then the rows in (?1, ?2] moved. */
+    [S_COMPACT_PROF_BOUND] = "SELECT profile_pk FROM ev_prof_hot WHERE profile_pk > ?1 ORDER BY profile_pk LIMIT 1 OFFSET ?2",
+    [S_COMPACT_PROF_MOVE] = "INSERT INTO ev_prof SELECT profile_pk, event_time_ms, pk FROM ev_prof_hot"
+                            " WHERE profile_pk > ?1 AND profile_pk <= ?2",
+    [S_COMPACT_PROF_DROP] = "DELETE FROM ev_prof_hot WHERE profile_pk > ?1 AND profile_pk <= ?2",
+    [S_COMPACT_KEY_BOUND] = "SELECT event_key FROM ev_key_hot WHERE event_key > ?1 ORDER BY event_key LIMIT 1 OFFSET ?2",
+    [S_COMPACT_KEY_MOVE] = "INSERT INTO ev_key SELECT event_key, tenant_id, pk FROM ev_key_hot"
+                           " WHERE event_key > ?1 AND event_key <= ?2",
+    [S_COMPACT_KEY_DROP] = "DELETE FROM ev_key_hot WHERE event_key > ?1 AND event_key <= ?2",
     [S_MARK_UPSERT] = "INSERT INTO event_marks(profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms)"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)" MARKS_MERGE,
 
@@ -144,7 +169,12 @@ const char *const stg_sqlite_sql[S_COUNT] = {
      * email) stay once on ?1; traits of ?2 win only when strictly newer. */
     [S_MERGE_IDENTITIES] = "UPDATE OR IGNORE identities SET profile_pk = ?1 WHERE profile_pk = ?2",
     [S_MERGE_IDENTITIES_DROP] = "DELETE FROM identities WHERE profile_pk = ?1",
-    [S_MERGE_EVENTS] = "UPDATE events SET profile_pk = ?1 WHERE profile_pk = ?2",
+    /* The events first (found through their entries), then the entries of
+     * each level. */
+    [S_MERGE_EVENTS] = "UPDATE events SET profile_pk = ?1 WHERE pk IN (SELECT pk FROM ev_prof WHERE profile_pk = ?2"
+                       " UNION ALL SELECT pk FROM ev_prof_hot WHERE profile_pk = ?2)",
+    [S_MERGE_EVENT_PROF] = "UPDATE ev_prof SET profile_pk = ?1 WHERE profile_pk = ?2",
+    [S_MERGE_EVENT_PROF_HOT] = "UPDATE ev_prof_hot SET profile_pk = ?1 WHERE profile_pk = ?2",
     [S_MERGE_TRAITS] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source)"
                        " SELECT ?1, key, value, ts_ms, message_id, source FROM traits WHERE profile_pk = ?2"
                        " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
@@ -201,12 +231,12 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                     " ORDER BY rowid",
     [S_TOKEN_GENERATION] = "SELECT value FROM meta WHERE key = 'token_generation'",
 
-    [S_EVENTS_ASC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= ?2 AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_ASC,
-    [S_EVENTS_ASC_NEXT] = EVENTS_SELECT
-    " AND e.event_time_ms >= ?8 AND (e.event_time_ms > ?8 OR e.event_id > ?9) AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_ASC,
-    [S_EVENTS_DESC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= ?2 AND e.event_time_ms < ?3" EVENTS_FILTER EVENTS_DESC,
-    [S_EVENTS_DESC_NEXT] = EVENTS_SELECT
-    " AND e.event_time_ms <= ?8 AND (e.event_time_ms < ?8 OR e.event_id < ?9) AND e.event_time_ms >= ?2" EVENTS_FILTER EVENTS_DESC,
+    [S_EVENTS_ASC_FIRST] = EVENTS_BOTH(" AND i.event_time_ms >= ?2 AND i.event_time_ms < ?3" EVENTS_FILTER) EVENTS_ASC,
+    [S_EVENTS_ASC_NEXT] = EVENTS_BOTH(" AND i.event_time_ms >= ?8 AND (i.event_time_ms > ?8 OR e.event_id > ?9)"
+                                      " AND i.event_time_ms < ?3" EVENTS_FILTER) EVENTS_ASC,
+    [S_EVENTS_DESC_FIRST] = EVENTS_BOTH(" AND i.event_time_ms >= ?2 AND i.event_time_ms < ?3" EVENTS_FILTER) EVENTS_DESC,
+    [S_EVENTS_DESC_NEXT] = EVENTS_BOTH(" AND i.event_time_ms <= ?8 AND (i.event_time_ms < ?8 OR e.event_id < ?9)"
+                                       " AND i.event_time_ms >= ?2" EVENTS_FILTER) EVENTS_DESC,
     /* Rowids grow: everything stored after this has a larger pk (but after
      * an erasure removed the newest events, new ones may take their pks
      * again: see storage_profile_delete). */
@@ -278,8 +308,11 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                       " AND ready = 0 AND next_pk >= ?1",
     [S_RECOMPUTE_PROFILES] = "SELECT pk FROM profiles WHERE tenant_id = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3",
     [S_RECOMPUTE_COUNT] = "SELECT count(*) FROM profiles WHERE tenant_id = ?1 AND pk > ?2",
-    [S_PROFILE_EVENTS] = "SELECT event_id, event_time_ms, event_action, raw FROM events WHERE profile_pk = ?1"
-                         " ORDER BY event_time_ms, event_id",
+    [S_PROFILE_EVENTS] =
+        "SELECT e.event_id, i.event_time_ms, e.event_action, e.raw FROM ev_prof i CROSS JOIN events e ON e.pk = i.pk"
+        " WHERE i.profile_pk = ?1 UNION ALL"
+        " SELECT e.event_id, i.event_time_ms, e.event_action, e.raw FROM ev_prof_hot i CROSS JOIN events e ON e.pk = i.pk"
+        " WHERE i.profile_pk = ?1 ORDER BY 2, 1",
 
     [S_AUD_ADD] =
         "INSERT INTO audience_members(profile_pk, name, is_static, added_ms) VALUES(?1, ?2, 1, ?3) ON CONFLICT DO NOTHING",
@@ -296,7 +329,21 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_ERASE_SUPPRESS_IDS] = "INSERT INTO suppressions(tenant_id, id_type, value, created_ms)"
                              " SELECT tenant_id, id_type, value, ?3 FROM identities"
                              " WHERE profile_pk = ?1 AND tenant_id = ?2 AND id_type IN (0, 1) ON CONFLICT DO NOTHING",
-    [S_ERASE_EVENTS] = "DELETE FROM events WHERE profile_pk = ?1",
+    /* A profile's events and both their entries of both levels: the key
+     * entries first (read through the events), the profile entries last
+     * (the events are found through them). */
+    [S_ERASE_EVENT_KEYS] = "DELETE FROM ev_key WHERE (event_key, tenant_id, pk) IN (SELECT e.event_key, e.tenant_id, e.pk"
+                           " FROM ev_prof i CROSS JOIN events e ON e.pk = i.pk WHERE i.profile_pk = ?1 UNION ALL"
+                           " SELECT e.event_key, e.tenant_id, e.pk FROM ev_prof_hot i CROSS JOIN events e ON e.pk = i.pk"
+                           " WHERE i.profile_pk = ?1)",
+    [S_ERASE_EVENT_KEYS_HOT] = "DELETE FROM ev_key_hot WHERE (event_key, tenant_id, pk) IN (SELECT e.event_key, e.tenant_id, e.pk"
+                               " FROM ev_prof i CROSS JOIN events e ON e.pk = i.pk WHERE i.profile_pk = ?1 UNION ALL"
+                               " SELECT e.event_key, e.tenant_id, e.pk FROM ev_prof_hot i CROSS JOIN events e ON e.pk = i.pk"
+                               " WHERE i.profile_pk = ?1)",
+    [S_ERASE_EVENTS] = "DELETE FROM events WHERE pk IN (SELECT pk FROM ev_prof WHERE profile_pk = ?1"
+                       " UNION ALL SELECT pk FROM ev_prof_hot WHERE profile_pk = ?1)",
+    [S_ERASE_EVENT_PROF] = "DELETE FROM ev_prof WHERE profile_pk = ?1",
+    [S_ERASE_EVENT_PROF_HOT] = "DELETE FROM ev_prof_hot WHERE profile_pk = ?1",
     [S_ERASE_HISTORY] = "DELETE FROM trait_history WHERE profile_pk = ?1",
     [S_SUPPRESS_HAS] = "SELECT 1 FROM suppressions WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",
     [S_SUPPRESS_LIST] = "SELECT id_type, value, created_ms FROM suppressions WHERE tenant_id = ?1 ORDER BY id_type, value",

@@ -431,11 +431,28 @@ add_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char
     else
         stg_bind_text(s, 9, DEFAULT_SOURCE, sizeof(DEFAULT_SOURCE) - 1);
     stg_bind_text(s, 10, raw, raw_len);
-    stg_bind_int64(s, 11, event_key(event_id, event_id_len));
+    int64_t key = event_key(event_id, event_id_len);
+    stg_bind_int64(s, 11, key);
     int ret = stg_step_done(st, s);
     if (ret != 0)
         return ret;
     int64_t event_pk = stg_last_id(st);
+    /* its entries: in the hot tables (the server's writer) or the large ones */
+    const enum stmt_id ix[2] = {st->hot_events ? S_EVENT_INDEX_HOT : S_EVENT_INDEX,
+                                st->hot_events ? S_EVENT_INDEX_KEY_HOT : S_EVENT_INDEX_KEY};
+    for (int i = 0; i < 2; i++) {
+        if ((s = stg_stmt(st, ix[i])) == NULL)
+            return STORAGE_EIO;
+        stg_bind_int64(s, 1, pk);
+        stg_bind_int64(s, 2, t);
+        stg_bind_int64(s, 3, event_pk);
+        stg_bind_int64(s, 4, tid);
+        stg_bind_int64(s, 5, key);
+        if ((ret = stg_step_done(st, s)) != 0)
+            return ret;
+    }
+    if (st->hot_events && st->hot_count >= 0)
+        st->hot_count++;
     return stg_mark_event(st, pk, m->action, m->action_len, event_pk, t, event_id, event_id_len);
 }
 
@@ -596,4 +613,87 @@ storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const segment
     if (ret != 0 && err != NULL && errlen > 0)
         snprintf(err, errlen, "%s", st->err);
     return ret;
+}
+
+void
+storage_hot_events(storage_t *st, bool on)
+{
+    st->hot_events = on;
+    st->hot_count = -1;
+}
+
+/* One chunk of one table: the entries of at most n keys' worth of rows
+ * past *cursor moved from the hot table into the large one; *cursor moves
+ * past them (INT64_MAX when nothing is left past it). */
+static int
+compact_chunk(storage_t *st, enum stmt_id bound, enum stmt_id move, enum stmt_id drop, int64_t n, int64_t *cursor, int64_t *moved)
+{
+    stg_stmt_t *s = stg_stmt(st, bound);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, *cursor);
+    stg_bind_int64(s, 2, n - 1);
+    int64_t hi = INT64_MAX;
+    int rc = stg_step(st, s);
+    if (rc == STG_ROW)
+        hi = stg_col_int64(s, 0);
+    stg_reset(s);
+    if (rc != STG_ROW && rc != STG_DONE)
+        return rc;
+    for (int k = 0; k < 2; k++) {
+        if ((s = stg_stmt(st, k == 0 ? move : drop)) == NULL)
+            return STORAGE_EIO;
+        stg_bind_int64(s, 1, *cursor);
+        stg_bind_int64(s, 2, hi);
+        if ((rc = stg_step_done(st, s)) != 0)
+            return rc;
+        if (k == 0)
+            *moved += stg_changes(st);
+    }
+    *cursor = hi;
+    return 0;
+}
+
+int
+storage_events_compact(storage_t *st, int64_t min_hot, int64_t chunk, int64_t *moved)
+{
+    if (moved != NULL)
+        *moved = 0;
+    if (!st->cmp_round) {
+        if (st->hot_count < 0 || st->hot_count >= min_hot) { /* count again: another connection may have compacted */
+            stg_stmt_t *c = stg_stmt(st, S_EVENTS_HOT_COUNT);
+            if (c == NULL || stg_step_int64(st, c, &st->hot_count) != 0)
+                return STORAGE_EIO;
+        }
+        if (st->hot_count == 0 || st->hot_count < min_hot)
+            return 0;
+        st->cmp_round = true;
+        st->cmp_prof = st->cmp_key = -1; /* below every pk and every (non-negative) event_key */
+    }
+    int rc = storage_begin(st);
+    if (rc != 0)
+        return rc;
+    int64_t n = 0, prof = st->cmp_prof, key = st->cmp_key;
+    if (prof != INT64_MAX)
+        rc = compact_chunk(st, S_COMPACT_PROF_BOUND, S_COMPACT_PROF_MOVE, S_COMPACT_PROF_DROP, chunk, &prof, &n);
+    int64_t keys = 0; /* as many as by profile: one of each an event */
+    if (rc == 0 && key != INT64_MAX)
+        rc = compact_chunk(st, S_COMPACT_KEY_BOUND, S_COMPACT_KEY_MOVE, S_COMPACT_KEY_DROP, chunk, &key, &keys);
+    if (rc == 0)
+        rc = storage_commit(st);
+    if (rc != 0) {
+        storage_rollback(st);
+        st->cmp_round = false; /* start over: nothing of this chunk moved */
+        st->hot_count = -1;
+        return rc;
+    }
+    st->cmp_prof = prof;
+    st->cmp_key = key;
+    if (prof == INT64_MAX && key == INT64_MAX) {
+        st->cmp_round = false;
+        st->hot_count = -1; /* entries added behind the cursors wait for the next round */
+    }
+    if (moved != NULL)
+        *moved = n + keys;
+    return 0;
 }

@@ -58,6 +58,8 @@ stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms)
     } parts[] = {
         {S_MERGE_IDENTITIES, S_MERGE_IDENTITIES_DROP},
         {S_MERGE_EVENTS, S_COUNT},
+        {S_MERGE_EVENT_PROF, S_COUNT},
+        {S_MERGE_EVENT_PROF_HOT, S_COUNT},
         {S_MERGE_TRAITS, S_MERGE_TRAITS_DROP},
         {S_MERGE_MARKS, S_MERGE_MARKS_DROP},
         {S_MERGE_AUDIENCES, S_MERGE_AUDIENCES_DROP},

@@ -158,6 +158,9 @@ alice_and_bob(storage_t *st)
     ingest_ok(st, &tenant,
               "{\"type\":\"track\",\"userId\":\"alice\",\"event\":\"Viewed\",\"messageId\":\"m-ev-1\","
               "\"timestamp\":\"2020-11-19T13:00:00Z\",\"properties\":{\"c\":\"shoes\"}}");
+    /* the rest as the server's writer stores: alice's events in both levels
+     * of the event entries (schema step 10) */
+    storage_hot_events(st, true);
     ingest_ok(st, &tenant,
               "{\"type\":\"track\",\"anonymousId\":\"a1\",\"event\":\"Viewed\",\"messageId\":\"m-ev-2\","
               "\"timestamp\":\"2020-11-19T13:01:00Z\",\"properties\":{\"c\":\"hats\"}}");
