@@ -169,6 +169,7 @@ checkpoint_main(void *arg)
     if (st == NULL)
         return NULL;
     int64_t restarted = -1; /* the log's size at the last restart */
+    int failing = 0;        /* the failure last logged (a full disk fails every round) */
     for (;;) {
         struct timespec ts = {srv->cfg.checkpoint_ms / 1000, (long)(srv->cfg.checkpoint_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -182,8 +183,13 @@ checkpoint_main(void *arg)
             writer_hold(srv->writer, 0);
             restarted = rc == 0 ? log_bytes : -1;
         }
-        if (rc == STORAGE_EIO)
-            fprintf(stderr, "profiled: checkpoint: %s\n", storage_errmsg(st));
+        if ((rc == STORAGE_EIO || rc == STORAGE_EFULL) && rc != failing)
+            fprintf(stderr, "profiled: checkpoint: %s (retried every --checkpoint-ms; logged again once it works)\n",
+                    storage_errmsg(st));
+        else if (rc == 0 && failing != 0)
+            fprintf(stderr, "profiled: checkpoint: works again\n");
+        if (rc != STORAGE_EBUSY)
+            failing = rc;
     }
     return NULL;
 }

@@ -28,6 +28,10 @@ enum {
     STORAGE_EIO = BASE_EIO,             /* the database failed (see storage_errmsg) */
     STORAGE_EBUSY = BASE_EBUSY,         /* database locked past the busy timeout */
     STORAGE_EEXIST = BASE_EEXIST,       /* already there (duplicate) */
+    /* storage's own: the disk under the database is full (SQLITE_FULL, or
+     * ENOSPC/EDQUOT under an I/O error); the transaction was rolled back,
+     * and the same write succeeds once space is freed */
+    STORAGE_EFULL = -6,
 };
 
 /* storage_open flags */
@@ -43,6 +47,10 @@ typedef struct storage storage_t;
 /* Opens (creating when not read-only) the database at path and brings its
  * schema to the current version (PRAGMA user_version) inside one
  * transaction. Sets WAL, foreign keys off, a busy timeout of 5 s.
+ * Tests: with PROFILED_DEBUG_DISK_FULL_FILE=path in the environment at the
+ * first open, every connection of the process writes through a shim of
+ * SQLite's file layer whose writes fail as a full disk (SQLITE_FULL) while
+ * that path exists.
  * On success *out owns the connection (free with storage_close).
  * On failure returns STORAGE_EIO and, when errbuf is not NULL, writes a
  * message into it. */
@@ -62,8 +70,9 @@ const char *storage_errmsg(const storage_t *st);
  * starts over at the first commit whose transaction began after a copy
  * that left nothing behind (and no reader is in the log): under steady
  * commits, only if the caller holds its writers back during one. Needs a
- * connection that is not STORAGE_READONLY. 0, STORAGE_EBUSY or
- * STORAGE_EIO. */
+ * connection that is not STORAGE_READONLY. 0, STORAGE_EBUSY, STORAGE_EFULL
+ * (the database file cannot grow: the log stays, and is copied once space
+ * is freed) or STORAGE_EIO. */
 int storage_checkpoint(storage_t *st, int64_t *log_bytes);
 
 /* Sets the connection's page cache size. 0 or STORAGE_EIO. */
@@ -136,7 +145,7 @@ storage_tenant_t storage_tenant(const char *client, const char *account, const c
  * transaction is open; when none is open each call is its own transaction
  * (the writer thread group-commits several requests in one). */
 int storage_begin(storage_t *st);    /* BEGIN IMMEDIATE */
-int storage_commit(storage_t *st);   /* COMMIT */
+int storage_commit(storage_t *st);   /* COMMIT (STORAGE_EFULL: the disk is full) */
 int storage_rollback(storage_t *st); /* ROLLBACK; safe when none open */
 
 /* ---- materialisation of Segment-spec messages ------------------------------

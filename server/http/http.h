@@ -33,13 +33,15 @@ typedef enum {
     ERR_TOO_LARGE,       /* 413 invalid_request_error */
     ERR_RATE_LIMITED,    /* 429 rate_limit_error */
     ERR_INTERNAL,        /* 500 internal_server_error */
+    ERR_DISK_FULL,       /* 500 internal_server_error: nothing stored */
     ERR_UNAVAILABLE,     /* 503 internal_server_error */
     ERR_TIMEOUT,         /* 504 internal_server_error */
 } err_kind_t;
 
 /* Maps a storage return code to an error kind (STORAGE_ENOTFOUND ->
  * ERR_NOT_FOUND, STORAGE_EINVAL -> ERR_VALIDATION, STORAGE_EBUSY ->
- * ERR_UNAVAILABLE, anything else -> ERR_INTERNAL). */
+ * ERR_UNAVAILABLE, STORAGE_EFULL -> ERR_DISK_FULL, anything else ->
+ * ERR_INTERNAL). */
 err_kind_t err_from_storage(int rc);
 
 typedef struct route route_t;

@@ -26,6 +26,9 @@ static const struct {
     [ERR_TOO_LARGE] = {413, "Payload Too Large", "invalid_request_error", "The request is larger than 1 MiB."},
     [ERR_RATE_LIMITED] = {429, "Too Many Requests", "rate_limit_error", "Too many requests hit the API too quickly."},
     [ERR_INTERNAL] = {500, "Internal Server Error", "internal_server_error", "Something went wrong internal to the server."},
+    /* the writer logs each failed commit: not each request (respond_error) */
+    [ERR_DISK_FULL] = {500, "Internal Server Error", "internal_server_error",
+                       "The database's disk is full: nothing of this request was stored; retry later."},
     [ERR_UNAVAILABLE] = {503, "Service Unavailable", "internal_server_error", "The server is too busy; retry later."},
     [ERR_TIMEOUT] = {504, "Gateway Timeout", "internal_server_error", "The request took too long; retry later."},
 };
@@ -40,6 +43,8 @@ err_from_storage(int rc)
         return ERR_VALIDATION;
     case STORAGE_EBUSY:
         return ERR_UNAVAILABLE;
+    case STORAGE_EFULL:
+        return ERR_DISK_FULL;
     default:
         return ERR_INTERNAL;
     }
@@ -377,6 +382,25 @@ respond_tagged(h2o_req_t *req, reqctx_t *rc, const char *content_type, char *bod
  * cut to it on a character boundary and ends with "…". */
 #define ERR_MESSAGE_MAX 512
 
+/* A full disk fails every write until space is freed: one line per
+ * DISK_FULL_LOG_MS at most, with the count of the answers it stands for
+ * (the writer also logs each failed commit). */
+#define DISK_FULL_LOG_MS 10000
+
+static void
+log_disk_full(const reqctx_t *rc)
+{
+    static _Atomic int64_t last_ms = INT64_MIN;
+    static _Atomic uint64_t unlogged;
+    int64_t now = base_clock_ns(0) / 1000000, last = atomic_load(&last_ms);
+    if ((last != INT64_MIN && now - last < DISK_FULL_LOG_MS) || !atomic_compare_exchange_strong(&last_ms, &last, now)) {
+        atomic_fetch_add(&unlogged, 1);
+        return;
+    }
+    fprintf(stderr, "profiled: disk full: request %.*s answered 500, nothing stored (%llu more such answers since the last line)\n",
+            (int)(rc ? rc->request_id.len : 0), rc ? rc->request_id.base : "", (unsigned long long)atomic_exchange(&unlogged, 0));
+}
+
 void
 respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ...)
 {
@@ -407,5 +431,7 @@ respond_error(h2o_req_t *req, reqctx_t *rc, err_kind_t kind, const char *fmt, ..
     if (kind == ERR_INTERNAL)
         fprintf(stderr, "profiled: internal error on request %.*s: %s\n", (int)(rc ? rc->request_id.len : 0),
                 rc ? rc->request_id.base : "", text);
+    else if (kind == ERR_DISK_FULL)
+        log_disk_full(rc);
     respond_json(req, rc, errors[kind].status, body, len);
 }

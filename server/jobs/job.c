@@ -109,9 +109,12 @@ job_complete(job_t *job)
 void
 job_fail(job_t *job, int storage_rc, const char *fmt, ...)
 {
+    err_kind_t kind = err_from_storage(storage_rc);
     va_list ap;
     va_start(ap, fmt);
-    job_verror(job, err_from_storage(storage_rc), fmt, ap);
+    /* a full disk answers in the same words whichever step failed (the
+     * writer's log line has SQLite's) */
+    job_verror(job, kind, kind == ERR_DISK_FULL ? NULL : fmt, ap);
     va_end(ap);
 }
 

@@ -4,7 +4,8 @@
  * errors, the identity cache and the transaction's combined writes.
  *
  * The statement interface is the backend boundary: only the SQLite backend
- * (sqlite.c, and integrity.c for `profiled check`) sees SQLite's header;
+ * (sqlite.c, integrity.c for `profiled check`, diskfull.c for tests) sees
+ * SQLite's header;
  * its SQL text is in stmts.c and schema.c. A second backend implements
  * the section marked "backend" below, its own table of statement texts
  * (keyed by the same ids) and the public calls that are about the database
@@ -456,5 +457,10 @@ int stg_comp_freq(storage_t *st, int64_t pk, const char *key, const char *value,
 extern const char *const stg_sqlite_sql[S_COUNT];
 /* SQL of migration step version -> version+1 (schema.c); NULL past the end. */
 const char *stg_migration_sql(int version);
+/* Tests (diskfull.c): with PROFILED_DEBUG_DISK_FULL_FILE set, makes a shim
+ * of SQLite's default VFS the default, whose writes answer SQLITE_FULL
+ * while that file exists; otherwise does nothing. Called once, after
+ * sqlite3_config and before the first connection opens. */
+void stg_disk_full_shim_install(void);
 
 #endif

@@ -2,8 +2,10 @@
  * migrations, closing it, SQLite's errors (and the watch for a damaged
  * database), checkpoints, and the statement interface of db.h as thin
  * calls into SQLite. The only file of storage/ above the SQL text (stmts.c,
- * schema.c) and `profiled check` (integrity.c) that knows SQLite. */
+ * schema.c), `profiled check` (integrity.c) and the tests' disk-full shim
+ * (diskfull.c) that knows SQLite. */
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 /* Debian's libsqlite3 is built with it; the commit journal needs it. */
 #define SQLITE_ENABLE_PREUPDATE_HOOK 1
@@ -90,15 +92,28 @@ put_err(char *errbuf, size_t errlen, const char *msg)
         snprintf(errbuf, errlen, "%s", msg);
 }
 
-/* Records SQLite's message for rc and maps rc to STORAGE_EBUSY/EIO. */
+/* A SQLite failure as a storage code: a full disk is SQLITE_FULL (the unix
+ * VFS's answer to ENOSPC from write), or an I/O error whose system call
+ * found no space (growing the -shm file, a quota). */
+static int
+storage_code(sqlite3 *db, int rc)
+{
+    rc &= 0xff;
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return STORAGE_EBUSY;
+    if (rc == SQLITE_FULL || (rc == SQLITE_IOERR && (sqlite3_system_errno(db) == ENOSPC || sqlite3_system_errno(db) == EDQUOT)))
+        return STORAGE_EFULL;
+    return STORAGE_EIO;
+}
+
+/* Records SQLite's message for rc and maps rc to STORAGE_EBUSY/EFULL/EIO. */
 static int
 db_error(storage_t *st, int rc)
 {
     snprintf(st->err, sizeof(st->err), "sqlite: %s", sqlite3_errmsg(DB(st)));
     if (is_damage(rc))
         report_damage(st->err);
-    rc &= 0xff;
-    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? STORAGE_EBUSY : STORAGE_EIO;
+    return storage_code(DB(st), rc);
 }
 
 stg_stmt_t *
@@ -390,7 +405,7 @@ exec(storage_t *st, const char *sql)
         sqlite3_free(msg);
         if (is_damage(rc))
             report_damage(st->err);
-        return (rc & 0xff) == SQLITE_BUSY ? STORAGE_EBUSY : STORAGE_EIO;
+        return storage_code(DB(st), rc);
     }
     return 0;
 }
@@ -478,6 +493,7 @@ static void
 configure_sqlite(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    stg_disk_full_shim_install();
 }
 
 int
