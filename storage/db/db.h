@@ -65,6 +65,12 @@ enum stmt_id {
     S_COMPACT_KEY_BOUND,
     S_COMPACT_KEY_MOVE,
     S_COMPACT_KEY_DROP,
+    S_MARK_UPSERT_HOT,
+    S_COMPACT_MARKS_BOUND,
+    S_COMPACT_MARKS_MOVE,
+    S_COMPACT_MARKS_DROP,
+    S_MERGE_MARKS_HOT,
+    S_MERGE_MARKS_HOT_DROP,
     S_MARK_UPSERT,
     S_MERGE_IDENTITIES,
     S_MERGE_IDENTITIES_DROP,
@@ -315,7 +321,8 @@ struct storage {
     /* a compaction round (storage_events_compact): the cursors of its two
      * tables, each past the last key moved (INT64_MAX: that one is done) */
     bool cmp_round;
-    int64_t cmp_prof, cmp_key;
+    int64_t cmp_prof, cmp_key, cmp_marks;
+    bool jr_quiet; /* a compaction step: its row changes change no view */
     /* The last view's tags (storage_view_tags): its lookup key and the pk
      * of each profile it read; over: too many to keep. */
     uint64_t *view_tags;

@@ -212,7 +212,7 @@ static int
 mark_now(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t first_pk, int64_t first_t, int64_t last_pk,
          int64_t last_t)
 {
-    stg_stmt_t *s = stg_stmt(st, S_MARK_UPSERT);
+    stg_stmt_t *s = stg_stmt(st, st->hot_events ? S_MARK_UPSERT_HOT : S_MARK_UPSERT); /* schema step 11 */
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, pk);

@@ -23,6 +23,9 @@ static const struct {
     {"first/last marks of a missing event",
      "SELECT count(*) FROM event_marks m WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = m.first_pk)"
      " OR NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = m.last_pk)"},
+    {"first/last marks (hot) of a missing event",
+     "SELECT count(*) FROM event_marks_hot m WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = m.first_pk)"
+     " OR NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = m.last_pk)"},
     /* schema step 10: each event has one entry by profile and one by key,
      * in one level or the other, and every entry an event */
     {"events without exactly one entry by profile",

@@ -278,6 +278,19 @@ static const char *const migrations[] = {
     "INSERT INTO ev_key SELECT event_key, tenant_id, pk FROM events ORDER BY 1, 2, 3;"
     "DROP INDEX events_profile_time;"
     "DROP INDEX events_key;",
+    /* 11: first/last marks in two levels too (the next largest random write
+     * of an event): the writer upserts a profile's marks into the small hot
+     * table, a compaction round combines them into event_marks (the same
+     * upsert as a merge), and the metadata view takes, per eventAction, the
+     * earlier first and the later last of the two. */
+    "CREATE TABLE event_marks_hot("
+    "  profile_pk INTEGER NOT NULL,"
+    "  event_action TEXT NOT NULL,"
+    "  first_pk INTEGER NOT NULL,"
+    "  first_time_ms INTEGER NOT NULL,"
+    "  last_pk INTEGER NOT NULL,"
+    "  last_time_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(profile_pk, event_action)) WITHOUT ROWID;",
 };
 
 int

@@ -8,23 +8,28 @@
  * by the per-event upsert and the merge of two profiles' marks. The rows
  * hold no eventIds (schema 5): a tie in time, rare, reads them from the
  * events. */
-#define MARKS_MERGE                                                                                                                \
+#define MARKS_MERGE_INTO(t)                                                                                                        \
     " ON CONFLICT(profile_pk, event_action) DO UPDATE SET"                                                                         \
-    "  first_pk = CASE WHEN " FIRST_EARLIER " THEN excluded.first_pk ELSE event_marks.first_pk END,"                               \
-    "  first_time_ms = CASE WHEN " FIRST_EARLIER " THEN excluded.first_time_ms ELSE event_marks.first_time_ms END,"                \
-    "  last_pk = CASE WHEN " LAST_LATER " THEN excluded.last_pk ELSE event_marks.last_pk END,"                                     \
-    "  last_time_ms = CASE WHEN " LAST_LATER " THEN excluded.last_time_ms ELSE event_marks.last_time_ms END"                       \
-    " WHERE " FIRST_EARLIER " OR " LAST_LATER
-#define FIRST_TIE                                                                                                                  \
-    "(SELECT event_id FROM events WHERE pk = excluded.first_pk) < (SELECT event_id FROM events WHERE pk = event_marks.first_pk)"
-#define LAST_TIE                                                                                                                   \
-    "(SELECT event_id FROM events WHERE pk = excluded.last_pk) > (SELECT event_id FROM events WHERE pk = event_marks.last_pk)"
-#define FIRST_EARLIER                                                                                                              \
-    "(excluded.first_time_ms < event_marks.first_time_ms"                                                                          \
-    " OR (excluded.first_time_ms = event_marks.first_time_ms AND " FIRST_TIE "))"
-#define LAST_LATER                                                                                                                 \
-    "(excluded.last_time_ms > event_marks.last_time_ms"                                                                            \
-    " OR (excluded.last_time_ms = event_marks.last_time_ms AND " LAST_TIE "))"
+    "  first_pk = CASE WHEN " FIRST_EARLIER(t) " THEN excluded.first_pk ELSE " t ".first_pk END,"                                  \
+                                               "  first_time_ms = CASE WHEN " FIRST_EARLIER(                                       \
+                                                   t) " THEN excluded.first_time_ms ELSE " t ".first_time_ms END,"                 \
+                                                      "  last_pk = CASE WHEN " LAST_LATER(                                         \
+                                                          t) " THEN excluded.last_pk ELSE " t ".last_pk END,"                      \
+                                                             "  last_time_ms = CASE WHEN " LAST_LATER(                             \
+                                                                 t) " THEN excluded.last_time_ms ELSE " t ".last_time_ms END"      \
+                                                                    " WHERE " FIRST_EARLIER(t) " OR " LAST_LATER(t)
+#define MARKS_MERGE MARKS_MERGE_INTO("event_marks")
+#define FIRST_TIE(t)                                                                                                               \
+    "(SELECT event_id FROM events WHERE pk = excluded.first_pk) < (SELECT event_id FROM events WHERE pk = " t ".first_pk)"
+#define LAST_TIE(t)                                                                                                                \
+    "(SELECT event_id FROM events WHERE pk = excluded.last_pk) > (SELECT event_id FROM events WHERE pk = " t ".last_pk)"
+#define FIRST_EARLIER(t)                                                                                                           \
+    "(excluded.first_time_ms < " t ".first_time_ms"                                                                                \
+    " OR (excluded.first_time_ms = " t ".first_time_ms AND " FIRST_TIE(t) "))"
+#define LAST_LATER(t)                                                                                                              \
+    "(excluded.last_time_ms > " t ".last_time_ms"                                                                                  \
+    " OR (excluded.last_time_ms = " t ".last_time_ms AND " LAST_TIE(t) "))"
+#define MARK_COLS "profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms"
 
 /* A scroll's page from one profile: ?1 profile, ?2/?3 start/end, ?4 the
  * snapshot mark, ?5 limit, ?6/?7 include/exclude (JSON arrays of lower-cased
@@ -162,8 +167,14 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_COMPACT_KEY_MOVE] = "INSERT INTO ev_key SELECT event_key, tenant_id, pk FROM ev_key_hot"
                            " WHERE event_key > ?1 AND event_key <= ?2",
     [S_COMPACT_KEY_DROP] = "DELETE FROM ev_key_hot WHERE event_key > ?1 AND event_key <= ?2",
-    [S_MARK_UPSERT] = "INSERT INTO event_marks(profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)" MARKS_MERGE,
+    [S_MARK_UPSERT] = "INSERT INTO event_marks(" MARK_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6)" MARKS_MERGE,
+    /* schema step 11: the writer's marks, combined in event_marks later */
+    [S_MARK_UPSERT_HOT] =
+        "INSERT INTO event_marks_hot(" MARK_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6)" MARKS_MERGE_INTO("event_marks_hot"),
+    [S_COMPACT_MARKS_BOUND] = "SELECT profile_pk FROM event_marks_hot WHERE profile_pk > ?1 ORDER BY profile_pk LIMIT 1 OFFSET ?2",
+    [S_COMPACT_MARKS_MOVE] = "INSERT INTO event_marks(" MARK_COLS ") SELECT " MARK_COLS " FROM event_marks_hot"
+                             " WHERE profile_pk > ?1 AND profile_pk <= ?2" MARKS_MERGE,
+    [S_COMPACT_MARKS_DROP] = "DELETE FROM event_marks_hot WHERE profile_pk > ?1 AND profile_pk <= ?2",
 
     /* Merge of profile ?2 into ?1. Identities both profiles hold (a shared
      * email) stay once on ?1; traits of ?2 win only when strictly newer. */
@@ -186,6 +197,9 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                       " SELECT ?1, event_action, first_pk, first_time_ms, last_pk, last_time_ms"
                       " FROM event_marks WHERE profile_pk = ?2" MARKS_MERGE,
     [S_MERGE_MARKS_DROP] = "DELETE FROM event_marks WHERE profile_pk = ?1",
+    [S_MERGE_MARKS_HOT] = "INSERT INTO event_marks_hot(" MARK_COLS ") SELECT ?1, event_action, first_pk, first_time_ms, last_pk,"
+                          " last_time_ms FROM event_marks_hot WHERE profile_pk = ?2" MARKS_MERGE_INTO("event_marks_hot"),
+    [S_MERGE_MARKS_HOT_DROP] = "DELETE FROM event_marks_hot WHERE profile_pk = ?1",
     [S_MERGE_AUDIENCES] = "INSERT INTO audience_members(profile_pk, name, is_static, added_ms)"
                           " SELECT ?1, name, is_static, added_ms FROM audience_members WHERE profile_pk = ?2"
                           " ON CONFLICT DO NOTHING",
@@ -215,9 +229,15 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_VIEW_TRAITS_AT] = "SELECT key, value, ts_ms, message_id, source FROM (SELECT key, value, ts_ms, message_id, source,"
                          " row_number() OVER (PARTITION BY key ORDER BY ts_ms DESC, pk DESC) AS rn FROM trait_history"
                          " WHERE profile_pk = ?1 AND tenant_id = ?2 AND ts_ms <= ?3 AND ts_ms >= ?4) WHERE rn = 1 ORDER BY key",
-    [S_VIEW_MARKS] = "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"
-                     " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN ?2 THEN m.last_pk ELSE m.first_pk END)"
-                     " WHERE m.profile_pk = ?1 ORDER BY m.event_action",
+    /* Both levels of the marks (schema step 11): per eventAction the row to
+     * show comes first (the earliest first, or with ?2 the latest last, by
+     * time then eventId); write_marks skips the other. */
+    [S_VIEW_MARKS] = "SELECT m.a, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw FROM"
+                     " (SELECT event_action AS a, CASE WHEN ?2 THEN last_pk ELSE first_pk END AS p FROM event_marks"
+                     " WHERE profile_pk = ?1 UNION ALL SELECT event_action, CASE WHEN ?2 THEN last_pk ELSE first_pk END"
+                     " FROM event_marks_hot WHERE profile_pk = ?1) m CROSS JOIN events e ON e.pk = m.p"
+                     " ORDER BY m.a, CASE WHEN ?2 THEN -e.event_time_ms ELSE e.event_time_ms END,"
+                     " CASE WHEN ?2 THEN NULL ELSE e.event_id END, e.event_id DESC",
     [S_VIEW_AUDIENCES] = "SELECT name, is_static FROM audience_members WHERE profile_pk = ?1 ORDER BY is_static, name",
     [S_VIEW_IDENTITIES] = "SELECT id_type, value FROM identities WHERE profile_pk = ?1 AND tenant_id = ?2"
                           " ORDER BY id_type, value",

@@ -183,9 +183,20 @@ write_marks(storage_t *st, const stg_profile_t *p, bool last, jsonbuf_t *b)
     base_jb_key(b, last ? "lastEvent" : "firstEvent", last ? 9 : 10);
     base_jb_open(b, '{');
     int rc;
+    char prev[256];
+    int prev_len = -1; /* the action just written: its row from the other level comes next, and is not shown */
     while ((rc = stg_step(st, s)) == STG_ROW) {
         const char *action = stg_col_text(s, 0);
-        base_jb_key(b, action != NULL ? action : "", action != NULL ? (size_t)stg_col_bytes(s, 0) : 0);
+        int alen = action != NULL ? stg_col_bytes(s, 0) : 0;
+        if (prev_len == alen && memcmp(prev, action != NULL ? action : "", (size_t)alen) == 0)
+            continue;
+        if (alen < (int)sizeof(prev)) {
+            memcpy(prev, action != NULL ? action : "", (size_t)alen);
+            prev_len = alen;
+        } else {
+            prev_len = -1; /* too long to remember: no eventAction is (segment/message.c caps them) */
+        }
+        base_jb_key(b, action != NULL ? action : "", (size_t)alen);
         const char *raw = stg_col_text(s, 5);
         stg_jb_message(b, raw, (size_t)stg_col_bytes(s, 5), mark_fields);
         base_jb_key(b, "eventId", 7);

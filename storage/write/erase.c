@@ -56,10 +56,10 @@ storage_profile_delete(storage_t *st, const storage_tenant_t *tenant, storage_id
         enum stmt_id id;
         int nparams;
     } parts[] = {
-        {S_ERASE_SUPPRESS_IDS, 3},   {S_MERGE_IDENTITIES_DROP, 1}, {S_ERASE_EVENT_KEYS, 1},     {S_ERASE_EVENT_KEYS_HOT, 1},
-        {S_ERASE_EVENTS, 1},         {S_ERASE_EVENT_PROF, 1},      {S_ERASE_EVENT_PROF_HOT, 1}, {S_ERASE_HISTORY, 1},
-        {S_MERGE_TRAITS_DROP, 1},    {S_MERGE_MARKS_DROP, 1},      {S_MERGE_AUDIENCES_DROP, 1}, {S_MERGE_COMP_DROP, 1},
-        {S_MERGE_COMP_DAYS_DROP, 1}, {S_MERGE_COMP_FREQ_DROP, 1},  {S_MERGE_PROFILE_DROP, 1},
+        {S_ERASE_SUPPRESS_IDS, 3}, {S_MERGE_IDENTITIES_DROP, 1}, {S_ERASE_EVENT_KEYS, 1},     {S_ERASE_EVENT_KEYS_HOT, 1},
+        {S_ERASE_EVENTS, 1},       {S_ERASE_EVENT_PROF, 1},      {S_ERASE_EVENT_PROF_HOT, 1}, {S_ERASE_HISTORY, 1},
+        {S_MERGE_TRAITS_DROP, 1},  {S_MERGE_MARKS_DROP, 1},      {S_MERGE_MARKS_HOT_DROP, 1}, {S_MERGE_AUDIENCES_DROP, 1},
+        {S_MERGE_COMP_DROP, 1},    {S_MERGE_COMP_DAYS_DROP, 1},  {S_MERGE_COMP_FREQ_DROP, 1}, {S_MERGE_PROFILE_DROP, 1},
     };
     int64_t tid = 0, pk = 0;
     bool began = false;

@@ -668,19 +668,23 @@ storage_events_compact(storage_t *st, int64_t min_hot, int64_t chunk, int64_t *m
         if (st->hot_count == 0 || st->hot_count < min_hot)
             return 0;
         st->cmp_round = true;
-        st->cmp_prof = st->cmp_key = -1; /* below every pk and every (non-negative) event_key */
+        st->cmp_prof = st->cmp_key = st->cmp_marks = -1; /* below every pk and every (non-negative) event_key */
     }
     int rc = storage_begin(st);
     if (rc != 0)
         return rc;
-    int64_t n = 0, prof = st->cmp_prof, key = st->cmp_key;
+    int64_t n = 0, prof = st->cmp_prof, key = st->cmp_key, marks = st->cmp_marks;
+    st->jr_quiet = true;
     if (prof != INT64_MAX)
         rc = compact_chunk(st, S_COMPACT_PROF_BOUND, S_COMPACT_PROF_MOVE, S_COMPACT_PROF_DROP, chunk, &prof, &n);
-    int64_t keys = 0; /* as many as by profile: one of each an event */
+    int64_t keys = 0, marked = 0; /* as many keys as by profile: one of each an event */
     if (rc == 0 && key != INT64_MAX)
         rc = compact_chunk(st, S_COMPACT_KEY_BOUND, S_COMPACT_KEY_MOVE, S_COMPACT_KEY_DROP, chunk, &key, &keys);
+    if (rc == 0 && marks != INT64_MAX) /* schema step 11: a profile's marks combined with its large ones */
+        rc = compact_chunk(st, S_COMPACT_MARKS_BOUND, S_COMPACT_MARKS_MOVE, S_COMPACT_MARKS_DROP, chunk, &marks, &marked);
     if (rc == 0)
         rc = storage_commit(st);
+    st->jr_quiet = false;
     if (rc != 0) {
         storage_rollback(st);
         st->cmp_round = false; /* start over: nothing of this chunk moved */
@@ -689,11 +693,12 @@ storage_events_compact(storage_t *st, int64_t min_hot, int64_t chunk, int64_t *m
     }
     st->cmp_prof = prof;
     st->cmp_key = key;
-    if (prof == INT64_MAX && key == INT64_MAX) {
+    st->cmp_marks = marks;
+    if (prof == INT64_MAX && key == INT64_MAX && marks == INT64_MAX) {
         st->cmp_round = false;
         st->hot_count = -1; /* entries added behind the cursors wait for the next round */
     }
     if (moved != NULL)
-        *moved = n + keys;
+        *moved = n + keys + marked;
     return 0;
 }

@@ -62,6 +62,7 @@ stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms)
         {S_MERGE_EVENT_PROF_HOT, S_COUNT},
         {S_MERGE_TRAITS, S_MERGE_TRAITS_DROP},
         {S_MERGE_MARKS, S_MERGE_MARKS_DROP},
+        {S_MERGE_MARKS_HOT, S_MERGE_MARKS_HOT_DROP}, /* each level in itself: reads take the better of the two */
         {S_MERGE_AUDIENCES, S_MERGE_AUDIENCES_DROP},
         {S_MERGE_COMP, S_MERGE_COMP_DROP},
         {S_MERGE_COMP_DAYS, S_MERGE_COMP_DAYS_DROP},

@@ -1,12 +1,15 @@
 /* test_event_levels.c -- the two levels of the event entries (schema step
  * 10): events stored hot (storage_hot_events, as the server's writer does)
  * and moved into the large tables by compaction rounds
- * (storage_events_compact), a few steps a round. Whatever the split, an
- * events page shows every event once in order, a repeated messageId is
+ * (storage_events_compact), a few steps a round, and the first/last marks
+ * likewise (schema step 11). Whatever the split, an events page shows
+ * every event once in order, the metadata one first and one last event
+ * an eventAction, the right ones, a repeated messageId is
  * found in either level, a merge takes both levels of both sides, an
  * erasure leaves no entry behind, and `profiled check` finds each event
  * with exactly one entry of each kind. Counted in entries and steps. */
 #include <check.h>
+#include <json-c/json.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +116,26 @@ assert_page(const char *user, int want)
     }
 }
 
+/* properties.n of the metadata's firstEvent.paid (or lastEvent.paid). */
+static int
+mark_n(const char *user, bool last)
+{
+    char *body = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(storage_profile_view(st, &tenant, STORAGE_ID_USER, user, strlen(user), STORAGE_VIEW_METADATA, &body, &len), 0);
+    json_object *j = json_tokener_parse(body), *ev, *paid, *props, *n;
+    ck_assert_msg(j != NULL, "%s", body);
+    ck_assert(json_object_object_get_ex(j, last ? "lastEvent" : "firstEvent", &ev));
+    ck_assert_int_eq(json_object_object_length(ev), 1); /* one row an eventAction, whatever the levels */
+    ck_assert(json_object_object_get_ex(ev, "paid", &paid));
+    ck_assert(json_object_object_get_ex(paid, "properties", &props));
+    ck_assert(json_object_object_get_ex(props, "n", &n));
+    int v = json_object_get_int(n);
+    json_object_put(j);
+    free(body);
+    return v;
+}
+
 static void
 assert_checked(void)
 {
@@ -135,7 +158,7 @@ START_TEST(test_pages_and_repeats_across_levels)
     }
     int64_t moved = 0;
     ck_assert_int_eq(compact_round(1, 1000, &moved), 1);
-    ck_assert_int_eq(moved, 2 * 10); /* an entry by profile and one by key an event */
+    ck_assert_int_eq(moved, 2 * 10 + 1); /* an entry by profile and one by key an event, the profile's marks */
     ck_assert_int_eq(count("SELECT count(*) FROM ev_prof_hot"), 0);
     for (int i = 10; i < 30; i++) {
         char mid[32];
@@ -145,6 +168,9 @@ START_TEST(test_pages_and_repeats_across_levels)
     ck_assert_int_eq(count("SELECT count(*) FROM ev_prof"), 10);
     ck_assert_int_eq(count("SELECT count(*) FROM ev_prof_hot"), 20);
     assert_page("u1", 30);
+    /* the first mark is cold, the last hot */
+    ck_assert_int_eq(mark_n("u1", false), 0);
+    ck_assert_int_eq(mark_n("u1", true), 29);
     /* a repeat of a cold and of a hot messageId stores nothing */
     ck_assert_int_eq(track("u1", "m-3", 3), STORAGE_EEXIST);
     ck_assert_int_eq(track("u1", "m-25", 25), STORAGE_EEXIST);
@@ -154,7 +180,10 @@ START_TEST(test_pages_and_repeats_across_levels)
     ck_assert_int_eq(storage_events_compact(st, 21, 1000, &moved), 0);
     ck_assert_int_eq(moved, 0);
     ck_assert_int_eq(compact_round(20, 1000, &moved), 1);
-    ck_assert_int_eq(moved, 40);
+    ck_assert_int_eq(moved, 41);
+    ck_assert_int_eq(count("SELECT count(*) FROM event_marks_hot"), 0);
+    ck_assert_int_eq(mark_n("u1", false), 0);
+    ck_assert_int_eq(mark_n("u1", true), 29);
     ck_assert_int_eq(count("SELECT count(*) FROM ev_prof"), 30);
     ck_assert_int_eq(track("u1", "m-25", 25), STORAGE_EEXIST);
     assert_page("u1", 30);
@@ -206,6 +235,44 @@ START_TEST(test_round_in_chunks)
 }
 END_TEST
 
+static int
+track_n(const char *user, const char *mid, int minute, int n)
+{
+    char json[512];
+    snprintf(json, sizeof(json),
+             "{\"type\":\"track\",\"userId\":\"%s\",\"event\":\"Paid\",\"messageId\":\"%s\","
+             "\"timestamp\":\"2021-01-01T00:%02d:00.000Z\",\"properties\":{\"n\":%d}}",
+             user, mid, minute, n);
+    return test_db_ingest(st, &tenant, json, NOW);
+}
+
+/* The metadata's first and last event take the better of the two levels'
+ * marks, ties in time going by eventId as in one level. */
+START_TEST(test_marks_across_levels)
+{
+    ck_assert_int_eq(track_n("u2", "m-0", 0, 0), 0);
+    ck_assert_int_eq(track_n("u2", "m-9", 9, 9), 0);
+    int64_t moved = 0;
+    compact_round(1, 1000, &moved);
+    ck_assert_int_eq(count("SELECT count(*) FROM event_marks_hot"), 0);
+    ck_assert_int_eq(track_n("u2", "a-tie", 0, -1), 0); /* ties the cold first, smaller eventId: first */
+    ck_assert_int_eq(track_n("u2", "z-5", 5, 5), 0);    /* hot, inside: changes nothing shown */
+    ck_assert_int_eq(count("SELECT count(*) FROM event_marks_hot"), 1);
+    ck_assert_int_eq(mark_n("u2", false), -1);
+    ck_assert_int_eq(mark_n("u2", true), 9);
+    ck_assert_int_eq(track_n("u2", "zz-9", 9, 99), 0); /* ties the cold last, larger eventId: last */
+    ck_assert_int_eq(mark_n("u2", true), 99);
+    ck_assert_int_eq(track_n("u2", "a-9", 9, 98), 0); /* ties it with a smaller one: not */
+    ck_assert_int_eq(mark_n("u2", true), 99);
+    assert_checked();
+    compact_round(1, 1000, &moved);
+    ck_assert_int_eq(count("SELECT count(*) FROM event_marks_hot"), 0);
+    ck_assert_int_eq(mark_n("u2", false), -1);
+    ck_assert_int_eq(mark_n("u2", true), 99);
+    assert_checked();
+}
+END_TEST
+
 /* A merge whose two sides sit in different levels, then an erasure. */
 START_TEST(test_merge_and_erase_across_levels)
 {
@@ -216,7 +283,7 @@ START_TEST(test_merge_and_erase_across_levels)
     }
     int64_t moved = 0;
     compact_round(1, 1000, &moved);
-    ck_assert_int_eq(moved, 10);
+    ck_assert_int_eq(moved, 11);
     for (int i = 5; i < 9; i++) { /* the anonymous profile's: hot */
         char json[512];
         snprintf(json, sizeof(json),
@@ -230,19 +297,24 @@ START_TEST(test_merge_and_erase_across_levels)
                                     NOW),
                      0);
     assert_page("ua", 9);
+    ck_assert_int_eq(mark_n("ua", false), 0); /* ua's, cold */
+    ck_assert_int_eq(mark_n("ua", true), 8);  /* anon-b's, hot */
     ck_assert_int_eq(count("SELECT count(DISTINCT profile_pk) FROM (SELECT profile_pk FROM ev_prof UNION ALL"
                            " SELECT profile_pk FROM ev_prof_hot)"),
                      1);
     assert_checked();
     compact_round(1, 2, &moved);
     assert_page("ua", 9);
+    ck_assert_int_eq(mark_n("ua", false), 0);
+    ck_assert_int_eq(mark_n("ua", true), 8);
     assert_checked();
     ck_assert_int_eq(track("ua", "late", 30), 0); /* one hot again */
     ck_assert_int_eq(storage_profile_delete(st, &tenant, STORAGE_ID_USER, "ua", 2, NOW, NULL, 0), 0);
     int ns[4];
     ck_assert_int_eq(page_ns("ua", false, ns, 4), -STORAGE_ENOTFOUND);
     ck_assert_int_eq(count("SELECT (SELECT count(*) FROM ev_prof) + (SELECT count(*) FROM ev_prof_hot)"
-                           " + (SELECT count(*) FROM ev_key) + (SELECT count(*) FROM ev_key_hot) + (SELECT count(*) FROM events)"),
+                           " + (SELECT count(*) FROM ev_key) + (SELECT count(*) FROM ev_key_hot) + (SELECT count(*) FROM events)"
+                           " + (SELECT count(*) FROM event_marks) + (SELECT count(*) FROM event_marks_hot)"),
                      0);
     assert_checked();
 }
@@ -280,6 +352,7 @@ levels_suite(void)
     tcase_add_test(tc, test_pages_and_repeats_across_levels);
     tcase_add_test(tc, test_round_in_chunks);
     tcase_add_test(tc, test_merge_and_erase_across_levels);
+    tcase_add_test(tc, test_marks_across_levels);
     tcase_add_test(tc, test_check_finds_a_missing_entry);
     suite_add_tcase(s, tc);
     return s;
