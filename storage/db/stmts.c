@@ -229,15 +229,20 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_VIEW_TRAITS_AT] = "SELECT key, value, ts_ms, message_id, source FROM (SELECT key, value, ts_ms, message_id, source,"
                          " row_number() OVER (PARTITION BY key ORDER BY ts_ms DESC, pk DESC) AS rn FROM trait_history"
                          " WHERE profile_pk = ?1 AND tenant_id = ?2 AND ts_ms <= ?3 AND ts_ms >= ?4) WHERE rn = 1 ORDER BY key",
+    /* A profile's marks when none is hot (the common case: no sort). */
+    [S_VIEW_MARKS] = "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"
+                     " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN ?2 THEN m.last_pk ELSE m.first_pk END)"
+                     " WHERE m.profile_pk = ?1 ORDER BY m.event_action",
+    [S_VIEW_MARKS_HOT_HAS] = "SELECT 1 FROM event_marks_hot WHERE profile_pk = ?1 LIMIT 1",
     /* Both levels of the marks (schema step 11): per eventAction the row to
      * show comes first (the earliest first, or with ?2 the latest last, by
      * time then eventId); write_marks skips the other. */
-    [S_VIEW_MARKS] = "SELECT m.a, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw FROM"
-                     " (SELECT event_action AS a, CASE WHEN ?2 THEN last_pk ELSE first_pk END AS p FROM event_marks"
-                     " WHERE profile_pk = ?1 UNION ALL SELECT event_action, CASE WHEN ?2 THEN last_pk ELSE first_pk END"
-                     " FROM event_marks_hot WHERE profile_pk = ?1) m CROSS JOIN events e ON e.pk = m.p"
-                     " ORDER BY m.a, CASE WHEN ?2 THEN -e.event_time_ms ELSE e.event_time_ms END,"
-                     " CASE WHEN ?2 THEN NULL ELSE e.event_id END, e.event_id DESC",
+    [S_VIEW_MARKS_BOTH] = "SELECT m.a, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw FROM"
+                          " (SELECT event_action AS a, CASE WHEN ?2 THEN last_pk ELSE first_pk END AS p FROM event_marks"
+                          " WHERE profile_pk = ?1 UNION ALL SELECT event_action, CASE WHEN ?2 THEN last_pk ELSE first_pk END"
+                          " FROM event_marks_hot WHERE profile_pk = ?1) m CROSS JOIN events e ON e.pk = m.p"
+                          " ORDER BY m.a, CASE WHEN ?2 THEN -e.event_time_ms ELSE e.event_time_ms END,"
+                          " CASE WHEN ?2 THEN NULL ELSE e.event_id END, e.event_id DESC",
     [S_VIEW_AUDIENCES] = "SELECT name, is_static FROM audience_members WHERE profile_pk = ?1 ORDER BY is_static, name",
     [S_VIEW_IDENTITIES] = "SELECT id_type, value FROM identities WHERE profile_pk = ?1 AND tenant_id = ?2"
                           " ORDER BY id_type, value",

@@ -175,8 +175,17 @@ write_column_str(jsonbuf_t *b, stg_stmt_t *s, int col)
 static int
 write_marks(storage_t *st, const stg_profile_t *p, bool last, jsonbuf_t *b)
 {
-    stg_stmt_t *s = stg_stmt(st, S_VIEW_MARKS);
+    /* hot marks (schema step 11) are rare at read time: a seek says whether
+     * this profile has any, and only then are both levels sorted together */
+    stg_stmt_t *s = stg_stmt(st, S_VIEW_MARKS_HOT_HAS);
     if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, p->pk);
+    int has = stg_step(st, s);
+    stg_reset(s);
+    if (has != STG_ROW && has != STG_DONE)
+        return has;
+    if ((s = stg_stmt(st, has == STG_ROW ? S_VIEW_MARKS_BOTH : S_VIEW_MARKS)) == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, p->pk);
     stg_bind_int(s, 2, last);
