@@ -496,7 +496,9 @@ main(void)
         return 1;
     test_token_create(db, "acme", "shop", "WEB", tok);
     test_token_create(db, "acme", "shop", "OTHER", tok_other);
-    const char *extra[] = {"--threads", "2", "--workers", "2", "--rate", "100000", "--burst", "100000", NULL};
+    /* a compaction round after every group commit: pages read both levels */
+    const char *extra[] = {"--threads", "2",      "--workers",        "2", "--rate", "100000",
+                           "--burst",   "100000", "--compact-events", "1", NULL};
     test_server_start(&srv, db, extra);
     int failed = test_run_suite(events_suite());
     test_server_stop(&srv);

@@ -545,7 +545,9 @@ main(void)
         return 1;
     test_token_create(db, "intilery", "marketing", "INGEST", tok);
     test_token_create(db, "intilery", "marketing", NULL, tok_acct);
-    const char *extra[] = {"--threads", "2", "--workers", "2", NULL};
+    /* a compaction round of the event entries after every group commit:
+     * each read below meets them hot, cold or halfway */
+    const char *extra[] = {"--threads", "2", "--workers", "2", "--compact-events", "1", NULL};
     test_server_start(&srv, db, extra);
     int failed = test_run_suite(ingest_suite());
     test_server_stop(&srv);
