@@ -136,16 +136,24 @@ mark_n(const char *user, bool last)
     return v;
 }
 
+/* `profiled check` of the file: the problems it found, what it said in
+ * *said (malloc'd). */
+static uint64_t
+check_file(char **said)
+{
+    size_t len = 0;
+    FILE *f = open_memstream(said, &len);
+    uint64_t problems = 99;
+    ck_assert_int_eq(storage_check(path, f, &problems), 0);
+    fclose(f);
+    return problems;
+}
+
 static void
 assert_checked(void)
 {
     char *out = NULL;
-    size_t out_len = 0;
-    FILE *f = open_memstream(&out, &out_len);
-    uint64_t problems = 99;
-    ck_assert_int_eq(storage_check(path, f, &problems), 0);
-    fclose(f);
-    ck_assert_msg(problems == 0, "profiled check: %s", out);
+    ck_assert_msg(check_file(&out) == 0, "profiled check: %s", out);
     free(out);
 }
 
@@ -332,12 +340,7 @@ START_TEST(test_check_finds_a_missing_entry)
                      SQLITE_OK);
     sqlite3_close(db);
     char *out = NULL;
-    size_t out_len = 0;
-    FILE *f = open_memstream(&out, &out_len);
-    uint64_t problems = 0;
-    ck_assert_int_eq(storage_check(path, f, &problems), 0);
-    fclose(f);
-    ck_assert_int_eq(problems, 1);
+    ck_assert_int_eq(check_file(&out), 1);
     ck_assert_ptr_nonnull(strstr(out, "events without exactly one entry by messageId"));
     free(out);
 }
