@@ -28,9 +28,9 @@ typedef struct {
     int checkpoint_ms;
     int writer_cache_mb;
     int compact_events; /* hot events before a compaction (writer.c) */
-    int cache_mb;     /* rendered-view cache of the loops (server/http/cache.c); 0: off */
-    char *config;     /* the config file read, if any */
-    char *access_log; /* PATH, "-" (stdout) or "off" */
+    int cache_mb;       /* rendered-view cache of the loops (server/http/cache.c); 0: off */
+    char *config;       /* the config file read, if any */
+    char *access_log;   /* PATH, "-" (stdout) or "off" */
     double drain_delay;
     double shutdown_timeout;
     char *trusted_proxy; /* comma-separated addresses / CIDRs */
