@@ -78,10 +78,10 @@ int storage_checkpoint(storage_t *st, int64_t *log_bytes);
 /* Sets the connection's page cache size. 0 or STORAGE_EIO. */
 int storage_cache_mb(storage_t *st, int mb);
 
-/* Whether the index entries of events this connection stores go to the
- * small hot tables (schema step 10) rather than straight into the large
- * ones. The server's writer stores hot and compacts; import and the CLI
- * store cold. */
+/* Whether the index entries and first/last marks of events this
+ * connection stores go to the small hot tables (schema steps 10 and 11)
+ * rather than straight into the large ones. The server's writer and the
+ * import store hot and compact; other connections store cold. */
 void storage_hot_events(storage_t *st, bool on);
 
 /* One step of a compaction round, in a transaction of its own (none may
@@ -94,6 +94,11 @@ void storage_hot_events(storage_t *st, bool on);
  * *moved (may be NULL) receives the entries this step moved (0: no round,
  * or nothing left). 0, STORAGE_EBUSY or STORAGE_EIO. */
 int storage_events_compact(storage_t *st, int64_t min_hot, int64_t chunk, int64_t *moved);
+
+/* storage_events_compact step after step until a round that starts (at
+ * least min_hot hot) is done; *moved (may be NULL) receives the entries
+ * all its steps moved, also when one fails. 0 or as a step. */
+int storage_events_compact_round(storage_t *st, int64_t min_hot, int64_t chunk, int64_t *moved);
 
 /* Pages this connection wrote to the database or its write-ahead log since
  * the last call (every page a commit dirtied, whole), and their bytes in

@@ -31,8 +31,9 @@
 #define WRITER_ALONE_MESSAGES 16000
 #define WRITER_SHARED_MS 2000
 #define SWEEP_INTERVAL_S 10
-/* Events are stored hot (storage_hot_events) until --compact-events of
- * them are, then a compaction moves them into the large event indexes:
+/* Rows of a compaction step's chunk. Events are stored hot
+ * (storage_hot_events) until --compact-events of them are, then a
+ * compaction moves them into the large event indexes:
  * each compaction writes most pages of those once, and until then a group
  * commit rewrites a hot index of at most that many entries (a few hundred
  * pages) instead of a page per event. A round moves them a chunk of
@@ -211,29 +212,26 @@ commit_group(writer_t *w, write_job_t *group)
     }
 }
 
-/* Deletes trait changes past their retention, a batch of them a round (the
- * writer is the idle connection that may write; any process sharing the
- * file may sweep). Scroll cursors need none: they live in their scrollIds. */
 /* One step of a compaction of the event entries (storage_events_compact)
- * when one is due; an idle writer's sweep finishes a round and starts one
- * for whatever is hot. */
+ * when one is due, or with all a whole round (an idle writer's sweep:
+ * whatever is hot). */
 static void
 compact(writer_t *w, int64_t min_hot, int all)
 {
-    int64_t moved = 0, total = 0, t0 = base_clock_ns(1);
-    do {
-        if (storage_events_compact(w->st, min_hot, WRITER_COMPACT_CHUNK, &moved) != 0) {
-            fprintf(stderr, "profiled: writer: compacting the event entries failed: %s\n", storage_errmsg(w->st));
-            break;
-        }
-        total += moved;
-    } while (all && moved > 0);
-    if (total > 0)
-        metrics_compaction(w->srv->metrics, total, (double)(base_clock_ns(1) - t0) / 1e9);
+    int64_t moved = 0, t0 = base_clock_ns(1);
+    int rc = all ? storage_events_compact_round(w->st, min_hot, WRITER_COMPACT_CHUNK, &moved)
+                 : storage_events_compact(w->st, min_hot, WRITER_COMPACT_CHUNK, &moved);
+    if (rc != 0)
+        fprintf(stderr, "profiled: writer: compacting the event entries failed: %s\n", storage_errmsg(w->st));
+    if (moved > 0)
+        metrics_compaction(w->srv->metrics, moved, (double)(base_clock_ns(1) - t0) / 1e9);
     int64_t bytes, pages = storage_pages_written(w->st, &bytes);
     metrics_writer_pages(w->srv->metrics, pages, bytes);
 }
 
+/* Deletes trait changes past their retention, a batch of them a round (the
+ * writer is the idle connection that may write; any process sharing the
+ * file may sweep). Scroll cursors need none: they live in their scrollIds. */
 static void
 sweep(writer_t *w)
 {

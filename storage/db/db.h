@@ -320,8 +320,9 @@ struct storage {
     uint32_t jr_commit;
     bool hot_events;   /* storage_hot_events */
     int64_t hot_count; /* events stored hot, as last counted (-1: unknown) */
-    /* a compaction round (storage_events_compact): the cursors of its two
-     * tables, each past the last key moved (INT64_MAX: that one is done) */
+    /* a compaction round (storage_events_compact): the cursors of its three
+     * tables (entries by profile, by key; marks), each past the last key
+     * moved (INT64_MAX: that one is done) */
     bool cmp_round;
     int64_t cmp_prof, cmp_key, cmp_marks;
     bool jr_quiet; /* a compaction step: its row changes change no view */

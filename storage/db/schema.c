@@ -250,8 +250,8 @@ static const char *const migrations[] = {
      * index per event. storage_events_compact moves them into the large
      * tables in chunks of adjoining keys, so each page of those is written
      * once for many events. An entry is in exactly one level; every query
-     * reads both (UNION ALL, one arm per level). Import and the CLI add
-     * straight into the large ones. ev_key leads with the hash so that a
+     * reads both (UNION ALL, one arm per level). The import stores hot too;
+     * other connections add straight into the large ones. ev_key leads with the hash so that a
      * compaction chunk is a range of it. Built once from the events, at the
      * first start after an upgrade. */
     "CREATE TABLE ev_prof("

@@ -18,6 +18,10 @@
 /* Checkpoint every 64 MiB of WAL (16 KiB pages) rather than SQLite's 1000
  * pages: fewer, larger checkpoints and fsyncs while importing. */
 #define IMPORT_CHECKPOINT_PAGES 4096
+/* The event entries and marks go hot (schema steps 10, 11), and a whole
+ * compaction round runs between two transactions once this many are: the
+ * messageId entries of a file arrive in random order, and a round merges
+ * many of them into each page of the large table. */
 #define IMPORT_COMPACT_HOT 200000
 #define IMPORT_COMPACT_CHUNK 65536
 #define DEFAULT_CHECKPOINT_PAGES 1000
@@ -242,23 +246,6 @@ typedef struct {
 
 /* Writes one parsed line; a negative return other than EINVAL/EEXIST ends
  * the import. */
-/* The event entries and marks go hot (schema steps 10, 11), and a whole
- * compaction round runs between two transactions once min_hot are: the
- * messageId entries of a file arrive in random order, and a round merges
- * many of them into each page of the large table. */
-static int
-compact_all(storage_t *st, int64_t min_hot)
-{
-    int64_t moved = 0;
-    do {
-        int ret = storage_events_compact(st, min_hot, IMPORT_COMPACT_CHUNK, &moved);
-        if (ret != 0)
-            return ret;
-        min_hot = 1; /* the rest of a round that started */
-    } while (moved > 0);
-    return 0;
-}
-
 static int
 write_line(writer_t *w, line_t *l)
 {
@@ -281,7 +268,8 @@ write_line(writer_t *w, line_t *l)
         if ((ret = storage_commit(w->st)) != 0)
             return ret;
         w->ok_committed = w->ok;
-        if ((ret = compact_all(w->st, IMPORT_COMPACT_HOT)) != 0 || (ret = storage_begin(w->st)) != 0)
+        if ((ret = storage_events_compact_round(w->st, IMPORT_COMPACT_HOT, IMPORT_COMPACT_CHUNK, NULL)) != 0 ||
+            (ret = storage_begin(w->st)) != 0)
             return ret;
         w->next_commit = (l->lineno / IMPORT_COMMIT_LINES + 1) * IMPORT_COMMIT_LINES;
     }
@@ -342,7 +330,7 @@ storage_import_ndjson(storage_t *st, const storage_tenant_t *tenant, FILE *in, F
         goto fail;
     if (w.own_txn && (ret = storage_commit(st)) != 0)
         goto fail;
-    if (w.own_txn && (ret = compact_all(st, 1)) != 0) /* nothing left hot */
+    if (w.own_txn && (ret = storage_events_compact_round(st, 1, IMPORT_COMPACT_CHUNK, NULL)) != 0) /* nothing left hot */
         goto fail;
     ret = w.bad > 0 ? STORAGE_EINVAL : 0;
     if (w.bad > 0)

@@ -702,3 +702,19 @@ storage_events_compact(storage_t *st, int64_t min_hot, int64_t chunk, int64_t *m
         *moved = n + keys + marked;
     return 0;
 }
+
+int
+storage_events_compact_round(storage_t *st, int64_t min_hot, int64_t chunk, int64_t *moved)
+{
+    int64_t step = 0, total = 0;
+    int ret;
+    do {
+        if ((ret = storage_events_compact(st, min_hot, chunk, &step)) != 0)
+            break;
+        total += step;
+        min_hot = 1; /* the rest of a round that started */
+    } while (step > 0);
+    if (moved != NULL)
+        *moved = total;
+    return ret;
+}
