@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_WORK  ?=
 BASELINE   ?= HEAD~1
 
-.PHONY: all deps build build-asan test test-fast test-asan test-fuzz fuzz run demo bench bench-ab format clean
+.PHONY: all deps build build-asan test test-fast test-pg test-asan test-fuzz fuzz run demo bench bench-ab format clean
 
 all: build
 
@@ -37,12 +37,17 @@ $(ASAN_BUILD)/Makefile: CMakeLists.txt | deps
 build-asan: deps $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# The whole suite, then the whole suite again under ASan+UBSan, then every
-# fuzz target over its corpus (a regression run of seconds).
-test: test-fast test-asan test-fuzz
+# The whole suite, the database suites again on a throwaway PostgreSQL
+# cluster, the whole suite again under ASan+UBSan, then every fuzz target
+# over its corpus (a regression run of seconds).
+test: test-fast test-pg test-asan test-fuzz
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure
+
+# The suites that speak to a database, on PostgreSQL (tests/support/pg-run.sh).
+test-pg: build
+	@sh tests/support/pg-run.sh $(BUILD)
 
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

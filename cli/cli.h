@@ -10,6 +10,7 @@
  * each returns the process's exit status (0 ok, 1 failed, 2 bad usage). */
 int cli_import(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_audience(int argc, char **argv);
 int cli_definitions(int argc, char **argv);

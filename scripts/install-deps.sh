@@ -2,7 +2,7 @@
 # install-deps.sh -- install the Debian packages profiled needs to build and test.
 # Installs only what is missing; needs root (or sudo) the first time.
 set -e
-PKGS="build-essential cmake pkg-config libh2o-evloop-dev libsqlite3-dev libjson-c-dev libevent-dev check libssl-dev zlib1g-dev sqlite3 curl nginx yamllint systemd openssl"
+PKGS="build-essential cmake pkg-config libh2o-evloop-dev libsqlite3-dev libpq-dev postgresql-15 libjson-c-dev libevent-dev check libssl-dev zlib1g-dev sqlite3 curl nginx yamllint systemd openssl"
 # the API contract test (tests/contract/contract.py) validates answers against docs/openapi.yaml
 PKGS="$PKGS python3 python3-yaml python3-jsonschema"
 [ -n "$PROFILED_EXTRA_PKGS" ] && PKGS="$PKGS $PROFILED_EXTRA_PKGS"

@@ -31,7 +31,7 @@ typedef struct {
 
 static const opt_t opts[] = {
     {"listen", OPT_ADDR, OFF(listen), "127.0.0.1:8080", 0, 0, "address and port to listen on (port 0: ephemeral)", NULL},
-    {"db", OPT_STR, OFF(db), "./profiled.db", 0, 0, "SQLite database file", NULL},
+    {"db", OPT_STR, OFF(db), "./profiled.db", 0, 0, "SQLite database file, or a PostgreSQL URL (postgres://...)", NULL},
     {"threads", OPT_INT, OFF(threads), "0", 0, 256, "HTTP event-loop threads (0: usable cores)", NULL},
     {"workers", OPT_INT, OFF(workers), "0", 0, 256, "SQLite worker threads (0: usable cores)", NULL},
     {"queue", OPT_INT, OFF(queue), "4096", 1, 1 << 20, "job queue capacity; beyond it requests get 503", NULL},

@@ -6,10 +6,10 @@
  * The statement interface is the backend boundary: only the SQLite backend
  * (sqlite.c, integrity.c for `profiled check`, diskfull.c for tests) sees
  * SQLite's header;
- * its SQL text is in stmts.c and schema.c. A second backend implements
- * the section marked "backend" below, its own table of statement texts
- * (keyed by the same ids) and the public calls that are about the database
- * itself (storage_open, storage_close, storage_checkpoint,
+ * its SQL text is in stmts.c and schema.c. The second backend, PostgreSQL
+ * (pg.c, pgsql.c, at the end of this file), implements the section marked
+ * "backend" below, its own table of statement texts (keyed by the same
+ * ids) and the public calls that are about the database itself (storage_open, storage_close, storage_checkpoint,
  * storage_cache_mb, storage_vm_steps, storage_watch_damage,
  * storage_damaged, storage_check); what sits above -- view building,
  * event pages, merge rules, computed traits, the write combiner -- is
@@ -331,6 +331,13 @@ struct storage {
     uint64_t *view_tags;
     size_t view_ntags, view_tags_cap;
     bool view_tags_over;
+    /* The PostgreSQL backend (pg.c): this connection is one; the row count
+     * and id of its last statement (stg_changes, stg_last_id); the write
+     * generation it last saw; a write transaction is open. */
+    bool pg;
+    int64_t pg_changes, pg_last_id, pg_gen;
+    bool pg_writing;
+    bool pg_dirty; /* a statement of the open transaction changed rows */
 };
 
 /* ---- the commit journal (journal.c) ---- */
@@ -472,5 +479,36 @@ const char *stg_migration_sql(int version);
  * while that file exists; otherwise does nothing. Called once, after
  * sqlite3_config and before the first connection opens. */
 void stg_disk_full_shim_install(void);
+
+/* ---- the PostgreSQL backend (pg.c, pgsql.c) ----
+ * sqlite.c hands each call of the statement interface here for a
+ * connection with st->pg set, or a statement whose pointer carries
+ * STG_PG_TAG (a low bit no allocation has). */
+#define STG_PG_TAG 1u
+#define STG_IS_PG(s) (((uintptr_t)(s)&STG_PG_TAG) != 0)
+extern const char *const stg_pg_sql[S_COUNT];
+extern const bool stg_pg_returns_id[S_COUNT];
+int stg_pg_schema_version(void);
+const char *stg_pg_migration_sql(int version);
+/* Whether path is a libpq connection URL (postgres:// or postgresql://). */
+bool stg_pg_url(const char *path);
+int stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t errlen);
+void stg_pg_close(storage_t *st);
+stg_stmt_t *stg_pg_stmt(storage_t *st, enum stmt_id id);
+int stg_pg_step(storage_t *st, stg_stmt_t *s);
+void stg_pg_reset(stg_stmt_t *s);
+const char *stg_pg_stmt_text(stg_stmt_t *s);
+void stg_pg_bind_int64(stg_stmt_t *s, int idx, int64_t v);
+void stg_pg_bind_double(stg_stmt_t *s, int idx, double v);
+void stg_pg_bind_null(stg_stmt_t *s, int idx);
+void stg_pg_bind_text(stg_stmt_t *s, int idx, const char *p, size_t n);
+void stg_pg_bind_blob(stg_stmt_t *s, int idx, const void *p, size_t n);
+int64_t stg_pg_col_int64(stg_stmt_t *s, int i);
+double stg_pg_col_double(stg_stmt_t *s, int i);
+const char *stg_pg_col_text(stg_stmt_t *s, int i);
+const void *stg_pg_col_blob(stg_stmt_t *s, int i);
+int stg_pg_col_bytes(stg_stmt_t *s, int i);
+int stg_pg_col_type(stg_stmt_t *s, int i);
+bool stg_pg_in_txn(const storage_t *st);
 
 #endif

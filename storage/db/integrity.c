@@ -101,6 +101,11 @@ storage_check(const char *path, FILE *out, uint64_t *problems)
 {
     sqlite3 *db = NULL;
     *problems = 0;
+    if (stg_pg_url(path)) {
+        note(out, problems, "%s%s: profiled check reads SQLite files; check PostgreSQL with its own tools (amcheck, pg_dump)", "",
+             "PostgreSQL");
+        return STORAGE_EINVAL;
+    }
     /* Read-write without create: a read-only connection cannot open a WAL
      * database whose -shm is gone; query_only keeps it from writing. */
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);

@@ -3,7 +3,8 @@
  * database), checkpoints, and the statement interface of db.h as thin
  * calls into SQLite. The only file of storage/ above the SQL text (stmts.c,
  * schema.c), `profiled check` (integrity.c) and the tests' disk-full shim
- * (diskfull.c) that knows SQLite. */
+ * (diskfull.c) that knows SQLite. Each call for a PostgreSQL connection
+ * (st->pg) or statement (STG_IS_PG) goes to pg.c instead. */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -120,6 +121,8 @@ stg_stmt_t *
 stg_stmt(storage_t *st, enum stmt_id id)
 {
     assert(id < S_COUNT);
+    if (st->pg)
+        return stg_pg_stmt(st, id);
     if (st->stmts[id] == NULL) {
         sqlite3_stmt *s = NULL;
         int rc = sqlite3_prepare_v3(DB(st), stg_sqlite_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
@@ -135,6 +138,8 @@ stg_stmt(storage_t *st, enum stmt_id id)
 int
 stg_step(storage_t *st, stg_stmt_t *s)
 {
+    if (STG_IS_PG(s))
+        return stg_pg_step(st, s);
     int rc = sqlite3_step(S(s));
     if (st->jr_pending)
         stg_journal_settle(st);
@@ -146,42 +151,68 @@ stg_step(storage_t *st, stg_stmt_t *s)
 void
 stg_reset(stg_stmt_t *s)
 {
+    if (STG_IS_PG(s)) {
+        stg_pg_reset(s);
+        return;
+    }
     sqlite3_reset(S(s));
 }
 
 const char *
 stg_stmt_text(stg_stmt_t *s)
 {
+    if (STG_IS_PG(s))
+        return stg_pg_stmt_text(s);
     return sqlite3_sql(S(s));
 }
 
 void
 stg_bind_int64(stg_stmt_t *s, int idx, int64_t v)
 {
+    if (STG_IS_PG(s)) {
+        stg_pg_bind_int64(s, idx, v);
+        return;
+    }
     sqlite3_bind_int64(S(s), idx, v);
 }
 
 void
 stg_bind_int(stg_stmt_t *s, int idx, int v)
 {
+    if (STG_IS_PG(s)) {
+        stg_pg_bind_int64(s, idx, v);
+        return;
+    }
     sqlite3_bind_int(S(s), idx, v);
 }
 
 void
 stg_bind_double(stg_stmt_t *s, int idx, double v)
 {
+    if (STG_IS_PG(s)) {
+        stg_pg_bind_double(s, idx, v);
+        return;
+    }
     sqlite3_bind_double(S(s), idx, v);
 }
 
 void
 stg_bind_null(stg_stmt_t *s, int idx)
 {
+    if (STG_IS_PG(s)) {
+        stg_pg_bind_null(s, idx);
+        return;
+    }
     sqlite3_bind_null(S(s), idx);
 }
 
 void
 stg_bind_text(stg_stmt_t *s, int idx, const char *p, size_t n)
 {
+    if (STG_IS_PG(s)) {
+        stg_pg_bind_text(s, idx, p, n);
+        return;
+    }
     if (p == NULL)
         sqlite3_bind_null(S(s), idx);
     else
@@ -191,42 +222,58 @@ stg_bind_text(stg_stmt_t *s, int idx, const char *p, size_t n)
 void
 stg_bind_blob(stg_stmt_t *s, int idx, const void *p, size_t n)
 {
+    if (STG_IS_PG(s)) {
+        stg_pg_bind_blob(s, idx, p, n);
+        return;
+    }
     sqlite3_bind_blob64(S(s), idx, p, n, SQLITE_TRANSIENT);
 }
 
 int64_t
 stg_col_int64(stg_stmt_t *s, int i)
 {
+    if (STG_IS_PG(s))
+        return stg_pg_col_int64(s, i);
     return sqlite3_column_int64(S(s), i);
 }
 
 int
 stg_col_int(stg_stmt_t *s, int i)
 {
+    if (STG_IS_PG(s))
+        return (int)stg_pg_col_int64(s, i);
     return sqlite3_column_int(S(s), i);
 }
 
 double
 stg_col_double(stg_stmt_t *s, int i)
 {
+    if (STG_IS_PG(s))
+        return stg_pg_col_double(s, i);
     return sqlite3_column_double(S(s), i);
 }
 
 const char *
 stg_col_text(stg_stmt_t *s, int i)
 {
+    if (STG_IS_PG(s))
+        return stg_pg_col_text(s, i);
     return (const char *)sqlite3_column_text(S(s), i);
 }
 
 const void *
 stg_col_blob(stg_stmt_t *s, int i)
 {
+    if (STG_IS_PG(s))
+        return stg_pg_col_blob(s, i);
     return sqlite3_column_blob(S(s), i);
 }
 
 int
 stg_col_bytes(stg_stmt_t *s, int i)
 {
+    if (STG_IS_PG(s))
+        return stg_pg_col_bytes(s, i);
     return sqlite3_column_bytes(S(s), i);
 }
 
@@ -238,36 +285,48 @@ _Static_assert(STG_INTEGER == SQLITE_INTEGER && STG_FLOAT == SQLITE_FLOAT && STG
 int
 stg_col_type(stg_stmt_t *s, int i)
 {
+    if (STG_IS_PG(s))
+        return stg_pg_col_type(s, i);
     return sqlite3_column_type(S(s), i);
 }
 
 int64_t
 stg_changes(storage_t *st)
 {
+    if (st->pg)
+        return st->pg_changes;
     return sqlite3_changes64(DB(st));
 }
 
 int64_t
 stg_last_id(storage_t *st)
 {
+    if (st->pg)
+        return st->pg_last_id;
     return sqlite3_last_insert_rowid(DB(st));
 }
 
 bool
 stg_in_txn(const storage_t *st)
 {
+    if (st->pg)
+        return stg_pg_in_txn(st);
     return !sqlite3_get_autocommit(DB(st));
 }
 
 void
 stg_autocheckpoint(storage_t *st, int pages)
 {
+    if (st->pg)
+        return;
     sqlite3_wal_autocheckpoint(DB(st), pages);
 }
 
 uint64_t
 storage_vm_steps(storage_t *st)
 {
+    if (st->pg)
+        return 0;
     uint64_t n = 0;
     for (int i = 0; i < S_COUNT; i++)
         if (st->stmts[i] != NULL)
@@ -381,6 +440,8 @@ everything:
 int
 stg_journal_hooks(storage_t *st)
 {
+    if (st->pg)
+        return stg_fail(st, STORAGE_EINVAL, "PostgreSQL has no commit journal");
     sqlite3_preupdate_hook(DB(st), on_preupdate, st);
     sqlite3_wal_hook(DB(st), on_wal, st);
     return 0;
@@ -502,6 +563,8 @@ int
 storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t errlen)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (stg_pg_url(path))
+        return stg_pg_open(out, path, flags, errbuf, errlen);
     pthread_once(&once, configure_sqlite);
     bool ro = (flags & STORAGE_READONLY) != 0;
     char pragmas[256];
@@ -557,6 +620,10 @@ storage_close(storage_t *st)
 {
     if (st == NULL)
         return;
+    if (st->pg) {
+        stg_pg_close(st);
+        return;
+    }
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(S(st->stmts[i]));
     sqlite3_close_v2(DB(st));
@@ -580,6 +647,11 @@ page_bytes(storage_t *st)
 int
 storage_checkpoint(storage_t *st, int64_t *log_bytes)
 {
+    if (st->pg) { /* PostgreSQL checkpoints by itself */
+        if (log_bytes != NULL)
+            *log_bytes = 0;
+        return 0;
+    }
     int frames = 0;
     if (page_bytes(st) != 0)
         return STORAGE_EIO;
@@ -594,6 +666,11 @@ storage_checkpoint(storage_t *st, int64_t *log_bytes)
 int64_t
 storage_pages_written(storage_t *st, int64_t *bytes)
 {
+    if (st->pg) {
+        if (bytes != NULL)
+            *bytes = 0;
+        return 0;
+    }
     int cur = 0, hi = 0;
     if (bytes != NULL)
         *bytes = 0;
@@ -607,6 +684,8 @@ storage_pages_written(storage_t *st, int64_t *bytes)
 int
 storage_cache_mb(storage_t *st, int mb)
 {
+    if (st->pg)
+        return 0;
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%lld", (long long)mb * 1024);
     return exec(st, sql);
@@ -625,6 +704,8 @@ storage_cache_mb(storage_t *st, int mb)
 int
 storage_change_mark(storage_t *st, storage_mark_t *out)
 {
+    if (st->pg) /* no WAL index: views are not cached */
+        return -1;
     if (st->shm == NULL && !st->shm_tried) {
         st->shm_tried = true;
         sqlite3_file *f = NULL;

@@ -476,6 +476,22 @@ computed_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const
     return stg_computed_apply(st, pk, td, NULL, &ev, now_ms);
 }
 
+/* Whether JSON text escapes a NUL character (\u0000 after an even number of
+ * backslashes): PostgreSQL's text, where the decoded strings (trait names,
+ * ids, event names) go, cannot hold one. */
+static bool
+nul_escaped(const char *raw, size_t n)
+{
+    for (const char *p = raw, *end = raw + n; (p = memmem(p, (size_t)(end - p), "u0000", 5)) != NULL; p += 5) {
+        size_t slashes = 0;
+        while ((size_t)(p - raw) > slashes && p[-1 - (ptrdiff_t)slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 1)
+            return true;
+    }
+    return false;
+}
+
 int
 stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *raw, size_t raw_len, const char *created_by_type,
                    int64_t now_ms, char *err, size_t errlen)
@@ -488,6 +504,12 @@ stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *r
     id_ref_t ids[3];
     int n = 0, ret;
 
+    if (st->pg && nul_escaped(raw, raw_len)) { /* before anything is written */
+        ret = stg_fail(st, STORAGE_EINVAL, "a string holds a NUL character (\\u0000), which the PostgreSQL backend cannot store");
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s", st->err);
+        return ret;
+    }
     if (is_event && event_id == NULL) {
         base_uuid_v4(uuid);
         event_id = uuid;
@@ -618,7 +640,7 @@ storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const segment
 void
 storage_hot_events(storage_t *st, bool on)
 {
-    st->hot_events = on;
+    st->hot_events = on && !st->pg; /* PostgreSQL indexes events on their own table: one level */
     st->hot_count = -1;
 }
 

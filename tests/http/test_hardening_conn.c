@@ -216,9 +216,25 @@ metric(int port, const char *name)
     return v;
 }
 
-/* A profile whose traits answer is about 3 MB: 96 traits of 30,000 bytes. */
+/* The kernel's largest TCP send buffer (the third field of tcp_wmem): an
+ * answer must pass it for the server to hold any of it. */
+static long
+tcp_wmem_max(void)
+{
+    long lo = 0, def = 0, hi = 4194304;
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_wmem", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld %ld", &lo, &def, &hi) != 3)
+            hi = 4194304;
+        fclose(f);
+    }
+    return hi;
+}
+
+/* A profile whose traits answer is about 720 KB a batch: batches x 24
+ * traits of 30,000 bytes. */
 static void
-ingest_big_profile(int port, const char *token)
+ingest_big_profile(int port, const char *token, int batches)
 {
     const int per_batch = 24, value_len = 30000;
     size_t cap = (size_t)per_batch * (value_len + 200) + 64;
@@ -226,7 +242,7 @@ ingest_big_profile(int port, const char *token)
     char *value = malloc((size_t)value_len + 1);
     memset(value, 'v', (size_t)value_len);
     value[value_len] = '\0';
-    for (int b = 0; b < 4; b++) {
+    for (int b = 0; b < batches; b++) {
         size_t o = (size_t)snprintf(body, cap, "{\"batch\":[");
         for (int i = 0; i < per_batch; i++)
             o += (size_t)snprintf(body + o, cap - o, "%s{\"type\":\"identify\",\"userId\":\"big\",\"traits\":{\"t%d\":\"%s\"}}",
@@ -248,17 +264,22 @@ START_TEST(test_slow_reader_is_cut_off)
     char *db2 = test_tmp_path("slow.db");
     char t2[128];
     test_token_create(db2, "intilery", "marketing", "CONN", t2);
-    const char *extra[] = {"--threads", "1", "--write-timeout-ms", "4000", "--unsent-limit-mb", "5", "--compress-min-size",
+    /* an answer of about 2.9 MB past what the kernel's send buffer can
+     * take, and a bound between one and two of them */
+    int batches = (int)((tcp_wmem_max() + 2900000) / 720000) + 1;
+    char limit[16];
+    snprintf(limit, sizeof(limit), "%d", (int)((long)batches * 720000 * 3 / 2 / (1 << 20)));
+    const char *extra[] = {"--threads", "1", "--write-timeout-ms", "4000", "--unsent-limit-mb", limit, "--compress-min-size",
                            "0",         NULL};
     test_server_t s2;
     test_server_start(&s2, db2, extra);
-    ingest_big_profile(s2.port, t2);
+    ingest_big_profile(s2.port, t2, batches);
 
     test_resp_t r;
     json_object *j = test_get(s2.port, BASE "/profiles/userId:big/traits", t2, &r);
     ck_assert_int_eq(r.status, 200);
     size_t answer = r.len;
-    ck_assert_int_gt((int)answer, 2800000);
+    ck_assert_int_gt((int)answer, batches * 700000);
     json_object_put(j);
     test_resp_free(&r);
     ck_assert_int_eq(metric(s2.port, "profiled_unsent_answer_bytes"), 0);
@@ -276,7 +297,7 @@ START_TEST(test_slow_reader_is_cut_off)
     }
     ck_assert_int_eq(held, (long long)answer);
 
-    /* meanwhile another ~3 MB answer would pass the 5 MB bound: 503 */
+    /* meanwhile a second such answer would pass the bound: 503 */
     j = test_get(s2.port, BASE "/profiles/userId:big/traits", t2, &r);
     test_assert_error(&r, j, 503, "internal_server_error");
     json_object_put(j);

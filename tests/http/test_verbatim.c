@@ -177,10 +177,40 @@ verbatim_suite(void)
     return s;
 }
 
+/* On PostgreSQL: a message with a NUL character in a string (the fixture's
+ * trait "a\u0000b") is refused whole, with a clear reason, and stores
+ * nothing (its text type cannot hold one). */
+static int
+pg_refuses_nul(void)
+{
+    char *lines = test_tmp_path("nul.ndjson");
+    FILE *f = fopen(lines, "w");
+    if (f == NULL || fputs(IDENTIFY_OF("imp") "\n", f) < 0)
+        abort();
+    fclose(f);
+    const char *imp[] = {"import", "--db", db, "--client", "acme", "--account", "verbatim", "--brand", "WEB", lines, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = test_cli(imp, NULL, &out, &err);
+    int ok = rc != 0 && err != NULL && strstr(err, "NUL character") != NULL && strstr(err, "0 imported, 1 rejected") != NULL;
+    if (!ok)
+        fprintf(stderr, "verbatim: import of a NUL string -> %d: %s\n", rc, err != NULL ? err : "");
+    free(out);
+    free(err);
+    unlink(lines);
+    free(lines);
+    return ok ? 0 : 1;
+}
+
 int
 main(void)
 {
     db = test_tmp_path("verbatim.db");
+    if (test_on_pg()) {
+        int failed = pg_refuses_nul();
+        test_rm_db(db);
+        free(db);
+        return failed;
+    }
     char *lines = test_tmp_path("verbatim.ndjson");
     FILE *f = fopen(lines, "w");
     if (f == NULL || fputs(IDENTIFY_OF("imp") "\n" TRACK_BIG_OF("imp") "\n", f) < 0)

@@ -792,10 +792,15 @@ END_TEST
 static char *
 write_file(const char *dir_of, const char *name, const char *text)
 {
-    char *dir = strdup(dir_of);
-    char *path = malloc(strlen(dir) + strlen(name) + 2);
-    sprintf(path, "%s/%s", dirname(dir), name);
-    free(dir);
+    char *path;
+    if (test_on_pg()) { /* no directory beside the database: a fresh one */
+        path = test_tmp_path(name);
+    } else {
+        char *dir = strdup(dir_of);
+        path = malloc(strlen(dir) + strlen(name) + 2);
+        sprintf(path, "%s/%s", dirname(dir), name);
+        free(dir);
+    }
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     fputs(text, f);

@@ -8,7 +8,6 @@
  * it; a merged profile goes whole; an email is refused. */
 #include <check.h>
 #include <json-c/json.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,38 +51,11 @@ profile_uuid(storage_t *st, const storage_tenant_t *t, storage_id_type_t type, c
     return 0;
 }
 
-static sqlite3 *
-ro_open(const char *path)
-{
-    sqlite3 *db = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    return db;
-}
-
-static int64_t
-q_int(sqlite3 *db, const char *sql, const char *text, int64_t n)
-{
-    sqlite3_stmt *s = NULL;
-    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-    int idx = 1;
-    if (text != NULL)
-        sqlite3_bind_text(s, idx++, text, -1, SQLITE_TRANSIENT);
-    if (sqlite3_bind_parameter_count(s) >= idx)
-        sqlite3_bind_int64(s, idx, n);
-    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
-}
-
 /* The pk of a profile by uuid (0: none). */
 static int64_t
 pk_of(const char *path, const char *uuid)
 {
-    sqlite3 *db = ro_open(path);
-    int64_t pk = q_int(db, "SELECT coalesce((SELECT pk FROM profiles WHERE uuid = ?1), 0)", uuid, 0);
-    sqlite3_close(db);
-    return pk;
+    return test_db_int(path, "SELECT coalesce((SELECT pk FROM profiles WHERE uuid = ?1), 0)", uuid, 0);
 }
 
 /* Rows of profile pk in every table with a profile_pk column (each count
@@ -97,29 +69,21 @@ typedef struct {
 static int64_t
 rows_of(const char *path, int64_t pk, table_rows_t *per, size_t *nper)
 {
-    sqlite3 *db = ro_open(path);
-    sqlite3_stmt *s = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(db,
-                                        "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND EXISTS"
-                                        " (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'profile_pk') ORDER BY m.name",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
+    char names[32][32];
+    size_t nt = test_db_tables_with(path, "profile_pk", names, 32);
     int64_t total = 0;
     size_t n = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    for (size_t i = 0; i < nt; i++) {
         char sql[160];
-        const char *name = (const char *)sqlite3_column_text(s, 0);
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\" WHERE profile_pk = ?1", name);
-        int64_t c = q_int(db, sql, NULL, pk);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\" WHERE profile_pk = ?1", names[i]);
+        int64_t c = test_db_int(path, sql, NULL, pk);
         if (per != NULL && n < 32) {
-            snprintf(per[n].name, sizeof(per[n].name), "%s", name);
+            snprintf(per[n].name, sizeof(per[n].name), "%s", names[i]);
             per[n++].rows = c;
         }
         total += c;
     }
-    sqlite3_finalize(s);
-    total += q_int(db, "SELECT count(*) FROM profiles WHERE pk = ?1", NULL, pk);
-    sqlite3_close(db);
+    total += test_db_int(path, "SELECT count(*) FROM profiles WHERE pk = ?1", NULL, pk);
     if (nper != NULL)
         *nper = n;
     return total;
@@ -128,10 +92,7 @@ rows_of(const char *path, int64_t pk, table_rows_t *per, size_t *nper)
 static int64_t
 count_sql(const char *path, const char *sql)
 {
-    sqlite3 *db = ro_open(path);
-    int64_t v = q_int(db, sql, NULL, 0);
-    sqlite3_close(db);
-    return v;
+    return test_db_int(path, sql, NULL, 0);
 }
 
 typedef struct {

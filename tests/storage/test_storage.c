@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "storage.h"
@@ -162,6 +163,7 @@ file_bytes(const char *path, const char *suffix)
  * the database. */
 START_TEST(test_checkpoint_elsewhere)
 {
+    TEST_SQLITE_ONLY(); /* SQLite's files */
     char *path;
     char err[256] = "";
     storage_t *other = test_db_open("profiles.db", &path), *st = NULL;
@@ -208,6 +210,7 @@ END_TEST
 
 START_TEST(test_readonly_open_fails_clearly)
 {
+    TEST_SQLITE_ONLY(); /* SQLite's files */
     char err[256] = "";
     storage_t *st = (storage_t *)0x1;
     char *path = test_tmp_path("missing.db");
@@ -237,8 +240,53 @@ START_TEST(test_readonly_open_fails_clearly)
 END_TEST
 
 /* user_version lives at byte 60 of the database header (big-endian). */
+/* A PostgreSQL URL nobody answers: a clear error, no connection. */
+START_TEST(test_unreachable_postgres)
+{
+    storage_t *st = (storage_t *)1;
+    char err[512] = "";
+    ck_assert_int_eq(storage_open(&st, "postgresql://nobody@127.0.0.1:1/profiled?connect_timeout=2", 0, err, sizeof(err)),
+                     STORAGE_EIO);
+    ck_assert_ptr_null(st);
+    ck_assert_msg(strstr(err, "cannot connect to PostgreSQL") != NULL, "%s", err);
+}
+END_TEST
+
+/* Replicas starting together on a fresh PostgreSQL database: three
+ * processes open it read-write at once; the advisory lock lets one
+ * migrate, and every one of them ends up on the current schema. */
+START_TEST(test_concurrent_migrations)
+{
+    if (!test_on_pg())
+        return;
+    char *url = test_tmp_path("migrate.db");
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        if ((kids[i] = fork()) == 0) {
+            storage_t *st = NULL;
+            char err[512];
+            int ret = storage_open(&st, url, 0, err, sizeof(err));
+            if (ret != 0)
+                fprintf(stderr, "open %d: %s\n", i, err);
+            storage_close(st);
+            _exit(ret == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        int status = 0;
+        waitpid(kids[i], &status, 0);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "replica %d failed to open", i);
+    }
+    ck_assert_int_eq(test_db_int(url, "SELECT count(*) FROM profiled_schema", NULL, 0), 1);
+    ck_assert_int_eq(test_db_int(url, "SELECT count(*) FROM scroll_key", NULL, 0), 1);
+    test_rm_db(url);
+    free(url);
+}
+END_TEST
+
 START_TEST(test_newer_schema_refused)
 {
+    TEST_SQLITE_ONLY(); /* SQLite's files */
     char *path, err[256] = "";
     storage_t *st = test_db_open("profiles.db", &path);
     INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"u1\"}");
@@ -2562,6 +2610,7 @@ median(double *v, size_t n)
  * machine cannot fail it. Prints the counts. */
 START_TEST(test_events_page_cost_flat)
 {
+    TEST_SQLITE_ONLY(); /* SQLite's files */
     char *path;
     storage_t *st = test_db_open("profiles.db", &path);
     FILE *in = tmpfile();
@@ -2653,6 +2702,8 @@ storage_suite(void)
     tcase_add_test(tc, test_checkpoint_elsewhere);
     tcase_add_test(tc, test_readonly_open_fails_clearly);
     tcase_add_test(tc, test_newer_schema_refused);
+    tcase_add_test(tc, test_unreachable_postgres);
+    tcase_add_test(tc, test_concurrent_migrations);
     tcase_add_test(tc, test_sync_full_and_readonly_writes_refused);
     tcase_add_test(tc, test_identify_traits_view);
     tcase_add_test(tc, test_track_page_screen_events);

@@ -6,7 +6,6 @@
  * deletes them; history off records nothing and its reads refuse. */
 #include <check.h>
 #include <json-c/json.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +28,7 @@ test_clock(void *ctx)
 static int64_t
 count_sql(const char *path, const char *sql)
 {
-    sqlite3 *db = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *s = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return v;
+    return test_db_int(path, sql, NULL, 0);
 }
 
 /* An identify of user setting trait plan to value (JSON text) at T0 + off. */

@@ -19,4 +19,13 @@ void test_db_close(storage_t *st, char *path);
  * storage_ingest_message returned; the caller judges it. */
 int test_db_ingest(storage_t *st, const storage_tenant_t *t, const char *json, int64_t now);
 
+/* The integer the first row of sql answers on the database at path (a
+ * SQLite file or a PostgreSQL URL; "?N" placeholders: text, when not NULL,
+ * then n). Fails the test when sql does not run. */
+int64_t test_db_int(const char *path, const char *sql, const char *text, int64_t n);
+
+/* The tables of path's database with a column of that name, in name
+ * order (at most max). */
+size_t test_db_tables_with(const char *path, const char *column, char names[][32], size_t max);
+
 #endif

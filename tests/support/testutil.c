@@ -1,13 +1,62 @@
-/* testutil.c -- temporary paths for tests. */
+/* testutil.c -- temporary paths for tests; with PROFILED_TEST_PG set (a
+ * libpq URL without a database name, say postgresql://postgres@127.0.0.1:5432,
+ * of a throwaway cluster: tests/support/pg.sh), a database path "*.db"
+ * is a fresh PostgreSQL database of that cluster instead. */
+#include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "testutil.h"
 
+/* Runs sql on the cluster's maintenance database. */
+static void
+pg_admin(const char *base, const char *sql)
+{
+    char url[1024];
+    snprintf(url, sizeof(url), "%s/postgres", base);
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "test: %s: %s", sql, PQerrorMessage(c));
+        abort();
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+static bool
+is_db_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 3 && strcmp(name + n - 3, ".db") == 0;
+}
+
+int
+test_on_pg(void)
+{
+    const char *base = getenv("PROFILED_TEST_PG");
+    return base != NULL && *base != '\0';
+}
+
 char *
 test_tmp_path(const char *name)
 {
+    const char *base = getenv("PROFILED_TEST_PG");
+    if (base != NULL && *base != '\0' && is_db_name(name)) {
+        static unsigned seq;
+        char db[64], sql[128];
+        snprintf(db, sizeof(db), "t_%ld_%u_%ld", (long)getpid(), seq++, random() % 1000000);
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+        pg_admin(base, sql);
+        size_t n = strlen(base) + strlen(db) + 2;
+        char *p = malloc(n);
+        if (p == NULL)
+            abort();
+        snprintf(p, n, "%s/%s", base, db);
+        return p;
+    }
     char tmpl[] = "/tmp/profiled-test-XXXXXX";
     if (mkdtemp(tmpl) == NULL)
         abort();
@@ -23,6 +72,13 @@ void
 test_rm_db(const char *path)
 {
     char buf[4096];
+    const char *base = getenv("PROFILED_TEST_PG");
+    size_t bn = base != NULL ? strlen(base) : 0;
+    if (bn > 0 && strncmp(path, base, bn) == 0 && path[bn] == '/') {
+        snprintf(buf, sizeof(buf), "DROP DATABASE IF EXISTS %s WITH (FORCE)", path + bn + 1);
+        pg_admin(base, buf);
+        return;
+    }
     unlink(path);
     snprintf(buf, sizeof(buf), "%s-wal", path);
     unlink(buf);

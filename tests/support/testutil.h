@@ -14,6 +14,15 @@ char *test_tmp_path(const char *name);
 /* Removes path, path-wal and path-shm (ignores errors). */
 void test_rm_db(const char *path);
 
+/* Whether the tests run on PostgreSQL (PROFILED_TEST_PG set: see
+ * testutil.c); a test about SQLite's files returns at once then. */
+int test_on_pg(void);
+#define TEST_SQLITE_ONLY()                                                                                                         \
+    do {                                                                                                                           \
+        if (test_on_pg())                                                                                                          \
+            return;                                                                                                                \
+    } while (0)
+
 /* Runs every test of s (CK_ENV: CK_FORK=no works under a debugger), frees
  * the runner and the suite. Returns the number of failed tests. */
 int test_run_suite(Suite *s);

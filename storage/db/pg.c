@@ -1,0 +1,669 @@
+/* pg.c -- the PostgreSQL backend: a connection (libpq) with its migrations,
+ * and the statement interface of db.h over it. sqlite.c hands every call
+ * here for a connection opened on a postgres:// or postgresql:// URL
+ * (st->pg) or a statement of one (a tagged pointer, STG_PG_TAG).
+ *
+ * A statement is prepared on its first run, with the types of the values
+ * bound then (the SQL casts where that cannot tell); values go as text,
+ * blobs as binary; results come back as text, whole (the SQL limits them
+ * to what the caller reads: pgsql.c). Transactions:
+ * - a read (S_BEGIN) is REPEATABLE READ: one snapshot for all its
+ *   statements, as a SQLite read transaction has;
+ * - a write (S_BEGIN_IMMEDIATE) takes a transaction-scoped advisory lock
+ *   first, so write transactions of every replica on one database run one
+ *   at a time, as SQLite's writers do: identity resolution, merges and
+ *   messageId checks then see every earlier commit (READ COMMITTED: each
+ *   statement's snapshot is taken after the lock). Each write transaction
+ *   bumps meta's write_generation; one that finds it moved since this
+ *   connection's last write empties the identity cache (another replica
+ *   may have merged).
+ * A connection found broken outside a transaction is reset (and its
+ * statements prepared again) before the next statement runs. */
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "../db/db.h"
+
+/* the advisory lock keys (any two numbers no other program on the database
+ * uses: "prof" "iled" in ASCII) */
+#define LOCK_WRITE 0x70726f66696c6564LL
+#define LOCK_MIGRATE 0x70726f66696c6565LL
+
+#define MAXP 16
+
+/* type OIDs (catalog/pg_type.h) */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_TEXT 25
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
+#define OID_NUMERIC 1700
+
+typedef struct pg_stmt {
+    storage_t *st;
+    enum stmt_id id;
+    const char *sql; /* NULL: nothing to run (pgsql.c) */
+    bool prepared;
+    int nparams; /* the largest $n of sql */
+    Oid types[MAXP];
+    const char *vals[MAXP];
+    int lens[MAXP];
+    int fmts[MAXP];
+    char *bufs[MAXP];
+    size_t caps[MAXP];
+    PGresult *res;
+    int row, nrows;
+    unsigned char *blob; /* the last bytea column read (stg_col_blob) */
+    size_t blob_len;
+    int blob_row, blob_col;
+    bool nul; /* a text value bound holds a NUL character (see put_text) */
+} pg_stmt_t;
+
+#define CONN(st) ((PGconn *)(st)->db)
+
+static pg_stmt_t *
+untag(stg_stmt_t *s)
+{
+    return (pg_stmt_t *)((uintptr_t)s & ~(uintptr_t)STG_PG_TAG);
+}
+
+bool
+stg_pg_url(const char *path)
+{
+    return path != NULL && (strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0);
+}
+
+static int
+code_of(const char *sqlstate)
+{
+    if (sqlstate == NULL)
+        return STORAGE_EIO;
+    /* serialization failure, deadlock, lock not available: try again */
+    if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "55P03") == 0)
+        return STORAGE_EBUSY;
+    if (strcmp(sqlstate, "53100") == 0) /* disk_full */
+        return STORAGE_EFULL;
+    return STORAGE_EIO;
+}
+
+/* Records the failure of res (or of the connection) and maps it. */
+static int
+pg_error(storage_t *st, PGresult *res, const char *what)
+{
+    const char *msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(CONN(st));
+    if (msg == NULL || *msg == '\0')
+        msg = PQerrorMessage(CONN(st));
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    snprintf(st->err, sizeof(st->err), "postgres: %.*s%s%s", (int)n, msg, what != NULL ? " in: " : "", what != NULL ? what : "");
+    if (PQstatus(CONN(st)) != CONNECTION_OK)
+        return STORAGE_EIO;
+    return code_of(res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL);
+}
+
+/* Runs sql (no parameters; several statements allowed). 0 or a code. */
+static int
+pg_exec(storage_t *st, const char *sql)
+{
+    PGresult *r = PQexec(CONN(st), sql);
+    ExecStatusType t = PQresultStatus(r);
+    int ret = (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) ? 0 : pg_error(st, r, sql);
+    PQclear(r);
+    return ret;
+}
+
+/* One integer of sql's first row into *v. */
+static int
+pg_exec_int64(storage_t *st, const char *sql, int64_t *v)
+{
+    PGresult *r = PQexec(CONN(st), sql);
+    int ret = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        ret = pg_error(st, r, sql);
+    else if (PQntuples(r) < 1)
+        ret = stg_fail(st, STORAGE_EIO, "postgres: no row from: %s", sql);
+    else
+        *v = strtoll(PQgetvalue(r, PQntuples(r) - 1, 0), NULL, 10);
+    PQclear(r);
+    return ret;
+}
+
+static int
+max_param(const char *sql)
+{
+    int n = 0;
+    for (const char *p = sql; (p = strchr(p, '$')) != NULL; p++) {
+        char *end;
+        long v = strtol(p + 1, &end, 10);
+        if (end != p + 1 && v > n)
+            n = (int)v;
+    }
+    return n;
+}
+
+stg_stmt_t *
+stg_pg_stmt(storage_t *st, enum stmt_id id)
+{
+    if (st->stmts[id] == NULL) {
+        pg_stmt_t *s = base_xcalloc(1, sizeof(*s));
+        s->st = st;
+        s->id = id;
+        s->sql = stg_pg_sql[id];
+        s->nparams = s->sql != NULL ? max_param(s->sql) : 0;
+        if (s->nparams > MAXP) {
+            free(s);
+            stg_fail(st, STORAGE_EIO, "postgres: statement %d has too many parameters", (int)id);
+            return NULL;
+        }
+        s->blob_row = -1;
+        st->stmts[id] = (stg_stmt_t *)((uintptr_t)s | STG_PG_TAG);
+    }
+    return st->stmts[id];
+}
+
+static void
+stmt_free(pg_stmt_t *s)
+{
+    if (s == NULL)
+        return;
+    PQclear(s->res);
+    for (int i = 0; i < MAXP; i++)
+        free(s->bufs[i]);
+    free(s->blob);
+    free(s);
+}
+
+/* ---- binding ---- */
+
+static pg_stmt_t *
+slot(stg_stmt_t *t, int idx)
+{
+    pg_stmt_t *s = untag(t);
+    return idx >= 1 && idx <= s->nparams ? s : NULL;
+}
+
+static void
+put(pg_stmt_t *s, int idx, Oid type, const void *p, size_t n, int fmt)
+{
+    int i = idx - 1;
+    if (s->caps[i] < n + 1) {
+        s->caps[i] = n + 1 < 32 ? 32 : n + 1;
+        s->bufs[i] = base_xrealloc(s->bufs[i], s->caps[i]);
+    }
+    if (n > 0)
+        memcpy(s->bufs[i], p, n);
+    s->bufs[i][n] = '\0';
+    s->vals[i] = s->bufs[i];
+    s->lens[i] = (int)n;
+    s->fmts[i] = fmt;
+    if (!s->prepared)
+        s->types[i] = type;
+}
+
+void
+stg_pg_bind_int64(stg_stmt_t *t, int idx, int64_t v)
+{
+    pg_stmt_t *s = slot(t, idx);
+    if (s == NULL)
+        return;
+    char b[24];
+    int n = snprintf(b, sizeof(b), "%lld", (long long)v);
+    put(s, idx, OID_INT8, b, (size_t)n, 0);
+}
+
+void
+stg_pg_bind_double(stg_stmt_t *t, int idx, double v)
+{
+    pg_stmt_t *s = slot(t, idx);
+    if (s == NULL)
+        return;
+    char b[40];
+    int n = snprintf(b, sizeof(b), "%.17g", v);
+    put(s, idx, OID_FLOAT8, b, (size_t)n, 0);
+}
+
+void
+stg_pg_bind_null(stg_stmt_t *t, int idx)
+{
+    pg_stmt_t *s = slot(t, idx);
+    if (s == NULL)
+        return;
+    s->vals[idx - 1] = NULL;
+    s->lens[idx - 1] = 0;
+    s->fmts[idx - 1] = 0;
+}
+
+void
+stg_pg_bind_text(stg_stmt_t *t, int idx, const char *p, size_t n)
+{
+    pg_stmt_t *s = slot(t, idx);
+    if (s == NULL)
+        return;
+    if (p == NULL) {
+        stg_pg_bind_null(t, idx);
+        if (!s->prepared)
+            s->types[idx - 1] = OID_TEXT;
+        return;
+    }
+    /* PostgreSQL's text cannot hold a NUL character (SQLite's can): the
+     * statement is refused before it is sent, so the transaction goes on */
+    if (memchr(p, '\0', n) != NULL)
+        s->nul = true;
+    put(s, idx, OID_TEXT, p, n, 0);
+}
+
+void
+stg_pg_bind_blob(stg_stmt_t *t, int idx, const void *p, size_t n)
+{
+    pg_stmt_t *s = slot(t, idx);
+    if (s == NULL)
+        return;
+    put(s, idx, OID_BYTEA, p, n, 1);
+}
+
+/* ---- running ---- */
+
+static void
+unprepare_all(storage_t *st)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        if (st->stmts[i] != NULL)
+            untag(st->stmts[i])->prepared = false;
+}
+
+/* Before a statement outside a transaction: a broken connection is made
+ * again (its prepared statements went with it). */
+static void
+heal(storage_t *st)
+{
+    if (PQstatus(CONN(st)) == CONNECTION_OK || PQtransactionStatus(CONN(st)) != PQTRANS_UNKNOWN)
+        return;
+    PQreset(CONN(st));
+    unprepare_all(st);
+    if (PQstatus(CONN(st)) == CONNECTION_OK) {
+        pg_exec(st, "SET client_min_messages = warning");
+        if (st->flags & STORAGE_READONLY)
+            pg_exec(st, "SET default_transaction_read_only = on");
+    }
+}
+
+static int
+prepare(pg_stmt_t *s)
+{
+    storage_t *st = s->st;
+    char name[16];
+    snprintf(name, sizeof(name), "s%d", (int)s->id);
+    PGresult *r = PQprepare(CONN(st), name, s->sql, s->nparams, s->types);
+    int ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_error(st, r, s->sql);
+    PQclear(r);
+    if (ret == 0)
+        s->prepared = true;
+    return ret;
+}
+
+/* The transactions (see the top). */
+static int
+run_txn(pg_stmt_t *s)
+{
+    storage_t *st = s->st;
+    char sql[160];
+    int ret;
+    switch (s->id) {
+    case S_BEGIN:
+        return pg_exec(st, s->sql);
+    case S_BEGIN_IMMEDIATE: {
+        int64_t gen = 0;
+        snprintf(sql, sizeof(sql),
+                 "BEGIN; SELECT pg_advisory_xact_lock(%lld); SELECT value FROM meta WHERE key = 'write_generation'",
+                 (long long)LOCK_WRITE);
+        if ((ret = pg_exec_int64(st, sql, &gen)) != 0)
+            return ret;
+        if (gen != st->pg_gen)
+            stg_idcache_clear(&st->ids);
+        st->pg_gen = gen;
+        st->pg_writing = true;
+        return 0;
+    }
+    case S_COMMIT: {
+        bool wrote = st->pg_writing;
+        if (st->pg_writing) {
+            int64_t gen = 0;
+            st->pg_writing = false;
+            ret = pg_exec_int64(st, "UPDATE meta SET value = value + 1 WHERE key = 'write_generation' RETURNING value", &gen);
+            if (ret != 0) {
+                pg_exec(st, "ROLLBACK");
+                stg_forget(st);
+                return ret;
+            }
+            st->pg_gen = gen;
+        }
+        PGresult *r = PQexec(CONN(st), "COMMIT");
+        ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_error(st, r, "COMMIT");
+        /* a failed transaction's COMMIT is a rollback */
+        if (ret == 0 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
+            ret = stg_fail(st, STORAGE_EIO, "postgres: the transaction failed and was rolled back");
+        PQclear(r);
+        /* SQLite's commit hook, which stg_committed stands for, runs for
+         * transactions that wrote only */
+        if (ret == 0 && (st->pg_dirty || wrote))
+            stg_committed(st);
+        else if (ret != 0)
+            stg_forget(st);
+        st->pg_dirty = false;
+        return ret;
+    }
+    case S_ROLLBACK:
+        st->pg_writing = false;
+        st->pg_dirty = false;
+        ret = pg_exec(st, "ROLLBACK");
+        stg_forget(st);
+        return ret;
+    default:
+        return STORAGE_EIO;
+    }
+}
+
+int
+stg_pg_step(storage_t *st, stg_stmt_t *t)
+{
+    pg_stmt_t *s = untag(t);
+    if (s->res != NULL) { /* the next row of the result */
+        if (++s->row < s->nrows)
+            return STG_ROW;
+        return STG_DONE;
+    }
+    if (s->sql == NULL) {
+        st->pg_changes = 0;
+        return STG_DONE;
+    }
+    if (!stg_in_txn(st))
+        heal(st);
+    if (s->id == S_BEGIN || s->id == S_BEGIN_IMMEDIATE || s->id == S_COMMIT || s->id == S_ROLLBACK) {
+        int ret = run_txn(s);
+        return ret < 0 ? ret : STG_DONE;
+    }
+    int ret;
+    if (s->nul) {
+        s->nul = false;
+        return stg_fail(st, STORAGE_EINVAL, "a text holds a NUL character (\\u0000), which PostgreSQL cannot store");
+    }
+    if (!s->prepared && (ret = prepare(s)) != 0)
+        return ret;
+    char name[16];
+    snprintf(name, sizeof(name), "s%d", (int)s->id);
+    PGresult *r = PQexecPrepared(CONN(st), name, s->nparams, s->vals, s->lens, s->fmts, 0);
+    ExecStatusType type = PQresultStatus(r);
+    if (type != PGRES_COMMAND_OK && type != PGRES_TUPLES_OK) {
+        ret = pg_error(st, r, s->sql);
+        PQclear(r);
+        /* SQLite ends the transaction only where the caller says; here the
+         * transaction is dead: the caller's rollback ends it */
+        return ret;
+    }
+    const char *n = PQcmdTuples(r);
+    st->pg_changes = n != NULL && *n != '\0' ? strtoll(n, NULL, 10) : 0;
+    if (st->pg_changes > 0 && strncmp(PQcmdStatus(r), "SELECT", 6) != 0)
+        st->pg_dirty = true;
+    if (stg_pg_returns_id[s->id]) {
+        if (PQntuples(r) > 0)
+            st->pg_last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        return STG_DONE;
+    }
+    if (type == PGRES_COMMAND_OK || PQntuples(r) == 0) {
+        PQclear(r);
+        return STG_DONE;
+    }
+    s->res = r;
+    s->row = 0;
+    s->nrows = PQntuples(r);
+    s->blob_row = -1;
+    return STG_ROW;
+}
+
+void
+stg_pg_reset(stg_stmt_t *t)
+{
+    pg_stmt_t *s = untag(t);
+    PQclear(s->res);
+    s->res = NULL;
+    s->blob_row = -1;
+}
+
+const char *
+stg_pg_stmt_text(stg_stmt_t *t)
+{
+    const char *sql = untag(t)->sql;
+    return sql != NULL ? sql : "";
+}
+
+/* ---- columns ---- */
+
+static const char *
+cell(stg_stmt_t *t, int i)
+{
+    pg_stmt_t *s = untag(t);
+    if (s->res == NULL || s->row >= s->nrows || i < 0 || i >= PQnfields(s->res) || PQgetisnull(s->res, s->row, i))
+        return NULL;
+    return PQgetvalue(s->res, s->row, i);
+}
+
+int64_t
+stg_pg_col_int64(stg_stmt_t *t, int i)
+{
+    const char *v = cell(t, i);
+    if (v == NULL)
+        return 0;
+    if (v[0] == 't' && v[1] == '\0')
+        return 1;
+    if (v[0] == 'f' && v[1] == '\0')
+        return 0;
+    if (strpbrk(v, ".eE") != NULL) /* a real read as an integer, as SQLite does */
+        return (int64_t)strtod(v, NULL);
+    return strtoll(v, NULL, 10);
+}
+
+double
+stg_pg_col_double(stg_stmt_t *t, int i)
+{
+    const char *v = cell(t, i);
+    return v != NULL ? strtod(v, NULL) : 0.0;
+}
+
+const char *
+stg_pg_col_text(stg_stmt_t *t, int i)
+{
+    return cell(t, i);
+}
+
+static bool
+is_bytea(pg_stmt_t *s, int i)
+{
+    return s->res != NULL && i >= 0 && i < PQnfields(s->res) && PQftype(s->res, i) == OID_BYTEA;
+}
+
+const void *
+stg_pg_col_blob(stg_stmt_t *t, int i)
+{
+    pg_stmt_t *s = untag(t);
+    const char *v = cell(t, i);
+    if (v == NULL || !is_bytea(s, i))
+        return v;
+    if (s->blob_row != s->row || s->blob_col != i) {
+        size_t n = 0;
+        unsigned char *b = PQunescapeBytea((const unsigned char *)v, &n);
+        free(s->blob);
+        s->blob = NULL;
+        s->blob_len = 0;
+        if (b != NULL) {
+            s->blob = base_xmalloc(n + 1);
+            memcpy(s->blob, b, n);
+            s->blob_len = n;
+            PQfreemem(b);
+        }
+        s->blob_row = s->row;
+        s->blob_col = i;
+    }
+    return s->blob;
+}
+
+int
+stg_pg_col_bytes(stg_stmt_t *t, int i)
+{
+    pg_stmt_t *s = untag(t);
+    if (cell(t, i) == NULL)
+        return 0;
+    if (is_bytea(s, i)) {
+        stg_pg_col_blob(t, i);
+        return (int)s->blob_len;
+    }
+    return PQgetlength(s->res, s->row, i);
+}
+
+int
+stg_pg_col_type(stg_stmt_t *t, int i)
+{
+    pg_stmt_t *s = untag(t);
+    if (cell(t, i) == NULL)
+        return STG_NULL;
+    switch (PQftype(s->res, i)) {
+    case OID_BOOL:
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+        return STG_INTEGER;
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+    case OID_NUMERIC:
+        return STG_FLOAT;
+    case OID_BYTEA:
+        return STG_BLOB;
+    default:
+        return STG_TEXT;
+    }
+}
+
+bool
+stg_pg_in_txn(const storage_t *st)
+{
+    PGTransactionStatusType t = PQtransactionStatus(CONN(st));
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+/* ---- the connection ---- */
+
+static int
+schema_version(storage_t *st, int *version)
+{
+    int64_t v = 0;
+    int ret = pg_exec(st, "CREATE TABLE IF NOT EXISTS profiled_schema(version BIGINT NOT NULL);"
+                          " INSERT INTO profiled_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM profiled_schema)");
+    if (ret == 0)
+        ret = pg_exec_int64(st, "SELECT version FROM profiled_schema", &v);
+    *version = (int)v;
+    return ret;
+}
+
+/* The missing steps in one transaction, under the migration lock: replicas
+ * starting together migrate once, the others wait and find it done. */
+static int
+migrate(storage_t *st)
+{
+    char sql[128];
+    int version = 0, ret;
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%lld)", (long long)LOCK_MIGRATE);
+    if ((ret = pg_exec(st, sql)) != 0)
+        return ret;
+    if ((ret = pg_exec(st, "BEGIN")) != 0 || (ret = schema_version(st, &version)) != 0)
+        goto fail;
+    if (version > stg_pg_schema_version()) {
+        ret =
+            stg_fail(st, STORAGE_EIO, "database schema version %d is newer than this build (%d)", version, stg_pg_schema_version());
+        goto fail;
+    }
+    for (int v = version; v < stg_pg_schema_version(); v++)
+        if ((ret = pg_exec(st, stg_pg_migration_sql(v))) != 0)
+            goto fail;
+    if (version < 1 && (ret = stg_scroll_key_create(st)) != 0)
+        goto fail;
+    snprintf(sql, sizeof(sql), "UPDATE profiled_schema SET version = %d", stg_pg_schema_version());
+    if ((ret = pg_exec(st, sql)) != 0 || (ret = pg_exec(st, "COMMIT")) != 0)
+        goto fail;
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)LOCK_MIGRATE);
+    return pg_exec(st, sql);
+fail:
+    PQclear(PQexec(CONN(st), "ROLLBACK"));
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)LOCK_MIGRATE);
+    PQclear(PQexec(CONN(st), sql));
+    return ret;
+}
+
+static int
+check_version(storage_t *st)
+{
+    int64_t v = 0;
+    PGresult *r = PQexec(CONN(st), "SELECT version FROM profiled_schema");
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (ok)
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (!ok || v == 0)
+        return stg_fail(st, STORAGE_EIO, "database has no schema (run profiled migrate, or open it read-write once)");
+    if (v != stg_pg_schema_version())
+        return stg_fail(st, STORAGE_EIO, "database schema version %lld is not this build's (%d): run profiled migrate",
+                        (long long)v, stg_pg_schema_version());
+    return 0;
+}
+
+int
+stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t errlen)
+{
+    storage_t *st = stg_conn_new(flags);
+    st->pg = true;
+    *out = NULL;
+    PGconn *c = PQconnectdb(url);
+    st->db = (stg_conn_t *)c;
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        /* libpq's message names host and port, never the password */
+        const char *m = c != NULL ? PQerrorMessage(c) : "out of memory";
+        size_t n = strlen(m);
+        while (n > 0 && m[n - 1] == '\n')
+            n--;
+        snprintf(st->err, sizeof(st->err), "cannot connect to PostgreSQL: %.*s", (int)n, m);
+        goto fail;
+    }
+    if (pg_exec(st, "SET client_min_messages = warning") != 0)
+        goto fail;
+    if ((flags & STORAGE_READONLY) && pg_exec(st, "SET default_transaction_read_only = on") != 0)
+        goto fail;
+    if (((flags & STORAGE_READONLY) ? check_version(st) : migrate(st)) != 0 || stg_scroll_key_load(st) != 0)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    if (errbuf != NULL && errlen > 0)
+        snprintf(errbuf, errlen, "%s", st->err);
+    stg_pg_close(st);
+    return STORAGE_EIO;
+}
+
+void
+stg_pg_close(storage_t *st)
+{
+    for (int i = 0; i < S_COUNT; i++) {
+        if (st->stmts[i] != NULL)
+            stmt_free(untag(st->stmts[i]));
+        st->stmts[i] = NULL;
+    }
+    if (st->db != NULL)
+        PQfinish(CONN(st));
+    st->db = NULL;
+    stg_conn_free(st);
+}

@@ -1,0 +1,415 @@
+/* pgsql.c -- the PostgreSQL backend's SQL: the text of every statement of
+ * enum stmt_id (the same ids as stmts.c, the same meaning), and the schema
+ * as an ordered list of migration steps.
+ *
+ * Where the two differ, and why:
+ * - Events are indexed on the events table itself (by profile and time, by
+ *   messageId hash): PostgreSQL's heap takes new rows at its end and its
+ *   indexes are what they are, so the two-level entry tables of SQLite's
+ *   schema step 10 and 11 have nothing to save here. Their statements are
+ *   NULL: the backend answers them at once with no row and no round trip.
+ * - Text is compared and ordered byte by byte (COLLATE "C"), as SQLite's
+ *   BINARY collation does, whatever the database's locale; lower() is
+ *   ASCII-only under "C", as SQLite's is.
+ * - An events page is ordered by (time, eventId) and limited in SQL: the
+ *   whole result of a query crosses the wire at once, so it must be only the
+ *   page (SQLite is stepped only as far as the page needs).
+ * - Inserts whose row id the caller asks for (stg_last_id) return it
+ *   (stg_pg_returns_id); the backend reads it and reports no row.
+ * - Parameters are $n; where the statement alone cannot tell a parameter's
+ *   type (IS NULL, a SELECT list), it is cast.
+ *
+ * Keys: every table is keyed by tenant_id (tenants, identities, events,
+ * suppressions, computed_keys, trait_history) or by profile_pk (the rows of
+ * a profile), so each can be hash-partitioned by that column later
+ * (docs/ARCHITECTURE.md, "PostgreSQL"). */
+#include "../db/db.h"
+
+#define C " COLLATE \"C\""
+
+/* SQLite's two-argument min/max: NULL when either is. */
+#define PG_MIN(a, b) "(CASE WHEN " a " IS NULL OR " b " IS NULL THEN NULL ELSE LEAST(" a ", " b ") END)"
+#define PG_MAX(a, b) "(CASE WHEN " a " IS NULL OR " b " IS NULL THEN NULL ELSE GREATEST(" a ", " b ") END)"
+
+#define FIRST_TIE(t)                                                                                                               \
+    "(SELECT event_id" C " FROM events WHERE pk = excluded.first_pk) < (SELECT event_id FROM events WHERE pk = " t ".first_pk)"
+#define LAST_TIE(t)                                                                                                                \
+    "(SELECT event_id" C " FROM events WHERE pk = excluded.last_pk) > (SELECT event_id FROM events WHERE pk = " t ".last_pk)"
+#define FIRST_EARLIER(t)                                                                                                           \
+    "(excluded.first_time_ms < " t ".first_time_ms"                                                                                \
+    " OR (excluded.first_time_ms = " t ".first_time_ms AND " FIRST_TIE(t) "))"
+#define LAST_LATER(t)                                                                                                              \
+    "(excluded.last_time_ms > " t ".last_time_ms"                                                                                  \
+    " OR (excluded.last_time_ms = " t ".last_time_ms AND " LAST_TIE(t) "))"
+#define MARKS_MERGE                                                                                                                \
+    " ON CONFLICT(profile_pk, event_action) DO UPDATE SET"                                                                         \
+    "  first_pk = CASE WHEN " FIRST_EARLIER(                                                                                       \
+        "event_marks") " THEN excluded.first_pk ELSE event_marks.first_pk END,"                                                    \
+                       "  first_time_ms = CASE WHEN " FIRST_EARLIER(                                                               \
+                           "event_marks") " THEN excluded.first_time_ms ELSE event_marks.first_time_ms END,"                       \
+                                          "  last_pk = CASE WHEN " LAST_LATER(                                                     \
+                                              "event_marks") " THEN excluded.last_pk ELSE event_marks.last_pk END,"                \
+                                                             "  last_time_ms = CASE WHEN " LAST_LATER(                             \
+                                                                 "event_marks") " THEN excluded.last_time_ms ELSE "                \
+                                                                                "event_marks.last_time_ms END"                     \
+                                                                                " WHERE " FIRST_EARLIER(                           \
+                                                                                    "event_marks") " OR " LAST_LATER("event_"      \
+                                                                                                                     "marks")
+#define MARK_COLS "profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms"
+
+/* An events page from one profile: $1 profile, $2/$3 start/end, $4 the
+ * snapshot mark, $5 limit, $6/$7 include/exclude (JSON arrays of
+ * lower-cased keys, NULL: no filter), $8/$9 the position. */
+#define EVENTS_SELECT                                                                                                              \
+    "SELECT e.event_id, e.event_time_ms, e.received_ms, e.event_action, e.source, e.raw FROM events e"                             \
+    " WHERE e.profile_pk = $1 AND e.pk <= $4"
+#define EVENT_KEY_IN(p)                                                                                                            \
+    "(coalesce(lower(e.event_name" C "), '') IN (SELECT jsonb_array_elements_text(" p "::jsonb))"                                  \
+    " OR lower(e.event_action" C ") IN (SELECT jsonb_array_elements_text(" p "::jsonb))"                                           \
+    " OR e.type IN (SELECT jsonb_array_elements_text(" p "::jsonb)))"
+#define EVENTS_FILTER " AND ($6::text IS NULL OR " EVENT_KEY_IN("$6") ") AND ($7::text IS NULL OR NOT " EVENT_KEY_IN("$7") ")"
+#define EVENTS_ASC " ORDER BY e.event_time_ms, e.event_id" C " LIMIT $5"
+#define EVENTS_DESC " ORDER BY e.event_time_ms DESC, e.event_id" C " DESC LIMIT $5"
+
+#define COMP_REPLACES                                                                                                              \
+    "((computed_state.comb = 3 AND (excluded.time_ms, excluded.event_id" C                                                         \
+    ") < (computed_state.time_ms, computed_state.event_id" C "))"                                                                  \
+    " OR (computed_state.comb = 4 AND (excluded.time_ms, excluded.event_id" C ") > (computed_state.time_ms,"                       \
+    " computed_state.event_id" C ")))"
+#define COMP_MERGE                                                                                                                 \
+    " ON CONFLICT(profile_pk, key) DO UPDATE SET"                                                                                  \
+    "  num = CASE computed_state.comb WHEN 0 THEN computed_state.num + excluded.num"                                               \
+    "   WHEN 1 THEN " PG_MIN("computed_state.num", "excluded.num") " WHEN 2 THEN " PG_MAX(                                         \
+        "computed_state.num", "excluded.num") " ELSE computed_state.num END,"                                                      \
+                                              "  value = CASE WHEN " COMP_REPLACES " THEN excluded.value ELSE "                    \
+                                              "computed_state.value END,"                                                          \
+                                              "  time_ms = CASE WHEN " COMP_REPLACES " THEN excluded.time_ms ELSE "                \
+                                              "computed_state.time_ms END,"                                                        \
+                                              "  event_id = CASE WHEN " COMP_REPLACES " THEN excluded.event_id "                   \
+                                              "ELSE computed_state.event_id END"
+#define COMP_DAYS_MERGE                                                                                                            \
+    " ON CONFLICT(profile_pk, key, day) DO UPDATE SET"                                                                             \
+    "  num = CASE computed_days.comb WHEN 0 THEN computed_days.num + excluded.num"                                                 \
+    "   WHEN 1 THEN " PG_MIN("computed_days.num", "excluded.num") " ELSE " PG_MAX("computed_days.num", "excluded.num") " END"
+#define COMP_FREQ_MERGE                                                                                                            \
+    " ON CONFLICT(profile_pk, key, value) DO UPDATE SET count = computed_freq.count + excluded.count,"                             \
+    "  last_ms = " PG_MAX("computed_freq.last_ms", "excluded.last_ms")
+#define COMP_CLEAR_WHERE                                                                                                           \
+    " WHERE profile_pk = $1 AND (key IN (SELECT jsonb_array_elements_text($2::jsonb))"                                             \
+    " OR key NOT IN (SELECT jsonb_array_elements_text($3::jsonb)))"
+
+#define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
+
+const char *const stg_pg_sql[S_COUNT] = {
+    /* transactions are run by the backend itself (pg.c) */
+    [S_BEGIN] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
+    [S_BEGIN_IMMEDIATE] = "BEGIN",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    /* the identity cache's validity is the backend's (pg.c): constant */
+    [S_DATA_VERSION] = "SELECT 0",
+    [S_PAGE_SIZE] = "SELECT current_setting('block_size')::bigint",
+
+    [S_TENANT_GET] = "SELECT id FROM tenants WHERE client = $1 AND account = $2 AND brand = $3",
+    [S_TENANT_ADD] = "INSERT INTO tenants(client, account, brand) VALUES($1, $2, $3) RETURNING id",
+
+    [S_IDENTITY_GET] = "SELECT profile_pk FROM identities WHERE tenant_id = $1 AND id_type = $2 AND value = $3 LIMIT 1",
+    [S_IDENTITY_ADD] =
+        "INSERT INTO identities(tenant_id, id_type, value, profile_pk) VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    [S_EMAIL_CANDIDATES] = "SELECT p.pk, (p.user_id IS NOT NULL)::int FROM identities i JOIN profiles p ON p.pk = i.profile_pk"
+                           " WHERE i.tenant_id = $1 AND i.id_type = 2 AND i.value = $2 AND p.tenant_id = $1"
+                           " ORDER BY p.last_activity_ms DESC NULLS LAST, p.pk DESC",
+    [S_EMAIL_RECENT] = "SELECT p.pk, (p.user_id IS NOT NULL)::int FROM (SELECT profile_pk FROM identities"
+                       " WHERE tenant_id = $1 AND id_type = 2 AND value = $2 ORDER BY profile_pk DESC LIMIT $3) i"
+                       " JOIN profiles p ON p.pk = i.profile_pk"
+                       " WHERE p.tenant_id = $1 ORDER BY p.last_activity_ms DESC NULLS LAST, p.pk DESC",
+    [S_IDENTITY_COUNT] = "SELECT count(*) FROM (SELECT DISTINCT value FROM identities"
+                         " WHERE profile_pk IN ($1, $2) AND tenant_id = $3 AND id_type = $4 LIMIT $5) d",
+    [S_IDENTITY_HAS] = "SELECT 1 FROM identities WHERE tenant_id = $1 AND id_type = $2 AND value = $3 AND profile_pk = $4",
+
+    [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
+                      " VALUES($1, $2, $3, $4, $4, $5) RETURNING pk",
+    [S_PROFILE_TOUCH] = "UPDATE profiles SET updated_ms = $2, user_id = COALESCE($3, user_id) WHERE pk = $1",
+    [S_PROFILE_ACTIVITY] = "UPDATE profiles SET last_activity_ms = $2"
+                           " WHERE pk = $1 AND (last_activity_ms IS NULL OR last_activity_ms < $2)",
+    [S_PROFILE_AGE] = "SELECT created_ms, merges FROM profiles WHERE pk = $1",
+
+    [S_TRAIT_UPSERT] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source, replaced_ms)"
+                       " VALUES($1, $2, $3, $4, $5, $6, $7)"
+                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
+                       " message_id = excluded.message_id, source = excluded.source,"
+                       " replaced_ms = CASE WHEN traits.value IS NOT DISTINCT FROM excluded.value THEN NULL ELSE traits.ts_ms END"
+                       " WHERE excluded.ts_ms >= traits.ts_ms RETURNING replaced_ms",
+    [S_HISTORY_ADD] = "INSERT INTO trait_history(tenant_id, profile_pk, key, value, ts_ms, message_id, source)"
+                      " VALUES($1, $2, $3, $4, $5, $6, $7)",
+
+    [S_EVENT_EXISTS] = "SELECT 1 FROM events WHERE event_key = $2 AND tenant_id = $1 AND event_id = $3",
+    [S_EVENT_ADD] = "INSERT INTO events(tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action,"
+                    " event_name, type, source, raw, event_key) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING pk",
+    /* one level: the events table's own indexes (see the top) */
+    [S_EVENT_INDEX] = NULL,
+    [S_EVENT_INDEX_KEY] = NULL,
+    [S_EVENT_INDEX_HOT] = NULL,
+    [S_EVENT_INDEX_KEY_HOT] = NULL,
+    [S_EVENTS_HOT_COUNT] = "SELECT 0",
+    [S_COMPACT_PROF_BOUND] = NULL,
+    [S_COMPACT_PROF_MOVE] = NULL,
+    [S_COMPACT_PROF_DROP] = NULL,
+    [S_COMPACT_KEY_BOUND] = NULL,
+    [S_COMPACT_KEY_MOVE] = NULL,
+    [S_COMPACT_KEY_DROP] = NULL,
+    [S_MARK_UPSERT] = "INSERT INTO event_marks(" MARK_COLS ") VALUES($1, $2, $3, $4, $5, $6)" MARKS_MERGE,
+    [S_MARK_UPSERT_HOT] = "INSERT INTO event_marks(" MARK_COLS ") VALUES($1, $2, $3, $4, $5, $6)" MARKS_MERGE,
+    [S_COMPACT_MARKS_BOUND] = NULL,
+    [S_COMPACT_MARKS_MOVE] = NULL,
+    [S_COMPACT_MARKS_DROP] = NULL,
+    [S_MERGE_MARKS_HOT] = NULL,
+    [S_MERGE_MARKS_HOT_DROP] = NULL,
+    [S_VIEW_MARKS_HOT_HAS] = NULL,
+    [S_VIEW_MARKS_BOTH] = NULL,
+
+    /* Merge of profile $2 into $1 (see stmts.c). An identity both hold
+     * stays on $1 only: UPDATE OR IGNORE, spelt out. */
+    [S_MERGE_IDENTITIES] = "UPDATE identities i SET profile_pk = $1 WHERE i.profile_pk = $2 AND NOT EXISTS (SELECT 1 FROM"
+                           " identities j WHERE j.tenant_id = i.tenant_id AND j.id_type = i.id_type AND j.value = i.value"
+                           " AND j.profile_pk = $1)",
+    [S_MERGE_IDENTITIES_DROP] = "DELETE FROM identities WHERE profile_pk = $1",
+    [S_MERGE_EVENTS] = "UPDATE events SET profile_pk = $1 WHERE profile_pk = $2",
+    [S_MERGE_EVENT_PROF] = NULL,
+    [S_MERGE_EVENT_PROF_HOT] = NULL,
+    [S_MERGE_TRAITS] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source)"
+                       " SELECT $1::bigint, key, value, ts_ms, message_id, source FROM traits WHERE profile_pk = $2"
+                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
+                       " message_id = excluded.message_id, source = excluded.source"
+                       " WHERE excluded.ts_ms > traits.ts_ms",
+    [S_MERGE_HISTORY] = "UPDATE trait_history SET profile_pk = $1 WHERE profile_pk = $2",
+    [S_MERGE_TRAITS_DROP] = "DELETE FROM traits WHERE profile_pk = $1",
+    [S_MERGE_MARKS] = "INSERT INTO event_marks(" MARK_COLS ") SELECT $1::bigint, event_action, first_pk, first_time_ms, last_pk,"
+                      " last_time_ms FROM event_marks WHERE profile_pk = $2" MARKS_MERGE,
+    [S_MERGE_MARKS_DROP] = "DELETE FROM event_marks WHERE profile_pk = $1",
+    [S_MERGE_AUDIENCES] = "INSERT INTO audience_members(profile_pk, name, is_static, added_ms)"
+                          " SELECT $1::bigint, name, is_static, added_ms FROM audience_members WHERE profile_pk = $2"
+                          " ON CONFLICT DO NOTHING",
+    [S_MERGE_AUDIENCES_DROP] = "DELETE FROM audience_members WHERE profile_pk = $1",
+    [S_MERGE_PROFILE] = "UPDATE profiles AS p SET merges = p.merges + d.merges + 1,"
+                        " last_activity_ms = CASE WHEN d.la IS NULL THEN p.last_activity_ms"
+                        "   WHEN p.last_activity_ms IS NULL OR d.la > p.last_activity_ms THEN d.la"
+                        "   ELSE p.last_activity_ms END,"
+                        " user_id = COALESCE(p.user_id, d.uid), updated_ms = $3"
+                        " FROM (SELECT merges, last_activity_ms AS la, user_id AS uid FROM profiles WHERE pk = $2) AS d"
+                        " WHERE p.pk = $1",
+    [S_MERGE_PROFILE_DROP] = "DELETE FROM profiles WHERE pk = $1",
+
+    [S_VIEW_BY_UUID] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = $1 AND p.uuid = $2",
+    [S_VIEW_BY_IDENTITY] = "SELECT " PROFILE_COLS " FROM identities i JOIN profiles p ON p.pk = i.profile_pk"
+                           " WHERE i.tenant_id = $1 AND i.id_type = $2 AND i.value = $3 AND p.tenant_id = $1"
+                           " ORDER BY p.last_activity_ms DESC NULLS LAST, p.pk DESC",
+    [S_VIEW_EMAIL_PAGE] = "SELECT " PROFILE_COLS " FROM identities i JOIN profiles p ON p.pk = i.profile_pk"
+                          " WHERE i.tenant_id = $1 AND i.id_type = $2 AND i.value = $3 AND p.tenant_id = $1"
+                          " ORDER BY i.profile_pk LIMIT $4 OFFSET $5",
+    [S_VIEW_TRAITS] = "SELECT key, value, ts_ms, message_id, source FROM traits WHERE profile_pk = $1 ORDER BY key" C,
+    [S_VIEW_TRAITS_AT] = "SELECT key, value, ts_ms, message_id, source FROM (SELECT key, value, ts_ms, message_id, source,"
+                         " row_number() OVER (PARTITION BY key ORDER BY ts_ms DESC, pk DESC) AS rn FROM trait_history"
+                         " WHERE profile_pk = $1 AND tenant_id = $2 AND ts_ms <= $3 AND ts_ms >= $4) h WHERE rn = 1"
+                         " ORDER BY key" C,
+    [S_VIEW_MARKS] = "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"
+                     " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN $2::bigint <> 0 THEN m.last_pk ELSE m.first_pk END)"
+                     " WHERE m.profile_pk = $1 ORDER BY m.event_action" C,
+    [S_VIEW_AUDIENCES] = "SELECT name, is_static FROM audience_members WHERE profile_pk = $1 ORDER BY is_static, name" C,
+    [S_VIEW_IDENTITIES] = "SELECT id_type, value FROM identities WHERE profile_pk = $1 AND tenant_id = $2"
+                          " ORDER BY id_type, value" C,
+    [S_LIST] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = $1"
+               " ORDER BY p.last_activity_ms DESC NULLS LAST, p.pk DESC LIMIT $2 OFFSET $3",
+
+    [S_TOKEN_ADD] = "INSERT INTO tokens(id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst, permissions)"
+                    " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT(id) DO NOTHING",
+    [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL",
+    [S_TOKEN_ALL] = "SELECT id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst, permissions FROM tokens"
+                    " ORDER BY seq",
+    [S_TOKEN_GENERATION] = "SELECT value FROM meta WHERE key = 'token_generation'",
+
+    [S_EVENTS_ASC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= $2 AND e.event_time_ms < $3" EVENTS_FILTER EVENTS_ASC,
+    [S_EVENTS_ASC_NEXT] = EVENTS_SELECT " AND e.event_time_ms >= $8 AND (e.event_time_ms > $8 OR e.event_id" C " > $9)"
+                                        " AND e.event_time_ms < $3" EVENTS_FILTER EVENTS_ASC,
+    [S_EVENTS_DESC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= $2 AND e.event_time_ms < $3" EVENTS_FILTER EVENTS_DESC,
+    [S_EVENTS_DESC_NEXT] = EVENTS_SELECT " AND e.event_time_ms <= $8 AND (e.event_time_ms < $8 OR e.event_id" C " < $9)"
+                                         " AND e.event_time_ms >= $2" EVENTS_FILTER EVENTS_DESC,
+    [S_EVENTS_MARK] = "SELECT coalesce(max(pk), 0) FROM events",
+    [S_EVENTS_PROFILES] = "SELECT p.pk, p.uuid, p.user_id,"
+                          " (SELECT t.value FROM traits t WHERE t.profile_pk = p.pk AND t.key = 'email')"
+                          " FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS j(value, ord)"
+                          " JOIN profiles p ON p.pk = j.value::bigint WHERE p.tenant_id = $2 ORDER BY j.ord",
+
+    [S_SCROLL_KEY_ADD] = "INSERT INTO scroll_key(id, key) VALUES(1, $1) ON CONFLICT DO NOTHING",
+    [S_SCROLL_KEY_GET] = "SELECT key FROM scroll_key WHERE id = 1",
+    [S_HISTORY_PAGE] = "SELECT pk, value, ts_ms, message_id FROM trait_history"
+                       " WHERE tenant_id = $1 AND profile_pk IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)"
+                       " AND key = $3 AND pk <= $4 AND ts_ms >= $5 AND ts_ms < $6"
+                       " AND ($7::bigint IS NULL OR ts_ms < $7 OR (ts_ms = $7 AND pk < $8))"
+                       " ORDER BY ts_ms DESC, pk DESC LIMIT $9",
+    [S_HISTORY_MARK] = "SELECT coalesce(max(pk), 0) FROM trait_history",
+    [S_HISTORY_SWEEP] = "DELETE FROM trait_history WHERE pk IN (SELECT pk FROM trait_history WHERE ts_ms < $1 LIMIT $2)",
+
+    [S_TENANT_NAMES] = "SELECT client, account, brand FROM tenants WHERE id = $1",
+    [S_TENANTS_ALL] = "SELECT id, client, account, brand FROM tenants ORDER BY id",
+    [S_TRAIT_GET] = "SELECT value FROM traits WHERE profile_pk = $1 AND key = $2",
+
+    [S_COMP_UPSERT] = "INSERT INTO computed_state(profile_pk, key, comb, num, value, time_ms, event_id)"
+                      " VALUES($1, $2, $3, $4, $5, $6, $7)" COMP_MERGE,
+    [S_COMP_DAY_UPSERT] = "INSERT INTO computed_days(profile_pk, key, day, comb, num) VALUES($1, $2, $3, $4, $5)" COMP_DAYS_MERGE,
+    [S_COMP_DAY_PRUNE] = "DELETE FROM computed_days WHERE profile_pk = $1 AND key = $2 AND day < $3",
+    [S_COMP_FREQ_UPSERT] =
+        "INSERT INTO computed_freq(profile_pk, key, value, count, last_ms) VALUES($1, $2, $3, $4, $5)" COMP_FREQ_MERGE,
+    [S_COMP_GET] = "SELECT num, value FROM computed_state WHERE profile_pk = $1 AND key = $2",
+    [S_COMP_DAYS_GET] = "SELECT count(*), coalesce(sum(num), 0)::float8, min(num), max(num) FROM computed_days"
+                        " WHERE profile_pk = $1 AND key = $2 AND day >= $3",
+    [S_COMP_FREQ_TOP] = "SELECT value FROM computed_freq WHERE profile_pk = $1 AND key = $2"
+                        " ORDER BY count DESC, last_ms DESC, value" C " LIMIT 1",
+    [S_COMP_CLEAR] = "DELETE FROM computed_state" COMP_CLEAR_WHERE,
+    [S_COMP_DAYS_CLEAR] = "DELETE FROM computed_days" COMP_CLEAR_WHERE,
+    [S_COMP_FREQ_CLEAR] = "DELETE FROM computed_freq" COMP_CLEAR_WHERE,
+    [S_MERGE_COMP] =
+        "INSERT INTO computed_state(profile_pk, key, comb, num, value, time_ms, event_id)"
+        " SELECT $1::bigint, key, comb, num, value, time_ms, event_id FROM computed_state WHERE profile_pk = $2" COMP_MERGE,
+    [S_MERGE_COMP_DROP] = "DELETE FROM computed_state WHERE profile_pk = $1",
+    [S_MERGE_COMP_DAYS] = "INSERT INTO computed_days(profile_pk, key, day, comb, num)"
+                          " SELECT $1::bigint, key, day, comb, num FROM computed_days WHERE profile_pk = $2" COMP_DAYS_MERGE,
+    [S_MERGE_COMP_DAYS_DROP] = "DELETE FROM computed_days WHERE profile_pk = $1",
+    [S_MERGE_COMP_FREQ] = "INSERT INTO computed_freq(profile_pk, key, value, count, last_ms)"
+                          " SELECT $1::bigint, key, value, count, last_ms FROM computed_freq WHERE profile_pk = $2" COMP_FREQ_MERGE,
+    [S_MERGE_COMP_FREQ_DROP] = "DELETE FROM computed_freq WHERE profile_pk = $1",
+
+    [S_KEYS_ANNOUNCE] =
+        "DELETE FROM computed_keys WHERE tenant_id = $1 AND key NOT IN (SELECT jsonb_array_elements_text($2::jsonb))",
+    [S_KEYS_FRESH_TENANT] = "INSERT INTO computed_keys(tenant_id, key, ready, next_pk) SELECT $1::bigint, j.value, 1, 0"
+                            " FROM jsonb_array_elements_text($2::jsonb) AS j(value)"
+                            " WHERE NOT EXISTS (SELECT 1 FROM profiles WHERE tenant_id = $1) ON CONFLICT DO NOTHING",
+    [S_KEYS_GET] = "SELECT key, ready, next_pk FROM computed_keys WHERE tenant_id = $1",
+    [S_KEYS_PUT] = "INSERT INTO computed_keys(tenant_id, key, ready, next_pk) VALUES($1, $2, $3, $4)"
+                   " ON CONFLICT(tenant_id, key) DO UPDATE SET ready = excluded.ready, next_pk = excluded.next_pk",
+    [S_KEYS_PASSED] = "SELECT key, tenant_id FROM computed_keys WHERE tenant_id = (SELECT tenant_id FROM profiles WHERE pk = $1)"
+                      " AND ready = 0 AND next_pk >= $1",
+    [S_RECOMPUTE_PROFILES] = "SELECT pk FROM profiles WHERE tenant_id = $1 AND pk > $2 ORDER BY pk LIMIT $3",
+    [S_RECOMPUTE_COUNT] = "SELECT count(*) FROM profiles WHERE tenant_id = $1 AND pk > $2",
+    [S_PROFILE_EVENTS] = "SELECT e.event_id, e.event_time_ms, e.event_action, e.raw FROM events e WHERE e.profile_pk = $1"
+                         " ORDER BY e.event_time_ms, e.event_id" C,
+
+    [S_AUD_ADD] =
+        "INSERT INTO audience_members(profile_pk, name, is_static, added_ms) VALUES($1, $2, 1, $3) ON CONFLICT DO NOTHING",
+    [S_AUD_REMOVE_MEMBER] = "DELETE FROM audience_members WHERE profile_pk = $1 AND is_static = 1 AND name = $2",
+    [S_AUD_DELETE] = "DELETE FROM audience_members WHERE name = $2 AND is_static = 1"
+                     " AND profile_pk IN (SELECT pk FROM profiles WHERE tenant_id = $1)",
+    [S_AUD_LIST] = "SELECT a.name, count(*) FROM audience_members a JOIN profiles p ON p.pk = a.profile_pk"
+                   " WHERE a.is_static = 1 AND p.tenant_id = $1 GROUP BY a.name ORDER BY a.name" C,
+
+    [S_ERASE_BY_UUID] = "SELECT pk FROM profiles WHERE tenant_id = $1 AND uuid = $2",
+    [S_ERASE_SUPPRESS_IDS] = "INSERT INTO suppressions(tenant_id, id_type, value, created_ms)"
+                             " SELECT tenant_id, id_type, value, $3::bigint FROM identities"
+                             " WHERE profile_pk = $1 AND tenant_id = $2 AND id_type IN (0, 1) ON CONFLICT DO NOTHING",
+    [S_ERASE_EVENT_KEYS] = NULL,
+    [S_ERASE_EVENT_KEYS_HOT] = NULL,
+    [S_ERASE_EVENTS] = "DELETE FROM events WHERE profile_pk = $1",
+    [S_ERASE_EVENT_PROF] = NULL,
+    [S_ERASE_EVENT_PROF_HOT] = NULL,
+    [S_ERASE_HISTORY] = "DELETE FROM trait_history WHERE profile_pk = $1",
+    [S_SUPPRESS_HAS] = "SELECT 1 FROM suppressions WHERE tenant_id = $1 AND id_type = $2 AND value = $3",
+    [S_SUPPRESS_LIST] = "SELECT id_type, value, created_ms FROM suppressions WHERE tenant_id = $1 ORDER BY id_type, value" C,
+    [S_SUPPRESS_REMOVE] = "DELETE FROM suppressions WHERE tenant_id = $1 AND id_type = $2 AND value = $3",
+};
+
+/* The inserts whose callers read stg_last_id. */
+const bool stg_pg_returns_id[S_COUNT] = {
+    [S_TENANT_ADD] = true,
+    [S_PROFILE_ADD] = true,
+    [S_EVENT_ADD] = true,
+};
+
+/* Step i brings profiled_schema.version from i to i+1 (pg.c runs the
+ * missing ones in one transaction, under an advisory lock). Never edit a
+ * released step: append one. */
+static const char *const pg_migrations[] = {
+    /* 1: the whole schema of SQLite's step 11, one level of event entries. */
+    "CREATE TABLE tenants("
+    "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  client TEXT NOT NULL, account TEXT NOT NULL, brand TEXT NOT NULL,"
+    "  UNIQUE(client, account, brand));"
+    "CREATE TABLE profiles("
+    "  pk BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  tenant_id BIGINT NOT NULL, uuid TEXT NOT NULL, user_id TEXT,"
+    "  created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL, last_activity_ms BIGINT,"
+    "  created_by TEXT NOT NULL, merges BIGINT NOT NULL DEFAULT 0,"
+    "  UNIQUE(tenant_id, uuid));"
+    "CREATE INDEX profiles_activity ON profiles(tenant_id, last_activity_ms DESC NULLS LAST, pk DESC);"
+    "CREATE TABLE identities("
+    "  tenant_id BIGINT NOT NULL, id_type BIGINT NOT NULL, value TEXT NOT NULL, profile_pk BIGINT NOT NULL,"
+    "  PRIMARY KEY(tenant_id, id_type, value, profile_pk));"
+    "CREATE INDEX identities_profile ON identities(profile_pk);"
+    "CREATE UNIQUE INDEX identities_single ON identities(tenant_id, id_type, value) WHERE id_type IN (0, 1);"
+    "CREATE TABLE traits("
+    "  profile_pk BIGINT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, ts_ms BIGINT NOT NULL,"
+    "  message_id TEXT, source TEXT, replaced_ms BIGINT,"
+    "  PRIMARY KEY(profile_pk, key));"
+    "CREATE TABLE events("
+    "  pk BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  tenant_id BIGINT NOT NULL, profile_pk BIGINT NOT NULL, event_id TEXT NOT NULL,"
+    "  event_time_ms BIGINT NOT NULL, received_ms BIGINT NOT NULL, event_action TEXT NOT NULL,"
+    "  event_name TEXT, type TEXT NOT NULL, source TEXT NOT NULL, raw TEXT NOT NULL, event_key BIGINT NOT NULL);"
+    "CREATE INDEX events_profile_time ON events(profile_pk, event_time_ms, event_id COLLATE \"C\");"
+    "CREATE INDEX events_key ON events(event_key, tenant_id);"
+    "CREATE TABLE event_marks("
+    "  profile_pk BIGINT NOT NULL, event_action TEXT NOT NULL,"
+    "  first_pk BIGINT NOT NULL, first_time_ms BIGINT NOT NULL, last_pk BIGINT NOT NULL, last_time_ms BIGINT NOT NULL,"
+    "  PRIMARY KEY(profile_pk, event_action));"
+    "CREATE TABLE audience_members("
+    "  profile_pk BIGINT NOT NULL, name TEXT NOT NULL, is_static BIGINT NOT NULL, added_ms BIGINT NOT NULL,"
+    "  PRIMARY KEY(profile_pk, is_static, name));"
+    "CREATE INDEX audience_members_name ON audience_members(name, is_static);"
+    "CREATE TABLE tokens("
+    "  id TEXT PRIMARY KEY, seq BIGINT GENERATED ALWAYS AS IDENTITY, hash BYTEA NOT NULL,"
+    "  client TEXT NOT NULL, account TEXT NOT NULL, brand TEXT, name TEXT,"
+    "  created_ms BIGINT NOT NULL, revoked_ms BIGINT,"
+    "  rate DOUBLE PRECISION NOT NULL DEFAULT 0, burst DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    "  permissions BIGINT NOT NULL DEFAULT 3);"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BIGINT NOT NULL);"
+    "INSERT INTO meta(key, value) VALUES('token_generation', 0), ('write_generation', 0);"
+    "CREATE FUNCTION profiled_token_generation() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN UPDATE meta SET value = value + 1 WHERE key = 'token_generation'; RETURN NULL; END $$;"
+    "CREATE TRIGGER tokens_gen AFTER INSERT OR UPDATE OR DELETE ON tokens"
+    "  FOR EACH ROW EXECUTE FUNCTION profiled_token_generation();"
+    "CREATE TABLE computed_state("
+    "  profile_pk BIGINT NOT NULL, key TEXT NOT NULL, comb BIGINT NOT NULL, num DOUBLE PRECISION, value TEXT,"
+    "  time_ms BIGINT, event_id TEXT, PRIMARY KEY(profile_pk, key));"
+    "CREATE TABLE computed_days("
+    "  profile_pk BIGINT NOT NULL, key TEXT NOT NULL, day BIGINT NOT NULL, comb BIGINT NOT NULL,"
+    "  num DOUBLE PRECISION NOT NULL, PRIMARY KEY(profile_pk, key, day));"
+    "CREATE TABLE computed_freq("
+    "  profile_pk BIGINT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, count BIGINT NOT NULL,"
+    "  last_ms BIGINT NOT NULL, PRIMARY KEY(profile_pk, key, value));"
+    "CREATE TABLE computed_keys("
+    "  tenant_id BIGINT NOT NULL, key TEXT NOT NULL, ready BIGINT NOT NULL, next_pk BIGINT NOT NULL,"
+    "  PRIMARY KEY(tenant_id, key));"
+    "CREATE TABLE suppressions("
+    "  tenant_id BIGINT NOT NULL, id_type BIGINT NOT NULL, value TEXT NOT NULL, created_ms BIGINT NOT NULL,"
+    "  PRIMARY KEY(tenant_id, id_type, value));"
+    "CREATE TABLE trait_history("
+    "  pk BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  tenant_id BIGINT NOT NULL, profile_pk BIGINT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  ts_ms BIGINT NOT NULL, message_id TEXT, source TEXT NOT NULL);"
+    "CREATE INDEX trait_history_key ON trait_history(profile_pk, key, ts_ms);"
+    "CREATE INDEX trait_history_time ON trait_history(ts_ms);"
+    "CREATE TABLE scroll_key(id BIGINT PRIMARY KEY CHECK(id = 1), key BYTEA NOT NULL CHECK(length(key) = 32));",
+};
+
+int
+stg_pg_schema_version(void)
+{
+    return (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
+}
+
+const char *
+stg_pg_migration_sql(int version)
+{
+    if (version < 0 || version >= stg_pg_schema_version())
+        return NULL;
+    return pg_migrations[version];
+}
