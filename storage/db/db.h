@@ -487,6 +487,7 @@ void stg_disk_full_shim_install(void);
 #define STG_PG_TAG 1u
 #define STG_IS_PG(s) (((uintptr_t)(s)&STG_PG_TAG) != 0)
 extern const char *const stg_pg_sql[S_COUNT];
+extern const char stg_pg_same[]; /* an entry of stg_pg_sql: stg_sqlite_sql's text, ?n as $n */
 extern const bool stg_pg_returns_id[S_COUNT];
 int stg_pg_schema_version(void);
 const char *stg_pg_migration_sql(int version);

@@ -49,6 +49,7 @@ typedef struct pg_stmt {
     storage_t *st;
     enum stmt_id id;
     const char *sql; /* NULL: nothing to run (pgsql.c) */
+    char *own_sql;   /* sql, when made from SQLite's (SAME) */
     bool prepared;
     int nparams; /* the largest $n of sql */
     Oid types[MAXP];
@@ -156,8 +157,16 @@ stg_pg_stmt(storage_t *st, enum stmt_id id)
         s->st = st;
         s->id = id;
         s->sql = stg_pg_sql[id];
+        if (s->sql == stg_pg_same) { /* SQLite's text with ?n as $n */
+            const char *t = stg_sqlite_sql[id];
+            s->own_sql = base_xmalloc(strlen(t) + 1);
+            for (size_t i = 0; (s->own_sql[i] = t[i] == '?' ? '$' : t[i]) != '\0'; i++)
+                ;
+            s->sql = s->own_sql;
+        }
         s->nparams = s->sql != NULL ? max_param(s->sql) : 0;
         if (s->nparams > MAXP) {
+            free(s->own_sql);
             free(s);
             stg_fail(st, STORAGE_EIO, "postgres: statement %d has too many parameters", (int)id);
             return NULL;
@@ -177,6 +186,7 @@ stmt_free(pg_stmt_t *s)
     for (int i = 0; i < MAXP; i++)
         free(s->bufs[i]);
     free(s->blob);
+    free(s->own_sql);
     free(s);
 }
 

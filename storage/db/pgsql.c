@@ -18,6 +18,7 @@
  *   (stg_pg_returns_id); the backend reads it and reports no row.
  * - Parameters are $n; where the statement alone cannot tell a parameter's
  *   type (IS NULL, a SELECT list), it is cast.
+ * - A statement both spell alike but for the placeholders is SAME.
  *
  * Keys: every table is keyed by tenant_id (tenants, identities, events,
  * suppressions, computed_keys, trait_history) or by profile_pk (the rows of
@@ -100,22 +101,26 @@
 
 #define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
 
+/* SAME: SQLite's text (stmts.c) with ?n spelt $n: the statement is plain
+ * SQL both understand alike. */
+const char stg_pg_same[] = "";
+#define SAME stg_pg_same
+
 const char *const stg_pg_sql[S_COUNT] = {
     /* transactions are run by the backend itself (pg.c) */
     [S_BEGIN] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
     [S_BEGIN_IMMEDIATE] = "BEGIN",
-    [S_COMMIT] = "COMMIT",
-    [S_ROLLBACK] = "ROLLBACK",
+    [S_COMMIT] = SAME,
+    [S_ROLLBACK] = SAME,
     /* the identity cache's validity is the backend's (pg.c): constant */
     [S_DATA_VERSION] = "SELECT 0",
     [S_PAGE_SIZE] = "SELECT current_setting('block_size')::bigint",
 
-    [S_TENANT_GET] = "SELECT id FROM tenants WHERE client = $1 AND account = $2 AND brand = $3",
+    [S_TENANT_GET] = SAME,
     [S_TENANT_ADD] = "INSERT INTO tenants(client, account, brand) VALUES($1, $2, $3) RETURNING id",
 
-    [S_IDENTITY_GET] = "SELECT profile_pk FROM identities WHERE tenant_id = $1 AND id_type = $2 AND value = $3 LIMIT 1",
-    [S_IDENTITY_ADD] =
-        "INSERT INTO identities(tenant_id, id_type, value, profile_pk) VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    [S_IDENTITY_GET] = SAME,
+    [S_IDENTITY_ADD] = SAME,
     [S_EMAIL_CANDIDATES] = "SELECT p.pk, (p.user_id IS NOT NULL)::int FROM identities i JOIN profiles p ON p.pk = i.profile_pk"
                            " WHERE i.tenant_id = $1 AND i.id_type = 2 AND i.value = $2 AND p.tenant_id = $1"
                            " ORDER BY p.last_activity_ms DESC NULLS LAST, p.pk DESC",
@@ -125,14 +130,13 @@ const char *const stg_pg_sql[S_COUNT] = {
                        " WHERE p.tenant_id = $1 ORDER BY p.last_activity_ms DESC NULLS LAST, p.pk DESC",
     [S_IDENTITY_COUNT] = "SELECT count(*) FROM (SELECT DISTINCT value FROM identities"
                          " WHERE profile_pk IN ($1, $2) AND tenant_id = $3 AND id_type = $4 LIMIT $5) d",
-    [S_IDENTITY_HAS] = "SELECT 1 FROM identities WHERE tenant_id = $1 AND id_type = $2 AND value = $3 AND profile_pk = $4",
+    [S_IDENTITY_HAS] = SAME,
 
     [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
                       " VALUES($1, $2, $3, $4, $4, $5) RETURNING pk",
-    [S_PROFILE_TOUCH] = "UPDATE profiles SET updated_ms = $2, user_id = COALESCE($3, user_id) WHERE pk = $1",
-    [S_PROFILE_ACTIVITY] = "UPDATE profiles SET last_activity_ms = $2"
-                           " WHERE pk = $1 AND (last_activity_ms IS NULL OR last_activity_ms < $2)",
-    [S_PROFILE_AGE] = "SELECT created_ms, merges FROM profiles WHERE pk = $1",
+    [S_PROFILE_TOUCH] = SAME,
+    [S_PROFILE_ACTIVITY] = SAME,
+    [S_PROFILE_AGE] = SAME,
 
     [S_TRAIT_UPSERT] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source, replaced_ms)"
                        " VALUES($1, $2, $3, $4, $5, $6, $7)"
@@ -140,8 +144,7 @@ const char *const stg_pg_sql[S_COUNT] = {
                        " message_id = excluded.message_id, source = excluded.source,"
                        " replaced_ms = CASE WHEN traits.value IS NOT DISTINCT FROM excluded.value THEN NULL ELSE traits.ts_ms END"
                        " WHERE excluded.ts_ms >= traits.ts_ms RETURNING replaced_ms",
-    [S_HISTORY_ADD] = "INSERT INTO trait_history(tenant_id, profile_pk, key, value, ts_ms, message_id, source)"
-                      " VALUES($1, $2, $3, $4, $5, $6, $7)",
+    [S_HISTORY_ADD] = SAME,
 
     [S_EVENT_EXISTS] = "SELECT 1 FROM events WHERE event_key = $2 AND tenant_id = $1 AND event_id = $3",
     [S_EVENT_ADD] = "INSERT INTO events(tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action,"
@@ -173,7 +176,7 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_MERGE_IDENTITIES] = "UPDATE identities i SET profile_pk = $1 WHERE i.profile_pk = $2 AND NOT EXISTS (SELECT 1 FROM"
                            " identities j WHERE j.tenant_id = i.tenant_id AND j.id_type = i.id_type AND j.value = i.value"
                            " AND j.profile_pk = $1)",
-    [S_MERGE_IDENTITIES_DROP] = "DELETE FROM identities WHERE profile_pk = $1",
+    [S_MERGE_IDENTITIES_DROP] = SAME,
     [S_MERGE_EVENTS] = "UPDATE events SET profile_pk = $1 WHERE profile_pk = $2",
     [S_MERGE_EVENT_PROF] = NULL,
     [S_MERGE_EVENT_PROF_HOT] = NULL,
@@ -182,25 +185,19 @@ const char *const stg_pg_sql[S_COUNT] = {
                        " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
                        " message_id = excluded.message_id, source = excluded.source"
                        " WHERE excluded.ts_ms > traits.ts_ms",
-    [S_MERGE_HISTORY] = "UPDATE trait_history SET profile_pk = $1 WHERE profile_pk = $2",
-    [S_MERGE_TRAITS_DROP] = "DELETE FROM traits WHERE profile_pk = $1",
+    [S_MERGE_HISTORY] = SAME,
+    [S_MERGE_TRAITS_DROP] = SAME,
     [S_MERGE_MARKS] = "INSERT INTO event_marks(" MARK_COLS ") SELECT $1::bigint, event_action, first_pk, first_time_ms, last_pk,"
                       " last_time_ms FROM event_marks WHERE profile_pk = $2" MARKS_MERGE,
-    [S_MERGE_MARKS_DROP] = "DELETE FROM event_marks WHERE profile_pk = $1",
+    [S_MERGE_MARKS_DROP] = SAME,
     [S_MERGE_AUDIENCES] = "INSERT INTO audience_members(profile_pk, name, is_static, added_ms)"
                           " SELECT $1::bigint, name, is_static, added_ms FROM audience_members WHERE profile_pk = $2"
                           " ON CONFLICT DO NOTHING",
-    [S_MERGE_AUDIENCES_DROP] = "DELETE FROM audience_members WHERE profile_pk = $1",
-    [S_MERGE_PROFILE] = "UPDATE profiles AS p SET merges = p.merges + d.merges + 1,"
-                        " last_activity_ms = CASE WHEN d.la IS NULL THEN p.last_activity_ms"
-                        "   WHEN p.last_activity_ms IS NULL OR d.la > p.last_activity_ms THEN d.la"
-                        "   ELSE p.last_activity_ms END,"
-                        " user_id = COALESCE(p.user_id, d.uid), updated_ms = $3"
-                        " FROM (SELECT merges, last_activity_ms AS la, user_id AS uid FROM profiles WHERE pk = $2) AS d"
-                        " WHERE p.pk = $1",
-    [S_MERGE_PROFILE_DROP] = "DELETE FROM profiles WHERE pk = $1",
+    [S_MERGE_AUDIENCES_DROP] = SAME,
+    [S_MERGE_PROFILE] = SAME,
+    [S_MERGE_PROFILE_DROP] = SAME,
 
-    [S_VIEW_BY_UUID] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = $1 AND p.uuid = $2",
+    [S_VIEW_BY_UUID] = SAME,
     [S_VIEW_BY_IDENTITY] = "SELECT " PROFILE_COLS " FROM identities i JOIN profiles p ON p.pk = i.profile_pk"
                            " WHERE i.tenant_id = $1 AND i.id_type = $2 AND i.value = $3 AND p.tenant_id = $1"
                            " ORDER BY p.last_activity_ms DESC NULLS LAST, p.pk DESC",
@@ -221,12 +218,11 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_LIST] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = $1"
                " ORDER BY p.last_activity_ms DESC NULLS LAST, p.pk DESC LIMIT $2 OFFSET $3",
 
-    [S_TOKEN_ADD] = "INSERT INTO tokens(id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst, permissions)"
-                    " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT(id) DO NOTHING",
-    [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL",
+    [S_TOKEN_ADD] = SAME,
+    [S_TOKEN_REVOKE] = SAME,
     [S_TOKEN_ALL] = "SELECT id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst, permissions FROM tokens"
                     " ORDER BY seq",
-    [S_TOKEN_GENERATION] = "SELECT value FROM meta WHERE key = 'token_generation'",
+    [S_TOKEN_GENERATION] = SAME,
 
     [S_EVENTS_ASC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= $2 AND e.event_time_ms < $3" EVENTS_FILTER EVENTS_ASC,
     [S_EVENTS_ASC_NEXT] = EVENTS_SELECT " AND e.event_time_ms >= $8 AND (e.event_time_ms > $8 OR e.event_id" C " > $9)"
@@ -234,33 +230,33 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_EVENTS_DESC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= $2 AND e.event_time_ms < $3" EVENTS_FILTER EVENTS_DESC,
     [S_EVENTS_DESC_NEXT] = EVENTS_SELECT " AND e.event_time_ms <= $8 AND (e.event_time_ms < $8 OR e.event_id" C " < $9)"
                                          " AND e.event_time_ms >= $2" EVENTS_FILTER EVENTS_DESC,
-    [S_EVENTS_MARK] = "SELECT coalesce(max(pk), 0) FROM events",
+    [S_EVENTS_MARK] = SAME,
     [S_EVENTS_PROFILES] = "SELECT p.pk, p.uuid, p.user_id,"
                           " (SELECT t.value FROM traits t WHERE t.profile_pk = p.pk AND t.key = 'email')"
                           " FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS j(value, ord)"
                           " JOIN profiles p ON p.pk = j.value::bigint WHERE p.tenant_id = $2 ORDER BY j.ord",
 
     [S_SCROLL_KEY_ADD] = "INSERT INTO scroll_key(id, key) VALUES(1, $1) ON CONFLICT DO NOTHING",
-    [S_SCROLL_KEY_GET] = "SELECT key FROM scroll_key WHERE id = 1",
+    [S_SCROLL_KEY_GET] = SAME,
     [S_HISTORY_PAGE] = "SELECT pk, value, ts_ms, message_id FROM trait_history"
                        " WHERE tenant_id = $1 AND profile_pk IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)"
                        " AND key = $3 AND pk <= $4 AND ts_ms >= $5 AND ts_ms < $6"
                        " AND ($7::bigint IS NULL OR ts_ms < $7 OR (ts_ms = $7 AND pk < $8))"
                        " ORDER BY ts_ms DESC, pk DESC LIMIT $9",
-    [S_HISTORY_MARK] = "SELECT coalesce(max(pk), 0) FROM trait_history",
-    [S_HISTORY_SWEEP] = "DELETE FROM trait_history WHERE pk IN (SELECT pk FROM trait_history WHERE ts_ms < $1 LIMIT $2)",
+    [S_HISTORY_MARK] = SAME,
+    [S_HISTORY_SWEEP] = SAME,
 
-    [S_TENANT_NAMES] = "SELECT client, account, brand FROM tenants WHERE id = $1",
-    [S_TENANTS_ALL] = "SELECT id, client, account, brand FROM tenants ORDER BY id",
-    [S_TRAIT_GET] = "SELECT value FROM traits WHERE profile_pk = $1 AND key = $2",
+    [S_TENANT_NAMES] = SAME,
+    [S_TENANTS_ALL] = SAME,
+    [S_TRAIT_GET] = SAME,
 
     [S_COMP_UPSERT] = "INSERT INTO computed_state(profile_pk, key, comb, num, value, time_ms, event_id)"
                       " VALUES($1, $2, $3, $4, $5, $6, $7)" COMP_MERGE,
     [S_COMP_DAY_UPSERT] = "INSERT INTO computed_days(profile_pk, key, day, comb, num) VALUES($1, $2, $3, $4, $5)" COMP_DAYS_MERGE,
-    [S_COMP_DAY_PRUNE] = "DELETE FROM computed_days WHERE profile_pk = $1 AND key = $2 AND day < $3",
+    [S_COMP_DAY_PRUNE] = SAME,
     [S_COMP_FREQ_UPSERT] =
         "INSERT INTO computed_freq(profile_pk, key, value, count, last_ms) VALUES($1, $2, $3, $4, $5)" COMP_FREQ_MERGE,
-    [S_COMP_GET] = "SELECT num, value FROM computed_state WHERE profile_pk = $1 AND key = $2",
+    [S_COMP_GET] = SAME,
     [S_COMP_DAYS_GET] = "SELECT count(*), coalesce(sum(num), 0)::float8, min(num), max(num) FROM computed_days"
                         " WHERE profile_pk = $1 AND key = $2 AND day >= $3",
     [S_COMP_FREQ_TOP] = "SELECT value FROM computed_freq WHERE profile_pk = $1 AND key = $2"
@@ -271,38 +267,34 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_MERGE_COMP] =
         "INSERT INTO computed_state(profile_pk, key, comb, num, value, time_ms, event_id)"
         " SELECT $1::bigint, key, comb, num, value, time_ms, event_id FROM computed_state WHERE profile_pk = $2" COMP_MERGE,
-    [S_MERGE_COMP_DROP] = "DELETE FROM computed_state WHERE profile_pk = $1",
+    [S_MERGE_COMP_DROP] = SAME,
     [S_MERGE_COMP_DAYS] = "INSERT INTO computed_days(profile_pk, key, day, comb, num)"
                           " SELECT $1::bigint, key, day, comb, num FROM computed_days WHERE profile_pk = $2" COMP_DAYS_MERGE,
-    [S_MERGE_COMP_DAYS_DROP] = "DELETE FROM computed_days WHERE profile_pk = $1",
+    [S_MERGE_COMP_DAYS_DROP] = SAME,
     [S_MERGE_COMP_FREQ] = "INSERT INTO computed_freq(profile_pk, key, value, count, last_ms)"
                           " SELECT $1::bigint, key, value, count, last_ms FROM computed_freq WHERE profile_pk = $2" COMP_FREQ_MERGE,
-    [S_MERGE_COMP_FREQ_DROP] = "DELETE FROM computed_freq WHERE profile_pk = $1",
+    [S_MERGE_COMP_FREQ_DROP] = SAME,
 
     [S_KEYS_ANNOUNCE] =
         "DELETE FROM computed_keys WHERE tenant_id = $1 AND key NOT IN (SELECT jsonb_array_elements_text($2::jsonb))",
     [S_KEYS_FRESH_TENANT] = "INSERT INTO computed_keys(tenant_id, key, ready, next_pk) SELECT $1::bigint, j.value, 1, 0"
                             " FROM jsonb_array_elements_text($2::jsonb) AS j(value)"
                             " WHERE NOT EXISTS (SELECT 1 FROM profiles WHERE tenant_id = $1) ON CONFLICT DO NOTHING",
-    [S_KEYS_GET] = "SELECT key, ready, next_pk FROM computed_keys WHERE tenant_id = $1",
-    [S_KEYS_PUT] = "INSERT INTO computed_keys(tenant_id, key, ready, next_pk) VALUES($1, $2, $3, $4)"
-                   " ON CONFLICT(tenant_id, key) DO UPDATE SET ready = excluded.ready, next_pk = excluded.next_pk",
-    [S_KEYS_PASSED] = "SELECT key, tenant_id FROM computed_keys WHERE tenant_id = (SELECT tenant_id FROM profiles WHERE pk = $1)"
-                      " AND ready = 0 AND next_pk >= $1",
-    [S_RECOMPUTE_PROFILES] = "SELECT pk FROM profiles WHERE tenant_id = $1 AND pk > $2 ORDER BY pk LIMIT $3",
-    [S_RECOMPUTE_COUNT] = "SELECT count(*) FROM profiles WHERE tenant_id = $1 AND pk > $2",
+    [S_KEYS_GET] = SAME,
+    [S_KEYS_PUT] = SAME,
+    [S_KEYS_PASSED] = SAME,
+    [S_RECOMPUTE_PROFILES] = SAME,
+    [S_RECOMPUTE_COUNT] = SAME,
     [S_PROFILE_EVENTS] = "SELECT e.event_id, e.event_time_ms, e.event_action, e.raw FROM events e WHERE e.profile_pk = $1"
                          " ORDER BY e.event_time_ms, e.event_id" C,
 
-    [S_AUD_ADD] =
-        "INSERT INTO audience_members(profile_pk, name, is_static, added_ms) VALUES($1, $2, 1, $3) ON CONFLICT DO NOTHING",
-    [S_AUD_REMOVE_MEMBER] = "DELETE FROM audience_members WHERE profile_pk = $1 AND is_static = 1 AND name = $2",
-    [S_AUD_DELETE] = "DELETE FROM audience_members WHERE name = $2 AND is_static = 1"
-                     " AND profile_pk IN (SELECT pk FROM profiles WHERE tenant_id = $1)",
+    [S_AUD_ADD] = SAME,
+    [S_AUD_REMOVE_MEMBER] = SAME,
+    [S_AUD_DELETE] = SAME,
     [S_AUD_LIST] = "SELECT a.name, count(*) FROM audience_members a JOIN profiles p ON p.pk = a.profile_pk"
                    " WHERE a.is_static = 1 AND p.tenant_id = $1 GROUP BY a.name ORDER BY a.name" C,
 
-    [S_ERASE_BY_UUID] = "SELECT pk FROM profiles WHERE tenant_id = $1 AND uuid = $2",
+    [S_ERASE_BY_UUID] = SAME,
     [S_ERASE_SUPPRESS_IDS] = "INSERT INTO suppressions(tenant_id, id_type, value, created_ms)"
                              " SELECT tenant_id, id_type, value, $3::bigint FROM identities"
                              " WHERE profile_pk = $1 AND tenant_id = $2 AND id_type IN (0, 1) ON CONFLICT DO NOTHING",
@@ -311,10 +303,10 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_ERASE_EVENTS] = "DELETE FROM events WHERE profile_pk = $1",
     [S_ERASE_EVENT_PROF] = NULL,
     [S_ERASE_EVENT_PROF_HOT] = NULL,
-    [S_ERASE_HISTORY] = "DELETE FROM trait_history WHERE profile_pk = $1",
-    [S_SUPPRESS_HAS] = "SELECT 1 FROM suppressions WHERE tenant_id = $1 AND id_type = $2 AND value = $3",
+    [S_ERASE_HISTORY] = SAME,
+    [S_SUPPRESS_HAS] = SAME,
     [S_SUPPRESS_LIST] = "SELECT id_type, value, created_ms FROM suppressions WHERE tenant_id = $1 ORDER BY id_type, value" C,
-    [S_SUPPRESS_REMOVE] = "DELETE FROM suppressions WHERE tenant_id = $1 AND id_type = $2 AND value = $3",
+    [S_SUPPRESS_REMOVE] = SAME,
 };
 
 /* The inserts whose callers read stg_last_id. */
