@@ -27,10 +27,11 @@ trap cleanup EXIT INT TERM
 
 $RUN "$BIN/initdb" -D "$DIR/data" --auth=trust -U postgres -E UTF8 --no-sync >"$DIR/initdb.log" 2>&1 ||
     { cat "$DIR/initdb.log" >&2; exit 1; }
-# fsync off: a test cluster only. 200 connections: suites run one at a
-# time, but a server opens one per worker and writer.
+# fsync off: a test cluster only. Shared memory in mmap files of the data
+# directory: a chroot or container may lack a usable /dev/shm. 200
+# connections: suites run one at a time, but a server opens one per worker and writer.
 $RUN "$BIN/pg_ctl" -D "$DIR/data" -w -l "$DIR/log" \
-    -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null ||
+    -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c dynamic_shared_memory_type=mmap" start >/dev/null ||
     { cat "$DIR/log" >&2; exit 1; }
 
 # The suites whose subject is SQLite's files (disk_full, integrity,
