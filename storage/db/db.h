@@ -480,6 +480,37 @@ const char *stg_migration_sql(int version);
  * sqlite3_config and before the first connection opens. */
 void stg_disk_full_shim_install(void);
 
+/* ---- SQL text both backends' statements share (stmts.c, pgsql.c) ----
+ * The first/last-event upsert: keeps the earliest (time, eventId) as first
+ * and the latest as last; used by the per-event upsert, the merge of two
+ * profiles' marks and (SQLite) the compaction of the hot marks. The rows
+ * hold no eventIds (schema 5): a tie in time, rare, reads them from the
+ * events. t is the target table; coll the collation the eventIds compare
+ * under ("" for SQLite's BINARY, " COLLATE \"C\"" for PostgreSQL). */
+#define STG_MARK_COLS "profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms"
+
+#define STG_FIRST_TIE(t, coll)                                                                                                     \
+    "(SELECT event_id" coll " FROM events WHERE pk = excluded.first_pk) < (SELECT event_id FROM events WHERE pk = " t ".first_pk)"
+#define STG_LAST_TIE(t, coll)                                                                                                      \
+    "(SELECT event_id" coll " FROM events WHERE pk = excluded.last_pk) > (SELECT event_id FROM events WHERE pk = " t ".last_pk)"
+#define STG_FIRST_EARLIER(t, coll)                                                                                                 \
+    "(excluded.first_time_ms < " t ".first_time_ms"                                                                                \
+    " OR (excluded.first_time_ms = " t ".first_time_ms AND " STG_FIRST_TIE(t, coll) "))"
+#define STG_LAST_LATER(t, coll)                                                                                                    \
+    "(excluded.last_time_ms > " t ".last_time_ms"                                                                                  \
+    " OR (excluded.last_time_ms = " t ".last_time_ms AND " STG_LAST_TIE(t, coll) "))"
+#define STG_MARKS_MERGE_INTO(t, coll)                                                                                              \
+    " ON CONFLICT(profile_pk, event_action) DO UPDATE SET"                                                                         \
+    "  first_pk = CASE WHEN " STG_FIRST_EARLIER(                                                                                   \
+        t, coll) " THEN excluded.first_pk ELSE " t ".first_pk END,"                                                                \
+                 "  first_time_ms = CASE WHEN " STG_FIRST_EARLIER(                                                                 \
+                     t, coll) " THEN excluded.first_time_ms ELSE " t ".first_time_ms END,"                                         \
+                              "  last_pk = CASE WHEN " STG_LAST_LATER(                                                             \
+                                  t, coll) " THEN excluded.last_pk ELSE " t ".last_pk END,"                                        \
+                                           "  last_time_ms = CASE WHEN " STG_LAST_LATER(                                           \
+                                               t, coll) " THEN excluded.last_time_ms ELSE " t ".last_time_ms END"                  \
+                                                        " WHERE " STG_FIRST_EARLIER(t, coll) " OR " STG_LAST_LATER(t, coll)
+
 /* ---- the PostgreSQL backend (pg.c, pgsql.c) ----
  * sqlite.c hands each call of the statement interface here for a
  * connection with st->pg set, or a statement whose pointer carries

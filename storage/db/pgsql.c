@@ -32,31 +32,9 @@
 #define PG_MIN(a, b) "(CASE WHEN " a " IS NULL OR " b " IS NULL THEN NULL ELSE LEAST(" a ", " b ") END)"
 #define PG_MAX(a, b) "(CASE WHEN " a " IS NULL OR " b " IS NULL THEN NULL ELSE GREATEST(" a ", " b ") END)"
 
-#define FIRST_TIE(t)                                                                                                               \
-    "(SELECT event_id" C " FROM events WHERE pk = excluded.first_pk) < (SELECT event_id FROM events WHERE pk = " t ".first_pk)"
-#define LAST_TIE(t)                                                                                                                \
-    "(SELECT event_id" C " FROM events WHERE pk = excluded.last_pk) > (SELECT event_id FROM events WHERE pk = " t ".last_pk)"
-#define FIRST_EARLIER(t)                                                                                                           \
-    "(excluded.first_time_ms < " t ".first_time_ms"                                                                                \
-    " OR (excluded.first_time_ms = " t ".first_time_ms AND " FIRST_TIE(t) "))"
-#define LAST_LATER(t)                                                                                                              \
-    "(excluded.last_time_ms > " t ".last_time_ms"                                                                                  \
-    " OR (excluded.last_time_ms = " t ".last_time_ms AND " LAST_TIE(t) "))"
-#define MARKS_MERGE                                                                                                                \
-    " ON CONFLICT(profile_pk, event_action) DO UPDATE SET"                                                                         \
-    "  first_pk = CASE WHEN " FIRST_EARLIER(                                                                                       \
-        "event_marks") " THEN excluded.first_pk ELSE event_marks.first_pk END,"                                                    \
-                       "  first_time_ms = CASE WHEN " FIRST_EARLIER(                                                               \
-                           "event_marks") " THEN excluded.first_time_ms ELSE event_marks.first_time_ms END,"                       \
-                                          "  last_pk = CASE WHEN " LAST_LATER(                                                     \
-                                              "event_marks") " THEN excluded.last_pk ELSE event_marks.last_pk END,"                \
-                                                             "  last_time_ms = CASE WHEN " LAST_LATER(                             \
-                                                                 "event_marks") " THEN excluded.last_time_ms ELSE "                \
-                                                                                "event_marks.last_time_ms END"                     \
-                                                                                " WHERE " FIRST_EARLIER(                           \
-                                                                                    "event_marks") " OR " LAST_LATER("event_"      \
-                                                                                                                     "marks")
-#define MARK_COLS "profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms"
+/* The marks upsert (db.h), eventIds compared byte by byte. */
+#define MARKS_MERGE STG_MARKS_MERGE_INTO("event_marks", C)
+#define MARK_COLS STG_MARK_COLS
 
 /* An events page from one profile: $1 profile, $2/$3 start/end, $4 the
  * snapshot mark, $5 limit, $6/$7 include/exclude (JSON arrays of

@@ -4,32 +4,10 @@
  * tenant. */
 #include "../db/db.h"
 
-/* Keeps the earliest (time, eventId) as first and the latest as last; shared
- * by the per-event upsert and the merge of two profiles' marks. The rows
- * hold no eventIds (schema 5): a tie in time, rare, reads them from the
- * events. */
-#define MARKS_MERGE_INTO(t)                                                                                                        \
-    " ON CONFLICT(profile_pk, event_action) DO UPDATE SET"                                                                         \
-    "  first_pk = CASE WHEN " FIRST_EARLIER(t) " THEN excluded.first_pk ELSE " t ".first_pk END,"                                  \
-                                               "  first_time_ms = CASE WHEN " FIRST_EARLIER(                                       \
-                                                   t) " THEN excluded.first_time_ms ELSE " t ".first_time_ms END,"                 \
-                                                      "  last_pk = CASE WHEN " LAST_LATER(                                         \
-                                                          t) " THEN excluded.last_pk ELSE " t ".last_pk END,"                      \
-                                                             "  last_time_ms = CASE WHEN " LAST_LATER(                             \
-                                                                 t) " THEN excluded.last_time_ms ELSE " t ".last_time_ms END"      \
-                                                                    " WHERE " FIRST_EARLIER(t) " OR " LAST_LATER(t)
+/* The marks upsert (db.h), eventIds compared under BINARY. */
+#define MARKS_MERGE_INTO(t) STG_MARKS_MERGE_INTO(t, "")
 #define MARKS_MERGE MARKS_MERGE_INTO("event_marks")
-#define FIRST_TIE(t)                                                                                                               \
-    "(SELECT event_id FROM events WHERE pk = excluded.first_pk) < (SELECT event_id FROM events WHERE pk = " t ".first_pk)"
-#define LAST_TIE(t)                                                                                                                \
-    "(SELECT event_id FROM events WHERE pk = excluded.last_pk) > (SELECT event_id FROM events WHERE pk = " t ".last_pk)"
-#define FIRST_EARLIER(t)                                                                                                           \
-    "(excluded.first_time_ms < " t ".first_time_ms"                                                                                \
-    " OR (excluded.first_time_ms = " t ".first_time_ms AND " FIRST_TIE(t) "))"
-#define LAST_LATER(t)                                                                                                              \
-    "(excluded.last_time_ms > " t ".last_time_ms"                                                                                  \
-    " OR (excluded.last_time_ms = " t ".last_time_ms AND " LAST_TIE(t) "))"
-#define MARK_COLS "profile_pk, event_action, first_pk, first_time_ms, last_pk, last_time_ms"
+#define MARK_COLS STG_MARK_COLS
 
 /* A scroll's page from one profile: ?1 profile, ?2/?3 start/end, ?4 the
  * snapshot mark, ?5 limit, ?6/?7 include/exclude (JSON arrays of lower-cased
