@@ -98,8 +98,11 @@ cache_init(server_t *srv, char *err, size_t errlen)
         return -1;
     storage_mark_t m;
     if (storage_change_mark(srv->mark_st, &m) != 0) {
-        /* no WAL index to watch: a cache could not tell a change */
+        /* no WAL index to watch (PostgreSQL has none): a cache could not
+         * tell a change, and the connection would only hold a slot */
         fprintf(stderr, "profiled: cache: the database's change mark cannot be read; views are not cached\n");
+        storage_close(srv->mark_st);
+        srv->mark_st = NULL;
         return 0;
     }
     size_t limit = (size_t)srv->cfg.cache_mb * 1024 * 1024 / (size_t)srv->cfg.threads;
