@@ -3,6 +3,7 @@
 #include <libgen.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -52,15 +53,36 @@ pg_sql(const char *sql, char *out, size_t cap)
     out[o] = '\0';
 }
 
+static bool
+is_url(const char *path)
+{
+    return strncmp(path, "postgres", 8) == 0;
+}
+
+static PGconn *
+pg_open(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    return c;
+}
+
+static sqlite3 *
+sq_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    return db;
+}
+
 int64_t
 test_db_int(const char *path, const char *sql, const char *text, int64_t n)
 {
     int64_t v = 0;
-    if (strncmp(path, "postgres", 8) == 0) {
+    if (is_url(path)) {
         char q[1024], num[24];
         pg_sql(sql, q, sizeof(q));
-        PGconn *c = PQconnectdb(path);
-        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+        PGconn *c = pg_open(path);
         PGresult *d = PQprepare(c, "", q, 0, NULL);
         ck_assert_msg(PQresultStatus(d) == PGRES_COMMAND_OK, "%s: %s", q, PQerrorMessage(c));
         PQclear(d);
@@ -80,8 +102,7 @@ test_db_int(const char *path, const char *sql, const char *text, int64_t n)
         PQfinish(c);
         return v;
     }
-    sqlite3 *db = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3 *db = sq_open(path);
     sqlite3_stmt *s = NULL;
     ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
     int idx = 1;
@@ -100,9 +121,8 @@ size_t
 test_db_tables_with(const char *path, const char *column, char names[][32], size_t max)
 {
     size_t n = 0;
-    if (strncmp(path, "postgres", 8) == 0) {
-        PGconn *c = PQconnectdb(path);
-        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    if (is_url(path)) {
+        PGconn *c = pg_open(path);
         const char *vals[1] = {column};
         PGresult *r = PQexecParams(c,
                                    "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public'"
@@ -115,8 +135,7 @@ test_db_tables_with(const char *path, const char *column, char names[][32], size
         PQfinish(c);
         return n;
     }
-    sqlite3 *db = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3 *db = sq_open(path);
     sqlite3_stmt *s = NULL;
     ck_assert_int_eq(sqlite3_prepare_v2(db,
                                         "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND EXISTS"

@@ -33,46 +33,55 @@ is_db_name(const char *name)
     return n > 3 && strcmp(name + n - 3, ".db") == 0;
 }
 
+/* The cluster's URL without a database name, or NULL: SQLite files. */
+static const char *
+pg_base(void)
+{
+    const char *base = getenv("PROFILED_TEST_PG");
+    return base != NULL && *base != '\0' ? base : NULL;
+}
+
 int
 test_on_pg(void)
 {
-    const char *base = getenv("PROFILED_TEST_PG");
-    return base != NULL && *base != '\0';
+    return pg_base() != NULL;
+}
+
+/* "a/b", malloc'd. */
+static char *
+join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p == NULL)
+        abort();
+    snprintf(p, n, "%s/%s", a, b);
+    return p;
 }
 
 char *
 test_tmp_path(const char *name)
 {
-    const char *base = getenv("PROFILED_TEST_PG");
-    if (base != NULL && *base != '\0' && is_db_name(name)) {
+    const char *base = pg_base();
+    if (base != NULL && is_db_name(name)) {
         static unsigned seq;
         char db[64], sql[128];
         snprintf(db, sizeof(db), "t_%ld_%u_%ld", (long)getpid(), seq++, random() % 1000000);
         snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
         pg_admin(base, sql);
-        size_t n = strlen(base) + strlen(db) + 2;
-        char *p = malloc(n);
-        if (p == NULL)
-            abort();
-        snprintf(p, n, "%s/%s", base, db);
-        return p;
+        return join(base, db);
     }
     char tmpl[] = "/tmp/profiled-test-XXXXXX";
     if (mkdtemp(tmpl) == NULL)
         abort();
-    size_t n = strlen(tmpl) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p == NULL)
-        abort();
-    snprintf(p, n, "%s/%s", tmpl, name);
-    return p;
+    return join(tmpl, name);
 }
 
 void
 test_rm_db(const char *path)
 {
     char buf[4096];
-    const char *base = getenv("PROFILED_TEST_PG");
+    const char *base = pg_base();
     size_t bn = base != NULL ? strlen(base) : 0;
     if (bn > 0 && strncmp(path, base, bn) == 0 && path[bn] == '/') {
         snprintf(buf, sizeof(buf), "DROP DATABASE IF EXISTS %s WITH (FORCE)", path + bn + 1);
