@@ -480,8 +480,10 @@ server_main(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     const char *v6 = strchr(host, ':');
+    char shown[512];
     printf("profiled: listening on http%s://%s%s%s:%d (%d threads, %d workers, db %s)\n", srv.ssl_ctx != NULL ? "s" : "",
-           v6 ? "[" : "", host, v6 ? "]" : "", srv.listen_port, srv.cfg.threads, srv.cfg.workers, srv.cfg.db);
+           v6 ? "[" : "", host, v6 ? "]" : "", srv.listen_port, srv.cfg.threads, srv.cfg.workers,
+           storage_path_shown(srv.cfg.db, shown, sizeof(shown)));
     if (ops_port[0] != '\0')
         printf("profiled: metrics on http://%s:%s/metrics\n", ops_host, ops_port);
     fflush(stdout);

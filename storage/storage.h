@@ -56,6 +56,11 @@ typedef struct storage storage_t;
  * message into it. */
 int storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t errlen);
 
+/* path as it may be shown in a log line or a message: a PostgreSQL URL
+ * with its password (user:PASSWORD@ or password=…) replaced by "***" in
+ * buf; anything else is path itself. */
+const char *storage_path_shown(const char *path, char *buf, size_t cap);
+
 /* Closes the connection and finalizes its statements. NULL is a no-op. */
 void storage_close(storage_t *st);
 

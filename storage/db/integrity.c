@@ -101,9 +101,9 @@ storage_check(const char *path, FILE *out, uint64_t *problems)
 {
     sqlite3 *db = NULL;
     *problems = 0;
-    if (stg_pg_url(path)) {
-        note(out, problems, "%s%s: profiled check reads SQLite files; check PostgreSQL with its own tools (amcheck, pg_dump)", "",
-             "PostgreSQL");
+    if (stg_pg_url(path)) { /* (the URL is not printed: it may hold a password) */
+        fputs("profiled check reads SQLite files; check PostgreSQL with its own tools (amcheck, pg_dump)\n", out);
+        (*problems)++;
         return STORAGE_EINVAL;
     }
     /* Read-write without create: a read-only connection cannot open a WAL

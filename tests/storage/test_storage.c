@@ -252,6 +252,20 @@ START_TEST(test_unreachable_postgres)
 }
 END_TEST
 
+/* A URL's password never reaches a log line. */
+START_TEST(test_path_shown_hides_passwords)
+{
+    char b[256];
+    ck_assert_str_eq(storage_path_shown("/var/lib/p.db", b, sizeof(b)), "/var/lib/p.db");
+    ck_assert_str_eq(storage_path_shown("postgresql://u:secret@h:5432/db", b, sizeof(b)), "postgresql://u:***@h:5432/db");
+    ck_assert_str_eq(storage_path_shown("postgres://u@h/db?sslmode=require&password=xyz&a=b", b, sizeof(b)),
+                     "postgres://u@h/db?sslmode=require&password=***&a=b");
+    ck_assert_str_eq(storage_path_shown("postgresql://h/db?password=p", b, sizeof(b)), "postgresql://h/db?password=***");
+    char small[12];
+    ck_assert_str_eq(storage_path_shown("postgresql://u:secret@h/db", small, sizeof(small)), "postgresql:");
+}
+END_TEST
+
 /* Replicas starting together on a fresh PostgreSQL database: three
  * processes open it read-write at once; the advisory lock lets one
  * migrate, and every one of them ends up on the current schema. */
@@ -2703,6 +2717,7 @@ storage_suite(void)
     tcase_add_test(tc, test_readonly_open_fails_clearly);
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_unreachable_postgres);
+    tcase_add_test(tc, test_path_shown_hides_passwords);
     tcase_add_test(tc, test_concurrent_migrations);
     tcase_add_test(tc, test_sync_full_and_readonly_writes_refused);
     tcase_add_test(tc, test_identify_traits_view);
