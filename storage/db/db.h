@@ -338,6 +338,11 @@ struct storage {
     int64_t pg_changes, pg_last_id, pg_gen;
     bool pg_writing;
     bool pg_dirty; /* a statement of the open transaction changed rows */
+    /* A transaction was begun and not yet ended by COMMIT or ROLLBACK: kept
+     * here, not asked of libpq, which says "none" once the connection is
+     * lost -- and a statement must then fail, not run on a new connection
+     * outside the transaction. */
+    bool pg_txn;
 };
 
 /* ---- the commit journal (journal.c) ---- */

@@ -63,7 +63,8 @@ typedef struct pg_stmt {
     unsigned char *blob; /* the last bytea column read (stg_col_blob) */
     size_t blob_len;
     int blob_row, blob_col;
-    bool nul; /* a text value bound holds a NUL character (see put_text) */
+    char name[12]; /* its prepared statement's: "s<id>" */
+    bool nul;      /* a text value bound holds a NUL character (see put_text) */
 } pg_stmt_t;
 
 #define CONN(st) ((PGconn *)(st)->db)
@@ -215,6 +216,7 @@ stg_pg_stmt(storage_t *st, enum stmt_id id)
             return NULL;
         }
         s->blob_row = -1;
+        snprintf(s->name, sizeof(s->name), "s%d", (int)id);
         st->stmts[id] = (stg_stmt_t *)((uintptr_t)s | STG_PG_TAG);
     }
     return st->stmts[id];
@@ -331,12 +333,13 @@ unprepare_all(storage_t *st)
             untag(st->stmts[i])->prepared = false;
 }
 
-/* Before a statement outside a transaction: a broken connection is made
- * again (its prepared statements went with it). */
+/* Before a statement outside a transaction (st->pg_txn): a broken
+ * connection is made again (its prepared statements went with it). Inside
+ * one, statements fail until the caller's rollback. */
 static void
 heal(storage_t *st)
 {
-    if (PQstatus(CONN(st)) == CONNECTION_OK || PQtransactionStatus(CONN(st)) != PQTRANS_UNKNOWN)
+    if (PQstatus(CONN(st)) == CONNECTION_OK)
         return;
     PQreset(CONN(st));
     unprepare_all(st);
@@ -351,14 +354,20 @@ static int
 prepare(pg_stmt_t *s)
 {
     storage_t *st = s->st;
-    char name[16];
-    snprintf(name, sizeof(name), "s%d", (int)s->id);
-    PGresult *r = PQprepare(CONN(st), name, s->sql, s->nparams, s->types);
+    PGresult *r = PQprepare(CONN(st), s->name, s->sql, s->nparams, s->types);
     int ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_error(st, r, s->sql);
     PQclear(r);
     if (ret == 0)
         s->prepared = true;
     return ret;
+}
+
+/* Whether the server has a transaction open on the connection. */
+static bool
+server_in_txn(storage_t *st)
+{
+    PGTransactionStatusType t = PQtransactionStatus(CONN(st));
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
 /* The transactions (see the top). */
@@ -370,13 +379,17 @@ run_txn(pg_stmt_t *s)
     int ret;
     switch (s->id) {
     case S_BEGIN:
-        return pg_exec(st, s->sql);
+        ret = pg_exec(st, s->sql);
+        st->pg_txn = server_in_txn(st);
+        return ret;
     case S_BEGIN_IMMEDIATE: {
         int64_t gen = 0;
         snprintf(sql, sizeof(sql),
                  "BEGIN; SELECT pg_advisory_xact_lock(%lld); SELECT value FROM meta WHERE key = 'write_generation'",
                  (long long)LOCK_WRITE);
-        if ((ret = pg_exec_int64(st, sql, &gen)) != 0)
+        ret = pg_exec_int64(st, sql, &gen);
+        st->pg_txn = server_in_txn(st);
+        if (ret != 0)
             return ret;
         if (gen != st->pg_gen)
             stg_idcache_clear(&st->ids);
@@ -392,6 +405,7 @@ run_txn(pg_stmt_t *s)
             ret = pg_exec_int64(st, "UPDATE meta SET value = value + 1 WHERE key = 'write_generation' RETURNING value", &gen);
             if (ret != 0) {
                 pg_exec(st, "ROLLBACK");
+                st->pg_txn = false;
                 stg_forget(st);
                 return ret;
             }
@@ -403,6 +417,7 @@ run_txn(pg_stmt_t *s)
         if (ret == 0 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
             ret = stg_fail(st, STORAGE_EIO, "postgres: the transaction failed and was rolled back");
         PQclear(r);
+        st->pg_txn = false;
         /* SQLite's commit hook, which stg_committed stands for, runs for
          * transactions that wrote only */
         if (ret == 0 && (st->pg_dirty || wrote))
@@ -415,6 +430,7 @@ run_txn(pg_stmt_t *s)
     case S_ROLLBACK:
         st->pg_writing = false;
         st->pg_dirty = false;
+        st->pg_txn = false;
         ret = pg_exec(st, "ROLLBACK");
         stg_forget(st);
         return ret;
@@ -436,7 +452,7 @@ stg_pg_step(storage_t *st, stg_stmt_t *t)
         st->pg_changes = 0;
         return STG_DONE;
     }
-    if (!stg_in_txn(st))
+    if (!st->pg_txn)
         heal(st);
     if (s->id == S_BEGIN || s->id == S_BEGIN_IMMEDIATE || s->id == S_COMMIT || s->id == S_ROLLBACK) {
         int ret = run_txn(s);
@@ -449,9 +465,7 @@ stg_pg_step(storage_t *st, stg_stmt_t *t)
     }
     if (!s->prepared && (ret = prepare(s)) != 0)
         return ret;
-    char name[16];
-    snprintf(name, sizeof(name), "s%d", (int)s->id);
-    PGresult *r = PQexecPrepared(CONN(st), name, s->nparams, s->vals, s->lens, s->fmts, 0);
+    PGresult *r = PQexecPrepared(CONN(st), s->name, s->nparams, s->vals, s->lens, s->fmts, 0);
     ExecStatusType type = PQresultStatus(r);
     if (type != PGRES_COMMAND_OK && type != PGRES_TUPLES_OK) {
         ret = pg_error(st, r, s->sql);
@@ -606,8 +620,7 @@ stg_pg_col_type(stg_stmt_t *t, int i)
 bool
 stg_pg_in_txn(const storage_t *st)
 {
-    PGTransactionStatusType t = PQtransactionStatus(CONN(st));
-    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+    return st->pg_txn;
 }
 
 /* ---- the connection ---- */
@@ -636,6 +649,7 @@ migrate(storage_t *st)
         return ret;
     if ((ret = pg_exec(st, "BEGIN")) != 0 || (ret = schema_version(st, &version)) != 0)
         goto fail;
+    st->pg_txn = true;
     if (version > stg_pg_schema_version()) {
         ret =
             stg_fail(st, STORAGE_EIO, "database schema version %d is newer than this build (%d)", version, stg_pg_schema_version());
@@ -649,10 +663,12 @@ migrate(storage_t *st)
     snprintf(sql, sizeof(sql), "UPDATE profiled_schema SET version = %d", stg_pg_schema_version());
     if ((ret = pg_exec(st, sql)) != 0 || (ret = pg_exec(st, "COMMIT")) != 0)
         goto fail;
+    st->pg_txn = false;
     snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)LOCK_MIGRATE);
     return pg_exec(st, sql);
 fail:
     PQclear(PQexec(CONN(st), "ROLLBACK"));
+    st->pg_txn = false;
     snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)LOCK_MIGRATE);
     PQclear(PQexec(CONN(st), sql));
     return ret;

@@ -266,6 +266,34 @@ START_TEST(test_path_shown_hides_passwords)
 }
 END_TEST
 
+/* PostgreSQL goes away in the middle of a write transaction: the rest of
+ * it fails, its commit fails, none of it is stored (nothing ran outside
+ * the transaction on a new connection), and the connection comes back by
+ * itself for the next transaction. */
+START_TEST(test_connection_lost_in_transaction)
+{
+    if (!test_on_pg())
+        return;
+    char *url = NULL;
+    storage_t *st = test_db_open("lost.db", &url);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"before\",\"traits\":{\"a\":1}}");
+    ck_assert_int_eq(storage_begin(st), 0);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"in1\",\"traits\":{\"a\":1}}");
+    ck_assert_int_eq(test_db_int(url,
+                                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                 " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                                 NULL, 0),
+                     1);
+    ck_assert_int_ne(ingest(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"in2\",\"traits\":{\"a\":1}}"), 0);
+    ck_assert_int_ne(storage_commit(st), 0);
+    storage_rollback(st);
+    INGEST_OK(st, &tenant_a, "{\"type\":\"identify\",\"userId\":\"after\",\"traits\":{\"a\":1}}");
+    ck_assert_int_eq(test_db_int(url, "SELECT count(*) FROM identities WHERE value IN ('in1', 'in2')", NULL, 0), 0);
+    ck_assert_int_eq(test_db_int(url, "SELECT count(*) FROM identities WHERE value IN ('before', 'after')", NULL, 0), 2);
+    test_db_close(st, url);
+}
+END_TEST
+
 /* Replicas starting together on a fresh PostgreSQL database: three
  * processes open it read-write at once; the advisory lock lets one
  * migrate, and every one of them ends up on the current schema. */
@@ -2718,6 +2746,7 @@ storage_suite(void)
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_unreachable_postgres);
     tcase_add_test(tc, test_path_shown_hides_passwords);
+    tcase_add_test(tc, test_connection_lost_in_transaction);
     tcase_add_test(tc, test_concurrent_migrations);
     tcase_add_test(tc, test_sync_full_and_readonly_writes_refused);
     tcase_add_test(tc, test_identify_traits_view);
