@@ -78,7 +78,7 @@ cli_import(int argc, char **argv)
     storage_tenant_t tenant = storage_tenant(client, account, brand);
     uint64_t imported = 0, rejected = 0;
     int rv = storage_import_ndjson(st, &tenant, in, stderr, stderr, base_wall_ms(), &imported, &rejected);
-    if (rv == STORAGE_EIO || rv == STORAGE_EBUSY || rv == STORAGE_EFULL)
+    if (rv == STORAGE_EIO || rv == STORAGE_EBUSY || rv == STORAGE_EFULL || rv == STORAGE_EDOWN)
         fprintf(stderr, "profiled import: %s\n", storage_errmsg(st));
     fprintf(stderr, "profiled import: %llu imported, %llu rejected\n", (unsigned long long)imported, (unsigned long long)rejected);
     code = rv == 0 ? 0 : 1;

@@ -183,7 +183,7 @@ checkpoint_main(void *arg)
             writer_hold(srv->writer, 0);
             restarted = rc == 0 ? log_bytes : -1;
         }
-        if ((rc == STORAGE_EIO || rc == STORAGE_EFULL) && rc != failing)
+        if ((rc == STORAGE_EIO || rc == STORAGE_EFULL || rc == STORAGE_EDOWN) && rc != failing)
             fprintf(stderr, "profiled: checkpoint: %s (retried every --checkpoint-ms; logged again once it works)\n",
                     storage_errmsg(st));
         else if (rc == 0 && failing != 0)
@@ -347,6 +347,24 @@ drain(server_t *srv, const char *why)
     return 1;
 }
 
+/* The first connection: a database server that cannot be reached yet (one
+ * starting beside this replica) is tried again every half second for
+ * --db-wait-s. */
+static int
+open_db(server_t *srv, storage_t **st, char *err, size_t errlen)
+{
+    int64_t deadline = base_clock_ns(1) + (int64_t)(srv->cfg.db_wait_s * 1e9);
+    for (bool said = false;; said = true) {
+        int rc = storage_open(st, srv->cfg.db, 0, err, errlen);
+        if (rc != STORAGE_EDOWN || base_clock_ns(1) >= deadline)
+            return rc;
+        if (!said)
+            fprintf(stderr, "profiled: db: %s (trying again for up to %.0f s: --db-wait-s)\n", err, srv->cfg.db_wait_s);
+        struct timespec ts = {0, 500000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int
 server_main(int argc, char **argv)
 {
@@ -374,7 +392,7 @@ server_main(int argc, char **argv)
         return 2;
 
     storage_t *st = NULL;
-    if (storage_open(&st, srv.cfg.db, 0, err, sizeof(err)) != 0) {
+    if (open_db(&srv, &st, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled: db: %s\n", err);
         return 1;
     }

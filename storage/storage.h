@@ -32,6 +32,10 @@ enum {
      * ENOSPC/EDQUOT under an I/O error); the transaction was rolled back,
      * and the same write succeeds once space is freed */
     STORAGE_EFULL = -6,
+    /* the database server cannot be reached (PostgreSQL: the connection was
+     * lost or refused); the transaction was rolled back, and the connection
+     * is made again before its next transaction */
+    STORAGE_EDOWN = -7,
 };
 
 /* storage_open flags */
@@ -52,8 +56,9 @@ typedef struct storage storage_t;
  * SQLite's file layer whose writes fail as a full disk (SQLITE_FULL) while
  * that path exists.
  * On success *out owns the connection (free with storage_close).
- * On failure returns STORAGE_EIO and, when errbuf is not NULL, writes a
- * message into it. */
+ * On failure returns STORAGE_EIO (STORAGE_EDOWN: a PostgreSQL server that
+ * could not be reached, or refused the connection) and, when errbuf is not
+ * NULL, writes a message into it. */
 int storage_open(storage_t **out, const char *path, int flags, char *errbuf, size_t errlen);
 
 /* path as it may be shown in a log line or a message: a PostgreSQL URL

@@ -65,6 +65,8 @@ static const opt_t opts[] = {
     {"access-log", OPT_STR, OFF(access_log), "-", 0, 0, "JSON access log: a PATH, - (stdout) or off; SIGHUP reopens it", NULL},
     {"drain-delay", OPT_DOUBLE, OFF(drain_delay), "0", 0, 3600,
      "seconds between SIGTERM (readyz turns 503) and closing the listeners", NULL},
+    {"db-wait-s", OPT_DOUBLE, OFF(db_wait_s), "0", 0, 86400,
+     "seconds to keep trying a PostgreSQL --db that cannot be reached at start (0: exit at once)", NULL},
     {"shutdown-timeout", OPT_DOUBLE, OFF(shutdown_timeout), "30", 0.1, 3600, "seconds to finish in-flight work after SIGTERM",
      NULL},
     {"trusted-proxy", OPT_STR, OFF(trusted_proxy), "", 0, 0, "comma-separated addresses/CIDRs whose X-Forwarded-For is believed",

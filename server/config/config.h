@@ -32,6 +32,7 @@ typedef struct {
     char *config;       /* the config file read, if any */
     char *access_log;   /* PATH, "-" (stdout) or "off" */
     double drain_delay;
+    double db_wait_s; /* --db-wait-s: retry an unreachable database at start */
     double shutdown_timeout;
     char *trusted_proxy; /* comma-separated addresses / CIDRs */
     char *metrics_listen;

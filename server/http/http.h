@@ -35,12 +35,14 @@ typedef enum {
     ERR_INTERNAL,        /* 500 internal_server_error */
     ERR_DISK_FULL,       /* 500 internal_server_error: nothing stored */
     ERR_UNAVAILABLE,     /* 503 internal_server_error */
+    ERR_DB_DOWN,         /* 503 internal_server_error: nothing stored */
     ERR_TIMEOUT,         /* 504 internal_server_error */
 } err_kind_t;
 
 /* Maps a storage return code to an error kind (STORAGE_ENOTFOUND ->
  * ERR_NOT_FOUND, STORAGE_EINVAL -> ERR_VALIDATION, STORAGE_EBUSY ->
- * ERR_UNAVAILABLE, STORAGE_EFULL -> ERR_DISK_FULL, anything else ->
+ * ERR_UNAVAILABLE, STORAGE_EFULL -> ERR_DISK_FULL, STORAGE_EDOWN ->
+ * ERR_DB_DOWN, anything else ->
  * ERR_INTERNAL). */
 err_kind_t err_from_storage(int rc);
 

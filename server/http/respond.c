@@ -30,6 +30,8 @@ static const struct {
     [ERR_DISK_FULL] = {500, "Internal Server Error", "internal_server_error",
                        "The database's disk is full: nothing of this request was stored; retry later."},
     [ERR_UNAVAILABLE] = {503, "Service Unavailable", "internal_server_error", "The server is too busy; retry later."},
+    [ERR_DB_DOWN] = {503, "Service Unavailable", "internal_server_error",
+                     "The database is not reachable; retry later (nothing of this request was stored)."},
     [ERR_TIMEOUT] = {504, "Gateway Timeout", "internal_server_error", "The request took too long; retry later."},
 };
 
@@ -45,6 +47,8 @@ err_from_storage(int rc)
         return ERR_UNAVAILABLE;
     case STORAGE_EFULL:
         return ERR_DISK_FULL;
+    case STORAGE_EDOWN:
+        return ERR_DB_DOWN;
     default:
         return ERR_INTERNAL;
     }

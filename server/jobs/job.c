@@ -112,9 +112,10 @@ job_fail(job_t *job, int storage_rc, const char *fmt, ...)
     err_kind_t kind = err_from_storage(storage_rc);
     va_list ap;
     va_start(ap, fmt);
-    /* a full disk answers in the same words whichever step failed (the
-     * writer's log line has SQLite's) */
-    job_verror(job, kind, kind == ERR_DISK_FULL ? NULL : fmt, ap);
+    /* a full disk or a lost database answers in the same words whichever
+     * step failed (the writer's and the token reloader's log lines have the
+     * database's) */
+    job_verror(job, kind, kind == ERR_DISK_FULL || kind == ERR_DB_DOWN ? NULL : fmt, ap);
     va_end(ap);
 }
 

@@ -182,15 +182,16 @@ settle(writer_t *w, write_job_t *wj, int rc, const char *why, double seconds, in
 
 /* One transaction for the whole group (the common case). When it fails,
  * each job is tried again alone, so a request that cannot be stored fails
- * by itself and the others are still acknowledged; but not on a full disk,
- * which would fail each of them alike (all answer 500, nothing stored). */
+ * by itself and the others are still acknowledged; but not on a full disk
+ * or a lost database, which would fail each of them alike (all answer 500
+ * or 503, nothing stored). */
 static void
 commit_group(writer_t *w, write_job_t *group)
 {
     char why[512] = "";
     int64_t now = base_wall_ms(), t0 = base_clock_ns(1);
     int rc = store_all(w, group, now, why, sizeof(why)), first = 1;
-    if (rc == 0 || rc == STORAGE_EFULL || group->next == NULL) {
+    if (rc == 0 || rc == STORAGE_EFULL || rc == STORAGE_EDOWN || group->next == NULL) {
         double seconds = (double)(base_clock_ns(1) - t0) / 1e9;
         for (write_job_t *j = group; j != NULL; j = j->next)
             settle(w, j, rc, why, seconds, &first);

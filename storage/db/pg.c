@@ -134,6 +134,10 @@ code_of(const char *sqlstate)
         return STORAGE_EBUSY;
     if (strcmp(sqlstate, "53100") == 0) /* disk_full */
         return STORAGE_EFULL;
+    /* connection exceptions; the server shutting down, or starting */
+    if (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 || strcmp(sqlstate, "57P02") == 0 ||
+        strcmp(sqlstate, "57P03") == 0)
+        return STORAGE_EDOWN;
     return STORAGE_EIO;
 }
 
@@ -149,7 +153,7 @@ pg_error(storage_t *st, PGresult *res, const char *what)
         n--;
     snprintf(st->err, sizeof(st->err), "postgres: %.*s%s%s", (int)n, msg, what != NULL ? " in: " : "", what != NULL ? what : "");
     if (PQstatus(CONN(st)) != CONNECTION_OK)
-        return STORAGE_EIO;
+        return STORAGE_EDOWN;
     return code_of(res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL);
 }
 
@@ -439,21 +443,9 @@ run_txn(pg_stmt_t *s)
     }
 }
 
-int
-stg_pg_step(storage_t *st, stg_stmt_t *t)
+static int
+step_once(storage_t *st, pg_stmt_t *s)
 {
-    pg_stmt_t *s = untag(t);
-    if (s->res != NULL) { /* the next row of the result */
-        if (++s->row < s->nrows)
-            return STG_ROW;
-        return STG_DONE;
-    }
-    if (s->sql == NULL) {
-        st->pg_changes = 0;
-        return STG_DONE;
-    }
-    if (!st->pg_txn)
-        heal(st);
     if (s->id == S_BEGIN || s->id == S_BEGIN_IMMEDIATE || s->id == S_COMMIT || s->id == S_ROLLBACK) {
         int ret = run_txn(s);
         return ret < 0 ? ret : STG_DONE;
@@ -493,6 +485,42 @@ stg_pg_step(storage_t *st, stg_stmt_t *t)
     s->nrows = PQntuples(r);
     s->blob_row = -1;
     return STG_ROW;
+}
+
+/* Whether s, failed on a lost connection outside a transaction, cannot
+ * have changed anything: a transaction's start, or a read. */
+static bool
+resendable(const pg_stmt_t *s)
+{
+    return s->id == S_BEGIN || s->id == S_BEGIN_IMMEDIATE || strncmp(s->sql, "SELECT", 6) == 0;
+}
+
+int
+stg_pg_step(storage_t *st, stg_stmt_t *t)
+{
+    pg_stmt_t *s = untag(t);
+    if (s->res != NULL) { /* the next row of the result */
+        if (++s->row < s->nrows)
+            return STG_ROW;
+        return STG_DONE;
+    }
+    if (s->sql == NULL) {
+        st->pg_changes = 0;
+        return STG_DONE;
+    }
+    bool outside = !st->pg_txn;
+    if (outside)
+        heal(st);
+    int ret = step_once(st, s);
+    /* A connection the server closed while it was idle (a restart, an idle
+     * timeout) still looks fine until its next statement fails: that one
+     * is sent again, once, on a new connection when it cannot have changed
+     * anything. */
+    if (ret == STORAGE_EDOWN && outside && resendable(s)) {
+        heal(st);
+        ret = step_once(st, s);
+    }
+    return ret;
 }
 
 void
@@ -697,9 +725,11 @@ stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t er
     storage_t *st = stg_conn_new(flags);
     st->pg = true;
     *out = NULL;
+    int ret = STORAGE_EIO;
     PGconn *c = PQconnectdb(url);
     st->db = (stg_conn_t *)c;
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        ret = c != NULL ? STORAGE_EDOWN : STORAGE_EIO; /* refused, unreachable, or starting up */
         /* libpq's message names host and port, never the password */
         const char *m = c != NULL ? PQerrorMessage(c) : "out of memory";
         size_t n = strlen(m);
@@ -720,7 +750,7 @@ fail:
     if (errbuf != NULL && errlen > 0)
         snprintf(errbuf, errlen, "%s", st->err);
     stg_pg_close(st);
-    return STORAGE_EIO;
+    return ret;
 }
 
 void

@@ -239,14 +239,14 @@ START_TEST(test_readonly_open_fails_clearly)
 }
 END_TEST
 
-/* user_version lives at byte 60 of the database header (big-endian). */
-/* A PostgreSQL URL nobody answers: a clear error, no connection. */
+/* A PostgreSQL URL nobody answers: a clear error, no connection, and the
+ * code serve's --db-wait-s tries again on. */
 START_TEST(test_unreachable_postgres)
 {
     storage_t *st = (storage_t *)1;
     char err[512] = "";
     ck_assert_int_eq(storage_open(&st, "postgresql://nobody@127.0.0.1:1/profiled?connect_timeout=2", 0, err, sizeof(err)),
-                     STORAGE_EIO);
+                     STORAGE_EDOWN);
     ck_assert_ptr_null(st);
     ck_assert_msg(strstr(err, "cannot connect to PostgreSQL") != NULL, "%s", err);
 }
