@@ -1,7 +1,8 @@
 #!/bin/sh
 # check.sh -- what of deploy/ can be checked without a container engine:
-# YAML lint, `nginx -t` on the balancer config, `systemd-analyze verify` on
-# the unit, the Dockerfile's packages and COPY sources, and a real start of
+# YAML lint, `nginx -t` on the balancer configs, `systemd-analyze verify` on
+# the unit, the Dockerfile's packages and COPY sources, the keys of the
+# PostgreSQL compose file and manifests (pg-keys.py), and a real start of
 # profiled with the example config.   usage: check.sh PROFILED_BIN
 set -u
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -25,20 +26,37 @@ for tool in yamllint nginx systemd-analyze curl openssl sqlite3 node npm chromiu
     fi
 done
 
+# ... and the YAML module of pg-keys.py (Debian's, as tests/contract uses)
+if dpkg -s python3-yaml >/dev/null 2>&1 && grep -qw 'python3-yaml' "$ROOT/scripts/install-deps.sh"; then
+    ok "python3-yaml is installed, and scripts/install-deps.sh installs it"
+else
+    bad "python3-yaml is not installed, or scripts/install-deps.sh does not install it"
+fi
+
 # 1. YAML
-for f in "$ROOT"/deploy/docker-compose.yml "$ROOT"/deploy/k8s/*.yaml; do
+for f in "$ROOT"/deploy/docker-compose.yml "$ROOT"/deploy/docker-compose.postgres.yml "$ROOT"/deploy/k8s/*.yaml \
+         "$ROOT"/deploy/k8s/postgres/*.yaml; do
     if yamllint -d '{extends: default, rules: {line-length: {max: 140}, document-start: disable, comments: {min-spaces-from-content: 1}, truthy: {check-keys: false}}}' "$f" >"$TMP/yl" 2>&1; then
-        ok "yamllint $(basename "$f")"
+        ok "yamllint ${f#"$ROOT"/deploy/}"
     else
-        bad "yamllint $(basename "$f")"; cat "$TMP/yl" >&2
+        bad "yamllint ${f#"$ROOT"/deploy/}"; cat "$TMP/yl" >&2
     fi
 done
 
-# 2. nginx: the compose hostnames resolve only inside compose
-mkdir -p "$TMP/nginx/logs"
-sed -e 's/profiled-a:8080/127.0.0.1:1/; s/profiled-b:8080/127.0.0.1:2/' -e 's/listen 80;/listen 127.0.0.1:1;/' \
-    "$ROOT/deploy/nginx.conf" > "$TMP/nginx/nginx.conf"
-if nginx -t -q -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e stderr 2>"$TMP/ng"; then ok "nginx -t nginx.conf"; else bad "nginx -t"; cat "$TMP/ng" >&2; fi
+# 2. nginx: the compose hostnames resolve only inside compose (replica x
+#    becomes 127.0.0.1:n, its letter's place in the alphabet)
+for conf in nginx.conf nginx.postgres.conf; do
+    rm -rf "$TMP/nginx"; mkdir -p "$TMP/nginx/logs"
+    sed -e 's/profiled-a:8080/127.0.0.1:1/; s/profiled-b:8080/127.0.0.1:2/; s/profiled-c:8080/127.0.0.1:3/' \
+        -e 's/listen 80;/listen 127.0.0.1:1;/' "$ROOT/deploy/$conf" > "$TMP/nginx/nginx.conf"
+    if grep -q 'profiled-[a-z]*:' "$TMP/nginx/nginx.conf"; then
+        bad "nginx -t $conf: an upstream this test does not map: $(grep -o 'profiled-[a-z]*:[0-9]*' "$TMP/nginx/nginx.conf" | head -1)"
+    elif nginx -t -q -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e stderr 2>"$TMP/ng"; then
+        ok "nginx -t $conf"
+    else
+        bad "nginx -t $conf"; cat "$TMP/ng" >&2
+    fi
+done
 
 # 3. systemd unit (with this build's binary in place of the installed one)
 sed "s|/usr/local/bin/profiled|$BIN|" "$ROOT/deploy/profiled.service" > "$TMP/profiled.service"
@@ -65,6 +83,28 @@ uncopied=""
 for d in $built; do echo "$srcs" | grep -qx "$d" || uncopied="$uncopied $d"; done
 [ -z "$uncopied" ] && ok "Dockerfile copies every source folder ($(echo $built | wc -w))" ||
     bad "Dockerfile does not copy:$uncopied"
+
+# 4b. the PostgreSQL compose file and Kubernetes manifests: the keys that
+#     make them what the README says (pg-keys.py; Debian's python3-yaml)
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+"$BIN" serve --help > "$TMP/serve-help" 2>&1
+if ! "$PY" -c 'import yaml' 2>/dev/null; then
+    bad "python3-yaml is missing (scripts/install-deps.sh installs it)"
+else
+    "$PY" "$ROOT/tests/deploy/pg-keys.py" "$ROOT/deploy" "$TMP/serve-help" >"$TMP/pk" 2>&1
+    rc=$?
+    while IFS= read -r line; do
+        case $line in
+        "ok: "*) ok "${line#ok: }" ;;
+        "FAILED: "*) bad "${line#FAILED: }" ;;
+        *) echo "$line" >&2 ;;
+        esac
+    done <"$TMP/pk"
+    [ "$rc" -eq 0 ] || grep -q '^FAILED: ' "$TMP/pk" || bad "pg-keys.py exited $rc"
+fi
+"$BIN" migrate --help 2>&1 | grep -q '^usage: profiled migrate' && ok "profiled migrate exists (the Job and the compose service run it)" ||
+    bad "profiled migrate --help"
 
 # 5. the example config starts a real server
 sed -e 's|^listen = .*|listen = 127.0.0.1:0|' -e "s|^access-log = .*|access-log = $TMP/access.log|" \
