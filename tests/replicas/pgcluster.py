@@ -1,15 +1,14 @@
-"""A throwaway PostgreSQL 15 cluster for one test: initdb and pg_ctl in a
-temp dir, on a free port of 127.0.0.1 (as the `postgres` user when run as
-root: initdb refuses root), never a system service. stop() and start()
-take it away and bring it back under a running test; remove() deletes it."""
+"""A throwaway PostgreSQL 15 cluster for one test, through
+scripts/pg-cluster.sh (initdb and pg_ctl in a temp dir, a free port of
+127.0.0.1, never a system service). stop() and start() take it away and
+bring it back under a running test; remove() deletes it."""
 
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
 
-BIN = "/usr/lib/postgresql/15/bin"
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "pg-cluster.sh")
 
 
 def free_port():
@@ -22,23 +21,15 @@ def free_port():
 
 class Cluster:
     def __init__(self):
-        if not os.access(os.path.join(BIN, "initdb"), os.X_OK):
-            raise SystemExit("pgcluster: %s/initdb missing: sh scripts/install-deps.sh installs postgresql-15" % BIN)
         self.dir = tempfile.mkdtemp(prefix="profiled-pgc-")
-        self.run = []
-        if os.getuid() == 0:
-            shutil.chown(self.dir, "postgres", "postgres")
-            self.run = ["runuser", "-u", "postgres", "--"]
-        self.port = free_port()
-        self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "log")
-        self._pg("initdb", "-D", self.data, "--auth=trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-        self.start()
+        self.port = int(self._run("init"))
 
-    def _pg(self, tool, *args):
-        r = subprocess.run(self.run + [os.path.join(BIN, tool)] + list(args), capture_output=True, text=True)
+    def _run(self, *args):
+        r = subprocess.run(["sh", SCRIPT, args[0], self.dir] + list(args[1:]), capture_output=True, text=True)
         if r.returncode != 0:
-            raise RuntimeError("%s failed: %s%s%s" % (tool, r.stdout, r.stderr, self.tail()))
+            raise RuntimeError("pg-cluster.sh %s failed: %s%s" % (args[0], r.stdout, r.stderr))
+        return r.stdout.strip()
 
     def tail(self, n=30):
         try:
@@ -48,23 +39,16 @@ class Cluster:
             return ""
 
     def start(self):
-        opts = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-                " -c dynamic_shared_memory_type=mmap" % (self.port, self.dir))
-        self._pg("pg_ctl", "-D", self.data, "-w", "-l", self.log, "-o", opts, "start")
+        self._run("start")
 
     def stop(self, mode="fast"):
-        self._pg("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+        self._run("stop", mode)
 
     def url(self, db="postgres"):
         return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port, db)
 
     def createdb(self, name):
-        self._pg("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
-        return self.url(name)
+        return self._run("createdb", name)
 
     def remove(self):
-        try:
-            self.stop("immediate")
-        except RuntimeError:
-            pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._run("remove")

@@ -9,30 +9,10 @@
 set -e
 BUILD=${1:?usage: pg-run.sh BUILD_DIR [ctest args]}
 shift
-BIN=/usr/lib/postgresql/15/bin
-[ -x "$BIN/initdb" ] || { echo "pg-run: $BIN/initdb missing: sh scripts/install-deps.sh installs postgresql-15" >&2; exit 1; }
-
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=$(mktemp -d /tmp/profiled-pg-XXXXXX)
-RUN=""
-if [ "$(id -u)" -eq 0 ]; then
-    chown postgres:postgres "$DIR"
-    RUN="runuser -u postgres --"
-fi
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cleanup() {
-    $RUN "$BIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT INT TERM
-
-$RUN "$BIN/initdb" -D "$DIR/data" --auth=trust -U postgres -E UTF8 --no-sync >"$DIR/initdb.log" 2>&1 ||
-    { cat "$DIR/initdb.log" >&2; exit 1; }
-# fsync off: a test cluster only. Shared memory in mmap files of the data
-# directory: a chroot or container may lack a usable /dev/shm. 200
-# connections: suites run one at a time, but a server opens one per worker and writer.
-$RUN "$BIN/pg_ctl" -D "$DIR/data" -w -l "$DIR/log" \
-    -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c dynamic_shared_memory_type=mmap" start >/dev/null ||
-    { cat "$DIR/log" >&2; exit 1; }
+trap 'sh "$ROOT/scripts/pg-cluster.sh" remove "$DIR"' EXIT INT TERM
+PORT=$(sh "$ROOT/scripts/pg-cluster.sh" init "$DIR")
 
 # The suites whose subject is SQLite's files (disk_full, integrity,
 # migrations, event_levels, render's query plans) or that touch no
