@@ -11,6 +11,7 @@
 int cli_import(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
+int cli_copy(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_audience(int argc, char **argv);
 int cli_definitions(int argc, char **argv);

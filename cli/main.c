@@ -17,6 +17,7 @@ static const command_t commands[] = {
     {"serve", server_main, "run the HTTP API server (profiled serve --help)"},
     {"import", cli_import, "load Segment-spec NDJSON messages into a database"},
     {"migrate", cli_migrate, "bring a database's schema up to this build's (SQLite file or PostgreSQL URL)"},
+    {"copy", cli_copy, "copy a whole database into a new one (SQLite to PostgreSQL, or back)"},
     {"check", cli_check, "check a database file for damage (exit 1 on damage)"},
     {"token", cli_token, "create, list or revoke API tokens"},
     {"audience", cli_audience, "import, remove or list static audiences (CSV member lists)"},

@@ -139,6 +139,22 @@ bool storage_damaged(const char **what);
  * and the reason is in out). */
 int storage_check(const char *path, FILE *out, uint64_t *problems);
 
+/* `profiled copy`: every row of from's database into to's, which must be
+ * empty (no tenant, profile, token, event or any other copied row), of
+ * either backend (SQLite file or PostgreSQL URL, opened by the caller: to
+ * read-write, so its schema is current). Row ids stay what they are, and
+ * so does the scrollId key: scrollIds of from go on working on to. Reads
+ * from in one read transaction (one snapshot) and writes to in one write
+ * transaction: on failure nothing of it is kept. What SQLite keeps in two
+ * levels (schema steps 10, 11) is rebuilt or combined; on PostgreSQL each
+ * identity column's sequence is moved past the copied ids. A line per
+ * table goes to progress (may be NULL) every 10,000 rows and at its end;
+ * *rows (may be NULL) receives the rows written. Returns 0; STORAGE_EEXIST
+ * when to is not empty (nothing written); STORAGE_EINVAL when a value
+ * cannot be stored in to (a text with a NUL character on PostgreSQL);
+ * STORAGE_EIO / STORAGE_EBUSY; the message in err. */
+int storage_copy(storage_t *from, storage_t *to, FILE *progress, uint64_t *rows, char *err, size_t errlen);
+
 /* Current schema version this build writes. */
 int storage_schema_version(void);
 

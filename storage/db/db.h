@@ -206,6 +206,15 @@ const void *stg_col_blob(stg_stmt_t *s, int i);
 int stg_col_bytes(stg_stmt_t *s, int i);
 int stg_col_type(stg_stmt_t *s, int i);
 
+/* A statement of sql outside enum stmt_id (?n placeholders, SQL both
+ * backends read alike): for storage/'s whole-table work (copy.c), whose
+ * statements are made from a table of columns. Prepared now (SQLite) or
+ * at its first step (PostgreSQL); the caller's, freed by stg_stmt_free
+ * before st closes (NULL: nothing). NULL, and st->err set, when SQLite
+ * refuses it; PostgreSQL's refusal comes from the first stg_step. */
+stg_stmt_t *stg_stmt_sql(storage_t *st, const char *sql);
+void stg_stmt_free(stg_stmt_t *s);
+
 /* Rows the last finished insert, update or delete changed, and the row id
  * of the last insert, on st. */
 int64_t stg_changes(storage_t *st);
@@ -343,6 +352,7 @@ struct storage {
      * lost -- and a statement must then fail, not run on a new connection
      * outside the transaction. */
     bool pg_txn;
+    unsigned pg_sql_seq; /* statements stg_stmt_sql made (their names) */
 };
 
 /* ---- the commit journal (journal.c) ---- */
@@ -532,6 +542,8 @@ bool stg_pg_url(const char *path);
 int stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t errlen);
 void stg_pg_close(storage_t *st);
 stg_stmt_t *stg_pg_stmt(storage_t *st, enum stmt_id id);
+stg_stmt_t *stg_pg_stmt_sql(storage_t *st, const char *sql);
+void stg_pg_stmt_free(stg_stmt_t *s);
 int stg_pg_step(storage_t *st, stg_stmt_t *s);
 void stg_pg_reset(stg_stmt_t *s);
 const char *stg_pg_stmt_text(stg_stmt_t *s);

@@ -63,7 +63,7 @@ typedef struct pg_stmt {
     unsigned char *blob; /* the last bytea column read (stg_col_blob) */
     size_t blob_len;
     int blob_row, blob_col;
-    char name[12]; /* its prepared statement's: "s<id>" */
+    char name[12]; /* its prepared statement's: "s<id>", or "q<n>" (stg_stmt_sql) */
     bool nul;      /* a text value bound holds a NUL character (see put_text) */
 } pg_stmt_t;
 
@@ -197,33 +197,58 @@ max_param(const char *sql)
     return n;
 }
 
+/* A statement of sql (SQLite's ?n spelt $n when dollars is set) named
+ * name; NULL (st->err set) when it has more parameters than MAXP. */
+static pg_stmt_t *
+stmt_new(storage_t *st, enum stmt_id id, const char *sql, bool dollars, const char *name)
+{
+    pg_stmt_t *s = base_xcalloc(1, sizeof(*s));
+    s->st = st;
+    s->id = id;
+    s->sql = sql;
+    if (sql != NULL && dollars) {
+        s->own_sql = base_xmalloc(strlen(sql) + 1);
+        for (size_t i = 0; (s->own_sql[i] = sql[i] == '?' ? '$' : sql[i]) != '\0'; i++)
+            ;
+        s->sql = s->own_sql;
+    }
+    s->nparams = s->sql != NULL ? max_param(s->sql) : 0;
+    if (s->nparams > MAXP) {
+        free(s->own_sql);
+        free(s);
+        stg_fail(st, STORAGE_EIO, "postgres: statement %s has too many parameters", name);
+        return NULL;
+    }
+    s->blob_row = -1;
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    return s;
+}
+
 stg_stmt_t *
 stg_pg_stmt(storage_t *st, enum stmt_id id)
 {
     if (st->stmts[id] == NULL) {
-        pg_stmt_t *s = base_xcalloc(1, sizeof(*s));
-        s->st = st;
-        s->id = id;
-        s->sql = stg_pg_sql[id];
-        if (s->sql == stg_pg_same) { /* SQLite's text with ?n as $n */
-            const char *t = stg_sqlite_sql[id];
-            s->own_sql = base_xmalloc(strlen(t) + 1);
-            for (size_t i = 0; (s->own_sql[i] = t[i] == '?' ? '$' : t[i]) != '\0'; i++)
-                ;
-            s->sql = s->own_sql;
-        }
-        s->nparams = s->sql != NULL ? max_param(s->sql) : 0;
-        if (s->nparams > MAXP) {
-            free(s->own_sql);
-            free(s);
-            stg_fail(st, STORAGE_EIO, "postgres: statement %d has too many parameters", (int)id);
+        char name[12];
+        snprintf(name, sizeof(name), "s%d", (int)id);
+        bool same = stg_pg_sql[id] == stg_pg_same; /* SQLite's text with ?n as $n */
+        pg_stmt_t *s = stmt_new(st, id, same ? stg_sqlite_sql[id] : stg_pg_sql[id], same, name);
+        if (s == NULL)
             return NULL;
-        }
-        s->blob_row = -1;
-        snprintf(s->name, sizeof(s->name), "s%d", (int)id);
         st->stmts[id] = (stg_stmt_t *)((uintptr_t)s | STG_PG_TAG);
     }
     return st->stmts[id];
+}
+
+/* Its id is S_COUNT (none of the table's); its name "q<n>", new on the
+ * connection. Not in st->stmts: heal does not see it, so it is meant for
+ * statements run inside one transaction. */
+stg_stmt_t *
+stg_pg_stmt_sql(storage_t *st, const char *sql)
+{
+    char name[12];
+    snprintf(name, sizeof(name), "q%u", st->pg_sql_seq++);
+    pg_stmt_t *s = stmt_new(st, S_COUNT, sql, true, name);
+    return s != NULL ? (stg_stmt_t *)((uintptr_t)s | STG_PG_TAG) : NULL;
 }
 
 static void
@@ -237,6 +262,13 @@ stmt_free(pg_stmt_t *s)
     free(s->blob);
     free(s->own_sql);
     free(s);
+}
+
+/* The server's prepared statement goes with the connection. */
+void
+stg_pg_stmt_free(stg_stmt_t *s)
+{
+    stmt_free(untag(s));
 }
 
 /* ---- binding ---- */
@@ -470,7 +502,7 @@ step_once(storage_t *st, pg_stmt_t *s)
     st->pg_changes = n != NULL && *n != '\0' ? strtoll(n, NULL, 10) : 0;
     if (st->pg_changes > 0 && strncmp(PQcmdStatus(r), "SELECT", 6) != 0)
         st->pg_dirty = true;
-    if (stg_pg_returns_id[s->id]) {
+    if (s->id < S_COUNT && stg_pg_returns_id[s->id]) {
         if (PQntuples(r) > 0)
             st->pg_last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);

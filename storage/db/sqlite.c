@@ -135,6 +135,29 @@ stg_stmt(storage_t *st, enum stmt_id id)
     return st->stmts[id];
 }
 
+stg_stmt_t *
+stg_stmt_sql(storage_t *st, const char *sql)
+{
+    if (st->pg)
+        return stg_pg_stmt_sql(st, sql);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(DB(st), sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        db_error(st, rc);
+        return NULL;
+    }
+    return (stg_stmt_t *)s;
+}
+
+void
+stg_stmt_free(stg_stmt_t *s)
+{
+    if (s != NULL && STG_IS_PG(s))
+        stg_pg_stmt_free(s);
+    else
+        sqlite3_finalize(S(s));
+}
+
 int
 stg_step(storage_t *st, stg_stmt_t *s)
 {
