@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_WORK  ?=
 BASELINE   ?= HEAD~1
 
-.PHONY: all deps build build-asan test test-fast test-pg test-asan test-fuzz fuzz run demo bench bench-ab format clean
+.PHONY: all deps build build-asan test test-fast test-pg test-asan test-fuzz fuzz run demo bench bench-pg bench-ab format clean
 
 all: build
 
@@ -70,6 +70,11 @@ run: build
 
 bench:
 	@sh scripts/bench.sh
+	@sh scripts/bench-pg.sh
+
+# SQLite against PostgreSQL alone (also the last part of `make bench`)
+bench-pg:
+	@sh scripts/bench-pg.sh
 
 # This checkout against BASELINE (a commit, default HEAD~1), side by side.
 bench-ab:

@@ -40,6 +40,7 @@ cmake --build $BUILD -j "$(nproc)" --target profiled profiled-gendata profiled-l
 BIN=$BUILD/profiled GEN=$BUILD/profiled-gendata LOAD=$BUILD/profiled-load
 
 WORK=$(mktemp -d /tmp/profiled-bench-pg.XXXXXX)
+chmod 755 "$WORK" # the cluster below runs as postgres when we are root
 PGDIR=$WORK/pg
 SPIDS=""
 cleanup() {
@@ -104,11 +105,13 @@ load() {
 load2() {
     key=$1
     shift
+    lpids=""
     for p in $PORT $PORT2; do
         timeout $((DUR + WARM + 60)) "$LOAD" --url http://127.0.0.1:$p --connections $((CONNS / 2)) --duration "$DUR" \
             --warmup "$WARM" --json "$OUT/$key.$p.part" --quiet "$@" &
+        lpids="$lpids $!"
     done
-    wait
+    for p in $lpids; do wait "$p" || true; done
     a=$OUT/$key.$PORT.part b=$OUT/$key.$PORT2.part
     printf '{\n  "rps": %s,\n  "events_per_s": %s,\n  "p99_us": %s,\n  "errors": %s\n}\n' \
         "$(awk -v x="$(jnum "$a" rps)" -v y="$(jnum "$b" rps)" 'BEGIN { print x + y }')" \

@@ -53,8 +53,12 @@ def check(cond, what):
     return cond
 
 
+SERVERS = []  # every process started, killed at the end whatever happened
+
+
 class Server:
     def __init__(self, name, url, workdir, *flags, port=0):
+        SERVERS.append(self)
         self.name = name
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -616,7 +620,6 @@ def test_db_wait(cluster, url, work):
 def main():
     work = tempfile.mkdtemp(prefix="profiled-replicas-")
     cluster = pgcluster.Cluster()
-    reps = []
     try:
         reps, tok = test_merges(cluster, work)
         test_stale_identity(reps, tok)
@@ -624,14 +627,18 @@ def main():
         test_tokens(reps, cluster.url("merges"))
         for r in reps:
             r.stop()
-        reps = []
         test_nginx(cluster, work, cluster.url("merges"))
         url, tok = test_db_lost(cluster, work)
         test_kill(url, tok, work)
         test_db_wait(cluster, url, work)
+    except Exception:
+        FAILED.append("exception")
+        raise
     finally:
-        for r in reps:
-            r.stop(signal.SIGKILL)
+        for r in SERVERS:
+            if getattr(r, "proc", None) is not None and r.proc.poll() is None:
+                r.proc.kill()
+                r.proc.wait()
         if FAILED:
             print("PostgreSQL's log (last lines):\n" + cluster.tail())
         cluster.remove()
