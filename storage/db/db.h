@@ -353,6 +353,7 @@ struct storage {
      * outside the transaction. */
     bool pg_txn;
     unsigned pg_sql_seq; /* statements stg_stmt_sql made (their names) */
+    char *pg_url;        /* the URL it was opened with (pgnotify.c's watcher) */
 };
 
 /* ---- the commit journal (journal.c) ---- */
@@ -375,6 +376,12 @@ void stg_journal_rolled_back(storage_t *st);
 /* The backend's part of storage_journal_attach: installs the row and WAL
  * hooks on st. 0 or STORAGE_EINVAL. */
 int stg_journal_hooks(storage_t *st);
+/* A commit the backend learnt of otherwise (PostgreSQL: another replica's,
+ * from its notification): generation gen-1 -> gen with its n tags, or
+ * touching everything (all). A slot the writer's own commit holds is left. */
+void stg_journal_record(storage_journal_t *j, int64_t gen, const uint64_t *tags, size_t n, bool all);
+/* The mark of a PostgreSQL database at write generation gen. */
+void stg_mark_of_generation(storage_mark_t *m, int64_t gen);
 /* views.c, as it reads a view: the lookup (first), then each profile. */
 void stg_view_tags_begin(storage_t *st, int64_t tenant_id, storage_id_type_t type, const char *id, size_t id_len);
 void stg_view_tags_pk(storage_t *st, int64_t pk);
@@ -545,6 +552,16 @@ stg_stmt_t *stg_pg_stmt(storage_t *st, enum stmt_id id);
 stg_stmt_t *stg_pg_stmt_sql(storage_t *st, const char *sql);
 void stg_pg_stmt_free(stg_stmt_t *s);
 int stg_pg_step(storage_t *st, stg_stmt_t *s);
+/* pgnotify.c: the change mark and the other replicas' commits (see there) */
+int stg_pg_change_mark(storage_t *st, storage_mark_t *out);
+void stg_pg_watch_journal(storage_journal_t *j);
+/* In COMMIT of a write transaction: raises meta.write_generation into *gen
+ * and notifies it with the transaction's tags (journaled as pending);
+ * after COMMIT answered, whether it committed. */
+int stg_pg_next_generation(storage_t *st, int64_t *gen);
+void stg_pg_generation_done(storage_t *st, int64_t gen, bool committed);
+void stg_pg_journal_stmt(storage_t *st, enum stmt_id id, const char *const *vals, const int *lens, int64_t added_id);
+const char *stg_pg_notify_payload(const storage_t *st, char *buf, size_t cap);
 void stg_pg_reset(stg_stmt_t *s);
 const char *stg_pg_stmt_text(stg_stmt_t *s);
 void stg_pg_bind_int64(stg_stmt_t *s, int idx, int64_t v);

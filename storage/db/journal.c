@@ -87,11 +87,13 @@ int
 storage_journal_attach(storage_t *st, storage_journal_t *j)
 {
     storage_mark_t m;
-    if (!(st->flags & STORAGE_NO_AUTOCHECKPOINT) || storage_change_mark(st, &m) != 0)
+    if ((!st->pg && !(st->flags & STORAGE_NO_AUTOCHECKPOINT)) || storage_change_mark(st, &m) != 0)
         return stg_fail(st, STORAGE_EINVAL, "a journal needs a WAL index and no autocheckpoint");
     if (stg_journal_hooks(st) != 0)
         return STORAGE_EINVAL;
     st->journal = j;
+    if (st->pg) /* the other replicas' commits, from their notifications */
+        stg_pg_watch_journal(j);
     return 0;
 }
 
@@ -224,6 +226,36 @@ stg_journal_rolled_back(storage_t *st)
     st->jr_tags = NULL;
     st->jr_n = st->jr_cap = 0;
     st->jr_all = false;
+}
+
+void
+stg_mark_of_generation(storage_mark_t *m, int64_t gen)
+{
+    memset(m, 0, sizeof(*m));
+    m->w[W_CHANGE] = (uint32_t)gen;
+}
+
+void
+stg_journal_record(storage_journal_t *j, int64_t gen, const uint64_t *tags, size_t n, bool all)
+{
+    uint32_t commit = (uint32_t)gen;
+    pthread_mutex_lock(&j->mu);
+    jslot_t *s = &j->slots[commit % STORAGE_JOURNAL_SLOTS];
+    if (s->n != commit || s->state == SLOT_EMPTY) { /* not the writer's own */
+        free(s->tags);
+        s->n = commit;
+        s->state = all ? SLOT_VOID : SLOT_DONE;
+        stg_mark_of_generation(&s->before, gen - 1);
+        stg_mark_of_generation(&s->after, gen);
+        s->after_known = true;
+        s->ntags = all ? 0 : n;
+        s->tags = NULL;
+        if (s->ntags > 0) {
+            s->tags = base_xmalloc(n * sizeof(*tags));
+            memcpy(s->tags, tags, n * sizeof(*tags));
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
 }
 
 int

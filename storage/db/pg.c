@@ -81,49 +81,6 @@ stg_pg_url(const char *path)
     return path != NULL && (strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0);
 }
 
-/* Appends n bytes of p to buf (cap bytes, *o used), as far as they fit. */
-static void
-shown_put(char *buf, size_t cap, size_t *o, const char *p, size_t n)
-{
-    if (n > cap - 1 - *o)
-        n = cap - 1 - *o;
-    memcpy(buf + *o, p, n);
-    *o += n;
-}
-
-const char *
-storage_path_shown(const char *path, char *buf, size_t cap)
-{
-    if (!stg_pg_url(path) || cap == 0)
-        return path;
-    const char *auth = strstr(path, "://") + 3, *query = auth + strcspn(auth, "/?");
-    const char *at = memchr(auth, '@', (size_t)(query - auth));
-    const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    query = strchr(query, '?');
-    size_t o = 0;
-    if (colon != NULL) { /* user:PASSWORD@host */
-        shown_put(buf, cap, &o, path, (size_t)(colon + 1 - path));
-        shown_put(buf, cap, &o, "***", 3);
-        shown_put(buf, cap, &o, at, (size_t)((query != NULL ? query : at + strlen(at)) - at));
-    } else {
-        shown_put(buf, cap, &o, path, (size_t)((query != NULL ? query : path + strlen(path)) - path));
-    }
-    /* ?key=value&...: password=*** */
-    for (const char *k = query; k != NULL && *k != '\0';) {
-        const char *next = strchr(k + 1, '&');
-        size_t n = next != NULL ? (size_t)(next - k) : strlen(k);
-        if (strncmp(k + 1, "password=", 9) == 0) {
-            shown_put(buf, cap, &o, k, 10);
-            shown_put(buf, cap, &o, "***", 3);
-        } else {
-            shown_put(buf, cap, &o, k, n);
-        }
-        k = next;
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
 static int
 code_of(const char *sqlstate)
 {
@@ -435,13 +392,13 @@ run_txn(pg_stmt_t *s)
     }
     case S_COMMIT: {
         bool wrote = st->pg_writing;
+        int64_t gen = 0;
         if (st->pg_writing) {
-            int64_t gen = 0;
             st->pg_writing = false;
-            ret = pg_exec_int64(st, "UPDATE meta SET value = value + 1 WHERE key = 'write_generation' RETURNING value", &gen);
-            if (ret != 0) {
+            if ((ret = stg_pg_next_generation(st, &gen)) != 0) {
                 pg_exec(st, "ROLLBACK");
                 st->pg_txn = false;
+                stg_journal_rolled_back(st);
                 stg_forget(st);
                 return ret;
             }
@@ -454,6 +411,8 @@ run_txn(pg_stmt_t *s)
             ret = stg_fail(st, STORAGE_EIO, "postgres: the transaction failed and was rolled back");
         PQclear(r);
         st->pg_txn = false;
+        if (wrote)
+            stg_pg_generation_done(st, gen, ret == 0);
         /* SQLite's commit hook, which stg_committed stands for, runs for
          * transactions that wrote only */
         if (ret == 0 && (st->pg_dirty || wrote))
@@ -467,6 +426,7 @@ run_txn(pg_stmt_t *s)
         st->pg_writing = false;
         st->pg_dirty = false;
         st->pg_txn = false;
+        stg_journal_rolled_back(st);
         ret = pg_exec(st, "ROLLBACK");
         stg_forget(st);
         return ret;
@@ -500,11 +460,14 @@ step_once(storage_t *st, pg_stmt_t *s)
     }
     const char *n = PQcmdTuples(r);
     st->pg_changes = n != NULL && *n != '\0' ? strtoll(n, NULL, 10) : 0;
-    if (st->pg_changes > 0 && strncmp(PQcmdStatus(r), "SELECT", 6) != 0)
+    bool wrote = st->pg_changes > 0 && strncmp(PQcmdStatus(r), "SELECT", 6) != 0;
+    if (wrote)
         st->pg_dirty = true;
+    if (s->id < S_COUNT && stg_pg_returns_id[s->id] && PQntuples(r) > 0)
+        st->pg_last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (wrote && st->journal != NULL) /* what it changed, for the view cache */
+        stg_pg_journal_stmt(st, s->id, s->vals, s->lens, st->pg_last_id);
     if (s->id < S_COUNT && stg_pg_returns_id[s->id]) {
-        if (PQntuples(r) > 0)
-            st->pg_last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
         return STG_DONE;
     }
@@ -756,6 +719,7 @@ stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t er
 {
     storage_t *st = stg_conn_new(flags);
     st->pg = true;
+    st->pg_url = base_xstrndup(url, strlen(url));
     *out = NULL;
     int ret = STORAGE_EIO;
     PGconn *c = PQconnectdb(url);
@@ -796,5 +760,6 @@ stg_pg_close(storage_t *st)
     if (st->db != NULL)
         PQfinish(CONN(st));
     st->db = NULL;
+    free(st->pg_url);
     stg_conn_free(st);
 }

@@ -463,8 +463,8 @@ everything:
 int
 stg_journal_hooks(storage_t *st)
 {
-    if (st->pg)
-        return stg_fail(st, STORAGE_EINVAL, "PostgreSQL has no commit journal");
+    if (st->pg) /* tags from the statements (stg_pg_journal_stmt) */
+        return 0;
     sqlite3_preupdate_hook(DB(st), on_preupdate, st);
     sqlite3_wal_hook(DB(st), on_wal, st);
     return 0;
@@ -727,8 +727,8 @@ storage_cache_mb(storage_t *st, int mb)
 int
 storage_change_mark(storage_t *st, storage_mark_t *out)
 {
-    if (st->pg) /* no WAL index: views are not cached */
-        return -1;
+    if (st->pg) /* the write generation (pgnotify.c) */
+        return stg_pg_change_mark(st, out);
     if (st->shm == NULL && !st->shm_tried) {
         st->shm_tried = true;
         sqlite3_file *f = NULL;

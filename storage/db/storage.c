@@ -372,3 +372,48 @@ stg_scroll_key_load(storage_t *st)
     }
     return ret;
 }
+
+/* ---- a database path as a log line may show it (storage.h) ---- */
+
+/* Appends n bytes of p to buf (cap bytes, *o used), as far as they fit. */
+static void
+shown_put(char *buf, size_t cap, size_t *o, const char *p, size_t n)
+{
+    if (n > cap - 1 - *o)
+        n = cap - 1 - *o;
+    memcpy(buf + *o, p, n);
+    *o += n;
+}
+
+const char *
+storage_path_shown(const char *path, char *buf, size_t cap)
+{
+    if (!stg_pg_url(path) || cap == 0)
+        return path;
+    const char *auth = strstr(path, "://") + 3, *query = auth + strcspn(auth, "/?");
+    const char *at = memchr(auth, '@', (size_t)(query - auth));
+    const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    query = strchr(query, '?');
+    size_t o = 0;
+    if (colon != NULL) { /* user:PASSWORD@host */
+        shown_put(buf, cap, &o, path, (size_t)(colon + 1 - path));
+        shown_put(buf, cap, &o, "***", 3);
+        shown_put(buf, cap, &o, at, (size_t)((query != NULL ? query : at + strlen(at)) - at));
+    } else {
+        shown_put(buf, cap, &o, path, (size_t)((query != NULL ? query : path + strlen(path)) - path));
+    }
+    /* ?key=value&...: password=*** */
+    for (const char *k = query; k != NULL && *k != '\0';) {
+        const char *next = strchr(k + 1, '&');
+        size_t n = next != NULL ? (size_t)(next - k) : strlen(k);
+        if (strncmp(k + 1, "password=", 9) == 0) {
+            shown_put(buf, cap, &o, k, 10);
+            shown_put(buf, cap, &o, "***", 3);
+        } else {
+            shown_put(buf, cap, &o, k, n);
+        }
+        k = next;
+    }
+    buf[o] = '\0';
+    return buf;
+}

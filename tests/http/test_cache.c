@@ -30,15 +30,6 @@
 static char *db, *defs_path, *clock_path, *csv_path;
 static char tok[128], tokdel[128];
 
-static void
-write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL || fputs(text, f) < 0)
-        abort();
-    fclose(f);
-}
-
 static long long
 hits(int port)
 {
@@ -155,6 +146,38 @@ read_twice(int port, const char *path)
         usleep(20000);
     }
     return a;
+}
+
+/* After another process's commit: read_twice on SQLite (the next read
+ * misses); on PostgreSQL the commit reaches this process's cache through
+ * its notification, a moment later: reads until the body shows want (at
+ * most 2 s), then until a read is a hit. Returns the body (malloc'd). */
+static char *
+read_after_other(int port, const char *path, const char *want)
+{
+    if (!test_on_pg())
+        return read_twice(port, path);
+    char *body = NULL;
+    for (int i = 0; i < 200; i++) {
+        free(body);
+        ck_assert_int_eq(get(port, path, &body, NULL), 200);
+        if (strstr(body, want) != NULL)
+            break;
+        usleep(10000);
+    }
+    ck_assert_msg(strstr(body, want) != NULL, "%s never showed %s: %s", path, want, body);
+    for (int i = 0;; i++) { /* and is cached again */
+        char *again;
+        long long h1 = hits(port);
+        ck_assert_int_eq(get(port, path, &again, NULL), 200);
+        ck_assert_str_eq(body, again);
+        free(again);
+        if (hits(port) == h1 + 1)
+            break;
+        ck_assert_msg(i < 50, "%s: never a hit again", path);
+        usleep(20000);
+    }
+    return body;
 }
 
 /* Waits until background commits (the start's recompute) are over: two
@@ -279,7 +302,7 @@ START_TEST(test_other_writers)
     free(v);
     /* written through the other process: the next read on a sees it */
     post(b.port, "/identify", "{\"userId\":\"o1\",\"traits\":{\"plan\":\"gold\"}}");
-    v = read_twice(a.port, "userId:o1/traits");
+    v = read_after_other(a.port, "userId:o1/traits", "\"gold\"");
     ck_assert_msg(strstr(v, "\"gold\"") != NULL, "%s", v);
     free(v);
     test_server_stop(&b);
@@ -291,7 +314,7 @@ START_TEST(test_other_writers)
     const char *imp[] = {"audience", "import",  "--db",  db,       "--client", "acme",   "--account",
                          "shop",     "--brand", "CACHE", "--name", "vip_list", csv_path, NULL};
     ck_assert_int_eq(test_cli(imp, NULL, NULL, NULL), 0);
-    v = read_twice(a.port, "userId:o1/audiences");
+    v = read_after_other(a.port, "userId:o1/audiences", "vip_list");
     ck_assert_msg(strstr(v, "vip_list") != NULL, "%s", v);
     free(v);
 
@@ -302,11 +325,11 @@ START_TEST(test_other_writers)
     ck_assert_int_eq(hits(a.port), h0 + 1);
     ck_assert(strstr(v, "golden") == NULL);
     free(v);
-    write_file(defs_path, "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"CACHE\",\n"
-                          "  \"computedTraits\":[{\"name\":\"opens_1_day\",\"kind\":\"count\",\"eventAction\":\"opened\","
-                          "\"windowDays\":1}],\n"
-                          "  \"audiences\":[{\"name\":\"active_1_day\",\"rule\":{\"activeWithinDays\":1}},\n"
-                          "    {\"name\":\"golden\",\"rule\":{\"trait\":\"plan\",\"op\":\"eq\",\"value\":\"gold\"}}]}]}\n");
+    test_write_file(defs_path, "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"CACHE\",\n"
+                               "  \"computedTraits\":[{\"name\":\"opens_1_day\",\"kind\":\"count\",\"eventAction\":\"opened\","
+                               "\"windowDays\":1}],\n"
+                               "  \"audiences\":[{\"name\":\"active_1_day\",\"rule\":{\"activeWithinDays\":1}},\n"
+                               "    {\"name\":\"golden\",\"rule\":{\"trait\":\"plan\",\"op\":\"eq\",\"value\":\"gold\"}}]}]}\n");
     kill(a.pid, SIGHUP);
     int seen = 0;
     for (int i = 0; i < 100 && !seen; i++) {
@@ -332,7 +355,7 @@ START_TEST(test_windows_pass)
     }
     char num[32];
     snprintf(num, sizeof(num), "%lld", t0);
-    write_file(clock_path, num);
+    test_write_file(clock_path, num);
     test_server_t s;
     const char *extra[] = {"--threads", "1", "--workers", "1", "--definitions", defs_path, NULL};
     setenv("PROFILED_DEBUG_CLOCK_FILE", clock_path, 1);
@@ -349,7 +372,7 @@ START_TEST(test_windows_pass)
     /* a day and an hour on: past the next day boundary and past the
      * activity window; nothing written, and both cached views change */
     snprintf(num, sizeof(num), "%lld", t0 + DAY_MS + 3600000LL);
-    write_file(clock_path, num);
+    test_write_file(clock_path, num);
     t = read_twice(s.port, "userId:w1/traits");
     ck_assert_msg(strstr(t, "\"opens_1_day\":0") != NULL, "%s", t);
     free(t);
@@ -521,6 +544,22 @@ static const char *const others[] = {
 };
 #define NOTHERS (sizeof(others) / sizeof(others[0]))
 
+/* PostgreSQL: another process's commit reaches this one's cache through
+ * its notification, a moment after it returns: reads sentinel (cached)
+ * until one misses. */
+static void
+wait_dropped(int port, const char *sentinel)
+{
+    for (int i = 0; i < 200; i++) {
+        long long m0 = misses(port);
+        ck_assert_int_eq(get(port, sentinel, NULL, NULL), 200);
+        if (misses(port) > m0)
+            return;
+        usleep(10000);
+    }
+    ck_abort_msg("%s was never dropped", sentinel);
+}
+
 /* A commit drops only the entries of what it touched: an ingest for one
  * profile leaves the others' views hits; a new profile sharing an email,
  * a merge (both sides and their ids) and an erasure drop theirs. */
@@ -603,18 +642,28 @@ START_TEST(test_unjournaled_empties)
         free(read_twice(a.port, others[i]));
     all_counted(a.port, others, NOTHERS, 1, "populated");
     post(b.port, "/identify", "{\"userId\":\"qz\",\"traits\":{\"plan\":\"b\"}}");
-    all_counted(a.port, others, NOTHERS, 0, "after a write by another process");
+    if (test_on_pg()) {
+        /* b's commit names what it touched (its notification): qz's views
+         * only; reads see it within the notification's delay */
+        all_counted(a.port, others, NOTHERS, 1, "after a write by another replica");
+        wait_dropped(a.port, "userId:qz/external_ids");
+    } else {
+        all_counted(a.port, others, NOTHERS, 0, "after a write by another process");
+    }
     test_server_stop(&b);
 
     all_counted(a.port, others, NOTHERS, 1, "filled again"); /* by the misses above */
     const char *imp[] = {"audience", "import",  "--db",  db,       "--client", "acme",   "--account",
                          "shop",     "--brand", "CACHE", "--name", "q_list",   csv_path, NULL};
+    free(read_twice(a.port, "userId:qz/metadata"));
     ck_assert_int_eq(test_cli(imp, NULL, NULL, NULL), 0);
+    if (test_on_pg()) /* the CLI names nothing it touched: everything, once notified */
+        wait_dropped(a.port, "userId:qz/metadata");
     all_counted(a.port, others, NOTHERS, 0, "after a CLI audience import");
     all_counted(a.port, others, NOTHERS, 1, "filled again");
-    write_file(defs_path,
-               "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"CACHE\",\n"
-               "  \"audiences\":[{\"name\":\"q_free\",\"rule\":{\"trait\":\"plan\",\"op\":\"eq\",\"value\":\"free\"}}]}]}\n");
+    test_write_file(defs_path,
+                    "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"CACHE\",\n"
+                    "  \"audiences\":[{\"name\":\"q_free\",\"rule\":{\"trait\":\"plan\",\"op\":\"eq\",\"value\":\"free\"}}]}]}\n");
     kill(a.pid, SIGHUP);
     int seen = 0;
     for (int i = 0; i < 100 && !seen; i++) { /* a path not in others */
@@ -733,11 +782,11 @@ main(void)
     defs_path = test_tmp_path("cache-defs.json");
     clock_path = test_tmp_path("cache-clock");
     csv_path = test_tmp_path("cache-members.csv");
-    write_file(defs_path, "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"CACHE\",\n"
-                          "  \"computedTraits\":[{\"name\":\"opens_1_day\",\"kind\":\"count\",\"eventAction\":\"opened\","
-                          "\"windowDays\":1}],\n"
-                          "  \"audiences\":[{\"name\":\"active_1_day\",\"rule\":{\"activeWithinDays\":1}}]}]}\n");
-    write_file(csv_path, "userId\no1\n");
+    test_write_file(defs_path, "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"CACHE\",\n"
+                               "  \"computedTraits\":[{\"name\":\"opens_1_day\",\"kind\":\"count\",\"eventAction\":\"opened\","
+                               "\"windowDays\":1}],\n"
+                               "  \"audiences\":[{\"name\":\"active_1_day\",\"rule\":{\"activeWithinDays\":1}}]}]}\n");
+    test_write_file(csv_path, "userId\no1\n");
     test_token_create(db, "acme", "shop", "CACHE", tok);
     test_token_create_perms(db, "acme", "shop", "CACHE", "read,delete", tokdel);
     int failed = test_run_suite(cache_suite());

@@ -41,15 +41,6 @@ static const char *defs_text =
     "    {\"name\":\"active\",\"rule\":{\"activeWithinDays\":30}},\n"
     "    {\"name\":\"buyers\",\"rule\":{\"computed\":\"orders\",\"op\":\"gte\",\"value\":3}}]}]}\n";
 
-static void
-write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL || fputs(text, f) < 0)
-        abort();
-    fclose(f);
-}
-
 /* "<dir of orig>/name", malloc'd. */
 static char *
 beside(const char *name)
@@ -142,7 +133,7 @@ build_orig(void)
     now0 = base_wall_ms();
     orig = test_tmp_path("orig.sqlite");
     defs_path = beside("defs.json");
-    write_file(defs_path, defs_text);
+    test_write_file(defs_path, defs_text);
     const char *brands[] = {"A", "B"};
     for (int i = 0; i < 2; i++) {
         dir_file = beside("import.ndjson");
@@ -153,7 +144,7 @@ build_orig(void)
         free(dir_file);
     }
     char *csv = beside("vip.csv");
-    write_file(csv, "userId\nu1\nu2\nnew-csv\n");
+    test_write_file(csv, "userId\nu1\nu2\nnew-csv\n");
     const char *aud[] = {"audience", "import",  "--db", orig,     "--client", "acme", "--account",
                          "shop",     "--brand", "A",    "--name", "vip",      csv,    NULL};
     cli_ok(aud);

@@ -36,15 +36,6 @@ static const char *defs_v2 = "{\"tenants\":[{\"client\":\"acme\",\"account\":\"s
                              "    {\"name\":\"pages_seen\",\"kind\":\"count\",\"eventAction\":\"page\"}],\n"
                              "  \"audiences\":[]}]}\n";
 
-static void
-write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL || fputs(text, f) < 0)
-        abort();
-    fclose(f);
-}
-
 static json_object *
 traits(int port, const char *user, const char *view, test_resp_t *r)
 {
@@ -167,7 +158,7 @@ END_TEST
 START_TEST(test_reload_recomputes_and_bad_file_is_refused)
 {
     char *defs2 = test_tmp_path("defs.json");
-    write_file(defs2, defs_v1);
+    test_write_file(defs2, defs_v1);
     test_server_t s;
     const char *extra[] = {"--definitions", defs2, "--threads", "1", "--workers", "1", NULL};
     test_server_start(&s, db, extra);
@@ -178,7 +169,7 @@ START_TEST(test_reload_recomputes_and_bad_file_is_refused)
     test_resp_free(&r);
 
     /* a new trait over stored events: the background recompute fills it */
-    write_file(defs2, defs_v2);
+    test_write_file(defs2, defs_v2);
     kill(s.pid, SIGHUP);
     int pages = -1;
     for (int i = 0; i < 100 && pages != 3; i++) {
@@ -195,7 +186,7 @@ START_TEST(test_reload_recomputes_and_bad_file_is_refused)
     test_resp_free(&r);
 
     /* a broken file: refused, the previous definitions stay */
-    write_file(
+    test_write_file(
         defs2,
         "{\"tenants\":[{\"client\":\"acme\",\"account\":\"shop\",\"brand\":\"DEFS\",\"computedTraits\":[{\"kind\":\"nope\"}]}]}");
     kill(s.pid, SIGHUP);
@@ -348,10 +339,10 @@ main(void)
     db = test_tmp_path("defs.db");
     defs_path = test_tmp_path("definitions.json");
     csv_path = test_tmp_path("members.csv");
-    write_file(defs_path, defs_v1);
-    write_file(csv_path, "userId,email\nann,\nnew-from-csv,\n,not-an-email\n");
+    test_write_file(defs_path, defs_v1);
+    test_write_file(csv_path, "userId,email\nann,\nnew-from-csv,\n,not-an-email\n");
     char *fixture = test_tmp_path("defs.ndjson");
-    write_file(
+    test_write_file(
         fixture,
         "{\"type\":\"identify\",\"userId\":\"ann\",\"traits\":{\"plan\":\"pro\"},\"timestamp\":\"2020-01-01T00:00:00Z\"}\n"
         "{\"type\":\"track\",\"userId\":\"ann\",\"event\":\"Email Opened\",\"timestamp\":\"2020-01-02T00:00:00Z\"}\n"

@@ -18,7 +18,7 @@ PORT=$(sh "$ROOT/scripts/pg-cluster.sh" init "$DIR")
 # migrations, event_levels, render's query plans) or that touch no
 # database, the view cache's (PostgreSQL has no view cache yet), the script suites (their servers use file paths), and
 # replicas (it starts a cluster of its own) stay in the SQLite pass only.
-SQLITE_ONLY='^(base|bench_load|definitions|disk_full|integrity|migrations|event_levels|render|cache|ratelimit|segment|fairq|segment_client|browser|docs|postman|contract_lint|contract|layout|deploy|replicas)$'
+SQLITE_ONLY='^(base|bench_load|definitions|disk_full|integrity|migrations|event_levels|render|ratelimit|segment|fairq|segment_client|browser|docs|postman|contract_lint|contract|layout|deploy|replicas)$'
 status=0
 (cd "$BUILD" && PROFILED_TEST_PG="postgresql://postgres@127.0.0.1:$PORT" ctest --output-on-failure -E "$SQLITE_ONLY" "$@") || status=$?
 if [ "$status" -ne 0 ]; then

@@ -104,3 +104,12 @@ test_run_suite(Suite *s)
     srunner_free(sr);
     return failed;
 }
+
+void
+test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fputs(text, f) < 0)
+        abort();
+    fclose(f);
+}

@@ -17,6 +17,9 @@ void test_rm_db(const char *path);
 /* Whether the tests run on PostgreSQL (PROFILED_TEST_PG set: see
  * testutil.c); a test about SQLite's files returns at once then. */
 int test_on_pg(void);
+
+/* Writes text into path (made or emptied); aborts when it cannot. */
+void test_write_file(const char *path, const char *text);
 #define TEST_SQLITE_ONLY()                                                                                                         \
     do {                                                                                                                           \
         if (test_on_pg())                                                                                                          \
