@@ -354,6 +354,8 @@ struct storage {
     bool pg_txn;
     unsigned pg_sql_seq; /* statements stg_stmt_sql made (their names) */
     char *pg_url;        /* the URL it was opened with (pgnotify.c's watcher) */
+    char *pg_wb;         /* deferred writes, sent with the next statement (pgdefer.c) */
+    size_t pg_wb_len, pg_wb_cap;
 };
 
 /* ---- the commit journal (journal.c) ---- */
@@ -552,6 +554,10 @@ stg_stmt_t *stg_pg_stmt(storage_t *st, enum stmt_id id);
 stg_stmt_t *stg_pg_stmt_sql(storage_t *st, const char *sql);
 void stg_pg_stmt_free(stg_stmt_t *s);
 int stg_pg_step(storage_t *st, stg_stmt_t *s);
+/* pgdefer.c: writes sent with the next statement that needs an answer */
+bool stg_pg_deferrable(enum stmt_id id, const char *sql);
+bool stg_pg_defer_add(storage_t *st, const char *name, int n, const char *const *vals, const int *lens, const int *fmts);
+void stg_pg_defer_drop(storage_t *st);
 /* pgnotify.c: the change mark and the other replicas' commits (see there) */
 int stg_pg_change_mark(storage_t *st, storage_mark_t *out);
 void stg_pg_watch_journal(storage_journal_t *j);

@@ -363,6 +363,17 @@ server_in_txn(storage_t *st)
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
+/* Sends the deferred writes (pgdefer.c) alone. */
+static int
+flush_deferred(storage_t *st)
+{
+    if (st->pg_wb_len == 0)
+        return 0;
+    int ret = pg_exec(st, st->pg_wb);
+    stg_pg_defer_drop(st);
+    return ret;
+}
+
 /* The transactions (see the top). */
 static int
 run_txn(pg_stmt_t *s)
@@ -372,11 +383,13 @@ run_txn(pg_stmt_t *s)
     int ret;
     switch (s->id) {
     case S_BEGIN:
+        stg_pg_defer_drop(st);
         ret = pg_exec(st, s->sql);
         st->pg_txn = server_in_txn(st);
         return ret;
     case S_BEGIN_IMMEDIATE: {
         int64_t gen = 0;
+        stg_pg_defer_drop(st);
         snprintf(sql, sizeof(sql),
                  "BEGIN; SELECT pg_advisory_xact_lock(%lld); SELECT value FROM meta WHERE key = 'write_generation'",
                  (long long)LOCK_WRITE);
@@ -393,9 +406,9 @@ run_txn(pg_stmt_t *s)
     case S_COMMIT: {
         bool wrote = st->pg_writing;
         int64_t gen = 0;
-        if (st->pg_writing) {
+        if ((ret = flush_deferred(st)) != 0 || st->pg_writing) {
             st->pg_writing = false;
-            if ((ret = stg_pg_next_generation(st, &gen)) != 0) {
+            if (ret != 0 || (ret = stg_pg_next_generation(st, &gen)) != 0) {
                 pg_exec(st, "ROLLBACK");
                 st->pg_txn = false;
                 stg_journal_rolled_back(st);
@@ -427,6 +440,7 @@ run_txn(pg_stmt_t *s)
         st->pg_dirty = false;
         st->pg_txn = false;
         stg_journal_rolled_back(st);
+        stg_pg_defer_drop(st);
         ret = pg_exec(st, "ROLLBACK");
         stg_forget(st);
         return ret;
@@ -449,7 +463,23 @@ step_once(storage_t *st, pg_stmt_t *s)
     }
     if (!s->prepared && (ret = prepare(s)) != 0)
         return ret;
-    PGresult *r = PQexecPrepared(CONN(st), s->name, s->nparams, s->vals, s->lens, s->fmts, 0);
+    if (st->pg_txn && s->id < S_COUNT && stg_pg_deferrable(s->id, s->sql) &&
+        stg_pg_defer_add(st, s->name, s->nparams, s->vals, s->lens, s->fmts)) {
+        st->pg_changes = 1;
+        st->pg_dirty = true;
+        if (st->journal != NULL)
+            stg_pg_journal_stmt(st, s->id, s->vals, s->lens, 0);
+        return STG_DONE;
+    }
+    PGresult *r;
+    if (st->pg_wb_len > 0 && stg_pg_defer_add(st, s->name, s->nparams, s->vals, s->lens, s->fmts)) {
+        r = PQexec(CONN(st), st->pg_wb); /* the deferred writes, then s: its result is the last */
+        stg_pg_defer_drop(st);
+    } else {
+        if ((ret = flush_deferred(st)) != 0)
+            return ret;
+        r = PQexecPrepared(CONN(st), s->name, s->nparams, s->vals, s->lens, s->fmts, 0);
+    }
     ExecStatusType type = PQresultStatus(r);
     if (type != PGRES_COMMAND_OK && type != PGRES_TUPLES_OK) {
         ret = pg_error(st, r, s->sql);
@@ -761,5 +791,6 @@ stg_pg_close(storage_t *st)
         PQfinish(CONN(st));
     st->db = NULL;
     free(st->pg_url);
+    free(st->pg_wb);
     stg_conn_free(st);
 }
