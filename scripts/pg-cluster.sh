@@ -11,7 +11,8 @@
 # the data directory (a chroot or container may lack a usable /dev/shm),
 # max_connections is 200 (a server opens one per worker and writer). initdb
 # refuses root: as root the cluster runs as the `postgres` user that
-# Debian's package creates, and DIR is given to it.
+# Debian's package creates, and DIR is given to it (its parent must let
+# that user through: a mktemp -d directory itself, say).
 set -eu
 BIN=/usr/lib/postgresql/15/bin
 CMD=${1:?usage: pg-cluster.sh init|start|stop|createdb|remove DIR}

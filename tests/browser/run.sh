@@ -41,9 +41,10 @@ TENANT=browser/web/SHOP
 # The page's key may only send events (a write key anyone can see); the
 # test reads back with a read-only key.
 STEP="token create"
-KEY=$("$BIN" token create --db "$TMP/b.db" --client browser --account web --brand SHOP --name page --permissions ingest)
-READ=$("$BIN" token create --db "$TMP/b.db" --client browser --account web --brand SHOP --name reader --permissions read)
-"$BIN" serve --listen 127.0.0.1:0 --db "$TMP/b.db" --threads 2 --workers 2 --access-log "$TMP/access.log" > "$TMP/out" 2> "$TMP/err" &
+DB=$(sh "$HERE/../support/test-db.sh" "$TMP" b)
+KEY=$("$BIN" token create --db "$DB" --client browser --account web --brand SHOP --name page --permissions ingest)
+READ=$("$BIN" token create --db "$DB" --client browser --account web --brand SHOP --name reader --permissions read)
+"$BIN" serve --listen 127.0.0.1:0 --db "$DB" --threads 2 --workers 2 --access-log "$TMP/access.log" > "$TMP/out" 2> "$TMP/err" &
 PID=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$TMP/out" 2>/dev/null && break; sleep 0.05; done
 PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/out")

@@ -37,7 +37,7 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
-DB="$TMP/demo.db"
+DB=$(sh "$ROOT/tests/support/test-db.sh" "$TMP" demo)
 C=intilery A=marketing B=MARKETING
 "$BIN" import --db "$DB" --client $C --account $A --brand $B --definitions "$ROOT/deploy/demo/definitions.json" \
     "$ROOT/deploy/demo/sample.ndjson" 2> "$TMP/import.err" || { cat "$TMP/import.err" >&2; exit 1; }

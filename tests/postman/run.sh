@@ -39,19 +39,20 @@ fail() {
 
 STEP="demo data"
 C=intilery A=marketing B=MARKETING
-"$BIN" import --db "$TMP/p.db" --client $C --account $A --brand $B --definitions "$ROOT/deploy/demo/definitions.json" \
+DB=$(sh "$ROOT/tests/support/test-db.sh" "$TMP" p)
+"$BIN" import --db "$DB" --client $C --account $A --brand $B --definitions "$ROOT/deploy/demo/definitions.json" \
     "$ROOT/deploy/demo/sample.ndjson" 2> "$TMP/import.log" || { cat "$TMP/import.log" >&2; fail "import"; }
-"$BIN" audience import --db "$TMP/p.db" --client $C --account $A --brand $B --name audience_board \
+"$BIN" audience import --db "$DB" --client $C --account $A --brand $B --name audience_board \
     "$ROOT/deploy/demo/audience_board.csv" 2>> "$TMP/import.log" || { cat "$TMP/import.log" >&2; fail "audience import"; }
-READ=$("$BIN" token create --db "$TMP/p.db" --client $C --account $A --brand $B --name postman-read --permissions read)
-WRITE=$("$BIN" token create --db "$TMP/p.db" --client $C --account $A --brand $B --name postman-write --permissions ingest)
-DELETE=$("$BIN" token create --db "$TMP/p.db" --client $C --account $A --brand $B --name postman-delete --permissions delete)
+READ=$("$BIN" token create --db "$DB" --client $C --account $A --brand $B --name postman-read --permissions read)
+WRITE=$("$BIN" token create --db "$DB" --client $C --account $A --brand $B --name postman-write --permissions ingest)
+DELETE=$("$BIN" token create --db "$DB" --client $C --account $A --brand $B --name postman-delete --permissions delete)
 
 STEP="build-docs"
 sh "$ROOT/scripts/build-docs.sh" "$TMP/docs"
 
 STEP="serve"
-"$BIN" serve --listen 127.0.0.1:0 --db "$TMP/p.db" --threads 2 --workers 2 --access-log off \
+"$BIN" serve --listen 127.0.0.1:0 --db "$DB" --threads 2 --workers 2 --access-log off \
     --definitions "$ROOT/deploy/demo/definitions.json" --docs-dir "$TMP/docs" > "$TMP/out" 2> "$TMP/err" &
 PID=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$TMP/out" 2>/dev/null && break; sleep 0.05; done

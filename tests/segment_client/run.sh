@@ -12,8 +12,9 @@ if [ ! -d "$HERE/node_modules/analytics-node-3.1" ]; then
 fi
 TMP=$(mktemp -d)
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$TMP"' EXIT
-TOKEN=$("$BIN" token create --db "$TMP/seg.db" --client seg --account acct --brand BRAND --name segment-test)
-"$BIN" serve --listen 127.0.0.1:0 --db "$TMP/seg.db" --threads 2 --workers 2 > "$TMP/out" 2> "$TMP/err" &
+DB=$(sh "$HERE/../support/test-db.sh" "$TMP" seg)
+TOKEN=$("$BIN" token create --db "$DB" --client seg --account acct --brand BRAND --name segment-test)
+"$BIN" serve --listen 127.0.0.1:0 --db "$DB" --threads 2 --workers 2 > "$TMP/out" 2> "$TMP/err" &
 PID=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$TMP/out" 2>/dev/null && break; sleep 0.05; done
 PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/out")

@@ -16,9 +16,10 @@ PORT=$(sh "$ROOT/scripts/pg-cluster.sh" init "$DIR")
 
 # The suites whose subject is SQLite's files (disk_full, integrity,
 # migrations, event_levels, render's query plans) or that touch no
-# database, the view cache's (PostgreSQL has no view cache yet), the script suites (their servers use file paths), and
-# replicas (it starts a cluster of its own) stay in the SQLite pass only.
-SQLITE_ONLY='^(base|bench_load|definitions|disk_full|integrity|migrations|event_levels|render|ratelimit|segment|fairq|segment_client|browser|docs|postman|contract_lint|contract|layout|deploy|replicas)$'
+# database, and replicas (it starts a cluster of its own) stay in the
+# SQLite pass only. The script suites take their database from
+# tests/support/test-db.sh, which reads PROFILED_TEST_PG too.
+SQLITE_ONLY='^(base|bench_load|definitions|disk_full|integrity|migrations|event_levels|render|ratelimit|segment|fairq|docs|contract_lint|layout|deploy|replicas)$'
 status=0
 (cd "$BUILD" && PROFILED_TEST_PG="postgresql://postgres@127.0.0.1:$PORT" ctest --output-on-failure -E "$SQLITE_ONLY" "$@") || status=$?
 if [ "$status" -ne 0 ]; then
