@@ -64,14 +64,7 @@ pg_pin() { # CPUS: every postgres process of the cluster (backends inherit the p
     for p in $pid $(ps -o pid= --ppid "$pid"); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1 || true; done
 }
 
-wait_http() {
-    i=0
-    until curl -s -m 1 -o /dev/null "$1"; do
-        i=$((i + 1))
-        [ $i -le 150 ] || return 1
-        sleep 0.2
-    done
-}
+. scripts/bench-lib.sh # wait_http, jnum
 # serve DB PORT CPUS|- [flags]: one replica
 serve() {
     s_db=$1 s_port=$2 s_cpus=$3
@@ -88,7 +81,6 @@ unserve() {
     for p in $SPIDS; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     SPIDS=""
 }
-jnum() { awk -v k="\"$2\":" '$1 == k { v = $2; sub(/,$/, "", v); print v; exit }' "$1" 2>/dev/null; }
 
 # load KEY CPUS|- PORT [profiled-load args]: one run into $OUT/KEY.json
 load() {

@@ -80,14 +80,7 @@ mkdir -p "$RUNS"
 : >"$WORK/table.txt"
 
 # ---- servers -------------------------------------------------------------------
-wait_http() { # URL: up to 20 s
-    i=0
-    until curl -s -m 1 -o /dev/null "$1"; do
-        i=$((i + 1))
-        [ $i -le 100 ] || return 1
-        sleep 0.2
-    done
-}
+. scripts/bench-lib.sh # wait_http, jnum
 
 # serve DB pinned|unpinned [extra flags]
 serve() {
@@ -183,7 +176,6 @@ nginx_stop() {
 }
 
 # ---- results ---------------------------------------------------------------------
-jnum() { awk -v k="\"$2\":" '$1 == k { v = $2; sub(/,$/, "", v); print v; exit }' "$1" 2>/dev/null; }
 skipped() { grep -q '^  "skipped": "' "$1" 2>/dev/null; }
 
 # load KEY pinned|unpinned PORT [profiled-load args]: one run, JSON in runs/KEY.json.

@@ -121,30 +121,40 @@ expected_batch(int port, const char *route, const char *const *ids, size_t n)
     return out;
 }
 
+/* Reads path until a read is a hit, each with body (and tag, when not
+ * NULL) -- the first, unless a background commit (the other server's
+ * recompute, a checkpoint's WAL restart, another replica's notification)
+ * made the entry old in between: then the one after it; the answer is the
+ * same. */
+static void
+until_hit(int port, const char *path, const char *body, const char *tag)
+{
+    for (int i = 0;; i++) {
+        char *b, tb[40];
+        long long h1 = hits(port);
+        ck_assert_int_eq(get(port, path, &b, tb), 200);
+        ck_assert_str_eq(body, b);
+        if (tag != NULL)
+            ck_assert_str_eq(tag, tb);
+        free(b);
+        if (hits(port) == h1 + 1)
+            return;
+        ck_assert_msg(i < 50, "%s: no read after the first was a hit", path);
+        usleep(20000);
+    }
+}
+
 /* Reads path twice: the first is a miss (not a hit), the second a hit with
  * the same body and tag. Returns the body (malloc'd). */
 static char *
 read_twice(int port, const char *path)
 {
-    char *a, *b, ta[40], tb[40];
+    char *a, ta[40];
     long long h0 = hits(port);
     int st = get(port, path, &a, ta);
     ck_assert_msg(st == 200, "%s -> %d %s", path, st, a);
     ck_assert_msg(hits(port) == h0, "%s: the first read after a change was a hit: %s", path, a);
-    /* the second read is a hit -- unless a background commit (the other
-     * server's recompute, a checkpoint's WAL restart) made the entry old
-     * in between: then the one after it is; the answer is the same */
-    for (int i = 0;; i++) {
-        long long h1 = hits(port);
-        ck_assert_int_eq(get(port, path, &b, tb), 200);
-        ck_assert_str_eq(a, b);
-        ck_assert_str_eq(ta, tb);
-        free(b);
-        if (hits(port) == h1 + 1)
-            break;
-        ck_assert_msg(i < 50, "%s: no read after the first was a hit", path);
-        usleep(20000);
-    }
+    until_hit(port, path, a, ta);
     return a;
 }
 
@@ -166,17 +176,7 @@ read_after_other(int port, const char *path, const char *want)
         usleep(10000);
     }
     ck_assert_msg(strstr(body, want) != NULL, "%s never showed %s: %s", path, want, body);
-    for (int i = 0;; i++) { /* and is cached again */
-        char *again;
-        long long h1 = hits(port);
-        ck_assert_int_eq(get(port, path, &again, NULL), 200);
-        ck_assert_str_eq(body, again);
-        free(again);
-        if (hits(port) == h1 + 1)
-            break;
-        ck_assert_msg(i < 50, "%s: never a hit again", path);
-        usleep(20000);
-    }
+    until_hit(port, path, body, NULL); /* and is cached again */
     return body;
 }
 
