@@ -45,9 +45,9 @@ static struct {
     _Atomic bool started;
     char *url;
     PGconn *conn;
-    storage_journal_t *journal;
-    _Atomic int64_t gen; /* the mark: every commit up to it journaled or a gap */
-    _Atomic int ok;      /* connected and listening */
+    _Atomic(storage_journal_t *) journal; /* set by the writer's attach, read by the watcher */
+    _Atomic int64_t gen;                  /* the mark: every commit up to it journaled or a gap */
+    _Atomic int ok;                       /* connected and listening */
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void
@@ -112,8 +112,9 @@ on_notify(const char *payload)
             break;
         p = *e == ',' ? e + 1 : e;
     }
-    if (W.journal != NULL)
-        stg_journal_record(W.journal, g, tags, n, all);
+    storage_journal_t *j = atomic_load(&W.journal);
+    if (j != NULL)
+        stg_journal_record(j, g, tags, n, all);
     raise_gen(g);
 }
 
@@ -184,7 +185,7 @@ stg_pg_change_mark(storage_t *st, storage_mark_t *out)
 void
 stg_pg_watch_journal(storage_journal_t *j)
 {
-    W.journal = j;
+    atomic_store(&W.journal, j);
 }
 
 int
