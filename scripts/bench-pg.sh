@@ -10,7 +10,8 @@
 #   then one against two replicas on one PostgreSQL, unpinned (this
 #   machine has 2 cores: they share them with PostgreSQL and the client).
 # Prints a table; raw runs go to bench-results/pg/.
-#   env: BENCH_SCALE (1: 100k and 10k profiles), BENCH_DURATION,
+#   env: BENCH_PG_SCALE (default 0.1: 1k and 10k profiles; 1: 10k and 100k,
+#        whose PostgreSQL import alone takes over 20 minutes), BENCH_DURATION,
 #        BENCH_WARMUP, BENCH_REPEAT (runs per cell, the best kept),
 #        BENCH_PORT (default 18720), BENCH_KEEP=1
 # shellcheck disable=SC2046,SC2086
@@ -19,7 +20,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 cd "$HERE"
 T0=$(date +%s)
-SCALE=${BENCH_SCALE:-1}
+SCALE=${BENCH_PG_SCALE:-0.1}
 DUR=${BENCH_DURATION:-4} WARM=${BENCH_WARMUP:-1} REPEAT=${BENCH_REPEAT:-2}
 BUILD=build-bench
 OUT=bench-results/pg
