@@ -65,6 +65,7 @@ typedef struct pg_stmt {
     int blob_row, blob_col;
     char name[12]; /* its prepared statement's: "s<id>", or "q<n>" (stg_stmt_sql) */
     bool nul;      /* a text value bound holds a NUL character (see put_text) */
+    bool defer_ok; /* an INSERT of stg_stmt_sql without RETURNING: write-behind (pgdefer.c) */
 } pg_stmt_t;
 
 #define CONN(st) ((PGconn *)(st)->db)
@@ -205,6 +206,8 @@ stg_pg_stmt_sql(storage_t *st, const char *sql)
     char name[12];
     snprintf(name, sizeof(name), "q%u", st->pg_sql_seq++);
     pg_stmt_t *s = stmt_new(st, S_COUNT, sql, true, name);
+    if (s != NULL)
+        s->defer_ok = strncmp(s->sql, "INSERT", 6) == 0 && strstr(s->sql, "RETURNING") == NULL;
     return s != NULL ? (stg_stmt_t *)((uintptr_t)s | STG_PG_TAG) : NULL;
 }
 
@@ -463,7 +466,7 @@ step_once(storage_t *st, pg_stmt_t *s)
     }
     if (!s->prepared && (ret = prepare(s)) != 0)
         return ret;
-    if (st->pg_txn && s->id < S_COUNT && stg_pg_deferrable(s->id, s->sql) &&
+    if (st->pg_txn && (s->id < S_COUNT ? stg_pg_deferrable(s->id, s->sql) : s->defer_ok) &&
         stg_pg_defer_add(st, s->name, s->nparams, s->vals, s->lens, s->fmts)) {
         st->pg_changes = 1;
         st->pg_dirty = true;

@@ -60,7 +60,8 @@ stg_pg_defer_add(storage_t *st, const char *name, int n, const char *const *vals
         return false;
     put(st, "EXECUTE ", 8);
     put(st, name, strlen(name));
-    put(st, "(", 1);
+    if (n > 0) /* EXECUTE name() is a syntax error */
+        put(st, "(", 1);
     for (int i = 0; i < n; i++) {
         if (i > 0)
             put(st, ", ", 2);
@@ -78,7 +79,7 @@ stg_pg_defer_add(storage_t *st, const char *name, int n, const char *const *vals
         put(st, lit, strlen(lit));
         PQfreemem(lit);
     }
-    put(st, ");", 2);
+    put(st, n > 0 ? ");" : ";", n > 0 ? 2 : 1);
     return true;
 }
 
