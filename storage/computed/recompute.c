@@ -231,13 +231,17 @@ fail:
 
 /* Checks the plan against the rows inside the batch's transaction: a key
  * announced away by a writer without it starts again from the first
- * profile; one completed by someone else is dropped. *left: keys to do. */
+ * profile; one completed by someone else is dropped; when someone else
+ * (another replica) has stored progress past ours, the plan goes on from
+ * there, so replicas reloading together share the work instead of each
+ * doing all of it. *left: keys to do. */
 static int
 revalidate(storage_t *st, plan_t *p, uint64_t *total, bool *left)
 {
     key_row_t *rows = NULL;
     size_t n = 0;
     bool restart = false;
+    int64_t stored = INT64_MAX; /* the least progress stored for the keys left */
     int ret = keys_get(st, p->tid, &rows, &n);
     *left = false;
     for (size_t i = 0; i < p->td->ndefs && ret == 0; i++) {
@@ -252,9 +256,18 @@ revalidate(storage_t *st, plan_t *p, uint64_t *total, bool *left)
         if (r == NULL) {
             restart = true;
             ret = key_put(st, p->tid, p->td->defs[i].key, false, 0);
+        } else if (r->next_pk < stored) {
+            stored = r->next_pk;
         }
     }
     free(rows);
+    if (ret == 0 && !restart && *left && stored != INT64_MAX && stored > p->cursor) {
+        uint64_t ours = 0, theirs = 0;
+        if ((ret = count_after(st, p->tid, p->cursor, &ours)) == 0 && (ret = count_after(st, p->tid, stored, &theirs)) == 0) {
+            *total -= ours - theirs <= *total ? ours - theirs : *total;
+            p->cursor = stored;
+        }
+    }
     if (ret == 0 && restart && p->cursor > 0) {
         uint64_t all = 0, after = 0;
         if ((ret = count_after(st, p->tid, 0, &all)) == 0 && (ret = count_after(st, p->tid, p->cursor, &after)) == 0) {

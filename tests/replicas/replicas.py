@@ -13,6 +13,8 @@ throwaway cluster this script starts (pgcluster.py) and removes.
   stale        an id looked up on one replica and merged away on another is
                not stored to its old profile when it comes back to the first
   visibility   a write acknowledged by one replica is read at once on the others
+  recompute    two replicas reloading new definitions at once recompute
+               the profiles once between them
   tokens       a token made with `profiled token create` works on every
                replica; revoked, every replica refuses it within 2 s
   db-lost      PostgreSQL stopped under an ingest stream and started again:
@@ -534,6 +536,52 @@ def wait_token(reps, tok):
     return check(False, "a new token works on every replica")
 
 
+# ---- definitions ----
+
+def defs_text(computed):
+    return json.dumps({"tenants": [{"client": TENANT[0], "account": TENANT[1], "brand": TENANT[2],
+                                    "computedTraits": computed, "audiences": []}]})
+
+
+def test_recompute(cluster, work):
+    """Two replicas reload new definitions at once (SIGHUP): the profiles
+    are recomputed once between them, not once each, and both answer the
+    new computed trait."""
+    url = cluster.createdb("recompute")
+    tok = token_create(url)
+    path = os.path.join(work, "defs.json")
+    with open(path, "w") as f:
+        f.write(defs_text([]))
+    a, b = Server("ra", url, work, "--definitions", path), Server("rb", url, work, "--definitions", path)
+    users = 1500
+    for start in range(0, users, 150):
+        batch = [{"type": "track", "userId": "rc%d" % u, "event": "Opened", "messageId": "rc-%d-%d" % (u, k)}
+                 for u in range(start, start + 150) for k in range(2)]
+        st, body = a.req("POST", PREFIX + "/batch", {"batch": batch}, token=tok)
+        check(st == 200, "recompute: ingest (%d %s)" % (st, body))
+    with open(path, "w") as f:
+        f.write(defs_text([{"name": "opens", "kind": "count", "eventAction": "opened"}]))
+    def completes():
+        return [open(os.path.join(s.dir, "stderr")).read().count("recompute: complete") for s in (a, b)]
+
+    before = completes()
+    a.proc.send_signal(signal.SIGHUP)
+    b.proc.send_signal(signal.SIGHUP)
+    end = time.monotonic() + 120
+    while time.monotonic() < end and not all(n > m for n, m in zip(completes(), before)):
+        time.sleep(0.1)
+    check(all(n > m for n, m in zip(completes(), before)), "recompute: both replicas finished after the reload")
+    done = [metric(s, 'profiled_recompute_profiles{state="done"}') for s in (a, b)]
+    check(sum(done) <= users + 500, "recompute: %d profiles recomputed once between two replicas, not twice (%s)" % (users, done))
+    for s in (a, b):
+        st, body = s.req("GET", PREFIX + "/profiles/userId:rc%d/traits" % (users - 1), token=tok)
+        check(st == 200 and json.loads(body).get("computed", {}).get("opens") == 2,
+              "recompute: %s answers the new computed trait (%d %s)" % (s.name, st, body))
+    print("recompute: %d profiles, two replicas reloading at once recomputed %s (sum %d)" % (users, done, sum(done)))
+    a.stop()
+    b.stop()
+
+
 # ---- faults ----
 
 class Sender(threading.Thread):
@@ -670,6 +718,7 @@ def main():
         for r in reps:
             r.stop()
         test_nginx(cluster, work, cluster.url("merges"))
+        test_recompute(cluster, work)
         url, tok = test_db_lost(cluster, work)
         test_kill(url, tok, work)
         test_db_wait(cluster, url, work)
