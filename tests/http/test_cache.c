@@ -638,8 +638,22 @@ START_TEST(test_unjournaled_empties)
          "{\"type\":\"identify\",\"userId\":\"q3\",\"anonymousId\":\"qa3\"},"
          "{\"type\":\"identify\",\"userId\":\"qz\"}]}");
     quiet(a.port, "userId:qz/external_ids");
-    for (size_t i = 0; i < NOTHERS; i++)
-        free(read_twice(a.port, others[i]));
+    /* PostgreSQL: b's start (its recompute) reaches a's cache through a
+     * notification, maybe after the reads above: populate until all hit */
+    for (int round = 0;; round++) {
+        for (size_t i = 0; i < NOTHERS; i++) {
+            if (round == 0)
+                free(read_twice(a.port, others[i]));
+            else /* refill what the notification dropped */
+                ck_assert_int_eq(get(a.port, others[i], NULL, NULL), 200);
+        }
+        long long h0 = hits(a.port);
+        for (size_t i = 0; i < NOTHERS; i++)
+            ck_assert_int_eq(get(a.port, others[i], NULL, NULL), 200);
+        if (hits(a.port) - h0 == (long long)NOTHERS || !test_on_pg() || round == 20)
+            break;
+        usleep(50000);
+    }
     all_counted(a.port, others, NOTHERS, 1, "populated");
     post(b.port, "/identify", "{\"userId\":\"qz\",\"traits\":{\"plan\":\"b\"}}");
     if (test_on_pg()) {
