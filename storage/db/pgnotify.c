@@ -131,22 +131,18 @@ watch_main(void *arg)
         struct pollfd pfd = {.fd = PQsocket(W.conn), .events = POLLIN};
         int rc = poll(&pfd, 1, RECHECK_MS);
         bool alive = PQconsumeInput(W.conn) == 1;
+        int64_t g = -1;
         if (alive && rc == 0) { /* quiet: has a commit gone unnoticed? */
-            int64_t g = read_gen(W.conn);
+            g = read_gen(W.conn);
             alive = g >= 0;
-            PGnotify *n;
-            while ((n = PQnotifies(W.conn)) != NULL) {
-                on_notify(n->extra);
-                PQfreemem(n);
-            }
-            if (alive)
-                raise_gen(g); /* past the journal: a gap, the cache empties */
         }
         PGnotify *n;
         while ((n = PQnotifies(W.conn)) != NULL) {
             on_notify(n->extra);
             PQfreemem(n);
         }
+        if (g >= 0) /* past what the notifications journaled: a gap, the cache empties */
+            raise_gen(g);
         if (!alive || PQstatus(W.conn) != CONNECTION_OK) {
             atomic_store(&W.ok, 0);
             PQfinish(W.conn);
