@@ -175,7 +175,20 @@ storage_tenant_t storage_tenant(const char *client, const char *account, const c
  * storage_ingest_* and the audience/token writers run inside whatever
  * transaction is open; when none is open each call is its own transaction
  * (the writer thread group-commits several requests in one). */
-int storage_begin(storage_t *st);    /* BEGIN IMMEDIATE */
+int storage_begin(storage_t *st); /* BEGIN IMMEDIATE */
+/* The write transaction of the server's writer for a group of batches
+ * (batches[i] of tenants[i]): storage_begin, except on PostgreSQL, where
+ * groups of known tenants naming at most a few thousand ids hold the
+ * write lock's shared form and lock what their messages name, so that
+ * replicas store at once (write/locks.c). In that form a write that needs
+ * the exclusive lock (a merge) fails with STORAGE_EBUSY, as does a
+ * deadlock: roll back and store the group again after storage_begin.
+ * storage_shared says which form the open transaction holds. */
+int storage_begin_batches(storage_t *st, const storage_tenant_t *const *tenants, const segment_batch_t *const *batches, size_t n);
+bool storage_shared(const storage_t *st);
+/* A group of more messages takes the exclusive form. */
+#define STORAGE_SHARED_MESSAGES 500
+bool storage_is_postgres(const storage_t *st);
 int storage_commit(storage_t *st);   /* COMMIT (STORAGE_EFULL: the disk is full) */
 int storage_rollback(storage_t *st); /* ROLLBACK; safe when none open */
 

@@ -46,9 +46,11 @@ struct writer {
     storage_t *st;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    fairq_t *queue; /* of write_job_t, by tenant */
-    int busy;       /* a group is being committed */
-    int hold;       /* writer_hold: start no transaction */
+    fairq_t *queue;     /* of write_job_t, by tenant */
+    int busy;           /* a group is being committed */
+    bool was_shared;    /* store_all's transaction held the shared write lock */
+    bool shared_groups; /* PostgreSQL: groups of at most STORAGE_SHARED_MESSAGES */
+    int hold;           /* writer_hold: start no transaction */
     uint64_t defs_gen;
     _Atomic uint64_t suppressed; /* storage_suppressed_messages, after each commit */
     int stop;
@@ -108,10 +110,23 @@ writer_idle(writer_t *w)
 /* Stores the jobs of a list in one transaction and commits it. On failure
  * everything is rolled back and why says what happened. */
 static int
-store_all(writer_t *w, write_job_t *list, int64_t now, char *why, size_t whylen)
+store_all(writer_t *w, write_job_t *list, int64_t now, bool shared, char *why, size_t whylen)
 {
     char err[256] = "";
-    int rc = storage_begin(w->st);
+    const storage_tenant_t *tenants[WRITER_GROUP_MAX];
+    const segment_batch_t *batches[WRITER_GROUP_MAX];
+    size_t n = 0;
+    for (write_job_t *j = list; shared && j != NULL; j = j->next) {
+        if (j->store != NULL || n == WRITER_GROUP_MAX) /* a write of another kind: exclusive */
+            shared = false;
+        else if (!atomic_load(&j->job.cancelled)) {
+            tenants[n] = &j->job.tenant;
+            batches[n++] = j->batch;
+        }
+    }
+    int rc = shared ? storage_begin_batches(w->st, tenants, batches, n) : storage_begin(w->st);
+    if ((w->was_shared = rc == 0 && storage_shared(w->st)))
+        metrics_writer_shared(w->srv->metrics, 0);
     if (rc != 0) {
         snprintf(why, whylen, "Cannot begin a transaction: %s", storage_errmsg(w->st));
         return rc;
@@ -190,7 +205,13 @@ commit_group(writer_t *w, write_job_t *group)
 {
     char why[512] = "";
     int64_t now = base_wall_ms(), t0 = base_clock_ns(1);
-    int rc = store_all(w, group, now, why, sizeof(why)), first = 1;
+    int rc = store_all(w, group, now, true, why, sizeof(why)), first = 1;
+    /* under the shared lock: a merge, a deadlock, a conflict with another
+     * replica: the whole group again, alone on the database */
+    if (rc != 0 && rc != STORAGE_EFULL && rc != STORAGE_EDOWN && w->was_shared) {
+        metrics_writer_shared(w->srv->metrics, 1);
+        rc = store_all(w, group, now, false, why, sizeof(why));
+    }
     if (rc == 0 || rc == STORAGE_EFULL || rc == STORAGE_EDOWN || group->next == NULL) {
         double seconds = (double)(base_clock_ns(1) - t0) / 1e9;
         for (write_job_t *j = group; j != NULL; j = j->next)
@@ -200,7 +221,7 @@ commit_group(writer_t *w, write_job_t *group)
             write_job_t *next = j->next;
             j->next = NULL;
             t0 = base_clock_ns(1);
-            rc = store_all(w, j, now, why, sizeof(why));
+            rc = store_all(w, j, now, false, why, sizeof(why));
             first = 1; /* a commit of its own */
             settle(w, j, rc, why, (double)(base_clock_ns(1) - t0) / 1e9, &first);
             j->next = next;
@@ -309,6 +330,8 @@ writer_main(void *arg)
         void *taken[WRITER_GROUP_MAX];
         size_t budget =
             fairq_budget(w->queue, base_clock_ns(0) / 1000000, WRITER_GROUP_MESSAGES, WRITER_ALONE_MESSAGES, WRITER_SHARED_MS);
+        if (w->shared_groups && budget > STORAGE_SHARED_MESSAGES) /* replicas store at once (storage_begin_batches) */
+            budget = STORAGE_SHARED_MESSAGES;
         size_t n = fairq_take(w->queue, taken, WRITER_GROUP_MAX, budget);
         write_job_t *group = taken[0];
         for (size_t i = 0; i < n; i++)
@@ -340,6 +363,7 @@ writer_new(server_t *srv, char *errbuf, size_t errlen)
         return NULL;
     }
     storage_combine_writes(w->st, true);
+    w->shared_groups = storage_is_postgres(w->st);
     storage_hot_events(w->st, true);
     storage_cache_mb(w->st, srv->cfg.writer_cache_mb);
     storage_id_limits_t limits;

@@ -44,6 +44,7 @@ struct metrics {
     _Atomic uint64_t ingest_messages;
     _Atomic uint64_t worker_commits;
     _Atomic uint64_t writer_pages, writer_bytes;
+    _Atomic uint64_t writer_shared, writer_shared_retried;
     _Atomic uint64_t compactions, compacted_events, compaction_us;
     _Atomic int64_t recompute_done, recompute_total;
 };
@@ -111,6 +112,12 @@ metrics_writer_pages(metrics_t *m, int64_t pages, int64_t bytes)
         atomic_fetch_add_explicit(&m->writer_pages, (uint64_t)pages, memory_order_relaxed);
     if (bytes > 0)
         atomic_fetch_add_explicit(&m->writer_bytes, (uint64_t)bytes, memory_order_relaxed);
+}
+
+void
+metrics_writer_shared(metrics_t *m, int retried)
+{
+    atomic_fetch_add_explicit(retried ? &m->writer_shared_retried : &m->writer_shared, 1, memory_order_relaxed);
 }
 
 void
@@ -245,6 +252,12 @@ metrics_render(metrics_t *m, size_t *len)
          "# HELP profiled_writer_bytes_written_total Bytes of those pages.\n"
          "# TYPE profiled_writer_bytes_written_total counter\nprofiled_writer_bytes_written_total %llu\n",
          (unsigned long long)atomic_load(&m->writer_pages), (unsigned long long)atomic_load(&m->writer_bytes));
+    emit(&t,
+         "# HELP profiled_writer_shared_groups_total Write groups begun under the shared write lock (PostgreSQL: replicas"
+         " store at once).\n# TYPE profiled_writer_shared_groups_total counter\nprofiled_writer_shared_groups_total %llu\n"
+         "# HELP profiled_writer_shared_retried_total Of those, groups stored again under the exclusive lock (a merge, a "
+         "deadlock).\n# TYPE profiled_writer_shared_retried_total counter\nprofiled_writer_shared_retried_total %llu\n",
+         (unsigned long long)atomic_load(&m->writer_shared), (unsigned long long)atomic_load(&m->writer_shared_retried));
     emit(&t,
          "# HELP profiled_event_compaction_steps_total Compaction steps of the event entries (hot entries moved into the large "
          "tables).\n"

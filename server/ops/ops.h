@@ -46,6 +46,9 @@ void metrics_worker_busy(metrics_t *m, uint64_t ns);
 void metrics_ingest(metrics_t *m, size_t messages, double commit_seconds, int first_of_group);
 /* Pages (and their bytes) the writer's connection wrote: storage_pages_written. */
 void metrics_writer_pages(metrics_t *m, int64_t pages, int64_t bytes);
+/* A writer group begun under the shared write lock; retried: stored again
+ * under the exclusive one. */
+void metrics_writer_shared(metrics_t *m, int retried);
 /* A compaction step of the event entries (storage_events_compact). */
 void metrics_compaction(metrics_t *m, int64_t events, double seconds);
 /* Write transactions a worker committed while running jobs (none should). */

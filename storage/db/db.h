@@ -156,6 +156,9 @@ enum stmt_id {
     S_SUPPRESS_HAS,
     S_SUPPRESS_LIST,
     S_SUPPRESS_REMOVE,
+    /* an ingest group's locks on PostgreSQL (write/locks.c) */
+    S_LOCK_KEYS,
+    S_LOCK_PROFILES,
     S_COUNT
 };
 
@@ -346,7 +349,8 @@ struct storage {
     bool pg;
     int64_t pg_changes, pg_last_id, pg_gen;
     bool pg_writing;
-    bool pg_dirty; /* a statement of the open transaction changed rows */
+    bool pg_shared; /* the write transaction holds the write lock's shared form (write/locks.c) */
+    bool pg_dirty;  /* a statement of the open transaction changed rows */
     /* A transaction was begun and not yet ended by COMMIT or ROLLBACK: kept
      * here, not asked of libpq, which says "none" once the connection is
      * lost -- and a statement must then fail, not run on a new connection

@@ -394,8 +394,8 @@ run_txn(pg_stmt_t *s)
         int64_t gen = 0;
         stg_pg_defer_drop(st);
         snprintf(sql, sizeof(sql),
-                 "BEGIN; SELECT pg_advisory_xact_lock(%lld); SELECT value FROM meta WHERE key = 'write_generation'",
-                 (long long)LOCK_WRITE);
+                 "BEGIN; SELECT pg_advisory_xact_lock%s(%lld); SELECT value FROM meta WHERE key = 'write_generation'",
+                 st->pg_shared ? "_shared" : "", (long long)LOCK_WRITE);
         ret = pg_exec_int64(st, sql, &gen);
         st->pg_txn = server_in_txn(st);
         if (ret != 0)

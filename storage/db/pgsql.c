@@ -285,6 +285,13 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_SUPPRESS_HAS] = SAME,
     [S_SUPPRESS_LIST] = "SELECT id_type, value, created_ms FROM suppressions WHERE tenant_id = $1 ORDER BY id_type, value" C,
     [S_SUPPRESS_REMOVE] = SAME,
+    /* In the array's order (sorted by the caller); each key (62 bits) as
+     * the two-int4 form of advisory lock, apart from LOCK_WRITE's. */
+    [S_LOCK_KEYS] = "SELECT pg_advisory_xact_lock((k >> 31)::int4, (k & 2147483647)::int4) FROM unnest($1::int8[]) AS u(k)",
+    /* Locked after sorting, so in pk order. */
+    [S_LOCK_PROFILES] = "SELECT p.pk FROM profiles p WHERE p.pk IN (SELECT i.profile_pk FROM identities i"
+                        " JOIN unnest($2::int8[], $3::text[]) AS u(t, v) ON i.id_type = u.t AND i.value = u.v"
+                        " WHERE i.tenant_id = $1) ORDER BY p.pk FOR UPDATE OF p",
 };
 
 /* The inserts whose callers read stg_last_id. */

@@ -351,4 +351,7 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_SUPPRESS_HAS] = "SELECT 1 FROM suppressions WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",
     [S_SUPPRESS_LIST] = "SELECT id_type, value, created_ms FROM suppressions WHERE tenant_id = ?1 ORDER BY id_type, value",
     [S_SUPPRESS_REMOVE] = "DELETE FROM suppressions WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3",
+    /* PostgreSQL's only: SQLite's writer holds the one write lock */
+    [S_LOCK_KEYS] = "SELECT 0",
+    [S_LOCK_PROFILES] = "SELECT 0",
 };

@@ -121,12 +121,16 @@ int
 storage_commit(storage_t *st)
 {
     int ret = stg_defer_flush(st);
-    return ret != 0 ? ret : run(st, S_COMMIT);
+    ret = ret != 0 ? ret : run(st, S_COMMIT);
+    if (!stg_in_txn(st))
+        st->pg_shared = false;
+    return ret;
 }
 
 int
 storage_rollback(storage_t *st)
 {
+    st->pg_shared = false;
     if (!stg_in_txn(st))
         return 0;
     return run(st, S_ROLLBACK);

@@ -3,46 +3,15 @@
  * profiles they disagree on, within the per-type identity limits of
  * idlimits.c), newest-wins traits, events with their
  * first/last marks, and the profile's activity times. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../write/write.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define MAX_EMAIL_BYTES 320
 #define DEFAULT_SOURCE "SEGMENT_API"
 /* previousId of an alias: a userId or an anonymousId, we cannot tell. */
 #define ID_PREVIOUS (-1)
-
-/* The email the message tells about, lower-cased: identify's traits.email,
- * else context.traits.email. */
-static size_t
-message_email(const message_t *m, char out[MAX_EMAIL_BYTES + 1])
-{
-    span_t sources[2] = {m->type == MSG_IDENTIFY ? m->traits : (span_t){NULL, 0}, m->context_traits};
-    for (int i = 0; i < 2; i++) {
-        jiter_t it;
-        span_t key, value;
-        if (sources[i].p == NULL)
-            continue;
-        base_json_members(&it, sources[i]);
-        while (base_json_next(&it, &key, &value)) {
-            /* Escapes may double the raw length of an address that fits. */
-            if (!base_json_key_is(key, "email", 5) || value.p[0] != '"' || value.n - 2 > 2 * MAX_EMAIL_BYTES)
-                continue;
-            char decoded[2 * MAX_EMAIL_BYTES];
-            size_t n = base_json_unescape((span_t){value.p + 1, value.n - 2}, decoded);
-            if (n == 0 || n > MAX_EMAIL_BYTES || memchr(decoded, '\0', n) != NULL)
-                continue;
-            for (size_t k = 0; k < n; k++)
-                out[k] = (char)tolower((unsigned char)decoded[k]);
-            out[n] = '\0';
-            return n;
-        }
-    }
-    return 0;
-}
 
 static int
 find_identity(storage_t *st, int64_t tid, int type, const char *v, size_t n, int64_t *pk)
@@ -500,7 +469,7 @@ stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *r
     int64_t t = m->has_time ? m->time_ms : now_ms, pk;
     const char *event_id = m->message_id.p;
     size_t event_id_len = m->message_id.n;
-    char uuid[37], email[MAX_EMAIL_BYTES + 1];
+    char uuid[37], email[STG_MAX_EMAIL_BYTES + 1];
     id_ref_t ids[3];
     int n = 0, ret;
 
@@ -538,7 +507,7 @@ stg_ingest_checked(storage_t *st, int64_t tid, const message_t *m, const char *r
      * the tenant's computed state stops counting as complete. */
     if ((ret = stg_computed_announce(st, tid)) != 0)
         goto fail;
-    size_t email_len = message_email(m, email);
+    size_t email_len = stg_message_email(m, email);
     pk = settled_profile(st, tid, ids, n, email, email_len);
     if (pk == 0 && (ret = settle_profile(st, tid, m, ids, n, email, email_len, created_by_type != NULL ? created_by_type : "api",
                                          now_ms, &pk)) != 0)

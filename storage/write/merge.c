@@ -71,6 +71,10 @@ stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms)
     };
     int64_t created = 0, keep_merges = 0, drop_merges = 0;
     int ret;
+    /* A merge moves ids between profiles: not under the shared write lock
+     * (locks.c), where the writer stores the group again, exclusively. */
+    if (st->pg_shared)
+        return stg_fail(st, STORAGE_EBUSY, "a merge needs the exclusive write lock");
     /* Deferred activity times must be in the rows the merge combines. */
     if ((ret = stg_defer_flush(st)) != 0)
         return ret;

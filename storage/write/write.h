@@ -14,6 +14,11 @@
 int stg_ingest_checked(storage_t *st, int64_t tenant_id, const message_t *m, const char *raw, size_t raw_len,
                        const char *created_by_type, int64_t now_ms, char *err, size_t errlen);
 
+/* The email a message tells about, lower-cased: identify's traits.email,
+ * else context.traits.email; its length, 0 when none (locks.c). */
+#define STG_MAX_EMAIL_BYTES 320
+size_t stg_message_email(const message_t *m, char out[STG_MAX_EMAIL_BYTES + 1]);
+
 /* ---- identity limits (idlimits.c) ---- */
 /* The limit of id type (storage_id_type_t) on st; 0: none. */
 int stg_id_limit(const storage_t *st, int type);

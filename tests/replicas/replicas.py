@@ -253,7 +253,12 @@ def test_merges(cluster, work):
     ids = [e["eventId"] for e in json.loads(body).get("data", [])] if st == 200 else []
     check(st == 200, "merges: events of userId:u5 (%d %s)" % (st, body))
     check(ids.count("g5-s8") == 1, "merges: a messageId sent to two replicas at once is stored once (%d)" % ids.count("g5-s8"))
-    print("merges: %d families, %d messages over 3 replicas; %d views compared" % (len(groups), len(every), len(want)))
+    shared = sum(metric(r, "profiled_writer_shared_groups_total") for r in reps)
+    retried = sum(metric(r, "profiled_writer_shared_retried_total") for r in reps)
+    check(shared > 0, "merges: groups stored under the shared write lock (%d)" % shared)
+    check(0 < retried <= shared, "merges: the merging groups stored again exclusively (%d of %d)" % (retried, shared))
+    print("merges: %d families, %d messages over 3 replicas; %d views compared; %d groups shared, %d retried" %
+          (len(groups), len(every), len(want), shared, retried))
     ref.stop()
     return reps, tok
 
@@ -277,6 +282,40 @@ def test_stale_identity(reps, tok):
     st, body = b.req("GET", PREFIX + "/profiles/userId:st-u/events", token=tok)
     actions = sorted(e["eventAction"] for e in json.loads(body).get("data", []))
     check(actions == ["x", "y", "z"], "stale identity: every event on the merged profile (%s)" % actions)
+
+
+def test_concurrent(reps, tok, url):
+    """Writers of two replicas run at once: while another session holds the
+    row of user A's profile, a batch for A waits on replica 0, and one for
+    user B on replica 1 is stored meanwhile (under one write lock for all
+    replicas, it would wait for A's). Then A's is stored too."""
+    a, b = reps[0], reps[1]
+    for k, (r, user) in enumerate([(a, "cc-a"), (b, "cc-b")]):
+        st, body = post(r, tok, {"type": "identify", "userId": user, "traits": {"k": 0}, "messageId": "cc-init-%d" % k})
+        check(st == 200, "concurrent: %s created (%d %s)" % (user, st, body))
+    psql = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    psql.stdin.write("BEGIN; SELECT 'locked ' || pk FROM profiles WHERE user_id = 'cc-a' FOR UPDATE;\n")
+    psql.stdin.flush()
+    line = psql.stdout.readline()
+    check(line.startswith("locked"), "concurrent: a session holds A's row (%r)" % line)
+    res = {}
+    ta = threading.Thread(target=lambda: res.update(a=post(a, tok, {"type": "track", "userId": "cc-a", "event": "A",
+                                                                    "messageId": "cc-a-1"})))
+    ta.start()
+    time.sleep(0.5)
+    check(ta.is_alive(), "concurrent: the batch for A waits on its row")
+    st, body = post(b, tok, {"type": "track", "userId": "cc-b", "event": "B", "messageId": "cc-b-1"})
+    check(st == 200 and ta.is_alive(), "concurrent: B stored on the other replica while A waits (%d %s)" % (st, body))
+    psql.stdin.write("COMMIT;\n")
+    psql.stdin.close()
+    psql.wait(timeout=30)
+    ta.join(timeout=30)
+    check(res.get("a", (0,))[0] == 200, "concurrent: A stored once its row is free (%s)" % (res.get("a"),))
+    for r, user, ev in [(b, "cc-a", "a"), (a, "cc-b", "b")]:
+        st, body = r.req("GET", PREFIX + "/profiles/userId:%s/events" % user, token=tok)
+        acts = [e["eventAction"] for e in json.loads(body).get("data", [])] if st == 200 else []
+        check(acts == [ev], "concurrent: %s's event readable on %s (%s)" % (user, r.name, acts))
 
 
 # ---- visibility ----
@@ -713,6 +752,7 @@ def main():
     try:
         reps, tok = test_merges(cluster, work)
         test_stale_identity(reps, tok)
+        test_concurrent(reps, tok, cluster.url("merges"))
         test_visibility(reps, tok)
         test_tokens(reps, cluster.url("merges"))
         for r in reps:
