@@ -11,9 +11,9 @@
  *   statements, as a SQLite read transaction has;
  * - a write (S_BEGIN_IMMEDIATE) takes a transaction-scoped advisory lock
  *   first, so write transactions of every replica on one database run one
- *   at a time, as SQLite's writers do: identity resolution, merges and
- *   messageId checks then see every earlier commit (READ COMMITTED: each
- *   statement's snapshot is taken after the lock). Each write transaction
+ *   at a time, as SQLite's writers do (but an ingest group takes its shared
+ *   form and finer locks: write/locks.c): identity resolution, merges and
+ *   messageId checks then see every earlier commit. Each write transaction
  *   bumps meta's write_generation; one that finds it moved since this
  *   connection's last write empties the identity cache (another replica
  *   may have merged).
