@@ -61,11 +61,14 @@ typedef struct {
     size_t n, cap;
     jsonbuf_t types, values; /* the ids of one tenant, as array literals */
     size_t nids;
+    bool ids; /* this pass gathers the ids (else the keys) */
 } lockset_t;
 
 static void
 add_key(lockset_t *ls, int64_t tid, int type, const char *v, size_t n)
 {
+    if (ls->ids)
+        return;
     uint64_t h = base_fnv1a(1469598103934665603ull, &tid, sizeof(tid));
     unsigned char t = (unsigned char)type;
     h = base_fnv1a(base_fnv1a(h, &t, 1), v, n);
@@ -77,13 +80,16 @@ add_key(lockset_t *ls, int64_t tid, int type, const char *v, size_t n)
     ls->keys[ls->n++] = (int64_t)(h >> 2); /* two non-negative int4 halves: see S_LOCK_KEYS */
 }
 
-/* An id: its lock, and its place in the profile query's arrays. */
+/* An id: its lock, or its place in the profile query's arrays. */
 static void
 add_id(lockset_t *ls, int64_t tid, int type, span_t v)
 {
     if (v.p == NULL || memchr(v.p, '\0', v.n) != NULL) /* refused by ingest before anything is written */
         return;
-    add_key(ls, tid, type, v.p, v.n);
+    if (!ls->ids) {
+        add_key(ls, tid, type, v.p, v.n);
+        return;
+    }
     char num[4] = {(char)('0' + type), '\0'};
     base_jb_append(&ls->types, ls->nids ? "," : "{", 1);
     base_jb_append(&ls->types, num, 1);
@@ -177,13 +183,13 @@ storage_begin_batches(storage_t *st, const storage_tenant_t *const *tenants, con
     lockset_t ls = {0};
     int64_t *tids = base_xcalloc(n ? n : 1, sizeof(*tids));
     int ret = 0;
+    size_t messages = 0;
     for (size_t i = 0; i < n && ret == 0; i++) {
         /* a new tenant is created under the exclusive lock */
         if ((ret = stg_tenant_id(st, tenants[i], false, &tids[i])) == 0)
-            ls.n += 4 * segment_batch_count(batches[i]);
+            messages += segment_batch_count(batches[i]);
     }
-    bool shared = ret == 0 && ls.n <= 4 * STORAGE_SHARED_MESSAGES;
-    ls.n = 0;
+    bool shared = ret == 0 && messages <= STORAGE_SHARED_MESSAGES;
     if (!shared) {
         free(tids);
         return ret == STORAGE_ENOTFOUND || ret == 0 ? storage_begin(st) : ret;
@@ -198,7 +204,6 @@ storage_begin_batches(storage_t *st, const storage_tenant_t *const *tenants, con
             order[j] = order[j - 1];
         order[j] = i;
     }
-    ls.types.len = ls.values.len = ls.nids = 0;
     if (ls.n > LOCKS_MAX) {
         shared = false;
     } else {
@@ -207,7 +212,8 @@ storage_begin_batches(storage_t *st, const storage_tenant_t *const *tenants, con
             st->pg_shared = false;
         if (ret == 0)
             ret = lock_keys(st, &ls);
-        /* again, tenant by tenant (a group is mostly one) */
+        /* then the ids, tenant by tenant (a group is mostly one) */
+        ls.ids = true;
         for (size_t k = 0; k < n && ret == 0; k++) {
             add_batch(&ls, tids[order[k]], batches[order[k]]);
             if (k + 1 == n || tids[order[k + 1]] != tids[order[k]])
