@@ -351,7 +351,7 @@ drain(server_t *srv, const char *why)
  * starting beside this replica) is tried again every half second for
  * --db-wait-s. */
 static int
-open_db(server_t *srv, storage_t **st, char *err, size_t errlen)
+open_db(server_t *srv, const sigset_t *signals, storage_t **st, char *err, size_t errlen)
 {
     int64_t deadline = base_clock_ns(1) + (int64_t)(srv->cfg.db_wait_s * 1e9);
     for (bool said = false;; said = true) {
@@ -361,7 +361,11 @@ open_db(server_t *srv, storage_t **st, char *err, size_t errlen)
         if (!said)
             fprintf(stderr, "profiled: db: %s (trying again for up to %.0f s: --db-wait-s)\n", err, srv->cfg.db_wait_s);
         struct timespec ts = {0, 500000000};
-        nanosleep(&ts, NULL);
+        int sig = sigtimedwait(signals, NULL, &ts); /* blocked: see server_main */
+        if (sig == SIGINT || sig == SIGTERM) {
+            snprintf(err, errlen, "%s while waiting for the database", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return rc;
+        }
     }
 }
 
@@ -373,6 +377,18 @@ server_main(int argc, char **argv)
     int rv = config_load(&srv.cfg, argc, argv, stdout, stderr);
     if (rv != 0)
         return rv > 0 ? 0 : 2;
+    /* Blocked before any thread starts (the storage's, the workers', the
+     * writer's, the loops'), so every thread inherits the mask and the
+     * signals reach the main thread's sigtimedwait only: a thread started
+     * earlier would take SIGTERM's default action, ending the process
+     * without a drain. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
     router_init(api_routes, api_nroutes, API_NOPS);
     srv.metrics = metrics_new(router_route_count(), router_route_name, sample_gauges, &srv);
     if (access_log_open(srv.cfg.access_log) != 0) {
@@ -392,7 +408,7 @@ server_main(int argc, char **argv)
         return 2;
 
     storage_t *st = NULL;
-    if (open_db(&srv, &st, err, sizeof(err)) != 0) {
+    if (open_db(&srv, &set, &st, err, sizeof(err)) != 0) {
         fprintf(stderr, "profiled: db: %s\n", err);
         return 1;
     }
@@ -467,14 +483,6 @@ server_main(int argc, char **argv)
     }
     init_h2o_config(&srv, &srv.h2o_config, router_dispatch);
     init_h2o_config(&srv, &srv.ops_config, router_dispatch_ops);
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     for (int i = 0; i < srv.cfg.threads; i++)
         if (start_loop(&srv.loops[i]) != 0) {

@@ -730,6 +730,14 @@ def test_db_wait(cluster, url, work):
                        capture_output=True, text=True, timeout=60)
     check(r.returncode != 0 and "cannot connect to PostgreSQL" in r.stderr,
           "db-wait: unreachable at start exits non-zero with a clear error (%d: %s)" % (r.returncode, r.stderr.strip()[-200:]))
+    # SIGTERM while it waits ends the wait at once, exit 1 with the reason
+    q = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--db", url, "--access-log", "off", "--db-wait-s", "60"],
+                         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    q.terminate()
+    qerr = q.communicate(timeout=10)[1]
+    check(q.returncode == 1 and "SIGTERM while waiting for the database" in qerr,
+          "db-wait: SIGTERM ends the wait (%s: %s)" % (q.returncode, qerr.strip()[-200:]))
     out = open(os.path.join(work, "wait.out"), "w+")
     p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--db", url, "--access-log", "off", "--db-wait-s", "60"],
                          cwd=work, stdout=out, stderr=subprocess.PIPE, text=True)
