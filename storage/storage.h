@@ -115,6 +115,11 @@ int storage_events_compact_round(storage_t *st, int64_t min_hot, int64_t chunk, 
  * *bytes (may be NULL): what a write costs. 0 when unknown. */
 int64_t storage_pages_written(storage_t *st, int64_t *bytes);
 
+/* Statements this connection has sent to a PostgreSQL server and had
+ * answered (each a round trip, a prepare included; deferred writes travel
+ * with the next one), since it opened; 0 on SQLite. */
+uint64_t storage_round_trips(const storage_t *st);
+
 /* ---- a damaged database ---------------------------------------------------
  * Process-wide, as SQLite's error log is. After storage_watch_damage, the
  * first time SQLite finds the database damaged (SQLITE_CORRUPT or

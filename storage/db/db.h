@@ -159,6 +159,11 @@ enum stmt_id {
     /* an ingest group's locks on PostgreSQL (write/locks.c) */
     S_LOCK_KEYS,
     S_LOCK_PROFILES,
+    /* a run's messageIds stored already, pks for its events, an event
+     * stored with its pk (db/pgseen.c; PostgreSQL's only) */
+    S_EVENTS_SEEN,
+    S_EVENT_PKS,
+    S_EVENT_ADD_PK,
     S_COUNT
 };
 
@@ -360,7 +365,30 @@ struct storage {
     char *pg_url;        /* the URL it was opened with (pgnotify.c's watcher) */
     char *pg_wb;         /* deferred writes, sent with the next statement (pgdefer.c) */
     size_t pg_wb_len, pg_wb_cap;
+    struct stg_seen *pg_seen; /* the run's messageIds and event pks (pgseen.c) */
+    uint64_t pg_round_trips;  /* statements sent and answered (storage_round_trips) */
 };
+
+/* ---- a run of messages' questions, asked once (pgseen.c) ---- */
+/* The dedup key of an eventId: a 47-bit hash (see the events table). */
+int64_t stg_event_key(const char *id, size_t n);
+/* Gathers an event of the run: its messageId (NULL: none given, it needs a
+ * pk only). The text must stay until the run is dropped. No-op on SQLite. */
+void stg_seen_want(storage_t *st, const char *id, size_t n);
+/* Asks, inside the open transaction, for what the run gathered; then the
+ * run is ready (until dropped). */
+int stg_seen_fetch(storage_t *st, int64_t tenant_id);
+bool stg_seen_ready(const storage_t *st);
+/* Whether the run's messageId is stored (1) or not (0), counting what the
+ * run stored (stg_seen_stored); -1: not gathered, ask the database. The
+ * run is of one tenant: the caller's. */
+int stg_seen_lookup(storage_t *st, const char *id, size_t n);
+void stg_seen_stored(storage_t *st, const char *id, size_t n);
+/* The next pk fetched for the run's events; 0: none left. */
+int64_t stg_seen_pk(storage_t *st);
+/* Ends the run (also on every begin, commit and rollback); _free at close. */
+void stg_seen_drop(storage_t *st);
+void stg_seen_free(storage_t *st);
 
 /* ---- the commit journal (journal.c) ---- */
 /* The tag of a profile pk, and of an identity key (an email's value as
@@ -554,6 +582,14 @@ const char *stg_pg_migration_sql(int version);
 bool stg_pg_url(const char *path);
 int stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t errlen);
 void stg_pg_close(storage_t *st);
+/* sql (no parameters; several statements allowed) run: 0 or a code; and
+ * the first column of its last row into *v. */
+int stg_pg_exec(storage_t *st, const char *sql);
+int stg_pg_exec_int64(storage_t *st, const char *sql, int64_t *v);
+/* At open (pgmigrate.c): the missing schema steps, or (read-only) the
+ * version checked. */
+int stg_pg_migrate(storage_t *st);
+int stg_pg_check_version(storage_t *st);
 stg_stmt_t *stg_pg_stmt(storage_t *st, enum stmt_id id);
 stg_stmt_t *stg_pg_stmt_sql(storage_t *st, const char *sql);
 void stg_pg_stmt_free(stg_stmt_t *s);

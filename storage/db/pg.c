@@ -1,5 +1,5 @@
-/* pg.c -- the PostgreSQL backend: a connection (libpq) with its migrations,
- * and the statement interface of db.h over it. sqlite.c hands every call
+/* pg.c -- the PostgreSQL backend: a connection (libpq; its migrations are
+ * pgmigrate.c's), and the statement interface of db.h over it. sqlite.c hands every call
  * here for a connection opened on a postgres:// or postgresql:// URL
  * (st->pg) or a statement of one (a tagged pointer, STG_PG_TAG).
  *
@@ -30,7 +30,6 @@
 /* the advisory lock keys (any two numbers no other program on the database
  * uses: "prof" "iled" in ASCII) */
 #define LOCK_WRITE 0x70726f66696c6564LL
-#define LOCK_MIGRATE 0x70726f66696c6565LL
 
 #define MAXP 16
 
@@ -116,9 +115,10 @@ pg_error(storage_t *st, PGresult *res, const char *what)
 }
 
 /* Runs sql (no parameters; several statements allowed). 0 or a code. */
-static int
-pg_exec(storage_t *st, const char *sql)
+int
+stg_pg_exec(storage_t *st, const char *sql)
 {
+    st->pg_round_trips++;
     PGresult *r = PQexec(CONN(st), sql);
     ExecStatusType t = PQresultStatus(r);
     int ret = (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) ? 0 : pg_error(st, r, sql);
@@ -126,10 +126,11 @@ pg_exec(storage_t *st, const char *sql)
     return ret;
 }
 
-/* One integer of sql's first row into *v. */
-static int
-pg_exec_int64(storage_t *st, const char *sql, int64_t *v)
+/* One integer of sql's last row into *v. */
+int
+stg_pg_exec_int64(storage_t *st, const char *sql, int64_t *v)
 {
+    st->pg_round_trips++;
     PGresult *r = PQexec(CONN(st), sql);
     int ret = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -340,9 +341,9 @@ heal(storage_t *st)
     PQreset(CONN(st));
     unprepare_all(st);
     if (PQstatus(CONN(st)) == CONNECTION_OK) {
-        pg_exec(st, "SET client_min_messages = warning");
+        stg_pg_exec(st, "SET client_min_messages = warning");
         if (st->flags & STORAGE_READONLY)
-            pg_exec(st, "SET default_transaction_read_only = on");
+            stg_pg_exec(st, "SET default_transaction_read_only = on");
     }
 }
 
@@ -350,6 +351,7 @@ static int
 prepare(pg_stmt_t *s)
 {
     storage_t *st = s->st;
+    st->pg_round_trips++;
     PGresult *r = PQprepare(CONN(st), s->name, s->sql, s->nparams, s->types);
     int ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_error(st, r, s->sql);
     PQclear(r);
@@ -372,7 +374,7 @@ flush_deferred(storage_t *st)
 {
     if (st->pg_wb_len == 0)
         return 0;
-    int ret = pg_exec(st, st->pg_wb);
+    int ret = stg_pg_exec(st, st->pg_wb);
     stg_pg_defer_drop(st);
     return ret;
 }
@@ -387,7 +389,7 @@ run_txn(pg_stmt_t *s)
     switch (s->id) {
     case S_BEGIN:
         stg_pg_defer_drop(st);
-        ret = pg_exec(st, s->sql);
+        ret = stg_pg_exec(st, s->sql);
         st->pg_txn = server_in_txn(st);
         return ret;
     case S_BEGIN_IMMEDIATE: {
@@ -396,7 +398,7 @@ run_txn(pg_stmt_t *s)
         snprintf(sql, sizeof(sql),
                  "BEGIN; SELECT pg_advisory_xact_lock%s(%lld); SELECT value FROM meta WHERE key = 'write_generation'",
                  st->pg_shared ? "_shared" : "", (long long)LOCK_WRITE);
-        ret = pg_exec_int64(st, sql, &gen);
+        ret = stg_pg_exec_int64(st, sql, &gen);
         st->pg_txn = server_in_txn(st);
         if (ret != 0)
             return ret;
@@ -412,7 +414,7 @@ run_txn(pg_stmt_t *s)
         if ((ret = flush_deferred(st)) != 0 || st->pg_writing) {
             st->pg_writing = false;
             if (ret != 0 || (ret = stg_pg_next_generation(st, &gen)) != 0) {
-                pg_exec(st, "ROLLBACK");
+                stg_pg_exec(st, "ROLLBACK");
                 st->pg_txn = false;
                 stg_journal_rolled_back(st);
                 stg_forget(st);
@@ -420,6 +422,7 @@ run_txn(pg_stmt_t *s)
             }
             st->pg_gen = gen;
         }
+        st->pg_round_trips++;
         PGresult *r = PQexec(CONN(st), "COMMIT");
         ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_error(st, r, "COMMIT");
         /* a failed transaction's COMMIT is a rollback */
@@ -444,7 +447,7 @@ run_txn(pg_stmt_t *s)
         st->pg_txn = false;
         stg_journal_rolled_back(st);
         stg_pg_defer_drop(st);
-        ret = pg_exec(st, "ROLLBACK");
+        ret = stg_pg_exec(st, "ROLLBACK");
         stg_forget(st);
         return ret;
     default:
@@ -475,6 +478,7 @@ step_once(storage_t *st, pg_stmt_t *s)
         return STG_DONE;
     }
     PGresult *r;
+    st->pg_round_trips++;
     if (st->pg_wb_len > 0 && stg_pg_defer_add(st, s->name, s->nparams, s->vals, s->lens, s->fmts)) {
         r = PQexec(CONN(st), st->pg_wb); /* the deferred writes, then s: its result is the last */
         stg_pg_defer_drop(st);
@@ -681,72 +685,6 @@ stg_pg_in_txn(const storage_t *st)
 
 /* ---- the connection ---- */
 
-static int
-schema_version(storage_t *st, int *version)
-{
-    int64_t v = 0;
-    int ret = pg_exec(st, "CREATE TABLE IF NOT EXISTS profiled_schema(version BIGINT NOT NULL);"
-                          " INSERT INTO profiled_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM profiled_schema)");
-    if (ret == 0)
-        ret = pg_exec_int64(st, "SELECT version FROM profiled_schema", &v);
-    *version = (int)v;
-    return ret;
-}
-
-/* The missing steps in one transaction, under the migration lock: replicas
- * starting together migrate once, the others wait and find it done. */
-static int
-migrate(storage_t *st)
-{
-    char sql[128];
-    int version = 0, ret;
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%lld)", (long long)LOCK_MIGRATE);
-    if ((ret = pg_exec(st, sql)) != 0)
-        return ret;
-    if ((ret = pg_exec(st, "BEGIN")) != 0 || (ret = schema_version(st, &version)) != 0)
-        goto fail;
-    st->pg_txn = true;
-    if (version > stg_pg_schema_version()) {
-        ret =
-            stg_fail(st, STORAGE_EIO, "database schema version %d is newer than this build (%d)", version, stg_pg_schema_version());
-        goto fail;
-    }
-    for (int v = version; v < stg_pg_schema_version(); v++)
-        if ((ret = pg_exec(st, stg_pg_migration_sql(v))) != 0)
-            goto fail;
-    if (version < 1 && (ret = stg_scroll_key_create(st)) != 0)
-        goto fail;
-    snprintf(sql, sizeof(sql), "UPDATE profiled_schema SET version = %d", stg_pg_schema_version());
-    if ((ret = pg_exec(st, sql)) != 0 || (ret = pg_exec(st, "COMMIT")) != 0)
-        goto fail;
-    st->pg_txn = false;
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)LOCK_MIGRATE);
-    return pg_exec(st, sql);
-fail:
-    PQclear(PQexec(CONN(st), "ROLLBACK"));
-    st->pg_txn = false;
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)LOCK_MIGRATE);
-    PQclear(PQexec(CONN(st), sql));
-    return ret;
-}
-
-static int
-check_version(storage_t *st)
-{
-    int64_t v = 0;
-    PGresult *r = PQexec(CONN(st), "SELECT version FROM profiled_schema");
-    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-    if (ok)
-        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    if (!ok || v == 0)
-        return stg_fail(st, STORAGE_EIO, "database has no schema (run profiled migrate, or open it read-write once)");
-    if (v != stg_pg_schema_version())
-        return stg_fail(st, STORAGE_EIO, "database schema version %lld is not this build's (%d): run profiled migrate",
-                        (long long)v, stg_pg_schema_version());
-    return 0;
-}
-
 int
 stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t errlen)
 {
@@ -767,11 +705,11 @@ stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t er
         snprintf(st->err, sizeof(st->err), "cannot connect to PostgreSQL: %.*s", (int)n, m);
         goto fail;
     }
-    if (pg_exec(st, "SET client_min_messages = warning") != 0)
+    if (stg_pg_exec(st, "SET client_min_messages = warning") != 0)
         goto fail;
-    if ((flags & STORAGE_READONLY) && pg_exec(st, "SET default_transaction_read_only = on") != 0)
+    if ((flags & STORAGE_READONLY) && stg_pg_exec(st, "SET default_transaction_read_only = on") != 0)
         goto fail;
-    if (((flags & STORAGE_READONLY) ? check_version(st) : migrate(st)) != 0 || stg_scroll_key_load(st) != 0)
+    if (((flags & STORAGE_READONLY) ? stg_pg_check_version(st) : stg_pg_migrate(st)) != 0 || stg_scroll_key_load(st) != 0)
         goto fail;
     *out = st;
     return 0;

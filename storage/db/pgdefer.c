@@ -31,6 +31,7 @@ stg_pg_deferrable(enum stmt_id id, const char *sql)
     case S_COMP_DAY_UPSERT:
     case S_COMP_DAY_PRUNE:
     case S_COMP_FREQ_UPSERT:
+    case S_EVENT_ADD_PK: /* its pk given (pgseen.c) */
         return strstr(sql, "RETURNING") == NULL;
     default:
         return false;

@@ -244,6 +244,7 @@ static const stmt_tags_t tagged[] = {
     {S_TRAIT_UPSERT, 1, 0, false, false},
     {S_HISTORY_ADD, 2, 0, false, false},
     {S_EVENT_ADD, 2, 0, false, false},
+    {S_EVENT_ADD_PK, 2, 0, false, false},
     {S_MARK_UPSERT, 1, 0, false, false},
     {S_MARK_UPSERT_HOT, 1, 0, false, false},
     {S_COMP_UPSERT, 1, 0, false, false},

@@ -292,6 +292,15 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_LOCK_PROFILES] = "SELECT p.pk FROM profiles p WHERE p.pk IN (SELECT i.profile_pk FROM identities i"
                         " JOIN unnest($2::int8[], $3::text[]) AS u(t, v) ON i.id_type = u.t AND i.value = u.v"
                         " WHERE i.tenant_id = $1) ORDER BY p.pk FOR UPDATE OF p",
+    /* Of the pairs (event_key, messageId) $2, $3, those of tenant $1
+     * stored already; $1 pks of the events' sequence; S_EVENT_ADD with
+     * the pk ($12) given, returning nothing (so deferred). */
+    [S_EVENTS_SEEN] = "SELECT k.id FROM unnest($2::int8[], $3::text[]) AS k(key, id) WHERE EXISTS (SELECT 1 FROM events e"
+                      " WHERE e.event_key = k.key AND e.tenant_id = $1 AND e.event_id = k.id)",
+    [S_EVENT_PKS] = "SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence('events', 'pk')::regclass AS seq) q"
+                    " CROSS JOIN generate_series(1, $1::int8)",
+    [S_EVENT_ADD_PK] = "INSERT INTO events(tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action, event_name,"
+                       " type, source, raw, event_key, pk) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 };
 
 /* The inserts whose callers read stg_last_id. */

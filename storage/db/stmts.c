@@ -354,4 +354,8 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     /* PostgreSQL's only: SQLite's writer holds the one write lock */
     [S_LOCK_KEYS] = "SELECT 0",
     [S_LOCK_PROFILES] = "SELECT 0",
+    /* and these: SQLite asks each event's in the process */
+    [S_EVENTS_SEEN] = "SELECT 0",
+    [S_EVENT_PKS] = "SELECT 0",
+    [S_EVENT_ADD_PK] = "SELECT 0",
 };

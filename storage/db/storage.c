@@ -68,6 +68,7 @@ stg_conn_free(storage_t *st)
 {
     stg_idcache_dispose(&st->ids);
     stg_defer_dispose(st);
+    stg_seen_free(st);
     EVP_MAC_CTX_free(st->scroll_mac);
     free(st->page_rows);
     base_jb_free(&st->page_text);
@@ -113,6 +114,7 @@ storage_begin(storage_t *st)
 {
     if (storage_damaged(NULL))
         return stg_fail(st, STORAGE_EIO, "the database is damaged: writes are refused (see profiled check)");
+    stg_seen_drop(st);
     int ret = run(st, S_BEGIN_IMMEDIATE);
     return ret != 0 ? ret : check_cache(st);
 }
@@ -121,6 +123,7 @@ int
 storage_commit(storage_t *st)
 {
     int ret = stg_defer_flush(st);
+    stg_seen_drop(st);
     ret = ret != 0 ? ret : run(st, S_COMMIT);
     if (!stg_in_txn(st))
         st->pg_shared = false;
@@ -131,6 +134,7 @@ int
 storage_rollback(storage_t *st)
 {
     st->pg_shared = false;
+    stg_seen_drop(st);
     if (!stg_in_txn(st))
         return 0;
     return run(st, S_ROLLBACK);
@@ -326,6 +330,12 @@ storage_id_type_name(storage_id_type_t type)
 {
     /* the first four rows are the types in order */
     return (unsigned)type < 4 ? id_type_names[type].name : "?";
+}
+
+uint64_t
+storage_round_trips(const storage_t *st)
+{
+    return st->pg_round_trips;
 }
 
 uint64_t

@@ -315,8 +315,15 @@ storage_import_ndjson(storage_t *st, const storage_tenant_t *tenant, FILE *in, F
     while (!last) {
         batch_t *b = take_full(&p);
         ret = 0;
-        for (size_t i = 0; i < b->n && ret == 0; i++)
-            ret = write_line(&w, &b->lines[i]);
+        for (size_t i = 0; i < b->n && ret == 0; i++) {
+            /* the slice's run (PostgreSQL), from here on after a commit */
+            for (size_t k = i; st->pg && !stg_seen_ready(st) && k < b->n; k++)
+                if (b->lines[k].status == 0)
+                    stg_seen_want_message(st, &b->lines[k].m);
+            if ((ret = stg_seen_fetch(st, w.tid)) == 0)
+                ret = write_line(&w, &b->lines[i]);
+        }
+        stg_seen_drop(st);
         last = b->last;
         give_back(&p, b, ret != 0);
         if (ret != 0)

@@ -353,24 +353,19 @@ group_traits(storage_t *st, const stg_trait_src_t *src, int64_t pk, const messag
     return ret;
 }
 
-/* The dedup key of an eventId: a 47-bit hash (see the events table). */
-static int64_t
-event_key(const char *id, size_t n)
-{
-    /* FNV-1a, folded: only the spread matters, collisions are checked. */
-    uint64_t h = base_fnv1a(1469598103934665603ull, id, n);
-    h ^= h >> 29;
-    return (int64_t)(h & ((1ull << 47) - 1));
-}
-
 static int
 event_exists(storage_t *st, int64_t tid, const char *id, size_t n, bool *exists)
 {
+    int known = stg_seen_lookup(st, id, n); /* asked for the whole run */
+    if (known >= 0) {
+        *exists = known == 1;
+        return 0;
+    }
     stg_stmt_t *s = stg_stmt(st, S_EVENT_EXISTS);
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, tid);
-    stg_bind_int64(s, 2, event_key(id, n));
+    stg_bind_int64(s, 2, stg_event_key(id, n));
     stg_bind_text(s, 3, id, n);
     int rc = stg_step(st, s), ret = 0;
     *exists = rc == STG_ROW;
@@ -384,7 +379,8 @@ static int
 add_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char *event_id, size_t event_id_len, int64_t t,
           int64_t now_ms, const char *raw, size_t raw_len)
 {
-    stg_stmt_t *s = stg_stmt(st, S_EVENT_ADD);
+    int64_t event_pk = stg_seen_pk(st); /* given: the insert is deferred */
+    stg_stmt_t *s = stg_stmt(st, event_pk != 0 ? S_EVENT_ADD_PK : S_EVENT_ADD);
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, tid);
@@ -400,12 +396,16 @@ add_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char
     else
         stg_bind_text(s, 9, DEFAULT_SOURCE, sizeof(DEFAULT_SOURCE) - 1);
     stg_bind_text(s, 10, raw, raw_len);
-    int64_t key = event_key(event_id, event_id_len);
+    int64_t key = stg_event_key(event_id, event_id_len);
     stg_bind_int64(s, 11, key);
+    if (event_pk != 0)
+        stg_bind_int64(s, 12, event_pk);
     int ret = stg_step_done(st, s);
     if (ret != 0)
         return ret;
-    int64_t event_pk = stg_last_id(st);
+    if (event_pk == 0)
+        event_pk = stg_last_id(st);
+    stg_seen_stored(st, event_id, event_id_len);
     /* its entries: in the hot tables (the server's writer) or the large ones */
     const enum stmt_id ix[2] = {st->hot_events ? S_EVENT_INDEX_HOT : S_EVENT_INDEX,
                                 st->hot_events ? S_EVENT_INDEX_KEY_HOT : S_EVENT_INDEX_KEY};
@@ -459,6 +459,13 @@ nul_escaped(const char *raw, size_t n)
             return true;
     }
     return false;
+}
+
+void
+stg_seen_want_message(storage_t *st, const message_t *m)
+{
+    if (m->type == MSG_TRACK || m->type == MSG_PAGE || m->type == MSG_SCREEN)
+        stg_seen_want(st, m->message_id.p, m->message_id.n);
 }
 
 int
@@ -590,6 +597,12 @@ storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const segment
     int ret = own ? storage_begin(st) : 0;
     if (ret == 0)
         ret = stg_tenant_id(st, tenant, true, &tid);
+    for (size_t i = 0; ret == 0 && st->pg && i < segment_batch_count(b); i++) {
+        span_t text;
+        stg_seen_want_message(st, segment_batch_message(b, i, &text));
+    }
+    if (ret == 0)
+        ret = stg_seen_fetch(st, tid);
     for (size_t i = 0; ret == 0 && i < segment_batch_count(b); i++) {
         span_t text;
         const message_t *m = segment_batch_message(b, i, &text);
@@ -597,6 +610,7 @@ storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const segment
         if (ret == STORAGE_EEXIST) /* a retried message: stored already */
             ret = 0;
     }
+    stg_seen_drop(st);
     if (own && ret == 0)
         ret = storage_commit(st);
     if (own && ret != 0)

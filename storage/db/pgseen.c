@@ -1,0 +1,253 @@
+/* pgseen.c -- PostgreSQL: what a run of messages (a request's batch, a
+ * slice of an import) needs answered before its events are stored, asked
+ * once for the whole run instead of once an event: which of its events'
+ * messageIds are stored already (S_EVENTS_SEEN), and a pk for each of its
+ * events (S_EVENT_PKS), so that the event's INSERT returns nothing and is
+ * deferred with the other writes (pgdefer.c). Two round trips a run where
+ * each event took two.
+ *
+ * The answer holds for the open transaction only: a run's caller gathers
+ * (stg_seen_want), asks (stg_seen_fetch), stores its messages and drops
+ * it (stg_seen_drop; every commit, rollback and begin drops it too). An
+ * id the run did not gather is not answered (-1): the caller asks the
+ * database as before. SQLite answers each event in the process: nothing
+ * here is used there. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../db/db.h"
+
+typedef struct {
+    int64_t key; /* stg_event_key */
+    const char *id;
+    size_t n;
+    bool taken;  /* else an empty slot */
+    bool stored; /* in the database, or stored by this run */
+} seen_entry_t;
+
+struct stg_seen {
+    seen_entry_t *slots;
+    size_t cap, used;
+    size_t events; /* pks wanted */
+    int64_t *pks;
+    size_t npks, next;
+    bool fetched;
+};
+
+int64_t
+stg_event_key(const char *id, size_t n)
+{
+    /* FNV-1a, folded: only the spread matters, collisions are checked. */
+    uint64_t h = base_fnv1a(1469598103934665603ull, id, n);
+    h ^= h >> 29;
+    return (int64_t)(h & ((1ull << 47) - 1));
+}
+
+static seen_entry_t *
+slot_of(struct stg_seen *sn, int64_t key, const char *id, size_t n)
+{
+    size_t i = (size_t)key & (sn->cap - 1);
+    for (;; i = (i + 1) & (sn->cap - 1)) {
+        seen_entry_t *e = &sn->slots[i];
+        if (!e->taken || (e->key == key && e->n == n && memcmp(e->id, id, n) == 0))
+            return e;
+    }
+}
+
+static void
+grow(struct stg_seen *sn)
+{
+    seen_entry_t *old = sn->slots;
+    size_t old_cap = sn->cap;
+    sn->cap = old_cap ? 2 * old_cap : 256;
+    sn->slots = base_xcalloc(sn->cap, sizeof(*sn->slots));
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].taken)
+            *slot_of(sn, old[i].key, old[i].id, old[i].n) = old[i];
+    free(old);
+}
+
+void
+stg_seen_want(storage_t *st, const char *id, size_t n)
+{
+    if (!st->pg)
+        return;
+    struct stg_seen *sn = st->pg_seen;
+    if (sn == NULL)
+        sn = st->pg_seen = base_xcalloc(1, sizeof(*sn));
+    if (sn->fetched) /* a run is gathered, then asked */
+        return;
+    sn->events++;
+    if (id == NULL)
+        return;
+    if (2 * (sn->used + 1) > sn->cap)
+        grow(sn);
+    int64_t key = stg_event_key(id, n);
+    seen_entry_t *e = slot_of(sn, key, id, n);
+    if (!e->taken) {
+        *e = (seen_entry_t){key, id, n, true, false};
+        sn->used++;
+    }
+}
+
+/* One array literal's element ("..." with " and \ escaped). */
+static void
+array_text(jsonbuf_t *b, const char *v, size_t n)
+{
+    base_jb_append(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '"' || v[i] == '\\')
+            base_jb_append(b, "\\", 1);
+        base_jb_append(b, &v[i], 1);
+    }
+    base_jb_append(b, "\"", 1);
+}
+
+static int
+fetch_stored(storage_t *st, struct stg_seen *sn, int64_t tid)
+{
+    jsonbuf_t keys, ids;
+    base_jb_init(&keys, 20 * sn->used + 2);
+    base_jb_init(&ids, 40 * sn->used + 2);
+    base_jb_append(&keys, "{", 1);
+    base_jb_append(&ids, "{", 1);
+    for (size_t i = 0; i < sn->cap; i++) {
+        const seen_entry_t *e = &sn->slots[i];
+        if (!e->taken)
+            continue;
+        char num[24];
+        int len = snprintf(num, sizeof(num), "%s%lld", keys.len > 1 ? "," : "", (long long)e->key);
+        base_jb_append(&keys, num, (size_t)len);
+        array_text(&ids, e->id, e->n);
+    }
+    base_jb_append(&keys, "}", 1);
+    base_jb_append(&ids, "}", 1);
+    int ret = STORAGE_EIO, rc = STG_DONE;
+    stg_stmt_t *s = stg_stmt(st, S_EVENTS_SEEN);
+    if (s != NULL) {
+        stg_bind_int64(s, 1, tid);
+        stg_bind_text(s, 2, keys.data, keys.len);
+        stg_bind_text(s, 3, ids.data, ids.len);
+        while ((rc = stg_step(st, s)) == STG_ROW) {
+            const char *id = stg_col_text(s, 0);
+            size_t n = (size_t)stg_col_bytes(s, 0);
+            seen_entry_t *e = slot_of(sn, stg_event_key(id, n), id, n);
+            if (e->taken)
+                e->stored = true;
+        }
+        ret = rc == STG_DONE ? 0 : rc;
+        stg_reset(s);
+    }
+    base_jb_free(&keys);
+    base_jb_free(&ids);
+    return ret;
+}
+
+static int
+cmp_pk(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int
+fetch_pks(storage_t *st, struct stg_seen *sn)
+{
+    stg_stmt_t *s = stg_stmt(st, S_EVENT_PKS);
+    if (s == NULL)
+        return STORAGE_EIO;
+    sn->pks = base_xrealloc(sn->pks, sn->events * sizeof(*sn->pks));
+    sn->npks = sn->next = 0;
+    stg_bind_int64(s, 1, (int64_t)sn->events);
+    int rc;
+    while ((rc = stg_step(st, s)) == STG_ROW && sn->npks < sn->events)
+        sn->pks[sn->npks++] = stg_col_int64(s, 0);
+    stg_reset(s);
+    if (rc != STG_ROW && rc != STG_DONE) {
+        sn->npks = 0;
+        return rc;
+    }
+    qsort(sn->pks, sn->npks, sizeof(*sn->pks), cmp_pk); /* handed out in the run's order */
+    return 0;
+}
+
+int
+stg_seen_fetch(storage_t *st, int64_t tid)
+{
+    if (!st->pg || !stg_in_txn(st))
+        return 0;
+    struct stg_seen *sn = st->pg_seen;
+    if (sn == NULL)
+        sn = st->pg_seen = base_xcalloc(1, sizeof(*sn));
+    if (sn->fetched)
+        return 0;
+    int ret = sn->used > 0 ? fetch_stored(st, sn, tid) : 0;
+    if (ret == 0 && sn->events > 1) /* one event: its INSERT returns its pk at no extra cost */
+        ret = fetch_pks(st, sn);
+    if (ret != 0) {
+        stg_seen_drop(st);
+        return ret;
+    }
+    sn->fetched = true;
+    return 0;
+}
+
+bool
+stg_seen_ready(const storage_t *st)
+{
+    return st->pg_seen != NULL && st->pg_seen->fetched;
+}
+
+int
+stg_seen_lookup(storage_t *st, const char *id, size_t n)
+{
+    struct stg_seen *sn = st->pg_seen;
+    if (sn == NULL || !sn->fetched || sn->used == 0)
+        return -1;
+    const seen_entry_t *e = slot_of(sn, stg_event_key(id, n), id, n);
+    return e->taken ? e->stored : -1;
+}
+
+void
+stg_seen_stored(storage_t *st, const char *id, size_t n)
+{
+    struct stg_seen *sn = st->pg_seen;
+    if (sn == NULL || !sn->fetched || sn->used == 0)
+        return;
+    seen_entry_t *e = slot_of(sn, stg_event_key(id, n), id, n);
+    if (e->taken)
+        e->stored = true;
+}
+
+int64_t
+stg_seen_pk(storage_t *st)
+{
+    struct stg_seen *sn = st->pg_seen;
+    if (sn == NULL || !sn->fetched || sn->next == sn->npks)
+        return 0;
+    return sn->pks[sn->next++];
+}
+
+void
+stg_seen_drop(storage_t *st)
+{
+    struct stg_seen *sn = st->pg_seen;
+    if (sn == NULL || (!sn->fetched && sn->events == 0))
+        return;
+    if (sn->used > 0)
+        memset(sn->slots, 0, sn->cap * sizeof(*sn->slots));
+    sn->used = sn->events = sn->npks = sn->next = 0;
+    sn->fetched = false;
+}
+
+void
+stg_seen_free(storage_t *st)
+{
+    struct stg_seen *sn = st->pg_seen;
+    if (sn == NULL)
+        return;
+    free(sn->slots);
+    free(sn->pks);
+    free(sn);
+    st->pg_seen = NULL;
+}

@@ -1,0 +1,184 @@
+/* test_runs.c -- a run of messages stored at once (a request's batch, an
+ * import): on PostgreSQL its messageIds are looked up and its events' pks
+ * taken in one go (storage/db/pgseen.c) rather than an event at a time.
+ * On both backends: a messageId stored before, or twice in the same run,
+ * is stored once, the first one kept; events without a messageId are all
+ * stored; first/last marks name the right events. On PostgreSQL, counted
+ * in round trips: a run costs a few, not two an event. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "segment.h"
+#include "storage.h"
+#include "testdb.h"
+#include "testutil.h"
+
+#define NOW 1605793157912LL
+#define USERS 5
+
+static storage_tenant_t tenant, other;
+static storage_t *st;
+static char *path;
+
+static void
+setup(void)
+{
+    tenant = storage_tenant("intilery", "marketing", "RUNS");
+    other = storage_tenant("intilery", "marketing", "OTHER");
+    st = test_db_open("runs.db", &path);
+}
+
+static void
+teardown(void)
+{
+    test_db_close(st, path);
+}
+
+/* Appends a track message of messageId "m<id>" (id < 0: none) whose
+ * property says which copy it is. */
+static void
+track(char *body, size_t cap, int id, int copy)
+{
+    size_t len = strlen(body);
+    char mid[32] = "";
+    if (id >= 0)
+        snprintf(mid, sizeof(mid), "\"messageId\":\"m%d\",", id);
+    snprintf(body + len, cap - len,
+             "%s{\"type\":\"track\",\"userId\":\"u%d\",\"event\":\"Paid\",%s\"timestamp\":\"2021-01-01T%02d:%02d:00.000Z\","
+             "\"properties\":{\"copy\":%d}}",
+             body[len - 1] == '[' ? "" : ",", (id < 0 ? -id : id) % USERS, mid, (id < 0 ? -id : id) / 60 % 24,
+             (id < 0 ? -id : id) % 60, copy);
+}
+
+/* Stores body's batch in one transaction; the round trips it took. */
+static uint64_t
+store(char *body, const storage_tenant_t *t)
+{
+    segment_batch_err_t e;
+    segment_batch_t *b;
+    char err[256];
+    strcat(body, "]}");
+    ck_assert_int_eq(segment_batch_parse(strdup(body), strlen(body), NULL, &b, &e), 0);
+    ck_assert_int_eq(segment_batch_check(b, &e), 0);
+    uint64_t before = storage_round_trips(st);
+    ck_assert_msg(storage_batch_store(st, t, b, "api", NOW, err, sizeof(err)) == 0, "%s", err);
+    segment_batch_free(b);
+    return storage_round_trips(st) - before;
+}
+
+static int64_t
+events_of(const char *mid)
+{
+    return test_db_int(path, "SELECT count(*) FROM events WHERE event_id = ?1", mid, 0);
+}
+
+/* Marks that name an event of another time or profile, or none. */
+static int64_t
+bad_marks(void)
+{
+    return test_db_int(path,
+                       "SELECT count(*) FROM event_marks m WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = m.first_pk"
+                       " AND e.profile_pk = m.profile_pk AND e.event_time_ms = m.first_time_ms) OR NOT EXISTS (SELECT 1"
+                       " FROM events e WHERE e.pk = m.last_pk AND e.profile_pk = m.profile_pk"
+                       " AND e.event_time_ms = m.last_time_ms)",
+                       NULL, 0);
+}
+
+START_TEST(test_batch_once_each)
+{
+    size_t cap = 1 << 20;
+    char *body = malloc(cap);
+    /* 200 events: m0..m149, m5 again (another copy), 49 without an id */
+    strcpy(body, "{\"batch\":[");
+    for (int i = 0; i < 150; i++)
+        track(body, cap, i, 1);
+    track(body, cap, 5, 2);
+    for (int i = 1; i < 50; i++)
+        track(body, cap, -i, 1);
+    uint64_t trips = store(body, &tenant);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events", NULL, 0), 199);
+    ck_assert_int_eq(events_of("m5"), 1);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events WHERE event_id = 'm5' AND raw LIKE '%\"copy\":1%'", NULL, 0),
+                     1);
+    /* Before runs: two round trips an event (its messageId, its INSERT
+     * returning the pk), so 400 and more; now a few for the run, one or
+     * two for each of the 5 new users, and the first prepare of each
+     * statement (38 when written). */
+    if (storage_is_postgres(st))
+        ck_assert_msg(trips <= 60, "%llu round trips for a batch of 200 events", (unsigned long long)trips);
+    else
+        ck_assert_uint_eq(trips, 0);
+
+    /* m100..m199, half stored already, m150 twice: 50 new */
+    strcpy(body, "{\"batch\":[");
+    for (int i = 100; i < 200; i++)
+        track(body, cap, i, 3);
+    track(body, cap, 150, 4);
+    trips = store(body, &tenant);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events", NULL, 0), 249);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events WHERE event_id = 'm120' AND raw LIKE '%\"copy\":1%'", NULL, 0),
+                     1);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events WHERE event_id = 'm150' AND raw LIKE '%\"copy\":3%'", NULL, 0),
+                     1);
+    if (storage_is_postgres(st))
+        ck_assert_msg(trips <= 10, "%llu round trips for a batch of 101 events of known users", (unsigned long long)trips);
+
+    /* the same batch again changes nothing; another tenant's ids are its own */
+    strcpy(body, "{\"batch\":[");
+    for (int i = 100; i < 200; i++)
+        track(body, cap, i, 5);
+    store(body, &tenant);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events", NULL, 0), 249);
+    strcpy(body, "{\"batch\":[");
+    for (int i = 0; i < 10; i++)
+        track(body, cap, i, 6);
+    store(body, &other);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events", NULL, 0), 259);
+    ck_assert_int_eq(events_of("m5"), 2);
+    ck_assert_int_eq(bad_marks(), 0);
+    free(body);
+}
+END_TEST
+
+START_TEST(test_import_once_each)
+{
+    /* more lines than one slice of the import (512), a commit (every
+     * 10,000 lines) inside a slice, retries of earlier lines */
+    FILE *in = tmpfile();
+    int lines = 0;
+    for (int i = 0; i < 12000; i++, lines++)
+        fprintf(in, "{\"type\":\"track\",\"userId\":\"u%d\",\"event\":\"Ping\",\"messageId\":\"p%d\"}\n", i % USERS, i % 11000);
+    rewind(in);
+    uint64_t imported = 0, rejected = 0, before = storage_round_trips(st);
+    ck_assert_int_eq(storage_import_ndjson(st, &tenant, in, NULL, NULL, NOW, &imported, &rejected), 0);
+    uint64_t trips = storage_round_trips(st) - before;
+    fclose(in);
+    ck_assert_uint_eq(imported, (uint64_t)lines);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events", NULL, 0), 11000);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(DISTINCT event_id) FROM events", NULL, 0), 11000);
+    ck_assert_int_eq(bad_marks(), 0);
+    /* two an event before (23,042 when written); now a few a slice of 512
+     * lines, and after the commit inside one slice a run of its rest */
+    if (storage_is_postgres(st))
+        ck_assert_msg(trips <= 200, "%llu round trips to import %d lines", (unsigned long long)trips, lines);
+}
+END_TEST
+
+static Suite *
+runs_suite(void)
+{
+    Suite *s = suite_create("runs");
+    TCase *tc = tcase_create("runs");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_batch_once_each);
+    tcase_add_test(tc, test_import_once_each);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return test_run_suite(runs_suite()) == 0 ? 0 : 1;
+}
