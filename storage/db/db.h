@@ -159,11 +159,15 @@ enum stmt_id {
     /* an ingest group's locks on PostgreSQL (write/locks.c) */
     S_LOCK_KEYS,
     S_LOCK_PROFILES,
-    /* a run's messageIds stored already, pks for its events, an event
-     * stored with its pk (db/pgseen.c; PostgreSQL's only) */
+    /* a run's messageIds stored already, pks for its events (pgseen.c);
+     * a transaction's pending rows, a set a statement (pgrows.c);
+     * PostgreSQL's only */
     S_EVENTS_SEEN,
     S_EVENT_PKS,
-    S_EVENT_ADD_PK,
+    S_EVENTS_ADD_MANY,
+    S_MARKS_UPSERT_MANY,
+    S_PROFILES_TOUCH_MANY,
+    S_PROFILES_ACTIVITY_MANY,
     S_COUNT
 };
 
@@ -366,6 +370,7 @@ struct storage {
     char *pg_wb;         /* deferred writes, sent with the next statement (pgdefer.c) */
     size_t pg_wb_len, pg_wb_cap;
     struct stg_seen *pg_seen; /* the run's messageIds and event pks (pgseen.c) */
+    struct stg_rows *pg_rows; /* the transaction's pending rows (pgrows.c) */
     uint64_t pg_round_trips;  /* statements sent and answered (storage_round_trips) */
 };
 
@@ -386,6 +391,31 @@ int stg_seen_lookup(storage_t *st, const char *id, size_t n);
 void stg_seen_stored(storage_t *st, const char *id, size_t n);
 /* The next pk fetched for the run's events; 0: none left. */
 int64_t stg_seen_pk(storage_t *st);
+/* One array literal's element, after a comma unless b holds "{" alone. */
+void stg_pg_array_text(jsonbuf_t *b, const char *v, size_t n);
+
+/* ---- a write transaction's pending rows (pgrows.c, PostgreSQL) ---- */
+/* Whether rows can be pending (a PostgreSQL transaction is open). An
+ * event with its pk; a mark, a touch, an activity time (defer.c's flush,
+ * each key once a set); each set sent as one statement by stg_rows_flush
+ * (pg.c: before any other statement, and before COMMIT); _discard forgets
+ * them (BEGIN, ROLLBACK). */
+typedef struct {
+    int64_t pk, tenant_id, profile_pk, time_ms, received_ms, key;
+    const char *event_id, *action, *name, *type, *source, *raw; /* name may be NULL */
+    size_t event_id_len, action_len, name_len, type_len, source_len, raw_len;
+} stg_event_row_t;
+bool stg_rows_on(const storage_t *st);
+void stg_rows_event(storage_t *st, const stg_event_row_t *r);
+void stg_rows_mark(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t first_pk, int64_t first_t,
+                   int64_t last_pk, int64_t last_t);
+void stg_rows_touch(storage_t *st, int64_t pk, int64_t now_ms, const char *user_id, size_t user_id_len);
+void stg_rows_activity(storage_t *st, int64_t pk, int64_t t);
+bool stg_rows_stmt(enum stmt_id id); /* one of the sets' statements */
+bool stg_rows_pending(const storage_t *st);
+int stg_rows_flush(storage_t *st);
+void stg_rows_discard(storage_t *st);
+void stg_rows_free(storage_t *st);
 /* Ends the run (also on every begin, commit and rollback); _free at close. */
 void stg_seen_drop(storage_t *st);
 void stg_seen_free(storage_t *st);

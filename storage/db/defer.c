@@ -505,11 +505,21 @@ int
 stg_defer_flush(storage_t *st)
 {
     defer_t *d = &st->defer;
-    int ret = 0;
+    /* PostgreSQL: the marks and touches of this flush are rows of one
+     * statement each (pgrows.c), after what an earlier flush left there,
+     * so that a set holds each key once. */
+    bool rows = d->n > 0 && stg_rows_on(st);
+    int ret = rows ? stg_rows_flush(st) : 0;
     for (size_t k = 0; k < d->n && ret == 0; k++) {
         const deferred_t *e = &d->items[k];
         switch (e->kind) {
         case D_TOUCH:
+            if (rows) {
+                stg_rows_touch(st, e->pk, e->u.touch.updated_ms, e->u.touch.user_id, e->u.touch.user_id_len);
+                if (e->u.touch.has_event)
+                    stg_rows_activity(st, e->pk, e->u.touch.last_ms);
+                break;
+            }
             ret = touch_now(st, e->pk, e->u.touch.user_id, e->u.touch.user_id_len, e->u.touch.has_event, e->u.touch.last_ms,
                             e->u.touch.updated_ms);
             break;
@@ -517,6 +527,11 @@ stg_defer_flush(storage_t *st)
             ret = trait_flush(st, e);
             break;
         case D_MARK:
+            if (rows) {
+                stg_rows_mark(st, e->pk, e->key, e->key_len, e->u.mark.first_pk, e->u.mark.first_t, e->u.mark.last_pk,
+                              e->u.mark.last_t);
+                break;
+            }
             ret =
                 mark_now(st, e->pk, e->key, e->key_len, e->u.mark.first_pk, e->u.mark.first_t, e->u.mark.last_pk, e->u.mark.last_t);
             break;

@@ -389,12 +389,14 @@ run_txn(pg_stmt_t *s)
     switch (s->id) {
     case S_BEGIN:
         stg_pg_defer_drop(st);
+        stg_rows_discard(st);
         ret = stg_pg_exec(st, s->sql);
         st->pg_txn = server_in_txn(st);
         return ret;
     case S_BEGIN_IMMEDIATE: {
         int64_t gen = 0;
         stg_pg_defer_drop(st);
+        stg_rows_discard(st);
         snprintf(sql, sizeof(sql),
                  "BEGIN; SELECT pg_advisory_xact_lock%s(%lld); SELECT value FROM meta WHERE key = 'write_generation'",
                  st->pg_shared ? "_shared" : "", (long long)LOCK_WRITE);
@@ -411,7 +413,7 @@ run_txn(pg_stmt_t *s)
     case S_COMMIT: {
         bool wrote = st->pg_writing;
         int64_t gen = 0;
-        if ((ret = flush_deferred(st)) != 0 || st->pg_writing) {
+        if ((ret = stg_rows_flush(st)) != 0 || (ret = flush_deferred(st)) != 0 || st->pg_writing) {
             st->pg_writing = false;
             if (ret != 0 || (ret = stg_pg_next_generation(st, &gen)) != 0) {
                 stg_pg_exec(st, "ROLLBACK");
@@ -447,6 +449,7 @@ run_txn(pg_stmt_t *s)
         st->pg_txn = false;
         stg_journal_rolled_back(st);
         stg_pg_defer_drop(st);
+        stg_rows_discard(st);
         ret = stg_pg_exec(st, "ROLLBACK");
         stg_forget(st);
         return ret;
@@ -463,6 +466,10 @@ step_once(storage_t *st, pg_stmt_t *s)
         return ret < 0 ? ret : STG_DONE;
     }
     int ret;
+    /* Any other statement, deferred or not, may read the pending rows (a
+     * mark's tie-break reads its event): they go first (pgrows.c). */
+    if (stg_rows_pending(st) && !stg_rows_stmt(s->id) && (ret = stg_rows_flush(st)) != 0)
+        return ret;
     if (s->nul) {
         s->nul = false;
         return stg_fail(st, STORAGE_EINVAL, "a text holds a NUL character (\\u0000), which PostgreSQL cannot store");

@@ -31,7 +31,10 @@ stg_pg_deferrable(enum stmt_id id, const char *sql)
     case S_COMP_DAY_UPSERT:
     case S_COMP_DAY_PRUNE:
     case S_COMP_FREQ_UPSERT:
-    case S_EVENT_ADD_PK: /* its pk given (pgseen.c) */
+    case S_EVENTS_ADD_MANY: /* pending rows (pgrows.c) */
+    case S_MARKS_UPSERT_MANY:
+    case S_PROFILES_TOUCH_MANY:
+    case S_PROFILES_ACTIVITY_MANY:
         return strstr(sql, "RETURNING") == NULL;
     default:
         return false;

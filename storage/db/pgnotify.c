@@ -244,7 +244,11 @@ static const stmt_tags_t tagged[] = {
     {S_TRAIT_UPSERT, 1, 0, false, false},
     {S_HISTORY_ADD, 2, 0, false, false},
     {S_EVENT_ADD, 2, 0, false, false},
-    {S_EVENT_ADD_PK, 2, 0, false, false},
+    /* pending rows: each row's profile tagged as it joined (pgrows.c) */
+    {S_EVENTS_ADD_MANY, 0, 0, false, false},
+    {S_MARKS_UPSERT_MANY, 0, 0, false, false},
+    {S_PROFILES_TOUCH_MANY, 0, 0, false, false},
+    {S_PROFILES_ACTIVITY_MANY, 0, 0, false, false},
     {S_MARK_UPSERT, 1, 0, false, false},
     {S_MARK_UPSERT_HOT, 1, 0, false, false},
     {S_COMP_UPSERT, 1, 0, false, false},

@@ -2,9 +2,10 @@
  * slice of an import) needs answered before its events are stored, asked
  * once for the whole run instead of once an event: which of its events'
  * messageIds are stored already (S_EVENTS_SEEN), and a pk for each of its
- * events (S_EVENT_PKS), so that the event's INSERT returns nothing and is
- * deferred with the other writes (pgdefer.c). Two round trips a run where
- * each event took two.
+ * events (S_EVENT_PKS), so that the event needs no answer: its row joins
+ * the transaction's pending rows (pgrows.c), all of them one INSERT. Two
+ * round trips and one INSERT a run where each event took two round trips
+ * and an INSERT.
  *
  * The answer holds for the open transaction only: a run's caller gathers
  * (stg_seen_want), asks (stg_seen_fetch), stores its messages and drops
@@ -67,14 +68,20 @@ grow(struct stg_seen *sn)
     free(old);
 }
 
+static struct stg_seen *
+seen_of(storage_t *st)
+{
+    if (st->pg_seen == NULL)
+        st->pg_seen = base_xcalloc(1, sizeof(*st->pg_seen));
+    return st->pg_seen;
+}
+
 void
 stg_seen_want(storage_t *st, const char *id, size_t n)
 {
     if (!st->pg)
         return;
-    struct stg_seen *sn = st->pg_seen;
-    if (sn == NULL)
-        sn = st->pg_seen = base_xcalloc(1, sizeof(*sn));
+    struct stg_seen *sn = seen_of(st);
     if (sn->fetched) /* a run is gathered, then asked */
         return;
     sn->events++;
@@ -90,9 +97,10 @@ stg_seen_want(storage_t *st, const char *id, size_t n)
     }
 }
 
-/* One array literal's element ("..." with " and \ escaped). */
-static void
-array_text(jsonbuf_t *b, const char *v, size_t n)
+/* One array literal's element ("..." with " and \ escaped), after a comma
+ * unless it is the first (b holds "{" alone). */
+void
+stg_pg_array_text(jsonbuf_t *b, const char *v, size_t n)
 {
     base_jb_append(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
     for (size_t i = 0; i < n; i++) {
@@ -118,7 +126,7 @@ fetch_stored(storage_t *st, struct stg_seen *sn, int64_t tid)
         char num[24];
         int len = snprintf(num, sizeof(num), "%s%lld", keys.len > 1 ? "," : "", (long long)e->key);
         base_jb_append(&keys, num, (size_t)len);
-        array_text(&ids, e->id, e->n);
+        stg_pg_array_text(&ids, e->id, e->n);
     }
     base_jb_append(&keys, "}", 1);
     base_jb_append(&ids, "}", 1);
@@ -176,9 +184,7 @@ stg_seen_fetch(storage_t *st, int64_t tid)
 {
     if (!st->pg || !stg_in_txn(st))
         return 0;
-    struct stg_seen *sn = st->pg_seen;
-    if (sn == NULL)
-        sn = st->pg_seen = base_xcalloc(1, sizeof(*sn));
+    struct stg_seen *sn = seen_of(st);
     if (sn->fetched)
         return 0;
     int ret = sn->used > 0 ? fetch_stored(st, sn, tid) : 0;

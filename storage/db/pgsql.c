@@ -293,14 +293,23 @@ const char *const stg_pg_sql[S_COUNT] = {
                         " JOIN unnest($2::int8[], $3::text[]) AS u(t, v) ON i.id_type = u.t AND i.value = u.v"
                         " WHERE i.tenant_id = $1) ORDER BY p.pk FOR UPDATE OF p",
     /* Of the pairs (event_key, messageId) $2, $3, those of tenant $1
-     * stored already; $1 pks of the events' sequence; S_EVENT_ADD with
-     * the pk ($12) given, returning nothing (so deferred). */
+     * stored already; $1 pks of the events' sequence. */
     [S_EVENTS_SEEN] = "SELECT k.id FROM unnest($2::int8[], $3::text[]) AS k(key, id) WHERE EXISTS (SELECT 1 FROM events e"
                       " WHERE e.event_key = k.key AND e.tenant_id = $1 AND e.event_id = k.id)",
     [S_EVENT_PKS] = "SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence('events', 'pk')::regclass AS seq) q"
                     " CROSS JOIN generate_series(1, $1::int8)",
-    [S_EVENT_ADD_PK] = "INSERT INTO events(tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action, event_name,"
-                       " type, source, raw, event_key, pk) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    /* A run's events (pgrows.c), a column an array, in pk order. */
+    [S_EVENTS_ADD_MANY] = "INSERT INTO events(pk, tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action,"
+                          " event_name, type, source, raw, event_key) SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[],"
+                          " $4::text[], $5::int8[], $6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
+                          " $12::int8[])",
+    /* defer.c's marks, touches and activity times of a flush (pgrows.c) */
+    [S_MARKS_UPSERT_MANY] = "INSERT INTO event_marks(" MARK_COLS ") SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[],"
+                            " $4::int8[], $5::int8[], $6::int8[])" MARKS_MERGE,
+    [S_PROFILES_TOUCH_MANY] = "UPDATE profiles p SET updated_ms = u.t, user_id = COALESCE(u.uid, p.user_id)"
+                              " FROM unnest($1::int8[], $2::int8[], $3::text[]) AS u(pk, t, uid) WHERE p.pk = u.pk",
+    [S_PROFILES_ACTIVITY_MANY] = "UPDATE profiles p SET last_activity_ms = u.t FROM unnest($1::int8[], $2::int8[]) AS u(pk, t)"
+                                 " WHERE p.pk = u.pk AND (p.last_activity_ms IS NULL OR p.last_activity_ms < u.t)",
 };
 
 /* The inserts whose callers read stg_last_id. */

@@ -69,6 +69,7 @@ stg_conn_free(storage_t *st)
     stg_idcache_dispose(&st->ids);
     stg_defer_dispose(st);
     stg_seen_free(st);
+    stg_rows_free(st);
     EVP_MAC_CTX_free(st->scroll_mac);
     free(st->page_rows);
     base_jb_free(&st->page_text);

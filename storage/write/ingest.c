@@ -375,37 +375,61 @@ event_exists(storage_t *st, int64_t tid, const char *id, size_t n, bool *exists)
     return ret;
 }
 
+/* One event's INSERT, its pk chosen by the database (stg_last_id). */
+static int
+add_event_row(storage_t *st, const stg_event_row_t *r)
+{
+    stg_stmt_t *s = stg_stmt(st, S_EVENT_ADD);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, r->tenant_id);
+    stg_bind_int64(s, 2, r->profile_pk);
+    stg_bind_text(s, 3, r->event_id, r->event_id_len);
+    stg_bind_int64(s, 4, r->time_ms);
+    stg_bind_int64(s, 5, r->received_ms);
+    stg_bind_text(s, 6, r->action, r->action_len);
+    stg_bind_text(s, 7, r->name, r->name_len);
+    stg_bind_text(s, 8, r->type, r->type_len);
+    stg_bind_text(s, 9, r->source, r->source_len);
+    stg_bind_text(s, 10, r->raw, r->raw_len);
+    stg_bind_int64(s, 11, r->key);
+    return stg_step_done(st, s);
+}
+
 static int
 add_event(storage_t *st, int64_t tid, int64_t pk, const message_t *m, const char *event_id, size_t event_id_len, int64_t t,
           int64_t now_ms, const char *raw, size_t raw_len)
 {
-    int64_t event_pk = stg_seen_pk(st); /* given: the insert is deferred */
-    stg_stmt_t *s = stg_stmt(st, event_pk != 0 ? S_EVENT_ADD_PK : S_EVENT_ADD);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_int64(s, 1, tid);
-    stg_bind_int64(s, 2, pk);
-    stg_bind_text(s, 3, event_id, event_id_len);
-    stg_bind_int64(s, 4, t);
-    stg_bind_int64(s, 5, now_ms);
-    stg_bind_text(s, 6, m->action, m->action_len);
-    stg_bind_text(s, 7, m->name.p, m->name.n);
-    stg_bind_text(s, 8, m->type_name, strlen(m->type_name));
-    if (m->source.p != NULL)
-        stg_bind_text(s, 9, m->source.p, m->source.n);
-    else
-        stg_bind_text(s, 9, DEFAULT_SOURCE, sizeof(DEFAULT_SOURCE) - 1);
-    stg_bind_text(s, 10, raw, raw_len);
-    int64_t key = stg_event_key(event_id, event_id_len);
-    stg_bind_int64(s, 11, key);
-    if (event_pk != 0)
-        stg_bind_int64(s, 12, event_pk);
-    int ret = stg_step_done(st, s);
+    stg_event_row_t r = {
+        .pk = stg_seen_pk(st), /* given: a row of the run's one INSERT */
+        .tenant_id = tid,
+        .profile_pk = pk,
+        .time_ms = t,
+        .received_ms = now_ms,
+        .key = stg_event_key(event_id, event_id_len),
+        .event_id = event_id,
+        .event_id_len = event_id_len,
+        .action = m->action,
+        .action_len = m->action_len,
+        .name = m->name.p,
+        .name_len = m->name.n,
+        .type = m->type_name,
+        .type_len = strlen(m->type_name),
+        .source = m->source.p != NULL ? m->source.p : DEFAULT_SOURCE,
+        .source_len = m->source.p != NULL ? m->source.n : sizeof(DEFAULT_SOURCE) - 1,
+        .raw = raw,
+        .raw_len = raw_len,
+    };
+    int ret = r.pk != 0 ? 0 : add_event_row(st, &r);
     if (ret != 0)
         return ret;
-    if (event_pk == 0)
-        event_pk = stg_last_id(st);
+    if (r.pk != 0)
+        stg_rows_event(st, &r);
+    else
+        r.pk = stg_last_id(st);
     stg_seen_stored(st, event_id, event_id_len);
+    int64_t event_pk = r.pk, key = r.key;
+    stg_stmt_t *s;
     /* its entries: in the hot tables (the server's writer) or the large ones */
     const enum stmt_id ix[2] = {st->hot_events ? S_EVENT_INDEX_HOT : S_EVENT_INDEX,
                                 st->hot_events ? S_EVENT_INDEX_KEY_HOT : S_EVENT_INDEX_KEY};

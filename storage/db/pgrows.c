@@ -1,0 +1,214 @@
+/* pgrows.c -- PostgreSQL: a write transaction's pending rows, one set a
+ * statement kind (a run's events, pgseen.c; first/last marks, profiles'
+ * touch and activity times, from defer.c's flush), each set sent as one
+ * multi-row statement whose parameters are arrays, a column an array
+ * literal, read through unnest. Where each row was a statement of its own
+ * (parsed, planned and run: most of PostgreSQL's time under ingest), a
+ * set is one.
+ *
+ * The sets go, in the order of rows_of (events before the marks that
+ * name them), as deferred writes (pgdefer.c) in front of any other
+ * statement, so that none reads past a pending row, and before COMMIT
+ * (pg.c calls stg_rows_flush); BEGIN and ROLLBACK discard them
+ * (stg_rows_discard). A set's rows are distinct by key: defer.c combines
+ * per profile (and action) and flushes what is pending before it adds. Each
+ * row tags its profile in the commit journal as it joins. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../db/db.h"
+
+#define MAX_COLS 12
+
+enum { R_EVENTS, R_MARKS, R_TOUCH, R_ACTIVITY, R_KINDS };
+
+static const struct {
+    enum stmt_id id;
+    int ncols;
+} rows_of[R_KINDS] = {
+    [R_EVENTS] = {S_EVENTS_ADD_MANY, 12},
+    [R_MARKS] = {S_MARKS_UPSERT_MANY, 6},
+    [R_TOUCH] = {S_PROFILES_TOUCH_MANY, 3},
+    [R_ACTIVITY] = {S_PROFILES_ACTIVITY_MANY, 2},
+};
+
+typedef struct {
+    jsonbuf_t cols[MAX_COLS];
+    size_t n;
+} rowset_t;
+
+struct stg_rows {
+    rowset_t sets[R_KINDS];
+    size_t pending; /* rows in all sets */
+};
+
+/* The set of kind, its columns ready for a row. */
+static rowset_t *
+open_row(storage_t *st, int kind, int64_t profile_pk)
+{
+    if (st->pg_rows == NULL)
+        st->pg_rows = base_xcalloc(1, sizeof(*st->pg_rows));
+    rowset_t *r = &st->pg_rows->sets[kind];
+    for (int c = 0; r->n == 0 && c < rows_of[kind].ncols; c++) {
+        if (r->cols[c].data == NULL)
+            base_jb_init(&r->cols[c], 1024);
+        base_jb_append(&r->cols[c], "{", 1);
+    }
+    st->pg_dirty = true;
+    if (st->journal != NULL) /* what it changes, for the view cache */
+        stg_journal_tag(st, stg_tag_profile(profile_pk));
+    return r;
+}
+
+static void
+close_row(storage_t *st, rowset_t *r)
+{
+    r->n++;
+    st->pg_rows->pending++;
+}
+
+static void
+col_int(rowset_t *r, int c, int64_t v)
+{
+    char num[24];
+    int len = snprintf(num, sizeof(num), "%s%lld", r->n > 0 ? "," : "", (long long)v);
+    base_jb_append(&r->cols[c], num, (size_t)len);
+}
+
+static void
+col_text(rowset_t *r, int c, const char *v, size_t n)
+{
+    if (v != NULL)
+        stg_pg_array_text(&r->cols[c], v, n);
+    else
+        base_jb_append(&r->cols[c], r->n > 0 ? ",NULL" : "NULL", r->n > 0 ? 5 : 4);
+}
+
+void
+stg_rows_event(storage_t *st, const stg_event_row_t *e)
+{
+    rowset_t *r = open_row(st, R_EVENTS, e->profile_pk);
+    col_int(r, 0, e->pk);
+    col_int(r, 1, e->tenant_id);
+    col_int(r, 2, e->profile_pk);
+    col_text(r, 3, e->event_id, e->event_id_len);
+    col_int(r, 4, e->time_ms);
+    col_int(r, 5, e->received_ms);
+    col_text(r, 6, e->action, e->action_len);
+    col_text(r, 7, e->name, e->name_len);
+    col_text(r, 8, e->type, e->type_len);
+    col_text(r, 9, e->source, e->source_len);
+    col_text(r, 10, e->raw, e->raw_len);
+    col_int(r, 11, e->key);
+    close_row(st, r);
+}
+
+void
+stg_rows_mark(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t first_pk, int64_t first_t, int64_t last_pk,
+              int64_t last_t)
+{
+    rowset_t *r = open_row(st, R_MARKS, pk);
+    col_int(r, 0, pk);
+    col_text(r, 1, action, action_len);
+    col_int(r, 2, first_pk);
+    col_int(r, 3, first_t);
+    col_int(r, 4, last_pk);
+    col_int(r, 5, last_t);
+    close_row(st, r);
+}
+
+void
+stg_rows_touch(storage_t *st, int64_t pk, int64_t now_ms, const char *user_id, size_t user_id_len)
+{
+    rowset_t *r = open_row(st, R_TOUCH, pk);
+    col_int(r, 0, pk);
+    col_int(r, 1, now_ms);
+    col_text(r, 2, user_id, user_id_len);
+    close_row(st, r);
+}
+
+void
+stg_rows_activity(storage_t *st, int64_t pk, int64_t t)
+{
+    rowset_t *r = open_row(st, R_ACTIVITY, pk);
+    col_int(r, 0, pk);
+    col_int(r, 1, t);
+    close_row(st, r);
+}
+
+bool
+stg_rows_on(const storage_t *st)
+{
+    return st->pg && st->pg_txn;
+}
+
+bool
+stg_rows_pending(const storage_t *st)
+{
+    return st->pg_rows != NULL && st->pg_rows->pending > 0;
+}
+
+bool
+stg_rows_stmt(enum stmt_id id)
+{
+    for (int k = 0; k < R_KINDS; k++)
+        if (rows_of[k].id == id)
+            return true;
+    return false;
+}
+
+int
+stg_rows_flush(storage_t *st)
+{
+    if (!stg_rows_pending(st))
+        return 0;
+    int ret = 0;
+    for (int k = 0; k < R_KINDS && ret == 0; k++) {
+        rowset_t *r = &st->pg_rows->sets[k];
+        if (r->n == 0)
+            continue;
+        stg_stmt_t *s = stg_stmt(st, rows_of[k].id);
+        if (s == NULL) {
+            ret = STORAGE_EIO;
+            break;
+        }
+        for (int c = 0; c < rows_of[k].ncols; c++) {
+            base_jb_append(&r->cols[c], "}", 1);
+            stg_bind_text(s, c + 1, r->cols[c].data, r->cols[c].len); /* copied */
+            r->cols[c].len = 0;
+        }
+        st->pg_rows->pending -= r->n;
+        r->n = 0;
+        ret = stg_step_done(st, s);
+    }
+    /* On failure the caller rolls back: the rows go either way. */
+    if (ret != 0)
+        stg_rows_discard(st);
+    return ret;
+}
+
+void
+stg_rows_discard(storage_t *st)
+{
+    if (!stg_rows_pending(st))
+        return;
+    for (int k = 0; k < R_KINDS; k++) {
+        rowset_t *r = &st->pg_rows->sets[k];
+        for (int c = 0; c < rows_of[k].ncols; c++)
+            r->cols[c].len = 0;
+        r->n = 0;
+    }
+    st->pg_rows->pending = 0;
+}
+
+void
+stg_rows_free(storage_t *st)
+{
+    if (st->pg_rows == NULL)
+        return;
+    for (int k = 0; k < R_KINDS; k++)
+        for (int c = 0; c < MAX_COLS; c++)
+            base_jb_free(&st->pg_rows->sets[k].cols[c]);
+    free(st->pg_rows);
+    st->pg_rows = NULL;
+}
