@@ -164,6 +164,7 @@ enum stmt_id {
      * PostgreSQL's only */
     S_EVENTS_SEEN,
     S_EVENT_PKS,
+    S_IDS_LOOKUP,
     S_EVENTS_ADD_MANY,
     S_MARKS_UPSERT_MANY,
     S_PROFILES_TOUCH_MANY,
@@ -380,6 +381,10 @@ int64_t stg_event_key(const char *id, size_t n);
 /* Gathers an event of the run: its messageId (NULL: none given, it needs a
  * pk only). The text must stay until the run is dropped. No-op on SQLite. */
 void stg_seen_want(storage_t *st, const char *id, size_t n);
+/* Gathers an id of the run whose profile the identity cache lacks: the
+ * fetch puts the ones stored there (unless the group's locks did:
+ * write/locks.c). The text must stay until the fetch. */
+void stg_seen_want_id(storage_t *st, int type, const char *v, size_t n);
 /* Asks, inside the open transaction, for what the run gathered; then the
  * run is ready (until dropped). */
 int stg_seen_fetch(storage_t *st, int64_t tenant_id);

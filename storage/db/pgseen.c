@@ -33,6 +33,9 @@ struct stg_seen {
     int64_t *pks;
     size_t npks, next;
     bool fetched;
+    /* ids to look up: array literals of their types and values */
+    jsonbuf_t id_types, id_values;
+    size_t nids;
 };
 
 int64_t
@@ -95,6 +98,45 @@ stg_seen_want(storage_t *st, const char *id, size_t n)
         *e = (seen_entry_t){key, id, n, true, false};
         sn->used++;
     }
+}
+
+void
+stg_seen_want_id(storage_t *st, int type, const char *v, size_t n)
+{
+    struct stg_seen *sn = seen_of(st);
+    if (sn->fetched || memchr(v, '\0', n) != NULL) /* refused by ingest before anything is written */
+        return;
+    if (sn->nids == 0) {
+        if (sn->id_types.data == NULL) {
+            base_jb_init(&sn->id_types, 256);
+            base_jb_init(&sn->id_values, 1024);
+        }
+        base_jb_append(&sn->id_types, "{", 1);
+        base_jb_append(&sn->id_values, "{", 1);
+    }
+    char num[4] = {',', (char)('0' + type), '\0'};
+    base_jb_append(&sn->id_types, sn->nids > 0 ? num : num + 1, sn->nids > 0 ? 2 : 1);
+    stg_pg_array_text(&sn->id_values, v, n);
+    sn->nids++;
+}
+
+/* The profiles of the gathered ids, into the identity cache. */
+static int
+fetch_ids(storage_t *st, struct stg_seen *sn, int64_t tid)
+{
+    base_jb_append(&sn->id_types, "}", 1);
+    base_jb_append(&sn->id_values, "}", 1);
+    stg_stmt_t *s = stg_stmt(st, S_IDS_LOOKUP);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, tid);
+    stg_bind_text(s, 2, sn->id_types.data, sn->id_types.len);
+    stg_bind_text(s, 3, sn->id_values.data, sn->id_values.len);
+    int rc;
+    while ((rc = stg_step(st, s)) == STG_ROW)
+        stg_idcache_put(&st->ids, tid, stg_col_int(s, 0), stg_col_text(s, 1), (size_t)stg_col_bytes(s, 1), stg_col_int64(s, 2));
+    stg_reset(s);
+    return rc == STG_DONE ? 0 : rc;
 }
 
 /* One array literal's element ("..." with " and \ escaped), after a comma
@@ -188,6 +230,9 @@ stg_seen_fetch(storage_t *st, int64_t tid)
     if (sn->fetched)
         return 0;
     int ret = sn->used > 0 ? fetch_stored(st, sn, tid) : 0;
+    /* a shared group's locks answered its ids already (write/locks.c) */
+    if (ret == 0 && sn->nids > 0 && !st->pg_shared)
+        ret = fetch_ids(st, sn, tid);
     if (ret == 0 && sn->events > 1) /* one event: its INSERT returns its pk at no extra cost */
         ret = fetch_pks(st, sn);
     if (ret != 0) {
@@ -238,11 +283,12 @@ void
 stg_seen_drop(storage_t *st)
 {
     struct stg_seen *sn = st->pg_seen;
-    if (sn == NULL || (!sn->fetched && sn->events == 0))
+    if (sn == NULL || (!sn->fetched && sn->events == 0 && sn->nids == 0))
         return;
     if (sn->used > 0)
         memset(sn->slots, 0, sn->cap * sizeof(*sn->slots));
-    sn->used = sn->events = sn->npks = sn->next = 0;
+    sn->used = sn->events = sn->npks = sn->next = sn->nids = 0;
+    sn->id_types.len = sn->id_values.len = 0;
     sn->fetched = false;
 }
 
@@ -254,6 +300,8 @@ stg_seen_free(storage_t *st)
         return;
     free(sn->slots);
     free(sn->pks);
+    base_jb_free(&sn->id_types);
+    base_jb_free(&sn->id_values);
     free(sn);
     st->pg_seen = NULL;
 }

@@ -288,14 +288,25 @@ const char *const stg_pg_sql[S_COUNT] = {
     /* In the array's order (sorted by the caller); each key (62 bits) as
      * the two-int4 form of advisory lock, apart from LOCK_WRITE's. */
     [S_LOCK_KEYS] = "SELECT pg_advisory_xact_lock((k >> 31)::int4, (k & 2147483647)::int4) FROM unnest($1::int8[]) AS u(k)",
-    /* Locked after sorting, so in pk order. */
-    [S_LOCK_PROFILES] = "SELECT p.pk FROM profiles p WHERE p.pk IN (SELECT i.profile_pk FROM identities i"
+    /* The profiles the ids (type $2, value $3) of tenant $1 lead to,
+     * locked after sorting, so in pk order (materialized, and counted in
+     * a one-time filter: all of them, in that order, before any row is
+     * answered); the ids with their profiles are the answer, for the
+     * identity cache. */
+    [S_LOCK_PROFILES] = "WITH ids AS (SELECT i.id_type, i.value, i.profile_pk FROM identities i"
                         " JOIN unnest($2::int8[], $3::text[]) AS u(t, v) ON i.id_type = u.t AND i.value = u.v"
-                        " WHERE i.tenant_id = $1) ORDER BY p.pk FOR UPDATE OF p",
+                        " WHERE i.tenant_id = $1),"
+                        " locked AS MATERIALIZED (SELECT p.pk FROM profiles p WHERE p.pk IN (SELECT profile_pk FROM ids)"
+                        " ORDER BY p.pk FOR UPDATE OF p)"
+                        " SELECT ids.id_type, ids.value, ids.profile_pk FROM ids WHERE (SELECT count(*) FROM locked) >= 0",
     /* Of the pairs (event_key, messageId) $2, $3, those of tenant $1
      * stored already; $1 pks of the events' sequence. */
     [S_EVENTS_SEEN] = "SELECT k.id FROM unnest($2::int8[], $3::text[]) AS k(key, id) WHERE EXISTS (SELECT 1 FROM events e"
                       " WHERE e.event_key = k.key AND e.tenant_id = $1 AND e.event_id = k.id)",
+    /* The profiles of tenant $1's ids (type $2, value $3), for the
+     * identity cache (pgseen.c). */
+    [S_IDS_LOOKUP] = "SELECT i.id_type, i.value, i.profile_pk FROM identities i"
+                     " JOIN unnest($2::int8[], $3::text[]) AS u(t, v) ON i.id_type = u.t AND i.value = u.v WHERE i.tenant_id = $1",
     [S_EVENT_PKS] = "SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence('events', 'pk')::regclass AS seq) q"
                     " CROSS JOIN generate_series(1, $1::int8)",
     /* A run's events (pgrows.c), a column an array, in pk order. */

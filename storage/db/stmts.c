@@ -357,6 +357,7 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     /* and these: SQLite asks each event's in the process */
     [S_EVENTS_SEEN] = "SELECT 0",
     [S_EVENT_PKS] = "SELECT 0",
+    [S_IDS_LOOKUP] = "SELECT 0",
     [S_EVENTS_ADD_MANY] = "SELECT 0",
     [S_MARKS_UPSERT_MANY] = "SELECT 0",
     [S_PROFILES_TOUCH_MANY] = "SELECT 0",

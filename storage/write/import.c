@@ -319,7 +319,7 @@ storage_import_ndjson(storage_t *st, const storage_tenant_t *tenant, FILE *in, F
             /* the slice's run (PostgreSQL), from here on after a commit */
             for (size_t k = i; st->pg && !stg_seen_ready(st) && k < b->n; k++)
                 if (b->lines[k].status == 0)
-                    stg_seen_want_message(st, &b->lines[k].m);
+                    stg_seen_want_message(st, w.tid, &b->lines[k].m);
             if ((ret = stg_seen_fetch(st, w.tid)) == 0)
                 ret = write_line(&w, &b->lines[i]);
         }

@@ -486,10 +486,23 @@ nul_escaped(const char *raw, size_t n)
 }
 
 void
-stg_seen_want_message(storage_t *st, const message_t *m)
+stg_seen_want_message(storage_t *st, int64_t tid, const message_t *m)
 {
+    if (!st->pg)
+        return;
     if (m->type == MSG_TRACK || m->type == MSG_PAGE || m->type == MSG_SCREEN)
         stg_seen_want(st, m->message_id.p, m->message_id.n);
+    /* the ids find_ids looks up (previousId: either type) */
+    const struct {
+        int type;
+        span_t v;
+    } ids[] = {{STORAGE_ID_USER, m->user_id},
+               {STORAGE_ID_USER, m->previous_id},
+               {STORAGE_ID_ANONYMOUS, m->previous_id},
+               {STORAGE_ID_ANONYMOUS, m->anon_id}};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        if (ids[i].v.p != NULL && stg_idcache_get(&st->ids, tid, ids[i].type, ids[i].v.p, ids[i].v.n) == 0)
+            stg_seen_want_id(st, ids[i].type, ids[i].v.p, ids[i].v.n);
 }
 
 int
@@ -623,7 +636,7 @@ storage_batch_store(storage_t *st, const storage_tenant_t *tenant, const segment
         ret = stg_tenant_id(st, tenant, true, &tid);
     for (size_t i = 0; ret == 0 && st->pg && i < segment_batch_count(b); i++) {
         span_t text;
-        stg_seen_want_message(st, segment_batch_message(b, i, &text));
+        stg_seen_want_message(st, tid, segment_batch_message(b, i, &text));
     }
     if (ret == 0)
         ret = stg_seen_fetch(st, tid);

@@ -93,13 +93,9 @@ add_id(lockset_t *ls, int64_t tid, int type, span_t v)
     char num[4] = {(char)('0' + type), '\0'};
     base_jb_append(&ls->types, ls->nids ? "," : "{", 1);
     base_jb_append(&ls->types, num, 1);
-    base_jb_append(&ls->values, ls->nids ? ",\"" : "{\"", 2);
-    for (size_t i = 0; i < v.n; i++) { /* an array literal's element: " and \ escaped */
-        if (v.p[i] == '"' || v.p[i] == '\\')
-            base_jb_append(&ls->values, "\\", 1);
-        base_jb_append(&ls->values, &v.p[i], 1);
-    }
-    base_jb_append(&ls->values, "\"", 1);
+    if (ls->nids == 0)
+        base_jb_append(&ls->values, "{", 1);
+    stg_pg_array_text(&ls->values, v.p, v.n);
     ls->nids++;
 }
 
@@ -130,7 +126,10 @@ cmp_key(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The rows of the profiles the tenant's ids lead to, in pk order. */
+/* The rows of the profiles the tenant's ids lead to, in pk order; each id
+ * found goes into the identity cache (the group's messages then resolve
+ * their profiles with no round trip: its ids are locked, so no other
+ * writer links or moves them before the commit). */
 static int
 lock_profiles(storage_t *st, int64_t tid, lockset_t *ls)
 {
@@ -144,7 +143,12 @@ lock_profiles(storage_t *st, int64_t tid, lockset_t *ls)
     stg_bind_int64(s, 1, tid);
     stg_bind_text(s, 2, ls->types.data, ls->types.len);
     stg_bind_text(s, 3, ls->values.data, ls->values.len);
-    int ret = stg_step_done(st, s);
+    int rc, ret = 0;
+    while ((rc = stg_step(st, s)) == STG_ROW)
+        stg_idcache_put(&st->ids, tid, stg_col_int(s, 0), stg_col_text(s, 1), (size_t)stg_col_bytes(s, 1), stg_col_int64(s, 2));
+    if (rc != STG_DONE)
+        ret = rc;
+    stg_reset(s);
     ls->types.len = ls->values.len = 0;
     ls->nids = 0;
     return ret;

@@ -15,8 +15,9 @@ int stg_ingest_checked(storage_t *st, int64_t tenant_id, const message_t *m, con
                        const char *created_by_type, int64_t now_ms, char *err, size_t errlen);
 
 /* Gathers the message into the run whose questions are asked at once
- * (db/pgseen.c): a run's events, then stg_seen_fetch, then the messages. */
-void stg_seen_want_message(storage_t *st, const message_t *m);
+ * (db/pgseen.c): its event, the ids the identity cache lacks; a run's
+ * messages so, then stg_seen_fetch, then the messages. */
+void stg_seen_want_message(storage_t *st, int64_t tenant_id, const message_t *m);
 
 /* The email a message tells about, lower-cased: identify's traits.email,
  * else context.traits.email; its length, 0 when none (locks.c). */
