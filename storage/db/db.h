@@ -396,6 +396,10 @@ int stg_seen_lookup(storage_t *st, const char *id, size_t n);
 void stg_seen_stored(storage_t *st, const char *id, size_t n);
 /* The next pk fetched for the run's events; 0: none left. */
 int64_t stg_seen_pk(storage_t *st);
+/* Runs statement id with tenant $1 and the array literals of id types $2
+ * and values $3 (closed here), each answered row (type, value, profile)
+ * into the identity cache (pgseen.c; write/locks.c). */
+int stg_pg_ids_to_cache(storage_t *st, enum stmt_id id, int64_t tid, jsonbuf_t *types, jsonbuf_t *values);
 /* One array literal's element, after a comma unless b holds "{" alone. */
 void stg_pg_array_text(jsonbuf_t *b, const char *v, size_t n);
 

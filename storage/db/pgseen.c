@@ -120,18 +120,17 @@ stg_seen_want_id(storage_t *st, int type, const char *v, size_t n)
     sn->nids++;
 }
 
-/* The profiles of the gathered ids, into the identity cache. */
-static int
-fetch_ids(storage_t *st, struct stg_seen *sn, int64_t tid)
+int
+stg_pg_ids_to_cache(storage_t *st, enum stmt_id id, int64_t tid, jsonbuf_t *types, jsonbuf_t *values)
 {
-    base_jb_append(&sn->id_types, "}", 1);
-    base_jb_append(&sn->id_values, "}", 1);
-    stg_stmt_t *s = stg_stmt(st, S_IDS_LOOKUP);
+    base_jb_append(types, "}", 1);
+    base_jb_append(values, "}", 1);
+    stg_stmt_t *s = stg_stmt(st, id);
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, tid);
-    stg_bind_text(s, 2, sn->id_types.data, sn->id_types.len);
-    stg_bind_text(s, 3, sn->id_values.data, sn->id_values.len);
+    stg_bind_text(s, 2, types->data, types->len);
+    stg_bind_text(s, 3, values->data, values->len);
     int rc;
     while ((rc = stg_step(st, s)) == STG_ROW)
         stg_idcache_put(&st->ids, tid, stg_col_int(s, 0), stg_col_text(s, 1), (size_t)stg_col_bytes(s, 1), stg_col_int64(s, 2));
@@ -232,7 +231,7 @@ stg_seen_fetch(storage_t *st, int64_t tid)
     int ret = sn->used > 0 ? fetch_stored(st, sn, tid) : 0;
     /* a shared group's locks answered its ids already (write/locks.c) */
     if (ret == 0 && sn->nids > 0 && !st->pg_shared)
-        ret = fetch_ids(st, sn, tid);
+        ret = stg_pg_ids_to_cache(st, S_IDS_LOOKUP, tid, &sn->id_types, &sn->id_values);
     if (ret == 0 && sn->events > 1) /* one event: its INSERT returns its pk at no extra cost */
         ret = fetch_pks(st, sn);
     if (ret != 0) {

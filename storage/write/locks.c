@@ -135,20 +135,7 @@ lock_profiles(storage_t *st, int64_t tid, lockset_t *ls)
 {
     if (ls->nids == 0)
         return 0;
-    base_jb_append(&ls->types, "}", 1);
-    base_jb_append(&ls->values, "}", 1);
-    stg_stmt_t *s = stg_stmt(st, S_LOCK_PROFILES);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_int64(s, 1, tid);
-    stg_bind_text(s, 2, ls->types.data, ls->types.len);
-    stg_bind_text(s, 3, ls->values.data, ls->values.len);
-    int rc, ret = 0;
-    while ((rc = stg_step(st, s)) == STG_ROW)
-        stg_idcache_put(&st->ids, tid, stg_col_int(s, 0), stg_col_text(s, 1), (size_t)stg_col_bytes(s, 1), stg_col_int64(s, 2));
-    if (rc != STG_DONE)
-        ret = rc;
-    stg_reset(s);
+    int ret = stg_pg_ids_to_cache(st, S_LOCK_PROFILES, tid, &ls->types, &ls->values);
     ls->types.len = ls->values.len = 0;
     ls->nids = 0;
     return ret;
