@@ -209,10 +209,15 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_EVENTS_DESC_NEXT] = EVENTS_SELECT " AND e.event_time_ms <= $8 AND (e.event_time_ms < $8 OR e.event_id" C " < $9)"
                                          " AND e.event_time_ms >= $2" EVENTS_FILTER EVENTS_DESC,
     [S_EVENTS_MARK] = SAME,
+    /* Each pk looked up by itself (LATERAL ... LIMIT 1): a join let the
+     * generic plan, which cannot see the array's size, scan every
+     * profile of the tenant into a hash (2.1 ms a page at 2,000
+     * profiles, 0.2 ms so). */
     [S_EVENTS_PROFILES] = "SELECT p.pk, p.uuid, p.user_id,"
                           " (SELECT t.value FROM traits t WHERE t.profile_pk = p.pk AND t.key = 'email')"
                           " FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS j(value, ord)"
-                          " JOIN profiles p ON p.pk = j.value::bigint WHERE p.tenant_id = $2 ORDER BY j.ord",
+                          " CROSS JOIN LATERAL (SELECT p.pk, p.uuid, p.user_id FROM profiles p"
+                          " WHERE p.pk = j.value::bigint AND p.tenant_id = $2 LIMIT 1) p ORDER BY j.ord",
 
     [S_SCROLL_KEY_ADD] = "INSERT INTO scroll_key(id, key) VALUES(1, $1) ON CONFLICT DO NOTHING",
     [S_SCROLL_KEY_GET] = SAME,
