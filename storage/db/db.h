@@ -400,8 +400,13 @@ int64_t stg_seen_pk(storage_t *st);
  * and values $3 (closed here), each answered row (type, value, profile)
  * into the identity cache (pgseen.c; write/locks.c). */
 int stg_pg_ids_to_cache(storage_t *st, enum stmt_id id, int64_t tid, jsonbuf_t *types, jsonbuf_t *values);
-/* One array literal's element, after a comma unless b holds "{" alone. */
+/* One array literal's element, after a comma unless b holds "{" alone;
+ * a text ("..." escaped) or an integer. */
 void stg_pg_array_text(jsonbuf_t *b, const char *v, size_t n);
+void stg_pg_array_int(jsonbuf_t *b, int64_t v);
+/* An id appended to the array literals of id types and values, which it
+ * opens when types is empty (stg_pg_ids_to_cache closes them). */
+void stg_pg_ids_add(jsonbuf_t *types, jsonbuf_t *values, int type, const char *v, size_t n);
 
 /* ---- a write transaction's pending rows (pgrows.c, PostgreSQL) ---- */
 /* Whether rows can be pending (a PostgreSQL transaction is open). An

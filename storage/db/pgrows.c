@@ -13,7 +13,6 @@
  * (stg_rows_discard). A set's rows are distinct by key: defer.c combines
  * per profile (and action) and flushes what is pending before it adds. Each
  * row tags its profile in the commit journal as it joins. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../db/db.h"
@@ -70,9 +69,7 @@ close_row(storage_t *st, rowset_t *r)
 static void
 col_int(rowset_t *r, int c, int64_t v)
 {
-    char num[24];
-    int len = snprintf(num, sizeof(num), "%s%lld", r->n > 0 ? "," : "", (long long)v);
-    base_jb_append(&r->cols[c], num, (size_t)len);
+    stg_pg_array_int(&r->cols[c], v);
 }
 
 static void

@@ -33,9 +33,9 @@ struct stg_seen {
     int64_t *pks;
     size_t npks, next;
     bool fetched;
-    /* ids to look up: array literals of their types and values */
+    /* ids to look up: array literals of their types and values (empty:
+     * none) */
     jsonbuf_t id_types, id_values;
-    size_t nids;
 };
 
 int64_t
@@ -106,18 +106,22 @@ stg_seen_want_id(storage_t *st, int type, const char *v, size_t n)
     struct stg_seen *sn = seen_of(st);
     if (sn->fetched || memchr(v, '\0', n) != NULL) /* refused by ingest before anything is written */
         return;
-    if (sn->nids == 0) {
-        if (sn->id_types.data == NULL) {
-            base_jb_init(&sn->id_types, 256);
-            base_jb_init(&sn->id_values, 1024);
-        }
-        base_jb_append(&sn->id_types, "{", 1);
-        base_jb_append(&sn->id_values, "{", 1);
+    if (sn->id_types.data == NULL) {
+        base_jb_init(&sn->id_types, 256);
+        base_jb_init(&sn->id_values, 1024);
     }
-    char num[4] = {',', (char)('0' + type), '\0'};
-    base_jb_append(&sn->id_types, sn->nids > 0 ? num : num + 1, sn->nids > 0 ? 2 : 1);
-    stg_pg_array_text(&sn->id_values, v, n);
-    sn->nids++;
+    stg_pg_ids_add(&sn->id_types, &sn->id_values, type, v, n);
+}
+
+void
+stg_pg_ids_add(jsonbuf_t *types, jsonbuf_t *values, int type, const char *v, size_t n)
+{
+    if (types->len == 0) {
+        base_jb_append(types, "{", 1);
+        base_jb_append(values, "{", 1);
+    }
+    stg_pg_array_int(types, type);
+    stg_pg_array_text(values, v, n);
 }
 
 int
@@ -152,6 +156,14 @@ stg_pg_array_text(jsonbuf_t *b, const char *v, size_t n)
     base_jb_append(b, "\"", 1);
 }
 
+void
+stg_pg_array_int(jsonbuf_t *b, int64_t v)
+{
+    char num[24];
+    int len = snprintf(num, sizeof(num), "%s%lld", b->len > 1 ? "," : "", (long long)v);
+    base_jb_append(b, num, (size_t)len);
+}
+
 static int
 fetch_stored(storage_t *st, struct stg_seen *sn, int64_t tid)
 {
@@ -164,9 +176,7 @@ fetch_stored(storage_t *st, struct stg_seen *sn, int64_t tid)
         const seen_entry_t *e = &sn->slots[i];
         if (!e->taken)
             continue;
-        char num[24];
-        int len = snprintf(num, sizeof(num), "%s%lld", keys.len > 1 ? "," : "", (long long)e->key);
-        base_jb_append(&keys, num, (size_t)len);
+        stg_pg_array_int(&keys, e->key);
         stg_pg_array_text(&ids, e->id, e->n);
     }
     base_jb_append(&keys, "}", 1);
@@ -230,7 +240,7 @@ stg_seen_fetch(storage_t *st, int64_t tid)
         return 0;
     int ret = sn->used > 0 ? fetch_stored(st, sn, tid) : 0;
     /* a shared group's locks answered its ids already (write/locks.c) */
-    if (ret == 0 && sn->nids > 0 && !st->pg_shared)
+    if (ret == 0 && sn->id_types.len > 0 && !st->pg_shared)
         ret = stg_pg_ids_to_cache(st, S_IDS_LOOKUP, tid, &sn->id_types, &sn->id_values);
     if (ret == 0 && sn->events > 1) /* one event: its INSERT returns its pk at no extra cost */
         ret = fetch_pks(st, sn);
@@ -282,11 +292,11 @@ void
 stg_seen_drop(storage_t *st)
 {
     struct stg_seen *sn = st->pg_seen;
-    if (sn == NULL || (!sn->fetched && sn->events == 0 && sn->nids == 0))
+    if (sn == NULL || (!sn->fetched && sn->events == 0 && sn->id_types.len == 0))
         return;
     if (sn->used > 0)
         memset(sn->slots, 0, sn->cap * sizeof(*sn->slots));
-    sn->used = sn->events = sn->npks = sn->next = sn->nids = 0;
+    sn->used = sn->events = sn->npks = sn->next = 0;
     sn->id_types.len = sn->id_values.len = 0;
     sn->fetched = false;
 }

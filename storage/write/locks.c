@@ -15,7 +15,6 @@
  * the exclusive lock). Every lock is taken up front in one order, so
  * groups never deadlock on them. SQLite: storage_begin. */
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../write/write.h"
@@ -59,9 +58,8 @@ stg_message_email(const message_t *m, char out[STG_MAX_EMAIL_BYTES + 1])
 typedef struct {
     int64_t *keys;
     size_t n, cap;
-    jsonbuf_t types, values; /* the ids of one tenant, as array literals */
-    size_t nids;
-    bool ids; /* this pass gathers the ids (else the keys) */
+    jsonbuf_t types, values; /* the ids of one tenant, as array literals (empty: none) */
+    bool ids;                /* this pass gathers the ids (else the keys) */
 } lockset_t;
 
 static void
@@ -90,13 +88,7 @@ add_id(lockset_t *ls, int64_t tid, int type, span_t v)
         add_key(ls, tid, type, v.p, v.n);
         return;
     }
-    char num[4] = {(char)('0' + type), '\0'};
-    base_jb_append(&ls->types, ls->nids ? "," : "{", 1);
-    base_jb_append(&ls->types, num, 1);
-    if (ls->nids == 0)
-        base_jb_append(&ls->values, "{", 1);
-    stg_pg_array_text(&ls->values, v.p, v.n);
-    ls->nids++;
+    stg_pg_ids_add(&ls->types, &ls->values, type, v.p, v.n);
 }
 
 static void
@@ -133,11 +125,10 @@ cmp_key(const void *a, const void *b)
 static int
 lock_profiles(storage_t *st, int64_t tid, lockset_t *ls)
 {
-    if (ls->nids == 0)
+    if (ls->types.len == 0)
         return 0;
     int ret = stg_pg_ids_to_cache(st, S_LOCK_PROFILES, tid, &ls->types, &ls->values);
     ls->types.len = ls->values.len = 0;
-    ls->nids = 0;
     return ret;
 }
 
@@ -151,9 +142,7 @@ lock_keys(storage_t *st, lockset_t *ls)
     for (size_t i = 0; i < ls->n; i++) {
         if (i > 0 && ls->keys[i] == ls->keys[i - 1])
             continue;
-        char num[24];
-        int len = snprintf(num, sizeof(num), "%s%lld", b.len > 1 ? "," : "", (long long)ls->keys[i]);
-        base_jb_append(&b, num, (size_t)len);
+        stg_pg_array_int(&b, ls->keys[i]);
     }
     base_jb_append(&b, "}", 1);
     stg_stmt_t *s = stg_stmt(st, S_LOCK_KEYS);
