@@ -40,10 +40,13 @@ enum {
 
 /* storage_open flags */
 enum {
-    STORAGE_READONLY = 1,         /* open read-only; the schema must already exist */
-    STORAGE_SYNC_FULL = 2,        /* PRAGMA synchronous=FULL (default NORMAL) */
-    STORAGE_NO_AUTOCHECKPOINT = 4 /* commits never checkpoint the WAL: some
-                                   * other connection calls storage_checkpoint */
+    STORAGE_READONLY = 1,          /* open read-only; the schema must already exist */
+    STORAGE_SYNC_FULL = 2,         /* PRAGMA synchronous=FULL (default NORMAL) */
+    STORAGE_NO_AUTOCHECKPOINT = 4, /* commits never checkpoint the WAL: some
+                                    * other connection calls storage_checkpoint */
+    STORAGE_READS_HELD = 8         /* PostgreSQL: a read transaction's COMMIT goes
+                                    * with the connection's next statement; the
+                                    * owner calls storage_idle before it waits */
 };
 
 typedef struct storage storage_t;
@@ -119,6 +122,10 @@ int64_t storage_pages_written(storage_t *st, int64_t *bytes);
  * answered (each a round trip, a prepare included; deferred writes travel
  * with the next one), since it opened; 0 on SQLite. */
 uint64_t storage_round_trips(const storage_t *st);
+
+/* The connection is about to sit idle: the COMMIT of a read transaction it
+ * holds (STORAGE_READS_HELD) is sent now. No-op on SQLite and otherwise. */
+void storage_idle(storage_t *st);
 
 /* ---- a damaged database ---------------------------------------------------
  * Process-wide, as SQLite's error log is. After storage_watch_damage, the

@@ -58,6 +58,11 @@ worker_main(void *arg)
     free(arg);
     for (;;) {
         pthread_mutex_lock(&p->mu);
+        if (p->count == 0 && !p->stop) { /* no job waiting: the connection goes idle */
+            pthread_mutex_unlock(&p->mu);
+            storage_idle(st);
+            pthread_mutex_lock(&p->mu);
+        }
         while (p->count == 0 && !p->stop)
             pthread_cond_wait(&p->cv, &p->mu);
         if (p->count == 0 && p->stop) {
@@ -115,7 +120,7 @@ pool_new(server_t *srv, int workers, int capacity, char *errbuf, size_t errlen)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     for (int i = 0; i < workers; i++)
-        if (storage_open(&p->conns[i], srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT, errbuf, errlen) != 0)
+        if (storage_open(&p->conns[i], srv->cfg.db, STORAGE_NO_AUTOCHECKPOINT | STORAGE_READS_HELD, errbuf, errlen) != 0)
             goto fail;
         else {
             storage_set_trait_history(p->conns[p->nconns], srv->cfg.trait_history_days);

@@ -94,6 +94,7 @@ enum stmt_id {
     S_VIEW_TRAITS,
     S_VIEW_TRAITS_AT,
     S_VIEW_MARKS,
+    S_VIEW_MARKS_LAST,
     S_VIEW_AUDIENCES,
     S_VIEW_IDENTITIES,
     S_LIST,
@@ -195,6 +196,14 @@ int stg_step(storage_t *st, stg_stmt_t *s);
 
 /* Makes s ready to run again; its bindings stay. */
 void stg_reset(stg_stmt_t *s);
+
+/* Statements v[0..n) (at most STG_PG_PIPE_MAX), each bound, are about to
+ * be run inside a read transaction, none depends on another's rows, and
+ * nothing runs in between that could change what they read: on PostgreSQL
+ * they are sent in one exchange and each answer kept for its first
+ * stg_step (pgpipe.c); on SQLite nothing happens. A NULL entry is
+ * skipped. */
+void stg_prefetch(storage_t *st, stg_stmt_t *const *v, int n);
 
 /* The statement's text, for messages. */
 const char *stg_stmt_text(stg_stmt_t *s);
@@ -373,6 +382,13 @@ struct storage {
     struct stg_seen *pg_seen; /* the run's messageIds and event pks (pgseen.c) */
     struct stg_rows *pg_rows; /* the transaction's pending rows (pgrows.c) */
     uint64_t pg_round_trips;  /* statements sent and answered (storage_round_trips) */
+    /* pgpipe.c: a read transaction begun, its BEGIN not sent yet (it goes
+     * with the first statement); a read transaction ended, its COMMIT (the
+     * prepared statement pg_commit_name) not sent yet. */
+    bool pg_begin_lazy;
+    bool pg_commit_held;
+    uint64_t pg_txn_seq; /* transactions begun and ended: an answer asked ahead is for its own only */
+    const char *pg_commit_name;
 };
 
 /* ---- a run of messages' questions, asked once (pgseen.c) ---- */
@@ -615,6 +631,7 @@ void stg_disk_full_shim_install(void);
  * sqlite.c hands each call of the statement interface here for a
  * connection with st->pg set, or a statement whose pointer carries
  * STG_PG_TAG (a low bit no allocation has). */
+struct pg_result; /* libpq's PGresult */
 #define STG_PG_TAG 1u
 #define STG_IS_PG(s) (((uintptr_t)(s)&STG_PG_TAG) != 0)
 extern const char *const stg_pg_sql[S_COUNT];
@@ -626,10 +643,13 @@ const char *stg_pg_migration_sql(int version);
 bool stg_pg_url(const char *path);
 int stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t errlen);
 void stg_pg_close(storage_t *st);
-/* sql (no parameters; several statements allowed) run: 0 or a code; and
- * the first column of its last row into *v. */
+/* pgpipe.c: sql (no parameters; several statements allowed) run: 0 or a
+ * code; and the first column of its last row into *v. */
 int stg_pg_exec(storage_t *st, const char *sql);
 int stg_pg_exec_int64(storage_t *st, const char *sql, int64_t *v);
+/* Records the failure of res (NULL: of the connection) in st->err with
+ * what (may be NULL) and maps it to a code. */
+int stg_pg_error(storage_t *st, struct pg_result *res, const char *what);
 /* At open (pgmigrate.c): the missing schema steps, or (read-only) the
  * version checked. */
 int stg_pg_migrate(storage_t *st);
@@ -642,6 +662,25 @@ int stg_pg_step(storage_t *st, stg_stmt_t *s);
 bool stg_pg_deferrable(enum stmt_id id, const char *sql);
 bool stg_pg_defer_add(storage_t *st, const char *name, int n, const char *const *vals, const int *lens, const int *fmts);
 void stg_pg_defer_drop(storage_t *st);
+/* pgpipe.c: statements sent in one pipeline (see there). A call is a
+ * prepared statement and its values; res its answer (NULL: none came, the
+ * connection failed), for the caller to clear. */
+#define STG_PG_PIPE_MAX 8
+typedef struct stg_pg_call {
+    const char *name;
+    int nparams;
+    const char *const *vals;
+    const int *lens;
+    const int *fmts;
+    struct pg_result *res;
+} stg_pg_call_t;
+/* A held COMMIT, then the prepared statement begin (NULL: none), then
+ * calls[0..n), n <= STG_PG_PIPE_MAX, in one exchange; the answer of a
+ * COMMIT or BEGIN that failed becomes calls[0]'s. */
+void stg_pg_pipe_run(storage_t *st, const char *begin, stg_pg_call_t *calls, int n);
+/* A held COMMIT sent alone: before anything else is sent on the
+ * connection, and by storage_idle. */
+void stg_pg_pipe_settle(storage_t *st);
 /* pgnotify.c: the change mark and the other replicas' commits (see there) */
 int stg_pg_change_mark(storage_t *st, storage_mark_t *out);
 void stg_pg_watch_journal(storage_journal_t *j);
@@ -666,5 +705,6 @@ const void *stg_pg_col_blob(stg_stmt_t *s, int i);
 int stg_pg_col_bytes(stg_stmt_t *s, int i);
 int stg_pg_col_type(stg_stmt_t *s, int i);
 bool stg_pg_in_txn(const storage_t *st);
+void stg_pg_prefetch(storage_t *st, stg_stmt_t *const *v, int n);
 
 #endif

@@ -58,6 +58,9 @@ typedef struct pg_stmt {
     char *bufs[MAXP];
     size_t caps[MAXP];
     PGresult *res;
+    PGresult *pre; /* its answer, asked ahead (stg_pg_prefetch; NULL: none came) */
+    bool has_pre;
+    uint64_t pre_txn; /* in transaction st->pg_txn_seq */
     int row, nrows;
     unsigned char *blob; /* the last bytea column read (stg_col_blob) */
     size_t blob_len;
@@ -79,68 +82,6 @@ bool
 stg_pg_url(const char *path)
 {
     return path != NULL && (strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0);
-}
-
-static int
-code_of(const char *sqlstate)
-{
-    if (sqlstate == NULL)
-        return STORAGE_EIO;
-    /* serialization failure, deadlock, lock not available: try again */
-    if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "55P03") == 0)
-        return STORAGE_EBUSY;
-    if (strcmp(sqlstate, "53100") == 0) /* disk_full */
-        return STORAGE_EFULL;
-    /* connection exceptions; the server shutting down, or starting */
-    if (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 || strcmp(sqlstate, "57P02") == 0 ||
-        strcmp(sqlstate, "57P03") == 0)
-        return STORAGE_EDOWN;
-    return STORAGE_EIO;
-}
-
-/* Records the failure of res (or of the connection) and maps it. */
-static int
-pg_error(storage_t *st, PGresult *res, const char *what)
-{
-    const char *msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(CONN(st));
-    if (msg == NULL || *msg == '\0')
-        msg = PQerrorMessage(CONN(st));
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        n--;
-    snprintf(st->err, sizeof(st->err), "postgres: %.*s%s%s", (int)n, msg, what != NULL ? " in: " : "", what != NULL ? what : "");
-    if (PQstatus(CONN(st)) != CONNECTION_OK)
-        return STORAGE_EDOWN;
-    return code_of(res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL);
-}
-
-/* Runs sql (no parameters; several statements allowed). 0 or a code. */
-int
-stg_pg_exec(storage_t *st, const char *sql)
-{
-    st->pg_round_trips++;
-    PGresult *r = PQexec(CONN(st), sql);
-    ExecStatusType t = PQresultStatus(r);
-    int ret = (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) ? 0 : pg_error(st, r, sql);
-    PQclear(r);
-    return ret;
-}
-
-/* One integer of sql's last row into *v. */
-int
-stg_pg_exec_int64(storage_t *st, const char *sql, int64_t *v)
-{
-    st->pg_round_trips++;
-    PGresult *r = PQexec(CONN(st), sql);
-    int ret = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        ret = pg_error(st, r, sql);
-    else if (PQntuples(r) < 1)
-        ret = stg_fail(st, STORAGE_EIO, "postgres: no row from: %s", sql);
-    else
-        *v = strtoll(PQgetvalue(r, PQntuples(r) - 1, 0), NULL, 10);
-    PQclear(r);
-    return ret;
 }
 
 static int
@@ -218,6 +159,7 @@ stmt_free(pg_stmt_t *s)
     if (s == NULL)
         return;
     PQclear(s->res);
+    PQclear(s->pre);
     for (int i = 0; i < MAXP; i++)
         free(s->bufs[i]);
     free(s->blob);
@@ -338,6 +280,9 @@ heal(storage_t *st)
 {
     if (PQstatus(CONN(st)) == CONNECTION_OK)
         return;
+    st->pg_commit_held = false; /* its transaction went with the connection */
+    if (PQpipelineStatus(CONN(st)) != PQ_PIPELINE_OFF)
+        PQexitPipelineMode(CONN(st));
     PQreset(CONN(st));
     unprepare_all(st);
     if (PQstatus(CONN(st)) == CONNECTION_OK) {
@@ -351,9 +296,10 @@ static int
 prepare(pg_stmt_t *s)
 {
     storage_t *st = s->st;
+    stg_pg_pipe_settle(st);
     st->pg_round_trips++;
     PGresult *r = PQprepare(CONN(st), s->name, s->sql, s->nparams, s->types);
-    int ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_error(st, r, s->sql);
+    int ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : stg_pg_error(st, r, s->sql);
     PQclear(r);
     if (ret == 0)
         s->prepared = true;
@@ -379,6 +325,18 @@ flush_deferred(storage_t *st)
     return ret;
 }
 
+static bool resendable(const pg_stmt_t *s);
+
+/* The read transaction's BEGIN, alone (its first statement is not a read). */
+static int
+begin_now(storage_t *st)
+{
+    st->pg_begin_lazy = false;
+    int ret = stg_pg_exec(st, stg_pg_sql[S_BEGIN]);
+    st->pg_txn = server_in_txn(st);
+    return ret;
+}
+
 /* The transactions (see the top). */
 static int
 run_txn(pg_stmt_t *s)
@@ -386,13 +344,16 @@ run_txn(pg_stmt_t *s)
     storage_t *st = s->st;
     char sql[160];
     int ret;
+    st->pg_txn_seq++;
     switch (s->id) {
-    case S_BEGIN:
+    case S_BEGIN: /* sent with the first statement (pgpipe.c) */
         stg_pg_defer_drop(st);
         stg_rows_discard(st);
-        ret = stg_pg_exec(st, s->sql);
-        st->pg_txn = server_in_txn(st);
-        return ret;
+        if (!s->prepared && (ret = prepare(s)) != 0)
+            return ret;
+        st->pg_begin_lazy = true;
+        st->pg_txn = true;
+        return 0;
     case S_BEGIN_IMMEDIATE: {
         int64_t gen = 0;
         stg_pg_defer_drop(st);
@@ -413,6 +374,23 @@ run_txn(pg_stmt_t *s)
     case S_COMMIT: {
         bool wrote = st->pg_writing;
         int64_t gen = 0;
+        if (!wrote && !st->pg_dirty && st->pg_wb_len == 0 && !stg_rows_pending(st) &&
+            (st->pg_begin_lazy || ((st->flags & STORAGE_READS_HELD) && (s->prepared || prepare(s) == 0)))) {
+            /* a read: nothing was sent, or its COMMIT goes with the next
+             * statement (pgpipe.c) */
+            st->pg_commit_held = !st->pg_begin_lazy;
+            st->pg_commit_name = s->name;
+            st->pg_begin_lazy = false;
+            st->pg_txn = false;
+            return 0;
+        }
+        if (st->pg_begin_lazy && (ret = begin_now(st)) != 0) {
+            stg_pg_defer_drop(st);
+            stg_rows_discard(st);
+            st->pg_txn = false;
+            stg_forget(st);
+            return ret;
+        }
         if ((ret = stg_rows_flush(st)) != 0 || (ret = flush_deferred(st)) != 0 || st->pg_writing) {
             st->pg_writing = false;
             if (ret != 0 || (ret = stg_pg_next_generation(st, &gen)) != 0) {
@@ -426,7 +404,7 @@ run_txn(pg_stmt_t *s)
         }
         st->pg_round_trips++;
         PGresult *r = PQexec(CONN(st), "COMMIT");
-        ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_error(st, r, "COMMIT");
+        ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : stg_pg_error(st, r, "COMMIT");
         /* a failed transaction's COMMIT is a rollback */
         if (ret == 0 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
             ret = stg_fail(st, STORAGE_EIO, "postgres: the transaction failed and was rolled back");
@@ -443,16 +421,19 @@ run_txn(pg_stmt_t *s)
         st->pg_dirty = false;
         return ret;
     }
-    case S_ROLLBACK:
+    case S_ROLLBACK: {
+        bool sent = !st->pg_begin_lazy;
         st->pg_writing = false;
         st->pg_dirty = false;
         st->pg_txn = false;
+        st->pg_begin_lazy = false;
         stg_journal_rolled_back(st);
         stg_pg_defer_drop(st);
         stg_rows_discard(st);
-        ret = stg_pg_exec(st, "ROLLBACK");
+        ret = sent ? stg_pg_exec(st, "ROLLBACK") : 0;
         stg_forget(st);
         return ret;
+    }
     default:
         return STORAGE_EIO;
     }
@@ -466,6 +447,9 @@ step_once(storage_t *st, pg_stmt_t *s)
         return ret < 0 ? ret : STG_DONE;
     }
     int ret;
+    /* a read's BEGIN goes with its first statement when that is a read too */
+    if (st->pg_begin_lazy && (!resendable(s) || st->pg_wb_len > 0 || stg_rows_pending(st)) && (ret = begin_now(st)) != 0)
+        return ret;
     /* Any other statement, deferred or not, may read the pending rows (a
      * mark's tie-break reads its event): they go first (pgrows.c). */
     if (stg_rows_pending(st) && !stg_rows_stmt(s->id) && (ret = stg_rows_flush(st)) != 0)
@@ -485,18 +469,35 @@ step_once(storage_t *st, pg_stmt_t *s)
         return STG_DONE;
     }
     PGresult *r;
-    st->pg_round_trips++;
-    if (st->pg_wb_len > 0 && stg_pg_defer_add(st, s->name, s->nparams, s->vals, s->lens, s->fmts)) {
-        r = PQexec(CONN(st), st->pg_wb); /* the deferred writes, then s: its result is the last */
-        stg_pg_defer_drop(st);
-    } else {
-        if ((ret = flush_deferred(st)) != 0)
+    if (s->has_pre && s->pre_txn != st->pg_txn_seq) /* asked in a transaction since ended: not its answer */
+        stg_pg_reset((stg_stmt_t *)s);
+    if (s->has_pre) { /* asked already (stg_pg_prefetch) */
+        r = s->pre;
+        s->pre = NULL;
+        s->has_pre = false;
+    } else if (st->pg_begin_lazy) {
+        stg_pg_call_t call = {s->name, s->nparams, s->vals, s->lens, s->fmts, NULL};
+        pg_stmt_t *b = untag(st->stmts[S_BEGIN]);
+        if (!b->prepared && (ret = prepare(b)) != 0) /* heal made the connection again */
             return ret;
-        r = PQexecPrepared(CONN(st), s->name, s->nparams, s->vals, s->lens, s->fmts, 0);
+        st->pg_begin_lazy = false;
+        stg_pg_pipe_run(st, b->name, &call, 1);
+        r = call.res;
+    } else {
+        stg_pg_pipe_settle(st);
+        st->pg_round_trips++;
+        if (st->pg_wb_len > 0 && stg_pg_defer_add(st, s->name, s->nparams, s->vals, s->lens, s->fmts)) {
+            r = PQexec(CONN(st), st->pg_wb); /* the deferred writes, then s: its result is the last */
+            stg_pg_defer_drop(st);
+        } else {
+            if ((ret = flush_deferred(st)) != 0)
+                return ret;
+            r = PQexecPrepared(CONN(st), s->name, s->nparams, s->vals, s->lens, s->fmts, 0);
+        }
     }
     ExecStatusType type = PQresultStatus(r);
     if (type != PGRES_COMMAND_OK && type != PGRES_TUPLES_OK) {
-        ret = pg_error(st, r, s->sql);
+        ret = stg_pg_error(st, r, s->sql);
         PQclear(r);
         /* SQLite ends the transaction only where the caller says; here the
          * transaction is dead: the caller's rollback ends it */
@@ -547,7 +548,8 @@ stg_pg_step(storage_t *st, stg_stmt_t *t)
         st->pg_changes = 0;
         return STG_DONE;
     }
-    bool outside = !st->pg_txn;
+    bool lazy = st->pg_begin_lazy; /* the read's BEGIN goes with s */
+    bool outside = !st->pg_txn || lazy;
     if (outside)
         heal(st);
     int ret = step_once(st, s);
@@ -557,6 +559,8 @@ stg_pg_step(storage_t *st, stg_stmt_t *t)
      * anything. */
     if (ret == STORAGE_EDOWN && outside && resendable(s)) {
         heal(st);
+        st->pg_begin_lazy = lazy;
+        st->pg_txn = lazy || st->pg_txn;
         ret = step_once(st, s);
     }
     return ret;
@@ -569,6 +573,9 @@ stg_pg_reset(stg_stmt_t *t)
     PQclear(s->res);
     s->res = NULL;
     s->blob_row = -1;
+    PQclear(s->pre);
+    s->pre = NULL;
+    s->has_pre = false;
 }
 
 const char *
@@ -688,6 +695,43 @@ bool
 stg_pg_in_txn(const storage_t *st)
 {
     return st->pg_txn;
+}
+
+void
+stg_pg_prefetch(storage_t *st, stg_stmt_t *const *v, int n)
+{
+    stg_pg_call_t calls[STG_PG_PIPE_MAX];
+    pg_stmt_t *of[STG_PG_PIPE_MAX];
+    const char *begin = NULL;
+    int k = 0;
+    /* only plain reads of a read transaction, with nothing to send first */
+    if (!st->pg_txn || st->pg_writing || st->pg_wb_len > 0 || stg_rows_pending(st) || PQstatus(CONN(st)) != CONNECTION_OK)
+        return;
+    for (int i = 0; i < n && k < STG_PG_PIPE_MAX; i++) {
+        pg_stmt_t *s = v[i] != NULL ? untag(v[i]) : NULL;
+        if (s != NULL && s->has_pre && s->pre_txn != st->pg_txn_seq)
+            stg_pg_reset(v[i]); /* left by an ended transaction */
+        if (s == NULL || s->sql == NULL || s->res != NULL || s->has_pre || s->nul || !resendable(s) ||
+            (!s->prepared && prepare(s) != 0))
+            continue;
+        calls[k] = (stg_pg_call_t){s->name, s->nparams, s->vals, s->lens, s->fmts, NULL};
+        of[k++] = s;
+    }
+    if (k < 2) /* no exchange saved */
+        return;
+    if (st->pg_begin_lazy) {
+        pg_stmt_t *b = untag(st->stmts[S_BEGIN]);
+        if (!b->prepared && prepare(b) != 0)
+            return;
+        begin = b->name;
+        st->pg_begin_lazy = false;
+    }
+    stg_pg_pipe_run(st, begin, calls, k);
+    for (int i = 0; i < k; i++) {
+        of[i]->pre = calls[i].res;
+        of[i]->has_pre = true;
+        of[i]->pre_txn = st->pg_txn_seq;
+    }
 }
 
 /* ---- the connection ---- */

@@ -83,6 +83,10 @@
  * SQL both understand alike. */
 const char stg_pg_same[] = "";
 #define SAME stg_pg_same
+#define VIEW_MARKS                                                                                                                 \
+    "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"                                             \
+    " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN $2::bigint <> 0 THEN m.last_pk ELSE m.first_pk END)"                   \
+    " WHERE m.profile_pk = $1 ORDER BY m.event_action" C
 
 const char *const stg_pg_sql[S_COUNT] = {
     /* transactions are run by the backend itself (pg.c) */
@@ -187,9 +191,8 @@ const char *const stg_pg_sql[S_COUNT] = {
                          " row_number() OVER (PARTITION BY key ORDER BY ts_ms DESC, pk DESC) AS rn FROM trait_history"
                          " WHERE profile_pk = $1 AND tenant_id = $2 AND ts_ms <= $3 AND ts_ms >= $4) h WHERE rn = 1"
                          " ORDER BY key" C,
-    [S_VIEW_MARKS] = "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"
-                     " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN $2::bigint <> 0 THEN m.last_pk ELSE m.first_pk END)"
-                     " WHERE m.profile_pk = $1 ORDER BY m.event_action" C,
+    [S_VIEW_MARKS] = VIEW_MARKS,
+    [S_VIEW_MARKS_LAST] = VIEW_MARKS,
     [S_VIEW_AUDIENCES] = "SELECT name, is_static FROM audience_members WHERE profile_pk = $1 ORDER BY is_static, name" C,
     [S_VIEW_IDENTITIES] = "SELECT id_type, value FROM identities WHERE profile_pk = $1 AND tenant_id = $2"
                           " ORDER BY id_type, value" C,

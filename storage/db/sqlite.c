@@ -158,6 +158,13 @@ stg_stmt_free(stg_stmt_t *s)
         sqlite3_finalize(S(s));
 }
 
+void
+stg_prefetch(storage_t *st, stg_stmt_t *const *v, int n)
+{
+    if (st->pg)
+        stg_pg_prefetch(st, v, n);
+}
+
 int
 stg_step(storage_t *st, stg_stmt_t *s)
 {

@@ -64,6 +64,10 @@
     " WHERE profile_pk = ?1 AND (key IN (SELECT value FROM json_each(?2)) OR key NOT IN (SELECT value FROM json_each(?3)))"
 
 #define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
+#define VIEW_MARKS                                                                                                                 \
+    "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"                                             \
+    " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN ?2 THEN m.last_pk ELSE m.first_pk END)"                                \
+    " WHERE m.profile_pk = ?1 ORDER BY m.event_action"
 
 const char *const stg_sqlite_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN",
@@ -208,9 +212,10 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                          " row_number() OVER (PARTITION BY key ORDER BY ts_ms DESC, pk DESC) AS rn FROM trait_history"
                          " WHERE profile_pk = ?1 AND tenant_id = ?2 AND ts_ms <= ?3 AND ts_ms >= ?4) WHERE rn = 1 ORDER BY key",
     /* A profile's marks when none is hot (the common case: no sort). */
-    [S_VIEW_MARKS] = "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"
-                     " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN ?2 THEN m.last_pk ELSE m.first_pk END)"
-                     " WHERE m.profile_pk = ?1 ORDER BY m.event_action",
+    [S_VIEW_MARKS] = VIEW_MARKS,
+    /* the same text: a statement of its own, so that a view can ask for its
+     * first and last marks at once (stg_prefetch) */
+    [S_VIEW_MARKS_LAST] = VIEW_MARKS,
     [S_VIEW_MARKS_HOT_HAS] = "SELECT 1 FROM event_marks_hot WHERE profile_pk = ?1 LIMIT 1",
     /* Both levels of the marks (schema step 11): per eventAction the row to
      * show comes first (the earliest first, or with ?2 the latest last, by

@@ -339,6 +339,13 @@ storage_round_trips(const storage_t *st)
     return st->pg_round_trips;
 }
 
+void
+storage_idle(storage_t *st)
+{
+    if (st != NULL && st->pg)
+        stg_pg_pipe_settle(st);
+}
+
 uint64_t
 storage_commits(const storage_t *st)
 {

@@ -407,6 +407,18 @@ find_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char 
     return ret;
 }
 
+/* A scroll's first statements, the path's profiles and the snapshot mark,
+ * do not depend on each other: asked at once (stg_prefetch; on
+ * PostgreSQL one exchange), bound as find_profiles binds them. */
+static void
+prefetch_begin(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, enum stmt_id mark_stmt)
+{
+    char *lower;
+    stg_stmt_t *v[2] = {stg_profile_lookup(st, tid, id_type, id, id_len, &lower), stg_stmt(st, mark_stmt)};
+    stg_prefetch(st, v, 2);
+    free(lower);
+}
+
 /* Builds {"scrollId": (the id of sc after the page), "data": [...]}. */
 static int
 build(storage_t *st, const storage_tenant_t *tenant, stg_scroll_t *sc, storage_id_type_t id_type, const char *id, size_t id_len,
@@ -464,6 +476,7 @@ stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_
         goto done;
     if ((ret = stg_tenant_id(st, tenant, false, &sc->tid)) != 0)
         goto done;
+    prefetch_begin(st, sc->tid, id_type, id, id_len, mark_stmt);
     if ((ret = find_profiles(st, sc->tid, id_type, id, id_len, INT64_MAX, &sc->pks, &sc->npks)) != 0)
         goto done;
     if (sc->npks == 0) {

@@ -185,7 +185,7 @@ write_marks(storage_t *st, const stg_profile_t *p, bool last, jsonbuf_t *b)
     stg_reset(s);
     if (has != STG_ROW && has != STG_DONE)
         return has;
-    if ((s = stg_stmt(st, has == STG_ROW ? S_VIEW_MARKS_BOTH : S_VIEW_MARKS)) == NULL)
+    if ((s = stg_stmt(st, has == STG_ROW ? S_VIEW_MARKS_BOTH : last ? S_VIEW_MARKS_LAST : S_VIEW_MARKS)) == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, p->pk);
     stg_bind_int(s, 2, last);
@@ -329,12 +329,42 @@ stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, const 
         base_jb_raw(b, "null", 4);
 }
 
+/* A view's statements once its profile is known, asked at once (see
+ * stg_prefetch; on PostgreSQL one exchange instead of one each), bound as
+ * write_traits, write_marks, write_audiences and write_external_ids bind
+ * them. The marks are those of a profile with no hot level, which
+ * PostgreSQL does not keep (on SQLite prefetching does nothing). */
+static void
+prefetch_view(storage_t *st, int64_t tid, const stg_profile_t *p, storage_view_t view)
+{
+    stg_stmt_t *v[4] = {stg_stmt(st, S_VIEW_TRAITS), NULL, NULL, NULL};
+    int n = 1;
+    if (view == STORAGE_VIEW_METADATA) {
+        v[n++] = stg_stmt(st, S_VIEW_MARKS);
+        v[n++] = stg_stmt(st, S_VIEW_MARKS_LAST);
+    }
+    if (view == STORAGE_VIEW_METADATA || view == STORAGE_VIEW_AUDIENCES)
+        v[n++] = stg_stmt(st, S_VIEW_AUDIENCES);
+    if (view == STORAGE_VIEW_EXTERNAL_IDS && (v[n++] = stg_stmt(st, S_VIEW_IDENTITIES)) != NULL)
+        stg_bind_int64(v[n - 1], 2, tid);
+    for (int i = 0; i < n; i++)
+        if (v[i] != NULL)
+            stg_bind_int64(v[i], 1, p->pk);
+    if (view == STORAGE_VIEW_METADATA && v[1] != NULL && v[2] != NULL) {
+        stg_bind_int(v[1], 2, 0);
+        stg_bind_int(v[2], 2, 1);
+    }
+    stg_prefetch(st, v, n);
+}
+
 static int
 build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const stg_profile_t *p, storage_view_t view,
            const storage_traits_opts_t *o, jsonbuf_t *b)
 {
     char *email = NULL;
     int ret;
+    if (view != STORAGE_VIEW_TRAITS)
+        prefetch_view(st, tid, p, view);
     base_jb_open(b, '{');
     if ((ret = write_traits(st, tid, p, reserved[view], view != STORAGE_VIEW_EXTERNAL_IDS, o, b, &email)) != 0)
         goto fail;

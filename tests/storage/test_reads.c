@@ -1,0 +1,213 @@
+/* test_reads.c -- read transactions on both backends, and what they cost
+ * on PostgreSQL (storage/db/pgpipe.c):
+ * - a read transaction sees one snapshot: a commit made by another
+ *   connection between two of its statements is not seen, and the next
+ *   read transaction sees it;
+ * - on a connection opened with STORAGE_READS_HELD a read's COMMIT is held
+ *   and sent with the next read, or by storage_idle; while held, writers
+ *   are not kept waiting and the next read sees their commits;
+ * - views give the same bodies with the statements asked ahead
+ *   (stg_prefetch) as without; on PostgreSQL a metadata view costs two
+ *   exchanges, not one a statement (seven before);
+ * - a scroll's first statements asked together, and an answer asked ahead
+ *   but not read never taken by a later transaction. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "storage.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "../../storage/db/db.h"
+
+#define NOW 1605793157912LL
+
+static storage_tenant_t tenant;
+static storage_t *st; /* the writer */
+static char *path;
+
+static void
+setup(void)
+{
+    tenant = storage_tenant("intilery", "marketing", "READS");
+    st = test_db_open("reads.db", &path);
+}
+
+static void
+teardown(void)
+{
+    test_db_close(st, path);
+}
+
+static storage_t *
+open_reader(int flags)
+{
+    storage_t *r = NULL;
+    char err[256] = "";
+    ck_assert_msg(storage_open(&r, path, flags, err, sizeof(err)) == 0, "%s", err);
+    return r;
+}
+
+static void
+identify(const char *user, int n)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg),
+             "{\"type\":\"identify\",\"userId\":\"%s\",\"traits\":{\"n\":%d,\"email\":\"%s@example.com\"},"
+             "\"timestamp\":\"2021-01-01T00:00:%02d.000Z\"}",
+             user, n, user, n % 60);
+    ck_assert_int_eq(test_db_ingest(st, &tenant, msg, NOW + n), 0);
+    for (int k = 0; k < 2; k++) { /* the first and the last Paid */
+        char ev[512];
+        snprintf(ev, sizeof(ev),
+                 "{\"type\":\"track\",\"userId\":\"%s\",\"event\":\"Paid\",\"properties\":{\"which\":\"%s\"},"
+                 "\"timestamp\":\"2021-01-01T00:0%d:%02d.000Z\"}",
+                 user, k == 0 ? "first" : "last", k + 1, n % 60);
+        ck_assert_int_eq(test_db_ingest(st, &tenant, ev, NOW + n), 0);
+    }
+}
+
+/* The number of profiles, read on r inside its open transaction. */
+static int64_t
+profiles_now(storage_t *r)
+{
+    int64_t n;
+    stg_stmt_t *q = stg_stmt_sql(r, "SELECT count(*) FROM profiles");
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(stg_step(r, q), STG_ROW);
+    n = stg_col_int64(q, 0);
+    stg_reset(q);
+    stg_stmt_free(q);
+    return n;
+}
+
+START_TEST(test_one_snapshot)
+{
+    identify("u1", 1);
+    storage_t *r = open_reader(STORAGE_READS_HELD);
+    bool began;
+    ck_assert_int_eq(stg_txn_open(r, false, &began), 0);
+    ck_assert(began);
+    ck_assert_int_eq(profiles_now(r), 1);
+    identify("u2", 2); /* committed by another connection */
+    ck_assert_int_eq(profiles_now(r), 1);
+    ck_assert_int_eq(stg_txn_close(r, began, 0), 0);
+    /* the next read: a new snapshot, though the COMMIT may still be held */
+    ck_assert_int_eq(stg_txn_open(r, false, &began), 0);
+    ck_assert_int_eq(profiles_now(r), 2);
+    ck_assert_int_eq(stg_txn_close(r, began, 0), 0);
+    /* a write while r holds its COMMIT: nothing waits, and r sees it */
+    identify("u3", 3);
+    char *body;
+    size_t len;
+    ck_assert_int_eq(storage_profile_view(r, &tenant, STORAGE_ID_USER, "u3", 2, STORAGE_VIEW_TRAITS, &body, &len), 0);
+    ck_assert_ptr_nonnull(strstr(body, "\"n\":3"));
+    free(body);
+    if (test_on_pg()) {
+        /* held: the server has r's transaction open until storage_idle */
+        const char *q = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND state = 'idle in transaction'";
+        ck_assert_int_eq(test_db_int(path, q, NULL, 0), 1);
+        storage_idle(r);
+        ck_assert_int_eq(test_db_int(path, q, NULL, 0), 0);
+    }
+    storage_idle(r); /* nothing held: no-op */
+    storage_close(r);
+}
+END_TEST
+
+/* The views of u<i> on r: their bodies concatenated, and the exchanges the
+ * metadata view took. */
+static uint64_t
+views_of(storage_t *r, int i, char *out, size_t cap)
+{
+    static const storage_view_t views[] = {STORAGE_VIEW_TRAITS, STORAGE_VIEW_METADATA, STORAGE_VIEW_AUDIENCES,
+                                           STORAGE_VIEW_EXTERNAL_IDS};
+    char user[16];
+    uint64_t trips = 0;
+    snprintf(user, sizeof(user), "u%d", i);
+    out[0] = '\0';
+    for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++) {
+        char *body;
+        size_t len;
+        uint64_t before = storage_round_trips(r);
+        ck_assert_int_eq(storage_profile_view(r, &tenant, STORAGE_ID_USER, user, strlen(user), views[v], &body, &len), 0);
+        if (views[v] == STORAGE_VIEW_METADATA)
+            trips = storage_round_trips(r) - before;
+        ck_assert_uint_lt(strlen(out) + len + 1, cap);
+        strcat(out, body);
+        strcat(out, "\n");
+        free(body);
+    }
+    return trips;
+}
+
+START_TEST(test_views_asked_ahead)
+{
+    for (int i = 1; i <= 4; i++) {
+        char user[16];
+        snprintf(user, sizeof(user), "u%d", i);
+        identify(user, i);
+    }
+    storage_t *held = open_reader(STORAGE_READS_HELD);
+    storage_t *plain = open_reader(0);
+    static char a[16384], b[16384];
+    for (int i = 1; i <= 4; i++) {
+        uint64_t trips = views_of(held, i, a, sizeof(a));
+        views_of(plain, i, b, sizeof(b));
+        ck_assert_str_eq(a, b);
+        ck_assert_msg(strstr(a, "\"firstEvent\":{\"paid\":{\"type\":\"track\",\"userId\":\"u") != NULL &&
+                          strstr(a, "\"properties\":{\"which\":\"first\"},\"timestamp\":\"2021-01-01T00:01") != NULL,
+                      "%s", a);
+        ck_assert_msg(strstr(a, "\"lastEvent\":{\"paid\":{\"type\":\"track\",\"userId\":\"u") != NULL &&
+                          strstr(a, "\"properties\":{\"which\":\"last\"},\"timestamp\":\"2021-01-01T00:02") != NULL,
+                      "%s", a);
+        if (test_on_pg() && i > 1) /* the first view prepares its statements */
+            ck_assert_msg(trips <= 2, "a metadata view took %llu exchanges", (unsigned long long)trips);
+    }
+    storage_close(plain);
+    storage_close(held);
+}
+END_TEST
+
+/* A scroll's lookup and snapshot mark are asked together: a miss (404)
+ * leaves an answer asked ahead unread, which the next transaction must not
+ * take for its own. */
+START_TEST(test_events_asked_ahead)
+{
+    identify("u1", 1);
+    storage_t *r = open_reader(STORAGE_READS_HELD);
+    storage_event_query_t q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX, .descending = 1, .limit = 10};
+    char *body;
+    size_t len;
+    ck_assert_int_eq(storage_events_begin(r, &tenant, STORAGE_ID_USER, "nobody", 6, &q, NOW, 60000, &body, &len),
+                     STORAGE_ENOTFOUND);
+    identify("u2", 2); /* the mark moves on */
+    ck_assert_int_eq(storage_events_begin(r, &tenant, STORAGE_ID_USER, "u2", 2, &q, NOW, 60000, &body, &len), 0);
+    /* u2's two events, the newest first: a stale mark would leave them out */
+    const char *last = strstr(body, "\"which\":\"last\"");
+    const char *first = strstr(body, "\"which\":\"first\"");
+    ck_assert_msg(last != NULL && first != NULL && last < first, "%s", body);
+    free(body);
+    storage_close(r);
+}
+END_TEST
+
+static Suite *
+reads_suite(void)
+{
+    Suite *s = suite_create("reads");
+    TCase *tc = tcase_create("reads");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_one_snapshot);
+    tcase_add_test(tc, test_views_asked_ahead);
+    tcase_add_test(tc, test_events_asked_ahead);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return test_run_suite(reads_suite()) == 0 ? 0 : 1;
+}
