@@ -170,6 +170,7 @@ enum stmt_id {
     S_MARKS_UPSERT_MANY,
     S_PROFILES_TOUCH_MANY,
     S_PROFILES_ACTIVITY_MANY,
+    S_TRAITS_UPSERT_MANY,
     S_COUNT
 };
 
@@ -435,7 +436,21 @@ typedef struct {
     const char *event_id, *action, *name, *type, *source, *raw; /* name may be NULL */
     size_t event_id_len, action_len, name_len, type_len, source_len, raw_len;
 } stg_event_row_t;
+/* A message behind a trait value: its time, messageId (NULL: none) and
+ * source. */
+typedef struct {
+    int64_t ts;
+    const char *message_id, *source;
+    size_t message_id_len, source_len;
+} stg_provenance_t;
 bool stg_rows_on(const storage_t *st);
+/* A trait's value upserted with latest's provenance; when it replaces a
+ * different value and history is kept, a history row with first's
+ * provenance, unless first is older than the value replaced (latest's
+ * then), as the one-row upsert of defer.c does. A key already in the set
+ * sends the sets first (the error of that, or 0). */
+int stg_rows_trait(storage_t *st, int64_t tid, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len,
+                   const stg_provenance_t *latest, const stg_provenance_t *first);
 void stg_rows_event(storage_t *st, const stg_event_row_t *r);
 void stg_rows_mark(storage_t *st, int64_t pk, const char *action, size_t action_len, int64_t first_pk, int64_t first_t,
                    int64_t last_pk, int64_t last_t);

@@ -11,13 +11,7 @@
 
 enum { D_TOUCH, D_TRAIT, D_MARK, D_COMP, D_DAY, D_FREQ };
 
-/* A message behind a trait value: its time, messageId (NULL: none) and
- * source. */
-typedef struct {
-    int64_t ts;
-    const char *message_id, *source;
-    size_t message_id_len, source_len;
-} provenance_t;
+typedef stg_provenance_t provenance_t;
 
 /* One winning value of a deferred trait: the first message of the
  * transaction that carried it (whose change history records) and the
@@ -326,6 +320,8 @@ stg_trait_put(storage_t *st, const stg_trait_src_t *src, int64_t pk, const char 
     bool fresh;
     if (!st->defer.enabled) {
         provenance_t p = {ts, src->message_id, src->source, src->message_id_len, src->source_len};
+        if (stg_rows_on(st)) /* PostgreSQL: a row of the transaction's set (pgrows.c) */
+            return stg_rows_trait(st, src->tenant_id, pk, key, key_len, value, value_len, &p, &p);
         return trait_now(st, src->tenant_id, pk, key, key_len, value, value_len, &p, &p);
     }
     deferred_t *e = pending(&st->defer, D_TRAIT, pk, key, key_len, &fresh);
@@ -349,15 +345,18 @@ stg_trait_put(storage_t *st, const stg_trait_src_t *src, int64_t pk, const char 
     return 0;
 }
 
-/* The deferred trait e's changes, upserted in order. */
+/* The deferred trait e's changes, upserted in order; with rows
+ * (PostgreSQL), each a row of one multi-row statement (pgrows.c), a key's
+ * second change in the set after it. */
 static int
-trait_flush(storage_t *st, const deferred_t *e)
+trait_flush(storage_t *st, const deferred_t *e, bool rows)
 {
     int ret = 0;
     for (size_t i = 0; i < e->u.trait.n && ret == 0; i++) {
         const struct trait_change *c = &e->u.trait.ch[i];
         provenance_t first = provenance_of(&c->first), latest = provenance_of(&c->latest);
-        ret = trait_now(st, e->u.trait.tenant_id, e->pk, e->key, e->key_len, c->value, c->len, &latest, &first);
+        ret = rows ? stg_rows_trait(st, e->u.trait.tenant_id, e->pk, e->key, e->key_len, c->value, c->len, &latest, &first)
+                   : trait_now(st, e->u.trait.tenant_id, e->pk, e->key, e->key_len, c->value, c->len, &latest, &first);
     }
     return ret;
 }
@@ -524,7 +523,7 @@ stg_defer_flush(storage_t *st)
                             e->u.touch.updated_ms);
             break;
         case D_TRAIT:
-            ret = trait_flush(st, e);
+            ret = trait_flush(st, e, rows);
             break;
         case D_MARK:
             if (rows) {

@@ -36,6 +36,8 @@ stg_pg_deferrable(enum stmt_id id, const char *sql)
     case S_PROFILES_TOUCH_MANY:
     case S_PROFILES_ACTIVITY_MANY:
         return strstr(sql, "RETURNING") == NULL;
+    case S_TRAITS_UPSERT_MANY: /* its RETURNING feeds its own history rows */
+        return true;
     default:
         return false;
     }

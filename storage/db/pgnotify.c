@@ -249,6 +249,7 @@ static const stmt_tags_t tagged[] = {
     {S_MARKS_UPSERT_MANY, 0, 0, false, false},
     {S_PROFILES_TOUCH_MANY, 0, 0, false, false},
     {S_PROFILES_ACTIVITY_MANY, 0, 0, false, false},
+    {S_TRAITS_UPSERT_MANY, 0, 0, false, false},
     {S_MARK_UPSERT, 1, 0, false, false},
     {S_MARK_UPSERT_HOT, 1, 0, false, false},
     {S_COMP_UPSERT, 1, 0, false, false},

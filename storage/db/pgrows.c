@@ -19,16 +19,14 @@
 
 #define MAX_COLS 12
 
-enum { R_EVENTS, R_MARKS, R_TOUCH, R_ACTIVITY, R_KINDS };
+enum { R_EVENTS, R_MARKS, R_TOUCH, R_ACTIVITY, R_TRAITS, R_KINDS };
 
 static const struct {
     enum stmt_id id;
     int ncols;
 } rows_of[R_KINDS] = {
-    [R_EVENTS] = {S_EVENTS_ADD_MANY, 12},
-    [R_MARKS] = {S_MARKS_UPSERT_MANY, 6},
-    [R_TOUCH] = {S_PROFILES_TOUCH_MANY, 3},
-    [R_ACTIVITY] = {S_PROFILES_ACTIVITY_MANY, 2},
+    [R_EVENTS] = {S_EVENTS_ADD_MANY, 12},         [R_MARKS] = {S_MARKS_UPSERT_MANY, 6},    [R_TOUCH] = {S_PROFILES_TOUCH_MANY, 3},
+    [R_ACTIVITY] = {S_PROFILES_ACTIVITY_MANY, 2}, [R_TRAITS] = {S_TRAITS_UPSERT_MANY, 11},
 };
 
 typedef struct {
@@ -39,7 +37,49 @@ typedef struct {
 struct stg_rows {
     rowset_t sets[R_KINDS];
     size_t pending; /* rows in all sets */
+    /* the traits set's (profile, key)s, hashed (0: a free slot): a second
+     * change of one sends the sets first (one statement cannot upsert a
+     * row twice) */
+    uint64_t *tkeys;
+    size_t tcap, tn;
 };
+
+/* Whether (pk, key) is in the traits set; adds it when not. */
+static bool
+trait_seen(struct stg_rows *rows, int64_t pk, const char *key, size_t key_len)
+{
+    if (rows->tn * 2 >= rows->tcap) {
+        size_t cap = rows->tcap ? rows->tcap * 2 : 256;
+        uint64_t *old = rows->tkeys;
+        size_t ocap = rows->tcap;
+        rows->tkeys = base_xcalloc(cap, sizeof(*rows->tkeys));
+        rows->tcap = cap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i] != 0) {
+                size_t j = old[i] & (cap - 1);
+                while (rows->tkeys[j] != 0)
+                    j = (j + 1) & (cap - 1);
+                rows->tkeys[j] = old[i];
+            }
+        free(old);
+    }
+    uint64_t h = base_fnv1a(0xcbf29ce484222325ULL ^ (uint64_t)pk * 0x9e3779b97f4a7c15ULL, key, key_len) | 1;
+    size_t j = h & (rows->tcap - 1);
+    for (; rows->tkeys[j] != 0; j = (j + 1) & (rows->tcap - 1))
+        if (rows->tkeys[j] == h) /* or another pair of the same hash: sending early is harmless */
+            return true;
+    rows->tkeys[j] = h;
+    rows->tn++;
+    return false;
+}
+
+static void
+traits_forget(struct stg_rows *rows)
+{
+    if (rows->tn > 0)
+        memset(rows->tkeys, 0, rows->tcap * sizeof(*rows->tkeys));
+    rows->tn = 0;
+}
 
 /* The set of kind, its columns ready for a row. */
 static rowset_t *
@@ -114,6 +154,34 @@ stg_rows_mark(storage_t *st, int64_t pk, const char *action, size_t action_len, 
     close_row(st, r);
 }
 
+int
+stg_rows_trait(storage_t *st, int64_t tid, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len,
+               const stg_provenance_t *latest, const stg_provenance_t *first)
+{
+    int ret;
+    if (st->pg_rows == NULL)
+        st->pg_rows = base_xcalloc(1, sizeof(*st->pg_rows));
+    if (trait_seen(st->pg_rows, pk, key, key_len)) { /* changed again: after the sets so far */
+        if ((ret = stg_rows_flush(st)) != 0)
+            return ret;
+        trait_seen(st->pg_rows, pk, key, key_len);
+    }
+    rowset_t *r = open_row(st, R_TRAITS, pk);
+    col_int(r, 0, pk);
+    col_text(r, 1, key, key_len);
+    col_text(r, 2, value, value_len);
+    col_int(r, 3, latest->ts);
+    col_text(r, 4, latest->message_id, latest->message_id_len);
+    col_text(r, 5, latest->source, latest->source_len);
+    col_int(r, 6, tid);
+    col_int(r, 7, first->ts);
+    col_text(r, 8, first->message_id, first->message_id_len);
+    col_text(r, 9, first->source, first->source_len);
+    col_int(r, 10, st->trait_history_days > 0);
+    close_row(st, r);
+    return 0;
+}
+
 void
 stg_rows_touch(storage_t *st, int64_t pk, int64_t now_ms, const char *user_id, size_t user_id_len)
 {
@@ -160,6 +228,7 @@ stg_rows_flush(storage_t *st)
     if (!stg_rows_pending(st))
         return 0;
     int ret = 0;
+    traits_forget(st->pg_rows);
     for (int k = 0; k < R_KINDS && ret == 0; k++) {
         rowset_t *r = &st->pg_rows->sets[k];
         if (r->n == 0)
@@ -189,6 +258,7 @@ stg_rows_discard(storage_t *st)
 {
     if (!stg_rows_pending(st))
         return;
+    traits_forget(st->pg_rows);
     for (int k = 0; k < R_KINDS; k++) {
         rowset_t *r = &st->pg_rows->sets[k];
         for (int c = 0; c < rows_of[k].ncols; c++)
@@ -206,6 +276,7 @@ stg_rows_free(storage_t *st)
     for (int k = 0; k < R_KINDS; k++)
         for (int c = 0; c < MAX_COLS; c++)
             base_jb_free(&st->pg_rows->sets[k].cols[c]);
+    free(st->pg_rows->tkeys);
     free(st->pg_rows);
     st->pg_rows = NULL;
 }

@@ -329,6 +329,25 @@ const char *const stg_pg_sql[S_COUNT] = {
                               " FROM unnest($1::int8[], $2::int8[], $3::text[]) AS u(pk, t, uid) WHERE p.pk = u.pk",
     [S_PROFILES_ACTIVITY_MANY] = "UPDATE profiles p SET last_activity_ms = u.t FROM unnest($1::int8[], $2::int8[]) AS u(pk, t)"
                                  " WHERE p.pk = u.pk AND (p.last_activity_ms IS NULL OR p.last_activity_ms < u.t)",
+    /* defer.c's trait upserts of a flush, each key once, and their history
+     * rows (column 11: history is kept), in the order of the rows: as
+     * S_TRAIT_UPSERT then S_HISTORY_ADD would, a row at a time */
+    [S_TRAITS_UPSERT_MANY] =
+        "WITH v AS (SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::int8[],"
+        " $8::int8[], $9::text[], $10::text[], $11::int8[]) WITH ORDINALITY"
+        " AS v(pk, key, value, ts, mid, src, tid, fts, fmid, fsrc, hist, ord)),"
+        " u AS (INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source, replaced_ms)"
+        " SELECT pk, key, value, ts, mid, src, -9223372036854775808 FROM v"
+        " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
+        " message_id = excluded.message_id, source = excluded.source,"
+        " replaced_ms = CASE WHEN traits.value IS NOT DISTINCT FROM excluded.value THEN NULL ELSE traits.ts_ms END"
+        " WHERE excluded.ts_ms >= traits.ts_ms RETURNING profile_pk, key, replaced_ms)"
+        " INSERT INTO trait_history(tenant_id, profile_pk, key, value, ts_ms, message_id, source)"
+        " SELECT v.tid, v.pk, v.key, v.value, CASE WHEN v.fts >= u.replaced_ms THEN v.fts ELSE v.ts END,"
+        " CASE WHEN v.fts >= u.replaced_ms THEN v.fmid ELSE v.mid END,"
+        " CASE WHEN v.fts >= u.replaced_ms THEN v.fsrc ELSE v.src END"
+        " FROM u JOIN v ON v.pk = u.profile_pk AND v.key = u.key"
+        " WHERE u.replaced_ms IS NOT NULL AND v.hist <> 0 ORDER BY v.ord",
 };
 
 /* The inserts whose callers read stg_last_id. */

@@ -367,4 +367,5 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_MARKS_UPSERT_MANY] = "SELECT 0",
     [S_PROFILES_TOUCH_MANY] = "SELECT 0",
     [S_PROFILES_ACTIVITY_MANY] = "SELECT 0",
+    [S_TRAITS_UPSERT_MANY] = "SELECT 0",
 };

@@ -165,6 +165,57 @@ START_TEST(test_import_once_each)
 }
 END_TEST
 
+/* Appends an identify of u<user> at second sec of day whose traits are
+ * plan and seen. */
+static void
+identify(char *body, size_t cap, int user, int day, int sec, const char *plan)
+{
+    size_t len = strlen(body);
+    snprintf(body + len, cap - len,
+             "%s{\"type\":\"identify\",\"userId\":\"u%d\",\"messageId\":\"i%d-%d-%d\",\"timestamp\":"
+             "\"2021-01-%02dT00:00:%02d.000Z\",\"traits\":{\"plan\":\"%s\",\"seen\":true}}",
+             body[len - 1] == '[' ? "" : ",", user, user, day, sec, day, sec, plan);
+}
+
+/* A request's trait changes on PostgreSQL are one multi-row statement a
+ * set (pgrows.c; a key changed again in the same transaction goes in the
+ * next set), its history rows written by the same statement; on both
+ * backends the same values, history and provenance as one upsert a
+ * change. */
+START_TEST(test_traits_once_each)
+{
+    size_t cap = 1 << 20;
+    char *body = malloc(cap);
+    strcpy(body, "{\"batch\":[");
+    for (int u = 0; u < USERS; u++)
+        identify(body, cap, u, 1, 0, "a");
+    store(body, &tenant);
+    /* per user: plan a, b, a, ... (20 values, the first the stored one),
+     * then an older message that loses */
+    strcpy(body, "{\"batch\":[");
+    for (int k = 0; k < 20; k++)
+        for (int u = 0; u < USERS; u++)
+            identify(body, cap, u, 2, k, k % 2 ? "b" : "a");
+    for (int u = 0; u < USERS; u++)
+        identify(body, cap, u, 1, 30, "old");
+    uint64_t trips = store(body, &tenant);
+    free(body);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM traits WHERE key = 'plan' AND value = '\"b\"'", NULL, 0), USERS);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM traits WHERE key = 'plan' AND message_id = 'i3-2-19'", NULL, 0), 1);
+    /* history: the first batch's 2 a user; then 19 changes of plan and
+     * none of seen (true again) */
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM trait_history", NULL, 0), USERS * (2 + 19));
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM trait_history WHERE value = '\"old\"'", NULL, 0), 0);
+    ck_assert_int_eq(
+        test_db_int(path, "SELECT count(*) FROM trait_history WHERE key = 'plan' AND message_id = 'i2-2-1' AND value = '\"b\"'",
+                    NULL, 0),
+        1);
+    /* one upsert a trait a message before (215 when written) */
+    if (storage_is_postgres(st))
+        ck_assert_msg(trips <= 12, "%llu round trips for a batch of 105 identifies", (unsigned long long)trips);
+}
+END_TEST
+
 static Suite *
 runs_suite(void)
 {
@@ -173,6 +224,7 @@ runs_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_batch_once_each);
     tcase_add_test(tc, test_import_once_each);
+    tcase_add_test(tc, test_traits_once_each);
     suite_add_tcase(s, tc);
     return s;
 }
