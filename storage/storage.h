@@ -122,6 +122,9 @@ int64_t storage_pages_written(storage_t *st, int64_t *bytes);
  * answered (each a round trip, a prepare included; deferred writes travel
  * with the next one), since it opened; 0 on SQLite. */
 uint64_t storage_round_trips(const storage_t *st);
+/* The rows of statements' answers a PostgreSQL server has sent this
+ * connection since it opened (what a read fetched); 0 on SQLite. */
+uint64_t storage_rows_received(const storage_t *st);
 
 /* The connection is about to sit idle: the COMMIT of a read transaction it
  * holds (STORAGE_READS_HELD) is sent now. No-op on SQLite and otherwise. */

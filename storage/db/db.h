@@ -92,6 +92,8 @@ enum stmt_id {
     S_VIEW_BY_IDENTITY,
     S_VIEW_EMAIL_PAGE,
     S_VIEW_TRAITS,
+    S_VIEW_TRAITS_BY_IDENTITY,
+    S_VIEW_TRAITS_BY_UUID,
     S_VIEW_TRAITS_AT,
     S_VIEW_MARKS,
     S_VIEW_MARKS_LAST,
@@ -205,6 +207,13 @@ void stg_reset(stg_stmt_t *s);
  * stg_step (pgpipe.c); on SQLite nothing happens. A NULL entry is
  * skipped. */
 void stg_prefetch(storage_t *st, stg_stmt_t *const *v, int n);
+
+/* The read transaction open on st, in which nothing has run yet, will run
+ * one statement: on PostgreSQL it goes alone, with no BEGIN or COMMIT
+ * (one statement sees one snapshot); on SQLite nothing happens. A
+ * statement run after it anyway opens the transaction, with a snapshot of
+ * its own. */
+void stg_read_one(storage_t *st);
 
 /* The statement's text, for messages. */
 const char *stg_stmt_text(stg_stmt_t *s);
@@ -383,11 +392,13 @@ struct storage {
     struct stg_seen *pg_seen; /* the run's messageIds and event pks (pgseen.c) */
     struct stg_rows *pg_rows; /* the transaction's pending rows (pgrows.c) */
     uint64_t pg_round_trips;  /* statements sent and answered (storage_round_trips) */
+    uint64_t pg_rows_in;      /* rows of their answers (storage_rows_received) */
     /* pgpipe.c: a read transaction begun, its BEGIN not sent yet (it goes
      * with the first statement); a read transaction ended, its COMMIT (the
      * prepared statement pg_commit_name) not sent yet. */
     bool pg_begin_lazy;
     bool pg_commit_held;
+    bool pg_read_one;    /* stg_read_one: the lazy BEGIN is not sent with the next statement */
     uint64_t pg_txn_seq; /* transactions begun and ended: an answer asked ahead is for its own only */
     const char *pg_commit_name;
 };
@@ -662,6 +673,8 @@ void stg_pg_close(storage_t *st);
  * code; and the first column of its last row into *v. */
 int stg_pg_exec(storage_t *st, const char *sql);
 int stg_pg_exec_int64(storage_t *st, const char *sql, int64_t *v);
+/* pgpipe.c: the session's settings, on a connection just made. */
+int stg_pg_session(storage_t *st);
 /* Records the failure of res (NULL: of the connection) in st->err with
  * what (may be NULL) and maps it to a code. */
 int stg_pg_error(storage_t *st, struct pg_result *res, const char *what);
@@ -721,5 +734,6 @@ int stg_pg_col_bytes(stg_stmt_t *s, int i);
 int stg_pg_col_type(stg_stmt_t *s, int i);
 bool stg_pg_in_txn(const storage_t *st);
 void stg_pg_prefetch(storage_t *st, stg_stmt_t *const *v, int n);
+void stg_pg_read_one(storage_t *st);
 
 #endif

@@ -1,5 +1,5 @@
-/* pg.c -- the PostgreSQL backend: a connection (libpq; its migrations are
- * pgmigrate.c's), and the statement interface of db.h over it. sqlite.c hands every call
+/* pg.c -- the PostgreSQL backend: the statement interface of db.h over a
+ * libpq connection (opened in pgpipe.c; its migrations are pgmigrate.c's). sqlite.c hands every call
  * here for a connection opened on a postgres:// or postgresql:// URL
  * (st->pg) or a statement of one (a tagged pointer, STG_PG_TAG).
  *
@@ -8,7 +8,8 @@
  * blobs as binary; results come back as text, whole (the SQL limits them
  * to what the caller reads: pgsql.c). Transactions:
  * - a read (S_BEGIN) is REPEATABLE READ: one snapshot for all its
- *   statements, as a SQLite read transaction has;
+ *   statements, as a SQLite read transaction has; one promised a single
+ *   statement (stg_read_one) sends it with no BEGIN (take_begin);
  * - a write (S_BEGIN_IMMEDIATE) takes a transaction-scoped advisory lock
  *   first, so write transactions of every replica on one database run one
  *   at a time, as SQLite's writers do (but an ingest group takes its shared
@@ -285,11 +286,8 @@ heal(storage_t *st)
         PQexitPipelineMode(CONN(st));
     PQreset(CONN(st));
     unprepare_all(st);
-    if (PQstatus(CONN(st)) == CONNECTION_OK) {
-        stg_pg_exec(st, "SET client_min_messages = warning");
-        if (st->flags & STORAGE_READONLY)
-            stg_pg_exec(st, "SET default_transaction_read_only = on");
-    }
+    if (PQstatus(CONN(st)) == CONNECTION_OK)
+        stg_pg_session(st);
 }
 
 static int
@@ -332,6 +330,7 @@ static int
 begin_now(storage_t *st)
 {
     st->pg_begin_lazy = false;
+    st->pg_read_one = false;
     int ret = stg_pg_exec(st, stg_pg_sql[S_BEGIN]);
     st->pg_txn = server_in_txn(st);
     return ret;
@@ -345,6 +344,7 @@ run_txn(pg_stmt_t *s)
     char sql[160];
     int ret;
     st->pg_txn_seq++;
+    st->pg_read_one = false;
     switch (s->id) {
     case S_BEGIN: /* sent with the first statement (pgpipe.c) */
         stg_pg_defer_drop(st);
@@ -439,6 +439,39 @@ run_txn(pg_stmt_t *s)
     }
 }
 
+/* The name of the read's BEGIN to send in front of n statements (NULL:
+ * none: it was sent, or the one statement promised goes alone, and the
+ * transaction is still to begin on the server). */
+static int
+take_begin(storage_t *st, int n, const char **name)
+{
+    pg_stmt_t *b = untag(st->stmts[S_BEGIN]);
+    int ret;
+    *name = NULL;
+    if (!st->pg_begin_lazy)
+        return 0;
+    if (st->pg_read_one && n == 1) {
+        st->pg_read_one = false;
+        return 0;
+    }
+    if (!b->prepared && (ret = prepare(b)) != 0) /* heal made the connection again */
+        return ret;
+    st->pg_begin_lazy = false;
+    st->pg_read_one = false;
+    *name = b->name;
+    return 0;
+}
+
+/* Whether s holds its answer, asked ahead in this transaction (one asked
+ * in a transaction since ended is not its answer: dropped). */
+static bool
+has_answer(pg_stmt_t *s)
+{
+    if (s->has_pre && s->pre_txn != s->st->pg_txn_seq)
+        stg_pg_reset((stg_stmt_t *)s);
+    return s->has_pre;
+}
+
 static int
 step_once(storage_t *st, pg_stmt_t *s)
 {
@@ -469,19 +502,16 @@ step_once(storage_t *st, pg_stmt_t *s)
         return STG_DONE;
     }
     PGresult *r;
-    if (s->has_pre && s->pre_txn != st->pg_txn_seq) /* asked in a transaction since ended: not its answer */
-        stg_pg_reset((stg_stmt_t *)s);
-    if (s->has_pre) { /* asked already (stg_pg_prefetch) */
+    if (has_answer(s)) { /* asked already (stg_pg_prefetch) */
         r = s->pre;
         s->pre = NULL;
         s->has_pre = false;
     } else if (st->pg_begin_lazy) {
         stg_pg_call_t call = {s->name, s->nparams, s->vals, s->lens, s->fmts, NULL};
-        pg_stmt_t *b = untag(st->stmts[S_BEGIN]);
-        if (!b->prepared && (ret = prepare(b)) != 0) /* heal made the connection again */
+        const char *begin;
+        if ((ret = take_begin(st, 1, &begin)) != 0)
             return ret;
-        st->pg_begin_lazy = false;
-        stg_pg_pipe_run(st, b->name, &call, 1);
+        stg_pg_pipe_run(st, begin, &call, 1);
         r = call.res;
     } else {
         stg_pg_pipe_settle(st);
@@ -504,6 +534,7 @@ step_once(storage_t *st, pg_stmt_t *s)
         return ret;
     }
     const char *n = PQcmdTuples(r);
+    st->pg_rows_in += (uint64_t)PQntuples(r);
     st->pg_changes = n != NULL && *n != '\0' ? strtoll(n, NULL, 10) : 0;
     bool wrote = st->pg_changes > 0 && strncmp(PQcmdStatus(r), "SELECT", 6) != 0;
     if (wrote)
@@ -702,30 +733,21 @@ stg_pg_prefetch(storage_t *st, stg_stmt_t *const *v, int n)
 {
     stg_pg_call_t calls[STG_PG_PIPE_MAX];
     pg_stmt_t *of[STG_PG_PIPE_MAX];
-    const char *begin = NULL;
+    const char *begin;
     int k = 0;
     /* only plain reads of a read transaction, with nothing to send first */
     if (!st->pg_txn || st->pg_writing || st->pg_wb_len > 0 || stg_rows_pending(st) || PQstatus(CONN(st)) != CONNECTION_OK)
         return;
     for (int i = 0; i < n && k < STG_PG_PIPE_MAX; i++) {
         pg_stmt_t *s = v[i] != NULL ? untag(v[i]) : NULL;
-        if (s != NULL && s->has_pre && s->pre_txn != st->pg_txn_seq)
-            stg_pg_reset(v[i]); /* left by an ended transaction */
-        if (s == NULL || s->sql == NULL || s->res != NULL || s->has_pre || s->nul || !resendable(s) ||
+        if (s == NULL || s->sql == NULL || s->res != NULL || has_answer(s) || s->nul || !resendable(s) ||
             (!s->prepared && prepare(s) != 0))
             continue;
         calls[k] = (stg_pg_call_t){s->name, s->nparams, s->vals, s->lens, s->fmts, NULL};
         of[k++] = s;
     }
-    if (k < 2) /* no exchange saved */
+    if (k < 2 || take_begin(st, k, &begin) != 0) /* no exchange saved */
         return;
-    if (st->pg_begin_lazy) {
-        pg_stmt_t *b = untag(st->stmts[S_BEGIN]);
-        if (!b->prepared && prepare(b) != 0)
-            return;
-        begin = b->name;
-        st->pg_begin_lazy = false;
-    }
     stg_pg_pipe_run(st, begin, calls, k);
     for (int i = 0; i < k; i++) {
         of[i]->pre = calls[i].res;
@@ -734,42 +756,13 @@ stg_pg_prefetch(storage_t *st, stg_stmt_t *const *v, int n)
     }
 }
 
-/* ---- the connection ---- */
-
-int
-stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t errlen)
+void
+stg_pg_read_one(storage_t *st)
 {
-    storage_t *st = stg_conn_new(flags);
-    st->pg = true;
-    st->pg_url = base_xstrndup(url, strlen(url));
-    *out = NULL;
-    int ret = STORAGE_EIO;
-    PGconn *c = PQconnectdb(url);
-    st->db = (stg_conn_t *)c;
-    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-        ret = c != NULL ? STORAGE_EDOWN : STORAGE_EIO; /* refused, unreachable, or starting up */
-        /* libpq's message names host and port, never the password */
-        const char *m = c != NULL ? PQerrorMessage(c) : "out of memory";
-        size_t n = strlen(m);
-        while (n > 0 && m[n - 1] == '\n')
-            n--;
-        snprintf(st->err, sizeof(st->err), "cannot connect to PostgreSQL: %.*s", (int)n, m);
-        goto fail;
-    }
-    if (stg_pg_exec(st, "SET client_min_messages = warning") != 0)
-        goto fail;
-    if ((flags & STORAGE_READONLY) && stg_pg_exec(st, "SET default_transaction_read_only = on") != 0)
-        goto fail;
-    if (((flags & STORAGE_READONLY) ? stg_pg_check_version(st) : stg_pg_migrate(st)) != 0 || stg_scroll_key_load(st) != 0)
-        goto fail;
-    *out = st;
-    return 0;
-fail:
-    if (errbuf != NULL && errlen > 0)
-        snprintf(errbuf, errlen, "%s", st->err);
-    stg_pg_close(st);
-    return ret;
+    st->pg_read_one = st->pg_txn && st->pg_begin_lazy;
 }
+
+/* ---- the connection (opened in pgpipe.c) ---- */
 
 void
 stg_pg_close(storage_t *st)

@@ -1,6 +1,6 @@
 /* pgpipe.c -- the exchanges of a PostgreSQL connection (pg.c) that are
- * not one statement's: SQL run as text (stg_pg_exec), errors mapped to
- * codes (stg_pg_error), and pipelines, which make fewer exchanges for a
+ * not one statement's: opening it (stg_pg_open), SQL run as text
+ * (stg_pg_exec), errors mapped to codes (stg_pg_error), and pipelines, which make fewer exchanges for a
  * read transaction (libpq's pipeline mode). A worker's read is a few statements a
  * request, and on this box every exchange with the server costs more than
  * the statement it carries (two context switches and the socket's work on
@@ -87,6 +87,50 @@ stg_pg_exec_int64(storage_t *st, const char *sql, int64_t *v)
     else
         *v = strtoll(PQgetvalue(r, PQntuples(r) - 1, 0), NULL, 10);
     PQclear(r);
+    return ret;
+}
+
+/* ---- the connection (closed in pg.c) ---- */
+
+/* The session's settings, on a connection just made (or made again). */
+int
+stg_pg_session(storage_t *st)
+{
+    int ret = stg_pg_exec(st, "SET client_min_messages = warning");
+    if (ret == 0 && (st->flags & STORAGE_READONLY))
+        ret = stg_pg_exec(st, "SET default_transaction_read_only = on");
+    return ret;
+}
+
+int
+stg_pg_open(storage_t **out, const char *url, int flags, char *errbuf, size_t errlen)
+{
+    storage_t *st = stg_conn_new(flags);
+    st->pg = true;
+    st->pg_url = base_xstrndup(url, strlen(url));
+    *out = NULL;
+    int ret = STORAGE_EIO;
+    PGconn *c = PQconnectdb(url);
+    st->db = (stg_conn_t *)c;
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        ret = c != NULL ? STORAGE_EDOWN : STORAGE_EIO; /* refused, unreachable, or starting up */
+        /* libpq's message names host and port, never the password */
+        const char *m = c != NULL ? PQerrorMessage(c) : "out of memory";
+        size_t n = strlen(m);
+        while (n > 0 && m[n - 1] == '\n')
+            n--;
+        snprintf(st->err, sizeof(st->err), "cannot connect to PostgreSQL: %.*s", (int)n, m);
+        goto fail;
+    }
+    if (stg_pg_session(st) != 0 || ((flags & STORAGE_READONLY) ? stg_pg_check_version(st) : stg_pg_migrate(st)) != 0 ||
+        stg_scroll_key_load(st) != 0)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    if (errbuf != NULL && errlen > 0)
+        snprintf(errbuf, errlen, "%s", st->err);
+    stg_pg_close(st);
     return ret;
 }
 

@@ -78,6 +78,7 @@
     " OR key NOT IN (SELECT jsonb_array_elements_text($3::jsonb)))"
 
 #define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
+#define TRAIT_COLS "t.key, t.value, t.ts_ms, t.message_id, t.source"
 
 /* SAME: SQLite's text (stmts.c) with ?n spelt $n: the statement is plain
  * SQL both understand alike. */
@@ -187,6 +188,12 @@ const char *const stg_pg_sql[S_COUNT] = {
                           " WHERE i.tenant_id = $1 AND i.id_type = $2 AND i.value = $3 AND p.tenant_id = $1"
                           " ORDER BY i.profile_pk LIMIT $4 OFFSET $5",
     [S_VIEW_TRAITS] = "SELECT key, value, ts_ms, message_id, source FROM traits WHERE profile_pk = $1 ORDER BY key" C,
+    [S_VIEW_TRAITS_BY_IDENTITY] = "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM identities i JOIN profiles p ON p.pk = i.profile_pk"
+                                  " LEFT JOIN traits t ON t.profile_pk = p.pk"
+                                  " WHERE i.tenant_id = $1 AND i.id_type = $2 AND i.value = $3 AND p.tenant_id = $1"
+                                  " ORDER BY p.pk, t.key" C,
+    [S_VIEW_TRAITS_BY_UUID] = "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM profiles p LEFT JOIN traits t ON t.profile_pk = p.pk"
+                              " WHERE p.tenant_id = $1 AND p.uuid = $2 ORDER BY p.pk, t.key" C,
     [S_VIEW_TRAITS_AT] = "SELECT key, value, ts_ms, message_id, source FROM (SELECT key, value, ts_ms, message_id, source,"
                          " row_number() OVER (PARTITION BY key ORDER BY ts_ms DESC, pk DESC) AS rn FROM trait_history"
                          " WHERE profile_pk = $1 AND tenant_id = $2 AND ts_ms <= $3 AND ts_ms >= $4) h WHERE rn = 1"

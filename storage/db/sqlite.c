@@ -165,6 +165,13 @@ stg_prefetch(storage_t *st, stg_stmt_t *const *v, int n)
         stg_pg_prefetch(st, v, n);
 }
 
+void
+stg_read_one(storage_t *st)
+{
+    if (st->pg)
+        stg_pg_read_one(st);
+}
+
 int
 stg_step(storage_t *st, stg_stmt_t *s)
 {

@@ -64,6 +64,7 @@
     " WHERE profile_pk = ?1 AND (key IN (SELECT value FROM json_each(?2)) OR key NOT IN (SELECT value FROM json_each(?3)))"
 
 #define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
+#define TRAIT_COLS "t.key, t.value, t.ts_ms, t.message_id, t.source"
 #define VIEW_MARKS                                                                                                                 \
     "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"                                             \
     " FROM event_marks m JOIN events e ON e.pk = (CASE WHEN ?2 THEN m.last_pk ELSE m.first_pk END)"                                \
@@ -206,6 +207,15 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                           " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
                           " ORDER BY i.profile_pk LIMIT ?4 OFFSET ?5",
     [S_VIEW_TRAITS] = "SELECT key, value, ts_ms, message_id, source FROM traits WHERE profile_pk = ?1 ORDER BY key",
+    /* the profile an id names with its traits, in one statement (the
+     * traits view: views.c); a profile with none is one row of NULLs */
+    [S_VIEW_TRAITS_BY_IDENTITY] =
+        "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
+        " LEFT JOIN traits t ON t.profile_pk = p.pk"
+        " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
+        " ORDER BY p.pk, t.key",
+    [S_VIEW_TRAITS_BY_UUID] = "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM profiles p LEFT JOIN traits t ON t.profile_pk = p.pk"
+                              " WHERE p.tenant_id = ?1 AND p.uuid = ?2 ORDER BY p.pk, t.key",
     /* The traits as they stood at ?3: each key's latest change at or
      * before it, of the changes kept (?4: the retention's oldest time). */
     [S_VIEW_TRAITS_AT] = "SELECT key, value, ts_ms, message_id, source FROM (SELECT key, value, ts_ms, message_id, source,"

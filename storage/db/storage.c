@@ -339,6 +339,12 @@ storage_round_trips(const storage_t *st)
     return st->pg_round_trips;
 }
 
+uint64_t
+storage_rows_received(const storage_t *st)
+{
+    return st->pg_rows_in;
+}
+
 void
 storage_idle(storage_t *st)
 {

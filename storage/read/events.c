@@ -63,16 +63,51 @@ key_list(const char *list, size_t n)
     return b.data;
 }
 
+/* The statement of the page's profiles (pks: a JSON array), bound. */
+static stg_stmt_t *
+profiles_stmt(storage_t *st, int64_t tid, const char *pks)
+{
+    stg_stmt_t *s = stg_stmt(st, S_EVENTS_PROFILES);
+    if (s != NULL) {
+        stg_bind_text(s, 1, pks, strlen(pks));
+        stg_bind_int64(s, 2, tid);
+    }
+    return s;
+}
+
+/* The statement of profile pk's events after sc's position, bound. ?5,
+ * the page's limit: PostgreSQL's SQL orders by (time, eventId) and stops
+ * there; SQLite's reads time order only and ignores it (fetch_rows). */
+static stg_stmt_t *
+rows_stmt(storage_t *st, const stg_scroll_t *sc, int64_t pk)
+{
+    enum stmt_id id = sc->desc ? (sc->has_pos ? S_EVENTS_DESC_NEXT : S_EVENTS_DESC_FIRST)
+                               : (sc->has_pos ? S_EVENTS_ASC_NEXT : S_EVENTS_ASC_FIRST);
+    stg_stmt_t *s = stg_stmt(st, id);
+    if (s == NULL)
+        return NULL;
+    stg_bind_int64(s, 1, pk);
+    stg_bind_int64(s, 2, sc->start_ms);
+    stg_bind_int64(s, 3, sc->end_ms);
+    stg_bind_int64(s, 4, sc->mark);
+    stg_bind_int(s, 5, sc->limit);
+    stg_bind_text(s, 6, sc->include, sc->include != NULL ? strlen(sc->include) : 0);
+    stg_bind_text(s, 7, sc->exclude, sc->exclude != NULL ? strlen(sc->exclude) : 0);
+    if (sc->has_pos) {
+        stg_bind_int64(s, 8, sc->pos_time_ms);
+        stg_bind_text(s, 9, sc->pos_id, sc->pos_id_len);
+    }
+    return s;
+}
+
 static int
 load_profiles(storage_t *st, int64_t tid, const char *pks, stg_profile_t **out, size_t *count)
 {
-    stg_stmt_t *s = stg_stmt(st, S_EVENTS_PROFILES);
+    stg_stmt_t *s = profiles_stmt(st, tid, pks);
     *out = NULL;
     *count = 0;
     if (s == NULL)
         return STORAGE_EIO;
-    stg_bind_text(s, 1, pks, strlen(pks));
-    stg_bind_int64(s, 2, tid);
     return stg_profile_rows(st, s, true, out, count);
 }
 
@@ -162,22 +197,10 @@ compact(page_t *pg)
 static int
 fetch_rows(storage_t *st, const stg_scroll_t *sc, int64_t pk, size_t profile, page_t *pg)
 {
-    enum stmt_id id = sc->desc ? (sc->has_pos ? S_EVENTS_DESC_NEXT : S_EVENTS_DESC_FIRST)
-                               : (sc->has_pos ? S_EVENTS_ASC_NEXT : S_EVENTS_ASC_FIRST);
-    stg_stmt_t *s = stg_stmt(st, id);
+    stg_stmt_t *s = rows_stmt(st, sc, pk);
     int rc, ret = 0;
     if (s == NULL)
         return STORAGE_EIO;
-    stg_bind_int64(s, 1, pk);
-    stg_bind_int64(s, 2, sc->start_ms);
-    stg_bind_int64(s, 3, sc->end_ms);
-    stg_bind_int64(s, 4, sc->mark);
-    stg_bind_text(s, 6, sc->include, sc->include != NULL ? strlen(sc->include) : 0);
-    stg_bind_text(s, 7, sc->exclude, sc->exclude != NULL ? strlen(sc->exclude) : 0);
-    if (sc->has_pos) {
-        stg_bind_int64(s, 8, sc->pos_time_ms);
-        stg_bind_text(s, 9, sc->pos_id, sc->pos_id_len);
-    }
     size_t first = pg->n, limit = (size_t)sc->limit;
     while ((rc = stg_step(st, s)) == STG_ROW) {
         int64_t t = stg_col_int64(s, 1);
@@ -491,6 +514,10 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
         base_jb_init(&st->page_text, 64 * 1024);
     st->page_text.len = 0;
     page_t pg = {st->page_rows, 0, st->page_rows_cap, &st->page_text, 0};
+    if (sc->npks == 1) { /* the profile and its events asked at once (stg_prefetch): a statement holds one answer */
+        stg_stmt_t *v[2] = {profiles_stmt(st, tid, sc->profiles), rows_stmt(st, sc, sc->pks[0])};
+        stg_prefetch(st, v, 2);
+    }
     int ret = load_profiles(st, tid, sc->profiles, &profiles, &np);
     if (ret != 0)
         return ret;

@@ -34,6 +34,34 @@ stg_profiles_free(stg_profile_t *p, size_t n)
     free(p);
 }
 
+/* The profile of s's row (columns PROFILE_COLS; with_email: pk, uuid,
+ * user_id, the email trait) into r. */
+static void
+profile_row(stg_stmt_t *s, bool with_email, stg_profile_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->pk = stg_col_int64(s, 0);
+    r->uuid = stg_col_copy(s, 1, &r->uuid_len);
+    r->user_id = stg_col_copy(s, 2, &r->user_id_len);
+    if (r->uuid == NULL && (r->uuid = strdup("")) == NULL) /* NOT NULL: only if SQLite ran out of memory */
+        abort();
+    if (with_email) {
+        r->email = stg_col_copy(s, 3, &r->email_len);
+        /* Only a string trait is an email (as in write_traits). */
+        if (r->email != NULL && r->email[0] != '"') {
+            free(r->email);
+            r->email = NULL;
+            r->email_len = 0;
+        }
+        return;
+    }
+    r->created_ms = stg_col_int64(s, 3);
+    r->updated_ms = stg_col_int64(s, 4);
+    r->active = stg_col_type(s, 5) != STG_NULL;
+    r->last_ms = stg_col_int64(s, 5);
+    r->created_by = stg_col_copy(s, 6, &r->created_by_len);
+}
+
 int
 stg_profile_rows(storage_t *st, stg_stmt_t *s, bool with_email, stg_profile_t **out, size_t *count)
 {
@@ -48,28 +76,7 @@ stg_profile_rows(storage_t *st, stg_stmt_t *s, bool with_email, stg_profile_t **
             stg_profile_t *q = base_xrealloc(p, cap * sizeof(*p));
             p = q;
         }
-        stg_profile_t *r = &p[n++];
-        memset(r, 0, sizeof(*r));
-        r->pk = stg_col_int64(s, 0);
-        r->uuid = stg_col_copy(s, 1, &r->uuid_len);
-        r->user_id = stg_col_copy(s, 2, &r->user_id_len);
-        if (r->uuid == NULL && (r->uuid = strdup("")) == NULL) /* NOT NULL: only if SQLite ran out of memory */
-            abort();
-        if (with_email) {
-            r->email = stg_col_copy(s, 3, &r->email_len);
-            /* Only a string trait is an email (as in write_traits). */
-            if (r->email != NULL && r->email[0] != '"') {
-                free(r->email);
-                r->email = NULL;
-                r->email_len = 0;
-            }
-            continue;
-        }
-        r->created_ms = stg_col_int64(s, 3);
-        r->updated_ms = stg_col_int64(s, 4);
-        r->active = stg_col_type(s, 5) != STG_NULL;
-        r->last_ms = stg_col_int64(s, 5);
-        r->created_by = stg_col_copy(s, 6, &r->created_by_len);
+        profile_row(s, with_email, &p[n++]);
     }
     if (rc != STG_DONE)
         ret = rc;
@@ -113,30 +120,20 @@ write_verbose(jsonbuf_t *b, stg_stmt_t *s, int col)
     base_jb_close(b, '}');
 }
 
-/* Writes the profile's traits as members (when emit) and returns the JSON
- * text of its "email" trait when that is a string (for externalId). With
- * o (may be NULL): verbose members, or the traits as they stood at o->at_ms
- * (from the kept history). */
+/* Writes the traits of s's rows, the row stepped to (rc) and the rest
+ * (columns key, value, ts_ms, message_id, source from col: a NULL key is
+ * no trait), as members (when emit), and returns the JSON text of the
+ * "email" trait when that is a string (for externalId). verbose: with
+ * their provenance. 0 or the failed step's code. */
 static int
-write_traits(storage_t *st, int64_t tid, const stg_profile_t *p, const char *const *skip, bool emit, const storage_traits_opts_t *o,
-             jsonbuf_t *b, char **email)
+trait_rows(storage_t *st, stg_stmt_t *s, int col, int rc, const char *const *skip, bool emit, bool verbose, jsonbuf_t *b,
+           char **email)
 {
-    bool at = o != NULL && o->has_at, verbose = o != NULL && o->verbose;
-    stg_stmt_t *s = stg_stmt(st, at ? S_VIEW_TRAITS_AT : S_VIEW_TRAITS);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_int64(s, 1, p->pk);
-    if (at) {
-        stg_bind_int64(s, 2, tid);
-        stg_bind_int64(s, 3, o->at_ms);
-        stg_bind_int64(s, 4, stg_history_oldest(st));
-    }
-    int rc;
-    while ((rc = stg_step(st, s)) == STG_ROW) {
-        const char *key = stg_col_text(s, 0);
-        size_t key_len = (size_t)stg_col_bytes(s, 0);
-        const char *value = stg_col_text(s, 1);
-        size_t value_len = (size_t)stg_col_bytes(s, 1);
+    for (; rc == STG_ROW; rc = stg_step(st, s)) {
+        const char *key = stg_col_text(s, col);
+        size_t key_len = (size_t)stg_col_bytes(s, col);
+        const char *value = stg_col_text(s, col + 1);
+        size_t value_len = (size_t)stg_col_bytes(s, col + 1);
         if (key == NULL || value == NULL)
             continue;
         if (key_len == 5 && memcmp(key, "email", 5) == 0 && value[0] == '"' && *email == NULL) {
@@ -146,12 +143,32 @@ write_traits(storage_t *st, int64_t tid, const stg_profile_t *p, const char *con
         if (emit && !is_reserved(skip, key, key_len)) {
             base_jb_key(b, key, key_len);
             if (verbose)
-                write_verbose(b, s, 1);
+                write_verbose(b, s, col + 1);
             else
                 base_jb_raw(b, value, value_len);
         }
     }
-    int ret = rc == STG_DONE ? 0 : rc;
+    return rc == STG_DONE ? 0 : rc;
+}
+
+/* trait_rows of the profile's traits, read by their own statement. With o
+ * (may be NULL): verbose members, or the traits as they stood at o->at_ms
+ * (from the kept history). */
+static int
+write_traits(storage_t *st, int64_t tid, const stg_profile_t *p, const char *const *skip, bool emit, const storage_traits_opts_t *o,
+             jsonbuf_t *b, char **email)
+{
+    bool at = o != NULL && o->has_at;
+    stg_stmt_t *s = stg_stmt(st, at ? S_VIEW_TRAITS_AT : S_VIEW_TRAITS);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, p->pk);
+    if (at) {
+        stg_bind_int64(s, 2, tid);
+        stg_bind_int64(s, 3, o->at_ms);
+        stg_bind_int64(s, 4, stg_history_oldest(st));
+    }
+    int ret = trait_rows(st, s, 0, stg_step(st, s), skip, emit, o != NULL && o->verbose, b, email);
     stg_reset(s);
     return ret;
 }
@@ -357,16 +374,23 @@ prefetch_view(storage_t *st, int64_t tid, const stg_profile_t *p, storage_view_t
     stg_prefetch(st, v, n);
 }
 
+/* The view of profile p; joined: the statement its traits come from,
+ * stepped to their first row (TRAIT_COLS from column 7: load_joined), or
+ * NULL. */
 static int
 build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const stg_profile_t *p, storage_view_t view,
-           const storage_traits_opts_t *o, jsonbuf_t *b)
+           const storage_traits_opts_t *o, stg_stmt_t *joined, jsonbuf_t *b)
 {
     char *email = NULL;
     int ret;
     if (view != STORAGE_VIEW_TRAITS)
         prefetch_view(st, tid, p, view);
     base_jb_open(b, '{');
-    if ((ret = write_traits(st, tid, p, reserved[view], view != STORAGE_VIEW_EXTERNAL_IDS, o, b, &email)) != 0)
+    if (joined != NULL)
+        ret = trait_rows(st, joined, 7, STG_ROW, reserved[view], true, o != NULL && o->verbose, b, &email);
+    else
+        ret = write_traits(st, tid, p, reserved[view], view != STORAGE_VIEW_EXTERNAL_IDS, o, b, &email);
+    if (ret != 0)
         goto fail;
     base_jb_key(b, "id", 2);
     base_jb_str(b, p->uuid, strlen(p->uuid));
@@ -476,6 +500,43 @@ done:
     return ret;
 }
 
+/* The traits view of a userId, anonymousId or id in one statement: the
+ * profile, its traits joined (S_VIEW_TRAITS_BY_*), stepped to the first
+ * row into *joined (NULL: no such profile). When nothing else will be read
+ * (no computed trait to show) that is the transaction's one statement. */
+static int
+load_joined(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, stg_profile_t **rows, size_t *n,
+            stg_stmt_t **joined)
+{
+    const tenant_defs_t *td;
+    int ret = stg_computed_tenant(st, tid, &td);
+    *joined = NULL;
+    if (ret != 0)
+        return ret;
+    stg_stmt_t *s = stg_stmt(st, id_type == STORAGE_ID_INTERNAL ? S_VIEW_TRAITS_BY_UUID : S_VIEW_TRAITS_BY_IDENTITY);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, tid);
+    if (id_type == STORAGE_ID_INTERNAL) {
+        stg_bind_text(s, 2, id, id_len);
+    } else {
+        stg_bind_int(s, 2, id_type);
+        stg_bind_text(s, 3, id, id_len);
+    }
+    if (td == NULL || td->nvisible == 0)
+        stg_read_one(st);
+    int rc = stg_step(st, s);
+    if (rc != STG_ROW) {
+        stg_reset(s);
+        return rc == STG_DONE ? 0 : rc;
+    }
+    *rows = base_xmalloc(sizeof(**rows));
+    profile_row(s, false, *rows);
+    *n = 1;
+    *joined = s;
+    return 0;
+}
+
 static int
 load_profiles(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, stg_profile_t **rows, size_t *n)
 {
@@ -495,6 +556,7 @@ view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_ty
           storage_view_t view, const storage_traits_opts_t *o, int from, int size, char **body, size_t *len)
 {
     stg_profile_t *rows = NULL;
+    stg_stmt_t *joined = NULL;
     size_t n = 0;
     int64_t tid;
     bool began, any = true, email = id_type == STORAGE_ID_EMAIL;
@@ -516,6 +578,8 @@ view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_ty
     stg_view_tags_begin(st, tid, id_type, id, id_len); /* the cache's tags (db/journal.c) */
     if (email)
         ret = load_email_page(st, tid, id, id_len, from, size, &rows, &n, &any);
+    else if (view == STORAGE_VIEW_TRAITS && (o == NULL || !o->has_at))
+        ret = load_joined(st, tid, id_type, id, id_len, &rows, &n, &joined);
     else
         ret = load_profiles(st, tid, id_type, id, id_len, &rows, &n);
     if (ret != 0)
@@ -532,7 +596,7 @@ view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_ty
     }
     for (size_t i = 0; i < n && ret == 0; i++) {
         stg_view_tags_pk(st, rows[i].pk);
-        ret = build_view(st, tenant, tid, &rows[i], view, o, &b);
+        ret = build_view(st, tenant, tid, &rows[i], view, o, joined, &b);
     }
     if (email) {
         base_jb_close(&b, ']');
@@ -543,6 +607,8 @@ view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_ty
         base_jb_close(&b, '}');
     }
 done:
+    if (joined != NULL)
+        stg_reset(joined);
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "profile not found");
     ret = stg_txn_close_body(st, began, ret, &b, body, len);
@@ -648,7 +714,7 @@ storage_profile_list(storage_t *st, const storage_tenant_t *tenant, int from, in
         if ((ret = stg_profile_rows(st, s, false, &rows, &n)) != 0)
             goto done;
         for (size_t i = 0; i < n && ret == 0; i++)
-            ret = build_view(st, tenant, tid, &rows[i], STORAGE_VIEW_TRAITS, NULL, &b);
+            ret = build_view(st, tenant, tid, &rows[i], STORAGE_VIEW_TRAITS, NULL, NULL, &b);
         if (ret != 0)
             goto done;
     } else if (ret != STORAGE_ENOTFOUND) {

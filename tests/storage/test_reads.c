@@ -10,7 +10,14 @@
  *   (stg_prefetch) as without; on PostgreSQL a metadata view costs two
  *   exchanges, not one a statement (seven before);
  * - a scroll's first statements asked together, and an answer asked ahead
- *   but not read never taken by a later transaction. */
+ *   but not read never taken by a later transaction;
+ * - a traits view is one statement (the profile joined with its traits):
+ *   on PostgreSQL one exchange with no transaction around it, which
+ *   leaves nothing held; a transaction promised one statement that runs
+ *   two still answers both;
+ * - an events page of one profile: on PostgreSQL two exchanges for the
+ *   first, one for the next, and no more event rows fetched than the
+ *   page shows. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +200,146 @@ START_TEST(test_events_asked_ahead)
 }
 END_TEST
 
+/* The traits of u<i> on r, checked for n; the exchanges they took. */
+static uint64_t
+traits_of(storage_t *r, int i, int n)
+{
+    char user[16], want[16];
+    char *body;
+    size_t len;
+    snprintf(user, sizeof(user), "u%d", i);
+    snprintf(want, sizeof(want), "\"n\":%d,", n);
+    uint64_t before = storage_round_trips(r);
+    ck_assert_int_eq(storage_profile_view(r, &tenant, STORAGE_ID_USER, user, strlen(user), STORAGE_VIEW_TRAITS, &body, &len), 0);
+    uint64_t trips = storage_round_trips(r) - before;
+    ck_assert_msg(strstr(body, want) != NULL && strstr(body, "\"computed\":{}") != NULL, "%s", body);
+    free(body);
+    return trips;
+}
+
+START_TEST(test_traits_one_statement)
+{
+    for (int i = 1; i <= 3; i++) {
+        char user[16];
+        snprintf(user, sizeof(user), "u%d", i);
+        identify(user, i);
+    }
+    storage_t *r = open_reader(STORAGE_READS_HELD);
+    const char *held = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND state = 'idle in transaction'";
+    traits_of(r, 1, 1); /* prepares its statement */
+    for (int i = 1; i <= 3; i++) {
+        uint64_t trips = traits_of(r, i, i);
+        if (test_on_pg()) {
+            ck_assert_msg(trips == 1, "a traits view took %llu exchanges", (unsigned long long)trips);
+            ck_assert_int_eq(test_db_int(path, held, NULL, 0), 0); /* no COMMIT held: none was needed */
+        }
+    }
+    identify("u2", 7); /* another connection's commit: the next read sees it */
+    traits_of(r, 2, 7);
+    /* a read after a metadata view (a transaction, its COMMIT held): the
+     * COMMIT goes first, then the traits alone */
+    char *body;
+    size_t len;
+    ck_assert_int_eq(storage_profile_view(r, &tenant, STORAGE_ID_USER, "u3", 2, STORAGE_VIEW_METADATA, &body, &len), 0);
+    free(body);
+    traits_of(r, 3, 3);
+    if (test_on_pg())
+        ck_assert_int_eq(test_db_int(path, held, NULL, 0), 0);
+    /* a promise of one statement broken: the second opens the transaction */
+    bool began;
+    ck_assert_int_eq(stg_txn_open(r, false, &began), 0);
+    stg_read_one(r);
+    ck_assert_int_eq(profiles_now(r), 3);
+    identify("u4", 4);
+    int64_t second = profiles_now(r); /* SQLite: the first's snapshot; PostgreSQL: its own */
+    ck_assert_int_eq(second, test_on_pg() ? 4 : 3);
+    identify("u5", 5);
+    ck_assert_int_eq(profiles_now(r), second); /* and it holds */
+    ck_assert_int_eq(stg_txn_close(r, began, 0), 0);
+    ck_assert_int_eq(stg_txn_open(r, false, &began), 0);
+    ck_assert_int_eq(profiles_now(r), 5);
+    ck_assert_int_eq(stg_txn_close(r, began, 0), 0);
+    storage_idle(r);
+    storage_close(r);
+}
+END_TEST
+
+/* The scrollId of an events page's body, copied into out. */
+static void
+scroll_id_of(const char *body, char *out, size_t cap)
+{
+    const char *p = strstr(body, "\"scrollId\":\"");
+    ck_assert_ptr_nonnull(p);
+    p += 12;
+    const char *q = strchr(p, '"');
+    ck_assert(q != NULL && (size_t)(q - p) < cap);
+    memcpy(out, p, (size_t)(q - p));
+    out[q - p] = '\0';
+}
+
+static int
+count_of(const char *body, const char *what)
+{
+    int n = 0;
+    for (const char *p = body; (p = strstr(p, what)) != NULL; p++)
+        n++;
+    return n;
+}
+
+START_TEST(test_events_page_cost)
+{
+    identify("u1", 1);
+    for (int i = 0; i < 60; i++) {
+        char ev[256];
+        snprintf(ev, sizeof(ev),
+                 "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Seen\",\"messageId\":\"m%d\","
+                 "\"timestamp\":\"2021-02-01T00:%02d:00.000Z\"}",
+                 i, i);
+        ck_assert_int_eq(test_db_ingest(st, &tenant, ev, NOW + 100 + i), 0);
+    }
+    storage_t *r = open_reader(STORAGE_READS_HELD);
+    storage_event_query_t q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX, .descending = 1, .limit = 5};
+    char *body, sid[1024];
+    size_t len;
+    for (int round = 0; round < 2; round++) { /* the first prepares the statements */
+        uint64_t trips = storage_round_trips(r), rows = storage_rows_received(r);
+        ck_assert_int_eq(storage_events_begin(r, &tenant, STORAGE_ID_USER, "u1", 2, &q, NOW, 60000, &body, &len), 0);
+        trips = storage_round_trips(r) - trips;
+        rows = storage_rows_received(r) - rows;
+        ck_assert_int_eq(count_of(body, "\"eventId\":"), 5);
+        ck_assert_ptr_nonnull(strstr(body, "\"messageId\":\"m59\""));
+        scroll_id_of(body, sid, sizeof(sid));
+        free(body);
+        if (test_on_pg() && round == 1) {
+            ck_assert_msg(trips == 2, "a first events page took %llu exchanges", (unsigned long long)trips);
+            /* the profile (lookup), the mark, the profile (page), 5 events */
+            ck_assert_msg(rows <= 8, "a first page of 5 fetched %llu rows", (unsigned long long)rows);
+        }
+    }
+    static const char *const newest[] = {"m54", "m49"}, *const past[] = {"m55", "m50"};
+    for (int page = 0; page < 2; page++) { /* the first prepares the statement of next pages */
+        uint64_t trips = storage_round_trips(r), rows = storage_rows_received(r);
+        ck_assert_int_eq(storage_events_next(r, &tenant, STORAGE_ID_USER, "u1", 2, sid, strlen(sid), NOW, 60000, &body, &len), 0);
+        trips = storage_round_trips(r) - trips;
+        rows = storage_rows_received(r) - rows;
+        char want[64], gone[64];
+        snprintf(want, sizeof(want), "\"messageId\":\"%s\"", newest[page]);
+        snprintf(gone, sizeof(gone), "\"messageId\":\"%s\"", past[page]);
+        ck_assert_int_eq(count_of(body, "\"eventId\":"), 5);
+        ck_assert_msg(strstr(body, want) != NULL && strstr(body, gone) == NULL, "%s", body);
+        scroll_id_of(body, sid, sizeof(sid));
+        free(body);
+        if (test_on_pg() && page == 1) {
+            ck_assert_msg(trips == 1, "a next events page took %llu exchanges", (unsigned long long)trips);
+            ck_assert_msg(rows <= 6, "a next page of 5 fetched %llu rows", (unsigned long long)rows);
+        }
+    }
+    storage_idle(r);
+    storage_close(r);
+}
+END_TEST
+
 static Suite *
 reads_suite(void)
 {
@@ -202,6 +349,8 @@ reads_suite(void)
     tcase_add_test(tc, test_one_snapshot);
     tcase_add_test(tc, test_views_asked_ahead);
     tcase_add_test(tc, test_events_asked_ahead);
+    tcase_add_test(tc, test_traits_one_statement);
+    tcase_add_test(tc, test_events_page_cost);
     suite_add_tcase(s, tc);
     return s;
 }
