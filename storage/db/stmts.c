@@ -213,7 +213,7 @@ const char *const stg_sqlite_sql[S_COUNT] = {
         "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
         " LEFT JOIN traits t ON t.profile_pk = p.pk"
         " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
-        " ORDER BY p.pk, t.key",
+        " ORDER BY i.profile_pk, t.key", /* the keys' order in both indexes: no sort (p.pk would be one) */
     [S_VIEW_TRAITS_BY_UUID] = "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM profiles p LEFT JOIN traits t ON t.profile_pk = p.pk"
                               " WHERE p.tenant_id = ?1 AND p.uuid = ?2 ORDER BY p.pk, t.key",
     /* The traits as they stood at ?3: each key's latest change at or

@@ -367,6 +367,29 @@ START_TEST(test_event_pages_read_the_index_in_order)
 }
 END_TEST
 
+/* A traits view's one statement (the profile joined with its traits)
+ * reads both by their keys, the traits in key order: no sort. */
+START_TEST(test_traits_view_reads_in_key_order)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    static const enum stmt_id ids[] = {S_VIEW_TRAITS_BY_IDENTITY, S_VIEW_TRAITS_BY_UUID};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        char sql[4096];
+        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", stg_sqlite_sql[ids[i]]);
+        sqlite3_stmt *s = NULL;
+        ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+        char plan[4096] = "";
+        while (sqlite3_step(s) == SQLITE_ROW)
+            snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s\n", (const char *)sqlite3_column_text(s, 3));
+        sqlite3_finalize(s);
+        ck_assert_msg(strstr(plan, "SEARCH t USING PRIMARY KEY (profile_pk=?)") != NULL, "statement %zu: %s", i, plan);
+        ck_assert_msg(strstr(plan, "B-TREE") == NULL && strstr(plan, "SCAN") == NULL, "statement %zu sorts: %s", i, plan);
+    }
+    sqlite3_close(db);
+}
+END_TEST
+
 /* stg_jb_message with a drop list as the strict walk writes it: the text
  * checked, members named in drop left out (the oracle: what it did for
  * every message before text without escapes was trusted). */
@@ -510,6 +533,7 @@ render_suite(void)
     tcase_add_test(tc, test_long_run_of_one_time);
     tcase_add_test(tc, test_message_splice_matches_strict_walk);
     tcase_add_test(tc, test_event_pages_read_the_index_in_order);
+    tcase_add_test(tc, test_traits_view_reads_in_key_order);
     suite_add_tcase(s, tc);
     return s;
 }
