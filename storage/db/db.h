@@ -413,6 +413,14 @@ void stg_seen_want(storage_t *st, const char *id, size_t n);
  * fetch puts the ones stored there (unless the group's locks did:
  * write/locks.c). The text must stay until the fetch. */
 void stg_seen_want_id(storage_t *st, int type, const char *v, size_t n);
+/* What the run's lookup said of an id it gathered, when the run holds the
+ * exclusive write lock (no one else links ids meanwhile); 0: unknown, ask
+ * the database. Linked by the run since: present. */
+#define STG_SEEN_KNOWN 1
+#define STG_SEEN_PRESENT 2 /* stored, or linked by the run */
+#define STG_SEEN_SUPPRESSED 4
+int stg_seen_id(storage_t *st, int type, const char *v, size_t n);
+void stg_seen_id_linked(storage_t *st, int type, const char *v, size_t n);
 /* Asks, inside the open transaction, for what the run gathered; then the
  * run is ready (until dropped). */
 int stg_seen_fetch(storage_t *st, int64_t tenant_id);
@@ -467,7 +475,9 @@ void stg_rows_mark(storage_t *st, int64_t pk, const char *action, size_t action_
                    int64_t last_pk, int64_t last_t);
 void stg_rows_touch(storage_t *st, int64_t pk, int64_t now_ms, const char *user_id, size_t user_id_len);
 void stg_rows_activity(storage_t *st, int64_t pk, int64_t t);
-bool stg_rows_stmt(enum stmt_id id); /* one of the sets' statements */
+/* id may run before the pending rows are sent: one of the sets' own
+ * statements, or one that reads and writes nothing they write. */
+bool stg_rows_pass(enum stmt_id id);
 bool stg_rows_pending(const storage_t *st);
 int stg_rows_flush(storage_t *st);
 void stg_rows_discard(storage_t *st);

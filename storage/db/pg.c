@@ -485,7 +485,7 @@ step_once(storage_t *st, pg_stmt_t *s)
         return ret;
     /* Any other statement, deferred or not, may read the pending rows (a
      * mark's tie-break reads its event): they go first (pgrows.c). */
-    if (stg_rows_pending(st) && !stg_rows_stmt(s->id) && (ret = stg_rows_flush(st)) != 0)
+    if (stg_rows_pending(st) && !stg_rows_pass(s->id) && (ret = stg_rows_flush(st)) != 0)
         return ret;
     if (s->nul) {
         s->nul = false;

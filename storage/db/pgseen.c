@@ -7,6 +7,15 @@
  * round trips and one INSERT a run where each event took two round trips
  * and an INSERT.
  *
+ * And the run's ids (userIds, anonymousIds, emails the identity cache
+ * lacks) with their suppressions, in one statement (S_IDS_LOOKUP): when
+ * the run holds the exclusive write lock (an import, a group stored
+ * again), nobody else links an id meanwhile, so an id the answer lacks
+ * is new (stg_seen_id) until the run links it (stg_seen_id_linked) and
+ * the id, email and suppression questions of a new profile need no round
+ * trip (each was one, and the email's also sent the pending rows: 12.6
+ * statements a new profile in an import, then about 5).
+ *
  * The answer holds for the open transaction only: a run's caller gathers
  * (stg_seen_want), asks (stg_seen_fetch), stores its messages and drops
  * it (stg_seen_drop; every commit, rollback and begin drops it too). An
@@ -26,7 +35,18 @@ typedef struct {
     bool stored; /* in the database, or stored by this run */
 } seen_entry_t;
 
+/* An id of the run (stg_seen_want_id) and what the lookup said of it. */
+typedef struct {
+    uint64_t h;
+    size_t off, n; /* its text, in ids_text */
+    int type;
+    bool taken, known, present, suppressed;
+} id_entry_t;
+
 struct stg_seen {
+    id_entry_t *ids;
+    size_t ids_cap, ids_used;
+    jsonbuf_t ids_text;
     seen_entry_t *slots;
     size_t cap, used;
     size_t events; /* pks wanted */
@@ -100,6 +120,32 @@ stg_seen_want(storage_t *st, const char *id, size_t n)
     }
 }
 
+static id_entry_t *
+id_slot(struct stg_seen *sn, uint64_t h, int type, const char *v, size_t n)
+{
+    for (size_t i = (size_t)h & (sn->ids_cap - 1);; i = (i + 1) & (sn->ids_cap - 1)) {
+        id_entry_t *e = &sn->ids[i];
+        if (!e->taken || (e->h == h && e->type == type && e->n == n && memcmp(sn->ids_text.data + e->off, v, n) == 0))
+            return e;
+    }
+}
+
+static uint64_t
+id_hash(int type, const char *v, size_t n)
+{
+    return base_fnv1a(1469598103934665603ull ^ (uint64_t)type, v, n);
+}
+
+/* The run's entry of an id; NULL: not gathered. */
+static id_entry_t *
+id_find(struct stg_seen *sn, int type, const char *v, size_t n)
+{
+    if (sn == NULL || sn->ids_used == 0)
+        return NULL;
+    id_entry_t *e = id_slot(sn, id_hash(type, v, n), type, v, n);
+    return e->taken ? e : NULL;
+}
+
 void
 stg_seen_want_id(storage_t *st, int type, const char *v, size_t n)
 {
@@ -109,8 +155,79 @@ stg_seen_want_id(storage_t *st, int type, const char *v, size_t n)
     if (sn->id_types.data == NULL) {
         base_jb_init(&sn->id_types, 256);
         base_jb_init(&sn->id_values, 1024);
+        base_jb_init(&sn->ids_text, 1024);
     }
+    if (2 * (sn->ids_used + 1) > sn->ids_cap) {
+        id_entry_t *old = sn->ids;
+        size_t old_cap = sn->ids_cap;
+        sn->ids_cap = old_cap ? 2 * old_cap : 64;
+        sn->ids = base_xcalloc(sn->ids_cap, sizeof(*sn->ids));
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].taken)
+                *id_slot(sn, old[i].h, old[i].type, sn->ids_text.data + old[i].off, old[i].n) = old[i];
+        free(old);
+    }
+    uint64_t h = id_hash(type, v, n);
+    id_entry_t *e = id_slot(sn, h, type, v, n);
+    if (e->taken) /* asked once */
+        return;
+    *e = (id_entry_t){.h = h, .off = sn->ids_text.len, .n = n, .type = type, .taken = true};
+    base_jb_append(&sn->ids_text, v, n);
+    sn->ids_used++;
     stg_pg_ids_add(&sn->id_types, &sn->id_values, type, v, n);
+}
+
+int
+stg_seen_id(storage_t *st, int type, const char *v, size_t n)
+{
+    const id_entry_t *e = st->pg ? id_find(st->pg_seen, type, v, n) : NULL;
+    if (e == NULL || !e->known || !st->pg_seen->fetched)
+        return 0;
+    return STG_SEEN_KNOWN | (e->present ? STG_SEEN_PRESENT : 0) | (e->suppressed ? STG_SEEN_SUPPRESSED : 0);
+}
+
+void
+stg_seen_id_linked(storage_t *st, int type, const char *v, size_t n)
+{
+    id_entry_t *e = st->pg ? id_find(st->pg_seen, type, v, n) : NULL;
+    if (e != NULL)
+        e->present = true;
+}
+
+/* The run's ids looked up (S_IDS_LOOKUP): the profiles of the stored ones
+ * into the identity cache (an email's may be several: none cached), their
+ * suppressions (profile -1); then each id asked is known. */
+static int
+fetch_ids(storage_t *st, struct stg_seen *sn, int64_t tid)
+{
+    base_jb_append(&sn->id_types, "}", 1);
+    base_jb_append(&sn->id_values, "}", 1);
+    stg_stmt_t *s = stg_stmt(st, S_IDS_LOOKUP);
+    if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, tid);
+    stg_bind_text(s, 2, sn->id_types.data, sn->id_types.len);
+    stg_bind_text(s, 3, sn->id_values.data, sn->id_values.len);
+    int rc;
+    while ((rc = stg_step(st, s)) == STG_ROW) {
+        int type = stg_col_int(s, 0);
+        const char *v = stg_col_text(s, 1);
+        size_t n = (size_t)stg_col_bytes(s, 1);
+        int64_t pk = stg_col_int64(s, 2);
+        id_entry_t *e = v != NULL ? id_find(sn, type, v, n) : NULL;
+        if (e != NULL && pk < 0)
+            e->suppressed = true;
+        else if (e != NULL)
+            e->present = true;
+        if (pk > 0 && type != STORAGE_ID_EMAIL && v != NULL)
+            stg_idcache_put(&st->ids, tid, type, v, n, pk);
+    }
+    stg_reset(s);
+    if (rc != STG_DONE)
+        return rc;
+    for (size_t i = 0; i < sn->ids_cap; i++)
+        sn->ids[i].known = sn->ids[i].taken;
+    return 0;
 }
 
 void
@@ -241,7 +358,7 @@ stg_seen_fetch(storage_t *st, int64_t tid)
     int ret = sn->used > 0 ? fetch_stored(st, sn, tid) : 0;
     /* a shared group's locks answered its ids already (write/locks.c) */
     if (ret == 0 && sn->id_types.len > 0 && !st->pg_shared)
-        ret = stg_pg_ids_to_cache(st, S_IDS_LOOKUP, tid, &sn->id_types, &sn->id_values);
+        ret = fetch_ids(st, sn, tid);
     if (ret == 0 && sn->events > 1) /* one event: its INSERT returns its pk at no extra cost */
         ret = fetch_pks(st, sn);
     if (ret != 0) {
@@ -296,8 +413,10 @@ stg_seen_drop(storage_t *st)
         return;
     if (sn->used > 0)
         memset(sn->slots, 0, sn->cap * sizeof(*sn->slots));
-    sn->used = sn->events = sn->npks = sn->next = 0;
-    sn->id_types.len = sn->id_values.len = 0;
+    if (sn->ids_used > 0)
+        memset(sn->ids, 0, sn->ids_cap * sizeof(*sn->ids));
+    sn->used = sn->events = sn->npks = sn->next = sn->ids_used = 0;
+    sn->id_types.len = sn->id_values.len = sn->ids_text.len = 0;
     sn->fetched = false;
 }
 
@@ -308,6 +427,8 @@ stg_seen_free(storage_t *st)
     if (sn == NULL)
         return;
     free(sn->slots);
+    free(sn->ids);
+    base_jb_free(&sn->ids_text);
     free(sn->pks);
     base_jb_free(&sn->id_types);
     base_jb_free(&sn->id_values);

@@ -321,7 +321,9 @@ const char *const stg_pg_sql[S_COUNT] = {
     /* The profiles of tenant $1's ids (type $2, value $3), for the
      * identity cache (pgseen.c). */
     [S_IDS_LOOKUP] = "SELECT i.id_type, i.value, i.profile_pk FROM identities i"
-                     " JOIN unnest($2::int8[], $3::text[]) AS u(t, v) ON i.id_type = u.t AND i.value = u.v WHERE i.tenant_id = $1",
+                     " JOIN unnest($2::int8[], $3::text[]) AS u(t, v) ON i.id_type = u.t AND i.value = u.v WHERE i.tenant_id = $1"
+                     " UNION ALL SELECT s.id_type, s.value, -1 FROM suppressions s"
+                     " JOIN unnest($2::int8[], $3::text[]) AS u(t, v) ON s.id_type = u.t AND s.value = u.v WHERE s.tenant_id = $1",
     [S_EVENT_PKS] = "SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence('events', 'pk')::regclass AS seq) q"
                     " CROSS JOIN generate_series(1, $1::int8)",
     /* A run's events (pgrows.c), a column an array, in pk order. */

@@ -17,7 +17,7 @@ static int
 find_identity(storage_t *st, int64_t tid, int type, const char *v, size_t n, int64_t *pk)
 {
     *pk = stg_idcache_get(&st->ids, tid, type, v, n);
-    if (*pk != 0)
+    if (*pk != 0 || stg_seen_id(st, type, v, n) == STG_SEEN_KNOWN) /* the run's lookup: not stored */
         return 0;
     stg_stmt_t *s = stg_stmt(st, S_IDENTITY_GET);
     if (s == NULL)
@@ -49,8 +49,10 @@ link_identity(storage_t *st, int64_t tid, int type, const char *v, size_t n, int
     stg_bind_text(s, 3, v, n);
     stg_bind_int64(s, 4, pk);
     int ret = stg_step_done(st, s);
-    if (ret == 0)
+    if (ret == 0) {
         stg_idcache_put(&st->ids, tid, type, v, n, pk);
+        stg_seen_id_linked(st, type, v, n);
+    }
     return ret;
 }
 
@@ -79,6 +81,10 @@ id_type_of(const id_ref_t *id)
 static int
 email_candidate(storage_t *st, int64_t tid, const char *email, size_t n, const int add[3], int64_t *pk)
 {
+    /* An email the run's lookup found on no profile has no candidate. */
+    int seen = stg_seen_id(st, STORAGE_ID_EMAIL, email, n);
+    if ((seen & STG_SEEN_KNOWN) && !(seen & STG_SEEN_PRESENT))
+        return 0;
     /* The order is by activity: deferred activity times first. Limits
      * apply even to an alias here: the email is a guess, not its words. */
     int ret = stg_defer_flush(st);
@@ -171,15 +177,26 @@ find_ids(storage_t *st, int64_t tid, const message_t *m, id_ref_t ids[3], int *c
  * known id is not suppressed (and a run of messages from one user costs
  * nothing more). previousId is either type. */
 static int
+suppressed_id(storage_t *st, int64_t tid, int type, const char *v, size_t n, bool *suppressed)
+{
+    int seen = stg_seen_id(st, type, v, n); /* the run's lookup asked its suppressions too */
+    if (seen & STG_SEEN_KNOWN) {
+        *suppressed = (seen & STG_SEEN_SUPPRESSED) != 0;
+        return 0;
+    }
+    return stg_suppressed(st, tid, type, v, n, suppressed);
+}
+
+static int
 suppressed_ids(storage_t *st, int64_t tid, const id_ref_t *ids, int n, bool *suppressed)
 {
     *suppressed = false;
     for (int i = 0; i < n && !*suppressed; i++) {
         if (ids[i].pk != 0)
             continue;
-        int ret = stg_suppressed(st, tid, id_type_of(&ids[i]), ids[i].v, ids[i].n, suppressed);
+        int ret = suppressed_id(st, tid, id_type_of(&ids[i]), ids[i].v, ids[i].n, suppressed);
         if (ret == 0 && !*suppressed && ids[i].type == ID_PREVIOUS)
-            ret = stg_suppressed(st, tid, STORAGE_ID_ANONYMOUS, ids[i].v, ids[i].n, suppressed);
+            ret = suppressed_id(st, tid, STORAGE_ID_ANONYMOUS, ids[i].v, ids[i].n, suppressed);
         if (ret != 0)
             return ret;
     }
@@ -503,6 +520,11 @@ stg_seen_want_message(storage_t *st, int64_t tid, const message_t *m)
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
         if (ids[i].v.p != NULL && stg_idcache_get(&st->ids, tid, ids[i].type, ids[i].v.p, ids[i].v.n) == 0)
             stg_seen_want_id(st, ids[i].type, ids[i].v.p, ids[i].v.n);
+    /* and its email, for a new profile's candidates (email_candidate) */
+    char email[STG_MAX_EMAIL_BYTES + 1];
+    size_t email_len = stg_message_email(m, email);
+    if (email_len > 0 && stg_idcache_get(&st->ids, tid, STORAGE_ID_EMAIL, email, email_len) == 0)
+        stg_seen_want_id(st, STORAGE_ID_EMAIL, email, email_len);
 }
 
 int
