@@ -167,6 +167,8 @@ enum stmt_id {
      * PostgreSQL's only */
     S_EVENTS_SEEN,
     S_EVENT_PKS,
+    S_PROFILE_PKS,
+    S_PROFILE_ADD_AT,
     S_IDS_LOOKUP,
     S_EVENTS_ADD_MANY,
     S_MARKS_UPSERT_MANY,
@@ -421,6 +423,10 @@ void stg_seen_want_id(storage_t *st, int type, const char *v, size_t n);
 #define STG_SEEN_SUPPRESSED 4
 int stg_seen_id(storage_t *st, int type, const char *v, size_t n);
 void stg_seen_id_linked(storage_t *st, int type, const char *v, size_t n);
+/* A pk for a new profile of such a run, taken from the sequence with the
+ * others the run may need at its first call (S_PROFILE_PKS; one a new
+ * id, in order); 0: none (not such a run, none left, or *err set). */
+int64_t stg_seen_profile_pk(storage_t *st, int *err);
 /* Asks, inside the open transaction, for what the run gathered; then the
  * run is ready (until dropped). */
 int stg_seen_fetch(storage_t *st, int64_t tenant_id);

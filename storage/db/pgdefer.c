@@ -21,7 +21,8 @@ bool
 stg_pg_deferrable(enum stmt_id id, const char *sql)
 {
     switch (id) {
-    case S_IDENTITY_ADD: /* ON CONFLICT DO NOTHING: no caller asks whether it did */
+    case S_IDENTITY_ADD:   /* ON CONFLICT DO NOTHING: no caller asks whether it did */
+    case S_PROFILE_ADD_AT: /* its pk taken before (pgseen.c), its uuid random */
     case S_HISTORY_ADD:
     case S_MARK_UPSERT:
     case S_MARK_UPSERT_HOT:

@@ -239,6 +239,7 @@ typedef struct {
 static const stmt_tags_t tagged[] = {
     {S_IDENTITY_ADD, 4, 0, true, false},
     {S_PROFILE_ADD, 0, 0, false, true},
+    {S_PROFILE_ADD_AT, 6, 0, false, false},
     {S_PROFILE_TOUCH, 1, 0, false, false},
     {S_PROFILE_ACTIVITY, 1, 0, false, false},
     {S_TRAIT_UPSERT, 1, 0, false, false},

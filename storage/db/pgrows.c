@@ -219,7 +219,7 @@ stg_rows_pass(enum stmt_id id)
     /* a new profile's: the sets write events, marks, traits, their history
      * and existing profiles' times and userId; these read and write none
      * of that (a new profile's row: nothing pending names it yet) */
-    static const enum stmt_id blind[] = {S_IDENTITY_GET, S_IDENTITY_ADD, S_SUPPRESS_HAS, S_PROFILE_ADD};
+    static const enum stmt_id blind[] = {S_IDENTITY_GET, S_IDENTITY_ADD, S_SUPPRESS_HAS, S_PROFILE_ADD, S_PROFILE_ADD_AT};
     for (int k = 0; k < R_KINDS; k++)
         if (rows_of[k].id == id)
             return true;

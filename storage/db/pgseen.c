@@ -47,6 +47,10 @@ struct stg_seen {
     id_entry_t *ids;
     size_t ids_cap, ids_used;
     jsonbuf_t ids_text;
+    size_t ids_new; /* of them, userIds and anonymousIds the lookup lacks */
+    int64_t *ppks;  /* pks for new profiles (stg_seen_profile_pk) */
+    size_t nppks, next_ppk;
+    bool ppks_fetched;
     seen_entry_t *slots;
     size_t cap, used;
     size_t events; /* pks wanted */
@@ -225,9 +229,47 @@ fetch_ids(storage_t *st, struct stg_seen *sn, int64_t tid)
     stg_reset(s);
     if (rc != STG_DONE)
         return rc;
-    for (size_t i = 0; i < sn->ids_cap; i++)
-        sn->ids[i].known = sn->ids[i].taken;
+    sn->ids_new = 0;
+    for (size_t i = 0; i < sn->ids_cap; i++) {
+        id_entry_t *e = &sn->ids[i];
+        e->known = e->taken;
+        if (e->taken && !e->present && e->type != STORAGE_ID_EMAIL)
+            sn->ids_new++;
+    }
     return 0;
+}
+
+static int cmp_pk(const void *a, const void *b);
+
+int64_t
+stg_seen_profile_pk(storage_t *st, int *err)
+{
+    struct stg_seen *sn = st->pg ? st->pg_seen : NULL;
+    *err = 0;
+    if (sn == NULL || !sn->fetched || sn->ids_new == 0 || st->pg_shared)
+        return 0;
+    if (!sn->ppks_fetched) { /* at the run's first new profile: one for each new id, at most */
+        sn->ppks_fetched = true;
+        sn->ppks = base_xrealloc(sn->ppks, sn->ids_new * sizeof(*sn->ppks));
+        sn->nppks = sn->next_ppk = 0;
+        stg_stmt_t *s = stg_stmt(st, S_PROFILE_PKS);
+        if (s == NULL) {
+            *err = STORAGE_EIO;
+            return 0;
+        }
+        stg_bind_int64(s, 1, (int64_t)sn->ids_new);
+        int rc;
+        while ((rc = stg_step(st, s)) == STG_ROW && sn->nppks < sn->ids_new)
+            sn->ppks[sn->nppks++] = stg_col_int64(s, 0);
+        stg_reset(s);
+        if (rc != STG_ROW && rc != STG_DONE) {
+            sn->nppks = 0;
+            *err = rc;
+            return 0;
+        }
+        qsort(sn->ppks, sn->nppks, sizeof(*sn->ppks), cmp_pk); /* handed out in the order profiles are made */
+    }
+    return sn->next_ppk < sn->nppks ? sn->ppks[sn->next_ppk++] : 0;
 }
 
 void
@@ -415,7 +457,8 @@ stg_seen_drop(storage_t *st)
         memset(sn->slots, 0, sn->cap * sizeof(*sn->slots));
     if (sn->ids_used > 0)
         memset(sn->ids, 0, sn->ids_cap * sizeof(*sn->ids));
-    sn->used = sn->events = sn->npks = sn->next = sn->ids_used = 0;
+    sn->used = sn->events = sn->npks = sn->next = sn->ids_used = sn->ids_new = sn->nppks = sn->next_ppk = 0;
+    sn->ppks_fetched = false;
     sn->id_types.len = sn->id_values.len = sn->ids_text.len = 0;
     sn->fetched = false;
 }
@@ -428,6 +471,7 @@ stg_seen_free(storage_t *st)
         return;
     free(sn->slots);
     free(sn->ids);
+    free(sn->ppks);
     base_jb_free(&sn->ids_text);
     free(sn->pks);
     base_jb_free(&sn->id_types);

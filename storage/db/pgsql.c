@@ -326,6 +326,12 @@ const char *const stg_pg_sql[S_COUNT] = {
                      " JOIN unnest($2::int8[], $3::text[]) AS u(t, v) ON s.id_type = u.t AND s.value = u.v WHERE s.tenant_id = $1",
     [S_EVENT_PKS] = "SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence('events', 'pk')::regclass AS seq) q"
                     " CROSS JOIN generate_series(1, $1::int8)",
+    /* pks for the new profiles of a run under the exclusive lock (pgseen.c),
+     * each then added with its pk, as a deferred write */
+    [S_PROFILE_PKS] = "SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence('profiles', 'pk')::regclass AS seq) q"
+                      " CROSS JOIN generate_series(1, $1::int8)",
+    [S_PROFILE_ADD_AT] = "INSERT INTO profiles(pk, tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
+                         " VALUES($6, $1, $2, $3, $4, $4, $5)",
     /* A run's events (pgrows.c), a column an array, in pk order. */
     [S_EVENTS_ADD_MANY] = "INSERT INTO events(pk, tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action,"
                           " event_name, type, source, raw, event_key) SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[],"

@@ -372,6 +372,8 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     /* and these: SQLite asks each event's in the process */
     [S_EVENTS_SEEN] = "SELECT 0",
     [S_EVENT_PKS] = "SELECT 0",
+    [S_PROFILE_PKS] = "SELECT 0",
+    [S_PROFILE_ADD_AT] = "SELECT 0",
     [S_IDS_LOOKUP] = "SELECT 0",
     [S_EVENTS_ADD_MANY] = "SELECT 0",
     [S_MARKS_UPSERT_MANY] = "SELECT 0",

@@ -132,19 +132,26 @@ create_profile(storage_t *st, int64_t tid, const message_t *m, const char *creat
     base_jb_time(&by, now_ms);
     base_jb_close(&by, '}');
 
-    int ret = STORAGE_EIO;
-    stg_stmt_t *s = stg_stmt(st, S_PROFILE_ADD);
+    /* PostgreSQL, a run under the exclusive lock: its pk taken already,
+     * the INSERT sent with a later statement (pgseen.c) */
+    int ret;
+    int64_t taken = stg_seen_profile_pk(st, &ret);
+    stg_stmt_t *s = ret == 0 ? stg_stmt(st, taken > 0 ? S_PROFILE_ADD_AT : S_PROFILE_ADD) : NULL;
     if (s != NULL) {
         stg_bind_int64(s, 1, tid);
         stg_bind_text(s, 2, uuid, 36);
         stg_bind_text(s, 3, m->user_id.p, m->user_id.n);
         stg_bind_int64(s, 4, now_ms);
         stg_bind_text(s, 5, by.data, by.len);
+        if (taken > 0)
+            stg_bind_int64(s, 6, taken);
         ret = stg_step_done(st, s);
+    } else if (ret == 0) {
+        ret = STORAGE_EIO;
     }
     base_jb_free(&by);
     if (ret == 0)
-        *pk = stg_last_id(st);
+        *pk = taken > 0 ? taken : stg_last_id(st);
     return ret;
 }
 
