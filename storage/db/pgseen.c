@@ -239,39 +239,6 @@ fetch_ids(storage_t *st, struct stg_seen *sn, int64_t tid)
     return 0;
 }
 
-static int cmp_pk(const void *a, const void *b);
-
-int64_t
-stg_seen_profile_pk(storage_t *st, int *err)
-{
-    struct stg_seen *sn = st->pg ? st->pg_seen : NULL;
-    *err = 0;
-    if (sn == NULL || !sn->fetched || sn->ids_new == 0 || st->pg_shared)
-        return 0;
-    if (!sn->ppks_fetched) { /* at the run's first new profile: one for each new id, at most */
-        sn->ppks_fetched = true;
-        sn->ppks = base_xrealloc(sn->ppks, sn->ids_new * sizeof(*sn->ppks));
-        sn->nppks = sn->next_ppk = 0;
-        stg_stmt_t *s = stg_stmt(st, S_PROFILE_PKS);
-        if (s == NULL) {
-            *err = STORAGE_EIO;
-            return 0;
-        }
-        stg_bind_int64(s, 1, (int64_t)sn->ids_new);
-        int rc;
-        while ((rc = stg_step(st, s)) == STG_ROW && sn->nppks < sn->ids_new)
-            sn->ppks[sn->nppks++] = stg_col_int64(s, 0);
-        stg_reset(s);
-        if (rc != STG_ROW && rc != STG_DONE) {
-            sn->nppks = 0;
-            *err = rc;
-            return 0;
-        }
-        qsort(sn->ppks, sn->nppks, sizeof(*sn->ppks), cmp_pk); /* handed out in the order profiles are made */
-    }
-    return sn->next_ppk < sn->nppks ? sn->ppks[sn->next_ppk++] : 0;
-}
-
 void
 stg_pg_ids_add(jsonbuf_t *types, jsonbuf_t *values, int type, const char *v, size_t n)
 {
@@ -368,25 +335,43 @@ cmp_pk(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* want pks from the sequence of statement id (S_EVENT_PKS, S_PROFILE_PKS)
+ * into *pks, ascending: handed out in order. */
 static int
-fetch_pks(storage_t *st, struct stg_seen *sn)
+fetch_pks(storage_t *st, enum stmt_id id, size_t want, int64_t **pks, size_t *n)
 {
-    stg_stmt_t *s = stg_stmt(st, S_EVENT_PKS);
+    stg_stmt_t *s = stg_stmt(st, id);
+    *n = 0;
     if (s == NULL)
         return STORAGE_EIO;
-    sn->pks = base_xrealloc(sn->pks, sn->events * sizeof(*sn->pks));
-    sn->npks = sn->next = 0;
-    stg_bind_int64(s, 1, (int64_t)sn->events);
+    *pks = base_xrealloc(*pks, want * sizeof(**pks));
+    stg_bind_int64(s, 1, (int64_t)want);
     int rc;
-    while ((rc = stg_step(st, s)) == STG_ROW && sn->npks < sn->events)
-        sn->pks[sn->npks++] = stg_col_int64(s, 0);
+    while ((rc = stg_step(st, s)) == STG_ROW && *n < want)
+        (*pks)[(*n)++] = stg_col_int64(s, 0);
     stg_reset(s);
     if (rc != STG_ROW && rc != STG_DONE) {
-        sn->npks = 0;
+        *n = 0;
         return rc;
     }
-    qsort(sn->pks, sn->npks, sizeof(*sn->pks), cmp_pk); /* handed out in the run's order */
+    qsort(*pks, *n, sizeof(**pks), cmp_pk);
     return 0;
+}
+
+int64_t
+stg_seen_profile_pk(storage_t *st, int *err)
+{
+    struct stg_seen *sn = st->pg ? st->pg_seen : NULL;
+    *err = 0;
+    if (sn == NULL || !sn->fetched || sn->ids_new == 0 || st->pg_shared)
+        return 0;
+    if (!sn->ppks_fetched) { /* at the run's first new profile: one for each new id, at most */
+        sn->ppks_fetched = true;
+        sn->next_ppk = 0;
+        if ((*err = fetch_pks(st, S_PROFILE_PKS, sn->ids_new, &sn->ppks, &sn->nppks)) != 0)
+            return 0;
+    }
+    return sn->next_ppk < sn->nppks ? sn->ppks[sn->next_ppk++] : 0;
 }
 
 int
@@ -401,8 +386,10 @@ stg_seen_fetch(storage_t *st, int64_t tid)
     /* a shared group's locks answered its ids already (write/locks.c) */
     if (ret == 0 && sn->id_types.len > 0 && !st->pg_shared)
         ret = fetch_ids(st, sn, tid);
-    if (ret == 0 && sn->events > 1) /* one event: its INSERT returns its pk at no extra cost */
-        ret = fetch_pks(st, sn);
+    if (ret == 0 && sn->events > 1) { /* one event: its INSERT returns its pk at no extra cost */
+        sn->next = 0;
+        ret = fetch_pks(st, S_EVENT_PKS, sn->events, &sn->pks, &sn->npks);
+    }
     if (ret != 0) {
         stg_seen_drop(st);
         return ret;
