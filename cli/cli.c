@@ -97,26 +97,34 @@ cli_check(int argc, char **argv)
     const cli_flag_t flags[] = {{"db", &db}};
     size_t npos = 0;
     if (argc > 0 && cli_is_help(argv[0])) {
-        printf("usage: profiled check --db PATH\n"
-               "Checks a database file without changing it: SQLite's integrity check of every page and\n"
-               "index, then that every identity, trait, event and first/last mark has its profile.\n"
-               "Prints each problem found; the exit status is 0 when there is none, 1 on damage.\n"
+        printf("usage: profiled check --db PATH|URL\n"
+               "Checks a database without changing it. A SQLite file: SQLite's integrity check of every\n"
+               "page and index, then that every identity, trait, event and first/last mark has its profile.\n"
+               "PostgreSQL: the same rows, then each index against its table with amcheck when the\n"
+               "database has that extension. Prints each problem found; the exit status is 0 when there\n"
+               "is none, 1 on damage, 2 when the file is missing or the server cannot be reached.\n"
                "Run it on a stopped server's file, or on a copy.\n");
         return 0;
     }
     if (cli_parse_flags(argc, argv, "check", flags, 1, NULL, &npos, 0) != 0 || cli_need(db, "db", "check") != 0)
         return 2;
-    if (access(db, F_OK) != 0) {
+    char shown[1024];
+    const char *name = storage_path_shown(db, shown, sizeof(shown)); /* a URL's password hidden */
+    if (!storage_is_url(db) && access(db, F_OK) != 0) {
         fprintf(stderr, "profiled check: %s: %s\n", db, strerror(errno));
         return 2;
     }
     uint64_t problems = 0;
     int rv = storage_check(db, stdout, &problems);
     if (rv == 0 && problems == 0) {
-        printf("%s: ok\n", db);
+        printf("%s: ok\n", name);
         return 0;
     }
-    fprintf(stderr, "profiled check: %s is damaged: %llu problem%s (stop the server, restore a backup)\n", db,
+    if (rv == STORAGE_EDOWN) {
+        fprintf(stderr, "profiled check: %s: not reached\n", name);
+        return 2;
+    }
+    fprintf(stderr, "profiled check: %s is damaged: %llu problem%s (stop the server, restore a backup)\n", name,
             (unsigned long long)problems, problems == 1 ? "" : "s");
     return 1;
 }

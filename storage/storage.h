@@ -69,6 +69,9 @@ int storage_open(storage_t **out, const char *path, int flags, char *errbuf, siz
  * buf; anything else is path itself. */
 const char *storage_path_shown(const char *path, char *buf, size_t cap);
 
+/* Whether path is a PostgreSQL URL (postgres:// or postgresql://). */
+bool storage_is_url(const char *path);
+
 /* Closes the connection and finalizes its statements. NULL is a no-op. */
 void storage_close(storage_t *st);
 

@@ -413,6 +413,12 @@ shown_put(char *buf, size_t cap, size_t *o, const char *p, size_t n)
     *o += n;
 }
 
+bool
+storage_is_url(const char *path)
+{
+    return stg_pg_url(path);
+}
+
 const char *
 storage_path_shown(const char *path, char *buf, size_t cap)
 {
