@@ -502,11 +502,13 @@ done:
 
 /* The traits view of a userId, anonymousId or id in one statement: the
  * profile, its traits joined (S_VIEW_TRAITS_BY_*), stepped to the first
- * row into *joined (NULL: no such profile). When nothing else will be read
- * (no computed trait to show) that is the transaction's one statement. */
+ * row into *joined (NULL: no such profile). When the view began the
+ * transaction (alone: not one of a batch lookup's, which share one
+ * snapshot) and nothing else will be read (no computed trait to show),
+ * that is the transaction's one statement. */
 static int
-load_joined(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, stg_profile_t **rows, size_t *n,
-            stg_stmt_t **joined)
+load_joined(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, bool alone, stg_profile_t **rows,
+            size_t *n, stg_stmt_t **joined)
 {
     const tenant_defs_t *td;
     int ret = stg_computed_tenant(st, tid, &td);
@@ -523,7 +525,7 @@ load_joined(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *i
         stg_bind_int(s, 2, id_type);
         stg_bind_text(s, 3, id, id_len);
     }
-    if (td == NULL || td->nvisible == 0)
+    if (alone && (td == NULL || td->nvisible == 0))
         stg_read_one(st);
     int rc = stg_step(st, s);
     if (rc != STG_ROW) {
@@ -579,7 +581,7 @@ view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_ty
     if (email)
         ret = load_email_page(st, tid, id, id_len, from, size, &rows, &n, &any);
     else if (view == STORAGE_VIEW_TRAITS && (o == NULL || !o->has_at))
-        ret = load_joined(st, tid, id_type, id, id_len, &rows, &n, &joined);
+        ret = load_joined(st, tid, id_type, id, id_len, began, &rows, &n, &joined);
     else
         ret = load_profiles(st, tid, id_type, id, id_len, &rows, &n);
     if (ret != 0)

@@ -246,19 +246,29 @@ START_TEST(test_traits_one_statement)
     traits_of(r, 3, 3);
     if (test_on_pg())
         ck_assert_int_eq(test_db_int(path, held, NULL, 0), 0);
-    /* a promise of one statement broken: the second opens the transaction */
+    /* a traits view inside a wider read transaction (a batch lookup's)
+     * promises nothing: the transaction keeps one snapshot */
     bool began;
     ck_assert_int_eq(stg_txn_open(r, false, &began), 0);
-    stg_read_one(r);
+    traits_of(r, 1, 1);
+    identify("u9", 9);
     ck_assert_int_eq(profiles_now(r), 3);
+    ck_assert_int_eq(stg_txn_close(r, began, 0), 0);
+    ck_assert_int_eq(stg_txn_open(r, false, &began), 0);
+    ck_assert_int_eq(profiles_now(r), 4);
+    ck_assert_int_eq(stg_txn_close(r, began, 0), 0);
+    /* a promise of one statement broken: the second opens the transaction */
+    ck_assert_int_eq(stg_txn_open(r, false, &began), 0);
+    stg_read_one(r);
+    ck_assert_int_eq(profiles_now(r), 4);
     identify("u4", 4);
     int64_t second = profiles_now(r); /* SQLite: the first's snapshot; PostgreSQL: its own */
-    ck_assert_int_eq(second, test_on_pg() ? 4 : 3);
+    ck_assert_int_eq(second, test_on_pg() ? 5 : 4);
     identify("u5", 5);
     ck_assert_int_eq(profiles_now(r), second); /* and it holds */
     ck_assert_int_eq(stg_txn_close(r, began, 0), 0);
     ck_assert_int_eq(stg_txn_open(r, false, &began), 0);
-    ck_assert_int_eq(profiles_now(r), 5);
+    ck_assert_int_eq(profiles_now(r), 6);
     ck_assert_int_eq(stg_txn_close(r, began, 0), 0);
     storage_idle(r);
     storage_close(r);
