@@ -11,7 +11,7 @@
 #   machine has 2 cores: they share them with PostgreSQL and the client).
 # Prints a table; raw runs go to bench-results/pg/.
 #   env: BENCH_PG_SCALE (default 0.1: 1k and 10k profiles; 1: 10k and 100k,
-#        whose PostgreSQL import alone takes over 20 minutes), BENCH_DURATION,
+#        about 8 minutes in all, 3 of them PostgreSQL's import), BENCH_DURATION,
 #        BENCH_WARMUP, BENCH_REPEAT (runs per cell, the best kept),
 #        BENCH_PORT (default 18720), BENCH_KEEP=1
 # shellcheck disable=SC2046,SC2086
