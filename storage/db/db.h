@@ -422,6 +422,8 @@ void stg_seen_want_id(storage_t *st, int type, const char *v, size_t n);
 #define STG_SEEN_PRESENT 2 /* stored, or linked by the run */
 #define STG_SEEN_SUPPRESSED 4
 int stg_seen_id(storage_t *st, int type, const char *v, size_t n);
+/* Known to the run's lookup and not stored (nor linked since). */
+bool stg_seen_absent(storage_t *st, int type, const char *v, size_t n);
 void stg_seen_id_linked(storage_t *st, int type, const char *v, size_t n);
 /* A pk for a new profile of such a run, taken from the sequence with the
  * others the run may need at its first call (S_PROFILE_PKS; one a new

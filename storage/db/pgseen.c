@@ -190,6 +190,13 @@ stg_seen_id(storage_t *st, int type, const char *v, size_t n)
     return STG_SEEN_KNOWN | (e->present ? STG_SEEN_PRESENT : 0) | (e->suppressed ? STG_SEEN_SUPPRESSED : 0);
 }
 
+bool
+stg_seen_absent(storage_t *st, int type, const char *v, size_t n)
+{
+    int seen = stg_seen_id(st, type, v, n);
+    return (seen & STG_SEEN_KNOWN) && !(seen & STG_SEEN_PRESENT);
+}
+
 void
 stg_seen_id_linked(storage_t *st, int type, const char *v, size_t n)
 {

@@ -440,19 +440,22 @@ fail:
     return ret;
 }
 
-stg_stmt_t *
-stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, char **lower)
+/* stg_profile_lookup with statements by_uuid (tenant, uuid) and
+ * by_identity (tenant, id type, value) of the caller's choice. */
+static stg_stmt_t *
+lookup_with(storage_t *st, enum stmt_id by_uuid, enum stmt_id by_identity, int64_t tid, storage_id_type_t id_type, const char *id,
+            size_t id_len, char **lower)
 {
     stg_stmt_t *s;
     *lower = NULL;
     if (id_type == STORAGE_ID_INTERNAL) {
-        if ((s = stg_stmt(st, S_VIEW_BY_UUID)) == NULL)
+        if ((s = stg_stmt(st, by_uuid)) == NULL)
             return NULL;
         stg_bind_int64(s, 1, tid);
         stg_bind_text(s, 2, id, id_len);
         return s;
     }
-    if ((s = stg_stmt(st, S_VIEW_BY_IDENTITY)) == NULL)
+    if ((s = stg_stmt(st, by_identity)) == NULL)
         return NULL;
     stg_bind_int64(s, 1, tid);
     stg_bind_int(s, 2, id_type);
@@ -462,6 +465,12 @@ stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const 
     }
     stg_bind_text(s, 3, id, id_len);
     return s;
+}
+
+stg_stmt_t *
+stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, char **lower)
+{
+    return lookup_with(st, S_VIEW_BY_UUID, S_VIEW_BY_IDENTITY, tid, id_type, id, id_len, lower);
 }
 
 /* The email form's page: rows from*size .. +size of the email's profiles in
@@ -515,16 +524,11 @@ load_joined(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *i
     *joined = NULL;
     if (ret != 0)
         return ret;
-    stg_stmt_t *s = stg_stmt(st, id_type == STORAGE_ID_INTERNAL ? S_VIEW_TRAITS_BY_UUID : S_VIEW_TRAITS_BY_IDENTITY);
+    char *lower; /* none: not an email */
+    stg_stmt_t *s = lookup_with(st, S_VIEW_TRAITS_BY_UUID, S_VIEW_TRAITS_BY_IDENTITY, tid, id_type, id, id_len, &lower);
+    free(lower);
     if (s == NULL)
         return STORAGE_EIO;
-    stg_bind_int64(s, 1, tid);
-    if (id_type == STORAGE_ID_INTERNAL) {
-        stg_bind_text(s, 2, id, id_len);
-    } else {
-        stg_bind_int(s, 2, id_type);
-        stg_bind_text(s, 3, id, id_len);
-    }
     if (alone && (td == NULL || td->nvisible == 0))
         stg_read_one(st);
     int rc = stg_step(st, s);

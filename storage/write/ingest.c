@@ -17,7 +17,7 @@ static int
 find_identity(storage_t *st, int64_t tid, int type, const char *v, size_t n, int64_t *pk)
 {
     *pk = stg_idcache_get(&st->ids, tid, type, v, n);
-    if (*pk != 0 || stg_seen_id(st, type, v, n) == STG_SEEN_KNOWN) /* the run's lookup: not stored */
+    if (*pk != 0 || stg_seen_absent(st, type, v, n)) /* the run's lookup: not stored */
         return 0;
     stg_stmt_t *s = stg_stmt(st, S_IDENTITY_GET);
     if (s == NULL)
@@ -82,8 +82,7 @@ static int
 email_candidate(storage_t *st, int64_t tid, const char *email, size_t n, const int add[3], int64_t *pk)
 {
     /* An email the run's lookup found on no profile has no candidate. */
-    int seen = stg_seen_id(st, STORAGE_ID_EMAIL, email, n);
-    if ((seen & STG_SEEN_KNOWN) && !(seen & STG_SEEN_PRESENT))
+    if (stg_seen_absent(st, STORAGE_ID_EMAIL, email, n))
         return 0;
     /* The order is by activity: deferred activity times first. Limits
      * apply even to an alias here: the email is a guess, not its words. */

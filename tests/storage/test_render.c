@@ -337,6 +337,20 @@ START_TEST(test_long_run_of_one_time)
 }
 END_TEST
 
+/* SQLite's query plan of statement id, a line a step, into plan. */
+static void
+plan_of(sqlite3 *db, enum stmt_id id, char *plan, size_t cap)
+{
+    char sql[4096];
+    snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", stg_sqlite_sql[id]);
+    sqlite3_stmt *s = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    plan[0] = '\0';
+    while (sqlite3_step(s) == SQLITE_ROW)
+        snprintf(plan + strlen(plan), cap - strlen(plan), "%s\n", (const char *)sqlite3_column_text(s, 3));
+    sqlite3_finalize(s);
+}
+
 /* A first page and a next page are each a range read of the by-profile
  * entries of both levels (ev_prof, ev_prof_hot: schema step 10), merged in
  * time order: no temporary b-tree, no sort, in both orders. */
@@ -346,14 +360,8 @@ START_TEST(test_event_pages_read_the_index_in_order)
     ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     static const enum stmt_id ids[] = {S_EVENTS_ASC_FIRST, S_EVENTS_ASC_NEXT, S_EVENTS_DESC_FIRST, S_EVENTS_DESC_NEXT};
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        char sql[4096];
-        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", stg_sqlite_sql[ids[i]]);
-        sqlite3_stmt *s = NULL;
-        ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
-        char plan[4096] = "";
-        while (sqlite3_step(s) == SQLITE_ROW)
-            snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s\n", (const char *)sqlite3_column_text(s, 3));
-        sqlite3_finalize(s);
+        char plan[4096];
+        plan_of(db, ids[i], plan, sizeof(plan));
         /* both levels (ev_prof, ev_prof_hot), each a range of its key in
          * time order, merged without a sort */
         const char *range = "SEARCH i USING PRIMARY KEY (profile_pk=? AND event_time_ms>? AND event_time_ms<?)";
@@ -375,14 +383,8 @@ START_TEST(test_traits_view_reads_in_key_order)
     ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     static const enum stmt_id ids[] = {S_VIEW_TRAITS_BY_IDENTITY, S_VIEW_TRAITS_BY_UUID};
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        char sql[4096];
-        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", stg_sqlite_sql[ids[i]]);
-        sqlite3_stmt *s = NULL;
-        ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
-        char plan[4096] = "";
-        while (sqlite3_step(s) == SQLITE_ROW)
-            snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s\n", (const char *)sqlite3_column_text(s, 3));
-        sqlite3_finalize(s);
+        char plan[4096];
+        plan_of(db, ids[i], plan, sizeof(plan));
         ck_assert_msg(strstr(plan, "SEARCH t USING PRIMARY KEY (profile_pk=?)") != NULL, "statement %zu: %s", i, plan);
         ck_assert_msg(strstr(plan, "B-TREE") == NULL && strstr(plan, "SCAN") == NULL, "statement %zu sorts: %s", i, plan);
     }
