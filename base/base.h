@@ -102,6 +102,11 @@ size_t base_fmt_fixed3(char *out, double v);
 /* FNV-1a of n bytes of p, starting from h: each caller keeps the seed its
  * values were made with (some are stored). Cannot fail. */
 uint64_t base_fnv1a(uint64_t h, const void *p, size_t n);
+/* A 64-bit hash of n bytes of p for long texts (ETags of whole bodies):
+ * four independent multiply lanes over 32 bytes a round, words read
+ * little-endian, so the value is the same on every host and build. Not
+ * keyed: no defence against crafted collisions. Cannot fail. */
+uint64_t base_hash64(const void *p, size_t n);
 
 /* ---- text (time.c) ---- */
 /* snake_case of n bytes of in into out (cap bytes incl. NUL); returns the

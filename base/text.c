@@ -198,6 +198,66 @@ base_fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+/* base_hash64: the shape of xxHash64 (its primes, lane round and final
+ * mix), not its exact value. FNV-1a's one multiply a byte, each waiting
+ * for the last, cost a view of 8 KB about 10 us; this is one multiply
+ * per 8 bytes, four lanes in flight. */
+#define H_P1 0x9E3779B185EBCA87ull
+#define H_P2 0xC2B2AE3D27D4EB4Full
+#define H_P3 0x165667B19E3779F9ull
+
+static inline uint64_t
+h_rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t
+h_le64(const unsigned char *c)
+{
+    uint64_t w;
+    memcpy(&w, c, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+static inline uint64_t
+h_round(uint64_t acc, uint64_t w)
+{
+    return h_rotl(acc + w * H_P2, 31) * H_P1;
+}
+
+uint64_t
+base_hash64(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    size_t i = 0;
+    uint64_t h;
+    if (n >= 32) {
+        uint64_t v[4] = {H_P1 + H_P2, H_P2, 0, -H_P1};
+        for (; i + 32 <= n; i += 32)
+            for (int k = 0; k < 4; k++)
+                v[k] = h_round(v[k], h_le64(c + i + 8 * k));
+        h = h_rotl(v[0], 1) + h_rotl(v[1], 7) + h_rotl(v[2], 12) + h_rotl(v[3], 18);
+        for (int k = 0; k < 4; k++)
+            h = (h ^ h_round(0, v[k])) * H_P1 + H_P3;
+    } else {
+        h = H_P3;
+    }
+    h += (uint64_t)n;
+    for (; i + 8 <= n; i += 8)
+        h = h_rotl(h ^ h_round(0, h_le64(c + i)), 27) * H_P1 + H_P2;
+    for (; i < n; i++)
+        h = h_rotl(h ^ (c[i] * H_P3), 11) * H_P1;
+    h ^= h >> 33;
+    h *= H_P2;
+    h ^= h >> 29;
+    h *= H_P3;
+    return h ^ (h >> 32);
+}
+
 int
 base_hex_digit(int c)
 {

@@ -131,16 +131,17 @@ job_read_result(job_t *job, int rc, const char *not_found)
     return JOB_DONE;
 }
 
-/* A 64-bit FNV-1a suffices: the tag only has to differ between the
+/* A 64-bit unkeyed hash suffices: the tag only has to differ between the
  * successive bodies of one profile view that one client sees (an
  * accidental collision is 2^-64 a change); a crafted collision needs
  * ingest rights in the same tenant and wins only a stale copy for that
- * tenant's own readers, so it is no security boundary. The seed is fixed so
- * the tag of a body is the same on every worker, process and restart. */
+ * tenant's own readers, so it is no security boundary. base_hash64 has no
+ * seed and reads words little-endian, so the tag of a body is the same on
+ * every worker, process, restart and replica. */
 void
 job_etag_of(const char *body, size_t len, char etag[20])
 {
-    uint64_t h = base_fnv1a(1469598103934665603ULL, body != NULL ? body : "", len);
+    uint64_t h = base_hash64(body != NULL ? body : "", len);
     etag[0] = '"';
     base_fmt_hex(etag + 1, h, 16);
     etag[17] = '"';

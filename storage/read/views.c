@@ -105,9 +105,9 @@ static void
 write_verbose(jsonbuf_t *b, stg_stmt_t *s, int col)
 {
     base_jb_open(b, '{');
-    base_jb_key(b, "value", 5);
+    base_jb_rawkey(b, "value", 5);
     base_jb_raw(b, stg_col_text(s, col), (size_t)stg_col_bytes(s, col));
-    base_jb_key(b, "updatedTime", 11);
+    base_jb_rawkey(b, "updatedTime", 11);
     base_jb_time(b, stg_col_int64(s, col + 1));
     static const char *const names[] = {"messageId", "source"};
     for (int i = 0; i < 2; i++) {
@@ -206,7 +206,7 @@ write_marks(storage_t *st, const stg_profile_t *p, bool last, jsonbuf_t *b)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, p->pk);
     stg_bind_int(s, 2, last);
-    base_jb_key(b, last ? "lastEvent" : "firstEvent", last ? 9 : 10);
+    base_jb_rawkey(b, last ? "lastEvent" : "firstEvent", last ? 9 : 10);
     base_jb_open(b, '{');
     int rc;
     char prev[256];
@@ -225,13 +225,13 @@ write_marks(storage_t *st, const stg_profile_t *p, bool last, jsonbuf_t *b)
         base_jb_key(b, action != NULL ? action : "", (size_t)alen);
         const char *raw = stg_col_text(s, 5);
         stg_jb_message(b, raw, (size_t)stg_col_bytes(s, 5), mark_fields);
-        base_jb_key(b, "eventId", 7);
+        base_jb_rawkey(b, "eventId", 7);
         write_column_str(b, s, 1);
-        base_jb_key(b, "receivedTime", 12);
+        base_jb_rawkey(b, "receivedTime", 12);
         base_jb_time(b, stg_col_int64(s, 3));
-        base_jb_key(b, "eventTime", 9);
+        base_jb_rawkey(b, "eventTime", 9);
         base_jb_time(b, stg_col_int64(s, 2));
-        base_jb_key(b, "action", 6);
+        base_jb_rawkey(b, "action", 6);
         write_column_str(b, s, 4);
         base_jb_close(b, '}');
     }
@@ -247,7 +247,7 @@ write_marks(storage_t *st, const stg_profile_t *p, bool last, jsonbuf_t *b)
 static int
 write_audiences(storage_t *st, int64_t tid, const stg_profile_t *p, jsonbuf_t *b)
 {
-    base_jb_key(b, "audiences", 9);
+    base_jb_rawkey(b, "audiences", 9);
     base_jb_open(b, '[');
     int ret = stg_audiences_json(st, tid, p->pk, p->active, p->last_ms, b);
     if (ret != 0)
@@ -261,7 +261,7 @@ write_audiences(storage_t *st, int64_t tid, const stg_profile_t *p, jsonbuf_t *b
     while ((rc = stg_step(st, s)) == STG_ROW) {
         if (stg_col_int(s, 1) != 0 && !in_static) {
             base_jb_close(b, ']');
-            base_jb_key(b, "audiencesStatic", 15);
+            base_jb_rawkey(b, "audiencesStatic", 15);
             base_jb_open(b, '[');
             in_static = true;
         }
@@ -269,7 +269,7 @@ write_audiences(storage_t *st, int64_t tid, const stg_profile_t *p, jsonbuf_t *b
     }
     base_jb_close(b, ']');
     if (!in_static) {
-        base_jb_key(b, "audiencesStatic", 15);
+        base_jb_rawkey(b, "audiencesStatic", 15);
         base_jb_open(b, '[');
         base_jb_close(b, ']');
     }
@@ -286,7 +286,7 @@ write_external_ids(storage_t *st, int64_t tid, const stg_profile_t *p, jsonbuf_t
         return STORAGE_EIO;
     stg_bind_int64(s, 1, p->pk);
     stg_bind_int64(s, 2, tid);
-    base_jb_key(b, "externalIds", 11);
+    base_jb_rawkey(b, "externalIds", 11);
     base_jb_open(b, '[');
     int rc;
     while ((rc = stg_step(st, s)) == STG_ROW) {
@@ -294,16 +294,16 @@ write_external_ids(storage_t *st, int64_t tid, const stg_profile_t *p, jsonbuf_t
         if (type < 0 || type > STORAGE_ID_EMAIL)
             continue;
         base_jb_open(b, '{');
-        base_jb_key(b, "type", 4);
+        base_jb_rawkey(b, "type", 4);
         base_jb_str(b, storage_id_type_name(type), strlen(storage_id_type_name(type)));
-        base_jb_key(b, "id", 2);
+        base_jb_rawkey(b, "id", 2);
         base_jb_str(b, stg_col_text(s, 1), (size_t)stg_col_bytes(s, 1));
         base_jb_close(b, '}');
     }
     base_jb_open(b, '{');
-    base_jb_key(b, "type", 4);
+    base_jb_rawkey(b, "type", 4);
     base_jb_str(b, "id", 2);
-    base_jb_key(b, "id", 2);
+    base_jb_rawkey(b, "id", 2);
     base_jb_str(b, p->uuid, strlen(p->uuid));
     base_jb_close(b, '}');
     base_jb_close(b, ']');
@@ -328,7 +328,7 @@ write_subscription_id(const storage_tenant_t *t, const stg_profile_t *p, jsonbuf
     plain[t->client_len + 1 + t->account_len] = ':';
     memcpy(plain + t->client_len + t->account_len + 2, p->uuid, uuid_len);
     size_t enc_len = base_base64(plain, n, enc);
-    base_jb_key(b, "_subscriptionId", 15);
+    base_jb_rawkey(b, "_subscriptionId", 15);
     base_jb_str(b, enc, enc_len);
     free(plain);
     free(enc);
@@ -337,7 +337,7 @@ write_subscription_id(const storage_tenant_t *t, const stg_profile_t *p, jsonbuf
 void
 stg_jb_external_id(jsonbuf_t *b, const char *user_id, size_t user_id_len, const char *email, size_t email_len)
 {
-    base_jb_key(b, "externalId", 10);
+    base_jb_rawkey(b, "externalId", 10);
     if (user_id != NULL)
         base_jb_str(b, user_id, user_id_len);
     else if (email != NULL)
@@ -392,7 +392,7 @@ build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const stg_prof
         ret = write_traits(st, tid, p, reserved[view], view != STORAGE_VIEW_EXTERNAL_IDS, o, b, &email);
     if (ret != 0)
         goto fail;
-    base_jb_key(b, "id", 2);
+    base_jb_rawkey(b, "id", 2);
     base_jb_str(b, p->uuid, strlen(p->uuid));
     stg_jb_external_id(b, p->user_id, p->user_id != NULL ? strlen(p->user_id) : 0, email, email != NULL ? strlen(email) : 0);
 
@@ -400,26 +400,26 @@ build_view(storage_t *st, const storage_tenant_t *t, int64_t tid, const stg_prof
     case STORAGE_VIEW_TRAITS:
         if (o != NULL && o->has_at) /* computed traits have no history */
             break;
-        base_jb_key(b, "computed", 8);
+        base_jb_rawkey(b, "computed", 8);
         if ((ret = stg_computed_json(st, tid, p->pk, b)) != 0)
             goto fail;
         break;
     case STORAGE_VIEW_METADATA:
         write_subscription_id(t, p, b);
-        base_jb_key(b, "createdBy", 9);
+        base_jb_rawkey(b, "createdBy", 9);
         if (p->created_by != NULL)
             base_jb_raw(b, p->created_by, strlen(p->created_by));
         else
             base_jb_raw(b, "null", 4);
-        base_jb_key(b, "createdTime", 11);
+        base_jb_rawkey(b, "createdTime", 11);
         base_jb_time(b, p->created_ms);
-        base_jb_key(b, "updatedTime", 11);
+        base_jb_rawkey(b, "updatedTime", 11);
         base_jb_time(b, p->updated_ms);
         if ((ret = write_marks(st, p, false, b)) != 0 || (ret = write_marks(st, p, true, b)) != 0)
             goto fail;
         if ((ret = write_audiences(st, tid, p, b)) != 0)
             goto fail;
-        base_jb_key(b, "lastActivityTime", 16);
+        base_jb_rawkey(b, "lastActivityTime", 16);
         if (p->active)
             base_jb_time(b, p->last_ms);
         else

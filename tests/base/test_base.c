@@ -162,6 +162,42 @@ START_TEST(test_bytes)
 }
 END_TEST
 
+/* base_hash64: its values are pinned (an ETag must be the same on every
+ * replica and version: a change here is a change of every tag), and every
+ * byte of every length counts, through the lanes and the tails. */
+START_TEST(test_hash64)
+{
+    char buf[256];
+    for (int i = 0; i < (int)sizeof(buf); i++)
+        buf[i] = (char)('a' + i % 26);
+    static const struct {
+        size_t n;
+        uint64_t h;
+    } pinned[] = {{0, 0xd8a310150df90781ull},  {1, 0x112ea4abef90e8ecull},  {7, 0xaadcd44ade88d454ull},
+                  {8, 0x41d64839c658c2ccull},  {31, 0xe0eb56aa8b73bc9cull}, {32, 0x8c80188b00cc1e03ull},
+                  {33, 0x65db3c8a582654a1ull}, {100, 0x175c7ea6a83bf57dull}};
+    for (size_t k = 0; k < sizeof(pinned) / sizeof(pinned[0]); k++)
+        ck_assert_uint_eq(base_hash64(buf, pinned[k].n), pinned[k].h);
+    uint64_t seen[200];
+    for (size_t n = 0; n < 200; n++) {
+        uint64_t h = base_hash64(buf, n);
+        for (size_t m = 0; m < n; m++)
+            ck_assert_uint_ne(seen[m], h); /* each length its own value */
+        seen[n] = h;
+        for (size_t i = 0; i < n; i++)
+            for (int bit = 0; bit < 8; bit += 7) {
+                buf[i] ^= (char)(1 << bit);
+                ck_assert_uint_ne(base_hash64(buf, n), h);
+                buf[i] ^= (char)(1 << bit);
+            }
+        /* the same bytes at an odd address: words are not read aligned */
+        char shifted[201];
+        memcpy(shifted + 1, buf, n);
+        ck_assert_uint_eq(base_hash64(shifted + 1, n), h);
+    }
+}
+END_TEST
+
 START_TEST(test_appendf_clamps)
 {
     char buf[8];
@@ -555,6 +591,7 @@ base_suite(void)
     tcase_add_test(tc, test_uuid_v4);
     tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_bytes);
+    tcase_add_test(tc, test_hash64);
     tcase_add_test(tc, test_appendf_clamps);
     tcase_add_test(tc, test_fmt_numbers);
     tcase_add_test(tc, test_json_scan);
