@@ -349,6 +349,10 @@ struct storage {
     void *page_rows;
     size_t page_rows_cap;
     jsonbuf_t page_text;
+    /* A page's data array before its head is put in front (read/cursor.c
+     * build), kept likewise: a 100-event page is then one copy into its
+     * body, not a chain of reallocs growing from 4 KB. */
+    jsonbuf_t page_data;
     /* Write transactions committed on this connection (storage_commits):
      * read by other threads, hence atomic. */
     _Atomic uint64_t commits;

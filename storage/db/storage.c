@@ -73,6 +73,7 @@ stg_conn_free(storage_t *st)
     EVP_MAC_CTX_free(st->scroll_mac);
     free(st->page_rows);
     base_jb_free(&st->page_text);
+    base_jb_free(&st->page_data);
     free(st->tenant_key);
     free(st->jr_tags);
     free(st->view_tags);

@@ -424,26 +424,30 @@ static int
 build(storage_t *st, const storage_tenant_t *tenant, stg_scroll_t *sc, storage_id_type_t id_type, const char *id, size_t id_len,
       stg_page_fn page, jsonbuf_t *b)
 {
-    jsonbuf_t data;
-    base_jb_init(&data, 4096);
-    int ret = page(st, tenant, sc->tid, sc, &data);
+    jsonbuf_t *data = &st->page_data;
+    if (data->data == NULL)
+        base_jb_init(data, 64 * 1024);
+    data->len = 0;
+    data->data[0] = '\0';
+    int ret = page(st, tenant, sc->tid, sc, data);
     if (ret == 0) {
         size_t n;
         char *sid = seal(st, sc, id_type, id, id_len, &n);
         if (n > STG_SCROLL_ID_MAX) {
             ret = stg_fail(st, STORAGE_EINVAL, "the query is too long to scroll");
         } else {
-            base_jb_init(b, data.len + n + 32);
+            base_jb_init(b, data->len + n + 32);
             base_jb_open(b, '{');
             base_jb_key(b, "scrollId", 8);
             base_jb_str(b, sid, n);
             base_jb_key(b, "data", 4);
-            base_jb_raw(b, data.data, data.len);
+            base_jb_raw(b, data->data, data->len);
             base_jb_close(b, '}');
         }
         free(sid);
     }
-    base_jb_free(&data);
+    if (data->cap > STG_PAGE_SCRATCH_KEEP)
+        base_jb_free(data);
     return ret;
 }
 

@@ -25,8 +25,6 @@ typedef struct {
     size_t dead; /* bytes of text no row points at (replaced rows) */
 } page_t;
 
-#define SCRATCH_KEEP (4u << 20) /* a page's scratch past this is freed after it */
-
 /* The non-empty items of a comma-separated list as a JSON array, ASCII
  * lower-cased as SQLite's lower() does; NULL when there are none. */
 static char *
@@ -580,9 +578,9 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
 fail:
     st->page_rows = pg.rows;
     st->page_rows_cap = pg.cap;
-    if (st->page_text.cap > SCRATCH_KEEP)
+    if (st->page_text.cap > STG_PAGE_SCRATCH_KEEP)
         base_jb_free(&st->page_text);
-    if (st->page_rows_cap * sizeof(row_t) > SCRATCH_KEEP) {
+    if (st->page_rows_cap * sizeof(row_t) > STG_PAGE_SCRATCH_KEEP) {
         free(st->page_rows);
         st->page_rows = NULL;
         st->page_rows_cap = 0;

@@ -59,9 +59,10 @@ stg_stmt_t *stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_
 
 /* ---- scroll cursors (cursor.c) ---- */
 #define STG_SCROLL_MAX_LIMIT 100
-#define STG_SCROLL_INLINE 16      /* profiles a scrollId carries; more: looked up again */
-#define STG_SCROLL_MAX_QUERY 4096 /* include, exclude and trait bytes a scroll seals */
-#define STG_SCROLL_ID_MAX 8192    /* the longest scrollId issued or accepted */
+#define STG_PAGE_SCRATCH_KEEP (4u << 20) /* a page scratch (st->page_*) past this is freed after the page */
+#define STG_SCROLL_INLINE 16             /* profiles a scrollId carries; more: looked up again */
+#define STG_SCROLL_MAX_QUERY 4096        /* include, exclude and trait bytes a scroll seals */
+#define STG_SCROLL_ID_MAX 8192           /* the longest scrollId issued or accepted */
 #define STG_SCROLL_EVENTS 'e'
 #define STG_SCROLL_HISTORY 'h'
 #define STG_SCROLL_NONCE_BYTES 16   /* a scroll's random identity */
