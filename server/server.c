@@ -4,6 +4,7 @@
  * changes. */
 #include <errno.h>
 #include <netdb.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -471,6 +472,9 @@ server_main(int argc, char **argv)
         fprintf(stderr, "profiled: cache: %s\n", err);
         return 1;
     }
+    /* Before the first thread: each one the server starts inherits it. */
+    if (strcmp(srv.cfg.sched, "batch") == 0 && sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){0}) != 0)
+        fprintf(stderr, "profiled: sched batch: %s; the threads stay under the normal policy\n", strerror(errno));
     srv.pool = pool_new(&srv, srv.cfg.workers, srv.cfg.queue, err, sizeof(err));
     if (srv.pool == NULL) {
         fprintf(stderr, "profiled: workers: %s\n", err);

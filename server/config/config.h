@@ -20,7 +20,8 @@ typedef struct {
     int token_reload_ms;
     int max_body; /* bytes; larger requests get 413 */
     int ratelimit_keys;
-    char *sync; /* "normal" or "full" */
+    char *sync;  /* "normal" or "full" */
+    char *sched; /* "batch" or "normal": the CPU policy of the server's threads */
     double ingest_rate;
     int ingest_burst;
     int scroll_ttl;   /* seconds a scroll cursor lives unused */

@@ -1,14 +1,25 @@
 /* pool.c -- the worker pool: a bounded job queue and M worker threads that
  * each own a read-only SQLite connection. A worker runs a job and completes
  * it, unless the job's run function passed it on (to the writer). */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "jobs.h"
 
+/* --sched batch: a worker gives the CPU to the loops (sched_yield) once
+ * its answers since it last did reach either bound, so that the loops send
+ * them while they are still in the cache and read new requests. Under
+ * SCHED_BATCH nothing else would stop it before the queue runs dry or the
+ * scheduler's tick: a loop woken by the first answer does not preempt it. */
+#define YIELD_BYTES (256u << 10)
+#define YIELD_NS 1000000
+
 struct pool {
     server_t *srv;
+    int yields;         /* --sched batch */
+    size_t yield_bytes; /* YIELD_BYTES; PROFILED_DEBUG_YIELD_BYTES: tests set 1 (a yield after every answer) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job_t **ring;
@@ -55,12 +66,16 @@ worker_main(void *arg)
     pool_t *p = ((worker_arg_t *)arg)->pool;
     storage_t *st = p->conns[((worker_arg_t *)arg)->index];
     uint64_t defs_gen = 0;
+    size_t answered = 0; /* bytes of answers since the worker last gave way */
+    int64_t busy_ns = 0; /* and the time spent on them */
     free(arg);
     for (;;) {
         pthread_mutex_lock(&p->mu);
         if (p->count == 0 && !p->stop) { /* no job waiting: the connection goes idle */
             pthread_mutex_unlock(&p->mu);
             storage_idle(st);
+            answered = 0;
+            busy_ns = 0;
             pthread_mutex_lock(&p->mu);
         }
         while (p->count == 0 && !p->stop)
@@ -86,12 +101,22 @@ worker_main(void *arg)
                 cache_stamp_begin(p->srv, st, defs_gen, &job->stamp);
             uint64_t commits = storage_commits(st);
             passed = job->run(job, st); /* JOB_PASSED: job is not ours to touch */
-            metrics_worker_busy(p->srv->metrics, (uint64_t)(base_clock_ns(1) - t0));
+            int64_t took = base_clock_ns(1) - t0;
+            busy_ns += took;
+            metrics_worker_busy(p->srv->metrics, (uint64_t)took);
             if (storage_commits(st) != commits)
                 metrics_worker_commits(p->srv->metrics, storage_commits(st) - commits);
         }
-        if (passed != JOB_PASSED)
+        if (passed != JOB_PASSED) {
+            answered += job->body_len;
             job_complete(job);
+        }
+        if (p->yields && (answered >= p->yield_bytes || busy_ns >= YIELD_NS)) {
+            answered = 0;
+            busy_ns = 0;
+            metrics_worker_yield(p->srv->metrics);
+            sched_yield();
+        }
     }
 }
 
@@ -109,6 +134,9 @@ pool_new(server_t *srv, int workers, int capacity, char *errbuf, size_t errlen)
     if (p == NULL)
         abort();
     p->srv = srv;
+    p->yields = sched_getscheduler(0) == SCHED_BATCH; /* serve set it for --sched batch; the workers inherit it */
+    const char *yb = getenv("PROFILED_DEBUG_YIELD_BYTES");
+    p->yield_bytes = yb != NULL && atol(yb) > 0 ? (size_t)atol(yb) : YIELD_BYTES;
     const char *delay = getenv("PROFILED_DEBUG_JOB_DELAY_MS");
     p->debug_delay_ms = delay != NULL ? atoi(delay) : 0;
     p->cap = (size_t)capacity;

@@ -43,6 +43,7 @@ struct metrics {
     histogram_t ingest_commit; /* seconds per group commit */
     _Atomic uint64_t ingest_messages;
     _Atomic uint64_t worker_commits;
+    _Atomic uint64_t worker_yields;
     _Atomic uint64_t writer_pages, writer_bytes;
     _Atomic uint64_t writer_shared, writer_shared_retried;
     _Atomic uint64_t compactions, compacted_events, compaction_us;
@@ -132,6 +133,12 @@ void
 metrics_worker_commits(metrics_t *m, uint64_t n)
 {
     atomic_fetch_add_explicit(&m->worker_commits, n, memory_order_relaxed);
+}
+
+void
+metrics_worker_yield(metrics_t *m)
+{
+    atomic_fetch_add_explicit(&m->worker_yields, 1, memory_order_relaxed);
 }
 
 void
@@ -240,12 +247,14 @@ metrics_render(metrics_t *m, size_t *len)
          "profiled_open_connections %lld\n"
          "# HELP profiled_worker_commits_total Write transactions committed by the workers (the read path: 0).\n"
          "# TYPE profiled_worker_commits_total counter\nprofiled_worker_commits_total %llu\n"
+         "# HELP profiled_worker_yields_total Times a worker gave the CPU to the loops between jobs (--sched batch).\n"
+         "# TYPE profiled_worker_yields_total counter\nprofiled_worker_yields_total %llu\n"
          "# HELP profiled_ingest_messages_total Messages committed by the ingestion API.\n"
          "# TYPE profiled_ingest_messages_total counter\nprofiled_ingest_messages_total %llu\n",
          (unsigned long long)atomic_load(&m->rate_limited), g.job_queue_depth, g.write_queue_depth,
          (double)atomic_load(&m->worker_busy_ns) / 1e9, g.workers, (unsigned long long)atomic_load(&m->jobs_timed_out),
          (long long)g.open_connections, (unsigned long long)atomic_load(&m->worker_commits),
-         (unsigned long long)atomic_load(&m->ingest_messages));
+         (unsigned long long)atomic_load(&m->worker_yields), (unsigned long long)atomic_load(&m->ingest_messages));
     emit(&t,
          "# HELP profiled_writer_pages_written_total Pages the writer's commits wrote to the write-ahead log (each page a"
          " commit dirtied, whole).\n# TYPE profiled_writer_pages_written_total counter\nprofiled_writer_pages_written_total %llu\n"

@@ -53,6 +53,8 @@ void metrics_writer_shared(metrics_t *m, int retried);
 void metrics_compaction(metrics_t *m, int64_t events, double seconds);
 /* Write transactions a worker committed while running jobs (none should). */
 void metrics_worker_commits(metrics_t *m, uint64_t n);
+/* A worker gave way to the loops (--sched batch: pool.c). */
+void metrics_worker_yield(metrics_t *m);
 void metrics_set_recompute(metrics_t *m, int64_t done, int64_t total);
 /* Prometheus text; malloc'd. */
 char *metrics_render(metrics_t *m, size_t *len);

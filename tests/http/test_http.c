@@ -575,6 +575,66 @@ START_TEST(test_burst_of_600)
 }
 END_TEST
 
+/* The scheduling policy of every thread of process pid (field 41 of
+ * /proc/pid/task/tid/stat) that is not want: -1 when all have it. */
+static int
+other_policy(pid_t pid, int want)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "cat %s/*/stat", path);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[2048];
+    int bad = -1, threads = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strrchr(line, ')'); /* after the command name */
+        ck_assert_ptr_nonnull(p);
+        int field = 2, policy = -1;
+        for (; *p != '\0' && field < 41; p++)
+            if (*p == ' ')
+                field++;
+        ck_assert_int_eq(sscanf(p, "%d", &policy), 1);
+        threads++;
+        if (policy != want)
+            bad = policy;
+    }
+    pclose(f);
+    ck_assert_int_ge(threads, 4); /* main, a loop, a worker, the writer at least */
+    return bad;
+}
+
+/* --sched batch (the default): every thread under SCHED_BATCH, and a
+ * worker gives way to the loops after its bound of answers (1 byte here:
+ * after each one). --sched normal: neither. */
+START_TEST(test_sched_batch)
+{
+    ck_assert_int_eq(other_policy(srv.pid, 3 /* SCHED_BATCH */), -1);
+    setenv("PROFILED_DEBUG_YIELD_BYTES", "1", 1);
+    for (int normal = 0; normal <= 1; normal++) {
+        const char *extra[] = {"--threads", "1", "--workers", "1", "--cache-mb", "0", normal ? "--sched" : NULL, "normal", NULL};
+        test_server_t one;
+        test_server_start(&one, db, extra);
+        ck_assert_int_eq(other_policy(one.pid, normal ? 0 /* SCHED_OTHER */ : 3), -1);
+        for (int i = 0; i < 5; i++) {
+            test_resp_t r;
+            json_object *j = test_get(one.port, BASE "/profiles/userId:joe/metadata", tok_brand, &r);
+            ck_assert_int_eq(r.status, 200);
+            json_object_put(j);
+            test_resp_free(&r);
+        }
+        long long yields = test_metric(one.port, "profiled_worker_yields_total");
+        if (normal)
+            ck_assert_int_eq(yields, 0);
+        else
+            ck_assert_int_ge(yields, 5);
+        ck_assert_int_eq(test_server_stop(&one), 0);
+    }
+    unsetenv("PROFILED_DEBUG_YIELD_BYTES");
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -598,6 +658,7 @@ http_suite(void)
     tcase_add_test(tc, test_head);
     tcase_add_test(tc, test_rate_limit_and_overload);
     tcase_add_test(tc, test_burst_of_600);
+    tcase_add_test(tc, test_sched_batch);
     suite_add_tcase(s, tc);
     return s;
 }
