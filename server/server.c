@@ -390,6 +390,10 @@ server_main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* --sched batch, likewise before any thread (PostgreSQL's change
+     * watcher starts with the first storage call): each inherits it. */
+    if (strcmp(srv.cfg.sched, "batch") == 0 && sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){0}) != 0)
+        fprintf(stderr, "profiled: sched batch: %s; the threads stay under the normal policy\n", strerror(errno));
     router_init(api_routes, api_nroutes, API_NOPS);
     srv.metrics = metrics_new(router_route_count(), router_route_name, sample_gauges, &srv);
     if (access_log_open(srv.cfg.access_log) != 0) {
@@ -472,9 +476,6 @@ server_main(int argc, char **argv)
         fprintf(stderr, "profiled: cache: %s\n", err);
         return 1;
     }
-    /* Before the first thread: each one the server starts inherits it. */
-    if (strcmp(srv.cfg.sched, "batch") == 0 && sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){0}) != 0)
-        fprintf(stderr, "profiled: sched batch: %s; the threads stay under the normal policy\n", strerror(errno));
     srv.pool = pool_new(&srv, srv.cfg.workers, srv.cfg.queue, err, sizeof(err));
     if (srv.pool == NULL) {
         fprintf(stderr, "profiled: workers: %s\n", err);
