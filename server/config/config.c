@@ -46,9 +46,10 @@ static const opt_t opts[] = {
      "client-address buckets kept for unauthenticated limits", NULL},
     {"sync", OPT_STR, OFF(sync), "normal", 0, 0,
      "durability of ingest commits: normal (survives a crash of the process) or full (also power loss)", "normal|full"},
-    {"sched", OPT_STR, OFF(sched), "batch", 0, 0,
-     "CPU scheduling of the server's threads: batch (SCHED_BATCH: a thread woken does not preempt a running one, so loops"
-     " hand requests to the workers in batches, and a worker gives the CPU back after 256 KiB or 1 ms of answers) or normal",
+    {"sched", OPT_STR, OFF(sched), "normal", 0, 0,
+     "CPU scheduling of the server's threads: normal, or batch (SCHED_BATCH: a thread woken does not preempt a running one,"
+     " so loops hand requests to the workers in batches and a worker gives the CPU back after 256 KiB or 1 ms of answers:"
+     " more reads per core, but reads wait behind the writer's commits)",
      "batch|normal"},
     {"ingest-rate", OPT_DOUBLE, OFF(ingest_rate), "1000", 0.001, 1e9, "ingestion requests per second per token", NULL},
     {"wal-limit-mb", OPT_INT, OFF(wal_limit_mb), "64", 1, 65536,

@@ -605,15 +605,15 @@ other_policy(pid_t pid, int want)
     return bad;
 }
 
-/* --sched batch (the default): every thread under SCHED_BATCH, and a
- * worker gives way to the loops after its bound of answers (1 byte here:
- * after each one). --sched normal: neither. */
+/* --sched batch: every thread under SCHED_BATCH, and a worker gives way
+ * to the loops after its bound of answers (1 byte here: after each one).
+ * --sched normal (the default): neither. */
 START_TEST(test_sched_batch)
 {
-    ck_assert_int_eq(other_policy(srv.pid, 3 /* SCHED_BATCH */), -1);
+    ck_assert_int_eq(other_policy(srv.pid, 0 /* SCHED_OTHER */), -1);
     setenv("PROFILED_DEBUG_YIELD_BYTES", "1", 1);
     for (int normal = 0; normal <= 1; normal++) {
-        const char *extra[] = {"--threads", "1", "--workers", "1", "--cache-mb", "0", normal ? "--sched" : NULL, "normal", NULL};
+        const char *extra[] = {"--threads", "1", "--workers", "1", "--cache-mb", "0", "--sched", normal ? "normal" : "batch", NULL};
         test_server_t one;
         test_server_start(&one, db, extra);
         ck_assert_int_eq(other_policy(one.pid, normal ? 0 /* SCHED_OTHER */ : 3), -1);
