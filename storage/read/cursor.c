@@ -425,10 +425,7 @@ build(storage_t *st, const storage_tenant_t *tenant, stg_scroll_t *sc, storage_i
       stg_page_fn page, jsonbuf_t *b)
 {
     jsonbuf_t *data = &st->page_data;
-    if (data->data == NULL)
-        base_jb_init(data, 64 * 1024);
-    data->len = 0;
-    data->data[0] = '\0';
+    stg_scratch_take(data);
     int ret = page(st, tenant, sc->tid, sc, data);
     if (ret == 0) {
         size_t n;
@@ -446,8 +443,7 @@ build(storage_t *st, const storage_tenant_t *tenant, stg_scroll_t *sc, storage_i
         }
         free(sid);
     }
-    if (data->cap > STG_PAGE_SCRATCH_KEEP)
-        base_jb_free(data);
+    stg_scratch_done(data);
     return ret;
 }
 

@@ -508,9 +508,7 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
     size_t np = 0, *head = NULL, *end = NULL;
     frag_t *frags = NULL;
     jsonbuf_t f = {0};
-    if (st->page_text.data == NULL)
-        base_jb_init(&st->page_text, 64 * 1024);
-    st->page_text.len = 0;
+    stg_scratch_take(&st->page_text);
     page_t pg = {st->page_rows, 0, st->page_rows_cap, &st->page_text, 0};
     if (sc->npks == 1) { /* the profile and its events asked at once (stg_prefetch): a statement holds one answer */
         stg_stmt_t *v[2] = {profiles_stmt(st, tid, sc->profiles), rows_stmt(st, sc, sc->pks[0])};
@@ -578,8 +576,7 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
 fail:
     st->page_rows = pg.rows;
     st->page_rows_cap = pg.cap;
-    if (st->page_text.cap > STG_PAGE_SCRATCH_KEEP)
-        base_jb_free(&st->page_text);
+    stg_scratch_done(&st->page_text);
     if (st->page_rows_cap * sizeof(row_t) > STG_PAGE_SCRATCH_KEEP) {
         free(st->page_rows);
         st->page_rows = NULL;

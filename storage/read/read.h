@@ -57,12 +57,32 @@ void stg_profiles_free(stg_profile_t *p, size_t n);
  * with the statement (NULL otherwise). NULL on failure (see errmsg). */
 stg_stmt_t *stg_profile_lookup(storage_t *st, int64_t tid, storage_id_type_t id_type, const char *id, size_t id_len, char **lower);
 
+/* ---- a page's kept scratch (st->page_text, st->page_data) ---- */
+#define STG_PAGE_SCRATCH_KEEP (4u << 20) /* a scratch past this is freed after its page */
+
+/* b emptied for a page, allocated on its first use. */
+static inline void
+stg_scratch_take(jsonbuf_t *b)
+{
+    if (b->data == NULL)
+        base_jb_init(b, 64 * 1024);
+    b->len = 0;
+    b->data[0] = '\0';
+}
+
+/* After the page: b kept for the next, unless it grew past the bound. */
+static inline void
+stg_scratch_done(jsonbuf_t *b)
+{
+    if (b->cap > STG_PAGE_SCRATCH_KEEP)
+        base_jb_free(b);
+}
+
 /* ---- scroll cursors (cursor.c) ---- */
 #define STG_SCROLL_MAX_LIMIT 100
-#define STG_PAGE_SCRATCH_KEEP (4u << 20) /* a page scratch (st->page_*) past this is freed after the page */
-#define STG_SCROLL_INLINE 16             /* profiles a scrollId carries; more: looked up again */
-#define STG_SCROLL_MAX_QUERY 4096        /* include, exclude and trait bytes a scroll seals */
-#define STG_SCROLL_ID_MAX 8192           /* the longest scrollId issued or accepted */
+#define STG_SCROLL_INLINE 16      /* profiles a scrollId carries; more: looked up again */
+#define STG_SCROLL_MAX_QUERY 4096 /* include, exclude and trait bytes a scroll seals */
+#define STG_SCROLL_ID_MAX 8192    /* the longest scrollId issued or accepted */
 #define STG_SCROLL_EVENTS 'e'
 #define STG_SCROLL_HISTORY 'h'
 #define STG_SCROLL_NONCE_BYTES 16   /* a scroll's random identity */

@@ -580,10 +580,8 @@ END_TEST
 static int
 other_policy(pid_t pid, int want)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "cat %s/*/stat", path);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "cat /proc/%d/task/*/stat", (int)pid);
     FILE *f = popen(cmd, "r");
     ck_assert_ptr_nonnull(f);
     char line[2048];
