@@ -19,9 +19,10 @@
 
 typedef struct {
     const char *name;
-    const char *cols;  /* the columns copied, in this order */
-    const char *kinds; /* one a column: I integer, F real, T text, B blob */
-    int nkey;          /* the leading columns that key it: the read order */
+    const char *sqlite_name; /* not NULL: SQLite's rows are read and written through this view */
+    const char *cols;        /* the columns copied, in this order */
+    const char *kinds;       /* one a column: I integer, F real, T text, B blob */
+    int nkey;                /* the leading columns that key it: the read order */
     /* when set, the read order is this integer column instead, read first
      * and not written (tokens: creation order, which the token list keeps) */
     const char *order_sqlite, *order_pg;
@@ -39,6 +40,7 @@ typedef struct {
 static const table_t tables[] = {
     {.name = "tenants", .cols = "id, client, account, brand", .kinds = "ITTT", .nkey = 1, .identity = true},
     {.name = "profiles",
+     .sqlite_name = "profile_rows", /* the times in profile_times (schema step 12) */
      .cols = "pk, tenant_id, uuid, user_id, created_ms, updated_ms, last_activity_ms, created_by, merges",
      .kinds = "IITTIIITI",
      .nkey = 1,
@@ -144,16 +146,23 @@ put_params(char *sql, size_t cap, size_t *o, int first, int n)
         *o += (size_t)snprintf(sql + *o, cap - *o, "%s?%d", i > 0 ? ", " : "", first + i);
 }
 
-/* The page read: the first (next false: ?1 the limit) or the one after
- * the key ?1..?k (?k+1 the limit). */
+/* What t's rows are read from and written into on st. */
+static const char *
+table_on(const table_t *t, const storage_t *st)
+{
+    return t->sqlite_name != NULL && !st->pg ? t->sqlite_name : t->name;
+}
+
+/* The page read from name: the first (next false: ?1 the limit) or the
+ * one after the key ?1..?k (?k+1 the limit). */
 static void
-select_sql(const table_t *t, const char *order, bool next, char *sql, size_t cap)
+select_sql(const table_t *t, const char *name, const char *order, bool next, char *sql, size_t cap)
 {
     const char *keys = order != NULL ? order : t->cols;
     int nkey = order != NULL ? 1 : t->nkey;
     int klen = (int)names_len(keys, nkey);
-    size_t o = (size_t)snprintf(sql, cap, "SELECT %s%s%s FROM %s", order != NULL ? order : "", order != NULL ? ", " : "", t->cols,
-                                t->name);
+    size_t o =
+        (size_t)snprintf(sql, cap, "SELECT %s%s%s FROM %s", order != NULL ? order : "", order != NULL ? ", " : "", t->cols, name);
     if (t->where != NULL || next)
         o += (size_t)snprintf(sql + o, cap - o, " WHERE %s%s", t->where != NULL ? t->where : "",
                               t->where != NULL && next ? " AND " : "");
@@ -247,9 +256,9 @@ copy_table(copy_t *c, const table_t *t)
     char sql[1024];
     uint64_t copied = 0;
     assert(key.n <= MAX_KEY);
-    select_sql(t, order, false, sql, sizeof(sql));
+    select_sql(t, table_on(t, c->from), order, false, sql, sizeof(sql));
     stg_stmt_t *first = stg_stmt_sql(c->from, sql), *next = NULL, *put = NULL;
-    select_sql(t, order, true, sql, sizeof(sql));
+    select_sql(t, table_on(t, c->from), order, true, sql, sizeof(sql));
     if (first == NULL || (next = stg_stmt_sql(c->from, sql)) == NULL) {
         ret = failed(c, c->from, t->name, STORAGE_EIO);
         goto done;
@@ -257,7 +266,7 @@ copy_table(copy_t *c, const table_t *t)
     if (t->into != 0) {
         put = stg_stmt(c->to, t->into);
     } else {
-        size_t o = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO %s(%s) VALUES(", t->name, t->cols);
+        size_t o = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO %s(%s) VALUES(", table_on(t, c->to), t->cols);
         put_params(sql, sizeof(sql), &o, 1, n);
         snprintf(sql + o, sizeof(sql) - o, ")%s", t->tail != NULL ? t->tail : "");
         put = stg_stmt_sql(c->to, sql);

@@ -153,8 +153,16 @@ touch_now(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bo
         return STORAGE_EIO;
     stg_bind_int64(s, 1, pk);
     stg_bind_int64(s, 2, now_ms);
-    stg_bind_text(s, 3, user_id, user_id_len);
+    if (st->pg) /* PostgreSQL's profile row holds both; SQLite's times are their own rows */
+        stg_bind_text(s, 3, user_id, user_id_len);
     int ret = stg_step_done(st, s);
+    if (ret == 0 && user_id != NULL) { /* SQLite: the wide row, only when the userId differs */
+        if ((s = stg_stmt(st, S_PROFILE_USER_ID)) == NULL)
+            return STORAGE_EIO;
+        stg_bind_int64(s, 1, pk);
+        stg_bind_text(s, 2, user_id, user_id_len);
+        ret = stg_step_done(st, s);
+    }
     if (ret != 0 || !has_event)
         return ret;
     if ((s = stg_stmt(st, S_PROFILE_ACTIVITY)) == NULL)

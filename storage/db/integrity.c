@@ -53,6 +53,11 @@ static const struct {
      " AND e.event_key = k.event_key AND e.tenant_id = k.tenant_id))"
      " + (SELECT count(*) FROM ev_key_hot k WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.pk = k.pk"
      " AND e.event_key = k.event_key AND e.tenant_id = k.tenant_id))"},
+    /* schema step 12: one profile_times row a profile, of its tenant */
+    {"profiles without exactly one times row",
+     "SELECT (SELECT count(*) FROM profiles p WHERE NOT EXISTS (SELECT 1 FROM profile_times t WHERE t.pk = p.pk"
+     " AND t.tenant_id = p.tenant_id)) + (SELECT count(*) FROM profile_times t WHERE NOT EXISTS"
+     " (SELECT 1 FROM profiles p WHERE p.pk = t.pk))"},
 };
 
 /* One problem: a line on out. */

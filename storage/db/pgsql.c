@@ -117,8 +117,11 @@ const char *const stg_pg_sql[S_COUNT] = {
 
     [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
                       " VALUES($1, $2, $3, $4, $4, $5) RETURNING pk",
-    [S_PROFILE_TOUCH] = SAME,
-    [S_PROFILE_ACTIVITY] = SAME,
+    /* one row holds both times (SQLite: profile_times, schema step 12) */
+    [S_PROFILE_TOUCH] = "UPDATE profiles SET updated_ms = $2, user_id = COALESCE($3, user_id) WHERE pk = $1",
+    [S_PROFILE_USER_ID] = NULL, /* in S_PROFILE_TOUCH */
+    [S_PROFILE_ACTIVITY] = "UPDATE profiles SET last_activity_ms = $2"
+                           " WHERE pk = $1 AND (last_activity_ms IS NULL OR last_activity_ms < $2)",
     [S_PROFILE_AGE] = SAME,
 
     [S_TRAIT_UPSERT] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source, replaced_ms)"
@@ -177,10 +180,17 @@ const char *const stg_pg_sql[S_COUNT] = {
                           " SELECT $1::bigint, name, is_static, added_ms FROM audience_members WHERE profile_pk = $2"
                           " ON CONFLICT DO NOTHING",
     [S_MERGE_AUDIENCES_DROP] = SAME,
-    [S_MERGE_PROFILE] = SAME,
+    [S_MERGE_PROFILE] = "UPDATE profiles AS p SET merges = p.merges + d.merges + 1,"
+                        " last_activity_ms = CASE WHEN d.la IS NULL THEN p.last_activity_ms"
+                        "   WHEN p.last_activity_ms IS NULL OR d.la > p.last_activity_ms THEN d.la"
+                        "   ELSE p.last_activity_ms END,"
+                        " user_id = COALESCE(p.user_id, d.uid), updated_ms = $3"
+                        " FROM (SELECT merges, last_activity_ms AS la, user_id AS uid FROM profiles WHERE pk = $2) AS d"
+                        " WHERE p.pk = $1",
+    [S_MERGE_PROFILE_TIMES] = NULL, /* in S_MERGE_PROFILE */
     [S_MERGE_PROFILE_DROP] = SAME,
 
-    [S_VIEW_BY_UUID] = SAME,
+    [S_VIEW_BY_UUID] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = $1 AND p.uuid = $2",
     [S_VIEW_BY_IDENTITY] = "SELECT " PROFILE_COLS " FROM identities i JOIN profiles p ON p.pk = i.profile_pk"
                            " WHERE i.tenant_id = $1 AND i.id_type = $2 AND i.value = $3 AND p.tenant_id = $1"
                            " ORDER BY p.last_activity_ms DESC NULLS LAST, p.pk DESC",

@@ -291,6 +291,35 @@ static const char *const migrations[] = {
     "  last_pk INTEGER NOT NULL,"
     "  last_time_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(profile_pk, event_action)) WITHOUT ROWID;",
+    /* 12: a profile's two times, which nearly every message changes, in a
+     * narrow table of their own: a group commit spread over many profiles
+     * rewrote a page of the wide profile rows (uuid, userId, ...) a profile,
+     * 16 KiB for 16 bytes; the narrow rows fit seven times as many a page.
+     * profile_times has one row a profile, made and dropped with it by the
+     * triggers; profile_rows shows both as the old row did (profiled copy
+     * reads and writes it). */
+    "CREATE TABLE profile_times("
+    "  pk INTEGER PRIMARY KEY,"
+    "  tenant_id INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  last_activity_ms INTEGER);"
+    "INSERT INTO profile_times SELECT pk, tenant_id, updated_ms, last_activity_ms FROM profiles ORDER BY pk;"
+    /* The profile list walks this index: NULL (never active) sorts last. */
+    "CREATE INDEX profile_times_activity ON profile_times(tenant_id, last_activity_ms DESC, pk DESC);"
+    "DROP INDEX profiles_activity;"
+    "ALTER TABLE profiles DROP COLUMN updated_ms;"
+    "ALTER TABLE profiles DROP COLUMN last_activity_ms;"
+    "CREATE TRIGGER profiles_times_add AFTER INSERT ON profiles BEGIN"
+    "  INSERT INTO profile_times(pk, tenant_id, updated_ms) VALUES(new.pk, new.tenant_id, new.created_ms); END;"
+    "CREATE TRIGGER profiles_times_drop AFTER DELETE ON profiles BEGIN"
+    "  DELETE FROM profile_times WHERE pk = old.pk; END;"
+    "CREATE VIEW profile_rows AS SELECT p.pk AS pk, p.tenant_id AS tenant_id, p.uuid AS uuid, p.user_id AS user_id,"
+    "  p.created_ms AS created_ms, t.updated_ms AS updated_ms, t.last_activity_ms AS last_activity_ms,"
+    "  p.created_by AS created_by, p.merges AS merges FROM profiles p CROSS JOIN profile_times t ON t.pk = p.pk;"
+    "CREATE TRIGGER profile_rows_add INSTEAD OF INSERT ON profile_rows BEGIN"
+    "  INSERT INTO profiles(pk, tenant_id, uuid, user_id, created_ms, created_by, merges)"
+    "  VALUES(new.pk, new.tenant_id, new.uuid, new.user_id, new.created_ms, new.created_by, new.merges);"
+    "  UPDATE profile_times SET updated_ms = new.updated_ms, last_activity_ms = new.last_activity_ms WHERE pk = new.pk; END;",
 };
 
 int

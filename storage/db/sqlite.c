@@ -449,7 +449,7 @@ on_preupdate(void *ctx, sqlite3 *db, int op, const char *schema, const char *tab
         return;
     if (strcmp(schema, "main") != 0)
         goto everything;
-    if (strcmp(table, "profiles") == 0) {
+    if (strcmp(table, "profiles") == 0 || strcmp(table, "profile_times") == 0) { /* both keyed by the profile's pk */
         if (has_old)
             stg_journal_tag(st, stg_tag_profile(k1));
         if (has_new)

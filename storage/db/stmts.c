@@ -63,7 +63,9 @@
 #define COMP_CLEAR_WHERE                                                                                                           \
     " WHERE profile_pk = ?1 AND (key IN (SELECT value FROM json_each(?2)) OR key NOT IN (SELECT value FROM json_each(?3)))"
 
-#define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, p.updated_ms, p.last_activity_ms, p.created_by"
+#define PROFILE_COLS "p.pk, p.uuid, p.user_id, p.created_ms, pt.updated_ms, pt.last_activity_ms, p.created_by"
+/* a profile's times (schema step 12), joined to its row p */
+#define PROFILE_TIMES " CROSS JOIN profile_times pt ON pt.pk = p.pk"
 #define TRAIT_COLS "t.key, t.value, t.ts_ms, t.message_id, t.source"
 #define VIEW_MARKS                                                                                                                 \
     "SELECT m.event_action, e.event_id, e.event_time_ms, e.received_ms, e.type, e.raw"                                             \
@@ -86,16 +88,17 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                        " ON CONFLICT DO NOTHING",
     /* CROSS JOIN pins identities as the outer loop: otherwise the planner
      * may walk every profile of the tenant in ORDER BY order. */
-    [S_EMAIL_CANDIDATES] = "SELECT p.pk, p.user_id IS NOT NULL FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
-                           " WHERE i.tenant_id = ?1 AND i.id_type = 2 AND i.value = ?2 AND p.tenant_id = ?1"
-                           " ORDER BY p.last_activity_ms DESC, p.pk DESC",
+    [S_EMAIL_CANDIDATES] =
+        "SELECT p.pk, p.user_id IS NOT NULL FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk" PROFILE_TIMES
+        " WHERE i.tenant_id = ?1 AND i.id_type = 2 AND i.value = ?2 AND p.tenant_id = ?1"
+        " ORDER BY pt.last_activity_ms DESC, p.pk DESC",
     /* Ingest's email match: only the ?3 newest profiles with the email (a
      * walk down the primary key), so a message costs the same however many
      * profiles share it; those by activity. */
     [S_EMAIL_RECENT] = "SELECT p.pk, p.user_id IS NOT NULL FROM (SELECT profile_pk FROM identities"
                        " WHERE tenant_id = ?1 AND id_type = 2 AND value = ?2 ORDER BY profile_pk DESC LIMIT ?3) i"
-                       " CROSS JOIN profiles p ON p.pk = i.profile_pk"
-                       " WHERE p.tenant_id = ?1 ORDER BY p.last_activity_ms DESC, p.pk DESC",
+                       " CROSS JOIN profiles p ON p.pk = i.profile_pk" PROFILE_TIMES
+                       " WHERE p.tenant_id = ?1 ORDER BY pt.last_activity_ms DESC, p.pk DESC",
     /* Distinct ids of type ?4 on profiles ?1 and ?2, at most ?5 of them.
      * INDEXED BY: the planner would walk every id of that type of the
      * tenant otherwise (the index holds the key's columns after profile_pk). */
@@ -103,14 +106,16 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                          " WHERE profile_pk IN (?1, ?2) AND tenant_id = ?3 AND id_type = ?4 LIMIT ?5)",
     [S_IDENTITY_HAS] = "SELECT 1 FROM identities WHERE tenant_id = ?1 AND id_type = ?2 AND value = ?3 AND profile_pk = ?4",
 
-    [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
-                      " VALUES(?1, ?2, ?3, ?4, ?4, ?5)",
+    /* its profile_times row (updated when created) by the trigger */
+    [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, created_by) VALUES(?1, ?2, ?3, ?4, ?5)",
     /* ?3 the message's userId: the most recent one becomes the externalId. */
-    [S_PROFILE_TOUCH] = "UPDATE profiles SET updated_ms = ?2, user_id = COALESCE(?3, user_id) WHERE pk = ?1",
+    [S_PROFILE_TOUCH] = "UPDATE profile_times SET updated_ms = ?2 WHERE pk = ?1",
+    /* only when it differs: the wide row's page stays clean otherwise */
+    [S_PROFILE_USER_ID] = "UPDATE profiles SET user_id = ?2 WHERE pk = ?1 AND user_id IS NOT ?2",
     /* Apart, and only when later: an UPDATE naming an indexed column
-     * rewrites its index entry (profiles_activity) even when the value
+     * rewrites its index entry (profile_times_activity) even when the value
      * stays, and most events are not a profile's latest. */
-    [S_PROFILE_ACTIVITY] = "UPDATE profiles SET last_activity_ms = ?2"
+    [S_PROFILE_ACTIVITY] = "UPDATE profile_times SET last_activity_ms = ?2"
                            " WHERE pk = ?1 AND (last_activity_ms IS NULL OR last_activity_ms < ?2)",
     [S_PROFILE_AGE] = "SELECT created_ms, merges FROM profiles WHERE pk = ?1",
 
@@ -187,35 +192,36 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                           " SELECT ?1, name, is_static, added_ms FROM audience_members WHERE profile_pk = ?2"
                           " ON CONFLICT DO NOTHING",
     [S_MERGE_AUDIENCES_DROP] = "DELETE FROM audience_members WHERE profile_pk = ?1",
-    [S_MERGE_PROFILE] = "UPDATE profiles AS p SET merges = p.merges + d.merges + 1,"
-                        " last_activity_ms = CASE WHEN d.la IS NULL THEN p.last_activity_ms"
-                        "   WHEN p.last_activity_ms IS NULL OR d.la > p.last_activity_ms THEN d.la"
-                        "   ELSE p.last_activity_ms END,"
-                        " user_id = COALESCE(p.user_id, d.uid), updated_ms = ?3"
-                        " FROM (SELECT merges, last_activity_ms AS la, user_id AS uid FROM profiles WHERE pk = ?2) AS d"
-                        " WHERE p.pk = ?1",
+    [S_MERGE_PROFILE] = "UPDATE profiles AS p SET merges = p.merges + d.merges + 1, user_id = COALESCE(p.user_id, d.uid)"
+                        " FROM (SELECT merges, user_id AS uid FROM profiles WHERE pk = ?2) AS d WHERE p.pk = ?1",
+    [S_MERGE_PROFILE_TIMES] = "UPDATE profile_times AS p SET"
+                              " last_activity_ms = CASE WHEN d.la IS NULL THEN p.last_activity_ms"
+                              "   WHEN p.last_activity_ms IS NULL OR d.la > p.last_activity_ms THEN d.la"
+                              "   ELSE p.last_activity_ms END, updated_ms = ?3"
+                              " FROM (SELECT last_activity_ms AS la FROM profile_times WHERE pk = ?2) AS d WHERE p.pk = ?1",
     [S_MERGE_PROFILE_DROP] = "DELETE FROM profiles WHERE pk = ?1",
 
-    [S_VIEW_BY_UUID] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = ?1 AND p.uuid = ?2",
-    [S_VIEW_BY_IDENTITY] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
+    [S_VIEW_BY_UUID] = "SELECT " PROFILE_COLS " FROM profiles p" PROFILE_TIMES " WHERE p.tenant_id = ?1 AND p.uuid = ?2",
+    [S_VIEW_BY_IDENTITY] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk" PROFILE_TIMES
                            " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
-                           " ORDER BY p.last_activity_ms DESC, p.pk DESC",
+                           " ORDER BY pt.last_activity_ms DESC, p.pk DESC",
     /* a page of an email's profiles, in profile-key order (the identity
      * key's own order: no sort; a profile made later goes last, so earlier
      * pages stay put) */
-    [S_VIEW_EMAIL_PAGE] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
+    [S_VIEW_EMAIL_PAGE] = "SELECT " PROFILE_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk" PROFILE_TIMES
                           " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
                           " ORDER BY i.profile_pk LIMIT ?4 OFFSET ?5",
     [S_VIEW_TRAITS] = "SELECT key, value, ts_ms, message_id, source FROM traits WHERE profile_pk = ?1 ORDER BY key",
     /* the profile an id names with its traits, in one statement (the
      * traits view: views.c); a profile with none is one row of NULLs */
     [S_VIEW_TRAITS_BY_IDENTITY] =
-        "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk"
+        "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM identities i CROSS JOIN profiles p ON p.pk = i.profile_pk" PROFILE_TIMES
         " LEFT JOIN traits t ON t.profile_pk = p.pk"
         " WHERE i.tenant_id = ?1 AND i.id_type = ?2 AND i.value = ?3 AND p.tenant_id = ?1"
         " ORDER BY i.profile_pk, t.key", /* the keys' order in both indexes: no sort (p.pk would be one) */
-    [S_VIEW_TRAITS_BY_UUID] = "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM profiles p LEFT JOIN traits t ON t.profile_pk = p.pk"
-                              " WHERE p.tenant_id = ?1 AND p.uuid = ?2 ORDER BY p.pk, t.key",
+    [S_VIEW_TRAITS_BY_UUID] =
+        "SELECT " PROFILE_COLS ", " TRAIT_COLS " FROM profiles p" PROFILE_TIMES " LEFT JOIN traits t ON t.profile_pk = p.pk"
+        " WHERE p.tenant_id = ?1 AND p.uuid = ?2 ORDER BY p.pk, t.key",
     /* The traits as they stood at ?3: each key's latest change at or
      * before it, of the changes kept (?4: the retention's oldest time). */
     [S_VIEW_TRAITS_AT] = "SELECT key, value, ts_ms, message_id, source FROM (SELECT key, value, ts_ms, message_id, source,"
@@ -239,8 +245,9 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_VIEW_AUDIENCES] = "SELECT name, is_static FROM audience_members WHERE profile_pk = ?1 ORDER BY is_static, name",
     [S_VIEW_IDENTITIES] = "SELECT id_type, value FROM identities WHERE profile_pk = ?1 AND tenant_id = ?2"
                           " ORDER BY id_type, value",
-    [S_LIST] = "SELECT " PROFILE_COLS " FROM profiles p WHERE p.tenant_id = ?1"
-               " ORDER BY p.last_activity_ms DESC, p.pk DESC LIMIT ?2 OFFSET ?3",
+    /* down profile_times_activity, each row's profile joined */
+    [S_LIST] = "SELECT " PROFILE_COLS " FROM profile_times pt CROSS JOIN profiles p ON p.pk = pt.pk WHERE pt.tenant_id = ?1"
+               " ORDER BY pt.last_activity_ms DESC, pt.pk DESC LIMIT ?2 OFFSET ?3",
 
     [S_TOKEN_ADD] = "INSERT INTO tokens(id, hash, client, account, brand, name, created_ms, revoked_ms, rate, burst, permissions)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(id) DO NOTHING",

@@ -91,14 +91,18 @@ stg_profile_merge(storage_t *st, int64_t keep, int64_t drop, int64_t now_ms)
         if (parts[i].sweep != S_COUNT && (ret = step(st, parts[i].sweep, drop, 0, false)) != 0)
             return ret;
     }
-    stg_stmt_t *s = stg_stmt(st, S_MERGE_PROFILE);
-    if (s == NULL)
-        return STORAGE_EIO;
-    stg_bind_int64(s, 1, keep);
-    stg_bind_int64(s, 2, drop);
-    stg_bind_int64(s, 3, now_ms);
-    if ((ret = stg_step_done(st, s)) != 0)
-        return ret;
+    /* the rows, then (SQLite) the times: the later activity, updated now */
+    for (int k = 0; k < 2; k++) {
+        stg_stmt_t *s = stg_stmt(st, k == 0 ? S_MERGE_PROFILE : S_MERGE_PROFILE_TIMES);
+        if (s == NULL)
+            return STORAGE_EIO;
+        stg_bind_int64(s, 1, keep);
+        stg_bind_int64(s, 2, drop);
+        if (k == 1 || st->pg) /* PostgreSQL's row holds the times too */
+            stg_bind_int64(s, 3, now_ms);
+        if ((ret = stg_step_done(st, s)) != 0)
+            return ret;
+    }
     if ((ret = step(st, S_MERGE_PROFILE_DROP, drop, 0, false)) != 0)
         return ret;
     /* Computed state combines like the rest (counts add, ...), but a

@@ -19,7 +19,7 @@ PORT=$(sh "$ROOT/scripts/pg-cluster.sh" init "$DIR")
 # database, and replicas (it starts a cluster of its own) stay in the
 # SQLite pass only. The script suites take their database from
 # tests/support/test-db.sh, which reads PROFILED_TEST_PG too.
-SQLITE_ONLY='^(base|bench_load|definitions|disk_full|integrity|migrations|event_levels|render|ratelimit|segment|fairq|docs|contract_lint|layout|deploy|replicas)$'
+SQLITE_ONLY='^(base|bench_load|definitions|disk_full|integrity|migrations|event_levels|write_pages|render|ratelimit|segment|fairq|docs|contract_lint|layout|deploy|replicas)$'
 status=0
 (cd "$BUILD" && PROFILED_TEST_PG="postgresql://postgres@127.0.0.1:$PORT" ctest --output-on-failure -E "$SQLITE_ONLY" "$@") || status=$?
 if [ "$status" -ne 0 ]; then
