@@ -146,6 +146,57 @@ START_TEST(test_traits_before_history)
 }
 END_TEST
 
+/* The schema version whose step moved a profile's times into profile_times. */
+#define PROFILE_TIMES_VERSION 12
+
+/* Profiles stored before: their times move over (the one never active
+ * stays so), the list keeps its order by activity, `profiled check` finds
+ * a times row each, and the next event moves the times on. */
+START_TEST(test_profile_times_move)
+{
+    ck_assert_int_ge(storage_schema_version(), PROFILE_TIMES_VERSION);
+    char *path = test_tmp_path("old-times.db");
+    make_at_version(path, PROFILE_TIMES_VERSION - 1,
+                    "INSERT INTO scroll_key(id, key) VALUES(1, randomblob(32));" /* storage_open writes it at step 9 */
+                    "INSERT INTO tenants(id, client, account, brand) VALUES(1, 'c', 'a', 'b');"
+                    "INSERT INTO profiles(pk, tenant_id, uuid, user_id, created_ms, updated_ms, last_activity_ms, created_by)"
+                    " VALUES(1, 1, '00000000-0000-4000-8000-000000000001', 'u1', 1600000000000, 1600000005000, NULL, '{}'),"
+                    " (2, 1, '00000000-0000-4000-8000-000000000002', 'u2', 1600000000000, 1600000007000, 1600000006000, '{}');"
+                    "INSERT INTO identities(tenant_id, id_type, value, profile_pk) VALUES(1, 0, 'u1', 1), (1, 0, 'u2', 2)");
+    char err[256] = "", *body = NULL;
+    size_t len = 0;
+    storage_t *st = NULL;
+    ck_assert_msg(storage_open(&st, path, 0, err, sizeof(err)) == 0, "open: %s", err);
+    storage_tenant_t t = storage_tenant("c", "a", "b");
+    ck_assert_int_eq(storage_profile_view(st, &t, STORAGE_ID_USER, "u2", 2, STORAGE_VIEW_METADATA, &body, &len), 0);
+    ck_assert_msg(strstr(body, "\"updatedTime\":\"2020-09-13T12:26:47.000Z\"") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, "\"lastActivityTime\":\"2020-09-13T12:26:46.000Z\"") != NULL, "%s", body);
+    free(body);
+    ck_assert_int_eq(storage_profile_view(st, &t, STORAGE_ID_USER, "u1", 2, STORAGE_VIEW_METADATA, &body, &len), 0);
+    ck_assert_msg(strstr(body, "\"updatedTime\":\"2020-09-13T12:26:45.000Z\"") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, "\"lastActivityTime\":null") != NULL, "%s", body);
+    free(body);
+    ck_assert_int_eq(storage_profile_list(st, &t, 0, 10, &body, &len), 0);
+    const char *a = strstr(body, "000000000001"), *b = strstr(body, "000000000002");
+    ck_assert_msg(a != NULL && b != NULL && b < a, "the active one first: %s", body);
+    free(body);
+    ck_assert_int_eq(
+        test_db_ingest(st, &t, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Seen\",\"timestamp\":\"2021-01-01T00:00:00Z\"}",
+                       1700000000000),
+        0);
+    ck_assert_int_eq(storage_profile_view(st, &t, STORAGE_ID_USER, "u1", 2, STORAGE_VIEW_METADATA, &body, &len), 0);
+    ck_assert_msg(strstr(body, "\"updatedTime\":\"2023-11-14T22:13:20.000Z\"") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, "\"lastActivityTime\":\"2021-01-01T00:00:00.000Z\"") != NULL, "%s", body);
+    free(body);
+    uint64_t problems = 99;
+    FILE *out = fopen("/dev/null", "w");
+    ck_assert_int_eq(storage_check(path, out, &problems), 0);
+    fclose(out);
+    ck_assert_int_eq(problems, 0);
+    test_db_close(st, path);
+}
+END_TEST
+
 /* A database already at the current version opens read-write while another
  * connection holds the write lock (as the writer does under steady
  * ingest): there is nothing to migrate, so the open never waits for the
@@ -175,6 +226,7 @@ migrations_suite(void)
     TCase *tc = tcase_create("migrations");
     tcase_add_test(tc, test_tokens_before_permissions_read_and_ingest);
     tcase_add_test(tc, test_traits_before_history);
+    tcase_add_test(tc, test_profile_times_move);
     tcase_add_test(tc, test_current_schema_opens_beside_a_writer);
     suite_add_tcase(s, tc);
     return s;
