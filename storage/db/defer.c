@@ -179,8 +179,29 @@ static int
 trait_now(storage_t *st, int64_t tid, int64_t pk, const char *key, size_t key_len, const char *value, size_t value_len,
           const provenance_t *latest, const provenance_t *first)
 {
-    stg_stmt_t *s = stg_stmt(st, S_TRAIT_UPSERT);
+    stg_stmt_t *s = stg_stmt(st, S_TRAIT_STORED);
     if (s == NULL)
+        return STORAGE_EIO;
+    stg_bind_int64(s, 1, pk);
+    stg_bind_text(s, 2, key, key_len);
+    int rc = stg_step(st, s);
+    /* replaced: the time of the value this write changes (the smallest
+     * integer for a new trait), or none when the value stays */
+    bool changed = true;
+    int64_t replaced = INT64_MIN;
+    if (rc == STG_ROW) {
+        if (latest->ts < stg_col_int64(s, 1)) { /* an older message loses */
+            stg_reset(s);
+            return 0;
+        }
+        const char *old = stg_col_text(s, 0);
+        changed = base_text_cmp(old != NULL ? old : "", (size_t)stg_col_bytes(s, 0), value, value_len) != 0;
+        replaced = stg_col_int64(s, 1);
+    }
+    stg_reset(s);
+    if (rc != STG_ROW && rc != STG_DONE)
+        return rc;
+    if ((s = stg_stmt(st, S_TRAIT_PUT)) == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, pk);
     stg_bind_text(s, 2, key, key_len);
@@ -188,12 +209,11 @@ trait_now(storage_t *st, int64_t tid, int64_t pk, const char *key, size_t key_le
     stg_bind_int64(s, 4, latest->ts);
     stg_bind_text(s, 5, latest->message_id, latest->message_id_len);
     stg_bind_text(s, 6, latest->source, latest->source_len);
-    stg_bind_int64(s, 7, INT64_MIN);
-    int rc = stg_step(st, s);
-    bool changed = rc == STG_ROW && stg_col_type(s, 0) != STG_NULL;
-    int64_t replaced = changed ? stg_col_int64(s, 0) : 0;
-    stg_reset(s);
-    if (rc != STG_ROW && rc != STG_DONE)
+    if (changed)
+        stg_bind_int64(s, 7, replaced);
+    else
+        stg_bind_null(s, 7);
+    if ((rc = stg_step_done(st, s)) != 0)
         return rc;
     if (!changed || st->trait_history_days <= 0)
         return 0;

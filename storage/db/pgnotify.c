@@ -242,7 +242,7 @@ static const stmt_tags_t tagged[] = {
     {S_PROFILE_ADD_AT, 6, 0, false, false},
     {S_PROFILE_TOUCH, 1, 0, false, false},
     {S_PROFILE_ACTIVITY, 1, 0, false, false},
-    {S_TRAIT_UPSERT, 1, 0, false, false},
+    {S_TRAIT_PUT, 1, 0, false, false},
     {S_HISTORY_ADD, 2, 0, false, false},
     {S_EVENT_ADD, 2, 0, false, false},
     /* pending rows: each row's profile tagged as it joined (pgrows.c) */

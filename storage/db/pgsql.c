@@ -124,12 +124,8 @@ const char *const stg_pg_sql[S_COUNT] = {
                            " WHERE pk = $1 AND (last_activity_ms IS NULL OR last_activity_ms < $2)",
     [S_PROFILE_AGE] = SAME,
 
-    [S_TRAIT_UPSERT] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source, replaced_ms)"
-                       " VALUES($1, $2, $3, $4, $5, $6, $7)"
-                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
-                       " message_id = excluded.message_id, source = excluded.source,"
-                       " replaced_ms = CASE WHEN traits.value IS NOT DISTINCT FROM excluded.value THEN NULL ELSE traits.ts_ms END"
-                       " WHERE excluded.ts_ms >= traits.ts_ms RETURNING replaced_ms",
+    [S_TRAIT_STORED] = SAME,
+    [S_TRAIT_PUT] = SAME,
     [S_HISTORY_ADD] = SAME,
 
     [S_EVENT_EXISTS] = "SELECT 1 FROM events WHERE event_key = $2 AND tenant_id = $1 AND event_id = $3",
@@ -356,7 +352,7 @@ const char *const stg_pg_sql[S_COUNT] = {
                                  " WHERE p.pk = u.pk AND (p.last_activity_ms IS NULL OR p.last_activity_ms < u.t)",
     /* defer.c's trait upserts of a flush, each key once, and their history
      * rows (column 11: history is kept), in the order of the rows: as
-     * S_TRAIT_UPSERT then S_HISTORY_ADD would, a row at a time */
+     * S_TRAIT_STORED, S_TRAIT_PUT then S_HISTORY_ADD would, a row at a time */
     [S_TRAITS_UPSERT_MANY] =
         "WITH v AS (SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::int8[],"
         " $8::int8[], $9::text[], $10::text[], $11::int8[]) WITH ORDINALITY"

@@ -122,15 +122,17 @@ const char *const stg_sqlite_sql[S_COUNT] = {
                            " WHERE pk = ?1 AND (last_activity_ms IS NULL OR last_activity_ms < ?2)",
     [S_PROFILE_AGE] = "SELECT created_ms, merges FROM profiles WHERE pk = ?1",
 
-    /* RETURNING replaced_ms: the time of the value this write changed (?7,
-     * the smallest integer, for a new trait), NULL when the value stayed;
-     * no row when an older message lost. */
-    [S_TRAIT_UPSERT] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source, replaced_ms)"
-                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-                       " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
-                       " message_id = excluded.message_id, source = excluded.source,"
-                       " replaced_ms = CASE WHEN traits.value IS excluded.value THEN NULL ELSE traits.ts_ms END"
-                       " WHERE excluded.ts_ms >= traits.ts_ms RETURNING replaced_ms",
+    /* A trait's write (trait_now): its stored value and time read first,
+     * then the row put with replaced_ms (?7: the time of the value this
+     * write changed, the smallest integer for a new trait, NULL when the
+     * value stayed; nothing is put when an older message lost). An
+     * upsert with RETURNING did both in one statement at twice the cost:
+     * SQLite keeps a RETURNING statement's rows in a table of their own. */
+    [S_TRAIT_STORED] = "SELECT value, ts_ms FROM traits WHERE profile_pk = ?1 AND key = ?2",
+    [S_TRAIT_PUT] = "INSERT INTO traits(profile_pk, key, value, ts_ms, message_id, source, replaced_ms)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    " ON CONFLICT(profile_pk, key) DO UPDATE SET value = excluded.value, ts_ms = excluded.ts_ms,"
+                    " message_id = excluded.message_id, source = excluded.source, replaced_ms = excluded.replaced_ms",
     [S_HISTORY_ADD] = "INSERT INTO trait_history(tenant_id, profile_pk, key, value, ts_ms, message_id, source)"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 
