@@ -148,11 +148,16 @@ pending(defer_t *d, int kind, int64_t pk, const char *key, size_t n, bool *fresh
 static int
 touch_now(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bool has_event, int64_t t, int64_t now_ms)
 {
-    stg_stmt_t *s = stg_stmt(st, S_PROFILE_TOUCH);
+    /* SQLite: an event's touch sets both times in one statement (an event
+     * is nearly always its profile's latest) */
+    bool both = has_event && !st->pg;
+    stg_stmt_t *s = stg_stmt(st, both ? S_PROFILE_TOUCH_EVENT : S_PROFILE_TOUCH);
     if (s == NULL)
         return STORAGE_EIO;
     stg_bind_int64(s, 1, pk);
     stg_bind_int64(s, 2, now_ms);
+    if (both)
+        stg_bind_int64(s, 3, t);
     if (st->pg) /* PostgreSQL's profile row holds both; SQLite's times are their own rows */
         stg_bind_text(s, 3, user_id, user_id_len);
     int ret = stg_step_done(st, s);
@@ -163,7 +168,7 @@ touch_now(storage_t *st, int64_t pk, const char *user_id, size_t user_id_len, bo
         stg_bind_text(s, 2, user_id, user_id_len);
         ret = stg_step_done(st, s);
     }
-    if (ret != 0 || !has_event)
+    if (ret != 0 || !has_event || both)
         return ret;
     if ((s = stg_stmt(st, S_PROFILE_ACTIVITY)) == NULL)
         return STORAGE_EIO;

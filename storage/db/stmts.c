@@ -113,6 +113,12 @@ const char *const stg_sqlite_sql[S_COUNT] = {
     [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, created_by) VALUES(?1, ?2, ?3, ?4, ?5)",
     /* ?3 the message's userId: the most recent one becomes the externalId. */
     [S_PROFILE_TOUCH] = "UPDATE profile_times SET updated_ms = ?2 WHERE pk = ?1",
+    /* an event's touch: both times at once (the activity index entry is
+     * rewritten even when the time stays, which an event older than its
+     * profile's latest is rare enough to pay for) */
+    [S_PROFILE_TOUCH_EVENT] = "UPDATE profile_times SET updated_ms = ?2, last_activity_ms ="
+                              " CASE WHEN last_activity_ms IS NULL OR last_activity_ms < ?3 THEN ?3 ELSE last_activity_ms END"
+                              " WHERE pk = ?1",
     /* only when it differs: the wide row's page stays clean otherwise */
     [S_PROFILE_USER_ID] = "UPDATE profiles SET user_id = ?2 WHERE pk = ?1 AND user_id IS NOT ?2",
     /* Apart, and only when later: an UPDATE naming an indexed column

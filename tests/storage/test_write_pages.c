@@ -138,6 +138,12 @@ START_TEST(test_event_of_known_profile)
     ck_assert_msg(strstr(body, "\"updatedTime\":\"2020-11-19T13:39:17.913Z\"") != NULL, "%s", body);
     ck_assert_msg(strstr(body, "\"lastActivityTime\":\"2021-01-01T00:05:00.000Z\"") != NULL, "%s", body);
     free(body);
+    /* an older event moves updatedTime on, not lastActivityTime back */
+    track("user-0007", 2, 2);
+    ck_assert_int_eq(storage_profile_view(st, &tenant, STORAGE_ID_USER, "user-0007", 9, STORAGE_VIEW_METADATA, &body, &len), 0);
+    ck_assert_msg(strstr(body, "\"updatedTime\":\"2020-11-19T13:39:17.914Z\"") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, "\"lastActivityTime\":\"2021-01-01T00:05:00.000Z\"") != NULL, "%s", body);
+    free(body);
 }
 END_TEST
 
