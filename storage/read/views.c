@@ -594,7 +594,10 @@ view_page(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_ty
         ret = stg_fail(st, STORAGE_ENOTFOUND, "profile not found");
         goto done;
     }
-    base_jb_init(&b, 1024);
+    /* a metadata view holds its first and last events' stored messages
+     * (8.5 KB for the benchmark's profiles): sized for them, it is not
+     * grown three times on the way */
+    base_jb_init(&b, view == STORAGE_VIEW_METADATA && !email ? 16384 : 1024);
     if (email) {
         base_jb_open(&b, '{');
         base_jb_key(&b, "data", 4);
