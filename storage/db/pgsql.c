@@ -121,6 +121,8 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_PROFILE_TOUCH] = "UPDATE profiles SET updated_ms = $2, user_id = COALESCE($3, user_id) WHERE pk = $1",
     [S_PROFILE_TOUCH_EVENT] = NULL, /* S_PROFILE_TOUCH then S_PROFILE_ACTIVITY */
     [S_PROFILE_USER_ID] = NULL,     /* in S_PROFILE_TOUCH */
+    /* apart, and only when later: a row whose indexed columns stay keeps
+     * its index entries (a heap-only update) */
     [S_PROFILE_ACTIVITY] = "UPDATE profiles SET last_activity_ms = $2"
                            " WHERE pk = $1 AND (last_activity_ms IS NULL OR last_activity_ms < $2)",
     [S_PROFILE_AGE] = SAME,

@@ -111,21 +111,19 @@ const char *const stg_sqlite_sql[S_COUNT] = {
 
     /* its profile_times row (updated when created) by the trigger */
     [S_PROFILE_ADD] = "INSERT INTO profiles(tenant_id, uuid, user_id, created_ms, created_by) VALUES(?1, ?2, ?3, ?4, ?5)",
-    /* ?3 the message's userId: the most recent one becomes the externalId. */
+    /* A touch (touch_now): the times, then the userId on the wide row
+     * (the message's most recent one becomes the externalId). */
     [S_PROFILE_TOUCH] = "UPDATE profile_times SET updated_ms = ?2 WHERE pk = ?1",
     /* an event's touch: both times at once (the activity index entry is
-     * rewritten even when the time stays, which an event older than its
-     * profile's latest is rare enough to pay for) */
+     * rewritten even when the time stays; a touch carries the latest event
+     * of its group, and live events come in time order, so that is rare) */
     [S_PROFILE_TOUCH_EVENT] = "UPDATE profile_times SET updated_ms = ?2, last_activity_ms ="
                               " CASE WHEN last_activity_ms IS NULL OR last_activity_ms < ?3 THEN ?3 ELSE last_activity_ms END"
                               " WHERE pk = ?1",
     /* only when it differs: the wide row's page stays clean otherwise */
     [S_PROFILE_USER_ID] = "UPDATE profiles SET user_id = ?2 WHERE pk = ?1 AND user_id IS NOT ?2",
-    /* Apart, and only when later: an UPDATE naming an indexed column
-     * rewrites its index entry (profile_times_activity) even when the value
-     * stays, and most events are not a profile's latest. */
-    [S_PROFILE_ACTIVITY] = "UPDATE profile_times SET last_activity_ms = ?2"
-                           " WHERE pk = ?1 AND (last_activity_ms IS NULL OR last_activity_ms < ?2)",
+    /* PostgreSQL's only: SQLite's event touch is S_PROFILE_TOUCH_EVENT */
+    [S_PROFILE_ACTIVITY] = "SELECT 0",
     [S_PROFILE_AGE] = "SELECT created_ms, merges FROM profiles WHERE pk = ?1",
 
     /* A trait's write (trait_now): its stored value and time read first,
