@@ -256,9 +256,10 @@ copy_table(copy_t *c, const table_t *t)
     char sql[1024];
     uint64_t copied = 0;
     assert(key.n <= MAX_KEY);
-    select_sql(t, table_on(t, c->from), order, false, sql, sizeof(sql));
+    const char *from = table_on(t, c->from);
+    select_sql(t, from, order, false, sql, sizeof(sql));
     stg_stmt_t *first = stg_stmt_sql(c->from, sql), *next = NULL, *put = NULL;
-    select_sql(t, table_on(t, c->from), order, true, sql, sizeof(sql));
+    select_sql(t, from, order, true, sql, sizeof(sql));
     if (first == NULL || (next = stg_stmt_sql(c->from, sql)) == NULL) {
         ret = failed(c, c->from, t->name, STORAGE_EIO);
         goto done;

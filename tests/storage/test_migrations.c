@@ -33,9 +33,24 @@ make_at_version(const char *path, int version, const char *sql)
     char pragma[64];
     snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
     ck_assert_int_eq(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+    /* the scrollId key that storage_open writes in the step making its table */
+    if (sqlite3_table_column_metadata(db, NULL, "scroll_key", "key", NULL, NULL, NULL, NULL, NULL) == SQLITE_OK)
+        ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO scroll_key(id, key) VALUES(1, randomblob(32))", NULL, NULL, NULL),
+                         SQLITE_OK);
     if (sql != NULL)
         ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql, msg);
     ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+}
+
+/* A database made at version with sql, opened (and so migrated). */
+static storage_t *
+open_from(const char *path, int version, const char *sql)
+{
+    make_at_version(path, version, sql);
+    char err[256] = "";
+    storage_t *st = NULL;
+    ck_assert_msg(storage_open(&st, path, 0, err, sizeof(err)) == 0, "open: %s", err);
+    return st;
 }
 
 typedef struct {
@@ -60,14 +75,10 @@ START_TEST(test_tokens_before_permissions_read_and_ingest)
 {
     ck_assert_int_ge(storage_schema_version(), PERMISSIONS_VERSION);
     char *path = test_tmp_path("old.db");
-    make_at_version(path, PERMISSIONS_VERSION - 1,
-                    "INSERT INTO tokens(id, hash, client, account, brand, name, created_ms, revoked_ms)"
-                    " VALUES('00112233445566aa', " HASH32 ", 'c1', 'a1', 'b1', 'old', 1600000000000, NULL),"
-                    " ('00112233445566bb', " HASH32 ", 'c1', 'a1', NULL, NULL, 1600000000001, 1600000000002)");
-
-    char err[256] = "";
-    storage_t *st = NULL;
-    ck_assert_msg(storage_open(&st, path, 0, err, sizeof(err)) == 0, "open: %s", err);
+    storage_t *st = open_from(path, PERMISSIONS_VERSION - 1,
+                              "INSERT INTO tokens(id, hash, client, account, brand, name, created_ms, revoked_ms)"
+                              " VALUES('00112233445566aa', " HASH32 ", 'c1', 'a1', 'b1', 'old', 1600000000000, NULL),"
+                              " ('00112233445566bb', " HASH32 ", 'c1', 'a1', NULL, NULL, 1600000000001, 1600000000002)");
     rows_t r = {0};
     ck_assert_int_eq(storage_token_foreach(st, collect, &r), 0);
     ck_assert_int_eq(r.rows, 2);
@@ -111,16 +122,14 @@ START_TEST(test_traits_before_history)
 {
     ck_assert_int_ge(storage_schema_version(), TRAIT_HISTORY_VERSION);
     char *path = test_tmp_path("old-traits.db");
-    make_at_version(path, TRAIT_HISTORY_VERSION - 1,
-                    "INSERT INTO tenants(id, client, account, brand) VALUES(1, 'c', 'a', 'b');"
-                    "INSERT INTO profiles(pk, tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
-                    " VALUES(1, 1, '00000000-0000-4000-8000-000000000001', 'u', 1600000000000, 1600000000000, '{}');"
-                    "INSERT INTO identities(tenant_id, id_type, value, profile_pk) VALUES(1, 0, 'u', 1);"
-                    "INSERT INTO traits(profile_pk, key, value, ts_ms) VALUES(1, 'plan', '\"old\"', 1600000000000)");
-    char err[256] = "", *body = NULL;
+    storage_t *st = open_from(path, TRAIT_HISTORY_VERSION - 1,
+                              "INSERT INTO tenants(id, client, account, brand) VALUES(1, 'c', 'a', 'b');"
+                              "INSERT INTO profiles(pk, tenant_id, uuid, user_id, created_ms, updated_ms, created_by)"
+                              " VALUES(1, 1, '00000000-0000-4000-8000-000000000001', 'u', 1600000000000, 1600000000000, '{}');"
+                              "INSERT INTO identities(tenant_id, id_type, value, profile_pk) VALUES(1, 0, 'u', 1);"
+                              "INSERT INTO traits(profile_pk, key, value, ts_ms) VALUES(1, 'plan', '\"old\"', 1600000000000)");
+    char *body = NULL;
     size_t len = 0;
-    storage_t *st = NULL;
-    ck_assert_msg(storage_open(&st, path, 0, err, sizeof(err)) == 0, "open: %s", err);
     storage_set_trait_history(st, 36500);
     storage_tenant_t t = storage_tenant("c", "a", "b");
     storage_traits_opts_t verbose = {.verbose = true}, at = {.has_at = true, .at_ms = 1700000000000};
@@ -156,17 +165,15 @@ START_TEST(test_profile_times_move)
 {
     ck_assert_int_ge(storage_schema_version(), PROFILE_TIMES_VERSION);
     char *path = test_tmp_path("old-times.db");
-    make_at_version(path, PROFILE_TIMES_VERSION - 1,
-                    "INSERT INTO scroll_key(id, key) VALUES(1, randomblob(32));" /* storage_open writes it at step 9 */
-                    "INSERT INTO tenants(id, client, account, brand) VALUES(1, 'c', 'a', 'b');"
-                    "INSERT INTO profiles(pk, tenant_id, uuid, user_id, created_ms, updated_ms, last_activity_ms, created_by)"
-                    " VALUES(1, 1, '00000000-0000-4000-8000-000000000001', 'u1', 1600000000000, 1600000005000, NULL, '{}'),"
-                    " (2, 1, '00000000-0000-4000-8000-000000000002', 'u2', 1600000000000, 1600000007000, 1600000006000, '{}');"
-                    "INSERT INTO identities(tenant_id, id_type, value, profile_pk) VALUES(1, 0, 'u1', 1), (1, 0, 'u2', 2)");
-    char err[256] = "", *body = NULL;
+    storage_t *st =
+        open_from(path, PROFILE_TIMES_VERSION - 1,
+                  "INSERT INTO tenants(id, client, account, brand) VALUES(1, 'c', 'a', 'b');"
+                  "INSERT INTO profiles(pk, tenant_id, uuid, user_id, created_ms, updated_ms, last_activity_ms, created_by)"
+                  " VALUES(1, 1, '00000000-0000-4000-8000-000000000001', 'u1', 1600000000000, 1600000005000, NULL, '{}'),"
+                  " (2, 1, '00000000-0000-4000-8000-000000000002', 'u2', 1600000000000, 1600000007000, 1600000006000, '{}');"
+                  "INSERT INTO identities(tenant_id, id_type, value, profile_pk) VALUES(1, 0, 'u1', 1), (1, 0, 'u2', 2)");
+    char *body = NULL;
     size_t len = 0;
-    storage_t *st = NULL;
-    ck_assert_msg(storage_open(&st, path, 0, err, sizeof(err)) == 0, "open: %s", err);
     storage_tenant_t t = storage_tenant("c", "a", "b");
     ck_assert_int_eq(storage_profile_view(st, &t, STORAGE_ID_USER, "u2", 2, STORAGE_VIEW_METADATA, &body, &len), 0);
     ck_assert_msg(strstr(body, "\"updatedTime\":\"2020-09-13T12:26:47.000Z\"") != NULL, "%s", body);
