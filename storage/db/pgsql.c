@@ -36,12 +36,23 @@
 #define MARKS_MERGE STG_MARKS_MERGE_INTO("event_marks", C)
 #define MARK_COLS STG_MARK_COLS
 
+/* A row a scroll's snapshot saw committed, or that the transaction which
+ * took the snapshot wrote itself (schema step 2). snap: "SNAPSHOT/XID",
+ * pg_snapshot's text and the taker's own transaction (0: none), as
+ * MARK_SNAP makes it; NULL: a scroll begun on SQLite, whose mark alone
+ * decides. */
+#define SNAP_SEES(xid, snap)                                                                                                       \
+    "(" snap "::text IS NULL OR pg_visible_in_snapshot(" xid ", split_part(" snap "::text, '/', 1)::pg_snapshot)"                  \
+    " OR " xid " = split_part(" snap "::text, '/', 2)::xid8)"
+#define MARK_SNAP "pg_current_snapshot()::text || '/' || coalesce(pg_current_xact_id_if_assigned(), '0')::text"
+
 /* An events page from one profile: $1 profile, $2/$3 start/end, $4 the
  * snapshot mark, $5 limit, $6/$7 include/exclude (JSON arrays of
- * lower-cased keys, NULL: no filter), $8/$9 the position. */
+ * lower-cased keys, NULL: no filter), $8/$9 the position, $10 the mark's
+ * snapshot. */
 #define EVENTS_SELECT                                                                                                              \
     "SELECT e.event_id, e.event_time_ms, e.received_ms, e.event_action, e.source, e.raw FROM events e"                             \
-    " WHERE e.profile_pk = $1 AND e.pk <= $4"
+    " WHERE e.profile_pk = $1 AND e.pk <= $4 AND " SNAP_SEES("e.ins_xid", "$10")
 #define EVENT_KEY_IN(p)                                                                                                            \
     "(coalesce(lower(e.event_name" C "), '') IN (SELECT jsonb_array_elements_text(" p "::jsonb))"                                  \
     " OR lower(e.event_action" C ") IN (SELECT jsonb_array_elements_text(" p "::jsonb))"                                           \
@@ -227,7 +238,8 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_EVENTS_DESC_FIRST] = EVENTS_SELECT " AND e.event_time_ms >= $2 AND e.event_time_ms < $3" EVENTS_FILTER EVENTS_DESC,
     [S_EVENTS_DESC_NEXT] = EVENTS_SELECT " AND e.event_time_ms <= $8 AND (e.event_time_ms < $8 OR e.event_id" C " < $9)"
                                          " AND e.event_time_ms >= $2" EVENTS_FILTER EVENTS_DESC,
-    [S_EVENTS_MARK] = SAME,
+    /* the mark and the snapshot it was taken in (schema step 2) */
+    [S_EVENTS_MARK] = "SELECT coalesce(max(pk), 0), " MARK_SNAP " FROM events",
     /* Each pk looked up by itself (LATERAL ... LIMIT 1): a join let the
      * generic plan, which cannot see the array's size, scan every
      * profile of the tenant into a hash (2.1 ms a page at 2,000
@@ -242,10 +254,11 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_SCROLL_KEY_GET] = SAME,
     [S_HISTORY_PAGE] = "SELECT pk, value, ts_ms, message_id FROM trait_history"
                        " WHERE tenant_id = $1 AND profile_pk IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)"
-                       " AND key = $3 AND pk <= $4 AND ts_ms >= $5 AND ts_ms < $6"
-                       " AND ($7::bigint IS NULL OR ts_ms < $7 OR (ts_ms = $7 AND pk < $8))"
-                       " ORDER BY ts_ms DESC, pk DESC LIMIT $9",
-    [S_HISTORY_MARK] = SAME,
+                       " AND key = $3 AND pk <= $4 AND " SNAP_SEES(
+                           "ins_xid", "$10") " AND ts_ms >= $5 AND ts_ms < $6"
+                                             " AND ($7::bigint IS NULL OR ts_ms < $7 OR (ts_ms = $7 AND pk < $8))"
+                                             " ORDER BY ts_ms DESC, pk DESC LIMIT $9",
+    [S_HISTORY_MARK] = "SELECT coalesce(max(pk), 0), " MARK_SNAP " FROM trait_history",
     [S_HISTORY_SWEEP] = SAME,
 
     [S_TENANT_NAMES] = SAME,
@@ -455,6 +468,18 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX trait_history_key ON trait_history(profile_pk, key, ts_ms);"
     "CREATE INDEX trait_history_time ON trait_history(ts_ms);"
     "CREATE TABLE scroll_key(id BIGINT PRIMARY KEY CHECK(id = 1), key BYTEA NOT NULL CHECK(length(key) = 32));",
+    /* 2: the transaction that stored each event and history row. Replicas
+     * take pks from one sequence and commit in any order, so a row whose pk
+     * is below a scroll's mark (max(pk) then) may commit after the scroll
+     * began: its mark also carries the first page's snapshot
+     * (pg_current_snapshot), and a page keeps only the rows whose inserting
+     * transaction that snapshot sees as committed (pg_visible_in_snapshot).
+     * A merge's UPDATE leaves the column as it was. Rows from before this
+     * step read 0: committed before any scroll. */
+    "ALTER TABLE events ADD COLUMN ins_xid xid8 NOT NULL DEFAULT '0';"
+    "ALTER TABLE events ALTER COLUMN ins_xid SET DEFAULT pg_current_xact_id();"
+    "ALTER TABLE trait_history ADD COLUMN ins_xid xid8 NOT NULL DEFAULT '0';"
+    "ALTER TABLE trait_history ALTER COLUMN ins_xid SET DEFAULT pg_current_xact_id();",
 };
 
 int

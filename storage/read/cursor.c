@@ -28,7 +28,7 @@
 #define TAG_BYTES 16
 #define LABEL "profiled scrollId 1"
 
-enum { F_DESC = 1, F_POS = 2, F_RESOLVE = 4, F_INCLUDE = 8, F_EXCLUDE = 16, F_START = 32, F_END = 64 };
+enum { F_DESC = 1, F_POS = 2, F_RESOLVE = 4, F_INCLUDE = 8, F_EXCLUDE = 16, F_START = 32, F_END = 64, F_SNAP = 128 };
 
 void
 stg_scroll_free(stg_scroll_t *sc)
@@ -39,6 +39,7 @@ stg_scroll_free(stg_scroll_t *sc)
     free(sc->exclude);
     free(sc->trait);
     free(sc->pos_id);
+    free(sc->snap);
 }
 
 static int64_t
@@ -249,7 +250,8 @@ seal(const storage_t *st, const stg_scroll_t *sc, storage_id_type_t id_type, con
     bytes_t b = {0};
     unsigned flags = (sc->desc ? F_DESC : 0) | (sc->has_pos ? F_POS : 0) | (sc->resolve ? F_RESOLVE : 0) |
                      (sc->include != NULL ? F_INCLUDE : 0) | (sc->exclude != NULL ? F_EXCLUDE : 0) |
-                     (sc->start_ms != INT64_MIN ? F_START : 0) | (sc->end_ms != INT64_MAX ? F_END : 0);
+                     (sc->start_ms != INT64_MIN ? F_START : 0) | (sc->end_ms != INT64_MAX ? F_END : 0) |
+                     (sc->snap != NULL ? F_SNAP : 0);
     put_u8(&b, SEAL_VERSION);
     put_u8(&b, (unsigned char)sc->kind);
     put_u8(&b, flags);
@@ -258,6 +260,8 @@ seal(const storage_t *st, const stg_scroll_t *sc, storage_id_type_t id_type, con
     put_uvar(&b, (uint64_t)sc->tid);
     put_svar(&b, sc->expires_ms);
     put_svar(&b, sc->mark);
+    if (sc->snap != NULL)
+        put_text(&b, sc->snap, sc->snap_len);
     if (sc->start_ms != INT64_MIN)
         put_svar(&b, sc->start_ms);
     if (sc->end_ms != INT64_MAX)
@@ -329,6 +333,8 @@ stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id
     sc->tid = (int64_t)get_uvar(&r);
     sc->expires_ms = get_svar(&r);
     sc->mark = get_svar(&r);
+    if (flags & F_SNAP)
+        sc->snap = get_text(&r, &sc->snap_len);
     sc->start_ms = (flags & F_START) ? get_svar(&r) : INT64_MIN;
     sc->end_ms = (flags & F_END) ? get_svar(&r) : INT64_MAX;
     uint64_t limit = get_uvar(&r), np = get_uvar(&r);
@@ -419,6 +425,26 @@ prefetch_begin(storage_t *st, int64_t tid, storage_id_type_t id_type, const char
     free(lower);
 }
 
+/* The snapshot mark into sc: the highest row id, and on PostgreSQL the
+ * snapshot it was read in (its second column). */
+static int
+read_mark(storage_t *st, enum stmt_id mark_stmt, stg_scroll_t *sc)
+{
+    stg_stmt_t *s = stg_stmt(st, mark_stmt);
+    if (s == NULL)
+        return STORAGE_EIO;
+    int rc = stg_step(st, s), ret = 0;
+    if (rc == STG_ROW) {
+        sc->mark = stg_col_int64(s, 0);
+        if (STG_IS_PG(s))
+            sc->snap = stg_col_copy(s, 1, &sc->snap_len);
+    } else {
+        ret = rc == STG_DONE ? stg_fail(st, STORAGE_EIO, "no row from: %s", stg_stmt_text(s)) : rc;
+    }
+    stg_reset(s);
+    return ret;
+}
+
 /* Builds {"scrollId": (the id of sc after the page), "data": [...]}. */
 static int
 build(storage_t *st, const storage_tenant_t *tenant, stg_scroll_t *sc, storage_id_type_t id_type, const char *id, size_t id_len,
@@ -493,11 +519,8 @@ stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_
             sc->pmark = sc->pks[i] > sc->pmark ? sc->pks[i] : sc->pmark;
     }
     sc->profiles = pk_array(sc->pks, sc->npks);
-    stg_stmt_t *s = stg_stmt(st, mark_stmt);
-    if (s == NULL || (ret = stg_step_int64(st, s, &sc->mark)) != 0) {
-        ret = s == NULL ? STORAGE_EIO : ret;
+    if ((ret = read_mark(st, mark_stmt, sc)) != 0)
         goto done;
-    }
     sc->expires_ms = expiry(now_ms, ttl_ms);
     if (RAND_bytes(sc->nonce, STG_SCROLL_NONCE_BYTES) != 1) {
         ret = stg_fail(st, STORAGE_EIO, "no random bytes for a scroll");

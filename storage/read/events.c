@@ -91,10 +91,11 @@ rows_stmt(storage_t *st, const stg_scroll_t *sc, int64_t pk)
     stg_bind_int(s, 5, sc->limit);
     stg_bind_text(s, 6, sc->include, sc->include != NULL ? strlen(sc->include) : 0);
     stg_bind_text(s, 7, sc->exclude, sc->exclude != NULL ? strlen(sc->exclude) : 0);
-    if (sc->has_pos) {
-        stg_bind_int64(s, 8, sc->pos_time_ms);
-        stg_bind_text(s, 9, sc->pos_id, sc->pos_id_len);
-    }
+    /* a first page's statement has no position, but PostgreSQL's has the
+     * snapshot after it ($10): the two typed all the same */
+    stg_bind_int64(s, 8, sc->has_pos ? sc->pos_time_ms : 0);
+    stg_bind_text(s, 9, sc->has_pos ? sc->pos_id : "", sc->has_pos ? sc->pos_id_len : 0);
+    stg_bind_text(s, 10, sc->snap, sc->snap_len);
     return s;
 }
 

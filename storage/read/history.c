@@ -63,6 +63,7 @@ read_page(storage_t *st, const storage_tenant_t *t, int64_t tid, stg_scroll_t *s
         stg_bind_null(s, 8);
     }
     stg_bind_int(s, 9, sc->limit);
+    stg_bind_text(s, 10, sc->snap, sc->snap_len); /* PostgreSQL's only */
     base_jb_open(b, '[');
     int rc;
     bool any = false;

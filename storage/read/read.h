@@ -103,6 +103,12 @@ typedef struct {
     char *trait;             /* history: the trait key */
     size_t trait_len;
     int64_t start_ms, end_ms, mark;
+    /* PostgreSQL: the snapshot the mark was taken in (pg_snapshot's text),
+     * so that rows below the mark committed later are left out too
+     * (replicas commit in any order); NULL on SQLite, whose one writer
+     * commits in pk order */
+    char *snap;
+    size_t snap_len;
     bool desc;
     int limit;
     bool has_pos; /* (pos_time_ms, pos_id): the last row returned */

@@ -17,8 +17,13 @@
  *   two still answers both;
  * - an events page of one profile: on PostgreSQL two exchanges for the
  *   first, one for the next, and no more event rows fetched than the
- *   page shows. */
+ *   page shows;
+ * - on PostgreSQL, a row whose pk was taken before a scroll's mark but
+ *   that commits after its first page (another replica's transaction) is
+ *   not in the scroll, for the events and the trait history; a database
+ *   from before that mark (schema step 2) upgraded. */
 #include <check.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +355,129 @@ START_TEST(test_events_page_cost)
 }
 END_TEST
 
+/* Another replica's connection (PostgreSQL): runs sql, which must work. */
+static void
+late_sql(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* The pages after sid's (next on r, until an empty one), their "data"
+ * texts appended into all. */
+static void
+rest_of_scroll(storage_t *r, bool history, char *sid, size_t sid_cap, char *all, size_t all_cap)
+{
+    for (int page = 0; page < 10; page++) {
+        char *body;
+        size_t len;
+        int ret = history
+                      ? storage_trait_history_next(r, &tenant, STORAGE_ID_USER, "u1", 2, sid, strlen(sid), NOW, 60000, &body, &len)
+                      : storage_events_next(r, &tenant, STORAGE_ID_USER, "u1", 2, sid, strlen(sid), NOW, 60000, &body, &len);
+        ck_assert_int_eq(ret, 0);
+        bool empty = strstr(body, "\"data\":[]") != NULL;
+        ck_assert_uint_lt(strlen(all) + len, all_cap);
+        strcat(all, body);
+        scroll_id_of(body, sid, sid_cap);
+        free(body);
+        if (empty)
+            return;
+    }
+    ck_abort_msg("the scroll did not end: %s", all);
+}
+
+/* Replicas take pks from one sequence and commit in any order: a row with
+ * a pk below the first page's mark committed after it is not in the
+ * scroll (pg_current_snapshot in the mark; schema step 2 on PostgreSQL). */
+START_TEST(test_scroll_late_commit)
+{
+    if (!test_on_pg())
+        return; /* SQLite's one writer commits in pk order */
+    storage_set_trait_history(st, 36500);
+    identify("u1", 1); /* Paid: first at 00:01:01, last at 00:02:01; n = 1 at 00:00:01 */
+    identify("u1", 5); /* n = 5 at 00:00:05 (and two more Paid, at 00:0x:05) */
+    PGconn *c = PQconnectdb(path);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    late_sql(c, "BEGIN");
+    /* after every event of u1 in time, and between n's two changes */
+    late_sql(c, "INSERT INTO events(tenant_id, profile_pk, event_id, event_time_ms, received_ms, event_action, event_name, type,"
+                " source, raw, event_key) SELECT i.tenant_id, i.profile_pk, 'late-event', 1609459500000, 1609459500000, 'Paid',"
+                " 'Paid', 'track', 'api', '{\"type\":\"track\",\"event\":\"Paid\",\"properties\":{\"which\":\"late\"}}', 7"
+                " FROM identities i WHERE i.id_type = 0 AND i.value = 'u1'");
+    late_sql(c, "INSERT INTO trait_history(tenant_id, profile_pk, key, value, ts_ms, message_id, source)"
+                " SELECT i.tenant_id, i.profile_pk, 'n', '3', 1609459203000, 'late-trait', 'api'"
+                " FROM identities i WHERE i.id_type = 0 AND i.value = 'u1'");
+    identify("u2", 2); /* committed now, with pks above the late rows' */
+    storage_t *r = open_reader(0);
+    storage_set_trait_history(r, 36500);
+    char *body, sid[1024], hsid[1024], all[65536] = "", hall[65536] = "";
+    size_t len;
+    storage_event_query_t q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX, .descending = 0, .limit = 1};
+    ck_assert_int_eq(storage_events_begin(r, &tenant, STORAGE_ID_USER, "u1", 2, &q, NOW, 60000, &body, &len), 0);
+    ck_assert_msg(strstr(body, "\"which\":\"first\"") != NULL, "%s", body);
+    scroll_id_of(body, sid, sizeof(sid));
+    free(body);
+    storage_history_query_t h = {.trait = "n", .trait_len = 1, .start_ms = INT64_MIN, .end_ms = INT64_MAX, .limit = 1};
+    ck_assert_int_eq(storage_trait_history_begin(r, &tenant, STORAGE_ID_USER, "u1", 2, &h, NOW, 60000, &body, &len), 0);
+    ck_assert_msg(strstr(body, "\"value\":5") != NULL, "%s", body);
+    scroll_id_of(body, hsid, sizeof(hsid));
+    free(body);
+    late_sql(c, "COMMIT");
+    rest_of_scroll(r, false, sid, sizeof(sid), all, sizeof(all));
+    ck_assert_msg(count_of(all, "\"which\":\"last\"") == 2 && count_of(all, "\"which\":\"first\"") == 1, "%s", all);
+    ck_assert_msg(strstr(all, "late") == NULL, "a row committed after the first page is in the scroll: %s", all);
+    rest_of_scroll(r, true, hsid, sizeof(hsid), hall, sizeof(hall));
+    ck_assert_msg(strstr(hall, "\"value\":1") != NULL, "%s", hall);
+    ck_assert_msg(strstr(hall, "late") == NULL, "a row committed after the first page is in the scroll: %s", hall);
+    /* a scroll begun now has them */
+    q.limit = 10;
+    ck_assert_int_eq(storage_events_begin(r, &tenant, STORAGE_ID_USER, "u1", 2, &q, NOW, 60000, &body, &len), 0);
+    ck_assert_msg(strstr(body, "\"which\":\"late\"") != NULL, "%s", body);
+    free(body);
+    h.limit = 10;
+    ck_assert_int_eq(storage_trait_history_begin(r, &tenant, STORAGE_ID_USER, "u1", 2, &h, NOW, 60000, &body, &len), 0);
+    ck_assert_msg(strstr(body, "late-trait") != NULL, "%s", body);
+    free(body);
+    PQfinish(c);
+    storage_close(r);
+}
+END_TEST
+
+/* PostgreSQL's schema step 2 on a database made before it: the stored
+ * events and history rows read as committed before any scroll (0), new
+ * ones carry their transaction, and a scroll shows them all. */
+START_TEST(test_scroll_mark_upgrade)
+{
+    if (!test_on_pg())
+        return;
+    storage_set_trait_history(st, 36500);
+    identify("u1", 1);
+    PGconn *c = PQconnectdb(path);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    late_sql(c, "ALTER TABLE events DROP COLUMN ins_xid; ALTER TABLE trait_history DROP COLUMN ins_xid;"
+                " UPDATE profiled_schema SET version = 1");
+    PQfinish(c);
+    storage_t *r = open_reader(0); /* migrates */
+    ck_assert_int_eq(test_db_int(path, "SELECT version FROM profiled_schema", NULL, 0), 2);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events WHERE ins_xid = '0'", NULL, 0), 2);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM trait_history WHERE ins_xid = '0'", NULL, 0), 2);
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Paid\",\"properties\":{\"which\":\"new\"},"
+             "\"timestamp\":\"2021-01-01T00:09:00.000Z\"}");
+    ck_assert_int_eq(test_db_ingest(r, &tenant, msg, NOW + 10), 0);
+    ck_assert_int_eq(test_db_int(path, "SELECT count(*) FROM events WHERE ins_xid <> '0'", NULL, 0), 1);
+    char *body;
+    size_t len;
+    storage_event_query_t q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX, .descending = 0, .limit = 10};
+    ck_assert_int_eq(storage_events_begin(r, &tenant, STORAGE_ID_USER, "u1", 2, &q, NOW, 60000, &body, &len), 0);
+    ck_assert_msg(count_of(body, "\"eventId\":") == 3 && strstr(body, "\"which\":\"new\"") != NULL, "%s", body);
+    free(body);
+    storage_close(r);
+}
+END_TEST
+
 static Suite *
 reads_suite(void)
 {
@@ -361,6 +489,8 @@ reads_suite(void)
     tcase_add_test(tc, test_events_asked_ahead);
     tcase_add_test(tc, test_traits_one_statement);
     tcase_add_test(tc, test_events_page_cost);
+    tcase_add_test(tc, test_scroll_late_commit);
+    tcase_add_test(tc, test_scroll_mark_upgrade);
     suite_add_tcase(s, tc);
     return s;
 }
