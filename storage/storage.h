@@ -509,6 +509,24 @@ int storage_events_begin(storage_t *st, const storage_tenant_t *tenant, storage_
 int storage_events_next(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t id_type, const char *id, size_t id_len,
                         const char *scroll_id, size_t scroll_id_len, int64_t now_ms, int64_t ttl_ms, char **body, size_t *len);
 
+/* First events pages kept by a cache (the server's, on its loop threads):
+ * a first page is the same for every request until a commit touches what
+ * it was built from (storage_view_tags, set by storage_events_begin as by
+ * a view), but each answer starts a scroll of its own. After a first page
+ * storage_scroll_kept gives what a cache keeps: the scroll's state after
+ * the page (*state, malloc'd, *n bytes) and where the page's data array
+ * starts in the body; -1 when st built none. storage_scroll_reseal makes
+ * a new scrollId of such a state for the same path (id_type, id): a new
+ * scroll's nonce, deadline now_ms + ttl_ms, the page's position and
+ * snapshot mark; NULL when the state is not a first events page's. A
+ * sealer holds a copy of st's scrollId key (any thread, one at a time). */
+typedef struct storage_sealer storage_sealer_t;
+storage_sealer_t *storage_sealer_new(const storage_t *st);
+void storage_sealer_free(storage_sealer_t *s);
+int storage_scroll_kept(const storage_t *st, unsigned char **state, size_t *n, size_t *data_off);
+char *storage_scroll_reseal(storage_sealer_t *s, const unsigned char *state, size_t n, storage_id_type_t id_type, const char *id,
+                            size_t id_len, int64_t now_ms, int64_t ttl_ms, size_t *len);
+
 /* Write transactions committed on st since it was opened (any thread may
  * ask): a worker connection's stays 0, the read path writes nothing. */
 uint64_t storage_commits(const storage_t *st);

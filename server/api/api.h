@@ -104,6 +104,9 @@ void view_select_fields(char **body, size_t *len, bool each, const char *list, s
  * form's page and the `fields` text. 0 when it does not fit in cap bytes
  * (then the view is not cached). */
 #define VIEW_CACHE_KEY_MAX 1024
+/* the cache key kind of a first events page (handlers_events.c); views'
+ * kinds are 2 * view + verbose */
+#define EVENTS_CACHE_KIND 0xE0u
 size_t view_cache_key(char *buf, size_t cap, const storage_tenant_t *t, storage_view_t view, bool verbose, int type, h2o_iovec_t id,
                       int from, int size, h2o_iovec_t fields);
 

@@ -15,8 +15,32 @@ typedef struct {
     storage_id_type_t id_type;
     storage_event_query_t q;
     size_t id_len;
+    char *entry; /* what the cache keeps of the page (cache_entry); NULL: nothing */
+    size_t entry_len;
     char text[]; /* the id, include and exclude, each ended by a NUL */
 } events_job_t;
+
+/* A first page's cache entry: the scroll's state after the page
+ * (storage_scroll_kept: n, then n bytes), where the data array starts in
+ * the body (4 bytes), then the body. Each hit seals a scrollId of its own
+ * from that state (events_render). */
+static char *
+cache_entry(storage_t *st, const char *body, size_t body_len, size_t *len)
+{
+    unsigned char *state;
+    size_t n, off;
+    if (storage_scroll_kept(st, &state, &n, &off) != 0 || n > UINT32_MAX || off > body_len)
+        return NULL;
+    uint32_t n32 = (uint32_t)n, off32 = (uint32_t)off;
+    *len = 8 + n + body_len;
+    char *e = base_xmalloc(*len);
+    memcpy(e, &n32, 4);
+    memcpy(e + 4, state, n);
+    memcpy(e + 4 + n, &off32, 4);
+    memcpy(e + 8 + n, body, body_len);
+    free(state);
+    return e;
+}
 
 static int
 run_events_begin(job_t *job, storage_t *st)
@@ -24,7 +48,88 @@ run_events_begin(job_t *job, storage_t *st)
     events_job_t *ev = (events_job_t *)job;
     int rc = storage_events_begin(st, &job->tenant, ev->id_type, ev->text, ev->id_len, &ev->q, server_now_ms(job->loop->srv),
                                   (int64_t)job->loop->srv->cfg.scroll_ttl * 1000, &job->body, &job->body_len);
+    if (rc == 0 && job->cache_key != NULL) {
+        storage_view_tags(st, &job->stamp.tags, &job->stamp.n_tags);
+        ev->entry = cache_entry(st, job->body, job->body_len, &ev->entry_len);
+    }
     return job_read_result(job, rc, "Profile was not found.");
+}
+
+/* Loop thread, the page answered 200: into the cache (cache_fill keeps
+ * nothing when a commit since the read touched it). */
+static void
+fill_events(job_t *job)
+{
+    events_job_t *ev = (events_job_t *)job;
+    if (ev->entry != NULL)
+        cache_fill(job->loop, job->cache_key, job->cache_key_len, &job->stamp, ev->entry, ev->entry_len, "");
+    free(ev->entry);
+    ev->entry = NULL;
+}
+
+/* The cache key of a first page: the path and every parameter. */
+static size_t
+events_cache_key(char *buf, size_t cap, const reqctx_t *rc, int type, h2o_iovec_t id, const storage_event_query_t *q)
+{
+    char f[VIEW_CACHE_KEY_MAX];
+    size_t n = 0, need = 1 + 16 + 8 + q->include_len + q->exclude_len;
+    if (need > sizeof(f))
+        return 0;
+    uint32_t il = (uint32_t)q->include_len, xl = (uint32_t)q->exclude_len;
+    f[n++] = (char)((q->include != NULL ? 1 : 0) | (q->exclude != NULL ? 2 : 0));
+    memcpy(f + n, &q->start_ms, 8);
+    memcpy(f + n + 8, &q->end_ms, 8);
+    n += 16;
+    memcpy(f + n, &il, 4);
+    memcpy(f + n + 4, q->include != NULL ? q->include : "", il);
+    n += 4 + il;
+    memcpy(f + n, &xl, 4);
+    memcpy(f + n + 4, q->exclude != NULL ? q->exclude : "", xl);
+    n += 4 + xl;
+    return cache_key(buf, cap, &rc->tenant, EVENTS_CACHE_KIND, (unsigned)type, id.base, id.len, (uint32_t)q->descending,
+                     (uint32_t)q->limit, f, n);
+}
+
+/* A hit's path: the scrollId is sealed for it. */
+typedef struct {
+    loop_t *loop;
+    storage_id_type_t type;
+    h2o_iovec_t id;
+} events_hit_t;
+
+#define SID_HEAD "{\"scrollId\":\""
+#define SID_TAIL "\",\"data\":"
+
+/* cache_render_fn: the entry's page under a scrollId of its own. */
+static int
+events_render(void *ctx, const char *e, size_t len, char **body, size_t *body_len)
+{
+    events_hit_t *h = ctx;
+    uint32_t n, off;
+    if (len < 8)
+        return -1;
+    memcpy(&n, e, 4);
+    if ((size_t)n > len - 8)
+        return -1;
+    memcpy(&off, e + 4 + n, 4);
+    const char *page = e + 8 + n;
+    size_t page_len = len - 8 - n, head = sizeof(SID_HEAD) - 1, tail = sizeof(SID_TAIL) - 1;
+    if (off > page_len || off < head + tail || memcmp(page, SID_HEAD, head) != 0 || memcmp(page + off - tail, SID_TAIL, tail) != 0)
+        return -1;
+    size_t sid_len;
+    char *sid = storage_scroll_reseal(h->loop->sealer, (const unsigned char *)e + 4, n, h->type, h->id.base, h->id.len,
+                                      server_now_ms(h->loop->srv), (int64_t)h->loop->srv->cfg.scroll_ttl * 1000, &sid_len);
+    if (sid == NULL)
+        return -1;
+    *body_len = head + sid_len + (page_len - off + tail);
+    char *b = base_xmalloc(*body_len + 1);
+    memcpy(b, SID_HEAD, head);
+    memcpy(b + head, sid, sid_len);
+    memcpy(b + head + sid_len, page + off - tail, page_len - off + tail);
+    b[*body_len] = '\0';
+    free(sid);
+    *body = b;
+    return 0;
 }
 
 /* The next page of a scroll of either route: the scrollId and the path's
@@ -132,9 +237,34 @@ handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     }
     if (limit_param(req, rc, &q.limit) != 0)
         return;
+    if (has_include) {
+        q.include = include.base;
+        q.include_len = include.len;
+    }
+    if (has_exclude) {
+        q.exclude = exclude.base;
+        q.exclude_len = exclude.len;
+    }
+
+    /* a first page the loop's cache has: the same page, a scroll of its own */
+    char key[VIEW_CACHE_KEY_MAX];
+    size_t key_len = 0;
+    loop_t *loop = loop_of(req);
+    if (loop->cache != NULL && loop->sealer != NULL) {
+        key_len = events_cache_key(key, sizeof(key), rc, type, id, &q);
+        events_hit_t hit = {loop, (storage_id_type_t)type, id};
+        if (key_len > 0 && cache_answer_rendered(req, rc, key, key_len, events_render, &hit))
+            return;
+    }
 
     /* one allocation: the id, then include, then exclude */
     events_job_t *ev = job_new(req, rc, sizeof(*ev) + id.len + include.len + exclude.len + 3, run_events_begin, &rc->tenant);
+    if (key_len > 0) {
+        ev->job.cache_key = base_xmalloc(key_len);
+        memcpy(ev->job.cache_key, key, key_len);
+        ev->job.cache_key_len = key_len;
+        ev->job.fill_cache = fill_events;
+    }
     char *text = ev->text, *inc = text + id.len + 1, *exc = inc + include.len + 1;
     ev->id_type = (storage_id_type_t)type;
     ev->id_len = id.len;

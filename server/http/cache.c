@@ -1,5 +1,7 @@
 /* cache.c -- the rendered-view cache: the final body and ETag of a profile
- * view (traits, metadata, audiences, external_ids), kept per loop thread so
+ * view (traits, metadata, audiences, external_ids), or a first events page
+ * with its scroll's state (each hit seals a scrollId of its own: a new
+ * scroll from the same page, storage_scroll_reseal), kept per loop thread so
  * a current one is answered on the loop without a job; nothing here is
  * shared between loops but the server's change sources, so nothing takes a
  * lock per hit. An entry is current while
@@ -117,6 +119,7 @@ cache_init(server_t *srv, char *err, size_t errlen)
         c->tmask = nb * 2 - 1;
         c->limit = limit;
         srv->loops[i].cache = c;
+        srv->loops[i].sealer = storage_sealer_new(srv->mark_st); /* the key is the database's: any connection's */
     }
     srv->journal = storage_journal_new(); /* the writer records in it */
     return 0;
@@ -344,6 +347,26 @@ cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len)
     memcpy(body, plain, e->body_len);
     body[e->body_len] = '\0';
     respond_tagged(req, rc, "application/json; charset=utf-8", body, e->body_len, e->gz, e->gz_len, e->etag);
+    return 1;
+}
+
+int
+cache_answer_rendered(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len, cache_render_fn render, void *ctx)
+{
+    loop_t *loop = loop_of(req);
+    viewcache_t *c = loop->cache;
+    if (c == NULL || key_len == 0)
+        return 0;
+    refresh(c, loop->srv);
+    centry_t *e = lookup(c, loop->srv, key, key_len);
+    char *body = NULL;
+    size_t len = 0;
+    if (e == NULL || render(ctx, e->data + e->key_len, e->body_len, &body, &len) != 0) {
+        atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
+        return 0;
+    }
+    atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
+    respond_json(req, rc, 200, body, len);
     return 1;
 }
 

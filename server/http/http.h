@@ -294,6 +294,12 @@ size_t cache_key(char *buf, size_t cap, const storage_tenant_t *t, unsigned kind
  * (respond_json_tagged, as a job's completion would) and returns 1; else
  * counts a miss and returns 0. Loop thread. */
 int cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len);
+/* As cache_answer, for an entry whose answer is made anew at each hit (a
+ * first events page: a scrollId of its own): render(ctx, entry, entry_len,
+ * &body, &len) builds it (malloc'd; 0, or -1: the hit is answered as a
+ * miss), sent as respond_json(200), with no ETag. Loop thread. */
+typedef int (*cache_render_fn)(void *ctx, const char *entry, size_t entry_len, char **body, size_t *len);
+int cache_answer_rendered(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len, cache_render_fn render, void *ctx);
 /* Several views answered as one snapshot (the batch lookup), loop
  * thread: cache_snapshot reads the change mark once (1; 0 when there is no
  * cache), then each cache_peek finds key's entry current as of
@@ -376,7 +382,8 @@ struct loop {
     h2o_timeout_entry_t held_entry;
     h2o_timeout_t accept_retry;
     h2o_timeout_entry_t accept_entry;
-    viewcache_t *cache; /* cache.c; NULL: none */
+    viewcache_t *cache;       /* cache.c; NULL: none */
+    storage_sealer_t *sealer; /* the scrollIds of first events pages answered from the cache (cache.c) */
     /* heads.c */
     h2o_timeout_t heads_rewatch; /* 0 ms: after h2o re-arms a connection's reader */
     h2o_timeout_t heads_linger;  /* a refused connection's last reads */

@@ -347,6 +347,11 @@ struct storage {
      * that read/cursor.c re-initialises per tag: no algorithm lookup per
      * scrollId); NULL when OpenSSL would not make one. */
     void *scroll_mac;
+    /* The last first page's scroll state after it (read/cursor.c, for
+     * storage_scroll_kept): its sealed bytes without the tag, and where
+     * the page's data array starts in its body. NULL: none. */
+    unsigned char *scroll_kept;
+    size_t scroll_kept_len, scroll_kept_data;
     /* An events page's scratch (read/events.c): its rows and their texts,
      * kept for the next page on this connection (freed at close, or after
      * a page that grew them past 4 MiB). */

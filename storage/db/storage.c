@@ -71,6 +71,7 @@ stg_conn_free(storage_t *st)
     stg_seen_free(st);
     stg_rows_free(st);
     EVP_MAC_CTX_free(st->scroll_mac);
+    free(st->scroll_kept);
     free(st->page_rows);
     base_jb_free(&st->page_text);
     base_jb_free(&st->page_data);

@@ -211,10 +211,24 @@ b64_decode(const char *in, size_t n, unsigned char *out, size_t *out_len)
 
 /* ---- sealing ---- */
 
+/* A scrollId key: its bytes and the keyed HMAC context made from them
+ * (NULL: none, HMAC() each time). A connection's (st->scroll_key,
+ * st->scroll_mac) or a sealer's (storage_sealer_new). */
+typedef struct {
+    const unsigned char *key;
+    void *mac;
+} sealkey_t;
+
+static sealkey_t
+key_of(const storage_t *st)
+{
+    return (sealkey_t){st->scroll_key, st->scroll_mac};
+}
+
 /* The tag of body for the path (id_type, id): HMAC-SHA256 of the label,
  * the path and body, truncated. */
 static void
-tag_of(const storage_t *st, storage_id_type_t id_type, const char *id, size_t id_len, const unsigned char *body, size_t n,
+tag_of(const sealkey_t *k, storage_id_type_t id_type, const char *id, size_t id_len, const unsigned char *body, size_t n,
        unsigned char tag[TAG_BYTES])
 {
     bytes_t m = {0};
@@ -230,22 +244,21 @@ tag_of(const storage_t *st, storage_id_type_t id_type, const char *id, size_t id
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned md_len = 0;
     size_t out = 0;
-    EVP_MAC_CTX *mac = st->scroll_mac;
+    EVP_MAC_CTX *mac = k->mac;
     /* the key's context made at open, restarted (a NULL key keeps its
      * own); the one-shot HMAC() looks the algorithms up every time */
     if (mac != NULL && EVP_MAC_init(mac, NULL, 0, NULL) == 1 && EVP_MAC_update(mac, m.p, m.n) == 1 &&
         EVP_MAC_final(mac, md, &out, sizeof(md)) == 1 && out >= TAG_BYTES)
         md_len = (unsigned)out;
-    else if (HMAC(EVP_sha256(), st->scroll_key, STG_SCROLL_KEY_BYTES, m.p, m.n, md, &md_len) == NULL || md_len < TAG_BYTES)
+    else if (HMAC(EVP_sha256(), k->key, STG_SCROLL_KEY_BYTES, m.p, m.n, md, &md_len) == NULL || md_len < TAG_BYTES)
         abort(); /* SHA-256 is always there */
     memcpy(tag, md, TAG_BYTES);
     free(m.p);
 }
 
-/* The scrollId of sc's state on path (id_type, id): malloc'd, its length
- * in *len. */
-static char *
-seal(const storage_t *st, const stg_scroll_t *sc, storage_id_type_t id_type, const char *id, size_t id_len, size_t *len)
+/* sc's state in its byte form (what a scrollId seals) into b. */
+static void
+state_of(const stg_scroll_t *sc, bytes_t *b_out)
 {
     bytes_t b = {0};
     unsigned flags = (sc->desc ? F_DESC : 0) | (sc->has_pos ? F_POS : 0) | (sc->resolve ? F_RESOLVE : 0) |
@@ -283,12 +296,40 @@ seal(const storage_t *st, const stg_scroll_t *sc, storage_id_type_t id_type, con
         put_svar(&b, sc->pos_time_ms);
         put_text(&b, sc->pos_id, sc->pos_id_len);
     }
+    *b_out = b;
+}
+
+/* The scrollId of state bytes p[0..n) on path (id_type, id) under key k:
+ * malloc'd, its length in *len. */
+static char *
+seal_bytes(const sealkey_t *k, const unsigned char *p, size_t n, storage_id_type_t id_type, const char *id, size_t id_len,
+           size_t *len)
+{
+    bytes_t b = {0};
+    put(&b, p, n);
     unsigned char tag[TAG_BYTES];
-    tag_of(st, id_type, id, id_len, b.p, b.n, tag);
+    tag_of(k, id_type, id, id_len, b.p, b.n, tag);
     put(&b, tag, TAG_BYTES);
     char *out = base_xmalloc((b.n * 8 + 5) / 6 + 1);
     *len = base_base64url(b.p, b.n, out);
     free(b.p);
+    return out;
+}
+
+/* The scrollId of sc's state on path (id_type, id): malloc'd, its length
+ * in *len. With kept: its state bytes are also left there (malloc'd). */
+static char *
+seal(const storage_t *st, const stg_scroll_t *sc, storage_id_type_t id_type, const char *id, size_t id_len, size_t *len,
+     bytes_t *kept)
+{
+    bytes_t b;
+    state_of(sc, &b);
+    sealkey_t k = key_of(st);
+    char *out = seal_bytes(&k, b.p, b.n, id_type, id, id_len, len);
+    if (kept != NULL)
+        *kept = b;
+    else
+        free(b.p);
     return out;
 }
 
@@ -305,25 +346,13 @@ pk_array(const int64_t *pks, size_t n)
     return j.data;
 }
 
-int
-stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id, size_t id_len, const char *scroll_id,
-                  size_t scroll_id_len, char kind, int64_t now_ms, stg_scroll_t *sc)
+/* sc (zeroed first) from state bytes p[0..n) of kind: 0, or -1 when they
+ * are not a whole state of ours (sc then holds what was read: free it). */
+static int
+parse_state(const unsigned char *p, size_t n, char kind, stg_scroll_t *sc)
 {
-    unsigned char *raw;
-    size_t n = 0;
-    int ret = STORAGE_ENOTFOUND;
+    reader_t r = {p, n, false};
     memset(sc, 0, sizeof(*sc));
-    if (scroll_id == NULL || scroll_id_len > STG_SCROLL_ID_MAX || id == NULL)
-        return ret;
-    raw = base_xmalloc(scroll_id_len * 3 / 4 + 1);
-    if (!b64_decode(scroll_id, scroll_id_len, raw, &n) || n < 3 + TAG_BYTES)
-        goto out;
-    unsigned char tag[TAG_BYTES];
-    tag_of(st, id_type, id, id_len, raw, n - TAG_BYTES, tag);
-    if (CRYPTO_memcmp(tag, raw + n - TAG_BYTES, TAG_BYTES) != 0)
-        goto out;
-    /* Ours from here on; still read with every bound checked. */
-    reader_t r = {raw, n - TAG_BYTES, false};
     unsigned version = get_u8(&r);
     sc->kind = (char)get_u8(&r);
     unsigned flags = get_u8(&r);
@@ -343,7 +372,7 @@ stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id
     sc->resolve = (flags & F_RESOLVE) != 0;
     if (r.bad || version != SEAL_VERSION || sc->kind != kind || limit < 1 || limit > STG_SCROLL_MAX_LIMIT || np < 1 ||
         (!sc->resolve && np > STG_SCROLL_INLINE))
-        goto out;
+        return -1;
     sc->limit = (int)limit;
     sc->nprofiles = (size_t)np;
     if (sc->resolve) {
@@ -365,10 +394,30 @@ stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id
         sc->pos_time_ms = get_svar(&r);
         sc->pos_id = get_text(&r, &sc->pos_id_len);
     }
-    if (r.bad || r.n != 0)
+    return r.bad || r.n != 0 ? -1 : 0;
+}
+
+int
+stg_scroll_unseal(const storage_t *st, storage_id_type_t id_type, const char *id, size_t id_len, const char *scroll_id,
+                  size_t scroll_id_len, char kind, int64_t now_ms, stg_scroll_t *sc)
+{
+    unsigned char *raw;
+    size_t n = 0;
+    int ret = STORAGE_ENOTFOUND;
+    memset(sc, 0, sizeof(*sc));
+    if (scroll_id == NULL || scroll_id_len > STG_SCROLL_ID_MAX || id == NULL)
+        return ret;
+    raw = base_xmalloc(scroll_id_len * 3 / 4 + 1);
+    if (!b64_decode(scroll_id, scroll_id_len, raw, &n) || n < 3 + TAG_BYTES)
         goto out;
-    /* Authentic, so only its age and owner are left to check. */
-    if (sc->expires_ms <= now_ms)
+    unsigned char tag[TAG_BYTES];
+    sealkey_t k = key_of(st);
+    tag_of(&k, id_type, id, id_len, raw, n - TAG_BYTES, tag);
+    if (CRYPTO_memcmp(tag, raw + n - TAG_BYTES, TAG_BYTES) != 0)
+        goto out;
+    /* Ours from here on; still read with every bound checked. Authentic,
+     * so only its age and owner are left to check. */
+    if (parse_state(raw, n - TAG_BYTES, kind, sc) != 0 || sc->expires_ms <= now_ms)
         goto out;
     ret = 0;
 out:
@@ -445,17 +494,26 @@ read_mark(storage_t *st, enum stmt_id mark_stmt, stg_scroll_t *sc)
     return ret;
 }
 
-/* Builds {"scrollId": (the id of sc after the page), "data": [...]}. */
+/* Builds {"scrollId": (the id of sc after the page), "data": [...]}.
+ * With keep (a first page): the state after it and where its data starts
+ * are left on st for storage_scroll_kept. */
 static int
 build(storage_t *st, const storage_tenant_t *tenant, stg_scroll_t *sc, storage_id_type_t id_type, const char *id, size_t id_len,
-      stg_page_fn page, jsonbuf_t *b)
+      stg_page_fn page, bool keep, jsonbuf_t *b)
 {
     jsonbuf_t *data = &st->page_data;
     stg_scratch_take(data);
     int ret = page(st, tenant, sc->tid, sc, data);
     if (ret == 0) {
         size_t n;
-        char *sid = seal(st, sc, id_type, id, id_len, &n);
+        bytes_t kept = {0};
+        char *sid = seal(st, sc, id_type, id, id_len, &n, keep ? &kept : NULL);
+        if (keep) {
+            free(st->scroll_kept);
+            st->scroll_kept = kept.p;
+            st->scroll_kept_len = kept.n;
+            st->scroll_kept_data = sizeof("{\"scrollId\":\"") - 1 + n + sizeof("\",\"data\":") - 1;
+        }
         if (n > STG_SCROLL_ID_MAX) {
             ret = stg_fail(st, STORAGE_EINVAL, "the query is too long to scroll");
         } else {
@@ -497,6 +555,9 @@ stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_
         ret = stg_fail(st, STORAGE_EINVAL, "include, exclude and trait may have %d bytes at most", STG_SCROLL_MAX_QUERY);
         goto out;
     }
+    free(st->scroll_kept);
+    st->scroll_kept = NULL;
+    st->scroll_kept_len = 0;
     /* A read transaction: the lookup, the mark and the page see one state. */
     if ((ret = stg_txn_open(st, false, &began)) != 0)
         goto done;
@@ -505,6 +566,11 @@ stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_
     prefetch_begin(st, sc->tid, id_type, id, id_len, mark_stmt);
     if ((ret = find_profiles(st, sc->tid, id_type, id, id_len, INT64_MAX, &sc->pks, &sc->npks)) != 0)
         goto done;
+    /* what the page is built from, for a cache of first pages
+     * (storage_view_tags): the path's lookup and its profiles */
+    stg_view_tags_begin(st, sc->tid, id_type, id, id_len);
+    for (size_t i = 0; i < sc->npks; i++)
+        stg_view_tags_pk(st, sc->pks[i]);
     if (sc->npks == 0) {
         ret = STORAGE_ENOTFOUND;
         goto done;
@@ -527,7 +593,7 @@ stg_scroll_begin(storage_t *st, const storage_tenant_t *tenant, storage_id_type_
         goto done;
     }
     sc->seq = 1;
-    ret = build(st, tenant, sc, id_type, id, id_len, page, &b);
+    ret = build(st, tenant, sc, id_type, id, id_len, page, true, &b);
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "profile not found");
@@ -581,7 +647,7 @@ stg_scroll_next(storage_t *st, const storage_tenant_t *tenant, storage_id_type_t
         sc.profiles = pk_array(sc.pks, sc.npks);
     }
     sc.expires_ms = expiry(now_ms, ttl_ms);
-    ret = build(st, tenant, &sc, id_type, id, id_len, page, &b);
+    ret = build(st, tenant, &sc, id_type, id, id_len, page, false, &b);
 done:
     if (ret == STORAGE_ENOTFOUND)
         stg_fail(st, ret, "scrollId is invalid or has timed out");
@@ -590,4 +656,66 @@ done:
         stg_scrolltab_put(&sc, now_ms);
     stg_scroll_free(&sc);
     return ret;
+}
+
+/* ---- first pages kept by a cache ---- */
+
+struct storage_sealer {
+    unsigned char key[STG_SCROLL_KEY_BYTES];
+    EVP_MAC_CTX *mac;
+};
+
+storage_sealer_t *
+storage_sealer_new(const storage_t *st)
+{
+    storage_sealer_t *s = base_xcalloc(1, sizeof(*s));
+    memcpy(s->key, st->scroll_key, STG_SCROLL_KEY_BYTES);
+    if (st->scroll_mac != NULL)
+        s->mac = EVP_MAC_CTX_dup(st->scroll_mac); /* NULL: HMAC() each time */
+    return s;
+}
+
+void
+storage_sealer_free(storage_sealer_t *s)
+{
+    if (s == NULL)
+        return;
+    EVP_MAC_CTX_free(s->mac);
+    OPENSSL_cleanse(s->key, sizeof(s->key));
+    free(s);
+}
+
+int
+storage_scroll_kept(const storage_t *st, unsigned char **state, size_t *n, size_t *data_off)
+{
+    *state = NULL;
+    *n = *data_off = 0;
+    if (st->scroll_kept == NULL)
+        return -1;
+    *state = base_xmalloc(st->scroll_kept_len);
+    memcpy(*state, st->scroll_kept, st->scroll_kept_len);
+    *n = st->scroll_kept_len;
+    *data_off = st->scroll_kept_data;
+    return 0;
+}
+
+char *
+storage_scroll_reseal(storage_sealer_t *s, const unsigned char *state, size_t n, storage_id_type_t id_type, const char *id,
+                      size_t id_len, int64_t now_ms, int64_t ttl_ms, size_t *len)
+{
+    stg_scroll_t sc;
+    char *out = NULL;
+    *len = 0;
+    /* a first page's state: no scroll of its own yet (the page's position
+     * and mark stay; nonce, page number and deadline are this answer's) */
+    if (parse_state(state, n, STG_SCROLL_EVENTS, &sc) == 0 && sc.seq == 1 && RAND_bytes(sc.nonce, STG_SCROLL_NONCE_BYTES) == 1) {
+        sc.expires_ms = expiry(now_ms, ttl_ms);
+        bytes_t b;
+        state_of(&sc, &b);
+        sealkey_t k = {s->key, s->mac};
+        out = seal_bytes(&k, b.p, b.n, id_type, id, id_len, len);
+        free(b.p);
+    }
+    stg_scroll_free(&sc);
+    return out;
 }

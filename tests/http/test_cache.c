@@ -13,7 +13,8 @@
  * invalidation is per profile: an ingest, a new profile sharing an email,
  * a merge and an erasure drop only the views of what they touched (the
  * others stay hits), while a write the writer's journal lacks (another
- * process, the CLI) and a definitions reload empty the cache. */
+ * process, the CLI) and a definitions reload empty the cache; first events
+ * pages are cached too, each hit a scroll of its own. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -770,6 +771,115 @@ START_TEST(test_gzip_kept)
 }
 END_TEST
 
+/* GET path (an events page): 200, its scrollId into sid and its "data"
+ * array's text (malloc'd) returned. */
+static char *
+events_page(int port, const char *path, char *sid, size_t cap)
+{
+    char *body;
+    int st = get(port, path, &body, NULL);
+    ck_assert_msg(st == 200, "%s -> %d %s", path, st, body);
+    json_object *j = json_tokener_parse(body), *d;
+    ck_assert_ptr_nonnull(j);
+    snprintf(sid, cap, "%s", test_jstr(j, "scrollId"));
+    ck_assert(json_object_object_get_ex(j, "data", &d));
+    char *data = strdup(json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN));
+    json_object_put(j);
+    free(body);
+    return data;
+}
+
+/* The eventIds of the scroll after sid's page, pages of path's route, in
+ * order, appended to ids. */
+static void
+scroll_rest(int port, const char *route, char *sid, char *ids, size_t cap)
+{
+    for (int page = 0; page < 20; page++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s?scrollId=%s", route, sid);
+        char *data = events_page(port, path, sid, 256);
+        json_object *a = json_tokener_parse(data);
+        size_t n = json_object_array_length(a);
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(ids);
+            snprintf(ids + l, cap - l, "%s,", test_jstr(json_object_array_get_idx(a, i), "eventId"));
+        }
+        json_object_put(a);
+        free(data);
+        if (n == 0)
+            return;
+    }
+    ck_abort_msg("the scroll did not end");
+}
+
+/* First events pages from the cache: the same page, each answer a scroll
+ * of its own (a new scrollId, every one continuing to the end, each event
+ * once); an acknowledged event makes the next first page a miss that
+ * shows it; another query is another entry; a scrollId's next page is
+ * never a hit. */
+START_TEST(test_events_first_cached)
+{
+    test_server_t s;
+    const char *extra[] = {"--threads", "1", "--workers", "2", "--rate", "100000", "--burst", "100000", NULL};
+    test_server_start(&s, db, extra);
+    post(s.port, "/identify", "{\"userId\":\"ev1\",\"traits\":{\"email\":\"ev1@example.com\"}}");
+    for (int i = 0; i < 5; i++) {
+        char ev[256];
+        snprintf(ev, sizeof(ev),
+                 "{\"userId\":\"ev1\",\"event\":\"Seen\",\"messageId\":\"ev1-%d\",\"timestamp\":\"2021-01-01T00:00:0%d.000Z\"}", i,
+                 i);
+        post(s.port, "/track", ev);
+    }
+    const char *route = "userId:ev1/events", *path = "userId:ev1/events?limit=2&sort=asc";
+    quiet(s.port, "userId:ev1/external_ids");
+    char sid1[256], sid2[256];
+    char *d1 = NULL, *d2 = NULL;
+    int hit = 0;
+    for (int i = 0; i < 50 && !hit; i++) { /* a background commit may come between: then again */
+        free(d1);
+        free(d2);
+        d1 = events_page(s.port, path, sid1, sizeof(sid1));
+        long long h0 = hits(s.port);
+        d2 = events_page(s.port, path, sid2, sizeof(sid2));
+        hit = hits(s.port) == h0 + 1;
+    }
+    ck_assert_msg(hit, "a second first page was never a hit");
+    ck_assert_str_eq(d1, d2);
+    ck_assert_str_ne(sid1, sid2);
+    ck_assert_msg(strstr(d1, "\"ev1-0\"") != NULL && strstr(d1, "\"ev1-1\"") != NULL, "%s", d1);
+    /* both scrollIds go on to the end, every event once; next pages are
+     * jobs (not looked up in the cache) */
+    long long h0 = hits(s.port), m0 = misses(s.port);
+    char ids1[1024] = "", ids2[1024] = "";
+    scroll_rest(s.port, route, sid1, ids1, sizeof(ids1));
+    scroll_rest(s.port, route, sid2, ids2, sizeof(ids2));
+    ck_assert_str_eq(ids1, "ev1-2,ev1-3,ev1-4,");
+    ck_assert_str_eq(ids2, ids1);
+    counted(s.port, h0, m0, 0, 0, "next pages");
+    /* another query: another entry */
+    char sid3[256];
+    char *d3 = events_page(s.port, "userId:ev1/events?limit=3&sort=asc", sid3, sizeof(sid3));
+    counted(s.port, h0, m0, 0, 1, "limit=3");
+    ck_assert_msg(strstr(d3, "\"ev1-2\"") != NULL, "%s", d3);
+    free(d3);
+    /* an acknowledged event before the first: the next first page shows it */
+    post(s.port, "/track",
+         "{\"userId\":\"ev1\",\"event\":\"Seen\",\"messageId\":\"ev1-new\","
+         "\"timestamp\":\"2020-12-31T23:59:59.000Z\"}");
+    h0 = hits(s.port);
+    char *d4 = events_page(s.port, path, sid1, sizeof(sid1));
+    ck_assert_msg(hits(s.port) == h0, "the first page after an event was a hit: %s", d4);
+    ck_assert_msg(strstr(d4, "\"ev1-new\"") != NULL, "%s", d4);
+    char ids4[1024] = "";
+    scroll_rest(s.port, route, sid1, ids4, sizeof(ids4));
+    ck_assert_str_eq(ids4, "ev1-1,ev1-2,ev1-3,ev1-4,");
+    free(d4);
+    free(d1);
+    free(d2);
+    test_server_stop(&s);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -785,6 +895,7 @@ cache_suite(void)
     tcase_add_test(tc, test_per_profile);
     tcase_add_test(tc, test_unjournaled_empties);
     tcase_add_test(tc, test_gzip_kept);
+    tcase_add_test(tc, test_events_first_cached);
     suite_add_tcase(s, tc);
     return s;
 }
