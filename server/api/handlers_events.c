@@ -67,24 +67,28 @@ fill_events(job_t *job)
     ev->entry = NULL;
 }
 
-/* The cache key of a first page: the path and every parameter. */
+/* The cache key of a first page: the path and every parameter (include
+ * and exclude NULL when not given). */
 static size_t
-events_cache_key(char *buf, size_t cap, const reqctx_t *rc, int type, h2o_iovec_t id, const storage_event_query_t *q)
+events_cache_key(char *buf, size_t cap, const reqctx_t *rc, int type, h2o_iovec_t id, const storage_event_query_t *q,
+                 const h2o_iovec_t *include, const h2o_iovec_t *exclude)
 {
     char f[VIEW_CACHE_KEY_MAX];
-    size_t n = 0, need = 1 + 16 + 8 + q->include_len + q->exclude_len;
-    if (need > sizeof(f))
+    size_t n = 0, il = include != NULL ? include->len : 0, xl = exclude != NULL ? exclude->len : 0;
+    if (1 + 16 + 8 + il + xl > sizeof(f))
         return 0;
-    uint32_t il = (uint32_t)q->include_len, xl = (uint32_t)q->exclude_len;
-    f[n++] = (char)((q->include != NULL ? 1 : 0) | (q->exclude != NULL ? 2 : 0));
+    uint32_t il32 = (uint32_t)il, xl32 = (uint32_t)xl;
+    f[n++] = (char)((include != NULL ? 1 : 0) | (exclude != NULL ? 2 : 0));
     memcpy(f + n, &q->start_ms, 8);
     memcpy(f + n + 8, &q->end_ms, 8);
     n += 16;
-    memcpy(f + n, &il, 4);
-    memcpy(f + n + 4, q->include != NULL ? q->include : "", il);
+    memcpy(f + n, &il32, 4);
+    if (il > 0)
+        memcpy(f + n + 4, include->base, il);
     n += 4 + il;
-    memcpy(f + n, &xl, 4);
-    memcpy(f + n + 4, q->exclude != NULL ? q->exclude : "", xl);
+    memcpy(f + n, &xl32, 4);
+    if (xl > 0)
+        memcpy(f + n + 4, exclude->base, xl);
     n += 4 + xl;
     return cache_key(buf, cap, &rc->tenant, EVENTS_CACHE_KIND, (unsigned)type, id.base, id.len, (uint32_t)q->descending,
                      (uint32_t)q->limit, f, n);
@@ -237,21 +241,14 @@ handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     }
     if (limit_param(req, rc, &q.limit) != 0)
         return;
-    if (has_include) {
-        q.include = include.base;
-        q.include_len = include.len;
-    }
-    if (has_exclude) {
-        q.exclude = exclude.base;
-        q.exclude_len = exclude.len;
-    }
 
     /* a first page the loop's cache has: the same page, a scroll of its own */
     char key[VIEW_CACHE_KEY_MAX];
     size_t key_len = 0;
     loop_t *loop = loop_of(req);
     if (loop->cache != NULL && loop->sealer != NULL) {
-        key_len = events_cache_key(key, sizeof(key), rc, type, id, &q);
+        key_len =
+            events_cache_key(key, sizeof(key), rc, type, id, &q, has_include ? &include : NULL, has_exclude ? &exclude : NULL);
         events_hit_t hit = {loop, (storage_id_type_t)type, id};
         if (key_len > 0 && cache_answer_rendered(req, rc, key, key_len, events_render, &hit))
             return;

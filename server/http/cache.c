@@ -308,20 +308,35 @@ lookup(viewcache_t *c, server_t *srv, const char *key, size_t key_len)
     return e;
 }
 
+/* key's current entry on req's loop, the change mark read first; NULL:
+ * none, or no cache or key (*cp NULL, or key_len 0: nothing to count). */
+static centry_t *
+entry_for(h2o_req_t *req, const char *key, size_t key_len, viewcache_t **cp)
+{
+    loop_t *loop = loop_of(req);
+    viewcache_t *c = *cp = key_len > 0 ? loop->cache : NULL;
+    if (c == NULL)
+        return NULL;
+    refresh(c, loop->srv);
+    return lookup(c, loop->srv, key, key_len);
+}
+
+/* A lookup answered from c (hit) or not. */
+static void
+counted(viewcache_t *c, bool hit)
+{
+    if (c != NULL)
+        atomic_fetch_add_explicit(hit ? &c->hits : &c->misses, 1, memory_order_relaxed);
+}
+
 int
 cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len)
 {
-    loop_t *loop = loop_of(req);
-    viewcache_t *c = loop->cache;
-    if (c == NULL || key_len == 0)
+    viewcache_t *c;
+    centry_t *e = entry_for(req, key, key_len, &c);
+    counted(c, e != NULL);
+    if (e == NULL)
         return 0;
-    refresh(c, loop->srv);
-    centry_t *e = lookup(c, loop->srv, key, key_len);
-    if (e == NULL) {
-        atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
-        return 0;
-    }
-    atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
     /* the same answer a job's completion sends (respond_json_tagged); a
      * client taking gzip gets the entry's gzip, compressed at the first
      * such hit and kept with the entry (its bytes count toward the limit) */
@@ -353,19 +368,14 @@ cache_answer(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len)
 int
 cache_answer_rendered(h2o_req_t *req, reqctx_t *rc, const char *key, size_t key_len, cache_render_fn render, void *ctx)
 {
-    loop_t *loop = loop_of(req);
-    viewcache_t *c = loop->cache;
-    if (c == NULL || key_len == 0)
-        return 0;
-    refresh(c, loop->srv);
-    centry_t *e = lookup(c, loop->srv, key, key_len);
+    viewcache_t *c;
+    centry_t *e = entry_for(req, key, key_len, &c);
     char *body = NULL;
     size_t len = 0;
-    if (e == NULL || render(ctx, e->data + e->key_len, e->body_len, &body, &len) != 0) {
-        atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
+    bool hit = e != NULL && render(ctx, e->data + e->key_len, e->body_len, &body, &len) == 0;
+    counted(c, hit);
+    if (!hit)
         return 0;
-    }
-    atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
     respond_json(req, rc, 200, body, len);
     return 1;
 }
