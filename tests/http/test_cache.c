@@ -815,8 +815,8 @@ scroll_rest(int port, const char *route, char *sid, char *ids, size_t cap)
 /* First events pages from the cache: the same page, each answer a scroll
  * of its own (a new scrollId, every one continuing to the end, each event
  * once); an acknowledged event makes the next first page a miss that
- * shows it; another query is another entry; a scrollId's next page is
- * never a hit. */
+ * shows it, as do a merge and an erasure (404); another query is another
+ * entry; a scrollId's next page is never a hit. */
 START_TEST(test_events_first_cached)
 {
     test_server_t s;
@@ -874,6 +874,23 @@ START_TEST(test_events_first_cached)
     scroll_rest(s.port, route, sid1, ids4, sizeof(ids4));
     ck_assert_str_eq(ids4, "ev1-1,ev1-2,ev1-3,ev1-4,");
     free(d4);
+    /* a merge brings another profile's events in; an erasure answers 404 */
+    post(s.port, "/track",
+         "{\"anonymousId\":\"ev-anon\",\"event\":\"Seen\",\"messageId\":\"anon-1\","
+         "\"timestamp\":\"2020-12-31T23:00:00.000Z\"}");
+    d4 = events_page(s.port, path, sid1, sizeof(sid1));
+    free(d4);
+    post(s.port, "/identify", "{\"userId\":\"ev1\",\"anonymousId\":\"ev-anon\"}");
+    h0 = hits(s.port);
+    d4 = events_page(s.port, path, sid1, sizeof(sid1));
+    ck_assert_msg(hits(s.port) == h0 && strstr(d4, "\"anon-1\"") != NULL, "after the merge: %s", d4);
+    free(d4);
+    const char *dh[] = {"auth-token", tokdel, NULL};
+    test_resp_t r;
+    ck_assert_int_eq(test_http(s.port, "DELETE", BASE "/profiles/userId:ev1", dh, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    test_resp_free(&r);
+    ck_assert_int_eq(get(s.port, path, NULL, NULL), 404);
     free(d1);
     free(d2);
     test_server_stop(&s);
