@@ -704,7 +704,8 @@ int storage_journal_walk(storage_journal_t *j, const storage_mark_t *from, const
  * other with the WAL started over (no commit in between). */
 bool storage_mark_same_state(const storage_mark_t *a, const storage_mark_t *b);
 /* The tags of the last view built on st (storage_profile_view*,
- * storage_traits_view; storage_profile_views sets each item's): the
+ * storage_traits_view, and a first page of storage_events_begin;
+ * storage_profile_views sets each item's): the
  * lookup key (tenant, idType, id) and the pk of every profile it read.
  * *tags is malloc'd (the caller frees), NULL with *n 0 when the view had
  * too many profiles to tag. */
