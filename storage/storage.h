@@ -514,18 +514,20 @@ int storage_events_next(storage_t *st, const storage_tenant_t *tenant, storage_i
  * it was built from (storage_view_tags, set by storage_events_begin as by
  * a view), but each answer starts a scroll of its own. After a first page
  * storage_scroll_kept gives what a cache keeps: the scroll's state after
- * the page (*state, malloc'd, *n bytes) and where the page's data array
- * starts in the body; -1 when st built none. storage_scroll_reseal makes
- * a new scrollId of such a state for the same path (id_type, id): a new
- * scroll's nonce, deadline now_ms + ttl_ms, the page's position and
- * snapshot mark; NULL when the state is not a first events page's. A
- * sealer holds a copy of st's scrollId key (any thread, one at a time). */
+ * the page (*state, *n bytes, st's own until its next page) and where the
+ * page's data array stands in the body (*data_off, *data_len); -1 when st
+ * built none. storage_scroll_reseal makes the body of a new scroll from
+ * such a state and data for the same path (id_type, id): a new nonce,
+ * deadline now_ms + ttl_ms, the page's position and snapshot mark, framed
+ * as storage_events_begin frames it (malloc'd, its length in *len); NULL
+ * when the state is not a first events page's. A sealer holds a copy of
+ * st's scrollId key (any thread, one at a time). */
 typedef struct storage_sealer storage_sealer_t;
 storage_sealer_t *storage_sealer_new(const storage_t *st);
 void storage_sealer_free(storage_sealer_t *s);
-int storage_scroll_kept(const storage_t *st, unsigned char **state, size_t *n, size_t *data_off);
-char *storage_scroll_reseal(storage_sealer_t *s, const unsigned char *state, size_t n, storage_id_type_t id_type, const char *id,
-                            size_t id_len, int64_t now_ms, int64_t ttl_ms, size_t *len);
+int storage_scroll_kept(const storage_t *st, const unsigned char **state, size_t *n, size_t *data_off, size_t *data_len);
+char *storage_scroll_reseal(storage_sealer_t *s, const unsigned char *state, size_t n, const char *data, size_t data_len,
+                            storage_id_type_t id_type, const char *id, size_t id_len, int64_t now_ms, int64_t ttl_ms, size_t *len);
 
 /* Write transactions committed on st since it was opened (any thread may
  * ask): a worker connection's stays 0, the read path writes nothing. */

@@ -21,24 +21,21 @@ typedef struct {
 } events_job_t;
 
 /* A first page's cache entry: the scroll's state after the page
- * (storage_scroll_kept: n, then n bytes), where the data array starts in
- * the body (4 bytes), then the body. Each hit seals a scrollId of its own
- * from that state (events_render). */
+ * (storage_scroll_kept: n, then n bytes), then the page's data array. Each
+ * hit makes a body of its own from them (events_render). */
 static char *
-cache_entry(storage_t *st, const char *body, size_t body_len, size_t *len)
+cache_entry(const storage_t *st, const char *body, size_t body_len, size_t *len)
 {
-    unsigned char *state;
-    size_t n, off;
-    if (storage_scroll_kept(st, &state, &n, &off) != 0 || n > UINT32_MAX || off > body_len)
+    const unsigned char *state;
+    size_t n, off, data_len;
+    if (storage_scroll_kept(st, &state, &n, &off, &data_len) != 0 || n > UINT32_MAX || off + data_len > body_len)
         return NULL;
-    uint32_t n32 = (uint32_t)n, off32 = (uint32_t)off;
-    *len = 8 + n + body_len;
+    uint32_t n32 = (uint32_t)n;
+    *len = 4 + n + data_len;
     char *e = base_xmalloc(*len);
     memcpy(e, &n32, 4);
     memcpy(e + 4, state, n);
-    memcpy(e + 4 + n, &off32, 4);
-    memcpy(e + 8 + n, body, body_len);
-    free(state);
+    memcpy(e + 4 + n, body + off, data_len);
     return e;
 }
 
@@ -101,39 +98,20 @@ typedef struct {
     h2o_iovec_t id;
 } events_hit_t;
 
-#define SID_HEAD "{\"scrollId\":\""
-#define SID_TAIL "\",\"data\":"
-
 /* cache_render_fn: the entry's page under a scrollId of its own. */
 static int
 events_render(void *ctx, const char *e, size_t len, char **body, size_t *body_len)
 {
     events_hit_t *h = ctx;
-    uint32_t n, off;
-    if (len < 8)
+    uint32_t n;
+    if (len < 4)
         return -1;
     memcpy(&n, e, 4);
-    if ((size_t)n > len - 8)
+    if ((size_t)n > len - 4)
         return -1;
-    memcpy(&off, e + 4 + n, 4);
-    const char *page = e + 8 + n;
-    size_t page_len = len - 8 - n, head = sizeof(SID_HEAD) - 1, tail = sizeof(SID_TAIL) - 1;
-    if (off > page_len || off < head + tail || memcmp(page, SID_HEAD, head) != 0 || memcmp(page + off - tail, SID_TAIL, tail) != 0)
-        return -1;
-    size_t sid_len;
-    char *sid = storage_scroll_reseal(h->loop->sealer, (const unsigned char *)e + 4, n, h->type, h->id.base, h->id.len,
-                                      server_now_ms(h->loop->srv), (int64_t)h->loop->srv->cfg.scroll_ttl * 1000, &sid_len);
-    if (sid == NULL)
-        return -1;
-    *body_len = head + sid_len + (page_len - off + tail);
-    char *b = base_xmalloc(*body_len + 1);
-    memcpy(b, SID_HEAD, head);
-    memcpy(b + head, sid, sid_len);
-    memcpy(b + head + sid_len, page + off - tail, page_len - off + tail);
-    b[*body_len] = '\0';
-    free(sid);
-    *body = b;
-    return 0;
+    *body = storage_scroll_reseal(h->loop->sealer, (const unsigned char *)e + 4, n, e + 4 + n, len - 4 - n, h->type, h->id.base,
+                                  h->id.len, server_now_ms(h->loop->srv), (int64_t)h->loop->srv->cfg.scroll_ttl * 1000, body_len);
+    return *body != NULL ? 0 : -1;
 }
 
 /* The next page of a scroll of either route: the scrollId and the path's
@@ -257,9 +235,7 @@ handle_events(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
     /* one allocation: the id, then include, then exclude */
     events_job_t *ev = job_new(req, rc, sizeof(*ev) + id.len + include.len + exclude.len + 3, run_events_begin, &rc->tenant);
     if (key_len > 0) {
-        ev->job.cache_key = base_xmalloc(key_len);
-        memcpy(ev->job.cache_key, key, key_len);
-        ev->job.cache_key_len = key_len;
+        job_set_cache_key(&ev->job, key, key_len);
         ev->job.fill_cache = fill_events;
     }
     char *text = ev->text, *inc = text + id.len + 1, *exc = inc + include.len + 1;

@@ -233,11 +233,8 @@ handle_profile_view(h2o_req_t *req, reqctx_t *rc, const h2o_iovec_t *params)
             return;
     }
     id_job_t *v = job_new(req, rc, sizeof(*v) + id.len + 1 + fields.len + 1, run_profile_view, &rc->tenant);
-    if (key_len > 0) {
-        v->job.cache_key = base_xmalloc(key_len);
-        memcpy(v->job.cache_key, key, key_len);
-        v->job.cache_key_len = key_len;
-    }
+    if (key_len > 0)
+        job_set_cache_key(&v->job, key, key_len);
     v->id_len = id.len;
     memcpy(v->id, id.base, id.len);
     v->fields_len = fields.len;

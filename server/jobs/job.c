@@ -154,6 +154,14 @@ job_set_etag(job_t *job)
     job_etag_of(job->body, job->body_len, job->etag);
 }
 
+void
+job_set_cache_key(job_t *job, const char *key, size_t key_len)
+{
+    job->cache_key = base_xmalloc(key_len);
+    memcpy(job->cache_key, key, key_len);
+    job->cache_key_len = key_len;
+}
+
 static void
 on_deadline(h2o_timeout_entry_t *entry)
 {

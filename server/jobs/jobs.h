@@ -94,6 +94,9 @@ int job_read_result(job_t *job, int rc, const char *not_found);
 void job_set_etag(job_t *job);
 /* The tag job_set_etag gives a body of len bytes, into etag. */
 void job_etag_of(const char *body, size_t len, char etag[20]);
+/* Makes job's view cacheable under a copy of key (the worker stamps it
+ * before the read; the loop fills the cache with its answer). */
+void job_set_cache_key(job_t *job, const char *key, size_t key_len);
 
 /* Sends a finished job back to the loop that owns its request (any
  * thread); there it is answered, unless the request is gone, and freed. */

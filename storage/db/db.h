@@ -349,9 +349,10 @@ struct storage {
     void *scroll_mac;
     /* The last first page's scroll state after it (read/cursor.c, for
      * storage_scroll_kept): its sealed bytes without the tag, and where
-     * the page's data array starts in its body. NULL: none. */
+     * the page's data array stands in its body (offset, length). NULL:
+     * none. */
     unsigned char *scroll_kept;
-    size_t scroll_kept_len, scroll_kept_data;
+    size_t scroll_kept_len, scroll_kept_data, scroll_kept_data_len;
     /* An events page's scratch (read/events.c): its rows and their texts,
      * kept for the next page on this connection (freed at close, or after
      * a page that grew them past 4 MiB). */

@@ -494,9 +494,22 @@ read_mark(storage_t *st, enum stmt_id mark_stmt, stg_scroll_t *sc)
     return ret;
 }
 
-/* Builds {"scrollId": (the id of sc after the page), "data": [...]}.
- * With keep (a first page): the state after it and where its data starts
- * are left on st for storage_scroll_kept. */
+/* A page's body into b: {"scrollId": sid, "data": data}. */
+static void
+frame(jsonbuf_t *b, const char *sid, size_t n, const char *data, size_t data_len)
+{
+    base_jb_init(b, data_len + n + 32);
+    base_jb_open(b, '{');
+    base_jb_key(b, "scrollId", 8);
+    base_jb_str(b, sid, n);
+    base_jb_key(b, "data", 4);
+    base_jb_raw(b, data, data_len);
+    base_jb_close(b, '}');
+}
+
+/* Builds the page after sc's position and its body (frame). With keep (a
+ * first page, st->scroll_kept NULL): the state after it and where its data
+ * stands in the body are left on st for storage_scroll_kept. */
 static int
 build(storage_t *st, const storage_tenant_t *tenant, stg_scroll_t *sc, storage_id_type_t id_type, const char *id, size_t id_len,
       stg_page_fn page, bool keep, jsonbuf_t *b)
@@ -508,22 +521,17 @@ build(storage_t *st, const storage_tenant_t *tenant, stg_scroll_t *sc, storage_i
         size_t n;
         bytes_t kept = {0};
         char *sid = seal(st, sc, id_type, id, id_len, &n, keep ? &kept : NULL);
-        if (keep) {
-            free(st->scroll_kept);
-            st->scroll_kept = kept.p;
-            st->scroll_kept_len = kept.n;
-            st->scroll_kept_data = sizeof("{\"scrollId\":\"") - 1 + n + sizeof("\",\"data\":") - 1;
-        }
         if (n > STG_SCROLL_ID_MAX) {
             ret = stg_fail(st, STORAGE_EINVAL, "the query is too long to scroll");
+            free(kept.p);
         } else {
-            base_jb_init(b, data->len + n + 32);
-            base_jb_open(b, '{');
-            base_jb_key(b, "scrollId", 8);
-            base_jb_str(b, sid, n);
-            base_jb_key(b, "data", 4);
-            base_jb_raw(b, data->data, data->len);
-            base_jb_close(b, '}');
+            frame(b, sid, n, data->data, data->len);
+            if (keep) {
+                st->scroll_kept = kept.p;
+                st->scroll_kept_len = kept.n;
+                st->scroll_kept_data = b->len - 1 - data->len; /* before the closing brace */
+                st->scroll_kept_data_len = data->len;
+            }
         }
         free(sid);
     }
@@ -686,25 +694,21 @@ storage_sealer_free(storage_sealer_t *s)
 }
 
 int
-storage_scroll_kept(const storage_t *st, unsigned char **state, size_t *n, size_t *data_off)
+storage_scroll_kept(const storage_t *st, const unsigned char **state, size_t *n, size_t *data_off, size_t *data_len)
 {
-    *state = NULL;
-    *n = *data_off = 0;
-    if (st->scroll_kept == NULL)
-        return -1;
-    *state = base_xmalloc(st->scroll_kept_len);
-    memcpy(*state, st->scroll_kept, st->scroll_kept_len);
+    *state = st->scroll_kept;
     *n = st->scroll_kept_len;
     *data_off = st->scroll_kept_data;
-    return 0;
+    *data_len = st->scroll_kept_data_len;
+    return st->scroll_kept != NULL ? 0 : -1;
 }
 
 char *
-storage_scroll_reseal(storage_sealer_t *s, const unsigned char *state, size_t n, storage_id_type_t id_type, const char *id,
-                      size_t id_len, int64_t now_ms, int64_t ttl_ms, size_t *len)
+storage_scroll_reseal(storage_sealer_t *s, const unsigned char *state, size_t n, const char *data, size_t data_len,
+                      storage_id_type_t id_type, const char *id, size_t id_len, int64_t now_ms, int64_t ttl_ms, size_t *len)
 {
     stg_scroll_t sc;
-    char *out = NULL;
+    jsonbuf_t body = {0};
     *len = 0;
     /* a first page's state: no scroll of its own yet (the page's position
      * and mark stay; nonce, page number and deadline are this answer's) */
@@ -713,9 +717,13 @@ storage_scroll_reseal(storage_sealer_t *s, const unsigned char *state, size_t n,
         bytes_t b;
         state_of(&sc, &b);
         sealkey_t k = {s->key, s->mac};
-        out = seal_bytes(&k, b.p, b.n, id_type, id, id_len, len);
+        size_t sid_len;
+        char *sid = seal_bytes(&k, b.p, b.n, id_type, id, id_len, &sid_len);
+        frame(&body, sid, sid_len, data, data_len);
+        *len = body.len;
+        free(sid);
         free(b.p);
     }
     stg_scroll_free(&sc);
-    return out;
+    return body.data;
 }
