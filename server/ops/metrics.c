@@ -314,9 +314,8 @@ metrics_render(metrics_t *m, size_t *len)
     emit(&t,
          "# HELP profiled_cache_hits_total Profile views and first events pages answered from the rendered-view cache (no job).\n"
          "# TYPE profiled_cache_hits_total counter\nprofiled_cache_hits_total %llu\n"
-         "# HELP profiled_cache_misses_total Cacheable profile views and first events pages that ran a job (none cached, or no "
-         "longer "
-         "current).\n"
+         "# HELP profiled_cache_misses_total Cacheable profile views and first events pages that ran a job"
+         " (none cached, or no longer current).\n"
          "# TYPE profiled_cache_misses_total counter\nprofiled_cache_misses_total %llu\n"
          "# HELP profiled_cache_evictions_total Cached views dropped to stay within --cache-mb.\n"
          "# TYPE profiled_cache_evictions_total counter\nprofiled_cache_evictions_total %llu\n"

@@ -254,10 +254,9 @@ const char *const stg_pg_sql[S_COUNT] = {
     [S_SCROLL_KEY_GET] = SAME,
     [S_HISTORY_PAGE] = "SELECT pk, value, ts_ms, message_id FROM trait_history"
                        " WHERE tenant_id = $1 AND profile_pk IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)"
-                       " AND key = $3 AND pk <= $4 AND " SNAP_SEES(
-                           "ins_xid", "$10") " AND ts_ms >= $5 AND ts_ms < $6"
-                                             " AND ($7::bigint IS NULL OR ts_ms < $7 OR (ts_ms = $7 AND pk < $8))"
-                                             " ORDER BY ts_ms DESC, pk DESC LIMIT $9",
+                       " AND key = $3 AND pk <= $4 AND ts_ms >= $5 AND ts_ms < $6"
+                       " AND ($7::bigint IS NULL OR ts_ms < $7 OR (ts_ms = $7 AND pk < $8))"
+                       " AND " SNAP_SEES("ins_xid", "$10") " ORDER BY ts_ms DESC, pk DESC LIMIT $9",
     [S_HISTORY_MARK] = "SELECT coalesce(max(pk), 0), " MARK_SNAP " FROM trait_history",
     [S_HISTORY_SWEEP] = SAME,
 

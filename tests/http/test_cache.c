@@ -69,6 +69,19 @@ get(int port, const char *path, char **body, char *etag)
     return status;
 }
 
+/* DELETE BASE/profiles/<pid> (the erasure), which must answer 200. */
+static void
+erase(int port, const char *pid)
+{
+    char uri[256];
+    snprintf(uri, sizeof(uri), BASE "/profiles/%s", pid);
+    const char *h[] = {"auth-token", tokdel, NULL};
+    test_resp_t r;
+    ck_assert_int_eq(test_http(port, "DELETE", uri, h, NULL, 0, &r), 0);
+    ck_assert_msg(r.status == 200, "DELETE %s -> %d %s", uri, r.status, r.body);
+    test_resp_free(&r);
+}
+
 /* POST BASE/profiles/batch/<route> with body: 200, its body (malloc'd). */
 static char *
 batch(int port, const char *route, const char *body)
@@ -279,11 +292,7 @@ START_TEST(test_read_your_writes)
     free(m);
 
     /* an erasure: the cached views answer 404 at once */
-    const char *h[] = {"auth-token", tokdel, NULL};
-    test_resp_t r;
-    ck_assert_int_eq(test_http(s.port, "DELETE", BASE "/profiles/userId:u1", h, NULL, 0, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    test_resp_free(&r);
+    erase(s.port, "userId:u1");
     for (size_t i = 0; i < NPATHS; i++)
         ck_assert_msg(get(s.port, paths[i], NULL, NULL) == 404, "%s after DELETE", paths[i]);
     ck_assert_int_gt(test_metric(s.port, "profiled_cache_misses_total"), 0);
@@ -612,11 +621,7 @@ START_TEST(test_per_profile)
     all_counted(s.port, others, NOTHERS, 1, "other profiles after a merge");
 
     /* an erasure: its views answer 404, the others still hit */
-    const char *h[] = {"auth-token", tokdel, NULL};
-    test_resp_t r;
-    ck_assert_int_eq(test_http(s.port, "DELETE", BASE "/profiles/userId:qm", h, NULL, 0, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    test_resp_free(&r);
+    erase(s.port, "userId:qm");
     ck_assert_int_eq(get(s.port, "userId:qm/traits", NULL, NULL), 404);
     ck_assert_int_eq(get(s.port, "anonymousId:qma/traits", NULL, NULL), 404);
     all_counted(s.port, others, NOTHERS, 1, "other profiles after an erasure");
@@ -885,11 +890,7 @@ START_TEST(test_events_first_cached)
     d4 = events_page(s.port, path, sid1, sizeof(sid1));
     ck_assert_msg(hits(s.port) == h0 && strstr(d4, "\"anon-1\"") != NULL, "after the merge: %s", d4);
     free(d4);
-    const char *dh[] = {"auth-token", tokdel, NULL};
-    test_resp_t r;
-    ck_assert_int_eq(test_http(s.port, "DELETE", BASE "/profiles/userId:ev1", dh, NULL, 0, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    test_resp_free(&r);
+    erase(s.port, "userId:ev1");
     ck_assert_int_eq(get(s.port, path, NULL, NULL), 404);
     free(d1);
     free(d2);
