@@ -47,8 +47,9 @@ struct stg_seen {
     id_entry_t *ids;
     size_t ids_cap, ids_used;
     jsonbuf_t ids_text;
-    size_t ids_new; /* of them, userIds and anonymousIds the lookup lacks */
-    int64_t *ppks;  /* pks for new profiles (stg_seen_profile_pk) */
+    size_t ids_new;     /* of them, userIds and anonymousIds the lookup lacks */
+    size_t ids_profile; /* userIds and anonymousIds gathered (not emails) */
+    int64_t *ppks;      /* pks for new profiles (stg_seen_profile_pk) */
     size_t nppks, next_ppk;
     bool ppks_fetched;
     seen_entry_t *slots;
@@ -178,6 +179,8 @@ stg_seen_want_id(storage_t *st, int type, const char *v, size_t n)
     *e = (id_entry_t){.h = h, .off = sn->ids_text.len, .n = n, .type = type, .taken = true};
     base_jb_append(&sn->ids_text, v, n);
     sn->ids_used++;
+    if (type != STORAGE_ID_EMAIL)
+        sn->ids_profile++;
     stg_pg_ids_add(&sn->id_types, &sn->id_values, type, v, n);
 }
 
@@ -390,8 +393,14 @@ stg_seen_fetch(storage_t *st, int64_t tid)
     if (sn->fetched)
         return 0;
     int ret = sn->used > 0 ? fetch_stored(st, sn, tid) : 0;
-    /* a shared group's locks answered its ids already (write/locks.c) */
-    if (ret == 0 && sn->id_types.len > 0 && !st->pg_shared)
+    /* A shared group's locks answered its stored ids already
+     * (write/locks.c): it gathered only ids the cache lacks, new ones
+     * (userIds, anonymousIds) and emails. A new id is asked all the same,
+     * with the emails: the answer makes its profile's id, email-candidate
+     * and suppression questions need no round trip of their own. The group
+     * holds every one of these ids' locks, and suppressions change only
+     * under the exclusive lock, so the answer holds until its commit. */
+    if (ret == 0 && sn->id_types.len > 0 && (!st->pg_shared || sn->ids_profile > 0))
         ret = fetch_ids(st, sn, tid);
     if (ret == 0 && sn->events > 1) { /* one event: its INSERT returns its pk at no extra cost */
         sn->next = 0;
@@ -451,7 +460,7 @@ stg_seen_drop(storage_t *st)
         memset(sn->slots, 0, sn->cap * sizeof(*sn->slots));
     if (sn->ids_used > 0)
         memset(sn->ids, 0, sn->ids_cap * sizeof(*sn->ids));
-    sn->used = sn->events = sn->npks = sn->next = sn->ids_used = sn->ids_new = sn->nppks = sn->next_ppk = 0;
+    sn->used = sn->events = sn->npks = sn->next = sn->ids_used = sn->ids_new = sn->ids_profile = sn->nppks = sn->next_ppk = 0;
     sn->ppks_fetched = false;
     sn->id_types.len = sn->id_values.len = sn->ids_text.len = 0;
     sn->fetched = false;
